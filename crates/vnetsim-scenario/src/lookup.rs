@@ -1,0 +1,97 @@
+//! Name lookups over a checked [`Scenario`]: the bridge from names a user types (on the command
+//! line or in a test) to the dense ids the data plane works with. Not for the hot path.
+
+use std::net::Ipv4Addr;
+
+use crate::model::*;
+
+impl Scenario {
+    /// The VNet with this name.
+    pub fn vnet_by_name(&self, name: &str) -> Option<VnetId> {
+        self.vnets.iter().position(|v| v.name == name).map(|i| VnetId(i as u32))
+    }
+
+    /// The VM with this name.
+    pub fn vm_by_name(&self, name: &str) -> Option<VmId> {
+        self.vms.iter().position(|v| v.name == name).map(|i| VmId(i as u32))
+    }
+
+    /// The NIC with this name.
+    pub fn nic_by_name(&self, name: &str) -> Option<NicId> {
+        self.nics.iter().position(|v| v.name == name).map(|i| NicId(i as u32))
+    }
+
+    /// The NSG with this name.
+    pub fn nsg_by_name(&self, name: &str) -> Option<NsgId> {
+        self.nsgs.iter().position(|v| v.name == name).map(|i| NsgId(i as u32))
+    }
+
+    /// The route table with this name.
+    pub fn route_table_by_name(&self, name: &str) -> Option<RouteTableId> {
+        self.route_tables.iter().position(|v| v.name == name).map(|i| RouteTableId(i as u32))
+    }
+
+    /// The peering link with this name.
+    pub fn peering_by_name(&self, name: &str) -> Option<PeeringId> {
+        self.peerings.iter().position(|v| v.name == name).map(|i| PeeringId(i as u32))
+    }
+
+    /// The on-premises host with this name.
+    pub fn host_by_name(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|v| v.name == name).map(|i| HostId(i as u32))
+    }
+
+    /// The flow with this name.
+    pub fn flow_by_name(&self, name: &str) -> Option<FlowId> {
+        self.traffic.iter().position(|v| v.name == name).map(|i| FlowId(i as u32))
+    }
+
+    /// The subnet named `vnet/subnet`.
+    pub fn subnet_by_path(&self, path: &str) -> Option<SubnetId> {
+        let (vnet, subnet) = path.split_once('/')?;
+        let vnet = self.vnet_by_name(vnet)?;
+        self.vnets[vnet.index()]
+            .subnets
+            .iter()
+            .copied()
+            .find(|s| self.subnets[s.index()].name == subnet)
+    }
+
+    /// An endpoint from a VM name, an on-premises host name, or an IPv4 address.
+    pub fn endpoint_by_name(&self, name: &str) -> Option<Endpoint> {
+        if let Some(vm) = self.vm_by_name(name) {
+            return Some(Endpoint::Vm(vm));
+        }
+        if let Some(host) = self.host_by_name(name) {
+            return Some(Endpoint::Host(host));
+        }
+        name.parse::<Ipv4Addr>().ok().map(Endpoint::Ip)
+    }
+
+    /// The display name of an endpoint.
+    pub fn endpoint_name(&self, endpoint: Endpoint) -> String {
+        match endpoint {
+            Endpoint::Vm(vm) => self.vms[vm.index()].name.clone(),
+            Endpoint::Host(host) => self.hosts[host.index()].name.clone(),
+            Endpoint::Ip(ip) => ip.to_string(),
+        }
+    }
+
+    /// The IPv4 address of an endpoint (a VM's primary NIC).
+    pub fn endpoint_ip(&self, endpoint: Endpoint) -> Option<Ipv4Addr> {
+        match endpoint {
+            Endpoint::Vm(vm) => {
+                let nic = *self.vms[vm.index()].nics.first()?;
+                Some(self.nics[nic.index()].ip)
+            }
+            Endpoint::Host(host) => Some(self.hosts[host.index()].ip),
+            Endpoint::Ip(ip) => Some(ip),
+        }
+    }
+
+    /// `vnet/subnet` of a subnet, for display.
+    pub fn subnet_path(&self, subnet: SubnetId) -> String {
+        let s = &self.subnets[subnet.index()];
+        format!("{}/{}", self.vnets[s.vnet.index()].name, s.name)
+    }
+}

@@ -1,0 +1,768 @@
+//! The checked scenario model: every name resolved to a dense index, every unit parsed.
+//!
+//! This is what the rest of vnetsim consumes. A [`Scenario`] is produced by
+//! [`crate::load_str`] / [`crate::load_file`] after the file parsed and every Azure rule held, or
+//! built directly by code (tests, generators). It holds no source positions except the
+//! `line` of items that later stages report on (expectations, flows); diagnostics about the file
+//! itself are the loader's job, not this module's.
+//!
+//! Ids are indices into the vectors of [`Scenario`]: `VnetId(3)` is `scenario.vnets[3]`.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+/// Simulated time or a duration, in nanoseconds.
+pub type Nanos = u64;
+
+macro_rules! id_type {
+    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
+        #[$doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            /// The index into the scenario's vector of this kind.
+            #[inline]
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+
+id_type!(
+    /// Index into [`Scenario::subscriptions`].
+    SubscriptionId,
+    /// Index into [`Scenario::vnets`].
+    VnetId,
+    /// Index into [`Scenario::subnets`].
+    SubnetId,
+    /// Index into [`Scenario::vms`].
+    VmId,
+    /// Index into [`Scenario::nics`].
+    NicId,
+    /// Index into [`Scenario::nsgs`].
+    NsgId,
+    /// Index into [`Scenario::route_tables`].
+    RouteTableId,
+    /// Index into [`Scenario::peerings`].
+    PeeringId,
+    /// Index into [`Scenario::sites`].
+    SiteId,
+    /// Index into [`Scenario::hosts`].
+    HostId,
+    /// Index into [`Scenario::traffic`].
+    FlowId,
+);
+
+/// A whole checked scenario.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scenario {
+    /// The scenario's name (required in the file).
+    pub name: String,
+    /// Seed of the random number generator; same file and seed give the same report.
+    pub seed: u64,
+    /// Simulated time for flows; `None`: until the last flow ends.
+    pub duration: Option<Nanos>,
+    /// Switches for Azure behaviour that changed over time.
+    pub azure: AzureSwitches,
+    /// Subscriptions (a default one when the file names none).
+    pub subscriptions: Vec<Subscription>,
+    /// Virtual networks.
+    pub vnets: Vec<Vnet>,
+    /// All subnets of all VNets, flattened; each names its VNet.
+    pub subnets: Vec<Subnet>,
+    /// Virtual machines.
+    pub vms: Vec<Vm>,
+    /// All NICs of all VMs, flattened; each names its VM.
+    pub nics: Vec<Nic>,
+    /// Network security groups.
+    pub nsgs: Vec<Nsg>,
+    /// Route tables (user-defined routes).
+    pub route_tables: Vec<RouteTable>,
+    /// Peering links, one per direction as in Azure.
+    pub peerings: Vec<Peering>,
+    /// On-premises sites connected through a VNet gateway.
+    pub sites: Vec<Site>,
+    /// All hosts of all sites, flattened; each names its site.
+    pub hosts: Vec<Host>,
+    /// One-way latency model.
+    pub latency: LatencyModel,
+    /// Traffic sources.
+    pub traffic: Vec<Flow>,
+    /// Changes to the network at simulated times.
+    pub events: Vec<Event>,
+    /// What must hold when the scenario is replayed.
+    pub expectations: Vec<Expectation>,
+}
+
+/// Switches for Azure behaviour that Azure's own documentation changed over time. The defaults
+/// follow the 2016 peering document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AzureSwitches {
+    /// Peerings across regions allowed (Global VNet Peering, 2018+). Default false.
+    pub global_peering: bool,
+    /// Peerings across AD tenants allowed (2019+). Default false.
+    pub cross_tenant_peering: bool,
+    /// Peering links per VNet. Default 500.
+    pub peering_limit: u32,
+    /// What `allow_virtual_network_access: false` does.
+    pub virtual_network_access: VirtualNetworkAccessMode,
+    /// Whether `allow_forwarded_traffic` is enforced.
+    pub forwarded_traffic: ForwardedTrafficMode,
+}
+
+impl Default for AzureSwitches {
+    fn default() -> Self {
+        Self {
+            global_peering: false,
+            cross_tenant_peering: false,
+            peering_limit: 500,
+            virtual_network_access: VirtualNetworkAccessMode::Tag,
+            forwarded_traffic: ForwardedTrafficMode::Enforce,
+        }
+    }
+}
+
+/// How `allow_virtual_network_access: false` acts on the data plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum VirtualNetworkAccessMode {
+    /// The peer leaves the VirtualNetwork service tag: default NSG rules deny, explicit rules
+    /// may still allow (manage-peering 2022).
+    #[default]
+    Tag,
+    /// A link with access off carries nothing (`vnet-access-blocked`).
+    Block,
+}
+
+/// Whether the `allow_forwarded_traffic` flag of a peering link is enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ForwardedTrafficMode {
+    /// Forwarded packets need `allow_forwarded_traffic` on the receiving VNet's link.
+    #[default]
+    Enforce,
+    /// The flag only documents intent.
+    Ignore,
+}
+
+/// A subscription and the AD tenant it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// Subscription name.
+    pub name: String,
+    /// Tenant name.
+    pub tenant: String,
+}
+
+/// Deployment model of a VNet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Deployment {
+    /// Azure Resource Manager.
+    #[default]
+    ResourceManager,
+    /// Classic (Azure Service Manager); holds no peering links of its own.
+    Classic,
+}
+
+/// A virtual network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vnet {
+    /// Name, unique among VNets.
+    pub name: String,
+    /// Its subscription.
+    pub subscription: SubscriptionId,
+    /// Its region.
+    pub region: String,
+    /// Its deployment model.
+    pub deployment: Deployment,
+    /// Address ranges.
+    pub address_space: Vec<Ipv4Net>,
+    /// Its subnets, in file order.
+    pub subnets: Vec<SubnetId>,
+    /// Its virtual network gateway, if any.
+    pub gateway: Option<Gateway>,
+}
+
+/// A VNet's virtual network gateway (VPN or ExpressRoute).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gateway {
+    /// Gateway name.
+    pub name: String,
+    /// SKU name (Basic, VpnGw1..5, ErGw1AZ, ...).
+    pub sku: String,
+    /// The VNet's `GatewaySubnet`.
+    pub subnet: SubnetId,
+    /// The gateway's private IP: the first usable address of the GatewaySubnet.
+    pub ip: Ipv4Addr,
+}
+
+/// A subnet of a VNet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subnet {
+    /// Name, unique inside its VNet.
+    pub name: String,
+    /// Its VNet.
+    pub vnet: VnetId,
+    /// Its prefix (/8 to /29).
+    pub prefix: Ipv4Net,
+    /// The subnet-level NSG.
+    pub nsg: Option<NsgId>,
+    /// The attached route table.
+    pub route_table: Option<RouteTableId>,
+}
+
+/// A virtual machine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vm {
+    /// Name, unique among VMs.
+    pub name: String,
+    /// Azure size name, e.g. `Standard_D2s_v3`.
+    pub size: String,
+    /// Egress bandwidth in bits per second, when the file sets it (otherwise the size catalog's).
+    pub bandwidth: Option<u64>,
+    /// The guest forwards packets not addressed to it (a network virtual appliance).
+    pub forwarding: bool,
+    /// Its NICs; the first is the primary.
+    pub nics: Vec<NicId>,
+}
+
+/// A network interface.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nic {
+    /// Name, unique among NICs.
+    pub name: String,
+    /// Its VM.
+    pub vm: VmId,
+    /// Its VNet.
+    pub vnet: VnetId,
+    /// Its subnet.
+    pub subnet: SubnetId,
+    /// Its private IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Azure's "Enable IP forwarding" (turns off the source/destination check).
+    pub ip_forwarding: bool,
+    /// The NIC-level NSG.
+    pub nsg: Option<NsgId>,
+}
+
+/// A network security group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nsg {
+    /// Name, unique among NSGs.
+    pub name: String,
+    /// The user rules, in file order (not sorted). The six default rules are implied.
+    pub rules: Vec<NsgRule>,
+}
+
+/// Direction of an NSG rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Traffic entering the subnet or NIC.
+    Inbound,
+    /// Traffic leaving the subnet or NIC.
+    Outbound,
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Allow.
+    Allow,
+    /// Deny.
+    Deny,
+}
+
+/// IP protocol of a probe, flow or rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+    /// ICMP (1).
+    Icmp,
+}
+
+impl Protocol {
+    /// The IPv4 protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Icmp => 1,
+        }
+    }
+}
+
+/// Protocol of an NSG rule: one protocol or any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleProtocol {
+    /// Any protocol ("*").
+    Any,
+    /// One protocol.
+    One(Protocol),
+}
+
+/// Azure service tags vnetsim models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceTag {
+    /// The VNet's address space, connected peers with access allowed, and on-premises ranges
+    /// reached through a gateway.
+    VirtualNetwork,
+    /// Public address space outside the VirtualNetwork tag.
+    Internet,
+    /// Azure's infrastructure load balancer, 168.63.129.16.
+    AzureLoadBalancer,
+}
+
+/// One source or destination entry of an NSG rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AddressMatch {
+    /// `"*"`: every address.
+    Any,
+    /// A CIDR prefix or a single address (/32).
+    Prefix(Ipv4Net),
+    /// A service tag.
+    Tag(ServiceTag),
+}
+
+/// An inclusive port range; `"*"` is `0..=65535`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    /// First port.
+    pub lo: u16,
+    /// Last port (inclusive).
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every port.
+    pub const ANY: PortRange = PortRange { lo: 0, hi: 65535 };
+
+    /// Whether `port` lies in the range.
+    #[inline]
+    pub fn contains(self, port: u16) -> bool {
+        self.lo <= port && port <= self.hi
+    }
+}
+
+/// A user rule of an NSG.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NsgRule {
+    /// Name, unique in the NSG.
+    pub name: String,
+    /// Priority 100..=4096; lower is evaluated first.
+    pub priority: u16,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Allow or deny.
+    pub access: Access,
+    /// Protocol matched.
+    pub protocol: RuleProtocol,
+    /// Sources (any one matches).
+    pub source: Vec<AddressMatch>,
+    /// Source ports (any one matches).
+    pub source_ports: Vec<PortRange>,
+    /// Destinations (any one matches).
+    pub destination: Vec<AddressMatch>,
+    /// Destination ports (any one matches).
+    pub destination_ports: Vec<PortRange>,
+}
+
+/// A route table of user-defined routes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteTable {
+    /// Name, unique among route tables.
+    pub name: String,
+    /// "Propagate gateway routes: No": gateway (BGP) routes are not added to subnets using it.
+    pub disable_gateway_route_propagation: bool,
+    /// Its routes.
+    pub routes: Vec<UserRoute>,
+}
+
+/// Next hop types of Azure's effective routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NextHopType {
+    /// Inside the VNet ("Virtual network").
+    VnetLocal,
+    /// Into a peered VNet (created by Azure only).
+    VNetPeering,
+    /// To the VNet's (or the remote) virtual network gateway.
+    VirtualNetworkGateway,
+    /// To the Internet.
+    Internet,
+    /// To a network virtual appliance's IP.
+    VirtualAppliance,
+    /// Drop.
+    None,
+}
+
+impl NextHopType {
+    /// Azure's spelling in effective routes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextHopType::VnetLocal => "VnetLocal",
+            NextHopType::VNetPeering => "VNetPeering",
+            NextHopType::VirtualNetworkGateway => "VirtualNetworkGateway",
+            NextHopType::Internet => "Internet",
+            NextHopType::VirtualAppliance => "VirtualAppliance",
+            NextHopType::None => "None",
+        }
+    }
+}
+
+/// A user-defined route.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRoute {
+    /// Name, unique in its table.
+    pub name: String,
+    /// Destination prefix.
+    pub prefix: Ipv4Net,
+    /// Next hop type (never VNetPeering: Azure creates those only).
+    pub next_hop: NextHopType,
+    /// Next hop IP, exactly when `next_hop` is VirtualAppliance.
+    pub next_hop_ip: Option<Ipv4Addr>,
+}
+
+/// One direction of a VNet peering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peering {
+    /// Name, unique among peerings.
+    pub name: String,
+    /// The VNet that owns this link.
+    pub from: VnetId,
+    /// The remote VNet.
+    pub to: VnetId,
+    /// allowVirtualNetworkAccess (default true).
+    pub allow_virtual_network_access: bool,
+    /// allowForwardedTraffic (default false): `from` accepts traffic that did not originate in `to`.
+    pub allow_forwarded_traffic: bool,
+    /// allowGatewayTransit (default false): `to` may use `from`'s gateway.
+    pub allow_gateway_transit: bool,
+    /// useRemoteGateways (default false): `from` uses `to`'s gateway.
+    pub use_remote_gateways: bool,
+}
+
+/// An on-premises site, connected site-to-site to one VNet's gateway.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Site {
+    /// Name, unique among sites.
+    pub name: String,
+    /// The site's address ranges (the local network gateway's prefixes).
+    pub address_space: Vec<Ipv4Net>,
+    /// The VNet whose gateway the site connects to.
+    pub connection: VnetId,
+    /// One-way latency between the gateway and the site.
+    pub latency: Nanos,
+    /// Its hosts.
+    pub hosts: Vec<HostId>,
+}
+
+/// A host at an on-premises site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Host {
+    /// Name, unique among hosts and VMs.
+    pub name: String,
+    /// Its site.
+    pub site: SiteId,
+    /// Its IPv4 address (inside the site's address space).
+    pub ip: Ipv4Addr,
+}
+
+/// The one-way latency model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatencyModel {
+    /// VM to VM, the same inside a VNet and across a peering (the seed document says so).
+    pub host_to_host: Nanos,
+    /// Added per network virtual appliance hop.
+    pub appliance: Nanos,
+    /// Added per gateway hop.
+    pub gateway: Nanos,
+}
+
+impl Default for LatencyModel {
+    fn default() -> Self {
+        Self {
+            host_to_host: 30_000,
+            appliance: 10_000,
+            gateway: 200_000,
+        }
+    }
+}
+
+/// An endpoint of a probe or flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A VM (its primary NIC).
+    Vm(VmId),
+    /// An on-premises host.
+    Host(HostId),
+    /// A bare IPv4 address (e.g. on the Internet).
+    Ip(Ipv4Addr),
+}
+
+/// A rate of a traffic source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    /// Bits per second.
+    BitsPerSecond(u64),
+    /// Packets per second.
+    PacketsPerSecond(u64),
+}
+
+/// Inter-packet pattern of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pattern {
+    /// Fixed spacing.
+    #[default]
+    Constant,
+    /// Exponential spacing (seeded).
+    Poisson,
+}
+
+/// A traffic source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    /// Name, unique among flows.
+    pub name: String,
+    /// Sender.
+    pub from: Endpoint,
+    /// Receiver.
+    pub to: Endpoint,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Source port (TCP/UDP); chosen by vnetsim when absent.
+    pub src_port: Option<u16>,
+    /// Destination port (TCP/UDP).
+    pub dst_port: Option<u16>,
+    /// Offered rate.
+    pub rate: Rate,
+    /// Size of the whole IPv4 packet in bytes.
+    pub packet_size: u16,
+    /// Start time.
+    pub start: Nanos,
+    /// Duration; `None`: until the scenario's duration.
+    pub duration: Option<Nanos>,
+    /// Spacing pattern.
+    pub pattern: Pattern,
+    /// The destination answers each packet.
+    pub reply: bool,
+    /// Line of the flow in the file (0 when built in code).
+    pub line: u32,
+}
+
+/// A change to the network at a simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// When it happens.
+    pub at: Nanos,
+    /// What happens.
+    pub action: EventAction,
+    /// Line of the event in the file (0 when built in code).
+    pub line: u32,
+}
+
+/// The kinds of timed change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventAction {
+    /// Delete a peering link (the other side moves to Disconnected).
+    RemovePeering(PeeringId),
+    /// Create a peering link (a new one, or one removed earlier).
+    AddPeering(Peering),
+    /// Attach (or with `None` detach) a route table to a subnet.
+    SetRouteTable {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The table, or none.
+        route_table: Option<RouteTableId>,
+    },
+    /// Attach (or detach) a subnet's NSG.
+    SetSubnetNsg {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The NSG, or none.
+        nsg: Option<NsgId>,
+    },
+    /// Attach (or detach) a NIC's NSG.
+    SetNicNsg {
+        /// The NIC.
+        nic: NicId,
+        /// The NSG, or none.
+        nsg: Option<NsgId>,
+    },
+    /// Add a rule to an NSG.
+    AddNsgRule {
+        /// The NSG.
+        nsg: NsgId,
+        /// The rule.
+        rule: NsgRule,
+    },
+    /// Remove a rule (by name) from an NSG.
+    RemoveNsgRule {
+        /// The NSG.
+        nsg: NsgId,
+        /// The rule's name.
+        rule: String,
+    },
+    /// Turn a NIC's IP forwarding on or off.
+    SetIpForwarding {
+        /// The NIC.
+        nic: NicId,
+        /// On or off.
+        enabled: bool,
+    },
+}
+
+/// The stable drop reasons of reports and expectations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// An NSG rule (or default rule) denied it.
+    NsgDenied,
+    /// The chosen route's next hop is None, or no route matches.
+    NoRoute,
+    /// The route leads into a VNet or site where no NIC or host holds the address.
+    NoDestination,
+    /// It reached a NIC not addressed to it without IP forwarding, or a VM that does not forward.
+    ForwardingDisabled,
+    /// It crossed a peering whose receiving side does not allow forwarded traffic.
+    ForwardedTrafficBlocked,
+    /// `virtual_network_access: block` and it crossed a link with access off.
+    VnetAccessBlocked,
+    /// A VirtualAppliance next hop IP is not held by any reachable NIC.
+    NextHopUnreachable,
+    /// TTL ran out.
+    TtlExceeded,
+    /// A bandwidth queue was full.
+    QueueOverflow,
+    /// The bytes are not a valid IPv4 packet.
+    Malformed,
+}
+
+impl DropReason {
+    /// Every reason, in report order.
+    pub const ALL: [DropReason; 10] = [
+        DropReason::NsgDenied,
+        DropReason::NoRoute,
+        DropReason::NoDestination,
+        DropReason::ForwardingDisabled,
+        DropReason::ForwardedTrafficBlocked,
+        DropReason::VnetAccessBlocked,
+        DropReason::NextHopUnreachable,
+        DropReason::TtlExceeded,
+        DropReason::QueueOverflow,
+        DropReason::Malformed,
+    ];
+
+    /// The stable name used in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::NsgDenied => "nsg-denied",
+            DropReason::NoRoute => "no-route",
+            DropReason::NoDestination => "no-destination",
+            DropReason::ForwardingDisabled => "forwarding-disabled",
+            DropReason::ForwardedTrafficBlocked => "forwarded-traffic-blocked",
+            DropReason::VnetAccessBlocked => "vnet-access-blocked",
+            DropReason::NextHopUnreachable => "next-hop-unreachable",
+            DropReason::TtlExceeded => "ttl-exceeded",
+            DropReason::QueueOverflow => "queue-overflow",
+            DropReason::Malformed => "malformed",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn from_name(name: &str) -> Option<DropReason> {
+        DropReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// A single packet to decide, as named in an expectation or on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Sender.
+    pub from: Endpoint,
+    /// Receiver.
+    pub to: Endpoint,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Source port (TCP/UDP); default 49152.
+    pub src_port: u16,
+    /// Destination port (TCP/UDP); default 80 for TCP, 53 for UDP.
+    pub dst_port: u16,
+    /// When the probe is sent (events before it have happened).
+    pub at: Nanos,
+}
+
+/// Expected verdict of a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedVerdict {
+    /// Reaches its destination.
+    Delivered,
+    /// Is dropped.
+    Dropped,
+}
+
+/// A comparison in a flow expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// `>=`
+    AtLeast,
+    /// `<=`
+    AtMost,
+    /// `==`
+    Equal,
+}
+
+/// The measured quantity a flow expectation checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowMetric {
+    /// Delivered / sent, 0..=1.
+    DeliveredRatio,
+    /// Achieved throughput, bits per second.
+    Throughput,
+    /// One-way latency percentile 50, in ns.
+    LatencyP50,
+    /// One-way latency percentile 90, in ns.
+    LatencyP90,
+    /// One-way latency percentile 99, in ns.
+    LatencyP99,
+    /// Maximum one-way latency, in ns.
+    LatencyMax,
+    /// Packets dropped for this reason.
+    Drops(DropReason),
+}
+
+/// One check of a flow expectation: `metric comparison value`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowCheck {
+    /// What is measured.
+    pub metric: FlowMetric,
+    /// How it is compared.
+    pub comparison: Comparison,
+    /// The bound, in the metric's unit (ratio, bit/s, ns, packets).
+    pub value: f64,
+}
+
+/// An expectation of the `expect` list.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    /// A probe packet and what must happen to it.
+    Probe {
+        /// The packet.
+        probe: Probe,
+        /// Delivered or dropped, when given.
+        verdict: Option<ExpectedVerdict>,
+        /// The drop reason, when given.
+        reason: Option<DropReason>,
+        /// The hops by name (VMs, gateways, hosts), when given.
+        path: Option<Vec<String>>,
+        /// Line in the file (0 when built in code).
+        line: u32,
+    },
+    /// Checks on a flow's measurements.
+    Flow {
+        /// The flow.
+        flow: FlowId,
+        /// The checks.
+        checks: Vec<FlowCheck>,
+        /// Line in the file (0 when built in code).
+        line: u32,
+    },
+}
