@@ -1,1 +1,11 @@
-pub fn x(){}
+//! The sans-IO data plane of vnetsim.
+//!
+//! What it is for: compiling a checked [`vnetsim_scenario::Scenario`] into dense per-subnet
+//! tables (effective routes, NSGs, address maps) and deciding, for real IPv4 packet bytes, what
+//! Azure's data plane does with them, hop by hop. What it is not: it owns no clock, no socket and
+//! no thread; the caller passes the time and keeps the packets.
+
+pub mod addrset;
+pub mod lpm;
+pub mod nsg;
+pub mod wire;
