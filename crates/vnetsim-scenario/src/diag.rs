@@ -1,0 +1,298 @@
+//! Diagnostics of the loader: what is wrong with a scenario file, where, and which rule says so.
+//!
+//! What it is for: one type ([`Diagnostic`]) for YAML syntax errors, type errors from serde and
+//! broken Azure rules, each with file, line, column, field path and a stable rule code, and a
+//! collection ([`LoadError`]) that renders them as miette reports. What it is not: the rules
+//! themselves (see the validator) or a logger; the library never prints.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode, SourceSpan,
+};
+
+/// One problem found in a scenario file.
+#[derive(Clone)]
+pub struct Diagnostic {
+    /// The file name as given to the loader.
+    pub file: String,
+    /// 1-based line (0 when the position is unknown, e.g. an I/O error).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+    /// Field path inside the file, e.g. `vnets[1].address_space[0]` (empty for the whole file).
+    pub path: String,
+    /// Stable rule code, e.g. `peering-address-overlap`.
+    pub rule: &'static str,
+    /// What is wrong, stating the Azure (or file format) rule broken.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub help: Option<String>,
+    /// Byte offset and length of the offending text.
+    span: Option<SourceSpan>,
+    /// The source, shared by all diagnostics of one load.
+    source: Arc<NamedSource<String>>,
+}
+
+impl fmt::Debug for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diagnostic")
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("path", &self.path)
+            .field("rule", &self.rule)
+            .field("message", &self.message)
+            .field("help", &self.help)
+            .finish()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(f, "{} [{}]", self.message, self.rule)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.rule))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.span.map(|_| &*self.source as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.span?;
+        let label = if self.path.is_empty() {
+            None
+        } else {
+            Some(self.path.clone())
+        };
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            label, span,
+        ))))
+    }
+}
+
+impl Diagnostic {
+    /// Renders this diagnostic as a miette report (a snippet headed `file:line:column`).
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let mut out = String::new();
+        if handler.render_report(&mut out, self).is_err() {
+            out = format!("{self}\n");
+        }
+        out
+    }
+}
+
+/// Builds diagnostics against one source text, turning line/column or byte positions into
+/// spans.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    file: String,
+    source: Arc<NamedSource<String>>,
+    /// Byte offset of the start of each line.
+    line_starts: Vec<usize>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink {
+    pub(crate) fn new(source: &str, file: &str) -> Sink {
+        let mut line_starts = vec![0];
+        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        Sink {
+            file: file.to_owned(),
+            source: Arc::new(NamedSource::new(file, source.to_owned())),
+            line_starts,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.source.inner()
+    }
+
+    /// The byte offset of a 1-based line and character column, clamped to the text.
+    fn offset_of(&self, line: u32, column: u32) -> Option<usize> {
+        let start = *self.line_starts.get((line as usize).checked_sub(1)?)?;
+        let text = self.text();
+        let rest = &text[start..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        let col = (column as usize).saturating_sub(1);
+        let within = rest[..line_end]
+            .char_indices()
+            .nth(col)
+            .map_or(line_end, |(i, _)| i);
+        Some(start + within)
+    }
+
+    /// The span of the scalar (or token) starting at `offset`: up to the end of the line, a
+    /// `,`, `}` or `]` outside quotes, or a comment.
+    fn token_len(&self, offset: usize) -> usize {
+        let rest = &self.text()[offset..];
+        let mut quote = None;
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            match (quote, c) {
+                (_, '\n') | (_, '\r') => break,
+                (None, '"') | (None, '\'') if i == 0 => quote = Some(c),
+                (Some(q), c) if c == q && i > 0 => {
+                    end = i + c.len_utf8();
+                    break;
+                }
+                (None, ',' | '}' | ']') => break,
+                (None, '#') if i > 0 && rest[..i].ends_with(' ') => break,
+                _ => {}
+            }
+            end = i + c.len_utf8();
+        }
+        rest[..end].trim_end().len()
+    }
+
+    /// Records a diagnostic at a serde-saphyr location.
+    pub(crate) fn at(
+        &mut self,
+        loc: serde_saphyr::Location,
+        path: impl Into<String>,
+        rule: &'static str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let line = u32::try_from(loc.line()).unwrap_or(u32::MAX);
+        let column = u32::try_from(loc.column()).unwrap_or(u32::MAX);
+        let span = loc.span();
+        let text_len = self.text().len() as u64;
+        let byte = match (span.byte_offset(), span.byte_len()) {
+            (Some(o), Some(l)) if o <= text_len && l > 0 && o + l <= text_len => {
+                Some((o as usize, l as usize))
+            }
+            _ => None,
+        };
+        let span = byte
+            .filter(|(o, _)| self.text().is_char_boundary(*o))
+            .filter(|(o, l)| self.text().is_char_boundary(o + l))
+            .or_else(|| {
+                let o = self.offset_of(line, column)?;
+                Some((o, self.token_len(o)))
+            })
+            .map(|(o, l)| SourceSpan::new(o.into(), l));
+        self.diagnostics.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            column,
+            path: path.into(),
+            rule,
+            message: message.into(),
+            help,
+            span,
+            source: self.source.clone(),
+        });
+    }
+
+    /// Records a diagnostic with no position in the file.
+    pub(crate) fn nowhere(
+        &mut self,
+        rule: &'static str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            rule,
+            message: message.into(),
+            help,
+            span: None,
+            source: self.source.clone(),
+        });
+    }
+}
+
+/// A scenario that could not be loaded: every problem found, in file order.
+#[derive(Clone, Debug)]
+pub struct LoadError {
+    /// The diagnostics, sorted by line and column (at least one).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadError {
+    pub(crate) fn from_sink(sink: Sink) -> LoadError {
+        let mut diagnostics = sink.diagnostics;
+        diagnostics.sort_by_key(|d| (d.line, d.column));
+        LoadError { diagnostics }
+    }
+
+    /// Renders every diagnostic as a miette report, one after the other, with a snippet of
+    /// the file headed `file:line:column`. `color` adds ANSI colors; without it the text is
+    /// plain.
+    pub fn render(&self, color: bool) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(color));
+        }
+        let n = self.diagnostics.len();
+        out.push_str(&format!(
+            "{n} problem{} found\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+
+    /// The rule codes of the diagnostics, in order.
+    pub fn rules(&self) -> Vec<&'static str> {
+        self.diagnostics.iter().map(|d| d.rule).collect()
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl miette::Diagnostic for LoadError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.diagnostics
+            .first()
+            .map(|d| Box::new(d.rule) as Box<dyn fmt::Display + 'a>)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        Some(Box::new(
+            self.diagnostics
+                .iter()
+                .map(|d| d as &dyn miette::Diagnostic),
+        ))
+    }
+}

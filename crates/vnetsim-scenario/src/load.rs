@@ -1,0 +1,141 @@
+//! Entry points of the loader: YAML text or a file in, a checked [`Scenario`] or every
+//! diagnostic out.
+//!
+//! What it is for: running serde-saphyr, turning its errors into [`Diagnostic`]s (with a
+//! "did you mean" for unknown fields), then handing the raw file to the validator. What it is
+//! not: the Azure rules, which live in the `validate` module.
+
+use std::path::Path;
+
+use serde_saphyr::Error as YamlError;
+
+use crate::diag::{LoadError, Sink};
+use crate::model::Scenario;
+use crate::raw::RawScenario;
+use crate::validate;
+
+/// Parses and checks a scenario given as text. `file_name` is only used in diagnostics.
+///
+/// Every problem is collected: the error lists all broken rules, not just the first one
+/// (a YAML syntax or type error stops at that error, as the file cannot be read further).
+pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
+    let mut sink = Sink::new(source, file_name);
+    let raw: RawScenario = match serde_saphyr::from_str(source) {
+        Ok(raw) => raw,
+        Err(err) => {
+            yaml_error(&mut sink, &err);
+            return Err(LoadError::from_sink(sink));
+        }
+    };
+    let scenario = validate::resolve(&raw, &mut sink);
+    if sink.diagnostics.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(LoadError::from_sink(sink))
+    }
+}
+
+/// Reads a scenario file and checks it; diagnostics name the path as given.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, &name),
+        Err(err) => {
+            let mut sink = Sink::new("", &name);
+            sink.nowhere("io-error", format!("cannot read `{name}`: {err}"), None);
+            Err(LoadError::from_sink(sink))
+        }
+    }
+}
+
+/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
+pub(crate) fn nearest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Strips serde-saphyr's own `line N column M: ` prefix and snippet from a message.
+fn plain_message(err: &YamlError) -> String {
+    let text = err.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let stripped = match first.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map_or(first, |(_, msg)| msg).trim(),
+        None => first,
+    };
+    let stripped = stripped.strip_prefix("error: ").unwrap_or(stripped);
+    if stripped.is_empty() {
+        "the file is not valid YAML for a scenario".to_owned()
+    } else {
+        stripped.to_owned()
+    }
+}
+
+fn yaml_error(sink: &mut Sink, err: &YamlError) {
+    let loc = err.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
+    match err.without_snippet() {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let help = match nearest(field, expected.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!("known fields: {}", expected.join(", ")),
+            };
+            sink.at(
+                loc,
+                field.clone(),
+                "unknown-field",
+                format!("unknown field `{field}`"),
+                Some(help),
+            );
+        }
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let help = match nearest(variant, expected.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!("expected one of: {}", expected.join(", ")),
+            };
+            sink.at(
+                loc,
+                "",
+                "unknown-variant",
+                format!("unknown value `{variant}`"),
+                Some(help),
+            );
+        }
+        YamlError::SerdeMissingField { field, .. } => {
+            sink.at(
+                loc,
+                *field,
+                "missing-field",
+                format!("missing required field `{field}`"),
+                None,
+            );
+        }
+        YamlError::SerdeInvalidType { .. }
+        | YamlError::SerdeInvalidValue { .. }
+        | YamlError::SerdeInvalidLength { .. }
+        | YamlError::InvalidScalar { .. }
+        | YamlError::NullIntoString { .. }
+        | YamlError::InvalidBooleanStrict { .. } => {
+            sink.at(loc, "", "invalid-type", plain_message(err), None);
+        }
+        YamlError::DuplicateMappingKey { .. } => {
+            sink.at(loc, "", "duplicate-key", plain_message(err), None);
+        }
+        _ => {
+            if loc.line() == 0 {
+                sink.nowhere("yaml-syntax", plain_message(err), None);
+            } else {
+                sink.at(loc, "", "yaml-syntax", plain_message(err), None);
+            }
+        }
+    }
+}
