@@ -61,6 +61,42 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// A diagnostic as miette shows it: the header is the message alone, the snippet names the
+/// position and the label the field path.
+struct Report<'a>(&'a Diagnostic);
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.span.is_none() && self.0.line > 0 {
+            write!(f, "{}:{}:{}: ", self.0.file, self.0.line, self.0.column)?;
+        }
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        miette::Diagnostic::code(self.0)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        miette::Diagnostic::help(self.0)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        miette::Diagnostic::source_code(self.0)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        miette::Diagnostic::labels(self.0)
+    }
+}
+
 impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.rule))
@@ -99,7 +135,7 @@ impl Diagnostic {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
-        if handler.render_report(&mut out, self).is_err() {
+        if handler.render_report(&mut out, &Report(self)).is_err() {
             out = format!("{self}\n");
         }
         out
@@ -151,6 +187,22 @@ impl Sink {
     /// `,`, `}` or `]` outside quotes, or a comment.
     fn token_len(&self, offset: usize) -> usize {
         let rest = &self.text()[offset..];
+        if let Some(open @ ('[' | '{')) = rest.chars().next() {
+            let close = if open == '[' { ']' } else { '}' };
+            let mut depth = 0usize;
+            for (i, c) in rest.char_indices() {
+                if c == '\n' {
+                    break;
+                } else if c == open {
+                    depth += 1;
+                } else if c == close {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+            }
+        }
         let mut quote = None;
         let mut end = 0;
         for (i, c) in rest.char_indices() {
@@ -184,7 +236,12 @@ impl Sink {
         let span = loc.span();
         let text_len = self.text().len() as u64;
         let byte = match (span.byte_offset(), span.byte_len()) {
-            (Some(o), Some(l)) if o <= text_len && l > 0 && o + l <= text_len => {
+            (Some(o), Some(l))
+                if o <= text_len
+                    && l > 0
+                    && o + l <= text_len
+                    && !matches!(self.text().as_bytes().get(o as usize), Some(b'[' | b'{')) =>
+            {
                 Some((o as usize, l as usize))
             }
             _ => None,

@@ -70,6 +70,10 @@ fn plain_message(err: &YamlError) -> String {
         None => first,
     };
     let stripped = stripped.strip_prefix("error: ").unwrap_or(stripped);
+    let stripped = match stripped.rfind(" at line ") {
+        Some(i) if stripped[i..].contains(", column ") => stripped[..i].trim_end(),
+        _ => stripped,
+    };
     if stripped.is_empty() {
         "the file is not valid YAML for a scenario".to_owned()
     } else {
@@ -119,16 +123,41 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
                 None,
             );
         }
+        YamlError::InvalidScalar { ty, .. } => {
+            let what = match *ty {
+                "bool" => "a boolean (true or false)",
+                "u8" | "u16" | "u32" | "u64" | "usize" => "a non-negative integer",
+                "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+                "f32" | "f64" => "a number",
+                other => other,
+            };
+            sink.at(
+                loc,
+                "",
+                "invalid-type",
+                format!("this value is not {what}"),
+                None,
+            );
+        }
         YamlError::SerdeInvalidType { .. }
         | YamlError::SerdeInvalidValue { .. }
         | YamlError::SerdeInvalidLength { .. }
-        | YamlError::InvalidScalar { .. }
         | YamlError::NullIntoString { .. }
         | YamlError::InvalidBooleanStrict { .. } => {
             sink.at(loc, "", "invalid-type", plain_message(err), None);
         }
-        YamlError::DuplicateMappingKey { .. } => {
-            sink.at(loc, "", "duplicate-key", plain_message(err), None);
+        YamlError::DuplicateMappingKey { key, .. } => {
+            let msg = match key {
+                Some(k) => format!("key `{k}` appears twice in this mapping"),
+                None => "a key appears twice in this mapping".to_owned(),
+            };
+            sink.at(
+                loc,
+                key.clone().unwrap_or_default(),
+                "duplicate-key",
+                msg,
+                Some("keep one of them".to_owned()),
+            );
         }
         _ => {
             if loc.line() == 0 {

@@ -291,15 +291,25 @@ impl Ctx<'_> {
         self.sink.at(at, path, rule, message, Some(help.into()));
     }
 
-    /// Indexes names of one kind, reporting duplicates.
+    /// Indexes names of one kind, reporting duplicates; the first item gets id 0.
     fn index<'a>(
         &mut self,
         kind: &str,
         items: impl Iterator<Item = (&'a Spanned<String>, String)>,
         names: &mut Names<'a>,
     ) {
-        let mut next = names.len() as u32;
-        for (name, path) in items {
+        self.index_from(kind, items, names, 0);
+    }
+
+    /// Indexes names of one kind, reporting duplicates; the first item gets id `start`.
+    fn index_from<'a>(
+        &mut self,
+        kind: &str,
+        items: impl Iterator<Item = (&'a Spanned<String>, String)>,
+        names: &mut Names<'a>,
+        start: u32,
+    ) {
+        for (next, (name, path)) in (start..).zip(items) {
             if let Some((_, first)) = names.get(name.value.as_str()) {
                 let first_line = first.line();
                 self.err(
@@ -314,7 +324,6 @@ impl Ctx<'_> {
             } else {
                 names.insert(name.value.as_str(), (next, loc(name)));
             }
-            next += 1;
         }
     }
 
@@ -1243,7 +1252,6 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
         })
         .collect();
     for (i, p) in raw.peerings.iter().enumerate() {
-        let path = format!("peerings[{i}]");
         let transit = p.allow_gateway_transit.as_ref().is_some_and(|s| s.value);
         let use_remote = p.use_remote_gateways.as_ref().is_some_and(|s| s.value);
         if let Some((a, b)) = resolved[i] {
@@ -1270,7 +1278,6 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             allow_gateway_transit: transit,
             use_remote_gateways: use_remote,
         });
-        let _ = path;
     }
 
     // Sites and hosts.
@@ -1283,7 +1290,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             .map(|(i, s)| (&s.name, format!("on_premises[{i}].name"))),
         &mut site_names,
     );
-    cx.index(
+    cx.index_from(
         "VM or host",
         raw.on_premises.iter().enumerate().flat_map(|(i, s)| {
             s.hosts
@@ -1292,6 +1299,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
                 .map(move |(k, h)| (&h.name, format!("on_premises[{i}].hosts[{k}].name")))
         }),
         &mut endpoints,
+        raw.vms.len() as u32,
     );
     for (i, s) in raw.on_premises.iter().enumerate() {
         let path = format!("on_premises[{i}]");
