@@ -9,3 +9,13 @@ pub mod addrset;
 pub mod lpm;
 pub mod nsg;
 pub mod wire;
+pub mod expect;
+pub mod explain;
+pub mod pipeline;
+pub mod probe;
+pub mod routes;
+pub mod topology;
+pub mod views;
+
+pub use pipeline::{Destination, DropCause, FlowTable, Ingress, Outcome, Step, Trace};
+pub use topology::{Dataplane, PeeringState, PeeringStates};

@@ -1,0 +1,462 @@
+//! Explanations: a probe's steps turned into named, Azure-vocabulary records and text.
+//!
+//! What it is for: `vnetsim explain`, failing expectations and tests that want to read why a
+//! packet went where it went: each hop with the route (prefix, next hop type, next hop IP,
+//! source) and the NSG rule (nsg, rule, priority, direction) that decided it, and the peering
+//! switch or NIC setting behind a drop. What it is not: a decision maker; it only names what
+//! [`crate::pipeline`] decided.
+
+use serde::Serialize;
+use vnetsim_scenario::{Direction, NsgId, Probe, Protocol, Scenario, SubnetId};
+
+use crate::nsg::RuleRef;
+use crate::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
+use crate::probe::{ProbeResult, destination_name, path_names};
+use crate::topology::Dataplane;
+
+/// A route as shown in a hop.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteView {
+    /// `vnet/subnet` whose effective routes were used.
+    pub subnet: String,
+    /// Route source (Default, VirtualNetworkGateway, User).
+    pub source: &'static str,
+    /// Destination prefix.
+    pub prefix: String,
+    /// Next hop type.
+    pub next_hop_type: &'static str,
+    /// Next hop IP, if any.
+    pub next_hop_ip: Option<String>,
+    /// User route name, or the peering / site it comes from.
+    pub name: Option<String>,
+}
+
+/// An NSG rule as shown in a hop.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleView {
+    /// NSG name.
+    pub nsg: String,
+    /// Where it is attached: `subnet vnet/name` or `nic name`.
+    pub attached_to: String,
+    /// Rule name, or `flow-record` for a stateful pass.
+    pub rule: String,
+    /// Rule priority (none for a flow record).
+    pub priority: Option<u16>,
+    /// `inbound` or `outbound`.
+    pub direction: &'static str,
+    /// `allow` or `deny`.
+    pub access: &'static str,
+}
+
+/// One hop of an explanation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HopView {
+    /// What happened: send, nsg, route, peering, arrive, forward, gateway, deliver, drop.
+    pub kind: &'static str,
+    /// Where (VM, subnet, VNet, gateway, site).
+    pub at: String,
+    /// One line for a person.
+    pub detail: String,
+    /// The route, for `route` hops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteView>,
+    /// The rule, for `nsg` hops and NSG drops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleView>,
+}
+
+/// A whole explanation of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Sender name.
+    pub from: String,
+    /// Receiver name.
+    pub to: String,
+    /// Protocol.
+    pub protocol: &'static str,
+    /// Source address.
+    pub src_ip: String,
+    /// Destination address.
+    pub dst_ip: String,
+    /// Source port (TCP/UDP).
+    pub src_port: Option<u16>,
+    /// Destination port (TCP/UDP).
+    pub dst_port: Option<u16>,
+    /// `delivered` or `dropped`.
+    pub verdict: &'static str,
+    /// Drop reason, when dropped.
+    pub reason: Option<&'static str>,
+    /// Where it was delivered.
+    pub delivered_to: Option<String>,
+    /// Sender, appliances and gateways, receiver.
+    pub path: Vec<String>,
+    /// Every hop.
+    pub hops: Vec<HopView>,
+}
+
+/// Protocol name in files and reports.
+pub fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Icmp => "icmp",
+    }
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+    }
+}
+
+fn point_name(scenario: &Scenario, point: NsgPoint) -> String {
+    match point {
+        NsgPoint::Subnet(s) => format!("subnet {}", scenario.subnet_path(s)),
+        NsgPoint::Nic(n) => format!("nic {}", scenario.nics[n.index()].name),
+    }
+}
+
+fn rule_name(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> (String, u16) {
+    match rule {
+        RuleRef::User(i) => {
+            let r = &scenario.nsgs[nsg.index()].rules[i as usize];
+            (r.name.clone(), r.priority)
+        }
+        RuleRef::Default(d) => (d.name().to_string(), d.priority()),
+    }
+}
+
+/// The route view of route `route` of `subnet`.
+pub fn route_view(scenario: &Scenario, dataplane: &Dataplane, subnet: SubnetId, route: u32) -> RouteView {
+    let r = &dataplane.routes(subnet)[route as usize];
+    RouteView {
+        subnet: scenario.subnet_path(subnet),
+        source: r.source.as_str(),
+        prefix: r.prefix.to_string(),
+        next_hop_type: r.next_hop.as_str(),
+        next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
+        name: r.name.clone(),
+    }
+}
+
+fn vm_of_nic(scenario: &Scenario, nic: vnetsim_scenario::NicId) -> String {
+    scenario.vms[scenario.nics[nic.index()].vm.index()].name.clone()
+}
+
+/// A sentence naming the Azure rule, setting or route behind a drop.
+pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause) -> String {
+    let link_name = |l: vnetsim_scenario::PeeringId| scenario.peerings[l.index()].name.clone();
+    match *cause {
+        DropCause::Nsg { point, nsg, direction, rule } => {
+            let (name, priority) = rule_name(scenario, nsg, rule);
+            format!(
+                "denied by NSG {} ({}) {} rule {} (priority {})",
+                scenario.nsgs[nsg.index()].name,
+                point_name(scenario, point),
+                direction_name(direction),
+                name,
+                priority
+            )
+        }
+        DropCause::NoneRoute { subnet, route } => {
+            let r = route_view(scenario, dataplane, subnet, route);
+            format!(
+                "route {} -> None ({}{}) in {}: Azure drops traffic whose next hop is None",
+                r.prefix,
+                r.source,
+                r.name.map(|n| format!(", {n}")).unwrap_or_default(),
+                r.subnet
+            )
+        }
+        DropCause::NoMatch { subnet } => {
+            format!("no route of {} matches the destination", scenario.subnet_path(subnet))
+        }
+        DropCause::NoGateway { subnet, route } => {
+            let r = route_view(scenario, dataplane, subnet, route);
+            format!(
+                "route {} -> VirtualNetworkGateway in {}, but the VNet has no gateway of its own \
+                 and uses no remote gateway",
+                r.prefix, r.subnet
+            )
+        }
+        DropCause::NoSite { gateway } => format!(
+            "gateway {} has no site-to-site connection whose address space holds the destination",
+            gateway_name(scenario, gateway)
+        ),
+        DropCause::NotAdvertised { site } => {
+            let s = &scenario.sites[site.index()];
+            format!(
+                "site {} has no route to it: gateway {} advertises only its VNet and the spokes \
+                 that use it with use_remote_gateways",
+                s.name,
+                gateway_name(scenario, s.connection)
+            )
+        }
+        DropCause::NoNic { vnet } => format!(
+            "no NIC in VNet {} holds the destination address",
+            scenario.vnets[vnet.index()].name
+        ),
+        DropCause::NoHost { site } => format!(
+            "no host at site {} holds the destination address",
+            scenario.sites[site.index()].name
+        ),
+        DropCause::ApplianceUnreachable { subnet, route } => {
+            let r = route_view(scenario, dataplane, subnet, route);
+            format!(
+                "route {} -> VirtualAppliance {} in {}: no NIC in the VNet or a connected peered \
+                 VNet holds that IP (peering is not transitive)",
+                r.prefix,
+                r.next_hop_ip.unwrap_or_default(),
+                r.subnet
+            )
+        }
+        DropCause::NicIpForwardingOff { nic } => format!(
+            "NIC {} of {} received a packet not addressed to it and IP forwarding is off \
+             (Azure's destination check)",
+            scenario.nics[nic.index()].name,
+            vm_of_nic(scenario, nic)
+        ),
+        DropCause::NicSourceCheck { nic } => format!(
+            "NIC {} of {} sent a packet with another source address and IP forwarding is off \
+             (Azure's source check)",
+            scenario.nics[nic.index()].name,
+            vm_of_nic(scenario, nic)
+        ),
+        DropCause::GuestNotForwarding { nic } => format!(
+            "VM {} does not forward packets (forwarding: false)",
+            vm_of_nic(scenario, nic)
+        ),
+        DropCause::AccessOff { link } => format!(
+            "peering {} has allow_virtual_network_access off (azure.virtual_network_access: block)",
+            link_name(link)
+        ),
+        DropCause::ForwardedOff { link: l } => format!(
+            "forwarded traffic (source outside the sending VNet) and peering {} does not set \
+             allow_forwarded_traffic",
+            link_name(l)
+        ),
+        DropCause::TtlAtNic { nic } => {
+            format!("TTL ran out at appliance {} (a routing loop?)", vm_of_nic(scenario, nic))
+        }
+        DropCause::TtlAtGateway { gateway } => {
+            format!("TTL ran out at gateway {}", gateway_name(scenario, gateway))
+        }
+        DropCause::HopBudget => "more hops than the pipeline allows (a routing loop)".to_string(),
+        DropCause::Malformed(m) => format!("not a valid IPv4 packet: {}", m.as_str()),
+        DropCause::FromInternet => {
+            "sent from the Internet: no public IP is modelled, so no private address is reachable"
+                .to_string()
+        }
+    }
+}
+
+fn gateway_name(scenario: &Scenario, vnet: vnetsim_scenario::VnetId) -> String {
+    let v = &scenario.vnets[vnet.index()];
+    v.gateway.as_ref().map(|g| g.name.clone()).unwrap_or_else(|| v.name.clone())
+}
+
+/// Names every step of a probe's result.
+pub fn explain(scenario: &Scenario, dataplane: &Dataplane, probe: &Probe, result: &ProbeResult) -> Explanation {
+    let mut hops = Vec::new();
+    for step in &result.steps {
+        hops.push(hop_view(scenario, dataplane, step));
+    }
+    let has_ports = matches!(probe.protocol, Protocol::Tcp | Protocol::Udp);
+    let (verdict, reason, delivered_to) = match result.outcome {
+        Outcome::Delivered(to) => ("delivered", None, Some(destination_name(scenario, to))),
+        Outcome::Dropped(reason, _) => ("dropped", Some(reason.as_str()), None),
+    };
+    Explanation {
+        from: scenario.endpoint_name(probe.from),
+        to: scenario.endpoint_name(probe.to),
+        protocol: protocol_name(probe.protocol),
+        src_ip: result.src.to_string(),
+        dst_ip: result.dst.to_string(),
+        src_port: has_ports.then_some(probe.src_port),
+        dst_port: has_ports.then_some(probe.dst_port),
+        verdict,
+        reason,
+        delivered_to,
+        path: path_names(scenario, probe, result),
+        hops,
+    }
+}
+
+fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView {
+    let plain = |kind, at: String, detail: String| HopView { kind, at, detail, route: None, rule: None };
+    match *step {
+        Step::Send { nic } => {
+            let n = &scenario.nics[nic.index()];
+            plain(
+                "send",
+                vm_of_nic(scenario, nic),
+                format!("sent from NIC {} ({}) in {}", n.name, n.ip, scenario.subnet_path(n.subnet)),
+            )
+        }
+        Step::FromSite { site } => {
+            let s = &scenario.sites[site.index()];
+            plain(
+                "send",
+                s.name.clone(),
+                format!("sent from site {} to gateway {}", s.name, gateway_name(scenario, s.connection)),
+            )
+        }
+        Step::Nsg { point, nsg, direction, decision } => {
+            let (rule, priority) = match decision {
+                NsgDecision::Rule(r) => {
+                    let (name, p) = rule_name(scenario, nsg, r);
+                    (name, Some(p))
+                }
+                NsgDecision::FlowRecord => ("flow-record".to_string(), None),
+            };
+            let nsg_name = scenario.nsgs[nsg.index()].name.clone();
+            let detail = match priority {
+                Some(p) => format!(
+                    "NSG {} ({}) {}: allowed by {} (priority {})",
+                    nsg_name,
+                    point_name(scenario, point),
+                    direction_name(direction),
+                    rule,
+                    p
+                ),
+                None => format!(
+                    "NSG {} ({}) {}: allowed by an existing flow record (NSGs are stateful)",
+                    nsg_name,
+                    point_name(scenario, point),
+                    direction_name(direction)
+                ),
+            };
+            HopView {
+                kind: "nsg",
+                at: point_name(scenario, point),
+                detail,
+                route: None,
+                rule: Some(RuleView {
+                    nsg: nsg_name,
+                    attached_to: point_name(scenario, point),
+                    rule,
+                    priority,
+                    direction: direction_name(direction),
+                    access: "allow",
+                }),
+            }
+        }
+        Step::Route { subnet, route } => {
+            let r = route_view(scenario, dataplane, subnet, route);
+            let detail = format!(
+                "route {} -> {}{} ({}{})",
+                r.prefix,
+                r.next_hop_type,
+                r.next_hop_ip.as_ref().map(|ip| format!(" {ip}")).unwrap_or_default(),
+                r.source,
+                r.name.as_ref().map(|n| format!(", {n}")).unwrap_or_default(),
+            );
+            HopView { kind: "route", at: r.subnet.clone(), detail, route: Some(r), rule: None }
+        }
+        Step::Peering { from, edge } => {
+            let links: Vec<String> = [edge.local, edge.remote]
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    format!(
+                        "{} ({})",
+                        scenario.peerings[l.index()].name,
+                        dataplane.peerings().state(l).as_str()
+                    )
+                })
+                .collect();
+            plain(
+                "peering",
+                format!(
+                    "{} -> {}",
+                    scenario.vnets[from.index()].name,
+                    scenario.vnets[edge.peer.index()].name
+                ),
+                format!("crossed the peering over links {}", links.join(" and ")),
+            )
+        }
+        Step::Arrive { nic } => {
+            let n = &scenario.nics[nic.index()];
+            plain("arrive", vm_of_nic(scenario, nic), format!("arrived at NIC {} ({})", n.name, n.ip))
+        }
+        Step::Forward { nic, ttl } => plain(
+            "forward",
+            vm_of_nic(scenario, nic),
+            format!(
+                "appliance forwards it (IP forwarding on NIC {}), TTL now {}",
+                scenario.nics[nic.index()].name,
+                ttl
+            ),
+        ),
+        Step::Gateway { vnet } => plain(
+            "gateway",
+            gateway_name(scenario, vnet),
+            format!("virtual network gateway of {}", scenario.vnets[vnet.index()].name),
+        ),
+        Step::Deliver { to } => {
+            let name = destination_name(scenario, to);
+            plain("deliver", name.clone(), format!("delivered to {name}"))
+        }
+        Step::Drop { reason, cause } => {
+            let rule = match cause {
+                DropCause::Nsg { point, nsg, direction, rule } => {
+                    let (name, p) = rule_name(scenario, nsg, rule);
+                    Some(RuleView {
+                        nsg: scenario.nsgs[nsg.index()].name.clone(),
+                        attached_to: point_name(scenario, point),
+                        rule: name,
+                        priority: Some(p),
+                        direction: direction_name(direction),
+                        access: "deny",
+                    })
+                }
+                _ => None,
+            };
+            let route = match cause {
+                DropCause::NoneRoute { subnet, route }
+                | DropCause::NoGateway { subnet, route }
+                | DropCause::ApplianceUnreachable { subnet, route } => {
+                    Some(route_view(scenario, dataplane, subnet, route))
+                }
+                _ => None,
+            };
+            HopView {
+                kind: "drop",
+                at: reason.as_str().to_string(),
+                detail: format!("dropped ({}): {}", reason.as_str(), cause_text(scenario, dataplane, &cause)),
+                route,
+                rule,
+            }
+        }
+    }
+}
+
+/// The explanation as text for a person.
+pub fn render_text(e: &Explanation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let ports = match (e.src_port, e.dst_port) {
+        (Some(s), Some(d)) => format!(" {s} -> {d}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}) -> {} ({}) {}{}",
+        e.from, e.src_ip, e.to, e.dst_ip, e.protocol, ports
+    );
+    let width = e.hops.iter().map(|h| h.at.len()).max().unwrap_or(0).min(28);
+    for (i, hop) in e.hops.iter().enumerate() {
+        let _ = writeln!(out, "{:>3}. {:<8} {:<width$}  {}", i + 1, hop.kind, hop.at, hop.detail);
+    }
+    match (e.verdict, &e.delivered_to, e.reason) {
+        ("delivered", Some(to), _) => {
+            let _ = writeln!(out, "verdict: delivered to {to}; path {}", e.path.join(" -> "));
+        }
+        (_, _, Some(reason)) => {
+            let _ = writeln!(out, "verdict: dropped ({reason}); path {}", e.path.join(" -> "));
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,625 @@
+//! The forwarding pipeline: packet bytes + compiled network + flow records + now -> verdict.
+//!
+//! What it is for: deciding, in Azure's order, what happens to one IPv4 packet from the NIC (or
+//! on-premises site) that sends it until it is delivered or dropped, recording each decision in
+//! a [`Trace`]. Order per hop: source NIC NSG out -> source subnet NSG out -> route lookup in the
+//! source subnet -> next hop (VnetLocal, VNetPeering, VirtualAppliance, VirtualNetworkGateway,
+//! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
+//! appliances re-routing from their own subnet. What it is not: it keeps no clock, allocates
+//! nothing per packet (the flow table grows only with new flows) and does no I/O; timing,
+//! bandwidth and queues belong to the drivers.
+
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+use vnetsim_scenario::{
+    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, SiteId, SubnetId,
+    VirtualNetworkAccessMode, VnetId,
+};
+
+use crate::nsg::RuleRef;
+use crate::topology::{Dataplane, Edge, HopKind, addr_key};
+use crate::wire::{self, FlowKey, Malformed};
+
+/// Where a packet enters the data plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingress {
+    /// Sent by the VM that owns this NIC.
+    Nic(NicId),
+    /// Sent by an on-premises host at this site, towards its site-to-site gateway.
+    Site(SiteId),
+    /// Sent from the Internet (no public IPs are modelled, so it reaches no private address).
+    Internet,
+}
+
+/// Where a delivered packet ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A NIC that holds the destination address.
+    Nic(NicId),
+    /// An on-premises host.
+    Host(HostId),
+    /// The Internet sink.
+    Internet,
+}
+
+/// Where an NSG was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NsgPoint {
+    /// The subnet-level NSG of this subnet.
+    Subnet(SubnetId),
+    /// The NIC-level NSG of this NIC.
+    Nic(NicId),
+}
+
+/// What decided an NSG evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NsgDecision {
+    /// This rule matched first.
+    Rule(RuleRef),
+    /// An existing flow record (stateful NSG): no rule was evaluated.
+    FlowRecord,
+}
+
+/// Why a drop happened, with the ids of what decided it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropCause {
+    /// An NSG rule denied it.
+    Nsg {
+        /// Where.
+        point: NsgPoint,
+        /// Which NSG.
+        nsg: NsgId,
+        /// Inbound or outbound.
+        direction: Direction,
+        /// Which rule.
+        rule: RuleRef,
+    },
+    /// The chosen route (index into the subnet's effective routes) drops: next hop None.
+    NoneRoute {
+        /// The subnet whose table was used.
+        subnet: SubnetId,
+        /// The route.
+        route: u32,
+    },
+    /// No route of the subnet matches (cannot happen while 0.0.0.0/0 exists).
+    NoMatch {
+        /// The subnet.
+        subnet: SubnetId,
+    },
+    /// A VirtualNetworkGateway route in a VNet with no usable gateway.
+    NoGateway {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The route.
+        route: u32,
+    },
+    /// The gateway has no site for the destination.
+    NoSite {
+        /// The gateway's VNet.
+        gateway: VnetId,
+    },
+    /// The site's gateway does not advertise the destination to the site.
+    NotAdvertised {
+        /// The sending site.
+        site: SiteId,
+    },
+    /// No NIC holds the address in the VNet the route led to.
+    NoNic {
+        /// The VNet.
+        vnet: VnetId,
+    },
+    /// No host holds the address at the site.
+    NoHost {
+        /// The site.
+        site: SiteId,
+    },
+    /// The appliance IP of the route is held by no NIC in this or a connected peered VNet.
+    ApplianceUnreachable {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The route.
+        route: u32,
+    },
+    /// The NIC received a packet not addressed to it and has no IP forwarding.
+    NicIpForwardingOff {
+        /// The NIC.
+        nic: NicId,
+    },
+    /// The NIC sent a packet whose source is not its own address and has no IP forwarding.
+    NicSourceCheck {
+        /// The NIC.
+        nic: NicId,
+    },
+    /// The VM received a packet for another address and does not forward.
+    GuestNotForwarding {
+        /// The NIC it arrived on.
+        nic: NicId,
+    },
+    /// A peering link with access off (`virtual_network_access: block`).
+    AccessOff {
+        /// The link.
+        link: PeeringId,
+    },
+    /// The receiving link does not allow forwarded traffic.
+    ForwardedOff {
+        /// The receiving VNet's link.
+        link: PeeringId,
+    },
+    /// TTL ran out at this forwarder.
+    TtlAtNic {
+        /// The appliance NIC.
+        nic: NicId,
+    },
+    /// TTL ran out at a gateway.
+    TtlAtGateway {
+        /// The gateway's VNet.
+        gateway: VnetId,
+    },
+    /// The forwarding loop exceeded its hop budget.
+    HopBudget,
+    /// The bytes are not a valid IPv4 packet.
+    Malformed(Malformed),
+    /// Sent from the Internet to an address no public IP maps to.
+    FromInternet,
+}
+
+/// One decision on a packet's way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The VM of this NIC sends the packet.
+    Send {
+        /// The NIC.
+        nic: NicId,
+    },
+    /// An on-premises site sends the packet through its gateway.
+    FromSite {
+        /// The site.
+        site: SiteId,
+    },
+    /// An NSG let the packet pass.
+    Nsg {
+        /// Where.
+        point: NsgPoint,
+        /// Which NSG.
+        nsg: NsgId,
+        /// Inbound or outbound.
+        direction: Direction,
+        /// What decided.
+        decision: NsgDecision,
+    },
+    /// A route was chosen in a subnet's effective routes.
+    Route {
+        /// The subnet.
+        subnet: SubnetId,
+        /// Index into the subnet's effective routes.
+        route: u32,
+    },
+    /// The packet crossed a peering.
+    Peering {
+        /// From this VNet.
+        from: VnetId,
+        /// The links crossed.
+        edge: Edge,
+    },
+    /// The packet arrived at this NIC.
+    Arrive {
+        /// The NIC.
+        nic: NicId,
+    },
+    /// The appliance behind this NIC forwarded the packet (TTL now `ttl`).
+    Forward {
+        /// The NIC.
+        nic: NicId,
+        /// TTL after the decrement.
+        ttl: u8,
+    },
+    /// The gateway of this VNet handled the packet.
+    Gateway {
+        /// The gateway's VNet.
+        vnet: VnetId,
+    },
+    /// Delivered.
+    Deliver {
+        /// Where.
+        to: Destination,
+    },
+    /// Dropped.
+    Drop {
+        /// Stable reason.
+        reason: DropReason,
+        /// What decided it.
+        cause: DropCause,
+    },
+}
+
+/// A sink for the steps of a packet. `()` records nothing (the hot path); `Vec<Step>` records
+/// all (explain).
+pub trait Trace {
+    /// Records one step.
+    fn step(&mut self, step: Step);
+}
+
+impl Trace for () {
+    #[inline(always)]
+    fn step(&mut self, _step: Step) {}
+}
+
+impl Trace for Vec<Step> {
+    fn step(&mut self, step: Step) {
+        self.push(step);
+    }
+}
+
+/// The final verdict on a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered there.
+    Delivered(Destination),
+    /// Dropped for this reason.
+    Dropped(DropReason, DropCause),
+}
+
+impl Outcome {
+    /// The drop reason, if dropped.
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self {
+            Outcome::Dropped(reason, _) => Some(*reason),
+            Outcome::Delivered(_) => None,
+        }
+    }
+}
+
+/// How long an idle flow record lives (Azure's default TCP idle timeout, 4 minutes).
+pub const FLOW_IDLE_TIMEOUT: Nanos = 4 * 60 * 1_000_000_000;
+
+/// Most hops one packet may take before it is dropped as looping.
+pub const MAX_HOPS: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RecordKey {
+    nic: u32,
+    outbound: bool,
+    key: FlowKey,
+}
+
+/// NSG flow records: a connection allowed at a NIC (in one direction) admits its packets and
+/// its reverse packets there without rule checks, until idle for [`FLOW_IDLE_TIMEOUT`].
+#[derive(Clone, Debug, Default)]
+pub struct FlowTable {
+    records: HashMap<RecordKey, Nanos, FixedState>,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Forgets every record.
+    pub fn clear(&mut self) {
+        self.records.clear();
+    }
+
+    fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
+        let forward = RecordKey { nic: nic.0, outbound, key: *key };
+        let reverse = RecordKey { nic: nic.0, outbound: !outbound, key: key.reverse() };
+        for k in [forward, reverse] {
+            if let Some(seen) = self.records.get_mut(&k)
+                && now.saturating_sub(*seen) <= FLOW_IDLE_TIMEOUT
+            {
+                *seen = now;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
+        self.records.insert(RecordKey { nic: nic.0, outbound, key: *key }, now);
+    }
+}
+
+/// Who handed the packet on last: decides whether it counts as forwarded traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Forwarder {
+    Origin,
+    Appliance,
+    Gateway,
+}
+
+enum Pos {
+    /// Leaving a NIC (its VM sends or an appliance forwards).
+    Egress(NicId),
+    /// Arriving at a NIC.
+    Arrive(NicId),
+    /// At a gateway, coming from its site: routed by the GatewaySubnet's table.
+    GatewayIn(VnetId),
+    /// At a gateway, going to its sites.
+    GatewayOut(VnetId),
+    /// Handed to the Internet sink.
+    Internet,
+}
+
+type Decision = Result<Pos, (DropReason, DropCause)>;
+
+impl Dataplane {
+    /// Decides what happens to the IPv4 packet in `packet`, sent from `ingress` at `now`.
+    ///
+    /// Appliances and gateways decrement the TTL in place (with the header checksum patched);
+    /// nothing else of the packet changes. Every step is reported to `trace`.
+    pub fn forward<T: Trace>(
+        &self,
+        packet: &mut [u8],
+        ingress: Ingress,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Outcome {
+        let outcome = self.forward_inner(packet, ingress, flows, now, trace);
+        match outcome {
+            Outcome::Delivered(to) => trace.step(Step::Deliver { to }),
+            Outcome::Dropped(reason, cause) => trace.step(Step::Drop { reason, cause }),
+        }
+        outcome
+    }
+
+    fn forward_inner<T: Trace>(
+        &self,
+        packet: &mut [u8],
+        ingress: Ingress,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Outcome {
+        let meta = match wire::parse(packet) {
+            Ok(meta) => meta,
+            Err(e) => return Outcome::Dropped(DropReason::Malformed, DropCause::Malformed(e)),
+        };
+        let key = meta.key;
+        let mut forwarder = Forwarder::Origin;
+        let mut pos = match ingress {
+            Ingress::Nic(nic) => {
+                trace.step(Step::Send { nic });
+                Pos::Egress(nic)
+            }
+            Ingress::Site(site) => {
+                trace.step(Step::FromSite { site });
+                let gw = self.sites[site.index()].gateway_vnet;
+                if !self.vnets[gw.index()].advertised.contains(key.dst) {
+                    return Outcome::Dropped(DropReason::NoRoute, DropCause::NotAdvertised { site });
+                }
+                trace.step(Step::Gateway { vnet: gw });
+                forwarder = Forwarder::Gateway;
+                Pos::GatewayIn(gw)
+            }
+            Ingress::Internet => {
+                return Outcome::Dropped(DropReason::NoRoute, DropCause::FromInternet);
+            }
+        };
+        for _ in 0..MAX_HOPS {
+            let next = match pos {
+                Pos::Internet => return Outcome::Delivered(Destination::Internet),
+                Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace),
+                Pos::GatewayIn(vnet) => {
+                    let subnet = self.gateway_subnet(vnet);
+                    self.route(vnet, subnet, &key, forwarder, trace)
+                }
+                Pos::Arrive(nic) => {
+                    let n = &self.nics[nic.index()];
+                    trace.step(Step::Arrive { nic });
+                    if key.dst != n.ip && !n.ip_forwarding {
+                        // Azure's destination check: without IP forwarding a NIC only
+                        // receives packets addressed to it (virtual-network-network-interface).
+                        return Outcome::Dropped(
+                            DropReason::ForwardingDisabled,
+                            DropCause::NicIpForwardingOff { nic },
+                        );
+                    }
+                    if let Err((r, c)) = self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace) {
+                        return Outcome::Dropped(r, c);
+                    }
+                    if key.dst == n.ip {
+                        return Outcome::Delivered(Destination::Nic(nic));
+                    }
+                    if !n.vm_forwards {
+                        return Outcome::Dropped(
+                            DropReason::ForwardingDisabled,
+                            DropCause::GuestNotForwarding { nic },
+                        );
+                    }
+                    match wire::forward_hop(packet) {
+                        Ok(ttl) => trace.step(Step::Forward { nic, ttl }),
+                        Err(_) => {
+                            return Outcome::Dropped(DropReason::TtlExceeded, DropCause::TtlAtNic { nic });
+                        }
+                    }
+                    forwarder = Forwarder::Appliance;
+                    Ok(Pos::Egress(nic))
+                }
+                Pos::GatewayOut(gateway) => {
+                    let Some(site) = self.site_for(gateway, key.dst) else {
+                        return Outcome::Dropped(DropReason::NoRoute, DropCause::NoSite { gateway });
+                    };
+                    if wire::forward_hop(packet).is_err() {
+                        return Outcome::Dropped(DropReason::TtlExceeded, DropCause::TtlAtGateway { gateway });
+                    }
+                    return match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
+                        Some(host) => Outcome::Delivered(Destination::Host(*host)),
+                        None => Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site }),
+                    };
+                }
+            };
+            pos = match next {
+                Ok(pos) => pos,
+                Err((reason, cause)) => return Outcome::Dropped(reason, cause),
+            };
+        }
+        Outcome::Dropped(DropReason::TtlExceeded, DropCause::HopBudget)
+    }
+
+    /// The packet leaves `nic`: source check, NSGs out, route lookup in the NIC's subnet.
+    fn egress<T: Trace>(
+        &self,
+        nic: NicId,
+        key: &FlowKey,
+        forwarder: Forwarder,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Decision {
+        let n = &self.nics[nic.index()];
+        if key.src != n.ip && !n.ip_forwarding {
+            // Azure's source check: sending with a foreign source address needs IP forwarding.
+            return Err((DropReason::ForwardingDisabled, DropCause::NicSourceCheck { nic }));
+        }
+        self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace)?;
+        self.route(n.vnet, n.subnet, key, forwarder, trace)
+    }
+
+    /// Looks the destination up in `subnet`'s effective routes and takes the next hop.
+    fn route<T: Trace>(
+        &self,
+        vnet: VnetId,
+        subnet: SubnetId,
+        key: &FlowKey,
+        forwarder: Forwarder,
+        trace: &mut T,
+    ) -> Decision {
+        let plane = &self.subnets[subnet.index()];
+        let Some(hop_index) = plane.lpm.lookup(key.dst) else {
+            return Err((DropReason::NoRoute, DropCause::NoMatch { subnet }));
+        };
+        let hop = plane.hops[hop_index as usize];
+        trace.step(Step::Route { subnet, route: hop.route });
+        match hop.kind {
+            HopKind::Drop => Err((DropReason::NoRoute, DropCause::NoneRoute { subnet, route: hop.route })),
+            HopKind::Internet => Ok(Pos::Internet),
+            HopKind::Local => self.arrive_in(vnet, key.dst),
+            HopKind::Peer(edge) => {
+                self.cross(vnet, &edge, key, forwarder, trace)?;
+                self.arrive_in(edge.peer, key.dst)
+            }
+            HopKind::Appliance { nic: None, .. } => Err((
+                DropReason::NextHopUnreachable,
+                DropCause::ApplianceUnreachable { subnet, route: hop.route },
+            )),
+            HopKind::Appliance { nic: Some(nic), crossing } => {
+                if let Some(edge) = crossing {
+                    self.cross(vnet, &edge, key, forwarder, trace)?;
+                }
+                Ok(Pos::Arrive(nic))
+            }
+            HopKind::Gateway { vnet: None, .. } => {
+                Err((DropReason::NoRoute, DropCause::NoGateway { subnet, route: hop.route }))
+            }
+            HopKind::Gateway { vnet: Some(gw), crossing } => {
+                if let Some(edge) = crossing {
+                    self.cross(vnet, &edge, key, forwarder, trace)?;
+                }
+                trace.step(Step::Gateway { vnet: gw });
+                Ok(Pos::GatewayOut(gw))
+            }
+        }
+    }
+
+    fn arrive_in(&self, vnet: VnetId, dst: u32) -> Decision {
+        match self.nic_by_addr.get(&addr_key(vnet.0, dst)) {
+            Some(nic) => Ok(Pos::Arrive(*nic)),
+            None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+        }
+    }
+
+    /// Checks a peering crossing from `from` over `edge`.
+    fn cross<T: Trace>(
+        &self,
+        from: VnetId,
+        edge: &Edge,
+        key: &FlowKey,
+        forwarder: Forwarder,
+        trace: &mut T,
+    ) -> Result<(), (DropReason, DropCause)> {
+        trace.step(Step::Peering { from, edge: *edge });
+        if self.access_mode == VirtualNetworkAccessMode::Block {
+            for link in [edge.local, edge.remote].into_iter().flatten() {
+                if !self.links[link.index()].access {
+                    return Err((DropReason::VnetAccessBlocked, DropCause::AccessOff { link }));
+                }
+            }
+        }
+        // Forwarded traffic: the source is outside the sending VNet. The receiving VNet's link
+        // must allow it (manage-peering: "allow forwarded traffic"); traffic forwarded by a VPN
+        // gateway does not need it.
+        if self.enforce_forwarded
+            && forwarder != Forwarder::Gateway
+            && !self.vnets[from.index()].space.contains(key.src)
+        {
+            let receiving = edge.remote.or(edge.local).expect("an edge has a link");
+            if !self.links[receiving.index()].forwarded {
+                return Err((DropReason::ForwardedTrafficBlocked, DropCause::ForwardedOff { link: receiving }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the NSGs of `nic` in `direction`, in Azure's order (inbound: subnet then NIC;
+    /// outbound: NIC then subnet), honouring and creating flow records.
+    fn nsgs_pass<T: Trace>(
+        &self,
+        nic: NicId,
+        direction: Direction,
+        key: &FlowKey,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Result<(), (DropReason, DropCause)> {
+        let n = &self.nics[nic.index()];
+        let subnet_point = (NsgPoint::Subnet(n.subnet), self.subnets[n.subnet.index()].nsg);
+        let nic_point = (NsgPoint::Nic(nic), n.nsg);
+        let order = match direction {
+            Direction::Inbound => [subnet_point, nic_point],
+            Direction::Outbound => [nic_point, subnet_point],
+        };
+        if order.iter().all(|(_, nsg)| nsg.is_none()) {
+            return Ok(());
+        }
+        let outbound = direction == Direction::Outbound;
+        if flows.hit(nic, outbound, key, now) {
+            for (point, nsg) in order {
+                if let Some(i) = nsg {
+                    let nsg = self.nsgs[i as usize].nsg;
+                    trace.step(Step::Nsg { point, nsg, direction, decision: NsgDecision::FlowRecord });
+                }
+            }
+            return Ok(());
+        }
+        for (point, nsg) in order {
+            let Some(i) = nsg else { continue };
+            let plane = &self.nsgs[i as usize];
+            let verdict = plane.compiled.evaluate(direction, key);
+            if verdict.access == Access::Deny {
+                return Err((
+                    DropReason::NsgDenied,
+                    DropCause::Nsg { point, nsg: plane.nsg, direction, rule: verdict.rule },
+                ));
+            }
+            trace.step(Step::Nsg { point, nsg: plane.nsg, direction, decision: NsgDecision::Rule(verdict.rule) });
+        }
+        flows.record(nic, outbound, key, now);
+        Ok(())
+    }
+
+    fn gateway_subnet(&self, vnet: VnetId) -> SubnetId {
+        self.gateway_subnets[vnet.index()].expect("a gateway VNet has a GatewaySubnet")
+    }
+}

@@ -1,0 +1,311 @@
+//! Effective routes of a subnet, computed as Azure computes them.
+//!
+//! What it is for: the list Azure shows as a NIC's "effective routes" (source, state, prefix,
+//! next hop type, next hop IP), including the routes that lost (`Invalid`) and why, and the
+//! compiled longest-prefix-match table built from the `Active` ones. What it is not: it does not
+//! forward packets (see [`crate::pipeline`]) and it does not check the scenario (the loader did).
+//!
+//! Rules applied, from Azure's "Virtual network traffic routing" article (udr-overview):
+//! - system routes: each address range of the VNet -> VnetLocal; 0.0.0.0/0 -> Internet;
+//!   10/8, 172.16/12, 192.168/16, 100.64/10 -> None, except that a reserved prefix equal to an
+//!   address range is replaced by the range's VnetLocal route, and one inside a larger address
+//!   range is removed;
+//! - peering routes (VNetPeering) for every address range of each Connected peer;
+//! - gateway routes (VirtualNetworkGateway) for every on-premises prefix of the local gateway or
+//!   of the remote gateway used through `use_remote_gateways`, unless the subnet's route table
+//!   disables gateway route propagation;
+//! - user routes of the subnet's route table;
+//! - selection: longest prefix, then User > VirtualNetworkGateway (BGP) > Default on equal
+//!   prefixes; a 0.0.0.0/0 user route removes the reserved None routes of the subnet; system
+//!   routes of type VnetLocal and VNetPeering beat gateway routes even when those are more
+//!   specific.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vnetsim_scenario::{NextHopType, PeeringId, Scenario, SubnetId, VnetId};
+
+use crate::topology::PeeringStates;
+
+/// Who created a route, as Azure's effective routes name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RouteSource {
+    /// Created by Azure (system, peering routes).
+    Default,
+    /// Propagated by a virtual network gateway (BGP or local network gateway prefixes).
+    VirtualNetworkGateway,
+    /// A user-defined route.
+    User,
+}
+
+impl RouteSource {
+    /// Azure's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteSource::Default => "Default",
+            RouteSource::VirtualNetworkGateway => "VirtualNetworkGateway",
+            RouteSource::User => "User",
+        }
+    }
+
+    /// Rank on equal prefixes: User > BGP > System.
+    fn rank(self) -> u8 {
+        match self {
+            RouteSource::User => 2,
+            RouteSource::VirtualNetworkGateway => 1,
+            RouteSource::Default => 0,
+        }
+    }
+}
+
+/// Whether a route takes part in forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteState {
+    /// Used for forwarding.
+    Active,
+    /// Present but overridden; the `note` of the route says by what.
+    Invalid,
+}
+
+impl RouteState {
+    /// Azure's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteState::Active => "Active",
+            RouteState::Invalid => "Invalid",
+        }
+    }
+}
+
+/// Where a route leads, resolved to ids (what the forwarding needs beyond the type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteTarget {
+    /// Nothing beyond the type (VnetLocal, Internet, None).
+    Plain,
+    /// A peered VNet, through the local link `link`.
+    Peer {
+        /// The peer VNet.
+        vnet: VnetId,
+        /// The local VNet's link to it.
+        link: PeeringId,
+    },
+    /// The gateway of `vnet` (this VNet's, or a remote one through `link`).
+    Gateway {
+        /// The VNet that holds the gateway.
+        vnet: VnetId,
+        /// The local link used for gateway transit, when the gateway is remote.
+        link: Option<PeeringId>,
+    },
+}
+
+/// One row of a subnet's effective routes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EffectiveRoute {
+    /// Who created it.
+    pub source: RouteSource,
+    /// Active or Invalid.
+    pub state: RouteState,
+    /// Destination prefix.
+    pub prefix: Ipv4Net,
+    /// Next hop type.
+    pub next_hop: NextHopType,
+    /// Next hop IP (appliance IP or gateway IP).
+    pub next_hop_ip: Option<Ipv4Addr>,
+    /// Name of the user route, or of the peering / on-premises site the route comes from.
+    pub name: Option<String>,
+    /// What the route leads to.
+    pub target: RouteTarget,
+    /// Why the route is Invalid, or which precedence exception applied.
+    pub note: Option<&'static str>,
+}
+
+/// The reserved prefixes Azure routes to None by default.
+pub const RESERVED_NONE_PREFIXES: [(u32, u8); 4] = [
+    (0x0A00_0000, 8),  // 10.0.0.0/8
+    (0xAC10_0000, 12), // 172.16.0.0/12
+    (0xC0A8_0000, 16), // 192.168.0.0/16
+    (0x6440_0000, 10), // 100.64.0.0/10
+];
+
+fn net(addr: u32, len: u8) -> Ipv4Net {
+    Ipv4Net::new(Ipv4Addr::from(addr), len).expect("prefix length <= 32")
+}
+
+/// Whether `outer` contains `inner` (equal counts).
+pub fn prefix_contains(outer: Ipv4Net, inner: Ipv4Net) -> bool {
+    outer.prefix_len() <= inner.prefix_len() && outer.contains(&inner.network())
+}
+
+/// Computes the effective routes of `subnet`, in Azure's display order: system routes, gateway
+/// routes, then user routes; each group in the order its source lists them.
+pub fn effective_routes(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    subnet: SubnetId,
+) -> Vec<EffectiveRoute> {
+    let sub = &scenario.subnets[subnet.index()];
+    let vnet_id = sub.vnet;
+    let vnet = &scenario.vnets[vnet_id.index()];
+    let table = sub.route_table.map(|t| &scenario.route_tables[t.index()]);
+    let mut routes = Vec::new();
+
+    let system = |prefix, next_hop, name: Option<String>, target| EffectiveRoute {
+        source: RouteSource::Default,
+        state: RouteState::Active,
+        prefix,
+        next_hop,
+        next_hop_ip: None,
+        name,
+        target,
+        note: None,
+    };
+
+    // System routes: the VNet's own ranges.
+    for range in &vnet.address_space {
+        routes.push(system(*range, NextHopType::VnetLocal, None, RouteTarget::Plain));
+    }
+    // Peering routes, Connected peerings only.
+    for (link, peer) in peerings.connected_peers(vnet_id) {
+        let peer_vnet = &scenario.vnets[peer.index()];
+        for range in &peer_vnet.address_space {
+            routes.push(system(
+                *range,
+                NextHopType::VNetPeering,
+                Some(scenario.peerings[link.index()].name.clone()),
+                RouteTarget::Peer { vnet: peer, link },
+            ));
+        }
+    }
+    // Gateway routes.
+    let propagate = !table.is_some_and(|t| t.disable_gateway_route_propagation);
+    if propagate && let Some((gw_vnet, link)) = peerings.gateway_for(scenario, vnet_id) {
+        let gw = scenario.vnets[gw_vnet.index()]
+            .gateway
+            .as_ref()
+            .expect("gateway_for returns VNets with a gateway");
+        for site in scenario.sites.iter().filter(|s| s.connection == gw_vnet) {
+            for range in &site.address_space {
+                routes.push(EffectiveRoute {
+                    source: RouteSource::VirtualNetworkGateway,
+                    state: RouteState::Active,
+                    prefix: *range,
+                    next_hop: NextHopType::VirtualNetworkGateway,
+                    next_hop_ip: Some(gw.ip),
+                    name: Some(site.name.clone()),
+                    target: RouteTarget::Gateway { vnet: gw_vnet, link },
+                    note: None,
+                });
+            }
+        }
+    }
+    // Default route and reserved None routes.
+    routes.push(system(net(0, 0), NextHopType::Internet, None, RouteTarget::Plain));
+    let user_default = table.is_some_and(|t| t.routes.iter().any(|r| r.prefix.prefix_len() == 0));
+    if !user_default {
+        for (addr, len) in RESERVED_NONE_PREFIXES {
+            let reserved = net(addr, len);
+            // Equal to an address range: the range's VnetLocal route stands in its place.
+            // Inside a larger range: removed. (udr-overview, "Default" section.)
+            if vnet.address_space.iter().any(|r| prefix_contains(*r, reserved)) {
+                continue;
+            }
+            routes.push(system(reserved, NextHopType::None, None, RouteTarget::Plain));
+        }
+    }
+    // User routes.
+    if let Some(table) = table {
+        for r in &table.routes {
+            let target = match r.next_hop {
+                NextHopType::VirtualNetworkGateway => match peerings.gateway_for(scenario, vnet_id) {
+                    Some((vnet, link)) => RouteTarget::Gateway { vnet, link },
+                    None => RouteTarget::Plain,
+                },
+                _ => RouteTarget::Plain,
+            };
+            let next_hop_ip = match (r.next_hop, target) {
+                (NextHopType::VirtualNetworkGateway, RouteTarget::Gateway { vnet, .. }) => {
+                    scenario.vnets[vnet.index()].gateway.as_ref().map(|g| g.ip)
+                }
+                _ => r.next_hop_ip,
+            };
+            routes.push(EffectiveRoute {
+                source: RouteSource::User,
+                state: RouteState::Active,
+                prefix: r.prefix,
+                next_hop: r.next_hop,
+                next_hop_ip,
+                name: Some(r.name.clone()),
+                target,
+                note: None,
+            });
+        }
+    }
+
+    select(&mut routes);
+    routes
+}
+
+/// Whether route `b` (at index `bi`) beats route `a` (at `ai`) on an equal prefix.
+fn beats(b: &EffectiveRoute, bi: usize, a: &EffectiveRoute, ai: usize) -> bool {
+    let vnet_system = |r: &EffectiveRoute| {
+        r.source == RouteSource::Default
+            && matches!(r.next_hop, NextHopType::VnetLocal | NextHopType::VNetPeering)
+    };
+    // Exception: VNet and peering system routes beat BGP routes (udr-overview).
+    if vnet_system(b) && a.source == RouteSource::VirtualNetworkGateway {
+        return true;
+    }
+    if vnet_system(a) && b.source == RouteSource::VirtualNetworkGateway {
+        return false;
+    }
+    b.source.rank() > a.source.rank() || (b.source.rank() == a.source.rank() && bi < ai)
+}
+
+/// Marks the losers of Azure's selection rules `Invalid`.
+fn select(routes: &mut [EffectiveRoute]) {
+    // Equal prefixes: User > VirtualNetworkGateway > Default; among equals the first listed wins.
+    for i in 0..routes.len() {
+        for j in 0..routes.len() {
+            if i == j || routes[i].prefix != routes[j].prefix {
+                continue;
+            }
+            let j_beats_i = beats(&routes[j], j, &routes[i], i);
+            if j_beats_i && routes[i].state == RouteState::Active {
+                routes[i].state = RouteState::Invalid;
+                routes[i].note = Some(match (routes[j].source, routes[i].source) {
+                    (RouteSource::User, _) => "overridden by a user route with the same prefix",
+                    (RouteSource::VirtualNetworkGateway, _) => {
+                        "overridden by a gateway route with the same prefix (BGP > System)"
+                    }
+                    (RouteSource::Default, RouteSource::VirtualNetworkGateway) => {
+                        "a VnetLocal/VNetPeering system route with the same prefix: Azure \
+                         prefers those over BGP routes"
+                    }
+                    _ => "duplicate prefix: an earlier route of the same source wins",
+                });
+            }
+        }
+    }
+    // Exception: system routes for the VNet and its peerings are preferred over gateway (BGP)
+    // routes even when those are more specific (udr-overview, "How Azure selects a route").
+    for i in 0..routes.len() {
+        if routes[i].source != RouteSource::VirtualNetworkGateway
+            || routes[i].state != RouteState::Active
+        {
+            continue;
+        }
+        let shadowed = routes.iter().any(|s| {
+            s.source == RouteSource::Default
+                && s.state == RouteState::Active
+                && matches!(s.next_hop, NextHopType::VnetLocal | NextHopType::VNetPeering)
+                && prefix_contains(s.prefix, routes[i].prefix)
+        });
+        if shadowed {
+            routes[i].state = RouteState::Invalid;
+            routes[i].note = Some(
+                "a VnetLocal/VNetPeering system route covers it: Azure prefers those over \
+                 more specific BGP routes",
+            );
+        }
+    }
+}

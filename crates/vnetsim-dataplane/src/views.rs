@@ -1,0 +1,249 @@
+//! Listings of a VM's NICs: effective routes and effective security rules, in Azure's columns.
+//!
+//! What it is for: `vnetsim routes` and `vnetsim rules` (text and JSON), and tests that compare
+//! them with Azure's documented tables. Every route row always carries its prefix and next hop
+//! IP. What it is not: a decision path; these are read-only views of the compiled tables.
+
+use serde::Serialize;
+use vnetsim_scenario::{
+    Access, AddressMatch, Direction, PortRange, RuleProtocol, Scenario, ServiceTag, VmId,
+};
+
+use crate::nsg::{CompiledNsg, RuleRef};
+use crate::topology::Dataplane;
+
+/// One effective route row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteRow {
+    /// Default, VirtualNetworkGateway or User.
+    pub source: &'static str,
+    /// Active or Invalid.
+    pub state: &'static str,
+    /// Address prefix.
+    pub prefix: String,
+    /// Next hop type.
+    pub next_hop_type: &'static str,
+    /// Next hop IP, when the type has one.
+    pub next_hop_ip: Option<String>,
+    /// User route name, or the peering / site the route comes from.
+    pub name: Option<String>,
+    /// Why Invalid, or which precedence exception applied.
+    pub note: Option<&'static str>,
+}
+
+/// The effective routes of one NIC.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NicRoutes {
+    /// NIC name.
+    pub nic: String,
+    /// NIC address.
+    pub ip: String,
+    /// `vnet/subnet`.
+    pub subnet: String,
+    /// Route table attached to the subnet, if any.
+    pub route_table: Option<String>,
+    /// The rows.
+    pub routes: Vec<RouteRow>,
+}
+
+/// Effective routes of every NIC of a VM.
+pub fn effective_routes_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: VmId) -> Vec<NicRoutes> {
+    scenario.vms[vm.index()]
+        .nics
+        .iter()
+        .map(|&nic| {
+            let n = &scenario.nics[nic.index()];
+            let subnet = &scenario.subnets[n.subnet.index()];
+            NicRoutes {
+                nic: n.name.clone(),
+                ip: n.ip.to_string(),
+                subnet: scenario.subnet_path(n.subnet),
+                route_table: subnet.route_table.map(|t| scenario.route_tables[t.index()].name.clone()),
+                routes: dataplane
+                    .routes(n.subnet)
+                    .iter()
+                    .map(|r| RouteRow {
+                        source: r.source.as_str(),
+                        state: r.state.as_str(),
+                        prefix: r.prefix.to_string(),
+                        next_hop_type: r.next_hop.as_str(),
+                        next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
+                        name: r.name.clone(),
+                        note: r.note,
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// One security rule row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleRow {
+    /// Priority.
+    pub priority: u16,
+    /// Name.
+    pub name: String,
+    /// `Allow` or `Deny`.
+    pub access: &'static str,
+    /// `Tcp`, `Udp`, `Icmp` or `Any`.
+    pub protocol: &'static str,
+    /// Sources as written (tags by name).
+    pub source: String,
+    /// Source ports.
+    pub source_ports: String,
+    /// Destinations as written (tags by name).
+    pub destination: String,
+    /// Destination ports.
+    pub destination_ports: String,
+    /// Whether it is one of Azure's default rules.
+    pub default: bool,
+}
+
+/// One NSG applied at one stage of one direction.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleGroup {
+    /// `Inbound` or `Outbound`.
+    pub direction: &'static str,
+    /// `1st` or `2nd`: the order in which the two levels apply in this direction.
+    pub stage: &'static str,
+    /// NSG name.
+    pub nsg: String,
+    /// `subnet vnet/name` or `nic name`.
+    pub attached_to: String,
+    /// The rules, in evaluation order (user rules by priority, then the defaults).
+    pub rules: Vec<RuleRow>,
+}
+
+/// The effective security rules of one NIC.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NicRules {
+    /// NIC name.
+    pub nic: String,
+    /// NIC address.
+    pub ip: String,
+    /// `vnet/subnet`.
+    pub subnet: String,
+    /// What the VirtualNetwork service tag holds for this NIC's VNet.
+    pub virtual_network_tag: Vec<String>,
+    /// Inbound then outbound, each in Azure's evaluation order of the levels.
+    pub groups: Vec<RuleGroup>,
+}
+
+fn address_text(entries: &[AddressMatch]) -> String {
+    let parts: Vec<String> = entries
+        .iter()
+        .map(|e| match e {
+            AddressMatch::Any => "*".to_string(),
+            AddressMatch::Prefix(p) if p.prefix_len() == 32 => p.addr().to_string(),
+            AddressMatch::Prefix(p) => p.to_string(),
+            AddressMatch::Tag(ServiceTag::VirtualNetwork) => "VirtualNetwork".to_string(),
+            AddressMatch::Tag(ServiceTag::Internet) => "Internet".to_string(),
+            AddressMatch::Tag(ServiceTag::AzureLoadBalancer) => "AzureLoadBalancer".to_string(),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn ports_text(ranges: &[PortRange]) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|r| match (r.lo, r.hi) {
+            (0, 65535) => "*".to_string(),
+            (lo, hi) if lo == hi => lo.to_string(),
+            (lo, hi) => format!("{lo}-{hi}"),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn rows(scenario: &Scenario, nsg: vnetsim_scenario::NsgId, compiled: &CompiledNsg, direction: Direction) -> Vec<RuleRow> {
+    compiled
+        .rules(direction)
+        .map(|c| match c.rule {
+            RuleRef::User(i) => {
+                let r = &scenario.nsgs[nsg.index()].rules[i as usize];
+                RuleRow {
+                    priority: r.priority,
+                    name: r.name.clone(),
+                    access: match r.access {
+                        Access::Allow => "Allow",
+                        Access::Deny => "Deny",
+                    },
+                    protocol: match r.protocol {
+                        RuleProtocol::Any => "Any",
+                        RuleProtocol::One(vnetsim_scenario::Protocol::Tcp) => "Tcp",
+                        RuleProtocol::One(vnetsim_scenario::Protocol::Udp) => "Udp",
+                        RuleProtocol::One(vnetsim_scenario::Protocol::Icmp) => "Icmp",
+                    },
+                    source: address_text(&r.source),
+                    source_ports: ports_text(&r.source_ports),
+                    destination: address_text(&r.destination),
+                    destination_ports: ports_text(&r.destination_ports),
+                    default: false,
+                }
+            }
+            RuleRef::Default(d) => {
+                let t = d.describe();
+                RuleRow {
+                    priority: t.priority,
+                    name: t.name.to_string(),
+                    access: t.access,
+                    protocol: t.protocol,
+                    source: t.source.to_string(),
+                    source_ports: t.source_ports.to_string(),
+                    destination: t.destination.to_string(),
+                    destination_ports: t.destination_ports.to_string(),
+                    default: true,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Effective security rules of every NIC of a VM: inbound (subnet NSG, then NIC NSG) and
+/// outbound (NIC NSG, then subnet NSG), as Azure evaluates them (nsg-how).
+pub fn effective_rules_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: VmId) -> Vec<NicRules> {
+    scenario.vms[vm.index()]
+        .nics
+        .iter()
+        .map(|&nic| {
+            let n = &scenario.nics[nic.index()];
+            let subnet_nsg = dataplane.subnet_nsg(n.subnet);
+            let nic_nsg = dataplane.nic_nsg(nic);
+            let subnet_at = format!("subnet {}", scenario.subnet_path(n.subnet));
+            let nic_at = format!("nic {}", n.name);
+            let mut groups = Vec::new();
+            for (direction, dir_name, levels) in [
+                (Direction::Inbound, "Inbound", [(subnet_nsg, &subnet_at), (nic_nsg, &nic_at)]),
+                (Direction::Outbound, "Outbound", [(nic_nsg, &nic_at), (subnet_nsg, &subnet_at)]),
+            ] {
+                let mut stage = 0;
+                for (nsg, at) in levels {
+                    let Some((id, compiled)) = nsg else { continue };
+                    stage += 1;
+                    groups.push(RuleGroup {
+                        direction: dir_name,
+                        stage: if stage == 1 { "1st" } else { "2nd" },
+                        nsg: scenario.nsgs[id.index()].name.clone(),
+                        attached_to: at.clone(),
+                        rules: rows(scenario, id, compiled, direction),
+                    });
+                }
+            }
+            NicRules {
+                nic: n.name.clone(),
+                ip: n.ip.to_string(),
+                subnet: scenario.subnet_path(n.subnet),
+                virtual_network_tag: dataplane
+                    .tags(n.vnet)
+                    .virtual_network
+                    .to_prefixes()
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect(),
+                groups,
+            }
+        })
+        .collect()
+}
