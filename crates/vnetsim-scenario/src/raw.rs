@@ -76,6 +76,7 @@ impl JsonSchema for Text {
 /// One value or a list of values (`source: "*"` or `source: [10.0.0.0/8, Internet]`).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "OneOrMany_{T}")]
 pub enum OneOrMany<T> {
     /// A single value.
     One(T),
