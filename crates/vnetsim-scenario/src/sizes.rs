@@ -128,6 +128,11 @@ mod tests {
             lookup("Standard_F72s_v2").and_then(|s| s.bandwidth_bps),
             Some(30_000_000_000)
         );
+        let d2s_v5 = lookup("Standard_D2s_v5").expect("known size");
+        assert_eq!(
+            (d2s_v5.max_nics, d2s_v5.bandwidth_bps),
+            (2, Some(12_500_000_000))
+        );
         assert!(lookup("Standard_Z9").is_none());
     }
 
