@@ -353,3 +353,60 @@ impl miette::Diagnostic for LoadError {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_lines_and_characters() {
+        let sink = Sink::new("a: 1\nbµ: [x, y] # c\n", "f.yaml");
+        assert_eq!(sink.offset_of(1, 1), Some(0));
+        assert_eq!(sink.offset_of(2, 1), Some(5));
+        // `µ` is two bytes: column 5 is the `[`.
+        assert_eq!(sink.offset_of(2, 5), Some(10));
+        assert_eq!(sink.offset_of(9, 1), None);
+        assert_eq!(sink.offset_of(0, 1), None);
+        // A column past the end of the line stops at the end of the line.
+        assert_eq!(sink.offset_of(1, 99), Some(4));
+    }
+
+    #[test]
+    fn tokens_end_at_separators_and_brackets_close() {
+        let sink = Sink::new("k: [a, [b]] # c\nv: 'x, y' # c\nw: plain # c\n", "f.yaml");
+        assert_eq!(sink.token_len(3), "[a, [b]]".len());
+        assert_eq!(sink.token_len(4), 1);
+        let second = 16;
+        assert_eq!(sink.token_len(second + 3), "'x, y'".len());
+        let third = second + 14;
+        assert_eq!(sink.token_len(third + 3), "plain".len());
+    }
+
+    #[test]
+    fn display_and_sorting() {
+        let mut sink = Sink::new("a: 1\nb: 2\n", "f.yaml");
+        let at = |line: usize| {
+            serde_saphyr::from_str::<serde_saphyr::Spanned<u8>>(&format!(
+                "{}x",
+                "\n".repeat(line - 1)
+            ))
+            .err()
+            .and_then(|e| e.location())
+            .unwrap_or(serde_saphyr::Location::UNKNOWN)
+        };
+        sink.at(at(2), "b", "rule-two", "second", None);
+        sink.at(at(1), "a", "rule-one", "first", Some("fix it".into()));
+        let err = LoadError::from_sink(sink);
+        assert_eq!(err.rules(), vec!["rule-one", "rule-two"]);
+        assert_eq!(
+            err.diagnostics[0].to_string(),
+            "f.yaml:1:1: a: first [rule-one]"
+        );
+        let text = err.render(false);
+        assert!(
+            text.contains("f.yaml:1:1") && text.contains("fix it"),
+            "{text}"
+        );
+        assert!(text.ends_with("2 problems found\n"), "{text}");
+    }
+}

@@ -168,3 +168,25 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos_only() {
+        let known = ["address_space", "subnets", "gateway"];
+        assert_eq!(nearest("adress_space", known), Some("address_space"));
+        assert_eq!(nearest("subnet", known), Some("subnets"));
+        assert_eq!(nearest("zzz", known), None);
+        assert_eq!(nearest("x", std::iter::empty()), None);
+    }
+
+    #[test]
+    fn messages_lose_serde_saphyr_positions() {
+        let err = serde_saphyr::from_str::<Vec<u8>>("[1, 2").unwrap_err();
+        let msg = plain_message(&err);
+        assert!(!msg.contains("line "), "{msg}");
+        assert!(!msg.is_empty());
+    }
+}
