@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde_json::json;
-use vnetsim_dataplane::explain::{explain as explain_probe, render_text, protocol_name};
 use vnetsim_dataplane::expect::{check_probes, describe};
+use vnetsim_dataplane::explain::{explain as explain_probe, protocol_name, render_text};
 use vnetsim_dataplane::probe::run_probe;
 use vnetsim_dataplane::views::{effective_routes_of_vm, effective_rules_of_vm};
 use vnetsim_dataplane::{Dataplane, FlowTable, Outcome};
@@ -169,9 +169,16 @@ pub fn run(file: Option<&Path>, report: Option<&Path>, seed: Option<u64>, format
         }
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&doc).expect("report serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("report serializes")
+        ),
         Format::Text => {
-            println!("scenario '{}' ({shown}): {} probe expectation(s)", scenario.name, probes.len());
+            println!(
+                "scenario '{}' ({shown}): {} probe expectation(s)",
+                scenario.name,
+                probes.len()
+            );
             let mut t = Table::new(["#", "line", "probe", "verdict", "path", "result"]);
             for p in &probes {
                 let port = p.dst_port.map(|d| format!("/{d}")).unwrap_or_default();
@@ -184,7 +191,11 @@ pub fn run(file: Option<&Path>, report: Option<&Path>, seed: Option<u64>, format
                         None => "delivered".to_string(),
                     },
                     p.path.join(" > "),
-                    if p.passed { "ok".to_string() } else { "FAILED".to_string() },
+                    if p.passed {
+                        "ok".to_string()
+                    } else {
+                        "FAILED".to_string()
+                    },
                 ]);
             }
             print!("{}", t.render());
@@ -257,16 +268,29 @@ pub fn explain(
         );
         return INVALID;
     }
-    let (from, to) = match (endpoint(&scenario, from, "from"), endpoint(&scenario, to, "to")) {
+    let (from, to) = match (
+        endpoint(&scenario, from, "from"),
+        endpoint(&scenario, to, "to"),
+    ) {
         (Ok(f), Ok(t)) => (f, t),
         _ => return INVALID,
     };
-    let probe = Probe { from, to, protocol, src_port, dst_port, at };
+    let probe = Probe {
+        from,
+        to,
+        protocol,
+        src_port,
+        dst_port,
+        at,
+    };
     let dataplane = Dataplane::compile(&scenario);
     let result = run_probe(&scenario, &dataplane, &probe, 1, &mut FlowTable::new());
     let explanation = explain_probe(&scenario, &dataplane, &probe, &result);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&explanation).expect("serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&explanation).expect("serializes")
+        ),
         Format::Text => print!("{}", render_text(&explanation)),
     }
     OK
@@ -274,7 +298,10 @@ pub fn explain(
 
 fn vm_or_exit(scenario: &Scenario, vm: &str) -> Result<vnetsim_scenario::VmId, u8> {
     scenario.vm_by_name(vm).ok_or_else(|| {
-        eprintln!("error: --vm {vm}: no VM of that name in scenario '{}'", scenario.name);
+        eprintln!(
+            "error: --vm {vm}: no VM of that name in scenario '{}'",
+            scenario.name
+        );
         INVALID
     })
 }
@@ -292,12 +319,24 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     let dataplane = Dataplane::compile(&scenario);
     let nics = effective_routes_of_vm(&scenario, &dataplane, vm);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&nics).expect("serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&nics).expect("serializes")
+        ),
         Format::Text => {
             for nic in &nics {
-                println!("Effective routes of NIC {} ({}, subnet {})", nic.nic, nic.ip, nic.subnet);
+                println!(
+                    "Effective routes of NIC {} ({}, subnet {})",
+                    nic.nic, nic.ip, nic.subnet
+                );
                 let mut t = Table::new([
-                    "Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP", "Name", "Note",
+                    "Source",
+                    "State",
+                    "Address Prefix",
+                    "Next Hop Type",
+                    "Next Hop IP",
+                    "Name",
+                    "Note",
                 ]);
                 for r in &nic.routes {
                     t.row([
@@ -330,15 +369,30 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
     let dataplane = Dataplane::compile(&scenario);
     let nics = effective_rules_of_vm(&scenario, &dataplane, vm);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&nics).expect("serializes")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&nics).expect("serializes")
+        ),
         Format::Text => {
             for nic in &nics {
-                println!("Effective security rules of NIC {} ({}, subnet {})", nic.nic, nic.ip, nic.subnet);
+                println!(
+                    "Effective security rules of NIC {} ({}, subnet {})",
+                    nic.nic, nic.ip, nic.subnet
+                );
                 for group in &nic.groups {
-                    println!("{} {}: NSG {} ({})", group.direction, group.stage, group.nsg, group.attached_to);
+                    println!(
+                        "{} {}: NSG {} ({})",
+                        group.direction, group.stage, group.nsg, group.attached_to
+                    );
                     let mut t = Table::new([
-                        "Priority", "Name", "Access", "Protocol", "Source", "Source Ports",
-                        "Destination", "Destination Ports",
+                        "Priority",
+                        "Name",
+                        "Access",
+                        "Protocol",
+                        "Source",
+                        "Source Ports",
+                        "Destination",
+                        "Destination Ports",
                     ]);
                     for r in &group.rules {
                         t.row([
@@ -354,7 +408,10 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
                     }
                     print!("{}", t.render());
                 }
-                println!("VirtualNetwork service tag here: {}", nic.virtual_network_tag.join(", "));
+                println!(
+                    "VirtualNetwork service tag here: {}",
+                    nic.virtual_network_tag.join(", ")
+                );
                 if nic.groups.is_empty() {
                     println!("no NSG on the NIC or its subnet: all traffic is allowed");
                 }

@@ -111,12 +111,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Validate { file } => commands::validate(&file),
-        Command::Run { file, report, seed, format } => {
-            commands::run(file.as_deref(), report.as_deref(), seed, format)
-        }
-        Command::Explain { file, from, to, protocol, dst_port, src_port, at, format } => {
-            commands::explain(&file, &from, &to, &protocol, src_port, dst_port, &at, format)
-        }
+        Command::Run {
+            file,
+            report,
+            seed,
+            format,
+        } => commands::run(file.as_deref(), report.as_deref(), seed, format),
+        Command::Explain {
+            file,
+            from,
+            to,
+            protocol,
+            dst_port,
+            src_port,
+            at,
+            format,
+        } => commands::explain(
+            &file, &from, &to, &protocol, src_port, dst_port, &at, format,
+        ),
         Command::Routes { file, vm, format } => commands::routes(&file, &vm, format),
         Command::Rules { file, vm, format } => commands::rules(&file, &vm, format),
     };

@@ -9,7 +9,10 @@ pub struct Table {
 impl Table {
     /// A table with these column titles.
     pub fn new<const N: usize>(header: [&str; N]) -> Self {
-        Self { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+        Self {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a row (as many cells as titles).

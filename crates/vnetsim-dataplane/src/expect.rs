@@ -52,7 +52,13 @@ pub fn check_probes(scenario: &Scenario, dataplane: &Dataplane) -> Vec<ProbeChec
     let mut flows = FlowTable::new();
     let mut checks = Vec::new();
     for (n, index) in order.into_iter().enumerate() {
-        let Expectation::Probe { probe, verdict, reason, path, line } = &scenario.expectations[index]
+        let Expectation::Probe {
+            probe,
+            verdict,
+            reason,
+            path,
+            line,
+        } = &scenario.expectations[index]
         else {
             continue;
         };
@@ -72,7 +78,10 @@ pub fn check_probes(scenario: &Scenario, dataplane: &Dataplane) -> Vec<ProbeChec
         if let Some(expected) = reason
             && result.outcome.drop_reason() != Some(*expected)
         {
-            failures.push(format!("expected drop reason {}, got {actual}", expected.as_str()));
+            failures.push(format!(
+                "expected drop reason {}, got {actual}",
+                expected.as_str()
+            ));
         }
         if let Some(expected) = path
             && *expected != actual_path
@@ -100,7 +109,10 @@ pub fn check_probes(scenario: &Scenario, dataplane: &Dataplane) -> Vec<ProbeChec
 pub fn describe(scenario: &Scenario, dataplane: &Dataplane, outcome: &Outcome) -> String {
     match outcome {
         Outcome::Delivered(to) => {
-            format!("delivered to {}", crate::probe::destination_name(scenario, *to))
+            format!(
+                "delivered to {}",
+                crate::probe::destination_name(scenario, *to)
+            )
         }
         Outcome::Dropped(reason, cause) => format!(
             "dropped ({}): {}",

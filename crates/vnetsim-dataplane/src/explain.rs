@@ -128,7 +128,12 @@ fn rule_name(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> (String, u16) {
 }
 
 /// The route view of route `route` of `subnet`.
-pub fn route_view(scenario: &Scenario, dataplane: &Dataplane, subnet: SubnetId, route: u32) -> RouteView {
+pub fn route_view(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    subnet: SubnetId,
+    route: u32,
+) -> RouteView {
     let r = &dataplane.routes(subnet)[route as usize];
     RouteView {
         subnet: scenario.subnet_path(subnet),
@@ -141,14 +146,21 @@ pub fn route_view(scenario: &Scenario, dataplane: &Dataplane, subnet: SubnetId, 
 }
 
 fn vm_of_nic(scenario: &Scenario, nic: vnetsim_scenario::NicId) -> String {
-    scenario.vms[scenario.nics[nic.index()].vm.index()].name.clone()
+    scenario.vms[scenario.nics[nic.index()].vm.index()]
+        .name
+        .clone()
 }
 
 /// A sentence naming the Azure rule, setting or route behind a drop.
 pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause) -> String {
     let link_name = |l: vnetsim_scenario::PeeringId| scenario.peerings[l.index()].name.clone();
     match *cause {
-        DropCause::Nsg { point, nsg, direction, rule } => {
+        DropCause::Nsg {
+            point,
+            nsg,
+            direction,
+            rule,
+        } => {
             let (name, priority) = rule_name(scenario, nsg, rule);
             format!(
                 "denied by NSG {} ({}) {} rule {} (priority {})",
@@ -170,7 +182,10 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             )
         }
         DropCause::NoMatch { subnet } => {
-            format!("no route of {} matches the destination", scenario.subnet_path(subnet))
+            format!(
+                "no route of {} matches the destination",
+                scenario.subnet_path(subnet)
+            )
         }
         DropCause::NoGateway { subnet, route } => {
             let r = route_view(scenario, dataplane, subnet, route);
@@ -237,7 +252,10 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             link_name(l)
         ),
         DropCause::TtlAtNic { nic } => {
-            format!("TTL ran out at appliance {} (a routing loop?)", vm_of_nic(scenario, nic))
+            format!(
+                "TTL ran out at appliance {} (a routing loop?)",
+                vm_of_nic(scenario, nic)
+            )
         }
         DropCause::TtlAtGateway { gateway } => {
             format!("TTL ran out at gateway {}", gateway_name(scenario, gateway))
@@ -253,11 +271,19 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
 
 fn gateway_name(scenario: &Scenario, vnet: vnetsim_scenario::VnetId) -> String {
     let v = &scenario.vnets[vnet.index()];
-    v.gateway.as_ref().map(|g| g.name.clone()).unwrap_or_else(|| v.name.clone())
+    v.gateway
+        .as_ref()
+        .map(|g| g.name.clone())
+        .unwrap_or_else(|| v.name.clone())
 }
 
 /// Names every step of a probe's result.
-pub fn explain(scenario: &Scenario, dataplane: &Dataplane, probe: &Probe, result: &ProbeResult) -> Explanation {
+pub fn explain(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    probe: &Probe,
+    result: &ProbeResult,
+) -> Explanation {
     let mut hops = Vec::new();
     for step in &result.steps {
         hops.push(hop_view(scenario, dataplane, step));
@@ -284,14 +310,25 @@ pub fn explain(scenario: &Scenario, dataplane: &Dataplane, probe: &Probe, result
 }
 
 fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView {
-    let plain = |kind, at: String, detail: String| HopView { kind, at, detail, route: None, rule: None };
+    let plain = |kind, at: String, detail: String| HopView {
+        kind,
+        at,
+        detail,
+        route: None,
+        rule: None,
+    };
     match *step {
         Step::Send { nic } => {
             let n = &scenario.nics[nic.index()];
             plain(
                 "send",
                 vm_of_nic(scenario, nic),
-                format!("sent from NIC {} ({}) in {}", n.name, n.ip, scenario.subnet_path(n.subnet)),
+                format!(
+                    "sent from NIC {} ({}) in {}",
+                    n.name,
+                    n.ip,
+                    scenario.subnet_path(n.subnet)
+                ),
             )
         }
         Step::FromSite { site } => {
@@ -299,10 +336,19 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
             plain(
                 "send",
                 s.name.clone(),
-                format!("sent from site {} to gateway {}", s.name, gateway_name(scenario, s.connection)),
+                format!(
+                    "sent from site {} to gateway {}",
+                    s.name,
+                    gateway_name(scenario, s.connection)
+                ),
             )
         }
-        Step::Nsg { point, nsg, direction, decision } => {
+        Step::Nsg {
+            point,
+            nsg,
+            direction,
+            decision,
+        } => {
             let (rule, priority) = match decision {
                 NsgDecision::Rule(r) => {
                     let (name, p) = rule_name(scenario, nsg, r);
@@ -348,11 +394,23 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 "route {} -> {}{} ({}{})",
                 r.prefix,
                 r.next_hop_type,
-                r.next_hop_ip.as_ref().map(|ip| format!(" {ip}")).unwrap_or_default(),
+                r.next_hop_ip
+                    .as_ref()
+                    .map(|ip| format!(" {ip}"))
+                    .unwrap_or_default(),
                 r.source,
-                r.name.as_ref().map(|n| format!(", {n}")).unwrap_or_default(),
+                r.name
+                    .as_ref()
+                    .map(|n| format!(", {n}"))
+                    .unwrap_or_default(),
             );
-            HopView { kind: "route", at: r.subnet.clone(), detail, route: Some(r), rule: None }
+            HopView {
+                kind: "route",
+                at: r.subnet.clone(),
+                detail,
+                route: Some(r),
+                rule: None,
+            }
         }
         Step::Peering { from, edge } => {
             let links: Vec<String> = [edge.local, edge.remote]
@@ -378,7 +436,11 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         }
         Step::Arrive { nic } => {
             let n = &scenario.nics[nic.index()];
-            plain("arrive", vm_of_nic(scenario, nic), format!("arrived at NIC {} ({})", n.name, n.ip))
+            plain(
+                "arrive",
+                vm_of_nic(scenario, nic),
+                format!("arrived at NIC {} ({})", n.name, n.ip),
+            )
         }
         Step::Forward { nic, ttl } => plain(
             "forward",
@@ -392,7 +454,10 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         Step::Gateway { vnet } => plain(
             "gateway",
             gateway_name(scenario, vnet),
-            format!("virtual network gateway of {}", scenario.vnets[vnet.index()].name),
+            format!(
+                "virtual network gateway of {}",
+                scenario.vnets[vnet.index()].name
+            ),
         ),
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
@@ -400,7 +465,12 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         }
         Step::Drop { reason, cause } => {
             let rule = match cause {
-                DropCause::Nsg { point, nsg, direction, rule } => {
+                DropCause::Nsg {
+                    point,
+                    nsg,
+                    direction,
+                    rule,
+                } => {
                     let (name, p) = rule_name(scenario, nsg, rule);
                     Some(RuleView {
                         nsg: scenario.nsgs[nsg.index()].name.clone(),
@@ -424,7 +494,11 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
             HopView {
                 kind: "drop",
                 at: reason.as_str().to_string(),
-                detail: format!("dropped ({}): {}", reason.as_str(), cause_text(scenario, dataplane, &cause)),
+                detail: format!(
+                    "dropped ({}): {}",
+                    reason.as_str(),
+                    cause_text(scenario, dataplane, &cause)
+                ),
                 route,
                 rule,
             }
@@ -447,14 +521,29 @@ pub fn render_text(e: &Explanation) -> String {
     );
     let width = e.hops.iter().map(|h| h.at.len()).max().unwrap_or(0).min(28);
     for (i, hop) in e.hops.iter().enumerate() {
-        let _ = writeln!(out, "{:>3}. {:<8} {:<width$}  {}", i + 1, hop.kind, hop.at, hop.detail);
+        let _ = writeln!(
+            out,
+            "{:>3}. {:<8} {:<width$}  {}",
+            i + 1,
+            hop.kind,
+            hop.at,
+            hop.detail
+        );
     }
     match (e.verdict, &e.delivered_to, e.reason) {
         ("delivered", Some(to), _) => {
-            let _ = writeln!(out, "verdict: delivered to {to}; path {}", e.path.join(" -> "));
+            let _ = writeln!(
+                out,
+                "verdict: delivered to {to}; path {}",
+                e.path.join(" -> ")
+            );
         }
         (_, _, Some(reason)) => {
-            let _ = writeln!(out, "verdict: dropped ({reason}); path {}", e.path.join(" -> "));
+            let _ = writeln!(
+                out,
+                "verdict: dropped ({reason}); path {}",
+                e.path.join(" -> ")
+            );
         }
         _ => {}
     }

@@ -312,8 +312,16 @@ impl FlowTable {
     }
 
     fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
-        let forward = RecordKey { nic: nic.0, outbound, key: *key };
-        let reverse = RecordKey { nic: nic.0, outbound: !outbound, key: key.reverse() };
+        let forward = RecordKey {
+            nic: nic.0,
+            outbound,
+            key: *key,
+        };
+        let reverse = RecordKey {
+            nic: nic.0,
+            outbound: !outbound,
+            key: key.reverse(),
+        };
         for k in [forward, reverse] {
             if let Some(seen) = self.records.get_mut(&k)
                 && now.saturating_sub(*seen) <= FLOW_IDLE_TIMEOUT
@@ -326,7 +334,14 @@ impl FlowTable {
     }
 
     fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
-        self.records.insert(RecordKey { nic: nic.0, outbound, key: *key }, now);
+        self.records.insert(
+            RecordKey {
+                nic: nic.0,
+                outbound,
+                key: *key,
+            },
+            now,
+        );
     }
 }
 
@@ -397,7 +412,10 @@ impl Dataplane {
                 trace.step(Step::FromSite { site });
                 let gw = self.sites[site.index()].gateway_vnet;
                 if !self.vnets[gw.index()].advertised.contains(key.dst) {
-                    return Outcome::Dropped(DropReason::NoRoute, DropCause::NotAdvertised { site });
+                    return Outcome::Dropped(
+                        DropReason::NoRoute,
+                        DropCause::NotAdvertised { site },
+                    );
                 }
                 trace.step(Step::Gateway { vnet: gw });
                 forwarder = Forwarder::Gateway;
@@ -426,7 +444,9 @@ impl Dataplane {
                             DropCause::NicIpForwardingOff { nic },
                         );
                     }
-                    if let Err((r, c)) = self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace) {
+                    if let Err((r, c)) =
+                        self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace)
+                    {
                         return Outcome::Dropped(r, c);
                     }
                     if key.dst == n.ip {
@@ -441,7 +461,10 @@ impl Dataplane {
                     match wire::forward_hop(packet) {
                         Ok(ttl) => trace.step(Step::Forward { nic, ttl }),
                         Err(_) => {
-                            return Outcome::Dropped(DropReason::TtlExceeded, DropCause::TtlAtNic { nic });
+                            return Outcome::Dropped(
+                                DropReason::TtlExceeded,
+                                DropCause::TtlAtNic { nic },
+                            );
                         }
                     }
                     forwarder = Forwarder::Appliance;
@@ -449,14 +472,22 @@ impl Dataplane {
                 }
                 Pos::GatewayOut(gateway) => {
                     let Some(site) = self.site_for(gateway, key.dst) else {
-                        return Outcome::Dropped(DropReason::NoRoute, DropCause::NoSite { gateway });
+                        return Outcome::Dropped(
+                            DropReason::NoRoute,
+                            DropCause::NoSite { gateway },
+                        );
                     };
                     if wire::forward_hop(packet).is_err() {
-                        return Outcome::Dropped(DropReason::TtlExceeded, DropCause::TtlAtGateway { gateway });
+                        return Outcome::Dropped(
+                            DropReason::TtlExceeded,
+                            DropCause::TtlAtGateway { gateway },
+                        );
                     }
                     return match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
                         Some(host) => Outcome::Delivered(Destination::Host(*host)),
-                        None => Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site }),
+                        None => {
+                            Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site })
+                        }
                     };
                 }
             };
@@ -481,7 +512,10 @@ impl Dataplane {
         let n = &self.nics[nic.index()];
         if key.src != n.ip && !n.ip_forwarding {
             // Azure's source check: sending with a foreign source address needs IP forwarding.
-            return Err((DropReason::ForwardingDisabled, DropCause::NicSourceCheck { nic }));
+            return Err((
+                DropReason::ForwardingDisabled,
+                DropCause::NicSourceCheck { nic },
+            ));
         }
         self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace)?;
         self.route(n.vnet, n.subnet, key, forwarder, trace)
@@ -501,9 +535,18 @@ impl Dataplane {
             return Err((DropReason::NoRoute, DropCause::NoMatch { subnet }));
         };
         let hop = plane.hops[hop_index as usize];
-        trace.step(Step::Route { subnet, route: hop.route });
+        trace.step(Step::Route {
+            subnet,
+            route: hop.route,
+        });
         match hop.kind {
-            HopKind::Drop => Err((DropReason::NoRoute, DropCause::NoneRoute { subnet, route: hop.route })),
+            HopKind::Drop => Err((
+                DropReason::NoRoute,
+                DropCause::NoneRoute {
+                    subnet,
+                    route: hop.route,
+                },
+            )),
             HopKind::Internet => Ok(Pos::Internet),
             HopKind::Local => self.arrive_in(vnet, key.dst),
             HopKind::Peer(edge) => {
@@ -512,18 +555,31 @@ impl Dataplane {
             }
             HopKind::Appliance { nic: None, .. } => Err((
                 DropReason::NextHopUnreachable,
-                DropCause::ApplianceUnreachable { subnet, route: hop.route },
+                DropCause::ApplianceUnreachable {
+                    subnet,
+                    route: hop.route,
+                },
             )),
-            HopKind::Appliance { nic: Some(nic), crossing } => {
+            HopKind::Appliance {
+                nic: Some(nic),
+                crossing,
+            } => {
                 if let Some(edge) = crossing {
                     self.cross(vnet, &edge, key, forwarder, trace)?;
                 }
                 Ok(Pos::Arrive(nic))
             }
-            HopKind::Gateway { vnet: None, .. } => {
-                Err((DropReason::NoRoute, DropCause::NoGateway { subnet, route: hop.route }))
-            }
-            HopKind::Gateway { vnet: Some(gw), crossing } => {
+            HopKind::Gateway { vnet: None, .. } => Err((
+                DropReason::NoRoute,
+                DropCause::NoGateway {
+                    subnet,
+                    route: hop.route,
+                },
+            )),
+            HopKind::Gateway {
+                vnet: Some(gw),
+                crossing,
+            } => {
                 if let Some(edge) = crossing {
                     self.cross(vnet, &edge, key, forwarder, trace)?;
                 }
@@ -566,7 +622,10 @@ impl Dataplane {
         {
             let receiving = edge.remote.or(edge.local).expect("an edge has a link");
             if !self.links[receiving.index()].forwarded {
-                return Err((DropReason::ForwardedTrafficBlocked, DropCause::ForwardedOff { link: receiving }));
+                return Err((
+                    DropReason::ForwardedTrafficBlocked,
+                    DropCause::ForwardedOff { link: receiving },
+                ));
             }
         }
         Ok(())
@@ -584,7 +643,10 @@ impl Dataplane {
         trace: &mut T,
     ) -> Result<(), (DropReason, DropCause)> {
         let n = &self.nics[nic.index()];
-        let subnet_point = (NsgPoint::Subnet(n.subnet), self.subnets[n.subnet.index()].nsg);
+        let subnet_point = (
+            NsgPoint::Subnet(n.subnet),
+            self.subnets[n.subnet.index()].nsg,
+        );
         let nic_point = (NsgPoint::Nic(nic), n.nsg);
         let order = match direction {
             Direction::Inbound => [subnet_point, nic_point],
@@ -598,7 +660,12 @@ impl Dataplane {
             for (point, nsg) in order {
                 if let Some(i) = nsg {
                     let nsg = self.nsgs[i as usize].nsg;
-                    trace.step(Step::Nsg { point, nsg, direction, decision: NsgDecision::FlowRecord });
+                    trace.step(Step::Nsg {
+                        point,
+                        nsg,
+                        direction,
+                        decision: NsgDecision::FlowRecord,
+                    });
                 }
             }
             return Ok(());
@@ -610,10 +677,20 @@ impl Dataplane {
             if verdict.access == Access::Deny {
                 return Err((
                     DropReason::NsgDenied,
-                    DropCause::Nsg { point, nsg: plane.nsg, direction, rule: verdict.rule },
+                    DropCause::Nsg {
+                        point,
+                        nsg: plane.nsg,
+                        direction,
+                        rule: verdict.rule,
+                    },
                 ));
             }
-            trace.step(Step::Nsg { point, nsg: plane.nsg, direction, decision: NsgDecision::Rule(verdict.rule) });
+            trace.step(Step::Nsg {
+                point,
+                nsg: plane.nsg,
+                direction,
+                decision: NsgDecision::Rule(verdict.rule),
+            });
         }
         flows.record(nic, outbound, key, now);
         Ok(())

@@ -68,8 +68,12 @@ pub fn run_probe(
     identification: u16,
     flows: &mut FlowTable,
 ) -> ProbeResult {
-    let src = scenario.endpoint_ip(probe.from).unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let dst = scenario.endpoint_ip(probe.to).unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let src = scenario
+        .endpoint_ip(probe.from)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let dst = scenario
+        .endpoint_ip(probe.to)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
     let ingress = ingress_for(scenario, probe.from);
     let spec = PacketSpec {
         src,
@@ -88,7 +92,13 @@ pub fn run_probe(
         // A probe that cannot be built is as malformed as one that cannot be parsed.
         Err(_) => dataplane.forward(&mut [], ingress, flows, probe.at, &mut steps),
     };
-    ProbeResult { outcome, steps, ingress, src, dst }
+    ProbeResult {
+        outcome,
+        steps,
+        ingress,
+        src,
+        dst,
+    }
 }
 
 /// The hops of a probe by name, as an expectation's `path` lists them: the sender, every
@@ -116,7 +126,9 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
 /// The display name of a destination: the VM of a NIC, a host, or `Internet`.
 pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
     match to {
-        Destination::Nic(nic) => scenario.vms[scenario.nics[nic.index()].vm.index()].name.clone(),
+        Destination::Nic(nic) => scenario.vms[scenario.nics[nic.index()].vm.index()]
+            .name
+            .clone(),
         Destination::Host(host) => scenario.hosts[host.index()].name.clone(),
         Destination::Internet => "Internet".to_string(),
     }

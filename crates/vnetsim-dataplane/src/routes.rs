@@ -162,7 +162,12 @@ pub fn effective_routes(
 
     // System routes: the VNet's own ranges.
     for range in &vnet.address_space {
-        routes.push(system(*range, NextHopType::VnetLocal, None, RouteTarget::Plain));
+        routes.push(system(
+            *range,
+            NextHopType::VnetLocal,
+            None,
+            RouteTarget::Plain,
+        ));
     }
     // Peering routes, Connected peerings only.
     for (link, peer) in peerings.connected_peers(vnet_id) {
@@ -192,31 +197,49 @@ pub fn effective_routes(
                     next_hop: NextHopType::VirtualNetworkGateway,
                     next_hop_ip: Some(gw.ip),
                     name: Some(site.name.clone()),
-                    target: RouteTarget::Gateway { vnet: gw_vnet, link },
+                    target: RouteTarget::Gateway {
+                        vnet: gw_vnet,
+                        link,
+                    },
                     note: None,
                 });
             }
         }
     }
     // Default route and reserved None routes.
-    routes.push(system(net(0, 0), NextHopType::Internet, None, RouteTarget::Plain));
+    routes.push(system(
+        net(0, 0),
+        NextHopType::Internet,
+        None,
+        RouteTarget::Plain,
+    ));
     let user_default = table.is_some_and(|t| t.routes.iter().any(|r| r.prefix.prefix_len() == 0));
     if !user_default {
         for (addr, len) in RESERVED_NONE_PREFIXES {
             let reserved = net(addr, len);
             // Equal to an address range: the range's VnetLocal route stands in its place.
             // Inside a larger range: removed. (udr-overview, "Default" section.)
-            if vnet.address_space.iter().any(|r| prefix_contains(*r, reserved)) {
+            if vnet
+                .address_space
+                .iter()
+                .any(|r| prefix_contains(*r, reserved))
+            {
                 continue;
             }
-            routes.push(system(reserved, NextHopType::None, None, RouteTarget::Plain));
+            routes.push(system(
+                reserved,
+                NextHopType::None,
+                None,
+                RouteTarget::Plain,
+            ));
         }
     }
     // User routes.
     if let Some(table) = table {
         for r in &table.routes {
             let target = match r.next_hop {
-                NextHopType::VirtualNetworkGateway => match peerings.gateway_for(scenario, vnet_id) {
+                NextHopType::VirtualNetworkGateway => match peerings.gateway_for(scenario, vnet_id)
+                {
                     Some((vnet, link)) => RouteTarget::Gateway { vnet, link },
                     None => RouteTarget::Plain,
                 },
@@ -249,7 +272,10 @@ pub fn effective_routes(
 fn beats(b: &EffectiveRoute, bi: usize, a: &EffectiveRoute, ai: usize) -> bool {
     let vnet_system = |r: &EffectiveRoute| {
         r.source == RouteSource::Default
-            && matches!(r.next_hop, NextHopType::VnetLocal | NextHopType::VNetPeering)
+            && matches!(
+                r.next_hop,
+                NextHopType::VnetLocal | NextHopType::VNetPeering
+            )
     };
     // Exception: VNet and peering system routes beat BGP routes (udr-overview).
     if vnet_system(b) && a.source == RouteSource::VirtualNetworkGateway {
@@ -297,7 +323,10 @@ fn select(routes: &mut [EffectiveRoute]) {
         let shadowed = routes.iter().any(|s| {
             s.source == RouteSource::Default
                 && s.state == RouteState::Active
-                && matches!(s.next_hop, NextHopType::VnetLocal | NextHopType::VNetPeering)
+                && matches!(
+                    s.next_hop,
+                    NextHopType::VnetLocal | NextHopType::VNetPeering
+                )
                 && prefix_contains(s.prefix, routes[i].prefix)
         });
         if shadowed {

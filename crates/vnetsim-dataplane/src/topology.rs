@@ -57,7 +57,9 @@ pub struct Edge {
 impl Edge {
     /// The link that names this edge in listings.
     pub fn name_link(&self) -> PeeringId {
-        self.local.or(self.remote).expect("an edge has at least one link")
+        self.local
+            .or(self.remote)
+            .expect("an edge has at least one link")
     }
 }
 
@@ -111,14 +113,26 @@ impl PeeringStates {
             };
             if state[i] == PeeringState::Connected {
                 let id = PeeringId(i as u32);
-                edges[l.from.index()].push(Edge { peer: l.to, local: Some(id), remote: reverse });
+                edges[l.from.index()].push(Edge {
+                    peer: l.to,
+                    local: Some(id),
+                    remote: reverse,
+                });
                 if to_classic {
                     // A classic VNet holds no link: the Resource Manager link serves both sides.
-                    edges[l.to.index()].push(Edge { peer: l.from, local: None, remote: Some(id) });
+                    edges[l.to.index()].push(Edge {
+                        peer: l.from,
+                        local: None,
+                        remote: Some(id),
+                    });
                 }
             }
         }
-        Self { present: present.to_vec(), state, edges }
+        Self {
+            present: present.to_vec(),
+            state,
+            edges,
+        }
     }
 
     /// Whether a link exists now.
@@ -138,18 +152,27 @@ impl PeeringStates {
 
     /// The connected edge between two VNets.
     pub fn edge(&self, from: VnetId, to: VnetId) -> Option<Edge> {
-        self.edges[from.index()].iter().copied().find(|e| e.peer == to)
+        self.edges[from.index()]
+            .iter()
+            .copied()
+            .find(|e| e.peer == to)
     }
 
     /// Connected peers of a VNet, each with the link that names the peering.
     pub fn connected_peers(&self, vnet: VnetId) -> impl Iterator<Item = (PeeringId, VnetId)> + '_ {
-        self.edges[vnet.index()].iter().map(|e| (e.name_link(), e.peer))
+        self.edges[vnet.index()]
+            .iter()
+            .map(|e| (e.name_link(), e.peer))
     }
 
     /// The gateway a VNet sends on-premises traffic to: its own, or the remote gateway of the
     /// Connected peering that sets `use_remote_gateways` (the remote link must allow gateway
     /// transit and the remote VNet must hold a gateway).
-    pub fn gateway_for(&self, scenario: &Scenario, vnet: VnetId) -> Option<(VnetId, Option<PeeringId>)> {
+    pub fn gateway_for(
+        &self,
+        scenario: &Scenario,
+        vnet: VnetId,
+    ) -> Option<(VnetId, Option<PeeringId>)> {
         if scenario.vnets[vnet.index()].gateway.is_some() {
             return Some((vnet, None));
         }
@@ -175,9 +198,15 @@ pub(crate) enum HopKind {
     Peer(Edge),
     /// Hand to an appliance NIC (none: not held by any reachable NIC); `crossing` when it sits
     /// in a peer.
-    Appliance { nic: Option<NicId>, crossing: Option<Edge> },
+    Appliance {
+        nic: Option<NicId>,
+        crossing: Option<Edge>,
+    },
     /// Hand to a gateway (none: the VNet has no usable gateway); `crossing` when remote.
-    Gateway { vnet: Option<VnetId>, crossing: Option<Edge> },
+    Gateway {
+        vnet: Option<VnetId>,
+        crossing: Option<Edge>,
+    },
     /// To the Internet sink.
     Internet,
 }
@@ -326,7 +355,12 @@ impl Dataplane {
                             .union(&AddrSet::from_prefixes(spoke.address_space.iter().copied()));
                     }
                 }
-                VnetPlane { space, tags, sites, advertised }
+                VnetPlane {
+                    space,
+                    tags,
+                    sites,
+                    advertised,
+                }
             })
             .collect();
 
@@ -338,7 +372,10 @@ impl Dataplane {
             Some(*nsg_index.entry((nsg, vnet)).or_insert_with(|| {
                 nsgs.push(NsgPlane {
                     nsg,
-                    compiled: CompiledNsg::compile(&scenario.nsgs[nsg.index()], &vnets[vnet.index()].tags),
+                    compiled: CompiledNsg::compile(
+                        &scenario.nsgs[nsg.index()],
+                        &vnets[vnet.index()].tags,
+                    ),
                 });
                 (nsgs.len() - 1) as u32
             }))
@@ -355,7 +392,10 @@ impl Dataplane {
                 }
                 let kind = resolve_hop(&peerings, &nic_by_addr, sub.vnet, route);
                 pairs.push((route.prefix, hops.len() as u32));
-                hops.push(Hop { kind, route: r as u32 });
+                hops.push(Hop {
+                    kind,
+                    route: r as u32,
+                });
             }
             subnets.push(SubnetPlane {
                 lpm: Lpm::new(pairs),
@@ -429,7 +469,9 @@ impl Dataplane {
 
     /// The NIC holding `ip` in `vnet`.
     pub fn nic_at(&self, vnet: VnetId, ip: Ipv4Addr) -> Option<NicId> {
-        self.nic_by_addr.get(&addr_key(vnet.0, u32::from(ip))).copied()
+        self.nic_by_addr
+            .get(&addr_key(vnet.0, u32::from(ip)))
+            .copied()
     }
 
     /// The service tag sets of a VNet (what VirtualNetwork, Internet, AzureLoadBalancer mean
@@ -440,7 +482,11 @@ impl Dataplane {
 
     /// The site whose address space holds `ip`, among the sites of the gateway in `vnet`.
     pub(crate) fn site_for(&self, gateway_vnet: VnetId, ip: u32) -> Option<SiteId> {
-        self.vnets[gateway_vnet.index()].sites.as_ref()?.lookup(ip).map(SiteId)
+        self.vnets[gateway_vnet.index()]
+            .sites
+            .as_ref()?
+            .lookup(ip)
+            .map(SiteId)
     }
 }
 
@@ -466,28 +512,42 @@ fn resolve_hop(
                 vnet: Some(gw),
                 crossing: link.and_then(|_| peerings.edge(vnet, gw)),
             },
-            _ => HopKind::Gateway { vnet: None, crossing: None },
+            _ => HopKind::Gateway {
+                vnet: None,
+                crossing: None,
+            },
         },
         NextHopType::VirtualAppliance => {
             let ip = route.next_hop_ip.map(u32::from).unwrap_or(0);
             if let Some(nic) = nic_by_addr.get(&addr_key(vnet.0, ip)) {
-                return HopKind::Appliance { nic: Some(*nic), crossing: None };
+                return HopKind::Appliance {
+                    nic: Some(*nic),
+                    crossing: None,
+                };
             }
             // Service chaining: the appliance may sit in a directly peered VNet (not transitive).
             for edge in peerings.edges(vnet) {
                 if let Some(nic) = nic_by_addr.get(&addr_key(edge.peer.0, ip)) {
-                    return HopKind::Appliance { nic: Some(*nic), crossing: Some(*edge) };
+                    return HopKind::Appliance {
+                        nic: Some(*nic),
+                        crossing: Some(*edge),
+                    };
                 }
             }
-            HopKind::Appliance { nic: None, crossing: None }
+            HopKind::Appliance {
+                nic: None,
+                crossing: None,
+            }
         }
     }
 }
 
 fn private_space() -> AddrSet {
-    AddrSet::from_prefixes(RESERVED_NONE_PREFIXES.iter().map(|(a, l)| {
-        Ipv4Net::new(Ipv4Addr::from(*a), *l).expect("valid reserved prefix")
-    }))
+    AddrSet::from_prefixes(
+        RESERVED_NONE_PREFIXES
+            .iter()
+            .map(|(a, l)| Ipv4Net::new(Ipv4Addr::from(*a), *l).expect("valid reserved prefix")),
+    )
 }
 
 /// The service tags as seen from `vnet`.
@@ -504,7 +564,8 @@ fn tag_sets(
         // Tag mode: a link with access off takes the peer out of the tag (manage-peering 2022).
         // The flag that counts is this VNet's own link (the RM link for a classic VNet).
         let access = scenario.peerings[edge.name_link().index()].allow_virtual_network_access;
-        let counts = access || scenario.azure.virtual_network_access == VirtualNetworkAccessMode::Block;
+        let counts =
+            access || scenario.azure.virtual_network_access == VirtualNetworkAccessMode::Block;
         if counts {
             let peer = &scenario.vnets[edge.peer.index()];
             vn = vn.union(&AddrSet::from_prefixes(peer.address_space.iter().copied()));
@@ -521,5 +582,9 @@ fn tag_sets(
         .difference(&private_space())
         .difference(&vn)
         .difference(&host);
-    TagSets { virtual_network: vn, internet, azure_load_balancer: host }
+    TagSets {
+        virtual_network: vn,
+        internet,
+        azure_load_balancer: host,
+    }
 }

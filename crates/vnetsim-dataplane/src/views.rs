@@ -47,7 +47,11 @@ pub struct NicRoutes {
 }
 
 /// Effective routes of every NIC of a VM.
-pub fn effective_routes_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: VmId) -> Vec<NicRoutes> {
+pub fn effective_routes_of_vm(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    vm: VmId,
+) -> Vec<NicRoutes> {
     scenario.vms[vm.index()]
         .nics
         .iter()
@@ -58,7 +62,9 @@ pub fn effective_routes_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: Vm
                 nic: n.name.clone(),
                 ip: n.ip.to_string(),
                 subnet: scenario.subnet_path(n.subnet),
-                route_table: subnet.route_table.map(|t| scenario.route_tables[t.index()].name.clone()),
+                route_table: subnet
+                    .route_table
+                    .map(|t| scenario.route_tables[t.index()].name.clone()),
                 routes: dataplane
                     .routes(n.subnet)
                     .iter()
@@ -157,7 +163,12 @@ fn ports_text(ranges: &[PortRange]) -> String {
     parts.join(", ")
 }
 
-fn rows(scenario: &Scenario, nsg: vnetsim_scenario::NsgId, compiled: &CompiledNsg, direction: Direction) -> Vec<RuleRow> {
+fn rows(
+    scenario: &Scenario,
+    nsg: vnetsim_scenario::NsgId,
+    compiled: &CompiledNsg,
+    direction: Direction,
+) -> Vec<RuleRow> {
     compiled
         .rules(direction)
         .map(|c| match c.rule {
@@ -203,7 +214,11 @@ fn rows(scenario: &Scenario, nsg: vnetsim_scenario::NsgId, compiled: &CompiledNs
 
 /// Effective security rules of every NIC of a VM: inbound (subnet NSG, then NIC NSG) and
 /// outbound (NIC NSG, then subnet NSG), as Azure evaluates them (nsg-how).
-pub fn effective_rules_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: VmId) -> Vec<NicRules> {
+pub fn effective_rules_of_vm(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    vm: VmId,
+) -> Vec<NicRules> {
     scenario.vms[vm.index()]
         .nics
         .iter()
@@ -215,8 +230,16 @@ pub fn effective_rules_of_vm(scenario: &Scenario, dataplane: &Dataplane, vm: VmI
             let nic_at = format!("nic {}", n.name);
             let mut groups = Vec::new();
             for (direction, dir_name, levels) in [
-                (Direction::Inbound, "Inbound", [(subnet_nsg, &subnet_at), (nic_nsg, &nic_at)]),
-                (Direction::Outbound, "Outbound", [(nic_nsg, &nic_at), (subnet_nsg, &subnet_at)]),
+                (
+                    Direction::Inbound,
+                    "Inbound",
+                    [(subnet_nsg, &subnet_at), (nic_nsg, &nic_at)],
+                ),
+                (
+                    Direction::Outbound,
+                    "Outbound",
+                    [(nic_nsg, &nic_at), (subnet_nsg, &subnet_at)],
+                ),
             ] {
                 let mut stage = 0;
                 for (nsg, at) in levels {

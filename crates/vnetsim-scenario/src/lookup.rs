@@ -8,42 +8,66 @@ use crate::model::*;
 impl Scenario {
     /// The VNet with this name.
     pub fn vnet_by_name(&self, name: &str) -> Option<VnetId> {
-        self.vnets.iter().position(|v| v.name == name).map(|i| VnetId(i as u32))
+        self.vnets
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| VnetId(i as u32))
     }
 
     /// The VM with this name.
     pub fn vm_by_name(&self, name: &str) -> Option<VmId> {
-        self.vms.iter().position(|v| v.name == name).map(|i| VmId(i as u32))
+        self.vms
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| VmId(i as u32))
     }
 
     /// The NIC with this name.
     pub fn nic_by_name(&self, name: &str) -> Option<NicId> {
-        self.nics.iter().position(|v| v.name == name).map(|i| NicId(i as u32))
+        self.nics
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| NicId(i as u32))
     }
 
     /// The NSG with this name.
     pub fn nsg_by_name(&self, name: &str) -> Option<NsgId> {
-        self.nsgs.iter().position(|v| v.name == name).map(|i| NsgId(i as u32))
+        self.nsgs
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| NsgId(i as u32))
     }
 
     /// The route table with this name.
     pub fn route_table_by_name(&self, name: &str) -> Option<RouteTableId> {
-        self.route_tables.iter().position(|v| v.name == name).map(|i| RouteTableId(i as u32))
+        self.route_tables
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| RouteTableId(i as u32))
     }
 
     /// The peering link with this name.
     pub fn peering_by_name(&self, name: &str) -> Option<PeeringId> {
-        self.peerings.iter().position(|v| v.name == name).map(|i| PeeringId(i as u32))
+        self.peerings
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| PeeringId(i as u32))
     }
 
     /// The on-premises host with this name.
     pub fn host_by_name(&self, name: &str) -> Option<HostId> {
-        self.hosts.iter().position(|v| v.name == name).map(|i| HostId(i as u32))
+        self.hosts
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| HostId(i as u32))
     }
 
     /// The flow with this name.
     pub fn flow_by_name(&self, name: &str) -> Option<FlowId> {
-        self.traffic.iter().position(|v| v.name == name).map(|i| FlowId(i as u32))
+        self.traffic
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| FlowId(i as u32))
     }
 
     /// The subnet named `vnet/subnet`.

@@ -684,7 +684,7 @@ pub struct Probe {
     pub protocol: Protocol,
     /// Source port (TCP/UDP); default 49152.
     pub src_port: u16,
-    /// Destination port (TCP/UDP); default 80 for TCP, 53 for UDP.
+    /// Destination port (TCP/UDP); default 80.
     pub dst_port: u16,
     /// When the probe is sent (events before it have happened).
     pub at: Nanos,
