@@ -273,8 +273,12 @@ impl Outcome {
 /// How long an idle flow record lives (Azure's default TCP idle timeout, 4 minutes).
 pub const FLOW_IDLE_TIMEOUT: Nanos = 4 * 60 * 1_000_000_000;
 
-/// Most hops one packet may take before it is dropped as looping.
-pub const MAX_HOPS: usize = 64;
+/// Most pipeline steps (a NIC sending, a NIC receiving, a gateway) one packet may take before
+/// it is dropped as looping. Every loop passes an appliance or gateway, which decrements the
+/// TTL, and each forwarding costs at most two steps (arrive, send again): the budget lets any
+/// TTL (at most 255) run out first, so a routing loop ends as `ttl-exceeded` at the appliance
+/// where the TTL expired, as on a real network, and the budget is only a safety net.
+pub const MAX_HOPS: usize = 2 * 256 + 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct RecordKey {
