@@ -6,16 +6,18 @@
 //! no thread; the caller passes the time and keeps the packets.
 
 pub mod addrset;
-pub mod lpm;
-pub mod nsg;
-pub mod wire;
 pub mod expect;
 pub mod explain;
+pub mod lpm;
+pub mod nsg;
 pub mod pipeline;
 pub mod probe;
 pub mod routes;
 pub mod topology;
 pub mod views;
+pub mod wire;
 
-pub use pipeline::{Destination, DropCause, FlowTable, Ingress, Outcome, Step, Trace};
+pub use pipeline::{
+    Destination, DropCause, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
+};
 pub use topology::{Dataplane, PeeringState, PeeringStates};

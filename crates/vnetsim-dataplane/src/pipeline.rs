@@ -350,13 +350,14 @@ impl FlowTable {
 }
 
 /// Who handed the packet on last: decides whether it counts as forwarded traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Forwarder {
     Origin,
     Appliance,
     Gateway,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Pos {
     /// Leaving a NIC (its VM sends or an appliance forwards).
     Egress(NicId),
@@ -372,6 +373,54 @@ enum Pos {
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
 
+/// Where a packet waits between two segments of its way (see [`Dataplane::start_segment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Waypoint {
+    at: WaypointAt,
+    forwarder: Forwarder,
+    hops: u16,
+}
+
+/// What kind of place a [`Waypoint`] is: which bandwidth limit applies there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaypointAt {
+    /// An appliance about to send, from this NIC, a packet it forwards (its VM's egress limit).
+    Appliance(NicId),
+    /// The gateway of this VNet, with a packet from one of its sites.
+    GatewayFromSite(VnetId),
+    /// The gateway of this VNet, with a packet for one of its sites.
+    GatewayToSite(VnetId),
+}
+
+impl Waypoint {
+    /// Where the packet waits.
+    pub fn at(&self) -> WaypointAt {
+        self.at
+    }
+
+    fn pos(&self) -> Pos {
+        match self.at {
+            WaypointAt::Appliance(nic) => Pos::Egress(nic),
+            WaypointAt::GatewayFromSite(vnet) => Pos::GatewayIn(vnet),
+            WaypointAt::GatewayToSite(vnet) => Pos::GatewayOut(vnet),
+        }
+    }
+}
+
+/// The result of one segment of a packet's way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// The packet was delivered or dropped.
+    Done(Outcome),
+    /// The packet waits at a waypoint.
+    Paused(Waypoint),
+}
+
+enum Resume {
+    Ingress(Ingress),
+    At(Waypoint),
+}
+
 impl Dataplane {
     /// Decides what happens to the IPv4 packet in `packet`, sent from `ingress` at `now`.
     ///
@@ -385,53 +434,124 @@ impl Dataplane {
         now: Nanos,
         trace: &mut T,
     ) -> Outcome {
-        let outcome = self.forward_inner(packet, ingress, flows, now, trace);
-        match outcome {
-            Outcome::Delivered(to) => trace.step(Step::Deliver { to }),
-            Outcome::Dropped(reason, cause) => trace.step(Step::Drop { reason, cause }),
+        let mut segment = self.run(packet, Resume::Ingress(ingress), false, flows, now, trace);
+        loop {
+            match segment {
+                Segment::Done(outcome) => return outcome,
+                // Without pauses `run` only returns Done; kept total for safety.
+                Segment::Paused(w) => {
+                    segment = self.run(packet, Resume::At(w), false, flows, now, trace);
+                }
+            }
         }
-        outcome
     }
 
-    fn forward_inner<T: Trace>(
+    /// Like [`Dataplane::forward`], but stops where the packet waits for bandwidth (an
+    /// appliance about to send what it forwards, a gateway): a timed driver shapes it there and
+    /// continues later with [`Dataplane::resume`], against the network as it is then.
+    pub fn start_segment<T: Trace>(
         &self,
         packet: &mut [u8],
         ingress: Ingress,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
-    ) -> Outcome {
+    ) -> Segment {
+        self.run(packet, Resume::Ingress(ingress), true, flows, now, trace)
+    }
+
+    /// Continues a packet paused at `waypoint` (see [`Dataplane::start_segment`]).
+    pub fn resume<T: Trace>(
+        &self,
+        packet: &mut [u8],
+        waypoint: Waypoint,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        self.run(packet, Resume::At(waypoint), true, flows, now, trace)
+    }
+
+    fn run<T: Trace>(
+        &self,
+        packet: &mut [u8],
+        resume: Resume,
+        pause: bool,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        let (outcome, waypoint) = self.run_inner(packet, resume, pause, flows, now, trace);
+        match waypoint {
+            Some(w) => Segment::Paused(w),
+            None => {
+                match outcome {
+                    Outcome::Delivered(to) => trace.step(Step::Deliver { to }),
+                    Outcome::Dropped(reason, cause) => trace.step(Step::Drop { reason, cause }),
+                }
+                Segment::Done(outcome)
+            }
+        }
+    }
+
+    fn run_inner<T: Trace>(
+        &self,
+        packet: &mut [u8],
+        resume: Resume,
+        pause: bool,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> (Outcome, Option<Waypoint>) {
+        let done = |o: Outcome| (o, None);
         let meta = match wire::parse(packet) {
             Ok(meta) => meta,
-            Err(e) => return Outcome::Dropped(DropReason::Malformed, DropCause::Malformed(e)),
+            Err(e) => {
+                return done(Outcome::Dropped(
+                    DropReason::Malformed,
+                    DropCause::Malformed(e),
+                ));
+            }
         };
         let key = meta.key;
-        let mut forwarder = Forwarder::Origin;
-        let mut pos = match ingress {
-            Ingress::Nic(nic) => {
+        let (mut pos, mut forwarder, mut hops) = match resume {
+            Resume::At(w) => (w.pos(), w.forwarder, w.hops),
+            Resume::Ingress(Ingress::Nic(nic)) => {
                 trace.step(Step::Send { nic });
-                Pos::Egress(nic)
+                (Pos::Egress(nic), Forwarder::Origin, 0)
             }
-            Ingress::Site(site) => {
+            Resume::Ingress(Ingress::Site(site)) => {
                 trace.step(Step::FromSite { site });
                 let gw = self.sites[site.index()].gateway_vnet;
                 if !self.vnets[gw.index()].advertised.contains(key.dst) {
-                    return Outcome::Dropped(
+                    return done(Outcome::Dropped(
                         DropReason::NoRoute,
                         DropCause::NotAdvertised { site },
-                    );
+                    ));
                 }
                 trace.step(Step::Gateway { vnet: gw });
-                forwarder = Forwarder::Gateway;
-                Pos::GatewayIn(gw)
+                if pause {
+                    let at = WaypointAt::GatewayFromSite(gw);
+                    let w = Waypoint {
+                        at,
+                        forwarder: Forwarder::Gateway,
+                        hops: 0,
+                    };
+                    return (Outcome::Delivered(Destination::Internet), Some(w));
+                }
+                (Pos::GatewayIn(gw), Forwarder::Gateway, 0)
             }
-            Ingress::Internet => {
-                return Outcome::Dropped(DropReason::NoRoute, DropCause::FromInternet);
+            Resume::Ingress(Ingress::Internet) => {
+                return done(Outcome::Dropped(
+                    DropReason::NoRoute,
+                    DropCause::FromInternet,
+                ));
             }
         };
-        for _ in 0..MAX_HOPS {
+        while (hops as usize) < MAX_HOPS {
+            hops += 1;
             let next = match pos {
-                Pos::Internet => return Outcome::Delivered(Destination::Internet),
+                Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
                 Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace),
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
@@ -443,32 +563,32 @@ impl Dataplane {
                     if key.dst != n.ip && !n.ip_forwarding {
                         // Azure's destination check: without IP forwarding a NIC only
                         // receives packets addressed to it (virtual-network-network-interface).
-                        return Outcome::Dropped(
+                        return done(Outcome::Dropped(
                             DropReason::ForwardingDisabled,
                             DropCause::NicIpForwardingOff { nic },
-                        );
+                        ));
                     }
                     if let Err((r, c)) =
                         self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace)
                     {
-                        return Outcome::Dropped(r, c);
+                        return done(Outcome::Dropped(r, c));
                     }
                     if key.dst == n.ip {
-                        return Outcome::Delivered(Destination::Nic(nic));
+                        return done(Outcome::Delivered(Destination::Nic(nic)));
                     }
                     if !n.vm_forwards {
-                        return Outcome::Dropped(
+                        return done(Outcome::Dropped(
                             DropReason::ForwardingDisabled,
                             DropCause::GuestNotForwarding { nic },
-                        );
+                        ));
                     }
                     match wire::forward_hop(packet) {
                         Ok(ttl) => trace.step(Step::Forward { nic, ttl }),
                         Err(_) => {
-                            return Outcome::Dropped(
+                            return done(Outcome::Dropped(
                                 DropReason::TtlExceeded,
                                 DropCause::TtlAtNic { nic },
-                            );
+                            ));
                         }
                     }
                     forwarder = Forwarder::Appliance;
@@ -476,31 +596,53 @@ impl Dataplane {
                 }
                 Pos::GatewayOut(gateway) => {
                     let Some(site) = self.site_for(gateway, key.dst) else {
-                        return Outcome::Dropped(
+                        return done(Outcome::Dropped(
                             DropReason::NoRoute,
                             DropCause::NoSite { gateway },
-                        );
+                        ));
                     };
                     if wire::forward_hop(packet).is_err() {
-                        return Outcome::Dropped(
+                        return done(Outcome::Dropped(
                             DropReason::TtlExceeded,
                             DropCause::TtlAtGateway { gateway },
-                        );
+                        ));
                     }
-                    return match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
+                    return done(match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
                         Some(host) => Outcome::Delivered(Destination::Host(*host)),
                         None => {
                             Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site })
                         }
-                    };
+                    });
                 }
             };
             pos = match next {
                 Ok(pos) => pos,
-                Err((reason, cause)) => return Outcome::Dropped(reason, cause),
+                Err((reason, cause)) => return done(Outcome::Dropped(reason, cause)),
             };
+            // Where the packet waits for bandwidth: an appliance sending what it forwards, a
+            // gateway handing it to a site.
+            if pause {
+                let at = match pos {
+                    Pos::GatewayOut(vnet) => Some(WaypointAt::GatewayToSite(vnet)),
+                    Pos::Egress(nic) if forwarder == Forwarder::Appliance => {
+                        Some(WaypointAt::Appliance(nic))
+                    }
+                    _ => None,
+                };
+                if let Some(at) = at {
+                    let w = Waypoint {
+                        at,
+                        forwarder,
+                        hops,
+                    };
+                    return (Outcome::Delivered(Destination::Internet), Some(w));
+                }
+            }
         }
-        Outcome::Dropped(DropReason::TtlExceeded, DropCause::HopBudget)
+        done(Outcome::Dropped(
+            DropReason::TtlExceeded,
+            DropCause::HopBudget,
+        ))
     }
 
     /// The packet leaves `nic`: source check, NSGs out, route lookup in the NIC's subnet.
