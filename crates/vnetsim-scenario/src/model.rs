@@ -86,6 +86,10 @@ pub struct Scenario {
     pub hosts: Vec<Host>,
     /// One-way latency model.
     pub latency: LatencyModel,
+    /// Bandwidth shaping (queue depths).
+    pub shaping: Shaping,
+    /// Prices used in reports.
+    pub pricing: Pricing,
     /// Traffic sources.
     pub traffic: Vec<Flow>,
     /// Changes to the network at simulated times.
@@ -476,6 +480,8 @@ pub struct LatencyModel {
     pub appliance: Nanos,
     /// Added per gateway hop.
     pub gateway: Nanos,
+    /// Each segment of a packet's way gets a seeded uniform extra delay in `0..=jitter`.
+    pub jitter: Nanos,
 }
 
 impl Default for LatencyModel {
@@ -484,6 +490,46 @@ impl Default for LatencyModel {
             host_to_host: 30_000,
             appliance: 10_000,
             gateway: 200_000,
+            jitter: 0,
+        }
+    }
+}
+
+/// Bandwidth shaping: each VM's egress (all its NICs together) and each gateway is a token
+/// bucket feeding a FIFO shaping queue of at most `queue_bytes`; a packet that does not fit is
+/// dropped as `queue-overflow`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shaping {
+    /// Depth of each shaping queue in bytes.
+    pub queue_bytes: u64,
+    /// Bucket size (burst) in bytes: how much may leave at once after an idle period.
+    pub burst_bytes: u64,
+}
+
+impl Default for Shaping {
+    fn default() -> Self {
+        Self {
+            queue_bytes: 1 << 20,
+            burst_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Prices used in reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pricing {
+    /// US dollars per GB (10^9 bytes) leaving a VNet over a peering (billed at the sender).
+    pub peering_egress_per_gb: f64,
+    /// US dollars per GB entering a VNet over a peering (billed at the receiver).
+    pub peering_ingress_per_gb: f64,
+}
+
+impl Default for Pricing {
+    /// The same-region figures of the seed era: $0.01 per GB each way.
+    fn default() -> Self {
+        Self {
+            peering_egress_per_gb: 0.01,
+            peering_ingress_per_gb: 0.01,
         }
     }
 }

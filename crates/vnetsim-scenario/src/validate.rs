@@ -1382,6 +1382,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             d.appliance,
         ),
         gateway: cx.opt_duration(raw.latency.gateway.as_ref(), "latency.gateway", d.gateway),
+        jitter: d.jitter,
     };
 
     // Traffic.

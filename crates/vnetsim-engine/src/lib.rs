@@ -1,0 +1,10 @@
+//! The deterministic replay of a scenario in simulated time.
+//!
+//! What it is for: turning the per-packet decisions of `vnetsim-dataplane` into a simulation: a
+//! virtual nanosecond clock, seeded traffic sources, VM-size and gateway bandwidth shaping,
+//! latency, timed network changes, per-flow measurements, reports and pcap captures. Same
+//! scenario and seed give byte-identical reports. What it is not: a real-time driver (no
+//! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
+
+pub mod pcap;
+pub mod plot;
