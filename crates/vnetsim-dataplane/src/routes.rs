@@ -291,25 +291,34 @@ fn beats(b: &EffectiveRoute, bi: usize, a: &EffectiveRoute, ai: usize) -> bool {
 fn select(routes: &mut [EffectiveRoute]) {
     // Equal prefixes: User > VirtualNetworkGateway > Default; among equals the first listed wins.
     for i in 0..routes.len() {
+        // The note names the route that wins the prefix, not merely the first one that beats
+        // this route: with Default, gateway and user routes on one prefix, the Default route is
+        // Invalid because of the user route (udr-overview, worked example: ID 8 "invalidated by
+        // ID 9").
+        let mut winner: Option<usize> = None;
         for j in 0..routes.len() {
             if i == j || routes[i].prefix != routes[j].prefix {
                 continue;
             }
-            let j_beats_i = beats(&routes[j], j, &routes[i], i);
-            if j_beats_i && routes[i].state == RouteState::Active {
-                routes[i].state = RouteState::Invalid;
-                routes[i].note = Some(match (routes[j].source, routes[i].source) {
-                    (RouteSource::User, _) => "overridden by a user route with the same prefix",
-                    (RouteSource::VirtualNetworkGateway, _) => {
-                        "overridden by a gateway route with the same prefix (BGP > System)"
-                    }
-                    (RouteSource::Default, RouteSource::VirtualNetworkGateway) => {
-                        "a VnetLocal/VNetPeering system route with the same prefix: Azure \
-                         prefers those over BGP routes"
-                    }
-                    _ => "duplicate prefix: an earlier route of the same source wins",
-                });
+            if beats(&routes[j], j, &routes[i], i)
+                && winner.is_none_or(|w| beats(&routes[j], j, &routes[w], w))
+            {
+                winner = Some(j);
             }
+        }
+        if let Some(j) = winner {
+            routes[i].state = RouteState::Invalid;
+            routes[i].note = Some(match (routes[j].source, routes[i].source) {
+                (RouteSource::User, _) => "overridden by a user route with the same prefix",
+                (RouteSource::VirtualNetworkGateway, _) => {
+                    "overridden by a gateway route with the same prefix (BGP > System)"
+                }
+                (RouteSource::Default, RouteSource::VirtualNetworkGateway) => {
+                    "a VnetLocal/VNetPeering system route with the same prefix: Azure \
+                     prefers those over BGP routes"
+                }
+                _ => "duplicate prefix: an earlier route of the same source wins",
+            });
         }
     }
     // Exception: system routes for the VNet and its peerings are preferred over gateway (BGP)
