@@ -179,23 +179,16 @@ fn decode(bytes: &[u8]) -> (String, Vec<String>) {
     }
 
     let mut peerings = String::new();
-    let mut remote_used = vec![false; vnets];
     for a in 0..vnets {
         for b in 0..vnets {
             if a == b || !t.flag() {
                 continue;
             }
             let transit = gateway && a == 0;
-            // use_remote_gateways on b -> 0 only, once, and only when 0 -> b allows transit
-            // (0's link is written first since a < b).
-            let remote = gateway
-                && b == 0
-                && !remote_used[a]
-                && peerings.contains(&format!("name: p0to{a},"))
-                && t.flag();
-            if remote {
-                remote_used[a] = true;
-            }
+            // use_remote_gateways on a link to v0 only (one per VNet), and only when v0's link back
+            // allows transit (v0's links are written first).
+            let remote =
+                gateway && b == 0 && peerings.contains(&format!("name: p0to{a},")) && t.flag();
             writeln!(
                 peerings,
                 "  - {{ name: p{a}to{b}, from: v{a}, to: v{b}, allow_virtual_network_access: {}, \

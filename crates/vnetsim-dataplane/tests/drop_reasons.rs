@@ -649,15 +649,15 @@ fn malformed_garbage_truncated_and_bad_checksum() {
     };
     let mut buf = [0u8; 64];
     let len = wire::build_probe(&mut buf, &spec).unwrap();
-    // The valid packet itself is delivered (to the Internet).
+    // The valid packet itself is delivered (to the Internet). Each case works on a copy.
     assert_eq!(
-        forward_bytes(&net, &mut buf.clone()[..len]),
+        forward_bytes(&net, &mut { buf }[..len]),
         Outcome::Delivered(Destination::Internet)
     );
 
     // Truncated inside the IPv4 header.
     assert_eq!(
-        forward_bytes(&net, &mut buf.clone()[..12]),
+        forward_bytes(&net, &mut { buf }[..12]),
         Outcome::Dropped(
             DropReason::Malformed,
             DropCause::Malformed(Malformed::Truncated)
@@ -665,7 +665,7 @@ fn malformed_garbage_truncated_and_bad_checksum() {
     );
     // Fewer bytes than the total length says.
     assert_eq!(
-        forward_bytes(&net, &mut buf.clone()[..30]),
+        forward_bytes(&net, &mut { buf }[..30]),
         Outcome::Dropped(
             DropReason::Malformed,
             DropCause::Malformed(Malformed::Truncated)
