@@ -50,59 +50,73 @@ pub fn check_probes(scenario: &Scenario, dataplane: &Dataplane) -> Vec<ProbeChec
         Expectation::Flow { .. } => 0,
     });
     let mut flows = FlowTable::new();
-    let mut checks = Vec::new();
-    for (n, index) in order.into_iter().enumerate() {
-        let Expectation::Probe {
-            probe,
-            verdict,
-            reason,
-            path,
-            line,
-        } = &scenario.expectations[index]
-        else {
-            continue;
-        };
-        let result = run_probe(scenario, dataplane, probe, n as u16 + 1, &mut flows);
-        let actual_path = path_names(scenario, probe, &result);
-        let mut failures = Vec::new();
-        let actual = describe(scenario, dataplane, &result.outcome);
-        match (verdict, result.outcome) {
-            (Some(ExpectedVerdict::Delivered), Outcome::Dropped(..)) => {
-                failures.push(format!("expected delivered, got {actual}"));
-            }
-            (Some(ExpectedVerdict::Dropped), Outcome::Delivered(_)) => {
-                failures.push(format!("expected dropped, got {actual}"));
-            }
-            _ => {}
-        }
-        if let Some(expected) = reason
-            && result.outcome.drop_reason() != Some(*expected)
-        {
-            failures.push(format!(
-                "expected drop reason {}, got {actual}",
-                expected.as_str()
-            ));
-        }
-        if let Some(expected) = path
-            && *expected != actual_path
-        {
-            failures.push(format!(
-                "expected path [{}], got [{}]",
-                expected.join(", "),
-                actual_path.join(", ")
-            ));
-        }
-        checks.push(ProbeCheck {
-            index,
-            line: *line,
-            probe: *probe,
-            result,
-            path: actual_path,
-            failures,
-        });
-    }
+    let mut checks: Vec<ProbeCheck> = order
+        .into_iter()
+        .enumerate()
+        .filter_map(|(n, index)| check_probe(scenario, dataplane, index, n as u16 + 1, &mut flows))
+        .collect();
     checks.sort_by_key(|c| c.index);
     checks
+}
+
+/// Runs the probe expectation at `index` of the scenario's `expect` list against `dataplane`
+/// (the network as it is at the probe's time) and checks verdict, reason and path. `None` when
+/// that expectation is not a probe.
+pub fn check_probe(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    index: usize,
+    identification: u16,
+    flows: &mut FlowTable,
+) -> Option<ProbeCheck> {
+    let Expectation::Probe {
+        probe,
+        verdict,
+        reason,
+        path,
+        line,
+    } = scenario.expectations.get(index)?
+    else {
+        return None;
+    };
+    let result = run_probe(scenario, dataplane, probe, identification, flows);
+    let actual_path = path_names(scenario, probe, &result);
+    let mut failures = Vec::new();
+    let actual = describe(scenario, dataplane, &result.outcome);
+    match (verdict, result.outcome) {
+        (Some(ExpectedVerdict::Delivered), Outcome::Dropped(..)) => {
+            failures.push(format!("expected delivered, got {actual}"));
+        }
+        (Some(ExpectedVerdict::Dropped), Outcome::Delivered(_)) => {
+            failures.push(format!("expected dropped, got {actual}"));
+        }
+        _ => {}
+    }
+    if let Some(expected) = reason
+        && result.outcome.drop_reason() != Some(*expected)
+    {
+        failures.push(format!(
+            "expected drop reason {}, got {actual}",
+            expected.as_str()
+        ));
+    }
+    if let Some(expected) = path
+        && *expected != actual_path
+    {
+        failures.push(format!(
+            "expected path [{}], got [{}]",
+            expected.join(", "),
+            actual_path.join(", ")
+        ));
+    }
+    Some(ProbeCheck {
+        index,
+        line: *line,
+        probe: *probe,
+        result,
+        path: actual_path,
+        failures,
+    })
 }
 
 /// `delivered to X` or `dropped (reason): cause`.

@@ -6,5 +6,12 @@
 //! scenario and seed give byte-identical reports. What it is not: a real-time driver (no
 //! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
 
+pub mod network;
 pub mod pcap;
 pub mod plot;
+pub mod report;
+pub mod shaper;
+pub mod sim;
+
+pub use report::Report;
+pub use sim::{Capture, Engine, Options, replay};

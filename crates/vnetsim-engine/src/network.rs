@@ -1,0 +1,173 @@
+//! The network as it is at a point of simulated time: the scenario with the timed events
+//! applied so far, and the data plane compiled from it.
+//!
+//! What it is for: applying `events` (peerings removed or added, route tables and NSGs attached
+//! or detached, NSG rules added or removed, IP forwarding toggled) and recompiling the data
+//! plane, with peering states moving as Azure's do (a deleted link leaves its reverse
+//! Disconnected). What it is not: flow state; the NSG flow records live in the engine's
+//! `FlowTable` and survive a change, so open connections keep their verdict as in Azure.
+
+use vnetsim_dataplane::{Dataplane, PeeringStates};
+use vnetsim_scenario::{EventAction, PeeringId, Scenario};
+
+/// The current network.
+#[derive(Debug)]
+pub struct Network {
+    scenario: Scenario,
+    present: Vec<bool>,
+    removed: Vec<bool>,
+    dataplane: Dataplane,
+    generation: u64,
+}
+
+impl Network {
+    /// The network at time zero: every peering link of the file present.
+    pub fn new(scenario: &Scenario) -> Self {
+        let n = scenario.peerings.len();
+        Self {
+            dataplane: Dataplane::compile(scenario),
+            scenario: scenario.clone(),
+            present: vec![true; n],
+            removed: vec![false; n],
+            generation: 0,
+        }
+    }
+
+    /// The compiled data plane.
+    pub fn dataplane(&self) -> &Dataplane {
+        &self.dataplane
+    }
+
+    /// The scenario with the events applied so far.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// How many changes were applied.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Applies one change and recompiles the data plane.
+    pub fn apply(&mut self, action: &EventAction) {
+        let sc = &mut self.scenario;
+        match action {
+            EventAction::RemovePeering(id) => {
+                self.present[id.index()] = false;
+                self.removed[id.index()] = true;
+            }
+            EventAction::AddPeering(link) => {
+                match sc.peerings.iter().position(|p| p.name == link.name) {
+                    Some(i) => {
+                        sc.peerings[i] = link.clone();
+                        self.present[i] = true;
+                        self.removed[i] = false;
+                    }
+                    None => {
+                        sc.peerings.push(link.clone());
+                        self.present.push(true);
+                        self.removed.push(false);
+                    }
+                }
+                // A link created again re-establishes the pair: its reverse is no longer
+                // waiting for a deleted peer.
+                if let Some(rev) = sc
+                    .peerings
+                    .iter()
+                    .position(|p| p.from == link.to && p.to == link.from)
+                {
+                    if self.present[rev] {
+                        self.removed[rev] = false;
+                    }
+                }
+            }
+            EventAction::SetRouteTable {
+                subnet,
+                route_table,
+            } => {
+                sc.subnets[subnet.index()].route_table = *route_table;
+            }
+            EventAction::SetSubnetNsg { subnet, nsg } => sc.subnets[subnet.index()].nsg = *nsg,
+            EventAction::SetNicNsg { nic, nsg } => sc.nics[nic.index()].nsg = *nsg,
+            EventAction::AddNsgRule { nsg, rule } => {
+                let rules = &mut sc.nsgs[nsg.index()].rules;
+                match rules.iter().position(|r| r.name == rule.name) {
+                    Some(i) => rules[i] = rule.clone(),
+                    None => rules.push(rule.clone()),
+                }
+            }
+            EventAction::RemoveNsgRule { nsg, rule } => {
+                sc.nsgs[nsg.index()].rules.retain(|r| &r.name != rule);
+            }
+            EventAction::SetIpForwarding { nic, enabled } => {
+                sc.nics[nic.index()].ip_forwarding = *enabled;
+            }
+        }
+        let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed);
+        self.dataplane = Dataplane::compile_with(&self.scenario, states);
+        self.generation += 1;
+    }
+
+    /// Whether a peering link exists now.
+    pub fn is_present(&self, link: PeeringId) -> bool {
+        self.present.get(link.index()).copied().unwrap_or(false)
+    }
+}
+
+/// A one-line description of an event for reports.
+pub fn describe(scenario: &Scenario, action: &EventAction) -> String {
+    let subnet = |s: vnetsim_scenario::SubnetId| scenario.subnet_path(s);
+    let nsg = |n: Option<vnetsim_scenario::NsgId>| {
+        n.map(|n| scenario.nsgs[n.index()].name.clone())
+            .unwrap_or_else(|| "none".into())
+    };
+    match action {
+        EventAction::RemovePeering(id) => {
+            format!("remove peering {}", scenario.peerings[id.index()].name)
+        }
+        EventAction::AddPeering(p) => format!(
+            "add peering {} ({} -> {})",
+            p.name,
+            scenario.vnets[p.from.index()].name,
+            scenario.vnets[p.to.index()].name
+        ),
+        EventAction::SetRouteTable {
+            subnet: s,
+            route_table,
+        } => format!(
+            "set route table of {} to {}",
+            subnet(*s),
+            route_table
+                .map(|t| scenario.route_tables[t.index()].name.clone())
+                .unwrap_or_else(|| "none".into())
+        ),
+        EventAction::SetSubnetNsg { subnet: s, nsg: n } => {
+            format!("set NSG of subnet {} to {}", subnet(*s), nsg(*n))
+        }
+        EventAction::SetNicNsg { nic, nsg: n } => {
+            format!(
+                "set NSG of NIC {} to {}",
+                scenario.nics[nic.index()].name,
+                nsg(*n)
+            )
+        }
+        EventAction::AddNsgRule { nsg: n, rule } => format!(
+            "add rule {} (priority {}) to NSG {}",
+            rule.name,
+            rule.priority,
+            scenario.nsgs[n.index()].name
+        ),
+        EventAction::RemoveNsgRule { nsg: n, rule } => {
+            format!(
+                "remove rule {} from NSG {}",
+                rule,
+                scenario.nsgs[n.index()].name
+            )
+        }
+        EventAction::SetIpForwarding { nic, enabled } => format!(
+            "turn IP forwarding {} on NIC {}",
+            if *enabled { "on" } else { "off" },
+            scenario.nics[nic.index()].name
+        ),
+    }
+}

@@ -1,0 +1,550 @@
+//! The replay report: what happened to every packet, per flow, NIC, gateway and peering, and
+//! which expectations held.
+//!
+//! What it is for: the `--report OUT.json` document (schema `vnetsim-report/1`, documented in
+//! `docs/report.md`), the summary tables printed by `vnetsim run`, and the checks of flow
+//! expectations. It holds simulated results only (no wall-clock figure), in a fixed order, so
+//! the same scenario and seed give byte-identical JSON. What it is not: the simulation itself.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+use vnetsim_scenario::{Comparison, DropReason, FlowCheck, FlowMetric};
+
+/// Report schema name and version.
+pub const REPORT_FORMAT: &str = "vnetsim-report/1";
+
+/// Packet counts proving that nothing was lost: `sent = delivered + dropped + in_flight`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Conservation {
+    /// Packets created (traffic, replies and probes).
+    pub sent: u64,
+    /// Packets delivered.
+    pub delivered: u64,
+    /// Packets dropped, for a reason.
+    pub dropped: u64,
+    /// Packets still on their way when the simulation ended.
+    pub in_flight: u64,
+}
+
+impl Conservation {
+    /// Whether the sum holds.
+    pub fn holds(&self) -> bool {
+        self.sent == self.delivered + self.dropped + self.in_flight
+    }
+}
+
+/// One-way latency percentiles of delivered packets, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Fastest.
+    pub min: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Slowest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// Counts of one direction of a flow.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DirectionReport {
+    /// Packets sent.
+    pub sent: u64,
+    /// Packets delivered.
+    pub delivered: u64,
+    /// Packets dropped, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Packets on their way at the end.
+    pub in_flight: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes delivered.
+    pub bytes_delivered: u64,
+    /// delivered / sent (1 when nothing was sent).
+    pub delivered_ratio: f64,
+    /// Delivered bits per second over the flow's active time.
+    pub throughput_bps: f64,
+    /// One-way latency of delivered packets.
+    pub latency_ns: Option<Latency>,
+}
+
+/// One traffic flow.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlowReport {
+    /// Flow name.
+    pub name: String,
+    /// Sender.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// tcp, udp or icmp.
+    pub protocol: &'static str,
+    /// Size of each packet in bytes.
+    pub packet_size: u16,
+    /// Offered load in bits per second.
+    pub offered_bps: f64,
+    /// First packet time.
+    pub start_ns: u64,
+    /// End of the sending window.
+    pub end_ns: u64,
+    /// The flow's packets.
+    #[serde(flatten)]
+    pub forward: DirectionReport,
+    /// The replies, when the flow has `reply: true`.
+    pub replies: Option<DirectionReport>,
+    /// The latency CDF as (latency ns, cumulative count) steps, for plots.
+    #[serde(skip)]
+    pub latency_cdf: Vec<(u64, u64)>,
+}
+
+/// Counters of one NIC.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NicReport {
+    /// NIC name.
+    pub nic: String,
+    /// Its VM.
+    pub vm: String,
+    /// Packets its VM sent.
+    pub tx_packets: u64,
+    /// Bytes its VM sent.
+    pub tx_bytes: u64,
+    /// Packets delivered to it.
+    pub rx_packets: u64,
+    /// Bytes delivered to it.
+    pub rx_bytes: u64,
+    /// Packets its VM forwarded as an appliance.
+    pub forwarded_packets: u64,
+}
+
+/// Counters of one VM's egress shaper or one gateway.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ShaperReport {
+    /// VM or gateway name.
+    pub name: String,
+    /// VM size or gateway SKU.
+    pub kind: String,
+    /// The limit in bits per second.
+    pub rate_bps: u64,
+    /// Packets that passed.
+    pub packets: u64,
+    /// Bytes that passed.
+    pub bytes: u64,
+    /// Packets dropped because the queue was full.
+    pub queue_overflow: u64,
+}
+
+/// Traffic over one peering (both links of a VNet pair).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PeeringReport {
+    /// The two VNets, in scenario order.
+    pub vnets: [String; 2],
+    /// Bytes from the first to the second.
+    pub bytes_forward: u64,
+    /// Bytes from the second to the first.
+    pub bytes_backward: u64,
+    /// Cost in US dollars: each byte billed as egress at the sender and ingress at the receiver.
+    pub cost_usd: f64,
+}
+
+/// A timed change as it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventReport {
+    /// When.
+    pub at_ns: u64,
+    /// Line in the file.
+    pub line: u32,
+    /// What.
+    pub action: String,
+}
+
+/// A probe as it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeReport {
+    /// Index in `expect`.
+    pub index: usize,
+    /// Line in the file.
+    pub line: u32,
+    /// When it was sent.
+    pub at_ns: u64,
+    /// Sender.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// tcp, udp or icmp.
+    pub protocol: &'static str,
+    /// delivered or dropped.
+    pub verdict: &'static str,
+    /// Drop reason.
+    pub reason: Option<&'static str>,
+    /// The verdict in a sentence, naming the rule behind it.
+    pub detail: String,
+    /// Hops by name.
+    pub path: Vec<String>,
+    /// Whether its expectation held.
+    pub passed: bool,
+    /// Why not.
+    pub failures: Vec<String>,
+}
+
+/// The result of one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExpectationResult {
+    /// Index in `expect`.
+    pub index: usize,
+    /// Line in the file.
+    pub line: u32,
+    /// `probe` or `flow NAME`.
+    pub subject: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Why not.
+    pub failures: Vec<String>,
+}
+
+/// All expectations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExpectationSummary {
+    /// How many held.
+    pub passed: u64,
+    /// How many failed.
+    pub failed: u64,
+    /// Each one, in file order.
+    pub results: Vec<ExpectationResult>,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// [`REPORT_FORMAT`].
+    pub format: &'static str,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated time at the end, in ns.
+    pub simulated_ns: u64,
+    /// Simulation events processed.
+    pub events_processed: u64,
+    /// Conservation of packets.
+    pub conservation: Conservation,
+    /// Every drop, by reason.
+    pub drops_by_reason: BTreeMap<&'static str, u64>,
+    /// Flows, in file order.
+    pub flows: Vec<FlowReport>,
+    /// Probes, in file order.
+    pub probes: Vec<ProbeReport>,
+    /// NICs with traffic, in scenario order.
+    pub nics: Vec<NicReport>,
+    /// VM egress shapers and gateways with traffic.
+    pub shapers: Vec<ShaperReport>,
+    /// Peerings with traffic.
+    pub peerings: Vec<PeeringReport>,
+    /// Timed changes applied.
+    pub events: Vec<EventReport>,
+    /// Expectations.
+    pub expectations: ExpectationSummary,
+}
+
+/// The value of a metric for a flow, in the metric's unit.
+pub fn metric_value(flow: &FlowReport, metric: FlowMetric) -> f64 {
+    let latency =
+        |f: fn(&Latency) -> u64| flow.forward.latency_ns.as_ref().map(f).unwrap_or(0) as f64;
+    match metric {
+        FlowMetric::DeliveredRatio => flow.forward.delivered_ratio,
+        FlowMetric::Throughput => flow.forward.throughput_bps,
+        FlowMetric::LatencyP50 => latency(|l| l.p50),
+        FlowMetric::LatencyP90 => latency(|l| l.p90),
+        FlowMetric::LatencyP99 => latency(|l| l.p99),
+        FlowMetric::LatencyMax => latency(|l| l.max),
+        FlowMetric::Drops(reason) => flow
+            .forward
+            .dropped
+            .get(reason.as_str())
+            .copied()
+            .unwrap_or(0) as f64,
+    }
+}
+
+fn metric_name(metric: FlowMetric) -> String {
+    match metric {
+        FlowMetric::DeliveredRatio => "delivered_ratio".into(),
+        FlowMetric::Throughput => "throughput".into(),
+        FlowMetric::LatencyP50 => "latency_p50".into(),
+        FlowMetric::LatencyP90 => "latency_p90".into(),
+        FlowMetric::LatencyP99 => "latency_p99".into(),
+        FlowMetric::LatencyMax => "latency_max".into(),
+        FlowMetric::Drops(r) => format!("drops {}", r.as_str()),
+    }
+}
+
+/// A value in the metric's unit for people: `1.50 Gbps`, `2.1 ms`, `0.9900`, `12`.
+pub fn format_metric(metric: FlowMetric, value: f64) -> String {
+    match metric {
+        FlowMetric::Throughput => format_rate(value),
+        FlowMetric::LatencyP50
+        | FlowMetric::LatencyP90
+        | FlowMetric::LatencyP99
+        | FlowMetric::LatencyMax => format_ns(value),
+        FlowMetric::DeliveredRatio => format!("{value:.4}"),
+        FlowMetric::Drops(_) => format!("{value}"),
+    }
+}
+
+/// Bits per second for people.
+pub fn format_rate(bps: f64) -> String {
+    if bps >= 1e9 {
+        format!("{:.2} Gbps", bps / 1e9)
+    } else if bps >= 1e6 {
+        format!("{:.2} Mbps", bps / 1e6)
+    } else if bps >= 1e3 {
+        format!("{:.2} kbps", bps / 1e3)
+    } else {
+        format!("{bps:.0} bps")
+    }
+}
+
+/// Nanoseconds for people.
+pub fn format_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} us", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// Checks one flow expectation; the failures say by how much.
+pub fn check_flow(flow: &FlowReport, checks: &[FlowCheck]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for c in checks {
+        let actual = metric_value(flow, c.metric);
+        let ok = match c.comparison {
+            Comparison::AtLeast => actual >= c.value,
+            Comparison::AtMost => actual <= c.value,
+            Comparison::Equal => (actual - c.value).abs() <= 1e-9 * c.value.abs().max(1.0),
+        };
+        if !ok {
+            let op = match c.comparison {
+                Comparison::AtLeast => ">=",
+                Comparison::AtMost => "<=",
+                Comparison::Equal => "==",
+            };
+            failures.push(format!(
+                "{}: {} is {}, expected {} {} (off by {})",
+                flow.name,
+                metric_name(c.metric),
+                format_metric(c.metric, actual),
+                op,
+                format_metric(c.metric, c.value),
+                format_metric(c.metric, (actual - c.value).abs()),
+            ));
+        }
+    }
+    failures
+}
+
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let pad = w - cell.chars().count();
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+fn drops_text(dropped: &BTreeMap<&'static str, u64>) -> String {
+    if dropped.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = dropped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    parts.join(", ")
+}
+
+/// The report as tables for a person.
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario '{}' (seed {}): {} simulated, {} events",
+        report.scenario,
+        report.seed,
+        format_ns(report.simulated_ns as f64),
+        report.events_processed
+    );
+    if !report.flows.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .flows
+            .iter()
+            .flat_map(|f| {
+                let mut rows = vec![flow_row(&f.name, &f.from, &f.to, f.protocol, &f.forward)];
+                if let Some(r) = &f.replies {
+                    rows.push(flow_row(
+                        &format!("{} (replies)", f.name),
+                        &f.to,
+                        &f.from,
+                        f.protocol,
+                        r,
+                    ));
+                }
+                rows
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "flow",
+                "from -> to",
+                "sent",
+                "delivered",
+                "dropped",
+                "ratio",
+                "throughput",
+                "p50",
+                "p99",
+                "max",
+            ],
+            &rows,
+        ));
+    }
+    if !report.probes.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .probes
+            .iter()
+            .map(|p| {
+                vec![
+                    (p.index + 1).to_string(),
+                    format_ns(p.at_ns as f64),
+                    format!("{} -> {} {}", p.from, p.to, p.protocol),
+                    match p.reason {
+                        Some(r) => format!("dropped ({r})"),
+                        None => "delivered".into(),
+                    },
+                    p.path.join(" > "),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["probe", "at", "packet", "verdict", "path"], &rows));
+    }
+    if !report.shapers.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .shapers
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.kind.clone(),
+                    format_rate(s.rate_bps as f64),
+                    s.packets.to_string(),
+                    s.queue_overflow.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["shaper", "size/sku", "limit", "packets", "queue-overflow"],
+            &rows,
+        ));
+    }
+    if !report.peerings.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .peerings
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("{} <-> {}", p.vnets[0], p.vnets[1]),
+                    p.bytes_forward.to_string(),
+                    p.bytes_backward.to_string(),
+                    format!("${:.6}", p.cost_usd),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["peering", "bytes ->", "bytes <-", "cost"], &rows));
+    }
+    for e in &report.events {
+        let _ = writeln!(
+            out,
+            "event at {} (line {}): {}",
+            format_ns(e.at_ns as f64),
+            e.line,
+            e.action
+        );
+    }
+    for r in report.expectations.results.iter().filter(|r| !r.passed) {
+        let _ = writeln!(
+            out,
+            "expectation #{} (line {}, {}) failed:",
+            r.index + 1,
+            r.line,
+            r.subject
+        );
+        for f in &r.failures {
+            let _ = writeln!(out, "  - {f}");
+        }
+    }
+    let c = &report.conservation;
+    let _ = writeln!(
+        out,
+        "conservation: sent {} = delivered {} + dropped {} + in flight {}",
+        c.sent, c.delivered, c.dropped, c.in_flight
+    );
+    let _ = writeln!(
+        out,
+        "{} passed, {} failed",
+        report.expectations.passed, report.expectations.failed
+    );
+    out
+}
+
+fn flow_row(name: &str, from: &str, to: &str, protocol: &str, d: &DirectionReport) -> Vec<String> {
+    let lat = |f: fn(&Latency) -> u64| {
+        d.latency_ns
+            .as_ref()
+            .map(|l| format_ns(f(l) as f64))
+            .unwrap_or_else(|| "-".into())
+    };
+    vec![
+        name.to_string(),
+        format!("{from} -> {to} {protocol}"),
+        d.sent.to_string(),
+        d.delivered.to_string(),
+        drops_text(&d.dropped),
+        format!("{:.4}", d.delivered_ratio),
+        format_rate(d.throughput_bps),
+        lat(|l| l.p50),
+        lat(|l| l.p99),
+        lat(|l| l.max),
+    ]
+}
+
+/// Adds one drop to a by-reason map.
+pub fn count_drop(map: &mut BTreeMap<&'static str, u64>, reason: DropReason) {
+    *map.entry(reason.as_str()).or_insert(0) += 1;
+}

@@ -1,0 +1,169 @@
+//! Bandwidth shaping: a token bucket in front of a FIFO queue of bounded depth.
+//!
+//! What it is for: Azure's per-VM egress cap (all NICs of a VM together, every destination)
+//! and a gateway SKU's aggregate throughput. A packet arriving at `now` leaves when the bucket
+//! holds enough tokens for it and every packet queued before it has left; a packet that would
+//! make the queue deeper than its limit is dropped (`queue-overflow`). What it is not: a link
+//! with propagation delay (the latency model adds that) or a scheduler between flows (one FIFO).
+
+use vnetsim_scenario::Nanos;
+
+const NS_PER_S: u128 = 1_000_000_000;
+
+/// A token bucket (rate, burst) feeding a FIFO queue of at most `queue_bytes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shaper {
+    rate_bps: u64,
+    burst_bits: u64,
+    queue_bits: u64,
+    /// When the last packet accepted leaves.
+    last_departure: Nanos,
+    /// Tokens (bits) left in the bucket at `last_departure`.
+    tokens: u64,
+}
+
+/// What the shaper does with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// It leaves at `departure`, and its last bit is out `serialization` ns later.
+    Leaves {
+        /// When the packet starts leaving.
+        departure: Nanos,
+        /// Time to clock the packet out at the shaper's rate.
+        serialization: Nanos,
+    },
+    /// The queue is full.
+    Overflow,
+}
+
+impl Shaper {
+    /// A shaper of `rate_bps` with a bucket of `burst_bytes` (starting full) and a queue of
+    /// `queue_bytes`. A rate of 0 is treated as 1 bit/s.
+    pub fn new(rate_bps: u64, burst_bytes: u64, queue_bytes: u64) -> Self {
+        let burst_bits = burst_bytes.saturating_mul(8);
+        Self {
+            rate_bps: rate_bps.max(1),
+            burst_bits,
+            queue_bits: queue_bytes.saturating_mul(8),
+            last_departure: 0,
+            tokens: burst_bits,
+        }
+    }
+
+    /// The rate in bits per second.
+    pub fn rate_bps(&self) -> u64 {
+        self.rate_bps
+    }
+
+    /// Nanoseconds to send `bits` at the shaper's rate (rounded up).
+    #[inline]
+    pub fn duration_of(&self, bits: u64) -> Nanos {
+        let ns = (u128::from(bits) * NS_PER_S).div_ceil(u128::from(self.rate_bps));
+        ns.min(u128::from(u64::MAX)) as Nanos
+    }
+
+    #[inline]
+    fn bits_in(&self, ns: Nanos) -> u64 {
+        let bits = u128::from(ns) * u128::from(self.rate_bps) / NS_PER_S;
+        bits.min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Offers a packet of `bytes` at `now` (calls must come in non-decreasing `now`).
+    pub fn offer(&mut self, now: Nanos, bytes: u32) -> Admission {
+        let bits = u64::from(bytes) * 8;
+        // Bits still waiting ahead of this packet: what the bucket has yet to release.
+        let backlog = if self.last_departure > now {
+            self.bits_in(self.last_departure - now)
+        } else {
+            0
+        };
+        if backlog + bits > self.queue_bits {
+            return Admission::Overflow;
+        }
+        let start = now.max(self.last_departure);
+        let refill = self.bits_in(start - self.last_departure);
+        let tokens = self.tokens.saturating_add(refill).min(self.burst_bits);
+        let departure = if tokens >= bits {
+            self.tokens = tokens - bits;
+            start
+        } else {
+            self.tokens = 0;
+            start + self.duration_of(bits - tokens)
+        };
+        self.last_departure = departure;
+        Admission::Leaves {
+            departure,
+            serialization: self.duration_of(bits),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn departure(a: Admission) -> Nanos {
+        match a {
+            Admission::Leaves { departure, .. } => departure,
+            Admission::Overflow => panic!("unexpected overflow"),
+        }
+    }
+
+    #[test]
+    fn a_packet_within_the_burst_leaves_at_once() {
+        let mut s = Shaper::new(1_000_000_000, 64 * 1024, 1 << 20);
+        assert_eq!(departure(s.offer(100, 1500)), 100);
+    }
+
+    #[test]
+    fn a_saturating_source_is_held_to_the_rate() {
+        // 1 Gbit/s, no burst beyond one packet: 1500-byte packets leave every 12 us.
+        let mut s = Shaper::new(1_000_000_000, 1500, 1 << 20);
+        let mut last = 0;
+        for i in 0..100u64 {
+            last = departure(s.offer(i * 1_000, 1500));
+        }
+        // 100 packets = 1.2 Mbit at 1 Gbit/s: the last leaves 99 * 12 us after the first.
+        assert_eq!(last, 99 * 12_000);
+    }
+
+    #[test]
+    fn the_queue_overflows_when_offered_twice_the_rate() {
+        // 1 Gbit/s with a 15,000-byte queue, offered 2 Gbit/s (a 1500-byte packet every 6 us).
+        let mut s = Shaper::new(1_000_000_000, 1500, 15_000);
+        let mut accepted = 0;
+        let mut dropped = 0;
+        for i in 0..1_000u64 {
+            match s.offer(i * 6_000, 1500) {
+                Admission::Leaves { .. } => accepted += 1,
+                Admission::Overflow => dropped += 1,
+            }
+        }
+        // Half of the offered load fits through the bucket (plus what the queue absorbed).
+        assert!((500..=515).contains(&accepted), "accepted {accepted}");
+        assert_eq!(accepted + dropped, 1_000);
+    }
+
+    #[test]
+    fn serialization_is_size_over_rate() {
+        let mut s = Shaper::new(1_000_000_000, 64 * 1024, 1 << 20);
+        assert_eq!(
+            s.offer(0, 1250),
+            Admission::Leaves {
+                departure: 0,
+                serialization: 10_000
+            }
+        );
+    }
+
+    #[test]
+    fn an_idle_bucket_refills_up_to_its_burst() {
+        let mut s = Shaper::new(8_000, 2, 1 << 20); // 1 byte per ms, burst 2 bytes
+        assert_eq!(departure(s.offer(0, 2)), 0);
+        // Empty bucket: 2 bytes need 2 ms.
+        assert_eq!(departure(s.offer(0, 2)), 2_000_000);
+        // After a long idle time the bucket holds at most 2 bytes again.
+        assert_eq!(departure(s.offer(1_000_000_000, 2)), 1_000_000_000);
+        assert_eq!(departure(s.offer(1_000_000_000, 2)), 1_002_000_000);
+    }
+}

@@ -1,0 +1,930 @@
+//! The discrete-event engine: a virtual nanosecond clock, a queue of pending events, and the
+//! packets on their way.
+//!
+//! What it is for: replaying a scenario's traffic, probes and timed changes. Each packet is a
+//! real IPv4 packet in a pooled buffer. It waits in its sender's egress shaper (the VM size's
+//! bandwidth), then the data plane decides its way segment by segment: a packet that an
+//! appliance forwards, or that a gateway carries, waits again in that VM's or gateway's shaper
+//! and continues against the network as it is when it leaves (so packets in flight meet timed
+//! changes). Delays follow the scenario's latency model. What it is not: a real-time driver,
+//! and not deterministic under any other source of randomness than its seeded ChaCha8 stream.
+//!
+//! Latency model (one way): delivery to a VM (or the Internet) adds `host_to_host`, the same
+//! inside a VNet and across a peering [peering-2016]; each appliance adds `appliance`; each
+//! gateway adds `gateway`; the site link adds the site's `latency`; every segment may add a
+//! seeded uniform jitter in `0..=jitter`; every shaper adds the packet's serialization time at
+//! its rate, and any queueing.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use bytes::BytesMut;
+use hdrhistogram::Histogram;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use vnetsim_dataplane::probe::{ingress_for, probe_size};
+use vnetsim_dataplane::wire::{self, PacketSpec};
+use vnetsim_dataplane::{
+    Destination, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
+};
+use vnetsim_scenario::{
+    DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VnetId,
+};
+
+use crate::network::{Network, describe};
+use crate::report::{
+    Conservation, DirectionReport, EventReport, ExpectationResult, ExpectationSummary, FlowReport,
+    Latency, NicReport, PeeringReport, ProbeReport, REPORT_FORMAT, Report, ShaperReport,
+    check_flow, count_drop,
+};
+use crate::shaper::{Admission, Shaper};
+
+/// How long a flow without a duration of its own (and a scenario without one) sends.
+pub const DEFAULT_FLOW_DURATION: Nanos = 1_000_000_000;
+
+/// First source port given to flows that name none (flow i gets this + i).
+pub const FIRST_FLOW_PORT: u16 = 40000;
+
+/// A place packets are copied to as they leave each hop (a pcap file, a test).
+pub trait Capture {
+    /// The packet `bytes` is on the wire at simulated time `at`.
+    fn packet(&mut self, at: Nanos, bytes: &[u8]);
+}
+
+/// Knobs of one replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum What {
+    /// A timed change (index into `events`).
+    Event(u32),
+    /// A probe expectation (index into `expect`).
+    Probe(u32),
+    /// A flow emits its next packet.
+    Emit(u32),
+    /// A packet reaches a waypoint and queues for its bandwidth.
+    Arrive(u32),
+    /// A packet leaves a shaper: the data plane decides its next segment.
+    Leave(u32),
+    /// A packet reaches its destination.
+    Deliver(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Scheduled {
+    at: Nanos,
+    seq: u64,
+    what: What,
+}
+
+/// Where a packet's next segment starts.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    Ingress(Ingress),
+    At(Waypoint),
+}
+
+#[derive(Debug)]
+struct Packet {
+    buf: BytesMut,
+    flow: u32,
+    reply: bool,
+    created: Nanos,
+    next: Next,
+    delivered_to: Option<Destination>,
+}
+
+/// Per-direction counters of a flow while it runs.
+#[derive(Debug)]
+struct DirStats {
+    sent: u64,
+    delivered: u64,
+    dropped: BTreeMap<&'static str, u64>,
+    bytes_sent: u64,
+    bytes_delivered: u64,
+    latency: Histogram<u64>,
+}
+
+impl DirStats {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            delivered: 0,
+            dropped: BTreeMap::new(),
+            bytes_sent: 0,
+            bytes_delivered: 0,
+            latency: Histogram::new(3).expect("3 significant figures is valid"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Source {
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    protocol: Protocol,
+    src_port: u16,
+    dst_port: u16,
+    size: u16,
+    ingress: Ingress,
+    /// The VM whose egress shaper the flow's packets wait in.
+    shaper: Option<usize>,
+    interval: f64,
+    poisson: bool,
+    start: Nanos,
+    end: Nanos,
+    emitted: u64,
+    next_time: f64,
+    reply: bool,
+    forward: DirStats,
+    replies: DirStats,
+}
+
+/// A peering crossing counter fed by the data plane's trace.
+struct SegmentTrace<'a> {
+    peerings: &'a mut BTreeMap<(u32, u32), [u64; 2]>,
+    bytes: u64,
+}
+
+impl Trace for SegmentTrace<'_> {
+    #[inline]
+    fn step(&mut self, step: Step) {
+        if let Step::Peering { from, edge } = step {
+            let (a, b) = (from.0.min(edge.peer.0), from.0.max(edge.peer.0));
+            let dir = usize::from(from.0 != a);
+            self.peerings.entry((a, b)).or_insert([0, 0])[dir] += self.bytes;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct ShaperCount {
+    packets: u64,
+    bytes: u64,
+    overflow: u64,
+}
+
+/// A replay of one scenario.
+pub struct Engine<'c> {
+    scenario: Scenario,
+    network: Network,
+    flows_nsg: FlowTable,
+    probe_flows: FlowTable,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    now: Nanos,
+    end: Option<Nanos>,
+    rng: ChaCha8Rng,
+    seed: u64,
+    jitter: Nanos,
+    packets: Vec<Packet>,
+    free: Vec<u32>,
+    live: u64,
+    sources: Vec<Source>,
+    vm_shapers: Vec<Option<Shaper>>,
+    vm_counts: Vec<ShaperCount>,
+    gw_shapers: Vec<Option<Shaper>>,
+    gw_counts: Vec<ShaperCount>,
+    nic_counts: Vec<NicReport>,
+    peerings: BTreeMap<(u32, u32), [u64; 2]>,
+    conservation: Conservation,
+    drops: BTreeMap<&'static str, u64>,
+    probes: Vec<ProbeReport>,
+    probe_failures: BTreeMap<usize, Vec<String>>,
+    events_applied: Vec<EventReport>,
+    events_processed: u64,
+    capture: Option<&'c mut dyn Capture>,
+}
+
+impl<'c> Engine<'c> {
+    /// Prepares a replay: compiles the network and schedules every flow, event and probe.
+    pub fn new(scenario: &Scenario, options: Options) -> Self {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let network = Network::new(scenario);
+        let vm_shapers = scenario
+            .vms
+            .iter()
+            .map(|vm| {
+                let rate = vm.bandwidth.or_else(|| {
+                    vnetsim_scenario::sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps)
+                })?;
+                Some(Shaper::new(
+                    rate,
+                    scenario.shaping.burst_bytes,
+                    scenario.shaping.queue_bytes,
+                ))
+            })
+            .collect();
+        let gw_shapers = scenario
+            .vnets
+            .iter()
+            .map(|v| {
+                let gw = v.gateway.as_ref()?;
+                let sku = vnetsim_scenario::sizes::gateway_sku(&gw.sku)?;
+                Some(Shaper::new(
+                    sku.bandwidth_bps,
+                    scenario.shaping.burst_bytes,
+                    scenario.shaping.queue_bytes,
+                ))
+            })
+            .collect();
+        let nic_counts = scenario
+            .nics
+            .iter()
+            .map(|n| NicReport {
+                nic: n.name.clone(),
+                vm: scenario.vms[n.vm.index()].name.clone(),
+                ..NicReport::default()
+            })
+            .collect();
+        let mut engine = Engine {
+            network,
+            flows_nsg: FlowTable::new(),
+            probe_flows: FlowTable::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            end: scenario.duration,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            jitter: scenario.latency.jitter,
+            packets: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            sources: Vec::new(),
+            vm_shapers,
+            vm_counts: vec![ShaperCount::default(); scenario.vms.len()],
+            gw_shapers,
+            gw_counts: vec![ShaperCount::default(); scenario.vnets.len()],
+            nic_counts,
+            peerings: BTreeMap::new(),
+            conservation: Conservation::default(),
+            drops: BTreeMap::new(),
+            probes: Vec::new(),
+            probe_failures: BTreeMap::new(),
+            events_applied: Vec::new(),
+            events_processed: 0,
+            capture: None,
+            scenario: scenario.clone(),
+        };
+        // Timed changes first: at equal times they happen before probes and packets.
+        for (i, e) in scenario.events.iter().enumerate() {
+            engine.schedule(e.at, What::Event(i as u32));
+        }
+        for (i, e) in scenario.expectations.iter().enumerate() {
+            if let Expectation::Probe { probe, .. } = e {
+                engine.schedule(probe.at, What::Probe(i as u32));
+            }
+        }
+        for (i, f) in scenario.traffic.iter().enumerate() {
+            let source = engine.source(i, f);
+            if source.start < source.end {
+                engine.schedule(source.start, What::Emit(i as u32));
+            }
+            engine.sources.push(source);
+        }
+        engine
+    }
+
+    /// Copies every packet at every hop to `capture` (for pcap files).
+    pub fn with_capture(mut self, capture: &'c mut dyn Capture) -> Self {
+        self.capture = Some(capture);
+        self
+    }
+
+    fn source(&self, i: usize, f: &vnetsim_scenario::Flow) -> Source {
+        let sc = &self.scenario;
+        let ingress = ingress_for(sc, f.from);
+        let shaper = match ingress {
+            Ingress::Nic(nic) => Some(sc.nics[nic.index()].vm.index()),
+            _ => None,
+        };
+        let size = f.packet_size.max(probe_size_min(f.protocol));
+        let interval = match f.rate {
+            Rate::BitsPerSecond(bps) => f64::from(size) * 8.0 * 1e9 / bps.max(1) as f64,
+            Rate::PacketsPerSecond(pps) => 1e9 / pps.max(1) as f64,
+        };
+        let start = f.start;
+        let end = match (f.duration, sc.duration) {
+            (Some(d), _) => start.saturating_add(d),
+            (None, Some(total)) => total,
+            (None, None) => start.saturating_add(DEFAULT_FLOW_DURATION),
+        };
+        let end = match sc.duration {
+            Some(total) => end.min(total),
+            None => end,
+        };
+        Source {
+            src: sc
+                .endpoint_ip(f.from)
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            dst: sc
+                .endpoint_ip(f.to)
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            protocol: f.protocol,
+            src_port: f.src_port.unwrap_or(FIRST_FLOW_PORT.wrapping_add(i as u16)),
+            dst_port: f.dst_port.unwrap_or(match f.protocol {
+                Protocol::Icmp => 0,
+                _ => 80,
+            }),
+            size,
+            ingress,
+            shaper,
+            interval,
+            poisson: f.pattern == Pattern::Poisson,
+            start,
+            end,
+            emitted: 0,
+            next_time: start as f64,
+            reply: f.reply,
+            forward: DirStats::new(),
+            replies: DirStats::new(),
+        }
+    }
+
+    fn schedule(&mut self, at: Nanos, what: What) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            what,
+        }));
+    }
+
+    /// Runs to the end: the scenario's duration, or until nothing is pending.
+    pub fn run(self) -> Report {
+        self.run_with_progress(&mut |_, _| {})
+    }
+
+    /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
+    pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
+        while let Some(Reverse(next)) = self.queue.peek().copied() {
+            if self.end.is_some_and(|end| next.at > end) {
+                break;
+            }
+            self.queue.pop();
+            self.now = next.at;
+            self.events_processed += 1;
+            if self.events_processed.is_multiple_of(65_536) {
+                progress(self.now, self.end);
+            }
+            match next.what {
+                What::Event(i) => self.apply_event(i as usize),
+                What::Probe(i) => self.probe(i as usize),
+                What::Emit(f) => self.emit(f),
+                What::Arrive(p) => self.arrive(p),
+                What::Leave(p) => self.leave(p),
+                What::Deliver(p) => self.deliver(p),
+            }
+        }
+        if let Some(end) = self.end {
+            self.now = self.now.max(end);
+        }
+        self.report()
+    }
+
+    fn apply_event(&mut self, i: usize) {
+        let e = &self.scenario.events[i];
+        let action = describe(self.network.scenario(), &e.action);
+        self.network.apply(&e.action);
+        tracing::debug!(at = e.at, %action, "event applied");
+        self.events_applied.push(EventReport {
+            at_ns: e.at,
+            line: e.line,
+            action,
+        });
+    }
+
+    fn probe(&mut self, index: usize) {
+        self.conservation.sent += 1;
+        let scenario = self.network.scenario();
+        let Some(check) = vnetsim_dataplane::expect::check_probe(
+            scenario,
+            self.network.dataplane(),
+            index,
+            self.probes.len() as u16 + 1,
+            &mut self.probe_flows,
+        ) else {
+            return;
+        };
+        match check.result.outcome {
+            Outcome::Delivered(_) => self.conservation.delivered += 1,
+            Outcome::Dropped(reason, _) => {
+                self.conservation.dropped += 1;
+                count_drop(&mut self.drops, reason);
+            }
+        }
+        let detail = vnetsim_dataplane::expect::describe(
+            scenario,
+            self.network.dataplane(),
+            &check.result.outcome,
+        );
+        self.probe_failures.insert(index, check.failures.clone());
+        self.probes.push(ProbeReport {
+            index,
+            line: check.line,
+            at_ns: check.probe.at,
+            from: scenario.endpoint_name(check.probe.from),
+            to: scenario.endpoint_name(check.probe.to),
+            protocol: vnetsim_dataplane::explain::protocol_name(check.probe.protocol),
+            verdict: match check.result.outcome {
+                Outcome::Delivered(_) => "delivered",
+                Outcome::Dropped(..) => "dropped",
+            },
+            reason: check.result.outcome.drop_reason().map(|r| r.as_str()),
+            detail,
+            passed: check.failures.is_empty(),
+            failures: check.failures,
+            path: check.path,
+        });
+    }
+
+    fn alloc(&mut self, flow: u32, reply: bool, next: Next, size: usize) -> u32 {
+        self.live += 1;
+        self.conservation.sent += 1;
+        match self.free.pop() {
+            Some(i) => {
+                let p = &mut self.packets[i as usize];
+                p.buf.clear();
+                p.buf.resize(size, 0);
+                p.flow = flow;
+                p.reply = reply;
+                p.created = self.now;
+                p.next = next;
+                p.delivered_to = None;
+                i
+            }
+            None => {
+                let mut buf = BytesMut::with_capacity(size.max(1500));
+                buf.resize(size, 0);
+                self.packets.push(Packet {
+                    buf,
+                    flow,
+                    reply,
+                    created: self.now,
+                    next,
+                    delivered_to: None,
+                });
+                (self.packets.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, p: u32) {
+        self.live -= 1;
+        self.free.push(p);
+    }
+
+    fn dir(&mut self, p: u32) -> &mut DirStats {
+        let pkt = &self.packets[p as usize];
+        let src = &mut self.sources[pkt.flow as usize];
+        if pkt.reply {
+            &mut src.replies
+        } else {
+            &mut src.forward
+        }
+    }
+
+    fn drop_packet(&mut self, p: u32, reason: DropReason) {
+        self.conservation.dropped += 1;
+        count_drop(&mut self.drops, reason);
+        count_drop(&mut self.dir(p).dropped, reason);
+        self.release(p);
+    }
+
+    fn emit(&mut self, f: u32) {
+        let fi = f as usize;
+        let (size, spec, ingress, shaper) = {
+            let s = &mut self.sources[fi];
+            s.emitted += 1;
+            let spec = PacketSpec {
+                src: s.src,
+                dst: s.dst,
+                protocol: s.protocol,
+                src_port: s.src_port,
+                dst_port: s.dst_port,
+                ttl: 64,
+                total_len: s.size,
+                identification: s.emitted as u16,
+            };
+            (s.size, spec, s.ingress, s.shaper)
+        };
+        let p = self.alloc(f, false, Next::Ingress(ingress), usize::from(size));
+        let built = wire::build_probe(&mut self.packets[p as usize].buf, &spec);
+        {
+            let d = &mut self.sources[fi].forward;
+            d.sent += 1;
+            d.bytes_sent += u64::from(size);
+        }
+        match built {
+            Ok(_) => self.send(p, shaper),
+            Err(_) => self.drop_packet(p, DropReason::Malformed),
+        }
+        // The next packet of the flow.
+        let s = &mut self.sources[fi];
+        let gap = if s.poisson {
+            let u: f64 = self.rng.random();
+            -(1.0 - u).ln() * s.interval
+        } else {
+            s.interval
+        };
+        s.next_time += gap;
+        let next = s.next_time.round() as Nanos;
+        if next < s.end {
+            let at = next.max(self.now);
+            self.schedule(at, What::Emit(f));
+        }
+    }
+
+    /// The packet's sender hands it to its VM's egress shaper (or straight on, from a site).
+    fn send(&mut self, p: u32, shaper: Option<usize>) {
+        let len = self.packets[p as usize].buf.len();
+        if let Ingress::Nic(nic) = self.nic_of(p) {
+            let c = &mut self.nic_counts[nic.index()];
+            c.tx_packets += 1;
+            c.tx_bytes += len as u64;
+        }
+        match shaper.and_then(|vm| self.vm_shapers[vm].as_mut().map(|s| (vm, s))) {
+            Some((vm, s)) => match s.offer(self.now, len as u32) {
+                Admission::Overflow => {
+                    self.vm_counts[vm].overflow += 1;
+                    self.drop_packet(p, DropReason::QueueOverflow);
+                }
+                Admission::Leaves {
+                    departure,
+                    serialization,
+                } => {
+                    let c = &mut self.vm_counts[vm];
+                    c.packets += 1;
+                    c.bytes += len as u64;
+                    self.schedule(departure + serialization, What::Leave(p));
+                }
+            },
+            None => self.schedule(self.now, What::Leave(p)),
+        }
+    }
+
+    fn nic_of(&self, p: u32) -> Ingress {
+        match self.packets[p as usize].next {
+            Next::Ingress(Ingress::Nic(nic)) => Ingress::Nic(nic),
+            _ => Ingress::Internet,
+        }
+    }
+
+    fn jitter(&mut self) -> Nanos {
+        if self.jitter == 0 {
+            0
+        } else {
+            self.rng.random_range(0..=self.jitter)
+        }
+    }
+
+    /// The data plane decides the packet's next segment.
+    fn leave(&mut self, p: u32) {
+        let now = self.now;
+        let pkt = &mut self.packets[p as usize];
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.packet(now, &pkt.buf);
+        }
+        let from_site = match pkt.next {
+            Next::Ingress(Ingress::Site(site)) => Some(site),
+            _ => None,
+        };
+        let mut trace = SegmentTrace {
+            peerings: &mut self.peerings,
+            bytes: pkt.buf.len() as u64,
+        };
+        let dp = self.network.dataplane();
+        let segment = match pkt.next {
+            Next::Ingress(ingress) => {
+                dp.start_segment(&mut pkt.buf, ingress, &mut self.flows_nsg, now, &mut trace)
+            }
+            Next::At(w) => dp.resume(&mut pkt.buf, w, &mut self.flows_nsg, now, &mut trace),
+        };
+        let lat = &self.scenario.latency;
+        let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);
+        match segment {
+            Segment::Done(Outcome::Dropped(reason, _)) => {
+                self.drop_packet(p, reason);
+                return;
+            }
+            Segment::Done(Outcome::Delivered(to)) => {
+                delay += match to {
+                    Destination::Nic(_) | Destination::Internet => lat.host_to_host,
+                    Destination::Host(h) => self.site_latency(self.scenario.hosts[h.index()].site),
+                };
+                self.packets[p as usize].delivered_to = Some(to);
+                let at = now + delay + self.jitter();
+                self.schedule(at, What::Deliver(p));
+            }
+            Segment::Paused(w) => {
+                delay += match w.at() {
+                    WaypointAt::Appliance(_) => lat.appliance,
+                    WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
+                };
+                self.packets[p as usize].next = Next::At(w);
+                let at = now + delay + self.jitter();
+                self.schedule(at, What::Arrive(p));
+            }
+        }
+    }
+
+    fn site_latency(&self, site: SiteId) -> Nanos {
+        self.scenario.sites[site.index()].latency
+    }
+
+    /// The packet reached a waypoint: it queues in the appliance VM's or the gateway's shaper.
+    fn arrive(&mut self, p: u32) {
+        let Next::At(w) = self.packets[p as usize].next else {
+            return;
+        };
+        let len = self.packets[p as usize].buf.len();
+        let (shaper, count) = match w.at() {
+            WaypointAt::Appliance(nic) => {
+                self.nic_counts[nic.index()].forwarded_packets += 1;
+                let vm = self.scenario.nics[nic.index()].vm.index();
+                (self.vm_shapers[vm].as_mut(), &mut self.vm_counts[vm])
+            }
+            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => {
+                let v: VnetId = v;
+                (
+                    self.gw_shapers[v.index()].as_mut(),
+                    &mut self.gw_counts[v.index()],
+                )
+            }
+        };
+        match shaper.map(|s| s.offer(self.now, len as u32)) {
+            Some(Admission::Overflow) => {
+                count.overflow += 1;
+                self.drop_packet(p, DropReason::QueueOverflow);
+            }
+            Some(Admission::Leaves {
+                departure,
+                serialization,
+            }) => {
+                count.packets += 1;
+                count.bytes += len as u64;
+                self.schedule(departure + serialization, What::Leave(p));
+            }
+            None => {
+                count.packets += 1;
+                count.bytes += len as u64;
+                self.schedule(self.now, What::Leave(p));
+            }
+        }
+    }
+
+    fn deliver(&mut self, p: u32) {
+        let now = self.now;
+        let (len, created, to, reply, flow) = {
+            let pkt = &self.packets[p as usize];
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.packet(now, &pkt.buf);
+            }
+            (
+                pkt.buf.len() as u64,
+                pkt.created,
+                pkt.delivered_to,
+                pkt.reply,
+                pkt.flow as usize,
+            )
+        };
+        self.conservation.delivered += 1;
+        let d = self.dir(p);
+        d.delivered += 1;
+        d.bytes_delivered += len;
+        let _ = d.latency.record(now - created);
+        if let Some(Destination::Nic(nic)) = to {
+            let c = &mut self.nic_counts[nic.index()];
+            c.rx_packets += 1;
+            c.rx_bytes += len;
+        }
+        // The destination answers: the reply is the reverse 5-tuple (stateful NSGs admit it).
+        if self.sources[flow].reply && !reply {
+            let ingress = match to {
+                Some(Destination::Nic(nic)) => Some(Ingress::Nic(nic)),
+                Some(Destination::Host(h)) => {
+                    Some(Ingress::Site(self.scenario.hosts[h.index()].site))
+                }
+                _ => None,
+            };
+            if let (Some(ingress), Ok(meta)) = (ingress, wire::parse(&self.packets[p as usize].buf))
+            {
+                let size = self.sources[flow].size;
+                let shaper = match ingress {
+                    Ingress::Nic(nic) => Some(self.scenario.nics[nic.index()].vm.index()),
+                    _ => None,
+                };
+                let r = self.alloc(flow as u32, true, Next::Ingress(ingress), usize::from(size));
+                let built = wire::build_reply(&mut self.packets[r as usize].buf, &meta, size);
+                let d = &mut self.sources[flow].replies;
+                d.sent += 1;
+                d.bytes_sent += u64::from(size);
+                match built {
+                    Ok(n) => {
+                        self.packets[r as usize].buf.truncate(n);
+                        self.send(r, shaper);
+                    }
+                    Err(_) => self.drop_packet(r, DropReason::Malformed),
+                }
+            }
+        }
+        self.release(p);
+    }
+
+    fn report(mut self) -> Report {
+        let now = self.now;
+        self.conservation.in_flight = self.live;
+        // Packets still in flight, per flow and direction.
+        let mut in_flight: BTreeMap<(u32, bool), u64> = BTreeMap::new();
+        let free: std::collections::BTreeSet<u32> = self.free.iter().copied().collect();
+        for (i, pkt) in self.packets.iter().enumerate() {
+            if !free.contains(&(i as u32)) {
+                *in_flight.entry((pkt.flow, pkt.reply)).or_insert(0) += 1;
+            }
+        }
+        let sc = &self.scenario;
+        let flows: Vec<FlowReport> = self
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let f = &sc.traffic[i];
+                let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
+                let dir = |d: &DirStats, flight: u64| DirectionReport {
+                    sent: d.sent,
+                    delivered: d.delivered,
+                    dropped: d.dropped.clone(),
+                    in_flight: flight,
+                    bytes_sent: d.bytes_sent,
+                    bytes_delivered: d.bytes_delivered,
+                    delivered_ratio: if d.sent == 0 {
+                        1.0
+                    } else {
+                        d.delivered as f64 / d.sent as f64
+                    },
+                    throughput_bps: d.bytes_delivered as f64 * 8.0 / active,
+                    latency_ns: (d.delivered > 0).then(|| Latency {
+                        min: d.latency.min(),
+                        p50: d.latency.value_at_quantile(0.5),
+                        p90: d.latency.value_at_quantile(0.9),
+                        p99: d.latency.value_at_quantile(0.99),
+                        p999: d.latency.value_at_quantile(0.999),
+                        max: d.latency.max(),
+                        mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+                    }),
+                };
+                FlowReport {
+                    name: f.name.clone(),
+                    from: sc.endpoint_name(f.from),
+                    to: sc.endpoint_name(f.to),
+                    protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
+                    packet_size: s.size,
+                    offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
+                    start_ns: s.start,
+                    end_ns: s.end,
+                    forward: dir(
+                        &s.forward,
+                        in_flight.get(&(i as u32, false)).copied().unwrap_or(0),
+                    ),
+                    replies: s.reply.then(|| {
+                        dir(
+                            &s.replies,
+                            in_flight.get(&(i as u32, true)).copied().unwrap_or(0),
+                        )
+                    }),
+                    latency_cdf: s
+                        .forward
+                        .latency
+                        .iter_recorded()
+                        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                        .collect(),
+                }
+            })
+            .collect();
+        let mut results = Vec::new();
+        for (index, e) in sc.expectations.iter().enumerate() {
+            match e {
+                Expectation::Probe { line, .. } => {
+                    let failures = self.probe_failures.get(&index).cloned().unwrap_or_else(|| {
+                        vec!["the probe was not sent before the end of the simulation".into()]
+                    });
+                    results.push(ExpectationResult {
+                        index,
+                        line: *line,
+                        subject: "probe".into(),
+                        passed: failures.is_empty(),
+                        failures,
+                    });
+                }
+                Expectation::Flow { flow, checks, line } => {
+                    let failures = check_flow(&flows[flow.index()], checks);
+                    results.push(ExpectationResult {
+                        index,
+                        line: *line,
+                        subject: format!("flow {}", sc.traffic[flow.index()].name),
+                        passed: failures.is_empty(),
+                        failures,
+                    });
+                }
+            }
+        }
+        let passed = results.iter().filter(|r| r.passed).count() as u64;
+        let mut shapers = Vec::new();
+        for (i, vm) in sc.vms.iter().enumerate() {
+            let c = &self.vm_counts[i];
+            if let Some(s) = &self.vm_shapers[i]
+                && (c.packets > 0 || c.overflow > 0)
+            {
+                shapers.push(ShaperReport {
+                    name: vm.name.clone(),
+                    kind: vm.size.clone(),
+                    rate_bps: s.rate_bps(),
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    queue_overflow: c.overflow,
+                });
+            }
+        }
+        for (i, v) in sc.vnets.iter().enumerate() {
+            let c = &self.gw_counts[i];
+            if let (Some(gw), true) = (&v.gateway, c.packets > 0 || c.overflow > 0) {
+                shapers.push(ShaperReport {
+                    name: gw.name.clone(),
+                    kind: gw.sku.clone(),
+                    rate_bps: self.gw_shapers[i]
+                        .as_ref()
+                        .map(|s| s.rate_bps())
+                        .unwrap_or(0),
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    queue_overflow: c.overflow,
+                });
+            }
+        }
+        let price = sc.pricing.peering_egress_per_gb + sc.pricing.peering_ingress_per_gb;
+        let peerings = self
+            .peerings
+            .iter()
+            .map(|(&(a, b), bytes)| PeeringReport {
+                vnets: [
+                    sc.vnets[a as usize].name.clone(),
+                    sc.vnets[b as usize].name.clone(),
+                ],
+                bytes_forward: bytes[0],
+                bytes_backward: bytes[1],
+                cost_usd: (bytes[0] + bytes[1]) as f64 / 1e9 * price,
+            })
+            .collect();
+        let mut probes = std::mem::take(&mut self.probes);
+        probes.sort_by_key(|p| p.index);
+        Report {
+            format: REPORT_FORMAT,
+            scenario: sc.name.clone(),
+            seed: self.seed,
+            simulated_ns: now,
+            events_processed: self.events_processed,
+            conservation: self.conservation,
+            drops_by_reason: self.drops.clone(),
+            flows,
+            probes,
+            nics: self
+                .nic_counts
+                .iter()
+                .filter(|n| n.tx_packets + n.rx_packets + n.forwarded_packets > 0)
+                .cloned()
+                .collect(),
+            shapers,
+            peerings,
+            events: std::mem::take(&mut self.events_applied),
+            expectations: ExpectationSummary {
+                passed,
+                failed: results.len() as u64 - passed,
+                results,
+            },
+        }
+    }
+}
+
+fn probe_size_min(protocol: Protocol) -> u16 {
+    // The smallest packet of each protocol (headers only); the loader refuses smaller sizes.
+    match protocol {
+        Protocol::Tcp => 40,
+        Protocol::Udp | Protocol::Icmp => 28,
+    }
+    .min(probe_size(protocol))
+}
+
+/// Replays a scenario with default options.
+pub fn replay(scenario: &Scenario) -> Report {
+    Engine::new(scenario, Options::default()).run()
+}
+
+/// Whether an endpoint is a VM (its packets are shaped by the VM's size).
+pub fn is_vm(endpoint: Endpoint) -> bool {
+    matches!(endpoint, Endpoint::Vm(_))
+}
