@@ -134,6 +134,12 @@ pub struct RawScenario {
     /// One-way latency model.
     #[serde(default)]
     pub latency: RawLatency,
+    /// Bandwidth shaping queues. vnetsim addition.
+    #[serde(default)]
+    pub shaping: RawShaping,
+    /// Prices used in reports. vnetsim addition.
+    #[serde(default)]
+    pub pricing: RawPricing,
     /// Traffic sources.
     #[serde(default)]
     pub traffic: Vec<RawFlow>,
@@ -261,7 +267,7 @@ pub struct RawSubnet {
 pub struct RawGateway {
     /// Gateway name.
     pub name: String,
-    /// SKU name, e.g. `VpnGw1`.
+    /// SKU name, e.g. `VpnGw1` (from the gateway SKU catalog, any case).
     pub sku: String,
 }
 
@@ -495,6 +501,35 @@ pub struct RawLatency {
     /// Per gateway hop (default `200us`).
     #[schemars(with = "Option<Text>")]
     pub gateway: Option<Spanned<Text>>,
+    /// Largest seeded extra delay per segment of a packet's way (default `0`). vnetsim addition.
+    #[schemars(with = "Option<Text>")]
+    pub jitter: Option<Spanned<Text>>,
+}
+
+/// Bandwidth shaping: the depth of each shaping queue and the token bucket's burst, in bytes.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawShaping {
+    /// Depth of each shaping queue in bytes (default 1048576); at least 65535, the largest
+    /// IPv4 packet.
+    #[schemars(with = "Option<u64>")]
+    pub queue_bytes: Option<Spanned<u64>>,
+    /// Token bucket size in bytes: how much may leave at once after an idle period (default
+    /// 65536); above zero.
+    #[schemars(with = "Option<u64>")]
+    pub burst_bytes: Option<Spanned<u64>>,
+}
+
+/// Prices used in reports, in US dollars per GB (10^9 bytes).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// Per GB leaving a VNet over a peering, billed at the sender (default 0.01).
+    #[schemars(with = "Option<f64>")]
+    pub peering_egress_per_gb: Option<Spanned<f64>>,
+    /// Per GB entering a VNet over a peering, billed at the receiver (default 0.01).
+    #[schemars(with = "Option<f64>")]
+    pub peering_ingress_per_gb: Option<Spanned<f64>>,
 }
 
 /// Inter-packet pattern.

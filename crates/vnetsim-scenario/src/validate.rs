@@ -95,6 +95,10 @@ pub const RULES: &[(&str, &str)] = &[
         "unknown-vm-size",
         "A VM's size must be in the size catalog.",
     ),
+    (
+        "unknown-gateway-sku",
+        "A gateway's SKU must be in the gateway SKU catalog.",
+    ),
     ("unknown-peering", "Referenced peerings must exist."),
     ("unknown-nic", "Referenced NICs must exist."),
     ("unknown-flow", "Referenced flows must exist."),
@@ -191,6 +195,10 @@ pub const RULES: &[(&str, &str)] = &[
         "udr-duplicate-prefix",
         "A route table holds one route per prefix.",
     ),
+    (
+        "udr-gateway-expressroute",
+        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one.",
+    ),
     // Peerings.
     ("peering-self", "A VNet cannot peer with itself."),
     (
@@ -256,7 +264,20 @@ pub const RULES: &[(&str, &str)] = &[
         "delivered-with-reason",
         "A drop reason goes with `verdict: dropped`, not `delivered`.",
     ),
+    // Shaping and pricing.
+    (
+        "shaping-size-zero",
+        "Shaping sizes (queue_bytes, burst_bytes) are above zero.",
+    ),
+    (
+        "shaping-queue-too-small",
+        "A shaping queue holds at least the largest IPv4 packet (65535 bytes).",
+    ),
+    ("invalid-price", "Prices are finite numbers, zero or more."),
 ];
+
+/// The largest IPv4 packet; a shaping queue must hold at least one.
+const MAX_PACKET_BYTES: u64 = 65535;
 
 /// A name index of one kind: name -> (id, location).
 type Names<'a> = HashMap<&'a str, (u32, Location)>;
@@ -903,12 +924,28 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
                     format!("VNet `{}` lists {} gateways; a VNet has at most one virtual network gateway", v.name.value, list.len()),
                 );
             }
+            let skus: Vec<Option<sizes::GatewaySku>> = list
+                .iter()
+                .enumerate()
+                .map(|(k, gw)| {
+                    let path = if list.len() > 1 {
+                        format!("vnets[{i}].gateway[{k}].sku")
+                    } else {
+                        format!("vnets[{i}].gateway.sku")
+                    };
+                    gateway_sku(cx, &gw.sku, loc(g), path)
+                })
+                .collect();
             if let Some(first) = list.first() {
                 match gateway_subnet {
                     Some((subnet, prefix)) => {
                         gateway = Some(Gateway {
                             name: first.name.clone(),
-                            sku: first.sku.clone(),
+                            sku: skus
+                                .first()
+                                .copied()
+                                .flatten()
+                                .map_or_else(|| first.sku.clone(), |s| s.name.to_owned()),
                             subnet,
                             ip: prefix.map(first_usable).unwrap_or(Ipv4Addr::UNSPECIFIED),
                         });
@@ -1280,6 +1317,8 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
         });
     }
 
+    udr_gateway_kind(cx, &sc, raw, &resolved);
+
     // Sites and hosts.
     let mut site_names: Names = HashMap::new();
     cx.index(
@@ -1382,8 +1421,10 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             d.appliance,
         ),
         gateway: cx.opt_duration(raw.latency.gateway.as_ref(), "latency.gateway", d.gateway),
-        jitter: d.jitter,
+        jitter: cx.opt_duration(raw.latency.jitter.as_ref(), "latency.jitter", d.jitter),
     };
+    sc.shaping = shaping(cx, &raw.shaping);
+    sc.pricing = pricing(cx, &raw.pricing);
 
     // Traffic.
     let mut flows: Names = HashMap::new();
@@ -1486,6 +1527,177 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
         }
     }
     sc
+}
+
+/// Looks a gateway SKU up in the catalog, reporting an unknown one (at `at`, the gateway entry:
+/// positions inside a one-or-many value are not kept) with the nearest known name.
+fn gateway_sku(
+    cx: &mut Ctx<'_>,
+    sku: &str,
+    at: Location,
+    path: String,
+) -> Option<sizes::GatewaySku> {
+    let found = sizes::gateway_sku(sku);
+    if found.is_none() {
+        let catalog = sizes::gateway_skus().iter().map(|s| s.name);
+        let msg = format!("gateway SKU `{}` is not in the gateway SKU catalog", sku);
+        match nearest(sku, catalog) {
+            Some(best) => cx.err_help(
+                at,
+                path,
+                "unknown-gateway-sku",
+                msg,
+                format!("did you mean `{best}`?"),
+            ),
+            None => {
+                let names: Vec<&str> = sizes::gateway_skus().iter().map(|s| s.name).collect();
+                cx.err_help(
+                    at,
+                    path,
+                    "unknown-gateway-sku",
+                    msg,
+                    format!("known SKUs: {}", names.join(", ")),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// The `shaping` section: sizes above zero, a queue that holds the largest packet.
+fn shaping(cx: &mut Ctx<'_>, raw: &RawShaping) -> Shaping {
+    let d = Shaping::default();
+    let mut size = |field: &Option<Spanned<u64>>, name: &str, default: u64| -> u64 {
+        let Some(v) = field else {
+            return default;
+        };
+        let path = format!("shaping.{name}");
+        if v.value == 0 {
+            cx.err(
+                loc(v),
+                path,
+                "shaping-size-zero",
+                format!("`{name}` is 0; shaping sizes are bytes above zero"),
+            );
+            return default;
+        }
+        if name == "queue_bytes" && v.value < MAX_PACKET_BYTES {
+            cx.err_help(
+                loc(v),
+                path,
+                "shaping-queue-too-small",
+                format!(
+                    "a shaping queue of {} bytes cannot hold the largest IPv4 packet ({MAX_PACKET_BYTES} bytes)",
+                    v.value
+                ),
+                format!("set `queue_bytes` to {MAX_PACKET_BYTES} or more (default {default})"),
+            );
+            return default;
+        }
+        v.value
+    };
+    Shaping {
+        queue_bytes: size(&raw.queue_bytes, "queue_bytes", d.queue_bytes),
+        burst_bytes: size(&raw.burst_bytes, "burst_bytes", d.burst_bytes),
+    }
+}
+
+/// The `pricing` section: finite prices, zero or more.
+fn pricing(cx: &mut Ctx<'_>, raw: &RawPricing) -> Pricing {
+    let d = Pricing::default();
+    let mut price = |field: &Option<Spanned<f64>>, name: &str, default: f64| -> f64 {
+        match field {
+            None => default,
+            Some(v) if v.value.is_finite() && v.value >= 0.0 => v.value,
+            Some(v) => {
+                cx.err(
+                    loc(v),
+                    format!("pricing.{name}"),
+                    "invalid-price",
+                    format!(
+                        "`{name}` is {}; a price is a finite number of US dollars per GB, zero or more",
+                        v.value
+                    ),
+                );
+                default
+            }
+        }
+    };
+    Pricing {
+        peering_egress_per_gb: price(
+            &raw.peering_egress_per_gb,
+            "peering_egress_per_gb",
+            d.peering_egress_per_gb,
+        ),
+        peering_ingress_per_gb: price(
+            &raw.peering_ingress_per_gb,
+            "peering_ingress_per_gb",
+            d.peering_ingress_per_gb,
+        ),
+    }
+}
+
+/// Refuses user routes to VirtualNetworkGateway in subnets whose gateway (the VNet's own, or the
+/// remote one reached through `use_remote_gateways`) is an ExpressRoute gateway. Azure
+/// (udr-overview): the gateway of such a route must be of type VPN; ExpressRoute learns custom
+/// routes through BGP only. Each route is reported once, naming the first such subnet.
+fn udr_gateway_kind(
+    cx: &mut Ctx<'_>,
+    sc: &Scenario,
+    raw: &RawScenario,
+    resolved: &[Option<(u32, u32)>],
+) {
+    let gateway_of = |vnet: VnetId| -> Option<&Gateway> {
+        if let Some(g) = &sc.vnets[vnet.index()].gateway {
+            return Some(g);
+        }
+        raw.peerings
+            .iter()
+            .zip(resolved)
+            .filter(|(p, _)| p.use_remote_gateways.as_ref().is_some_and(|s| s.value))
+            .filter_map(|(_, r)| *r)
+            .filter(|(a, _)| *a == vnet.0)
+            .find_map(|(_, b)| sc.vnets[b as usize].gateway.as_ref())
+    };
+    let mut reported = std::collections::HashSet::new();
+    for (sid, subnet) in sc.subnets.iter().enumerate() {
+        let Some(rt) = subnet.route_table else {
+            continue;
+        };
+        let Some(gw) = gateway_of(subnet.vnet) else {
+            continue;
+        };
+        let Some(sku) = sizes::gateway_sku(&gw.sku) else {
+            continue;
+        };
+        if sku.kind != sizes::GatewayKind::ExpressRoute {
+            continue;
+        }
+        let Some(table) = raw.route_tables.get(rt.index()) else {
+            continue;
+        };
+        for (j, r) in table.routes.iter().enumerate() {
+            if r.next_hop.value != RawNextHop::VirtualNetworkGateway
+                || !reported.insert((rt.index(), j))
+            {
+                continue;
+            }
+            cx.err_help(
+                loc(&r.next_hop),
+                format!("route_tables[{}].routes[{j}].next_hop", rt.index()),
+                "udr-gateway-expressroute",
+                format!(
+                    "route `{}` of route table `{}` points to VirtualNetworkGateway, but subnet `{}` reaches ExpressRoute gateway `{}` ({}); a user-defined route may point only to a VPN gateway",
+                    r.name.value,
+                    table.name.value,
+                    sc.subnet_path(SubnetId(sid as u32)),
+                    gw.name,
+                    sku.name
+                ),
+                "ExpressRoute gateways take their routes from BGP; use a VPN gateway SKU or remove the route",
+            );
+        }
+    }
 }
 
 /// The checks of one peering link `a -> b` (index `i`).

@@ -61,6 +61,57 @@ vnets:
 }
 
 #[test]
+fn additions_report_their_own_rules() {
+    let src = "\
+name: add
+latency: { jitter: 3 parsecs }
+shaping: { queue_bytes: 0, burst_bytes: 0 }
+pricing: { peering_egress_per_gb: .inf, peering_ingress_per_gb: .nan }
+vnets:
+  - name: a
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.0.255.0/27 } ]
+    gateway: { name: g, sku: UltraPerformanse }
+";
+    let err = load_str(src, "add.yaml").unwrap_err();
+    let got: Vec<_> = err
+        .diagnostics
+        .iter()
+        .map(|d| (d.rule, d.line, d.path.as_str()))
+        .collect();
+    eprintln!("{}", err.render(false));
+    assert_eq!(
+        got,
+        vec![
+            ("invalid-duration", 2, "latency.jitter"),
+            ("shaping-size-zero", 3, "shaping.queue_bytes"),
+            ("shaping-size-zero", 3, "shaping.burst_bytes"),
+            ("invalid-price", 4, "pricing.peering_egress_per_gb"),
+            ("invalid-price", 4, "pricing.peering_ingress_per_gb"),
+            ("unknown-gateway-sku", 9, "vnets[0].gateway.sku"),
+        ]
+    );
+    let sku = &err.diagnostics[5];
+    assert_eq!(
+        sku.help.as_deref(),
+        Some("did you mean `UltraPerformance`?")
+    );
+
+    let unlike = src.replace("UltraPerformanse", "Zz");
+    let err = load_str(&unlike, "add.yaml").unwrap_err();
+    let help = err.diagnostics[5].help.clone().unwrap_or_default();
+    assert!(
+        help.starts_with("known SKUs: Basic, VpnGw1"),
+        "no near name: the list instead ({help})"
+    );
+
+    let typed = load_str("name: t\nshaping: { queue_bytes: -1 }\n", "t.yaml").unwrap_err();
+    assert_eq!(typed.rules(), vec!["invalid-type"]);
+    let unknown = load_str("name: t\npricing: { egress: 1 }\n", "t.yaml").unwrap_err();
+    assert_eq!(unknown.rules(), vec!["unknown-field"]);
+}
+
+#[test]
 fn parse_errors_use_their_own_words() {
     let err = load_str("name: x\nseed: seven\n", "a.yaml").unwrap_err();
     assert_eq!(

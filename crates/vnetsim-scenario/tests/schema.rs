@@ -31,6 +31,13 @@ fn schema_describes_the_additions() {
         "bandwidth",
         "disable_gateway_route_propagation",
         "use_remote_gateways",
+        "jitter",
+        "shaping",
+        "queue_bytes",
+        "burst_bytes",
+        "pricing",
+        "peering_egress_per_gb",
+        "peering_ingress_per_gb",
     ] {
         assert!(schema.contains(&format!("\"{field}\"")), "{field}");
     }

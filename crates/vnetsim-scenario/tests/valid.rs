@@ -106,9 +106,12 @@ fn contract_example_resolves() {
         LatencyModel {
             host_to_host: 30_000,
             appliance: 10_000,
-            gateway: 200_000
+            gateway: 200_000,
+            jitter: 0,
         }
     );
+    assert_eq!(sc.shaping, Shaping::default());
+    assert_eq!(sc.pricing, Pricing::default());
 
     let f = &sc.traffic[0];
     assert_eq!(f.from, Endpoint::Vm(sc.vm_by_name("web1").unwrap()));
@@ -209,6 +212,16 @@ fn minimal_file_gets_the_defaults() {
     assert_eq!(sc.vnets[0].region, "default");
     assert_eq!(sc.vms[0].size, "Standard_A1_v2");
     assert_eq!(sc.latency, LatencyModel::default());
+    assert_eq!(sc.latency.jitter, 0);
+    assert_eq!(
+        sc.shaping,
+        Shaping {
+            queue_bytes: 1 << 20,
+            burst_bytes: 64 * 1024
+        }
+    );
+    assert_eq!(sc.pricing.peering_egress_per_gb, 0.01);
+    assert_eq!(sc.pricing.peering_ingress_per_gb, 0.01);
     assert_eq!(sc.duration, None);
     match &sc.expectations[0] {
         Expectation::Probe { probe, .. } => {
@@ -220,4 +233,87 @@ fn minimal_file_gets_the_defaults() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn jitter_shaping_pricing_and_gateway_skus_resolve() {
+    let src = "\
+name: additions
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.0.255.0/27 } ]
+    gateway: { name: er, sku: ergw2az }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.1.255.0/27 }, { name: app, prefix: 10.1.1.0/24, route_table: rt } ]
+    gateway: { name: vpn, sku: VPNGW2AZ }
+route_tables:
+  - name: rt
+    routes: [ { name: out, prefix: 0.0.0.0/0, next_hop: VirtualNetworkGateway } ]
+latency: { jitter: 5us }
+shaping: { queue_bytes: 65535, burst_bytes: 1500 }
+pricing: { peering_egress_per_gb: 0.035, peering_ingress_per_gb: 0 }\n";
+    let sc = load_str(src, "additions.yaml").unwrap_or_else(|e| panic!("{}", e.render(false)));
+    assert_eq!(sc.latency.jitter, 5_000);
+    assert_eq!(
+        sc.latency.host_to_host,
+        LatencyModel::default().host_to_host
+    );
+    assert_eq!(
+        sc.shaping,
+        Shaping {
+            queue_bytes: 65535,
+            burst_bytes: 1500
+        }
+    );
+    assert_eq!(sc.pricing.peering_egress_per_gb, 0.035);
+    assert_eq!(sc.pricing.peering_ingress_per_gb, 0.0);
+    let gw = |v: &str| {
+        let id = sc.vnet_by_name(v).unwrap();
+        sc.vnets[id.index()].gateway.clone().unwrap().sku
+    };
+    assert_eq!(gw("hub"), "ErGw2AZ", "catalog spelling");
+    assert_eq!(gw("spoke"), "VpnGw2AZ", "catalog spelling");
+    let sku = sizes::gateway_sku(&gw("hub")).unwrap();
+    assert_eq!(sku.kind, sizes::GatewayKind::ExpressRoute);
+    assert_eq!(sku.bandwidth_bps, 2_000_000_000);
+}
+
+#[test]
+fn a_user_route_to_a_remote_expressroute_gateway_is_refused() {
+    let src = "\
+name: remote-er
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.0.255.0/27 } ]
+    gateway: { name: er, sku: UltraPerformance }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: app, prefix: 10.1.1.0/24, route_table: rt }, { name: db, prefix: 10.1.2.0/24, route_table: rt } ]
+route_tables:
+  - name: rt
+    routes:
+      - { name: out, prefix: 0.0.0.0/0, next_hop: VirtualNetworkGateway }
+      - { name: nva, prefix: 10.9.0.0/16, next_hop: None }
+peerings:
+  - { name: hub-to-spoke, from: hub, to: spoke, allow_gateway_transit: true }
+  - { name: spoke-to-hub, from: spoke, to: hub, use_remote_gateways: true }\n";
+    let err = load_str(src, "remote-er.yaml").expect_err("refused");
+    let got: Vec<_> = err.diagnostics.iter().map(|d| (d.rule, d.line)).collect();
+    assert_eq!(
+        got,
+        vec![("udr-gateway-expressroute", 13)],
+        "once per route, on its line"
+    );
+    let text = err.render(false);
+    assert!(
+        text.contains("spoke/app") && text.contains("UltraPerformance"),
+        "{text}"
+    );
+
+    // The same route table is fine in front of a VPN gateway.
+    let vpn = src.replace("UltraPerformance", "VpnGw1");
+    load_str(&vpn, "remote-vpn.yaml").unwrap_or_else(|e| panic!("{}", e.render(false)));
 }
