@@ -1,1 +1,313 @@
-//! (being written)
+//! Captures of simulated packets as pcap files.
+//!
+//! What it is for: writing the IPv4 packets a replay sends into a classic pcap file that
+//! Wireshark and tshark open: nanosecond timestamps, link type raw IPv4 (`LINKTYPE_IPV4`, 228,
+//! so each record is the IPv4 packet itself with no link-layer header), little-endian headers.
+//! A packet's timestamp is its simulated time in nanoseconds since the start of the replay, so
+//! a capture reads as starting at the Unix epoch. The output depends only on the packets and
+//! times given, never on the clock or the machine.
+//!
+//! What it is not: a capture of real interfaces, a pcapng writer, or a filter: the caller
+//! decides which packets at which points of their way are written, and in what order (pcap does
+//! not require increasing timestamps, and this writer does not reorder).
+
+use std::fmt;
+use std::io::Write;
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, Endianness, TsResolution};
+
+/// The largest packet a capture holds: the largest IPv4 packet, also the file's snap length.
+pub const MAX_PACKET_BYTES: usize = 65535;
+
+/// The latest timestamp a classic pcap record can carry: its seconds field is 32 bits.
+pub const MAX_TIMESTAMP_NS: u64 = (u32::MAX as u64 + 1) * 1_000_000_000 - 1;
+
+/// Why a capture could not be written.
+#[derive(Debug)]
+pub enum PcapError {
+    /// Writing the file header failed.
+    Header(pcap_file::PcapError),
+    /// Writing a packet record failed.
+    Packet {
+        /// Index of the packet in the capture (0 for the first).
+        index: u64,
+        /// Its simulated time in nanoseconds.
+        at_ns: u64,
+        /// What the pcap library reported.
+        source: pcap_file::PcapError,
+    },
+    /// The packet is longer than [`MAX_PACKET_BYTES`].
+    PacketTooLong {
+        /// Index the packet would have had in the capture.
+        index: u64,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The time is past [`MAX_TIMESTAMP_NS`], beyond what a pcap record holds.
+    TimestampOutOfRange {
+        /// Index the packet would have had in the capture.
+        index: u64,
+        /// The time given, in nanoseconds.
+        at_ns: u64,
+    },
+    /// Flushing the writer at the end failed.
+    Flush(std::io::Error),
+}
+
+impl fmt::Display for PcapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PcapError::Header(e) => write!(f, "writing the pcap file header failed: {e}"),
+            PcapError::Packet {
+                index,
+                at_ns,
+                source,
+            } => write!(
+                f,
+                "writing pcap packet {index} (at {at_ns} ns) failed: {source}"
+            ),
+            PcapError::PacketTooLong { index, len } => write!(
+                f,
+                "pcap packet {index} is {len} bytes, more than the {MAX_PACKET_BYTES} a capture holds"
+            ),
+            PcapError::TimestampOutOfRange { index, at_ns } => write!(
+                f,
+                "pcap packet {index} is at {at_ns} ns, later than a pcap timestamp can say ({MAX_TIMESTAMP_NS} ns)"
+            ),
+            PcapError::Flush(e) => write!(f, "flushing the pcap file failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PcapError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PcapError::Header(e) | PcapError::Packet { source: e, .. } => Some(e),
+            PcapError::Flush(e) => Some(e),
+            PcapError::PacketTooLong { .. } | PcapError::TimestampOutOfRange { .. } => None,
+        }
+    }
+}
+
+/// A pcap file being written: nanosecond timestamps, raw IPv4 records.
+///
+/// Pass a buffered writer (`BufWriter`) for files: each record is written as it comes.
+pub struct PcapSink<W: Write> {
+    writer: PcapWriter<W>,
+    packets: u64,
+}
+
+impl<W: Write> fmt::Debug for PcapSink<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PcapSink")
+            .field("packets", &self.packets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> PcapSink<W> {
+    /// Starts a capture on `writer` by writing the pcap file header.
+    pub fn new(writer: W) -> Result<Self, PcapError> {
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen: MAX_PACKET_BYTES as u32,
+            datalink: DataLink::IPV4,
+            ts_resolution: TsResolution::NanoSecond,
+            endianness: Endianness::Little,
+        };
+        let writer = PcapWriter::with_header(writer, header).map_err(PcapError::Header)?;
+        Ok(Self { writer, packets: 0 })
+    }
+
+    /// Writes one IPv4 packet seen at simulated time `at_ns` (nanoseconds). The bytes are
+    /// written as given, whole; a packet longer than [`MAX_PACKET_BYTES`] or a time past
+    /// [`MAX_TIMESTAMP_NS`] is refused and nothing is written.
+    pub fn write(&mut self, at_ns: u64, packet: &[u8]) -> Result<(), PcapError> {
+        let index = self.packets;
+        if packet.len() > MAX_PACKET_BYTES {
+            return Err(PcapError::PacketTooLong {
+                index,
+                len: packet.len(),
+            });
+        }
+        if at_ns > MAX_TIMESTAMP_NS {
+            return Err(PcapError::TimestampOutOfRange { index, at_ns });
+        }
+        // Fits: checked against MAX_PACKET_BYTES above.
+        let len = packet.len() as u32;
+        let record = PcapPacket::new(Duration::from_nanos(at_ns), len, packet);
+        self.writer
+            .write_packet(&record)
+            .map_err(|source| PcapError::Packet {
+                index,
+                at_ns,
+                source,
+            })?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// How many packets were written so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Ends the capture: flushes the writer and gives it back.
+    pub fn finish(self) -> Result<W, PcapError> {
+        let mut writer = self.writer.into_writer();
+        writer.flush().map_err(PcapError::Flush)?;
+        Ok(writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use pcap_file::pcap::PcapReader;
+    use vnetsim_dataplane::wire::{PacketSpec, build_probe};
+    use vnetsim_scenario::Protocol;
+
+    use super::*;
+
+    fn probe(protocol: Protocol, total_len: u16, identification: u16) -> Vec<u8> {
+        let spec = PacketSpec {
+            src: Ipv4Addr::new(10, 1, 1, 4),
+            dst: Ipv4Addr::new(10, 2, 1, 4),
+            protocol,
+            src_port: 49152,
+            dst_port: 443,
+            ttl: 64,
+            total_len,
+            identification,
+        };
+        let mut buf = vec![0u8; usize::from(total_len)];
+        let n = build_probe(&mut buf, &spec).expect("probe builds");
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn packets_read_back_with_their_times_and_bytes() {
+        let packets = [
+            (0, probe(Protocol::Tcp, 60, 1)),
+            (1_500, probe(Protocol::Udp, 1400, 2)),
+            (4_000_000_123, probe(Protocol::Icmp, 84, 3)),
+        ];
+        let mut sink = PcapSink::new(Vec::new()).expect("header");
+        assert_eq!(sink.packets(), 0);
+        for (at, bytes) in &packets {
+            sink.write(*at, bytes).expect("packet");
+        }
+        assert_eq!(sink.packets(), 3);
+        let file = sink.finish().expect("finish");
+
+        let mut reader = PcapReader::new(&file[..]).expect("a pcap file");
+        let header = reader.header();
+        assert_eq!(header.datalink, DataLink::IPV4);
+        assert_eq!(header.ts_resolution, TsResolution::NanoSecond);
+        assert_eq!(header.snaplen, 65535);
+        let mut read = Vec::new();
+        while let Some(p) = reader.next_packet() {
+            let p = p.expect("a record");
+            assert_eq!(p.orig_len as usize, p.data.len());
+            read.push((p.timestamp.as_nanos() as u64, p.data.into_owned()));
+        }
+        assert_eq!(read, packets.to_vec());
+        assert_eq!(read[1].1.len(), 1400);
+        assert_eq!(read[1].1[9], 17, "UDP protocol byte");
+    }
+
+    #[test]
+    fn same_packets_same_bytes() {
+        let write = || {
+            let mut sink = PcapSink::new(Vec::new()).expect("header");
+            sink.write(42, &probe(Protocol::Udp, 100, 9))
+                .expect("packet");
+            sink.finish().expect("finish")
+        };
+        let a = write();
+        assert_eq!(a, write());
+        assert_eq!(a.len(), 24 + 16 + 100, "file header, record header, packet");
+        assert_eq!(
+            &a[..4],
+            &[0x4d, 0x3c, 0xb2, 0xa1],
+            "nanosecond magic, little-endian"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_clear_error() {
+        let mut sink = PcapSink::new(Vec::new()).expect("header");
+        let err = sink.write(0, &vec![0u8; 70_000]).unwrap_err();
+        assert!(matches!(err, PcapError::PacketTooLong { len: 70_000, .. }));
+        assert!(err.to_string().contains("70000 bytes"), "{err}");
+        let err = sink.write(u64::MAX, &[0x45]).unwrap_err();
+        assert!(matches!(err, PcapError::TimestampOutOfRange { .. }));
+        assert!(err.to_string().contains("later than"), "{err}");
+        sink.write(MAX_TIMESTAMP_NS, &probe(Protocol::Icmp, 28, 1))
+            .expect("the last representable time");
+        assert_eq!(sink.packets(), 1, "refused packets are not counted");
+        let file = sink.finish().expect("finish");
+        let mut reader = PcapReader::new(&file[..]).expect("a pcap file");
+        let p = reader.next_packet().expect("one").expect("valid");
+        assert_eq!(p.timestamp.as_nanos() as u64, MAX_TIMESTAMP_NS);
+        assert!(reader.next_packet().is_none());
+    }
+
+    #[derive(Debug)]
+    struct Broken;
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+
+    #[test]
+    fn writer_failures_name_what_failed() {
+        let err = PcapSink::new(Broken).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("writing the pcap file header failed"),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+
+        /// Accepts the header, then fails.
+        #[derive(Debug)]
+        struct HeaderOnly(usize);
+        impl Write for HeaderOnly {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                if self.0 >= 24 {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 += b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Err(std::io::Error::other("disk full"))
+            }
+        }
+        let mut sink = PcapSink::new(HeaderOnly(0)).expect("header fits");
+        let err = sink.write(7, &probe(Protocol::Udp, 28, 1)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("writing pcap packet 0 (at 7 ns)"),
+            "{err}"
+        );
+        assert_eq!(sink.packets(), 0);
+        let err = sink.finish().unwrap_err();
+        assert!(
+            err.to_string().starts_with("flushing the pcap file failed"),
+            "{err}"
+        );
+    }
+}
