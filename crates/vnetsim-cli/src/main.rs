@@ -5,6 +5,7 @@
 //! every verdict comes from `vnetsim-dataplane`.
 
 mod commands;
+mod replay;
 mod table;
 
 use std::path::PathBuf;
@@ -43,10 +44,27 @@ enum Command {
         /// Write the JSON report here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
+        /// Write every packet at every hop to this pcap file (simulated timestamps).
+        #[arg(long, value_name = "OUT.pcap")]
+        pcap: Option<PathBuf>,
+        /// Write a latency CDF plot (SVG) of every flow into this directory.
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
         /// Seed of the random number generator (overrides the file's).
         #[arg(long)]
         seed: Option<u64>,
         /// Output format of the summary.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Replay a scenario and print wall seconds and simulated packets per wall second.
+    Bench {
+        /// Scenario file.
+        file: PathBuf,
+        /// Seed of the random number generator (overrides the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -114,9 +132,19 @@ fn main() -> ExitCode {
         Command::Run {
             file,
             report,
+            pcap,
+            plot,
             seed,
             format,
-        } => commands::run(file.as_deref(), report.as_deref(), seed, format),
+        } => {
+            let outputs = replay::Outputs {
+                report: report.as_deref(),
+                pcap: pcap.as_deref(),
+                plot: plot.as_deref(),
+            };
+            replay::run(file.as_deref(), outputs, seed, format)
+        }
+        Command::Bench { file, seed, format } => replay::bench(&file, seed, format),
         Command::Explain {
             file,
             from,

@@ -37,8 +37,6 @@ fn every_example_scenario_runs_and_its_expectations_hold() {
         if path.extension().is_some_and(|e| e == "yaml") {
             let out = vnetsim().arg("run").arg(&path).output().expect("runs");
             let stdout = String::from_utf8_lossy(&out.stdout);
-            // Timed scenarios are refused (exit 2) by a build without the replay; probe-only
-            // scenarios must pass.
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -50,7 +48,7 @@ fn every_example_scenario_runs_and_its_expectations_hold() {
             count += 1;
         }
     }
-    assert!(count >= 8, "only {count} example scenarios");
+    assert!(count >= 13, "only {count} example scenarios");
 }
 
 #[test]
@@ -125,24 +123,117 @@ fn a_failed_expectation_exits_1_and_says_why() {
 }
 
 #[test]
-fn a_timed_scenario_is_refused_not_passed_silently() {
-    let text = std::fs::read_to_string(scenario("basic-peering.yaml")).unwrap();
-    let timed = format!(
-        "{text}\ntraffic:\n  - {{ name: web, from: vm-a, to: vm-b, protocol: udp, dst_port: 443, rate: 10Mbps, packet_size: 1400, start: 0s, duration: 1s }}\n"
+fn a_timed_scenario_replays_and_two_runs_give_identical_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for i in 0..2 {
+        let path = dir.path().join(format!("report{i}.json"));
+        let out = vnetsim()
+            .arg("run")
+            .arg(scenario("peering-removed.yaml"))
+            .arg("--report")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        reports.push(std::fs::read(&path).unwrap());
+    }
+    assert_eq!(reports[0], reports[1]);
+    let doc: Value = serde_json::from_slice(&reports[0]).unwrap();
+    assert_eq!(doc["format"], "vnetsim-report/1");
+    assert_eq!(doc["flows"][0]["dropped"]["no-route"], 3000);
+    assert_eq!(doc["events"][0]["action"], "remove peering b-to-a");
+}
+
+#[test]
+fn a_failed_flow_expectation_says_by_how_much() {
+    let text = std::fs::read_to_string(scenario("vm-size-shaping.yaml")).unwrap();
+    let broken = text.replacen(
+        "throughput: \">= 900Mbps\"",
+        "throughput: \">= 1.5Gbps\"",
+        1,
     );
-    let file = write_temp(&timed);
+    assert_ne!(text, broken);
+    let file = write_temp(&broken);
     let out = vnetsim()
         .arg("run")
         .arg(file.path())
         .output()
         .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bulk: throughput is "), "{stdout}");
+    assert!(
+        stdout.contains("expected >= 1.50 Gbps (off by "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn pcap_and_plot_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("out.pcap");
+    let plot = dir.path().join("plots");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("hub-and-spoke.yaml"))
+        .arg("--pcap")
+        .arg(&pcap)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .expect("runs");
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(0),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("traffic"));
+    let bytes = std::fs::read(&pcap).unwrap();
+    // Nanosecond pcap magic, link type 228 (raw IPv4).
+    assert_eq!(&bytes[..4], &0xa1b2_3c4d_u32.to_le_bytes());
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 228);
+    let svg = std::fs::read_to_string(plot.join("latency-cdf.svg")).unwrap();
+    assert!(svg.contains("<svg"));
+}
+
+#[test]
+fn bench_reports_packets_per_wall_second() {
+    let out = vnetsim()
+        .args(["bench"])
+        .arg(scenario("vm-size-shaping.yaml"))
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let b = json_of(&out.stdout);
+    assert!(b["simulated_packets"].as_u64().unwrap() > 30_000);
+    assert!(b["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert!(b["packets_per_wall_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn explain_at_a_time_sees_the_network_after_the_events_before_it() {
+    let run = |at: &str| {
+        let out = vnetsim()
+            .args(["explain"])
+            .arg(scenario("peering-removed.yaml"))
+            .args([
+                "--from", "vm-a", "--to", "vm-b", "--at", at, "--format", "json",
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        json_of(&out.stdout)
+    };
+    assert_eq!(run("100ms")["verdict"], "delivered");
+    assert_eq!(run("600ms")["reason"], "no-route");
+    assert_eq!(run("900ms")["verdict"], "delivered");
 }
 
 #[test]

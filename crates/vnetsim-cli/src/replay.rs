@@ -1,0 +1,199 @@
+//! `vnetsim run` and `vnetsim bench`: the timed replay of a scenario through the engine.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal};
+use std::path::Path;
+use std::time::Instant;
+
+use vnetsim_engine::pcap::PcapSink;
+use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
+use vnetsim_engine::report::render_text;
+use vnetsim_engine::{Capture, Engine, Options, Report};
+use vnetsim_scenario::{Nanos, Scenario};
+
+use crate::Format;
+use crate::commands::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, FAILED, INVALID, OK, load};
+
+/// Where `run` writes its side outputs.
+pub struct Outputs<'a> {
+    /// The JSON report.
+    pub report: Option<&'a Path>,
+    /// The pcap capture.
+    pub pcap: Option<&'a Path>,
+    /// The directory for SVG plots.
+    pub plot: Option<&'a Path>,
+}
+
+fn scenario_of(file: Option<&Path>) -> Result<(Scenario, String), u8> {
+    match file {
+        Some(f) => load(f).map(|s| (s, f.display().to_string())),
+        None => vnetsim_scenario::load_str(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME)
+            .map(|s| (s, DEFAULT_SCENARIO_NAME.to_string()))
+            .map_err(|e| {
+                eprint!("{}", e.render(false));
+                INVALID
+            }),
+    }
+}
+
+/// Copies packets to a pcap file, remembering the first write error.
+struct PcapCapture {
+    sink: Option<PcapSink<BufWriter<File>>>,
+    error: Option<String>,
+}
+
+impl Capture for PcapCapture {
+    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
+        if let Some(sink) = self.sink.as_mut()
+            && let Err(e) = sink.write(at, bytes)
+        {
+            self.error = Some(e.to_string());
+            self.sink = None;
+        }
+    }
+}
+
+/// A progress bar on stderr for long runs on a terminal; nothing otherwise.
+fn progress_bar(end: Option<Nanos>) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(end.unwrap_or(0) / 1_000_000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} ms simulated ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn replay(scenario: &Scenario, seed: Option<u64>, capture: Option<&mut dyn Capture>) -> Report {
+    let mut engine = Engine::new(scenario, Options { seed });
+    if let Some(c) = capture {
+        engine = engine.with_capture(c);
+    }
+    let bar = progress_bar(scenario.duration);
+    let report = engine.run_with_progress(&mut |now, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(now / 1_000_000);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report
+}
+
+/// `vnetsim run [FILE]`.
+pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format: Format) -> u8 {
+    let (scenario, _shown) = match scenario_of(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut capture = match outputs.pcap {
+        Some(path) => match File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| PcapSink::new(BufWriter::new(f)).map_err(|e| e.to_string()))
+        {
+            Ok(sink) => Some(PcapCapture {
+                sink: Some(sink),
+                error: None,
+            }),
+            Err(e) => {
+                eprintln!("error: cannot write pcap {}: {e}", path.display());
+                return INVALID;
+            }
+        },
+        None => None,
+    };
+    let report = replay(
+        &scenario,
+        seed,
+        capture.as_mut().map(|c| c as &mut dyn Capture),
+    );
+    if let (Some(path), Some(c)) = (outputs.pcap, capture) {
+        let result = match (c.error, c.sink) {
+            (Some(e), _) => Err(e),
+            (None, Some(sink)) => sink.finish().map(|_| ()).map_err(|e| e.to_string()),
+            (None, None) => Ok(()),
+        };
+        if let Err(e) = result {
+            eprintln!("error: cannot write pcap {}: {e}", path.display());
+            return INVALID;
+        }
+    }
+    let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
+    if let Some(path) = outputs.report
+        && let Err(e) = std::fs::write(path, &json)
+    {
+        eprintln!("error: cannot write report {}: {e}", path.display());
+        return INVALID;
+    }
+    if let Some(dir) = outputs.plot
+        && let Err(e) = write_plot(dir, &report)
+    {
+        eprintln!("error: cannot write plot in {}: {e}", dir.display());
+        return INVALID;
+    }
+    match format {
+        Format::Json => print!("{json}"),
+        Format::Text => print!("{}", render_text(&report)),
+    }
+    debug_assert!(report.conservation.holds());
+    if report.expectations.failed > 0 {
+        FAILED
+    } else {
+        OK
+    }
+}
+
+fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let series: Vec<(String, Vec<(f64, f64)>)> = report
+        .flows
+        .iter()
+        .filter(|f| !f.latency_cdf.is_empty())
+        .map(|f| (f.name.clone(), cdf_points(f.latency_cdf.iter().copied())))
+        .collect();
+    let title = format!("{}: one-way latency CDF", report.scenario);
+    let svg = latency_cdf_svg(&title, &series).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("latency-cdf.svg"), svg).map_err(|e| e.to_string())
+}
+
+/// `vnetsim bench FILE`: replays the scenario and reports wall-clock speed.
+pub fn bench(file: &Path, seed: Option<u64>, format: Format) -> u8 {
+    let (scenario, shown) = match scenario_of(Some(file)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let started = Instant::now();
+    let report = Engine::new(&scenario, Options { seed }).run();
+    let wall = started.elapsed().as_secs_f64();
+    let packets = report.conservation.sent;
+    let rate = packets as f64 / wall.max(1e-9);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "scenario": report.scenario,
+                "file": shown,
+                "wall_seconds": wall,
+                "simulated_ns": report.simulated_ns,
+                "simulated_packets": packets,
+                "events_processed": report.events_processed,
+                "packets_per_wall_second": rate,
+            })
+        ),
+        Format::Text => {
+            println!("scenario '{}' ({shown})", report.scenario);
+            println!("wall time:          {wall:.3} s");
+            println!(
+                "simulated time:     {:.3} s",
+                report.simulated_ns as f64 / 1e9
+            );
+            println!("simulated packets:  {packets}");
+            println!("events processed:   {}", report.events_processed);
+            println!("packets per wall s: {rate:.0}");
+        }
+    }
+    OK
+}
