@@ -8,7 +8,7 @@ use vnetsim_scenario::{Expectation, ExpectedVerdict, Probe, Scenario};
 
 use crate::explain::cause_text;
 use crate::pipeline::{FlowTable, Outcome};
-use crate::probe::{ProbeResult, path_names, run_probe};
+use crate::probe::{ProbeResult, path_names, run_probe_observed};
 use crate::topology::Dataplane;
 
 /// The result of one probe expectation.
@@ -69,6 +69,26 @@ pub fn check_probe(
     identification: u16,
     flows: &mut FlowTable,
 ) -> Option<ProbeCheck> {
+    check_probe_observed(
+        scenario,
+        dataplane,
+        index,
+        identification,
+        flows,
+        &mut |_, _| {},
+    )
+}
+
+/// Like [`check_probe`], showing `observe` the probe's bytes (see
+/// [`crate::probe::run_probe_observed`]).
+pub fn check_probe_observed(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    index: usize,
+    identification: u16,
+    flows: &mut FlowTable,
+    observe: &mut dyn FnMut(&[u8], bool),
+) -> Option<ProbeCheck> {
     let Expectation::Probe {
         probe,
         verdict,
@@ -79,7 +99,7 @@ pub fn check_probe(
     else {
         return None;
     };
-    let result = run_probe(scenario, dataplane, probe, identification, flows);
+    let result = run_probe_observed(scenario, dataplane, probe, identification, flows, observe);
     let actual_path = path_names(scenario, probe, &result);
     let mut failures = Vec::new();
     let actual = describe(scenario, dataplane, &result.outcome);

@@ -68,6 +68,26 @@ pub fn run_probe(
     identification: u16,
     flows: &mut FlowTable,
 ) -> ProbeResult {
+    run_probe_observed(
+        scenario,
+        dataplane,
+        probe,
+        identification,
+        flows,
+        &mut |_, _| {},
+    )
+}
+
+/// Like [`run_probe`], showing `observe` the packet bytes as sent (`false`) and, when it is
+/// delivered, as they arrive (`true`, after any TTL decrements): for captures.
+pub fn run_probe_observed(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    probe: &Probe,
+    identification: u16,
+    flows: &mut FlowTable,
+    observe: &mut dyn FnMut(&[u8], bool),
+) -> ProbeResult {
     let src = scenario
         .endpoint_ip(probe.from)
         .unwrap_or(Ipv4Addr::UNSPECIFIED);
@@ -88,7 +108,15 @@ pub fn run_probe(
     let mut buf = [0u8; 128];
     let mut steps = Vec::new();
     let outcome = match wire::build_probe(&mut buf, &spec) {
-        Ok(len) => dataplane.forward(&mut buf[..len], ingress, flows, probe.at, &mut steps),
+        Ok(len) => {
+            let packet = &mut buf[..len];
+            observe(packet, false);
+            let outcome = dataplane.forward(packet, ingress, flows, probe.at, &mut steps);
+            if let Outcome::Delivered(_) = outcome {
+                observe(packet, true);
+            }
+            outcome
+        }
         // A probe that cannot be built is as malformed as one that cannot be parsed.
         Err(_) => dataplane.forward(&mut [], ingress, flows, probe.at, &mut steps),
     };

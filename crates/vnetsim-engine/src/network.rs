@@ -75,10 +75,9 @@ impl Network {
                     .peerings
                     .iter()
                     .position(|p| p.from == link.to && p.to == link.from)
+                    && self.present[rev]
                 {
-                    if self.present[rev] {
-                        self.removed[rev] = false;
-                    }
+                    self.removed[rev] = false;
                 }
             }
             EventAction::SetRouteTable {

@@ -402,12 +402,19 @@ impl<'c> Engine<'c> {
     fn probe(&mut self, index: usize) {
         self.conservation.sent += 1;
         let scenario = self.network.scenario();
-        let Some(check) = vnetsim_dataplane::expect::check_probe(
+        let now = self.now;
+        let mut capture = self.capture.as_deref_mut();
+        let Some(check) = vnetsim_dataplane::expect::check_probe_observed(
             scenario,
             self.network.dataplane(),
             index,
             self.probes.len() as u16 + 1,
             &mut self.probe_flows,
+            &mut |bytes, _| {
+                if let Some(c) = capture.as_deref_mut() {
+                    c.packet(now, bytes);
+                }
+            },
         ) else {
             return;
         };
@@ -608,10 +615,7 @@ impl<'c> Engine<'c> {
         let lat = &self.scenario.latency;
         let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);
         match segment {
-            Segment::Done(Outcome::Dropped(reason, _)) => {
-                self.drop_packet(p, reason);
-                return;
-            }
+            Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
             Segment::Done(Outcome::Delivered(to)) => {
                 delay += match to {
                     Destination::Nic(_) | Destination::Internet => lat.host_to_host,
