@@ -1,0 +1,289 @@
+//! The harness API against the bundled example scenarios: probes, raw bytes, timed events,
+//! replays, and the text of failing assertions.
+
+use std::net::Ipv4Addr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vnetsim::{DropReason, Error, ReportExt, Sim, assert_delivered, assert_dropped};
+use vnetsim_dataplane::wire::{PacketSpec, build_probe};
+use vnetsim_scenario::Protocol;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+}
+
+fn hub() -> Sim {
+    Sim::load(scenario("hub-and-spoke.yaml")).expect("the example loads")
+}
+
+/// The panic message of `f`, which must panic.
+fn panic_text(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("it panics");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn spoke_to_spoke_goes_through_the_appliance() {
+    let sim = hub();
+    let v = sim.probe("web1", "db1").tcp(1433).send();
+    assert!(v.is_delivered());
+    assert_eq!(v.reason(), None);
+    assert_eq!(v.delivered_to(), Some("db1"));
+    v.assert_delivered().assert_path(&["web1", "nva1", "db1"]);
+    let kinds: Vec<&str> = v.hops().iter().map(|h| h.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "send", "nsg", "route", "peering", "arrive", "forward", "route", "peering", "arrive",
+            "nsg", "deliver"
+        ]
+    );
+    assert_eq!(
+        v.allowed_by(),
+        [
+            "spoke-nsg allow-spokes-out (priority 200)",
+            "spoke-nsg allow-spokes-in (priority 200)"
+        ]
+    );
+    let text = v.to_string();
+    assert!(text.contains("route 10.2.0.0/16 -> VirtualAppliance 10.0.1.4 (User, to-spoke2)"));
+    assert!(text.ends_with("verdict: delivered to db1; path web1 -> nva1 -> db1\n"));
+}
+
+#[test]
+fn drops_name_the_rule_or_switch() {
+    let sim = hub();
+    let ssh = sim.probe("web1", "db1").tcp(22).send();
+    assert_dropped!(ssh, "nsg-denied");
+    assert_eq!(ssh.reason(), Some(DropReason::NsgDenied));
+    assert!(ssh.detail().contains("deny-ssh-from-spokes (priority 100)"));
+    let drop = ssh.hops().last().expect("a drop hop");
+    assert_eq!(drop.kind, "drop");
+    let rule = drop.rule.as_ref().expect("the deny rule");
+    assert_eq!(
+        (rule.rule.as_str(), rule.access),
+        ("deny-ssh-from-spokes", "deny")
+    );
+
+    let batch = sim.probe("web1", "batch1").tcp(443).send();
+    assert_dropped!(batch, "forwarded-traffic-blocked");
+    assert!(batch.detail().contains("spoke3-to-hub"));
+    assert_eq!(batch.path(), ["web1", "nva1"]);
+}
+
+#[test]
+fn a_failed_assert_delivered_names_the_deny_rule() {
+    let sim = hub();
+    let v = sim.probe("web1", "db1").tcp(22).send();
+    let text = panic_text(|| assert_delivered!(v));
+    assert!(
+        text.starts_with(
+            "expected web1 (10.1.1.4) -> db1 (10.2.1.4) tcp 49152 -> 22 to be delivered, but it \
+             was dropped (nsg-denied): denied by NSG spoke-nsg (subnet spoke2/app) inbound rule \
+             deny-ssh-from-spokes (priority 100)"
+        ),
+        "{text}"
+    );
+    // The hop listing follows.
+    assert!(text.contains("  1. send     web1"), "{text}");
+}
+
+#[test]
+fn a_failed_assert_dropped_names_the_allow_rules_and_the_path() {
+    let sim = hub();
+    let v = sim.probe("web1", "db1").tcp(1433).send();
+    let text = panic_text(|| {
+        v.assert_dropped("nsg-denied");
+    });
+    assert!(
+        text.contains(
+            "to be dropped (nsg-denied), but it was delivered to db1 (allowed by spoke-nsg \
+             allow-spokes-out (priority 200), spoke-nsg allow-spokes-in (priority 200)); path \
+             web1 -> nva1 -> db1"
+        ),
+        "{text}"
+    );
+    let wrong_reason = sim.probe("web1", "db1").tcp(22).send();
+    let text = panic_text(|| {
+        wrong_reason.assert_dropped("no-route");
+    });
+    assert!(
+        text.contains("to be dropped (no-route), but it was dropped (nsg-denied)"),
+        "{text}"
+    );
+    let text = panic_text(|| {
+        wrong_reason.assert_dropped("denied");
+    });
+    assert!(text.contains("`denied` is not a drop reason"), "{text}");
+    let text = panic_text(|| {
+        v.assert_path(&["web1", "db1"]);
+    });
+    assert!(
+        text.contains("to take path [web1, db1], but it took [web1, nva1, db1]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn probes_share_flow_records_so_a_reverse_probe_is_a_reply() {
+    let sim = Sim::load(scenario("basic-peering.yaml")).unwrap();
+    sim.probe("vm-a", "vm-b").tcp(443).send().assert_delivered();
+    let reply = sim.probe("vm-b", "vm-a").tcp(49152).src_port(443).send();
+    let reply = reply.assert_delivered();
+    let first_rule = reply.hops().iter().find_map(|h| h.rule.as_ref()).unwrap();
+    assert_eq!(first_rule.rule, "flow-record");
+    sim.reset_flows();
+    let fresh = sim.probe("vm-b", "vm-a").tcp(49152).src_port(443).send();
+    let first_rule = fresh.hops().iter().find_map(|h| h.rule.as_ref()).unwrap();
+    assert_eq!(first_rule.rule, "AllowVnetOutBound");
+}
+
+#[test]
+fn probes_at_a_time_see_the_timed_events_up_to_then() {
+    let sim = Sim::load(scenario("peering-removed.yaml")).unwrap();
+    let at = |ms| {
+        sim.probe("vm-a", "vm-b")
+            .at(Duration::from_millis(ms))
+            .send()
+    };
+    at(100).assert_delivered();
+    at(600).assert_dropped("no-route");
+    at(900).assert_delivered();
+}
+
+#[test]
+fn raw_bytes_get_a_trace_and_come_out_with_the_ttl_decremented() {
+    let sim = hub();
+    let spec = PacketSpec {
+        src: Ipv4Addr::new(10, 1, 1, 4),
+        dst: Ipv4Addr::new(10, 2, 1, 4),
+        protocol: Protocol::Udp,
+        src_port: 5000,
+        dst_port: 1433,
+        ttl: 64,
+        total_len: 64,
+        identification: 7,
+    };
+    let mut buf = [0u8; 64];
+    let len = build_probe(&mut buf, &spec).unwrap();
+    let v = sim.send_bytes("web1-nic", &buf[..len]).unwrap();
+    v.assert_delivered().assert_path(&["web1", "nva1", "db1"]);
+    assert_eq!(v.explanation().protocol, "udp");
+    assert_eq!(v.explanation().dst_port, Some(1433));
+    let out = v.packet().expect("the packet");
+    assert_eq!(out.len(), len);
+    assert_eq!(out[8], 63, "the appliance decremented the TTL");
+    assert_eq!(buf[8], 64, "the caller's bytes are untouched");
+
+    // The same packet from a VM name (its primary NIC).
+    sim.send_bytes("web1", &buf[..len])
+        .unwrap()
+        .assert_delivered();
+}
+
+#[test]
+fn garbage_is_dropped_as_malformed_and_unknown_names_are_errors() {
+    let sim = hub();
+    let v = sim.send_bytes("web1", &[0x45, 0, 0]).unwrap();
+    assert_dropped!(v, "malformed");
+    assert!(
+        v.detail().contains("not a valid IPv4 packet"),
+        "{}",
+        v.detail()
+    );
+
+    let err = sim.send_bytes("nobody", &[]).unwrap_err();
+    assert!(matches!(err, Error::UnknownIngress { .. }));
+    assert!(err.to_string().contains("`nobody`"));
+
+    let err = sim.probe("web1", "db9").try_send().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "probe to `db9`: not a VM, an on-premises host or an IPv4 address of scenario \
+         'hub-and-spoke'"
+    );
+    let text = panic_text(|| {
+        let _ = sim.probe("web9", "db1").send();
+    });
+    assert!(text.starts_with("probe from `web9`"), "{text}");
+}
+
+#[test]
+fn a_scenario_that_does_not_load_renders_its_diagnostics() {
+    let err = Sim::from_yaml(
+        "name: broken\nvnets:\n  - { name: a, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.1.0.0/24 } ] }\n",
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Load(_)));
+    assert!(!err.rules().is_empty());
+    let text = format!("{err:?}");
+    assert!(text.starts_with("the scenario did not load:"), "{text}");
+    assert!(text.contains("<inline>:3:"), "{text}");
+
+    let missing = Sim::load(scenario("no-such-file.yaml")).unwrap_err();
+    assert_eq!(missing.rules(), ["io-error"]);
+}
+
+#[test]
+fn run_replays_the_scenario_and_its_expectations_hold() {
+    let report = hub().run();
+    report.assert_expectations();
+    assert!(report.conservation.holds());
+    assert_eq!(report.probes.len(), 6);
+}
+
+#[test]
+fn run_for_sets_the_duration_and_reads_flow_statistics() {
+    let sim = Sim::load(scenario("vm-size-shaping.yaml")).unwrap();
+    let report = sim.run_for(Duration::from_millis(50));
+    assert_eq!(report.simulated_ns, 50_000_000);
+    let bulk = report.flow("bulk").expect("the flow");
+    assert_eq!(bulk.end_ns, 50_000_000);
+    // Offered 2 Gbit/s, shaped to the D2s_v3's 1 Gbit/s: about half is delivered.
+    assert!(
+        bulk.forward.delivered_ratio < 0.6,
+        "{}",
+        bulk.forward.delivered_ratio
+    );
+    assert!(
+        bulk.forward.throughput_bps > 0.9e9,
+        "{}",
+        bulk.forward.throughput_bps
+    );
+    assert!(report.nic("sender-nic").unwrap().tx_packets > 0);
+    assert!(report.flow("nope").is_none());
+}
+
+#[test]
+fn a_failing_expectation_is_reported_with_its_line() {
+    let sim = Sim::from_yaml(
+        "name: wrong-expectation
+vnets: [ { name: v, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.0.0.0/24 } ] } ]
+vms:
+  - { name: a, size: Standard_D2s_v3, nics: [ { name: a-nic, vnet: v, subnet: s, ip: 10.0.0.4 } ] }
+  - { name: b, size: Standard_D2s_v3, nics: [ { name: b-nic, vnet: v, subnet: s, ip: 10.0.0.5 } ] }
+expect:
+  - probe: { from: a, to: b, protocol: icmp }
+    verdict: dropped
+",
+    )
+    .unwrap();
+    let report = sim.with_seed(9).run();
+    assert_eq!(report.seed, 9);
+    let text = panic_text(|| report.assert_expectations());
+    assert!(
+        text.contains("1 of 1 expectations of scenario 'wrong-expectation' failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 7 (probe): expected dropped, got delivered to b"),
+        "{text}"
+    );
+}
