@@ -1,0 +1,482 @@
+//! The fabric: the data plane driven by a real clock, with VM-size and gateway shaping, the
+//! scenario's latency model and its timed events.
+//!
+//! What it is for: the part of live mode that decides and times packets, with no socket in it.
+//! A driver (UDP ports, TUN interfaces) hands it each packet a NIC sends with
+//! [`Fabric::ingest`], asks it when something is next due ([`Fabric::next_deadline`]) and
+//! collects what is due with [`Fabric::advance`]: packets to hand to the destination NIC.
+//! Time is nanoseconds since the fabric started (the driver reads the wall clock). A packet
+//! waits in its sender VM's egress shaper, the data plane decides its way segment by segment
+//! (an appliance or gateway on the way shapes it again, as in the engine), it is delayed by
+//! the latency model (without jitter), and it is delivered. NSG flow records live in one
+//! [`FlowTable`], so replies are admitted as in Azure. Timed events of the scenario happen at
+//! their time since start. What it is not: a socket owner or a scheduler of its own; it never
+//! sleeps and never reads the clock.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use vnetsim_dataplane::{Destination, FlowTable, Ingress, Outcome, Segment, Waypoint, WaypointAt};
+use vnetsim_engine::Capture;
+use vnetsim_engine::network::{Network, describe};
+use vnetsim_engine::report::{Conservation, EventReport, NicReport, ShaperReport, count_drop};
+use vnetsim_engine::shaper::{Admission, Shaper};
+use vnetsim_scenario::{DropReason, Event, Nanos, NicId, Scenario};
+
+use crate::report::{LiveNicReport, LiveReport};
+
+/// A packet the fabric delivered to a NIC: the driver hands `bytes` to that NIC's VM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The receiving NIC.
+    pub nic: NicId,
+    /// The IPv4 packet as it arrives (TTL decremented by each appliance on the way).
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    Ingress(Ingress),
+    At(Waypoint),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Leaves a shaper: the data plane decides the next segment.
+    Leave,
+    /// Reaches a waypoint (appliance, gateway) and queues in its shaper.
+    Arrive,
+    /// Reaches its destination.
+    Deliver,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    bytes: Vec<u8>,
+    next: Next,
+    delivered_to: Option<Destination>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ShaperCount {
+    packets: u64,
+    bytes: u64,
+    overflow: u64,
+}
+
+/// The live fabric of one scenario (see the module docs).
+pub struct Fabric {
+    scenario: Scenario,
+    network: Network,
+    flows: FlowTable,
+    events: Vec<Event>,
+    next_event: usize,
+    timers: BinaryHeap<Reverse<(Nanos, u64, Stage, u32)>>,
+    seq: u64,
+    slots: Vec<Option<InFlight>>,
+    free: Vec<u32>,
+    vm_shapers: Vec<Option<Shaper>>,
+    vm_counts: Vec<ShaperCount>,
+    gw_shapers: Vec<Option<Shaper>>,
+    gw_counts: Vec<ShaperCount>,
+    nics: Vec<LiveNicReport>,
+    conservation: Conservation,
+    drops: BTreeMap<&'static str, u64>,
+    applied: Vec<EventReport>,
+    capture: Option<Box<dyn Capture + Send>>,
+}
+
+impl std::fmt::Debug for Fabric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fabric")
+            .field("scenario", &self.scenario.name)
+            .field("conservation", &self.conservation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fabric {
+    /// A fabric for `scenario` at time zero: the network as the file describes it, shapers at
+    /// each VM size's bandwidth (or the VM's `bandwidth`) and each gateway SKU's throughput.
+    pub fn new(scenario: &Scenario) -> Self {
+        let shaper = |rate: u64| {
+            Shaper::new(
+                rate,
+                scenario.shaping.burst_bytes,
+                scenario.shaping.queue_bytes,
+            )
+        };
+        let vm_shapers = scenario
+            .vms
+            .iter()
+            .map(|vm| {
+                vm.bandwidth
+                    .or_else(|| {
+                        vnetsim_scenario::sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps)
+                    })
+                    .map(shaper)
+            })
+            .collect();
+        let gw_shapers = scenario
+            .vnets
+            .iter()
+            .map(|v| {
+                let gw = v.gateway.as_ref()?;
+                vnetsim_scenario::sizes::gateway_sku(&gw.sku).map(|s| shaper(s.bandwidth_bps))
+            })
+            .collect();
+        let nics = scenario
+            .nics
+            .iter()
+            .map(|n| LiveNicReport {
+                counters: NicReport {
+                    nic: n.name.clone(),
+                    vm: scenario.vms[n.vm.index()].name.clone(),
+                    ..NicReport::default()
+                },
+                ip: n.ip.to_string(),
+                malformed: 0,
+                no_listener: 0,
+            })
+            .collect();
+        let mut events = scenario.events.clone();
+        events.sort_by_key(|e| e.at);
+        Fabric {
+            network: Network::new(scenario),
+            scenario: scenario.clone(),
+            flows: FlowTable::new(),
+            events,
+            next_event: 0,
+            timers: BinaryHeap::new(),
+            seq: 0,
+            slots: Vec::new(),
+            free: Vec::new(),
+            vm_shapers,
+            vm_counts: vec![ShaperCount::default(); scenario.vms.len()],
+            gw_shapers,
+            gw_counts: vec![ShaperCount::default(); scenario.vnets.len()],
+            nics,
+            conservation: Conservation::default(),
+            drops: BTreeMap::new(),
+            applied: Vec::new(),
+            capture: None,
+        }
+    }
+
+    /// Copies every packet as it leaves each hop and as it is delivered to `capture` (a pcap
+    /// file), with the fabric's time as timestamp.
+    pub fn set_capture(&mut self, capture: Box<dyn Capture + Send>) {
+        self.capture = Some(capture);
+    }
+
+    /// Takes the capture back (to finish a pcap file).
+    pub fn take_capture(&mut self) -> Option<Box<dyn Capture + Send>> {
+        self.capture.take()
+    }
+
+    /// The scenario as loaded.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Packet counts so far.
+    pub fn conservation(&self) -> Conservation {
+        let mut c = self.conservation;
+        c.in_flight = (self.slots.len() - self.free.len()) as u64;
+        c
+    }
+
+    /// Drops so far, by reason.
+    pub fn drops_by_reason(&self) -> &BTreeMap<&'static str, u64> {
+        &self.drops
+    }
+
+    /// The VM of `nic` sends the IPv4 packet `bytes` at `now`. Bytes that are not a valid IPv4
+    /// packet are dropped at once as `malformed` (and counted on the NIC).
+    pub fn ingest(&mut self, nic: NicId, bytes: &[u8], now: Nanos) {
+        let Some(counters) = self.nics.get_mut(nic.index()) else {
+            return;
+        };
+        self.conservation.sent += 1;
+        counters.counters.tx_packets += 1;
+        counters.counters.tx_bytes += bytes.len() as u64;
+        if let Err(e) = vnetsim_dataplane::wire::parse(bytes) {
+            counters.malformed += 1;
+            tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
+            self.drop_packet(DropReason::Malformed);
+            return;
+        }
+        let slot = self.alloc(InFlight {
+            bytes: bytes.to_vec(),
+            next: Next::Ingress(Ingress::Nic(nic)),
+            delivered_to: None,
+        });
+        let vm = self.scenario.nics[nic.index()].vm.index();
+        match self.vm_shapers[vm].as_mut() {
+            Some(shaper) => match shaper.offer(now, bytes.len() as u32) {
+                Admission::Overflow => {
+                    self.vm_counts[vm].overflow += 1;
+                    self.release(slot);
+                    self.drop_packet(DropReason::QueueOverflow);
+                }
+                Admission::Leaves {
+                    departure,
+                    serialization,
+                } => {
+                    let c = &mut self.vm_counts[vm];
+                    c.packets += 1;
+                    c.bytes += bytes.len() as u64;
+                    self.schedule(departure + serialization, Stage::Leave, slot);
+                }
+            },
+            None => self.schedule(now, Stage::Leave, slot),
+        }
+    }
+
+    /// When something is next due (a packet's next stage or a timed event), if anything is.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        let timer = self.timers.peek().map(|Reverse((at, ..))| *at);
+        let event = self.events.get(self.next_event).map(|e| e.at);
+        match (timer, event) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Does everything due at or before `now`, in time order (timed events before packets at
+    /// equal times), and returns the packets delivered to NICs.
+    pub fn advance(&mut self, now: Nanos) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        loop {
+            let event = self
+                .events
+                .get(self.next_event)
+                .map(|e| e.at)
+                .filter(|&at| at <= now);
+            let timer = self
+                .timers
+                .peek()
+                .map(|Reverse(t)| *t)
+                .filter(|t| t.0 <= now);
+            match (event, timer) {
+                (Some(e), t) if t.is_none_or(|t| e <= t.0) => self.apply_event(),
+                (_, Some((at, _, stage, slot))) => {
+                    self.timers.pop();
+                    match stage {
+                        Stage::Leave => self.leave(slot, at),
+                        Stage::Arrive => self.arrive(slot, at),
+                        Stage::Deliver => {
+                            if let Some(d) = self.deliver(slot, at) {
+                                out.push(d);
+                            }
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// A delivered packet could not be handed over: no program has sent from that NIC yet, so
+    /// the driver does not know where its VM is.
+    pub fn count_no_listener(&mut self, nic: NicId) {
+        if let Some(n) = self.nics.get_mut(nic.index()) {
+            n.no_listener += 1;
+        }
+    }
+
+    fn apply_event(&mut self) {
+        let e = &self.events[self.next_event];
+        self.next_event += 1;
+        let action = describe(self.network.scenario(), &e.action);
+        tracing::info!(at_ns = e.at, %action, "timed event applied");
+        self.network.apply(&e.action);
+        self.applied.push(EventReport {
+            at_ns: e.at,
+            line: e.line,
+            action,
+        });
+    }
+
+    fn alloc(&mut self, packet: InFlight) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(packet);
+                i
+            }
+            None => {
+                self.slots.push(Some(packet));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, slot: u32) -> Option<InFlight> {
+        let p = self.slots.get_mut(slot as usize)?.take();
+        if p.is_some() {
+            self.free.push(slot);
+        }
+        p
+    }
+
+    fn schedule(&mut self, at: Nanos, stage: Stage, slot: u32) {
+        self.seq += 1;
+        self.timers.push(Reverse((at, self.seq, stage, slot)));
+    }
+
+    fn drop_packet(&mut self, reason: DropReason) {
+        self.conservation.dropped += 1;
+        count_drop(&mut self.drops, reason);
+    }
+
+    fn leave(&mut self, slot: u32, now: Nanos) {
+        let Some(Some(p)) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.packet(now, &p.bytes);
+        }
+        let dp = self.network.dataplane();
+        let segment = match p.next {
+            Next::Ingress(ingress) => {
+                dp.start_segment(&mut p.bytes, ingress, &mut self.flows, now, &mut ())
+            }
+            Next::At(w) => dp.resume(&mut p.bytes, w, &mut self.flows, now, &mut ()),
+        };
+        let lat = &self.scenario.latency;
+        match segment {
+            Segment::Done(Outcome::Dropped(reason, _)) => {
+                self.release(slot);
+                self.drop_packet(reason);
+            }
+            Segment::Done(Outcome::Delivered(to)) => {
+                p.delivered_to = Some(to);
+                let delay = match to {
+                    Destination::Nic(_) | Destination::Internet => lat.host_to_host,
+                    Destination::Host(h) => {
+                        let site = self.scenario.hosts[h.index()].site;
+                        self.scenario.sites[site.index()].latency
+                    }
+                };
+                self.schedule(now + delay, Stage::Deliver, slot);
+            }
+            Segment::Paused(w) => {
+                p.next = Next::At(w);
+                let delay = match w.at() {
+                    WaypointAt::Appliance(_) => lat.appliance,
+                    WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
+                };
+                self.schedule(now + delay, Stage::Arrive, slot);
+            }
+        }
+    }
+
+    fn arrive(&mut self, slot: u32, now: Nanos) {
+        let Some(Some(p)) = self.slots.get(slot as usize) else {
+            return;
+        };
+        let Next::At(w) = p.next else {
+            return;
+        };
+        let len = p.bytes.len();
+        let (shaper, count) = match w.at() {
+            WaypointAt::Appliance(nic) => {
+                self.nics[nic.index()].counters.forwarded_packets += 1;
+                let vm = self.scenario.nics[nic.index()].vm.index();
+                (self.vm_shapers[vm].as_mut(), &mut self.vm_counts[vm])
+            }
+            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => (
+                self.gw_shapers[v.index()].as_mut(),
+                &mut self.gw_counts[v.index()],
+            ),
+        };
+        match shaper.map(|s| s.offer(now, len as u32)) {
+            Some(Admission::Overflow) => {
+                count.overflow += 1;
+                self.release(slot);
+                self.drop_packet(DropReason::QueueOverflow);
+            }
+            Some(Admission::Leaves {
+                departure,
+                serialization,
+            }) => {
+                count.packets += 1;
+                count.bytes += len as u64;
+                self.schedule(departure + serialization, Stage::Leave, slot);
+            }
+            None => {
+                count.packets += 1;
+                count.bytes += len as u64;
+                self.schedule(now, Stage::Leave, slot);
+            }
+        }
+    }
+
+    fn deliver(&mut self, slot: u32, now: Nanos) -> Option<Delivery> {
+        let p = self.release(slot)?;
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.packet(now, &p.bytes);
+        }
+        self.conservation.delivered += 1;
+        match p.delivered_to {
+            Some(Destination::Nic(nic)) => {
+                let c = &mut self.nics[nic.index()].counters;
+                c.rx_packets += 1;
+                c.rx_bytes += p.bytes.len() as u64;
+                Some(Delivery {
+                    nic,
+                    bytes: p.bytes,
+                })
+            }
+            // On-premises hosts and the Internet are sinks in live mode.
+            _ => None,
+        }
+    }
+
+    /// The report at `now`: conservation, drops, per-NIC counters, shapers, events applied.
+    pub fn report(&self, now: Nanos, mode: &'static str) -> LiveReport {
+        let mut shapers = Vec::new();
+        for (i, vm) in self.scenario.vms.iter().enumerate() {
+            let c = &self.vm_counts[i];
+            if let Some(s) = &self.vm_shapers[i]
+                && (c.packets > 0 || c.overflow > 0)
+            {
+                shapers.push(ShaperReport {
+                    name: vm.name.clone(),
+                    kind: vm.size.clone(),
+                    rate_bps: s.rate_bps(),
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    queue_overflow: c.overflow,
+                });
+            }
+        }
+        for (i, v) in self.scenario.vnets.iter().enumerate() {
+            let c = &self.gw_counts[i];
+            if let (Some(gw), Some(s)) = (&v.gateway, &self.gw_shapers[i])
+                && (c.packets > 0 || c.overflow > 0)
+            {
+                shapers.push(ShaperReport {
+                    name: gw.name.clone(),
+                    kind: gw.sku.clone(),
+                    rate_bps: s.rate_bps(),
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    queue_overflow: c.overflow,
+                });
+            }
+        }
+        LiveReport {
+            format: crate::report::LIVE_REPORT_FORMAT,
+            scenario: self.scenario.name.clone(),
+            mode,
+            wall_ns: now,
+            conservation: self.conservation(),
+            drops_by_reason: self.drops.clone(),
+            nics: self.nics.clone(),
+            shapers,
+            events: self.applied.clone(),
+        }
+    }
+}
