@@ -5,6 +5,7 @@
 //! every verdict comes from `vnetsim-dataplane`.
 
 mod commands;
+mod live;
 mod replay;
 mod table;
 
@@ -68,6 +69,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Forward real programs' packets in real time: one loopback UDP port per NIC.
+    Live(live::LiveArgs),
     /// One packet, hop by hop, with the route and NSG rule that decided each hop.
     Explain {
         /// Scenario file.
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
             replay::run(file.as_deref(), outputs, seed, format)
         }
         Command::Bench { file, seed, format } => replay::bench(&file, seed, format),
+        Command::Live(args) => live::run(args),
         Command::Explain {
             file,
             from,
