@@ -6,6 +6,7 @@
 //! scenario and seed give byte-identical reports. What it is not: a real-time driver (no
 //! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
 
+pub mod latency;
 pub mod network;
 pub mod pcap;
 pub mod plot;

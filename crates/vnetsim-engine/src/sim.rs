@@ -16,10 +16,11 @@
 //! its rate, and any queueing.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
+
+use radix_heap::RadixHeapMap;
 
 use bytes::BytesMut;
-use hdrhistogram::Histogram;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use vnetsim_dataplane::probe::{ingress_for, probe_size};
@@ -31,11 +32,12 @@ use vnetsim_scenario::{
     DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VnetId,
 };
 
+use crate::latency::LatencyHistogram;
 use crate::network::{Network, describe};
 use crate::report::{
     Conservation, DirectionReport, EventReport, ExpectationResult, ExpectationSummary, FlowReport,
     Latency, NicReport, PeeringReport, ProbeReport, REPORT_FORMAT, Report, ShaperReport,
-    check_flow, count_drop,
+    check_flow,
 };
 use crate::shaper::{Admission, Shaper};
 
@@ -74,11 +76,21 @@ enum What {
     Deliver(u32),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Scheduled {
-    at: Nanos,
-    seq: u64,
-    what: What,
+/// The event queue: a monotone radix heap (the clock never goes back), keyed by time and a
+/// class: at equal times timed changes happen first, then probes, then packets (among packet
+/// events of one instant the heap's order is fixed by the order of insertion, so runs are
+/// deterministic). Pushing and popping cost O(1) amortized.
+type Queue = RadixHeapMap<Reverse<u64>, What>;
+
+#[inline]
+fn key(at: Nanos, what: What) -> Reverse<u64> {
+    let class = match what {
+        What::Event(_) => 0,
+        What::Probe(_) => 1,
+        _ => 2,
+    };
+    // 2^62 ns is 146 years of simulated time.
+    Reverse((at.min(u64::MAX >> 2) << 2) | class)
 }
 
 /// Where a packet's next segment starts.
@@ -98,37 +110,39 @@ struct Packet {
     delivered_to: Option<Destination>,
 }
 
-/// Per-direction counters of a flow while it runs.
-#[derive(Debug)]
+/// Per-direction counters of a flow while it runs (about 100 bytes plus the histogram's
+/// buckets in use).
+#[derive(Debug, Default)]
 struct DirStats {
     sent: u64,
     delivered: u64,
-    dropped: BTreeMap<&'static str, u64>,
     bytes_sent: u64,
     bytes_delivered: u64,
-    latency: Histogram<u64>,
+    dropped: [u32; DropReason::ALL.len()],
+    latency: LatencyHistogram,
 }
 
 impl DirStats {
-    fn new() -> Self {
-        Self {
-            sent: 0,
-            delivered: 0,
-            dropped: BTreeMap::new(),
-            bytes_sent: 0,
-            bytes_delivered: 0,
-            latency: Histogram::new(3).expect("3 significant figures is valid"),
-        }
+    fn drops_by_reason(&self) -> BTreeMap<&'static str, u64> {
+        DropReason::ALL
+            .iter()
+            .zip(self.dropped)
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| (r.as_str(), u64::from(n)))
+            .collect()
     }
 }
 
+/// Longest header a template holds: IPv4 + TCP without options.
+const TEMPLATE_LEN: usize = 40;
+
 #[derive(Debug)]
 struct Source {
-    src: std::net::Ipv4Addr,
-    dst: std::net::Ipv4Addr,
-    protocol: Protocol,
-    src_port: u16,
-    dst_port: u16,
+    /// The flow's packet headers, built once with valid checksums for a zero payload of
+    /// `size` bytes; each packet is a copy with its own IPv4 identification.
+    template: [u8; TEMPLATE_LEN],
+    /// Whether the template could be built (a packet size under the headers cannot).
+    template_ok: bool,
     size: u16,
     ingress: Ingress,
     /// The VM whose egress shaper the flow's packets wait in.
@@ -139,9 +153,9 @@ struct Source {
     end: Nanos,
     emitted: u64,
     next_time: f64,
-    reply: bool,
     forward: DirStats,
-    replies: DirStats,
+    /// Counters of the destination's answers, for flows with `reply: true`.
+    replies: Option<Box<DirStats>>,
 }
 
 /// A peering crossing counter fed by the data plane's trace.
@@ -174,8 +188,7 @@ pub struct Engine<'c> {
     network: Network,
     flows_nsg: FlowTable,
     probe_flows: FlowTable,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    seq: u64,
+    queue: Queue,
     now: Nanos,
     end: Option<Nanos>,
     rng: ChaCha8Rng,
@@ -192,7 +205,7 @@ pub struct Engine<'c> {
     nic_counts: Vec<NicReport>,
     peerings: BTreeMap<(u32, u32), [u64; 2]>,
     conservation: Conservation,
-    drops: BTreeMap<&'static str, u64>,
+    drops: [u64; DropReason::ALL.len()],
     probes: Vec<ProbeReport>,
     probe_failures: BTreeMap<usize, Vec<String>>,
     events_applied: Vec<EventReport>,
@@ -245,8 +258,7 @@ impl<'c> Engine<'c> {
             network,
             flows_nsg: FlowTable::new(),
             probe_flows: FlowTable::new(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Queue::new(),
             now: 0,
             end: scenario.duration,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -263,7 +275,7 @@ impl<'c> Engine<'c> {
             nic_counts,
             peerings: BTreeMap::new(),
             conservation: Conservation::default(),
-            drops: BTreeMap::new(),
+            drops: [0; DropReason::ALL.len()],
             probes: Vec::new(),
             probe_failures: BTreeMap::new(),
             events_applied: Vec::new(),
@@ -318,19 +330,35 @@ impl<'c> Engine<'c> {
             Some(total) => end.min(total),
             None => end,
         };
-        Source {
-            src: sc
-                .endpoint_ip(f.from)
-                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-            dst: sc
-                .endpoint_ip(f.to)
-                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        let src = sc
+            .endpoint_ip(f.from)
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let dst = sc
+            .endpoint_ip(f.to)
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let src_port = f.src_port.unwrap_or(FIRST_FLOW_PORT.wrapping_add(i as u16));
+        let dst_port = f.dst_port.unwrap_or(match f.protocol {
+            Protocol::Icmp => 0,
+            _ => 80,
+        });
+        let mut full = vec![0u8; usize::from(size)];
+        let spec = PacketSpec {
+            src,
+            dst,
             protocol: f.protocol,
-            src_port: f.src_port.unwrap_or(FIRST_FLOW_PORT.wrapping_add(i as u16)),
-            dst_port: f.dst_port.unwrap_or(match f.protocol {
-                Protocol::Icmp => 0,
-                _ => 80,
-            }),
+            src_port,
+            dst_port,
+            ttl: 64,
+            total_len: size,
+            identification: 0,
+        };
+        let template_ok = wire::build_probe(&mut full, &spec).is_ok();
+        let mut template = [0u8; TEMPLATE_LEN];
+        let n = TEMPLATE_LEN.min(full.len());
+        template[..n].copy_from_slice(&full[..n]);
+        Source {
+            template,
+            template_ok,
             size,
             ingress,
             shaper,
@@ -340,19 +368,14 @@ impl<'c> Engine<'c> {
             end,
             emitted: 0,
             next_time: start as f64,
-            reply: f.reply,
-            forward: DirStats::new(),
-            replies: DirStats::new(),
+            forward: DirStats::default(),
+            replies: f.reply.then(Box::default),
         }
     }
 
     fn schedule(&mut self, at: Nanos, what: What) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.seq,
-            what,
-        }));
+        // The queue refuses keys before the last one popped; times never are (`at >= now`).
+        self.queue.push(key(at.max(self.now), what), what);
     }
 
     /// Runs to the end: the scenario's duration, or until nothing is pending.
@@ -362,17 +385,17 @@ impl<'c> Engine<'c> {
 
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
-        while let Some(Reverse(next)) = self.queue.peek().copied() {
-            if self.end.is_some_and(|end| next.at > end) {
+        while let Some((Reverse(k), what)) = self.queue.pop() {
+            let at = k >> 2;
+            if self.end.is_some_and(|end| at > end) {
                 break;
             }
-            self.queue.pop();
-            self.now = next.at;
+            self.now = at;
             self.events_processed += 1;
             if self.events_processed.is_multiple_of(65_536) {
                 progress(self.now, self.end);
             }
-            match next.what {
+            match what {
                 What::Event(i) => self.apply_event(i as usize),
                 What::Probe(i) => self.probe(i as usize),
                 What::Emit(f) => self.emit(f),
@@ -422,7 +445,7 @@ impl<'c> Engine<'c> {
             Outcome::Delivered(_) => self.conservation.delivered += 1,
             Outcome::Dropped(reason, _) => {
                 self.conservation.dropped += 1;
-                count_drop(&mut self.drops, reason);
+                self.drops[reason as usize] += 1;
             }
         }
         let detail = vnetsim_dataplane::expect::describe(
@@ -489,47 +512,43 @@ impl<'c> Engine<'c> {
     fn dir(&mut self, p: u32) -> &mut DirStats {
         let pkt = &self.packets[p as usize];
         let src = &mut self.sources[pkt.flow as usize];
-        if pkt.reply {
-            &mut src.replies
-        } else {
-            &mut src.forward
+        match (&mut src.replies, pkt.reply) {
+            (Some(replies), true) => replies,
+            _ => &mut src.forward,
         }
     }
 
     fn drop_packet(&mut self, p: u32, reason: DropReason) {
         self.conservation.dropped += 1;
-        count_drop(&mut self.drops, reason);
-        count_drop(&mut self.dir(p).dropped, reason);
+        self.drops[reason as usize] += 1;
+        self.dir(p).dropped[reason as usize] += 1;
         self.release(p);
     }
 
     fn emit(&mut self, f: u32) {
         let fi = f as usize;
-        let (size, spec, ingress, shaper) = {
+        let (size, ingress, shaper, identification, ok) = {
             let s = &mut self.sources[fi];
             s.emitted += 1;
-            let spec = PacketSpec {
-                src: s.src,
-                dst: s.dst,
-                protocol: s.protocol,
-                src_port: s.src_port,
-                dst_port: s.dst_port,
-                ttl: 64,
-                total_len: s.size,
-                identification: s.emitted as u16,
-            };
-            (s.size, spec, s.ingress, s.shaper)
+            (s.size, s.ingress, s.shaper, s.emitted as u16, s.template_ok)
         };
         let p = self.alloc(f, false, Next::Ingress(ingress), usize::from(size));
-        let built = wire::build_probe(&mut self.packets[p as usize].buf, &spec);
+        {
+            // Copy the template's headers (the payload is already zero) and stamp the id.
+            let buf = &mut self.packets[p as usize].buf;
+            let n = TEMPLATE_LEN.min(buf.len());
+            buf[..n].copy_from_slice(&self.sources[fi].template[..n]);
+            wire::set_identification(buf, identification);
+        }
         {
             let d = &mut self.sources[fi].forward;
             d.sent += 1;
             d.bytes_sent += u64::from(size);
         }
-        match built {
-            Ok(_) => self.send(p, shaper),
-            Err(_) => self.drop_packet(p, DropReason::Malformed),
+        if ok {
+            self.send(p, shaper);
+        } else {
+            self.drop_packet(p, DropReason::Malformed);
         }
         // The next packet of the flow.
         let s = &mut self.sources[fi];
@@ -701,14 +720,14 @@ impl<'c> Engine<'c> {
         let d = self.dir(p);
         d.delivered += 1;
         d.bytes_delivered += len;
-        let _ = d.latency.record(now - created);
+        d.latency.record(now - created);
         if let Some(Destination::Nic(nic)) = to {
             let c = &mut self.nic_counts[nic.index()];
             c.rx_packets += 1;
             c.rx_bytes += len;
         }
         // The destination answers: the reply is the reverse 5-tuple (stateful NSGs admit it).
-        if self.sources[flow].reply && !reply {
+        if self.sources[flow].replies.is_some() && !reply {
             let ingress = match to {
                 Some(Destination::Nic(nic)) => Some(Ingress::Nic(nic)),
                 Some(Destination::Host(h)) => {
@@ -725,7 +744,7 @@ impl<'c> Engine<'c> {
                 };
                 let r = self.alloc(flow as u32, true, Next::Ingress(ingress), usize::from(size));
                 let built = wire::build_reply(&mut self.packets[r as usize].buf, &meta, size);
-                let d = &mut self.sources[flow].replies;
+                let d = self.dir(r);
                 d.sent += 1;
                 d.bytes_sent += u64::from(size);
                 match built {
@@ -752,64 +771,56 @@ impl<'c> Engine<'c> {
             }
         }
         let sc = &self.scenario;
-        let flows: Vec<FlowReport> = self
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let f = &sc.traffic[i];
-                let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
-                let dir = |d: &DirStats, flight: u64| DirectionReport {
-                    sent: d.sent,
-                    delivered: d.delivered,
-                    dropped: d.dropped.clone(),
-                    in_flight: flight,
-                    bytes_sent: d.bytes_sent,
-                    bytes_delivered: d.bytes_delivered,
-                    delivered_ratio: if d.sent == 0 {
-                        1.0
-                    } else {
-                        d.delivered as f64 / d.sent as f64
-                    },
-                    throughput_bps: d.bytes_delivered as f64 * 8.0 / active,
-                    latency_ns: (d.delivered > 0).then(|| Latency {
-                        min: d.latency.min(),
-                        p50: d.latency.value_at_quantile(0.5),
-                        p90: d.latency.value_at_quantile(0.9),
-                        p99: d.latency.value_at_quantile(0.99),
-                        p999: d.latency.value_at_quantile(0.999),
-                        max: d.latency.max(),
-                        mean: (d.latency.mean() * 1000.0).round() / 1000.0,
-                    }),
-                };
-                FlowReport {
-                    name: f.name.clone(),
-                    from: sc.endpoint_name(f.from),
-                    to: sc.endpoint_name(f.to),
-                    protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
-                    packet_size: s.size,
-                    offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
-                    start_ns: s.start,
-                    end_ns: s.end,
-                    forward: dir(
-                        &s.forward,
-                        in_flight.get(&(i as u32, false)).copied().unwrap_or(0),
-                    ),
-                    replies: s.reply.then(|| {
-                        dir(
-                            &s.replies,
-                            in_flight.get(&(i as u32, true)).copied().unwrap_or(0),
-                        )
-                    }),
-                    latency_cdf: s
-                        .forward
-                        .latency
-                        .iter_recorded()
-                        .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                        .collect(),
-                }
-            })
-            .collect();
+        let flows: Vec<FlowReport> =
+            self.sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let f = &sc.traffic[i];
+                    let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
+                    let dir = |d: &DirStats, flight: u64| DirectionReport {
+                        sent: d.sent,
+                        delivered: d.delivered,
+                        dropped: d.drops_by_reason(),
+                        in_flight: flight,
+                        bytes_sent: d.bytes_sent,
+                        bytes_delivered: d.bytes_delivered,
+                        delivered_ratio: if d.sent == 0 {
+                            1.0
+                        } else {
+                            d.delivered as f64 / d.sent as f64
+                        },
+                        throughput_bps: d.bytes_delivered as f64 * 8.0 / active,
+                        latency_ns: (d.delivered > 0).then(|| Latency {
+                            min: d.latency.min(),
+                            p50: d.latency.value_at_quantile(0.5),
+                            p90: d.latency.value_at_quantile(0.9),
+                            p99: d.latency.value_at_quantile(0.99),
+                            p999: d.latency.value_at_quantile(0.999),
+                            max: d.latency.max(),
+                            mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+                        }),
+                    };
+                    FlowReport {
+                        name: f.name.clone(),
+                        from: sc.endpoint_name(f.from),
+                        to: sc.endpoint_name(f.to),
+                        protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
+                        packet_size: s.size,
+                        offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
+                        start_ns: s.start,
+                        end_ns: s.end,
+                        forward: dir(
+                            &s.forward,
+                            in_flight.get(&(i as u32, false)).copied().unwrap_or(0),
+                        ),
+                        replies: s.replies.as_ref().map(|r| {
+                            dir(r, in_flight.get(&(i as u32, true)).copied().unwrap_or(0))
+                        }),
+                        latency_cdf: s.forward.latency.buckets().collect(),
+                    }
+                })
+                .collect();
         let mut results = Vec::new();
         for (index, e) in sc.expectations.iter().enumerate() {
             match e {
@@ -893,7 +904,12 @@ impl<'c> Engine<'c> {
             simulated_ns: now,
             events_processed: self.events_processed,
             conservation: self.conservation,
-            drops_by_reason: self.drops.clone(),
+            drops_by_reason: DropReason::ALL
+                .iter()
+                .zip(self.drops)
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (r.as_str(), n))
+                .collect(),
             flows,
             probes,
             nics: self

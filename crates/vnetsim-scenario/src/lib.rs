@@ -8,6 +8,7 @@
 //! [`Diagnostic`] with its rule code (see [`RULES`]).
 
 pub mod diag;
+pub mod generate;
 mod load;
 pub mod lookup;
 pub mod model;

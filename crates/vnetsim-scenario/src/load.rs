@@ -20,7 +20,15 @@ use crate::validate;
 /// (a YAML syntax or type error stops at that error, as the file cannot be read further).
 pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     let mut sink = Sink::new(source, file_name);
-    let raw: RawScenario = match serde_saphyr::from_str(source) {
+    // Generated scenarios (100,000 flows, 10,000 VMs) exceed the parser's default budget of
+    // 250,000 nodes; the limits still stop resource-amplifying input (aliases stay bounded).
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: 100_000_000,
+            max_nodes: 40_000_000,
+        },
+    };
+    let raw: RawScenario = match serde_saphyr::from_str_with_options(source, options) {
         Ok(raw) => raw,
         Err(err) => {
             yaml_error(&mut sink, &err);

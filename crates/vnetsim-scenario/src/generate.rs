@@ -1,0 +1,200 @@
+//! Generated scenarios for benchmarks and large studies.
+//!
+//! What it is for: writing, reproducibly from a seed, large scenario files anyone can replay
+//! (`vnetsim generate hub-spoke ...`): a hub VNet with a network virtual appliance, spokes
+//! peered with it, VMs in every spoke, and flows between VMs of different spokes chained through
+//! the appliance by user-defined routes. What it is not: a random topology fuzzer (see the data
+//! plane's property tests) or a validator (the output is loaded and checked like any file).
+
+use std::fmt::Write;
+
+/// Parameters of a generated hub-and-spoke scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HubSpoke {
+    /// Spoke VNets (at most 250).
+    pub spokes: u32,
+    /// VMs per spoke (at most 250).
+    pub vms_per_spoke: u32,
+    /// Flows between VMs of different spokes.
+    pub flows: u32,
+    /// Packets per second of each flow.
+    pub pps: u32,
+    /// Size of each packet in bytes.
+    pub packet_size: u16,
+    /// Simulated duration in milliseconds.
+    pub duration_ms: u32,
+    /// Seed of the pairing of senders and receivers (and of the scenario).
+    pub seed: u64,
+}
+
+impl Default for HubSpoke {
+    /// The benchmark of the performance targets: 100 spokes, 10,000 VMs, 100,000 flows.
+    fn default() -> Self {
+        Self {
+            spokes: 100,
+            vms_per_spoke: 100,
+            flows: 100_000,
+            pps: 10,
+            packet_size: 64,
+            duration_ms: 1000,
+            seed: 1,
+        }
+    }
+}
+
+/// SplitMix64: a tiny, stable generator so the same parameters always give the same file.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl HubSpoke {
+    /// The scenario as YAML text, or why the parameters cannot make one.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        if !(1..=250).contains(&self.spokes) {
+            return Err(format!("spokes must be 1..=250, not {}", self.spokes));
+        }
+        if !(1..=250).contains(&self.vms_per_spoke) {
+            return Err(format!(
+                "vms per spoke must be 1..=250, not {}",
+                self.vms_per_spoke
+            ));
+        }
+        if self.spokes < 2 && self.flows > 0 {
+            return Err("flows between spokes need at least 2 spokes".into());
+        }
+        if self.packet_size < 28 {
+            return Err(format!(
+                "packet size {} is under the 28 bytes of IPv4 + UDP headers",
+                self.packet_size
+            ));
+        }
+        let mut y =
+            String::with_capacity(200 * (self.spokes * self.vms_per_spoke + self.flows) as usize);
+        let _ = writeln!(
+            y,
+            "# Generated: vnetsim generate hub-spoke --spokes {} --vms-per-spoke {} --flows {} \
+             --pps {} --packet-size {} --duration-ms {} --seed {}",
+            self.spokes,
+            self.vms_per_spoke,
+            self.flows,
+            self.pps,
+            self.packet_size,
+            self.duration_ms,
+            self.seed
+        );
+        let _ = writeln!(
+            y,
+            "name: generated-hub-spoke\nseed: {}\nduration: {}ms",
+            self.seed, self.duration_ms
+        );
+        y.push_str("azure: { peering_limit: 500 }\n");
+        y.push_str("vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets: [ { name: appliances, prefix: 10.0.1.0/24 } ]\n");
+        for s in 1..=self.spokes {
+            let _ = writeln!(
+                y,
+                "  - name: spoke{s}\n    address_space: [10.{s}.0.0/16]\n    subnets: [ {{ name: app, prefix: 10.{s}.1.0/24, route_table: via-nva }} ]"
+            );
+        }
+        y.push_str("route_tables:\n  - name: via-nva\n    routes: [ { name: spokes, prefix: 10.0.0.0/8, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 } ]\n");
+        y.push_str("vms:\n  - { name: nva, size: Standard_F72s_v2, forwarding: true, nics: [ { name: nva-nic, vnet: hub, subnet: appliances, ip: 10.0.1.4, ip_forwarding: true } ] }\n");
+        for s in 1..=self.spokes {
+            for v in 0..self.vms_per_spoke {
+                let _ = writeln!(
+                    y,
+                    "  - {{ name: s{s}vm{v}, size: Standard_D2s_v3, nics: [ {{ name: s{s}vm{v}-nic, vnet: spoke{s}, subnet: app, ip: 10.{s}.1.{} }} ] }}",
+                    v + 4
+                );
+            }
+        }
+        y.push_str("peerings:\n");
+        for s in 1..=self.spokes {
+            let _ = writeln!(
+                y,
+                "  - {{ name: hub-to-spoke{s}, from: hub, to: spoke{s}, allow_forwarded_traffic: true }}"
+            );
+            let _ = writeln!(
+                y,
+                "  - {{ name: spoke{s}-to-hub, from: spoke{s}, to: hub, allow_forwarded_traffic: true }}"
+            );
+        }
+        if self.flows > 0 {
+            y.push_str("traffic:\n");
+        }
+        let mut state = self.seed;
+        let period_ns = 1_000_000_000u64 / u64::from(self.pps.max(1));
+        for f in 0..self.flows {
+            let s1 = 1 + (splitmix(&mut state) % u64::from(self.spokes)) as u32;
+            let mut s2 = 1 + (splitmix(&mut state) % u64::from(self.spokes - 1)) as u32;
+            if s2 >= s1 {
+                s2 += 1;
+            }
+            let v1 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
+            let v2 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
+            // Spread the flows' first packets over one period.
+            let start = splitmix(&mut state) % period_ns;
+            let _ = writeln!(
+                y,
+                "  - {{ name: f{f}, from: s{s1}vm{v1}, to: s{s2}vm{v2}, protocol: udp, src_port: {}, dst_port: 5001, rate: {}pps, packet_size: {}, start: {start}ns }}",
+                10_000 + f % 50_000,
+                self.pps,
+                self.packet_size
+            );
+        }
+        Ok(y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HubSpoke;
+
+    #[test]
+    fn a_small_generated_scenario_loads_and_is_reproducible() {
+        let p = HubSpoke {
+            spokes: 3,
+            vms_per_spoke: 2,
+            flows: 10,
+            ..HubSpoke::default()
+        };
+        let a = p.to_yaml().unwrap();
+        assert_eq!(a, p.to_yaml().unwrap());
+        let s =
+            crate::load_str(&a, "generated.yaml").unwrap_or_else(|e| panic!("{}", e.render(false)));
+        assert_eq!(s.vnets.len(), 4);
+        assert_eq!(s.vms.len(), 7);
+        assert_eq!(s.traffic.len(), 10);
+        assert_ne!(a, HubSpoke { seed: 2, ..p }.to_yaml().unwrap());
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        assert!(
+            HubSpoke {
+                spokes: 0,
+                ..HubSpoke::default()
+            }
+            .to_yaml()
+            .is_err()
+        );
+        assert!(
+            HubSpoke {
+                spokes: 1,
+                ..HubSpoke::default()
+            }
+            .to_yaml()
+            .is_err()
+        );
+        assert!(
+            HubSpoke {
+                packet_size: 20,
+                ..HubSpoke::default()
+            }
+            .to_yaml()
+            .is_err()
+        );
+    }
+}
