@@ -1,0 +1,133 @@
+//! `vnetsim live` end to end: the binary binds its loopback ports, writes the port map,
+//! forwards a real packet, stops after `--duration` and writes its report. Bounded in time.
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vnetsim_dataplane::wire::{PacketSpec, build_probe};
+use vnetsim_scenario::Protocol;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+}
+
+fn read_json(path: &std::path::Path, within: Duration) -> Option<Value> {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(v) = serde_json::from_str(&text)
+        {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn live_forwards_a_packet_and_reports_on_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ports, report, pcap) = (
+        dir.path().join("ports.json"),
+        dir.path().join("report.json"),
+        dir.path().join("live.pcap"),
+    );
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+        .arg("live")
+        .arg(scenario("basic-peering.yaml"))
+        .args(["--base-port", "0", "--duration", "1500ms", "--stats"])
+        .arg("--port-map")
+        .arg(&ports)
+        .arg("--report")
+        .arg(&report)
+        .arg("--pcap")
+        .arg(&pcap)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let map = read_json(&ports, Duration::from_secs(10));
+    let port = |vm: &str| -> Option<u16> {
+        map.as_ref()?["nics"]
+            .as_array()?
+            .iter()
+            .find(|e| e["vm"] == vm)?["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+    };
+    let (Some(a), Some(b)) = (port("vm-a"), port("vm-b")) else {
+        let _ = child.kill();
+        panic!("no port map within 10 s");
+    };
+    let vm_b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    vm_b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    vm_b.send_to(&[], ("127.0.0.1", b)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let spec = PacketSpec {
+        src: Ipv4Addr::new(10, 10, 0, 4),
+        dst: Ipv4Addr::new(10, 20, 0, 4),
+        protocol: Protocol::Icmp,
+        src_port: 1,
+        dst_port: 0,
+        ttl: 64,
+        total_len: 84,
+        identification: 1,
+    };
+    let mut packet = [0u8; 84];
+    build_probe(&mut packet, &spec).unwrap();
+    let vm_a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    vm_a.send_to(&packet, ("127.0.0.1", a)).unwrap();
+    let mut buf = [0u8; 200];
+    let got = vm_b.recv_from(&mut buf);
+
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("vnetsim live did not stop after --duration");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(status.success(), "{stdout}");
+    let (n, _) = got.expect("the ping is delivered to vm-b's program");
+    assert_eq!(&buf[..n], &packet[..]);
+    assert!(stdout.contains("vm-a-nic"), "{stdout}");
+    assert!(
+        stdout.contains("sent 1  delivered 1  dropped 0"),
+        "{stdout}"
+    );
+    let report = read_json(&report, Duration::from_secs(1)).expect("the report");
+    assert_eq!(report["format"], "vnetsim-live-report/1");
+    assert_eq!(report["conservation"]["delivered"], 1);
+    // pcap: 24-byte header, then the packet as it left vm-a and as it reached vm-b.
+    let capture = std::fs::read(&pcap).unwrap();
+    assert_eq!(capture.len(), 24 + 2 * (16 + 84));
+}
+
+#[test]
+fn live_refuses_a_bad_duration_and_a_bad_scenario() {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+        .arg("live")
+        .arg(scenario("basic-peering.yaml"))
+        .args(["--duration", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--duration soon"));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+        .arg("live")
+        .arg(scenario("no-such-file.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
