@@ -346,7 +346,15 @@ impl Fabric {
         };
         let lat = &self.scenario.latency;
         match segment {
-            Segment::Done(Outcome::Dropped(reason, _)) => {
+            Segment::Done(Outcome::Dropped(reason, cause)) => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    let why = vnetsim_dataplane::explain::cause_text(
+                        self.network.scenario(),
+                        self.network.dataplane(),
+                        &cause,
+                    );
+                    tracing::debug!(reason = reason.as_str(), %why, "packet dropped");
+                }
                 self.release(slot);
                 self.drop_packet(reason);
             }
