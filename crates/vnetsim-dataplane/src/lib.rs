@@ -8,6 +8,7 @@
 pub mod addrset;
 pub mod expect;
 pub mod explain;
+pub mod flowcache;
 pub mod lpm;
 pub mod nsg;
 pub mod pipeline;

@@ -22,7 +22,7 @@ use crate::topology::{Dataplane, Edge, HopKind, addr_key};
 use crate::wire::{self, FlowKey, Malformed};
 
 /// Where a packet enters the data plane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ingress {
     /// Sent by the VM that owns this NIC.
     Nic(NicId),
@@ -315,7 +315,7 @@ impl FlowTable {
         self.records.clear();
     }
 
-    fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
+    pub(crate) fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
         let forward = RecordKey {
             nic: nic.0,
             outbound,
@@ -416,7 +416,8 @@ pub enum Segment {
     Paused(Waypoint),
 }
 
-enum Resume {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Resume {
     Ingress(Ingress),
     At(Waypoint),
 }
@@ -472,7 +473,7 @@ impl Dataplane {
         self.run(packet, Resume::At(waypoint), true, flows, now, trace)
     }
 
-    fn run<T: Trace>(
+    pub(crate) fn run<T: Trace>(
         &self,
         packet: &mut [u8],
         resume: Resume,

@@ -445,6 +445,11 @@ impl Dataplane {
         }
     }
 
+    /// Whether any subnet or NIC has an NSG (the flow cache pays only then).
+    pub fn has_nsgs(&self) -> bool {
+        !self.nsgs.is_empty()
+    }
+
     /// Peering states this data plane was compiled with.
     pub fn peerings(&self) -> &PeeringStates {
         &self.peerings

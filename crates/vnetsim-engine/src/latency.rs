@@ -43,7 +43,7 @@ fn bucket_top(lower: u64) -> u64 {
     if bits <= PRECISION_BITS {
         lower
     } else {
-        lower + (1u64 << (bits - PRECISION_BITS)) - 1
+        lower + ((1u64 << (bits - PRECISION_BITS)) - 1)
     }
 }
 

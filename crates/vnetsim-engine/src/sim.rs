@@ -23,6 +23,7 @@ use radix_heap::RadixHeapMap;
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
+use vnetsim_dataplane::flowcache::FlowCache;
 use vnetsim_dataplane::probe::{ingress_for, probe_size};
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{
@@ -187,6 +188,7 @@ pub struct Engine<'c> {
     scenario: Scenario,
     network: Network,
     flows_nsg: FlowTable,
+    cache: FlowCache,
     probe_flows: FlowTable,
     queue: Queue,
     now: Nanos,
@@ -257,6 +259,7 @@ impl<'c> Engine<'c> {
         let mut engine = Engine {
             network,
             flows_nsg: FlowTable::new(),
+            cache: FlowCache::new(),
             probe_flows: FlowTable::new(),
             queue: Queue::new(),
             now: 0,
@@ -414,6 +417,8 @@ impl<'c> Engine<'c> {
         let e = &self.scenario.events[i];
         let action = describe(self.network.scenario(), &e.action);
         self.network.apply(&e.action);
+        // Entries of the old generation are never used again: free them.
+        self.cache.clear();
         tracing::debug!(at = e.at, %action, "event applied");
         self.events_applied.push(EventReport {
             at_ns: e.at,
@@ -625,11 +630,20 @@ impl<'c> Engine<'c> {
             bytes: pkt.buf.len() as u64,
         };
         let dp = self.network.dataplane();
-        let segment = match pkt.next {
-            Next::Ingress(ingress) => {
-                dp.start_segment(&mut pkt.buf, ingress, &mut self.flows_nsg, now, &mut trace)
+        let generation = self.network.generation();
+        let (cache, flows, buf) = (&mut self.cache, &mut self.flows_nsg, &mut pkt.buf);
+        // The flow cache saves NSG evaluations; without NSGs deciding is cheaper than a lookup.
+        let segment = match (pkt.next, dp.has_nsgs()) {
+            (Next::Ingress(ingress), true) => {
+                dp.start_segment_cached(cache, generation, buf, ingress, flows, now, &mut trace)
             }
-            Next::At(w) => dp.resume(&mut pkt.buf, w, &mut self.flows_nsg, now, &mut trace),
+            (Next::At(w), true) => {
+                dp.resume_cached(cache, generation, buf, w, flows, now, &mut trace)
+            }
+            (Next::Ingress(ingress), false) => {
+                dp.start_segment(buf, ingress, flows, now, &mut trace)
+            }
+            (Next::At(w), false) => dp.resume(buf, w, flows, now, &mut trace),
         };
         let lat = &self.scenario.latency;
         let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);

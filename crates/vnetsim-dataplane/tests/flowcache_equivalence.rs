@@ -1,0 +1,161 @@
+//! The flow cache gives exactly the pipeline's decisions: random packet sequences (including
+//! replies, TTL edge cases and idle gaps past the flow-record timeout) through the example
+//! networks, once segment by segment through the full pipeline and once through the cache.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use vnetsim_dataplane::flowcache::FlowCache;
+use vnetsim_dataplane::pipeline::FLOW_IDLE_TIMEOUT;
+use vnetsim_dataplane::probe::ingress_for;
+use vnetsim_dataplane::wire::{PacketSpec, build_probe};
+use vnetsim_dataplane::{Dataplane, FlowTable, Ingress, Segment, Step, Trace};
+use vnetsim_scenario::{Endpoint, Protocol, Scenario};
+
+fn load(name: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name);
+    vnetsim_scenario::load_file(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+/// Peering crossings only: what a cache hit reports.
+#[derive(Default)]
+struct Crossings(Vec<Step>);
+
+impl Trace for Crossings {
+    fn step(&mut self, step: Step) {
+        if let Step::Peering { .. } = step {
+            self.0.push(step);
+        }
+    }
+}
+
+/// Runs one packet through every segment; returns each segment and the final bytes.
+fn walk(
+    dp: &Dataplane,
+    cache: Option<&mut FlowCache>,
+    packet: &mut [u8],
+    ingress: Ingress,
+    flows: &mut FlowTable,
+    now: u64,
+) -> (Vec<Segment>, Vec<Step>) {
+    let mut trace = Crossings::default();
+    let mut segments = Vec::new();
+    let mut cache = cache;
+    let mut seg = match cache.as_deref_mut() {
+        Some(c) => dp.start_segment_cached(c, 0, packet, ingress, flows, now, &mut trace),
+        None => dp.start_segment(packet, ingress, flows, now, &mut trace),
+    };
+    loop {
+        segments.push(seg);
+        match seg {
+            Segment::Done(_) => return (segments, trace.0),
+            Segment::Paused(w) => {
+                seg = match cache.as_deref_mut() {
+                    Some(c) => dp.resume_cached(c, 0, packet, w, flows, now, &mut trace),
+                    None => dp.resume(packet, w, flows, now, &mut trace),
+                };
+            }
+        }
+    }
+}
+
+fn endpoints(s: &Scenario) -> Vec<Endpoint> {
+    let mut e: Vec<Endpoint> = (0..s.vms.len())
+        .map(|i| Endpoint::Vm(vnetsim_scenario::VmId(i as u32)))
+        .collect();
+    e.extend((0..s.hosts.len()).map(|i| Endpoint::Host(vnetsim_scenario::HostId(i as u32))));
+    e
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn cached_decisions_equal_the_pipeline(
+        file in prop_oneof![
+            Just("hub-and-spoke.yaml"),
+            Just("nsg-blocks-peer.yaml"),
+            Just("gateway-transit.yaml"),
+            Just("basic-peering.yaml"),
+        ],
+        packets in prop::collection::vec(
+            (0usize..16, 0usize..16, 0u8..3, 0u16..4, prop_oneof![Just(22u16), Just(1433), Just(53), Just(443)],
+             prop_oneof![Just(64u8), Just(1), Just(2)], 0u64..3, any::<bool>()),
+            1..40,
+        ),
+    ) {
+        let s = load(file);
+        let dp = Dataplane::compile(&s);
+        let eps = endpoints(&s);
+        let (mut flows_a, mut flows_b) = (FlowTable::new(), FlowTable::new());
+        let mut cache = FlowCache::new();
+        let mut now = 0u64;
+        for (a, b, proto, sport, dport, ttl, gap, reverse) in packets {
+            let (mut from, mut to) = (eps[a % eps.len()], eps[b % eps.len()]);
+            let (mut sp, mut dp_) = (40000 + sport, dport);
+            if reverse {
+                std::mem::swap(&mut from, &mut to);
+                std::mem::swap(&mut sp, &mut dp_);
+            }
+            // Gaps: none, a millisecond, or past the idle timeout of flow records.
+            now += [0, 1_000_000, FLOW_IDLE_TIMEOUT + 1][gap as usize];
+            let spec = PacketSpec {
+                src: s.endpoint_ip(from).unwrap(),
+                dst: s.endpoint_ip(to).unwrap(),
+                protocol: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][proto as usize],
+                src_port: sp,
+                dst_port: dp_,
+                ttl,
+                total_len: 64,
+                identification: 7,
+            };
+            let mut pa = [0u8; 64];
+            build_probe(&mut pa, &spec).unwrap();
+            let mut pb = pa;
+            let ingress = ingress_for(&s, from);
+            let full = walk(&dp, None, &mut pa, ingress, &mut flows_a, now);
+            let cached = walk(&dp, Some(&mut cache), &mut pb, ingress, &mut flows_b, now);
+            prop_assert_eq!(&full, &cached);
+            prop_assert_eq!(pa, pb);
+        }
+    }
+}
+
+#[test]
+fn a_long_flow_through_nsgs_hits_the_cache() {
+    let s = load("nsg-blocks-peer.yaml");
+    let dp = Dataplane::compile(&s);
+    let from = s.endpoint_by_name("app1").unwrap();
+    let to = s.endpoint_by_name("sql1").unwrap();
+    let spec = PacketSpec {
+        src: s.endpoint_ip(from).unwrap(),
+        dst: s.endpoint_ip(to).unwrap(),
+        protocol: Protocol::Tcp,
+        src_port: 40000,
+        dst_port: 1433,
+        ttl: 64,
+        total_len: 64,
+        identification: 1,
+    };
+    let mut flows = FlowTable::new();
+    let mut cache = FlowCache::new();
+    for i in 0..100 {
+        let mut p = [0u8; 64];
+        build_probe(&mut p, &spec).unwrap();
+        let (segments, _) = walk(
+            &dp,
+            Some(&mut cache),
+            &mut p,
+            ingress_for(&s, from),
+            &mut flows,
+            i * 1000,
+        );
+        assert!(matches!(
+            segments.last(),
+            Some(Segment::Done(vnetsim_dataplane::Outcome::Delivered(_)))
+        ));
+    }
+    assert_eq!(cache.stats(), (99, 1));
+}
