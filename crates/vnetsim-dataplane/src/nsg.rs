@@ -20,7 +20,7 @@ use vnetsim_scenario::model::{
 };
 
 use crate::addrset::AddrSet;
-use crate::wire::FlowKey;
+use crate::wire::{FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The address sets of the service tags, as seen from one VNet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -351,6 +351,127 @@ impl CompiledRule {
 pub struct CompiledNsg {
     inbound: Vec<CompiledRule>,
     outbound: Vec<CompiledRule>,
+    inbound_index: RuleIndex,
+    outbound_index: RuleIndex,
+}
+
+/// Which rules can match a packet, by protocol and destination port: a packet is checked only
+/// against the rules of its protocol class whose destination ports hold its port, still in
+/// priority order. The port space of each class is cut at every rule's port bounds; each piece
+/// keeps its candidate list (consecutive equal lists are stored once).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct RuleIndex {
+    /// TCP and UDP: (interval starts, offsets into `candidates` per interval).
+    tcp: PortIntervals,
+    udp: PortIntervals,
+    /// ICMP and other protocols without ports: one candidate list each.
+    icmp: (u32, u32),
+    other: (u32, u32),
+    /// Rule indices into the direction's rule list, concatenated.
+    candidates: Vec<u16>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PortIntervals {
+    starts: Vec<u16>,
+    /// (start, end) of each interval's slice of `candidates`.
+    slices: Vec<(u32, u32)>,
+}
+
+impl RuleIndex {
+    fn build(rules: &[CompiledRule]) -> RuleIndex {
+        let mut index = RuleIndex::default();
+        let mut push = |candidates: &mut Vec<u16>, list: Vec<u16>, last: Option<(u32, u32)>| {
+            if let Some((a, b)) = last
+                && candidates[a as usize..b as usize] == list[..]
+            {
+                return (a, b);
+            }
+            let a = candidates.len() as u32;
+            candidates.extend(list);
+            (a, candidates.len() as u32)
+        };
+        for (proto, which) in [(PROTO_TCP, 0), (PROTO_UDP, 1)] {
+            let class: Vec<usize> = (0..rules.len())
+                .filter(|&i| rules[i].protocol.is_none_or(|p| p == proto))
+                .collect();
+            let mut cuts: Vec<u32> = vec![0];
+            for &i in &class {
+                for &(lo, hi) in rules[i].destination_ports.ranges() {
+                    cuts.push(u32::from(lo));
+                    cuts.push(u32::from(hi) + 1);
+                }
+            }
+            cuts.retain(|&c| c <= 65535);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut iv = PortIntervals::default();
+            let mut last = None;
+            for &c in &cuts {
+                let port = c as u16;
+                let list: Vec<u16> = class
+                    .iter()
+                    .filter(|&&i| rules[i].destination_ports.contains(port))
+                    .map(|&i| i as u16)
+                    .collect();
+                let slice = push(&mut index.candidates, list, last);
+                last = Some(slice);
+                iv.starts.push(port);
+                iv.slices.push(slice);
+            }
+            if which == 0 {
+                index.tcp = iv;
+            } else {
+                index.udp = iv;
+            }
+        }
+        // Without ports a rule matches only if both its port sets are "*".
+        for (proto, which) in [(Some(PROTO_ICMP), 0), (None, 1)] {
+            let list: Vec<u16> = (0..rules.len())
+                .filter(|&i| {
+                    let r = &rules[i];
+                    let proto_ok = match (r.protocol, proto) {
+                        (None, _) => true,
+                        (Some(p), Some(q)) => p == q,
+                        (Some(_), None) => false,
+                    };
+                    proto_ok && r.source_ports.is_any() && r.destination_ports.is_any()
+                })
+                .map(|i| i as u16)
+                .collect();
+            let slice = push(&mut index.candidates, list, None);
+            if which == 0 {
+                index.icmp = slice;
+            } else {
+                index.other = slice;
+            }
+        }
+        index
+    }
+
+    /// The candidate rules for `key`, in priority order. Protocols other than TCP, UDP and ICMP
+    /// get the "other" list, which holds only rules of any protocol; a rule naming such a
+    /// protocol number cannot be written in a scenario.
+    #[inline]
+    fn candidates(&self, key: &FlowKey) -> &[u16] {
+        let (a, b) = match key.protocol {
+            PROTO_TCP | PROTO_UDP => {
+                let iv = if key.protocol == PROTO_TCP {
+                    &self.tcp
+                } else {
+                    &self.udp
+                };
+                let i = iv
+                    .starts
+                    .partition_point(|&s| s <= key.dst_port)
+                    .saturating_sub(1);
+                iv.slices.get(i).copied().unwrap_or((0, 0))
+            }
+            PROTO_ICMP => self.icmp,
+            _ => self.other,
+        };
+        &self.candidates[a as usize..b as usize]
+    }
 }
 
 fn union_of(entries: &[AddressMatch], tags: &TagSets) -> AddrSet {
@@ -399,7 +520,12 @@ impl CompiledNsg {
                     .map(|d| CompiledRule::default_rule(d, tags)),
             );
         }
-        CompiledNsg { inbound, outbound }
+        CompiledNsg {
+            inbound_index: RuleIndex::build(&inbound),
+            outbound_index: RuleIndex::build(&outbound),
+            inbound,
+            outbound,
+        }
     }
 
     /// The rules of `direction` in evaluation order (user rules, then the defaults).
@@ -419,8 +545,12 @@ impl CompiledNsg {
     /// last default rule (DenyAllInbound / DenyAllOutBound) matches every packet.
     #[inline]
     pub fn evaluate(&self, direction: Direction, key: &FlowKey) -> Verdict {
-        let list = self.list(direction);
-        for r in list {
+        let (list, index) = match direction {
+            Direction::Inbound => (&self.inbound, &self.inbound_index),
+            Direction::Outbound => (&self.outbound, &self.outbound_index),
+        };
+        for &i in index.candidates(key) {
+            let r = &list[usize::from(i)];
             if r.matches(key) {
                 return Verdict {
                     rule: r.rule,
