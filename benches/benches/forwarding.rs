@@ -1,5 +1,7 @@
-//! Criterion benches of the forwarding path: a first packet through the full pipeline, the LPM
-//! table, and NSG evaluation. Run: `cargo bench -p vnetsim-benches --bench forwarding`.
+//! Criterion benches of the forwarding path: (a) a cached-flow packet, (b) a first packet
+//! through the full pipeline, (c) a 1,000-rule NSG worst case, (d) the LPM table, (e) the engine
+//! end to end on a generated hub-and-spoke scenario.
+//! Run: `cargo bench -p vnetsim-benches --bench forwarding`.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -134,5 +136,147 @@ fn lpm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, first_packet, parse_packet, lpm);
+/// (a): a packet of an established flow: copy the flow's template into the reused buffer, parse
+/// it, hit the flow cache (refreshing the NSG flow records it relies on), pass the VM's token
+/// bucket and hand it to the event queue.
+fn cached_flow(c: &mut Criterion) {
+    use std::cmp::Reverse;
+    use vnetsim_dataplane::flowcache::FlowCache;
+    use vnetsim_engine::shaper::Shaper;
+    let scenario = vnetsim_scenario::load_str(&peered_scenario_yaml(1000, 100), "bench.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let dataplane = Dataplane::compile(&scenario);
+    let spec = PacketSpec {
+        src: Ipv4Addr::new(10, 1, 1, 4),
+        dst: Ipv4Addr::new(10, 2, 1, 4),
+        protocol: Protocol::Udp,
+        src_port: 20000,
+        dst_port: 5001,
+        ttl: 64,
+        total_len: 64,
+        identification: 0,
+    };
+    let mut template = [0u8; 64];
+    build_probe(&mut template, &spec).expect("packet builds");
+    let mut buf = [0u8; 64];
+    let mut flows = FlowTable::new();
+    let mut cache = FlowCache::new();
+    // A 100 Gbit/s bucket: the bench measures the work, not the waiting.
+    let mut shaper = Shaper::new(100_000_000_000, 1 << 20, 1 << 30);
+    let mut queue: radix_heap::RadixHeapMap<Reverse<u64>, u32> = radix_heap::RadixHeapMap::new();
+    let mut now = 0u64;
+    let mut id = 0u16;
+    let mut group = c.benchmark_group("cached_flow");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("64B_udp_parse_cache_bucket_handoff", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&template);
+            id = id.wrapping_add(1);
+            vnetsim_dataplane::wire::set_identification(&mut buf, id);
+            let seg = dataplane.start_segment_cached(
+                &mut cache,
+                0,
+                &mut buf,
+                Ingress::Nic(NicId(0)),
+                &mut flows,
+                now,
+                &mut (),
+            );
+            if let vnetsim_engine::shaper::Admission::Leaves {
+                departure,
+                serialization,
+            } = shaper.offer(now, 64)
+            {
+                queue.push(Reverse(departure + serialization), 0);
+            }
+            let popped = queue.pop();
+            now += 10;
+            black_box((seg, popped))
+        })
+    });
+    group.finish();
+    assert!(
+        cache.stats().0 > cache.stats().1,
+        "the flow cache was not hit"
+    );
+}
+
+/// (c): a 1,000-rule NSG where no user rule matches: the default rule decides.
+fn nsg_worst_case(c: &mut Criterion) {
+    use vnetsim_dataplane::nsg::CompiledNsg;
+    use vnetsim_dataplane::wire::FlowKey;
+    let scenario = vnetsim_scenario::load_str(&peered_scenario_yaml(0, 2000), "bench.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let dataplane = Dataplane::compile(&scenario);
+    let nsg = &scenario.nsgs[0];
+    let compiled = CompiledNsg::compile(nsg, dataplane.tags(vnetsim_scenario::VnetId(1)));
+    let key = FlowKey {
+        src: u32::from(Ipv4Addr::new(10, 1, 1, 4)),
+        dst: u32::from(Ipv4Addr::new(10, 2, 1, 4)),
+        protocol: 17,
+        src_port: 20000,
+        dst_port: 5001,
+    };
+    let mut group = c.benchmark_group("nsg");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("1000_inbound_rules_none_matching", |b| {
+        b.iter(|| {
+            black_box(compiled.evaluate(vnetsim_scenario::Direction::Inbound, black_box(&key)))
+        })
+    });
+    // The same rules all on the packet's port: every rule is a candidate (no index shortcut).
+    let same_port = peered_scenario_yaml(0, 2000).replace(
+        "destination_ports: \"1",
+        "destination_ports: \"5001\", source_ports: \"1",
+    );
+    let scenario = vnetsim_scenario::load_str(&same_port, "bench.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let compiled = CompiledNsg::compile(
+        &scenario.nsgs[0],
+        dataplane.tags(vnetsim_scenario::VnetId(1)),
+    );
+    group.bench_function("1000_inbound_rules_all_on_the_port", |b| {
+        b.iter(|| {
+            black_box(compiled.evaluate(vnetsim_scenario::Direction::Inbound, black_box(&key)))
+        })
+    });
+    group.finish();
+}
+
+/// (e): the engine end to end on a generated hub and spoke (20 spokes of 50 VMs, 10,000 flows
+/// of 10 packets per second for one second: 100,000 packets through the hub's appliance).
+fn engine_end_to_end(c: &mut Criterion) {
+    use vnetsim_scenario::generate::HubSpoke;
+    let params = HubSpoke {
+        spokes: 20,
+        vms_per_spoke: 50,
+        flows: 10_000,
+        ..HubSpoke::default()
+    };
+    let scenario =
+        vnetsim_scenario::load_str(&params.to_yaml().expect("valid parameters"), "gen.yaml")
+            .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let packets = vnetsim_engine::replay(&scenario).conservation.sent;
+    let mut group = c.benchmark_group("engine");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(packets));
+    group.bench_function("hub_spoke_10k_flows_100k_packets", |b| {
+        b.iter_batched(
+            || vnetsim_engine::Engine::new(&scenario, vnetsim_engine::Options::default()),
+            |engine| black_box(engine.run().conservation),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    cached_flow,
+    first_packet,
+    nsg_worst_case,
+    parse_packet,
+    lpm,
+    engine_end_to_end
+);
 criterion_main!(benches);

@@ -22,8 +22,13 @@ pub fn peered_scenario_yaml(routes: usize, rules: usize) -> String {
          peerings:\n\
          \x20 - { name: src-to-dst, from: src, to: dst }\n\
          \x20 - { name: dst-to-src, from: dst, to: src }\n\
-         route_tables:\n  - name: big-rt\n    routes:\n",
+         route_tables:\n  - name: big-rt\n",
     );
+    y.push_str(if routes == 0 {
+        "    routes: []\n"
+    } else {
+        "    routes:\n"
+    });
     // /24 user routes spread over 172.16.0.0/12 and 100.64.0.0/10: they shape the LPM table but
     // do not cover the destination.
     for i in 0..routes {

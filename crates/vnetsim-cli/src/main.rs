@@ -7,6 +7,7 @@
 mod commands;
 mod live;
 mod replay;
+mod sweep;
 mod table;
 
 use std::path::PathBuf;
@@ -33,6 +34,53 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Replay a scenario once per seed, in parallel, and merge the results into one report.
+    Sweep {
+        /// Scenario file.
+        file: PathBuf,
+        /// Seeds: a range A..B (B excluded) or a list 1,2,3.
+        #[arg(long, default_value = "0..8")]
+        seeds: String,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the merged JSON report here.
+        #[arg(long, value_name = "OUT.json")]
+        report: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write a generated scenario (a hub with an appliance, spokes, VMs and flows).
+    Generate {
+        /// Kind of scenario (only `hub-spoke`).
+        #[arg(value_parser = ["hub-spoke"])]
+        kind: String,
+        /// Spoke VNets.
+        #[arg(long, default_value_t = 100)]
+        spokes: u32,
+        /// VMs per spoke.
+        #[arg(long, default_value_t = 100)]
+        vms_per_spoke: u32,
+        /// Flows between VMs of different spokes.
+        #[arg(long, default_value_t = 100_000)]
+        flows: u32,
+        /// Packets per second of each flow.
+        #[arg(long, default_value_t = 10)]
+        pps: u32,
+        /// Packet size in bytes.
+        #[arg(long, default_value_t = 64)]
+        packet_size: u16,
+        /// Simulated duration in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        duration_ms: u32,
+        /// Seed of the pairing of senders and receivers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Parse a scenario and check every Azure rule (exit 0 valid, 2 invalid).
     Validate {
         /// Scenario file (YAML or JSON).
@@ -149,6 +197,35 @@ fn main() -> ExitCode {
         }
         Command::Bench { file, seed, format } => replay::bench(&file, seed, format),
         Command::Live(args) => live::run(args),
+        Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            report,
+            format,
+        } => sweep::sweep(&file, &seeds, jobs, report.as_deref(), format),
+        Command::Generate {
+            kind: _,
+            spokes,
+            vms_per_spoke,
+            flows,
+            pps,
+            packet_size,
+            duration_ms,
+            seed,
+            output,
+        } => sweep::generate(
+            vnetsim_scenario::generate::HubSpoke {
+                spokes,
+                vms_per_spoke,
+                flows,
+                pps,
+                packet_size,
+                duration_ms,
+                seed,
+            },
+            output.as_deref(),
+        ),
         Command::Explain {
             file,
             from,

@@ -407,3 +407,75 @@ fn rules_list_both_levels_in_evaluation_order() {
     assert_eq!(first[0]["name"], "allow-sql-from-app");
     assert_eq!(first.last().unwrap()["name"], "DenyAllInbound");
 }
+
+#[test]
+fn sweep_runs_every_seed_and_merges_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("sweep.json");
+    let text = std::fs::read_to_string(scenario("peered-latency.yaml"))
+        .unwrap()
+        .replace(
+            "start: 0s, duration: 1s",
+            "pattern: poisson, start: 0s, duration: 1s",
+        );
+    let file = write_temp(&text);
+    let out = vnetsim()
+        .arg("sweep")
+        .arg(file.path())
+        .args(["--seeds", "1..4", "--jobs", "2", "--report"])
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        runs.iter()
+            .map(|r| r["seed"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    // Poisson traffic: each seed sends a different number of packets.
+    let sent: Vec<u64> = runs
+        .iter()
+        .map(|r| r["conservation"]["sent"].as_u64().unwrap())
+        .collect();
+    assert!(sent.windows(2).any(|w| w[0] != w[1]), "{sent:?}");
+    assert!(doc["flows"][0]["delivered_ratio"]["mean"].as_f64().unwrap() > 0.99);
+}
+
+#[test]
+fn generate_writes_a_scenario_that_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gen.yaml");
+    let out = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "4",
+            "--vms-per-spoke",
+            "3",
+            "--flows",
+            "20",
+            "-o",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let out = vnetsim().arg("validate").arg(&path).output().expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("5 VNets"));
+}

@@ -381,7 +381,7 @@ struct PortIntervals {
 impl RuleIndex {
     fn build(rules: &[CompiledRule]) -> RuleIndex {
         let mut index = RuleIndex::default();
-        let mut push = |candidates: &mut Vec<u16>, list: Vec<u16>, last: Option<(u32, u32)>| {
+        let push = |candidates: &mut Vec<u16>, list: Vec<u16>, last: Option<(u32, u32)>| {
             if let Some((a, b)) = last
                 && candidates[a as usize..b as usize] == list[..]
             {
