@@ -163,7 +163,11 @@ fn cached_flow(c: &mut Criterion) {
     let mut cache = FlowCache::new();
     // A 100 Gbit/s bucket: the bench measures the work, not the waiting.
     let mut shaper = Shaper::new(100_000_000_000, 1 << 20, 1 << 30);
-    let mut queue: radix_heap::RadixHeapMap<Reverse<u64>, u32> = radix_heap::RadixHeapMap::new();
+    // The engine's event queue: a binary heap of (time, sequence) holding the packets in flight.
+    let mut queue: std::collections::BinaryHeap<Reverse<(u64, u64)>> = Default::default();
+    for i in 0..256 {
+        queue.push(Reverse((i * 1_000, i)));
+    }
     let mut now = 0u64;
     let mut id = 0u16;
     let mut group = c.benchmark_group("cached_flow");
@@ -187,7 +191,10 @@ fn cached_flow(c: &mut Criterion) {
                 serialization,
             } = shaper.offer(now, 64)
             {
-                queue.push(Reverse(departure + serialization), 0);
+                queue.push(Reverse((
+                    departure + serialization + 256_000,
+                    u64::from(id),
+                )));
             }
             let popped = queue.pop();
             now += 10;

@@ -6,8 +6,9 @@
 // around Simulator::Run() only; the program then checks that the server received every packet
 // and prints one JSON line.
 //
-// Build (see run.sh):
-//   g++ -O2 -std=c++17 ns3-p2p-udp.cc $(pkg-config --cflags --libs ns3-applications ns3-point-to-point ...)
+// Build (as run.sh does, against Debian's libns3-dev):
+//   g++ -O2 -std=c++17 -o ns3-p2p-udp ns3-p2p-udp.cc -lns3-applications -lns3-point-to-point \
+//       -lns3-internet -lns3-traffic-control -lns3-network -lns3-core
 
 #include "ns3/applications-module.h"
 #include "ns3/core-module.h"
@@ -100,6 +101,7 @@ main(int argc, char* argv[])
     const auto finished = std::chrono::steady_clock::now();
     const double wall = std::chrono::duration<double>(finished - started).count();
     const uint64_t simulatedNs = static_cast<uint64_t>(Simulator::Now().GetNanoSeconds());
+    const uint64_t events = Simulator::GetEventCount();
 
     // UdpClient counts bytes it handed to its socket; every datagram carries `payload` bytes.
     const uint64_t sent = udpClient->GetTotalTx() / payload;
@@ -109,7 +111,7 @@ main(int argc, char* argv[])
 
     std::printf("{\"tool\":\"ns-3\",\"version\":\"%u.%u.%u\",\"build_profile\":\"%s\",\"packets_sent\":%llu,\"packets_received\":%llu,"
                 "\"lost\":%llu,\"ip_size\":%u,\"udp_payload\":%u,\"interval_ns\":%llu,"
-                "\"link_bps\":%llu,\"delay_ns\":%llu,\"qdisc\":\"%s\",\"simulated_ns\":%llu,"
+                "\"link_bps\":%llu,\"delay_ns\":%llu,\"qdisc\":\"%s\",\"simulated_ns\":%llu,\"events_processed\":%llu,"
                 "\"wall_seconds\":%.6f,\"packets_per_wall_second\":%.1f}\n",
                 Version::Major(),
                 Version::Minor(),
@@ -125,6 +127,7 @@ main(int argc, char* argv[])
                 static_cast<unsigned long long>(delayNs),
                 qdisc.c_str(),
                 static_cast<unsigned long long>(simulatedNs),
+                static_cast<unsigned long long>(events),
                 wall,
                 static_cast<double>(sent) / (wall > 1e-9 ? wall : 1e-9));
     if (sent != packets || received != packets)

@@ -16,9 +16,7 @@
 //! its rate, and any queueing.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
-
-use radix_heap::RadixHeapMap;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
@@ -69,6 +67,8 @@ enum What {
     Probe(u32),
     /// A flow emits its next packet.
     Emit(u32),
+    /// The head of an emission FIFO (index into `fifos`) is due.
+    Fifo(u32),
     /// A packet reaches a waypoint and queues for its bandwidth.
     Arrive(u32),
     /// A packet leaves a shaper: the data plane decides its next segment.
@@ -77,21 +77,21 @@ enum What {
     Deliver(u32),
 }
 
-/// The event queue: a monotone radix heap (the clock never goes back), keyed by time and a
-/// class: at equal times timed changes happen first, then probes, then packets (among packet
-/// events of one instant the heap's order is fixed by the order of insertion, so runs are
-/// deterministic). Pushing and popping cost O(1) amortized.
-type Queue = RadixHeapMap<Reverse<u64>, What>;
+/// The event queue: a binary heap keyed by time and a class (at equal times timed changes
+/// happen first, then probes, then packets), then insertion order. It stays small: constant
+/// flows keep their pending emissions in per-interval FIFOs and only each FIFO's head waits
+/// here (see `schedule_emit`), so the heap holds the packets in flight, not one entry per flow.
+type Queue = BinaryHeap<Reverse<(u64, u64, What)>>;
 
 #[inline]
-fn key(at: Nanos, what: What) -> Reverse<u64> {
+fn key(at: Nanos, what: What) -> u64 {
     let class = match what {
         What::Event(_) => 0,
         What::Probe(_) => 1,
         _ => 2,
     };
     // 2^62 ns is 146 years of simulated time.
-    Reverse((at.min(u64::MAX >> 2) << 2) | class)
+    (at.min(u64::MAX >> 2) << 2) | class
 }
 
 /// Where a packet's next segment starts.
@@ -191,6 +191,9 @@ pub struct Engine<'c> {
     cache: FlowCache,
     probe_flows: FlowTable,
     queue: Queue,
+    seq: u64,
+    /// Pending emissions of constant flows, one FIFO per interval (f64 bits).
+    fifos: Vec<(u64, VecDeque<(Nanos, u32)>)>,
     now: Nanos,
     end: Option<Nanos>,
     rng: ChaCha8Rng,
@@ -262,6 +265,8 @@ impl<'c> Engine<'c> {
             cache: FlowCache::new(),
             probe_flows: FlowTable::new(),
             queue: Queue::new(),
+            seq: 0,
+            fifos: Vec::new(),
             now: 0,
             end: scenario.duration,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -297,10 +302,19 @@ impl<'c> Engine<'c> {
         }
         for (i, f) in scenario.traffic.iter().enumerate() {
             let source = engine.source(i, f);
-            if source.start < source.end {
-                engine.schedule(source.start, What::Emit(i as u32));
-            }
             engine.sources.push(source);
+        }
+        // First packets, in time order (constant flows enter their FIFO sorted).
+        let mut first: Vec<(Nanos, u32)> = engine
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.start < s.end)
+            .map(|(i, s)| (s.start, i as u32))
+            .collect();
+        first.sort_unstable();
+        for (at, f) in first {
+            engine.schedule_emit(at, f);
         }
         engine
     }
@@ -378,7 +392,9 @@ impl<'c> Engine<'c> {
 
     fn schedule(&mut self, at: Nanos, what: What) {
         // The queue refuses keys before the last one popped; times never are (`at >= now`).
-        self.queue.push(key(at.max(self.now), what), what);
+        self.seq += 1;
+        self.queue
+            .push(Reverse((key(at.max(self.now), what), self.seq, what)));
     }
 
     /// Runs to the end: the scenario's duration, or until nothing is pending.
@@ -386,9 +402,52 @@ impl<'c> Engine<'c> {
         self.run_with_progress(&mut |_, _| {})
     }
 
+    /// Schedules flow `f`'s next packet. Constant flows of one interval keep their next
+    /// emissions in a FIFO (they stay in time order, as each adds the same interval), so the
+    /// tens of thousands of pending emissions never enter the heap; Poisson flows use the heap.
+    fn schedule_emit(&mut self, at: Nanos, f: u32) {
+        let s = &self.sources[f as usize];
+        if s.poisson {
+            self.schedule(at, What::Emit(f));
+            return;
+        }
+        let bits = s.interval.to_bits();
+        let i = match self.fifos.iter().position(|(b, _)| *b == bits) {
+            Some(i) => i,
+            None => {
+                self.fifos.push((bits, VecDeque::new()));
+                self.fifos.len() - 1
+            }
+        };
+        let fifo = &mut self.fifos[i].1;
+        // Rounding to whole ns may put a flow 1 ns before the last one queued: keep the order.
+        let at = fifo
+            .back()
+            .map_or(at, |&(last, _)| at.max(last))
+            .max(self.now);
+        fifo.push_back((at, f));
+        // Only each FIFO's head waits in the heap.
+        if fifo.len() == 1 {
+            self.schedule(at, What::Fifo(i as u32));
+        }
+    }
+
+    /// The head of emission FIFO `i` is due: its flow emits, and the next head takes its place
+    /// in the heap.
+    fn fifo_head(&mut self, i: u32) {
+        let fifo = &mut self.fifos[i as usize].1;
+        let Some((_, f)) = fifo.pop_front() else {
+            return;
+        };
+        if let Some(&(next, _)) = fifo.front() {
+            self.schedule(next, What::Fifo(i));
+        }
+        self.emit(f);
+    }
+
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
-        while let Some((Reverse(k), what)) = self.queue.pop() {
+        while let Some(Reverse((k, _, what))) = self.queue.pop() {
             let at = k >> 2;
             if self.end.is_some_and(|end| at > end) {
                 break;
@@ -402,6 +461,7 @@ impl<'c> Engine<'c> {
                 What::Event(i) => self.apply_event(i as usize),
                 What::Probe(i) => self.probe(i as usize),
                 What::Emit(f) => self.emit(f),
+                What::Fifo(i) => self.fifo_head(i),
                 What::Arrive(p) => self.arrive(p),
                 What::Leave(p) => self.leave(p),
                 What::Deliver(p) => self.deliver(p),
@@ -563,11 +623,15 @@ impl<'c> Engine<'c> {
         } else {
             s.interval
         };
-        s.next_time += gap;
-        let next = s.next_time.round() as Nanos;
+        let next = if s.poisson {
+            s.next_time += gap;
+            s.next_time.round() as Nanos
+        } else {
+            // From the packet count, so that rounding never accumulates.
+            s.start + (s.emitted as f64 * s.interval).round() as Nanos
+        };
         if next < s.end {
-            let at = next.max(self.now);
-            self.schedule(at, What::Emit(f));
+            self.schedule_emit(next.max(self.now), f);
         }
     }
 

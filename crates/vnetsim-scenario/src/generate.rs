@@ -13,7 +13,7 @@ use std::fmt::Write;
 pub struct HubSpoke {
     /// Spoke VNets (at most 250).
     pub spokes: u32,
-    /// VMs per spoke (at most 250).
+    /// VMs per spoke (at most 4,000: one /20 subnet per spoke).
     pub vms_per_spoke: u32,
     /// Flows between VMs of different spokes.
     pub flows: u32,
@@ -57,9 +57,9 @@ impl HubSpoke {
         if !(1..=250).contains(&self.spokes) {
             return Err(format!("spokes must be 1..=250, not {}", self.spokes));
         }
-        if !(1..=250).contains(&self.vms_per_spoke) {
+        if !(1..=4000).contains(&self.vms_per_spoke) {
             return Err(format!(
-                "vms per spoke must be 1..=250, not {}",
+                "vms per spoke must be 1..=4000, not {}",
                 self.vms_per_spoke
             ));
         }
@@ -96,17 +96,20 @@ impl HubSpoke {
         for s in 1..=self.spokes {
             let _ = writeln!(
                 y,
-                "  - name: spoke{s}\n    address_space: [10.{s}.0.0/16]\n    subnets: [ {{ name: app, prefix: 10.{s}.1.0/24, route_table: via-nva }} ]"
+                "  - name: spoke{s}\n    address_space: [10.{s}.0.0/16]\n    subnets: [ {{ name: app, prefix: 10.{s}.16.0/20, route_table: via-nva }} ]"
             );
         }
         y.push_str("route_tables:\n  - name: via-nva\n    routes: [ { name: spokes, prefix: 10.0.0.0/8, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 } ]\n");
         y.push_str("vms:\n  - { name: nva, size: Standard_F72s_v2, forwarding: true, nics: [ { name: nva-nic, vnet: hub, subnet: appliances, ip: 10.0.1.4, ip_forwarding: true } ] }\n");
         for s in 1..=self.spokes {
             for v in 0..self.vms_per_spoke {
+                // Past the subnet's reserved .0 to .3: 10.s.16.4 upwards.
+                let offset = v + 4;
                 let _ = writeln!(
                     y,
-                    "  - {{ name: s{s}vm{v}, size: Standard_D2s_v3, nics: [ {{ name: s{s}vm{v}-nic, vnet: spoke{s}, subnet: app, ip: 10.{s}.1.{} }} ] }}",
-                    v + 4
+                    "  - {{ name: s{s}vm{v}, size: Standard_D2s_v3, nics: [ {{ name: s{s}vm{v}-nic, vnet: spoke{s}, subnet: app, ip: 10.{s}.{}.{} }} ] }}",
+                    16 + offset / 256,
+                    offset % 256
                 );
             }
         }
