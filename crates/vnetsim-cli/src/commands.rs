@@ -3,11 +3,10 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use vnetsim_dataplane::explain::{explain as explain_probe, render_text};
-use vnetsim_dataplane::probe::run_probe;
+use vnetsim_dataplane::Dataplane;
+use vnetsim_dataplane::explain::render_text;
 use vnetsim_dataplane::views::{effective_routes_of_vm, effective_rules_of_vm};
-use vnetsim_dataplane::{Dataplane, FlowTable};
-use vnetsim_scenario::{Endpoint, Probe, Protocol, Scenario};
+use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 use crate::Format;
 use crate::table::Table;
@@ -86,6 +85,7 @@ pub fn explain(
     at: &str,
     format: Format,
 ) -> u8 {
+    // The same harness API tests use: load, describe the probe, send it, read the verdict.
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
@@ -101,38 +101,31 @@ pub fn explain(
             return INVALID;
         }
     };
-    let (from, to) = match (
-        endpoint(&scenario, from, "from"),
-        endpoint(&scenario, to, "to"),
-    ) {
-        (Ok(f), Ok(t)) => (f, t),
-        _ => return INVALID,
-    };
-    let probe = Probe {
-        from,
-        to,
-        protocol,
-        src_port,
-        dst_port,
-        at,
-    };
-    // The network as it is at `--at`: every timed event up to then applied.
-    let mut network = vnetsim_engine::network::Network::new(&scenario);
-    let mut events: Vec<&vnetsim_scenario::Event> =
-        scenario.events.iter().filter(|e| e.at <= at).collect();
-    events.sort_by_key(|e| e.at);
-    for e in events {
-        network.apply(&e.action);
+    if endpoint(&scenario, from, "from").is_err() || endpoint(&scenario, to, "to").is_err() {
+        return INVALID;
     }
-    let (current, dataplane) = (network.scenario(), network.dataplane());
-    let result = run_probe(current, dataplane, &probe, 1, &mut FlowTable::new());
-    let explanation = explain_probe(current, dataplane, &probe, &result);
+    let sim = vnetsim::Sim::from_scenario(scenario);
+    let probe = sim.probe(from, to).at(std::time::Duration::from_nanos(at));
+    let probe = match protocol {
+        Protocol::Tcp => probe.tcp(dst_port),
+        Protocol::Udp => probe.udp(dst_port),
+        Protocol::Icmp => probe.icmp(),
+    }
+    .src_port(src_port);
+    let verdict = match probe.try_send() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    let explanation = verdict.explanation();
     match format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&explanation).expect("serializes")
+            serde_json::to_string_pretty(explanation).expect("serializes")
         ),
-        Format::Text => print!("{}", render_text(&explanation)),
+        Format::Text => print!("{}", render_text(explanation)),
     }
     OK
 }
