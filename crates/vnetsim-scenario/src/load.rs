@@ -26,6 +26,7 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
         budget: serde_saphyr::budget! {
             max_events: 100_000_000,
             max_nodes: 40_000_000,
+            max_total_scalar_bytes: 1 << 30,
         },
     };
     let raw: RawScenario = match serde_saphyr::from_str_with_options(source, options) {
