@@ -21,7 +21,8 @@ pub struct LatencyHistogram {
     count: u64,
     min: u64,
     max: u64,
-    sum: u128,
+    /// Sum of the values (saturating: 584 years of summed latency).
+    sum: u64,
 }
 
 /// The lower bound of the bucket holding `v`.
@@ -70,7 +71,7 @@ impl LatencyHistogram {
         }
         self.max = self.max.max(v);
         self.count += 1;
-        self.sum += u128::from(v);
+        self.sum = self.sum.saturating_add(v);
     }
 
     /// Number of values recorded.
