@@ -6,7 +6,9 @@
 //! make the queue deeper than its limit is dropped (`queue-overflow`). What it is not: a link
 //! with propagation delay (the latency model adds that) or a scheduler between flows (one FIFO).
 
-use vnetsim_scenario::Nanos;
+use vnetsim_scenario::{Nanos, Scenario, VmId, VnetId, sizes};
+
+use crate::report::ShaperReport;
 
 const NS_PER_S: u128 = 1_000_000_000;
 
@@ -95,6 +97,122 @@ impl Shaper {
             departure,
             serialization: self.duration_of(bits),
         }
+    }
+}
+
+/// Where a packet waits for bandwidth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The egress of this VM (index into the scenario's VMs), all its NICs together.
+    Vm(VmId),
+    /// The gateway of this VNet.
+    Gateway(VnetId),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    packets: u64,
+    bytes: u64,
+    overflow: u64,
+}
+
+/// Every bandwidth limit of a scenario, with counters: each VM's egress at its size's expected
+/// bandwidth (or its `bandwidth`), each gateway at its SKU's aggregate throughput. A VM without
+/// a known bandwidth and a gateway of an unknown SKU pass packets at once. Used alike by the
+/// replay engine and the live driver.
+#[derive(Clone, Debug)]
+pub struct Shapers {
+    vms: Vec<Option<Shaper>>,
+    vm_counts: Vec<Counts>,
+    gateways: Vec<Option<Shaper>>,
+    gateway_counts: Vec<Counts>,
+}
+
+impl Shapers {
+    /// The limits of `scenario`, with its `shaping` burst and queue depths.
+    pub fn new(scenario: &Scenario) -> Self {
+        let (burst, queue) = (scenario.shaping.burst_bytes, scenario.shaping.queue_bytes);
+        let vms = scenario
+            .vms
+            .iter()
+            .map(|vm| {
+                let rate = vm
+                    .bandwidth
+                    .or_else(|| sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps))?;
+                Some(Shaper::new(rate, burst, queue))
+            })
+            .collect();
+        let gateways = scenario
+            .vnets
+            .iter()
+            .map(|v| {
+                let sku = sizes::gateway_sku(&v.gateway.as_ref()?.sku)?;
+                Some(Shaper::new(sku.bandwidth_bps, burst, queue))
+            })
+            .collect();
+        Self {
+            vms,
+            vm_counts: vec![Counts::default(); scenario.vms.len()],
+            gateways,
+            gateway_counts: vec![Counts::default(); scenario.vnets.len()],
+        }
+    }
+
+    /// Offers a packet of `bytes` at `now` to `limit`; a place without a limit lets it leave at
+    /// once with no serialization delay.
+    #[inline]
+    pub fn offer(&mut self, limit: Limit, now: Nanos, bytes: u32) -> Admission {
+        let (shaper, counts) = match limit {
+            Limit::Vm(vm) => (&mut self.vms[vm.index()], &mut self.vm_counts[vm.index()]),
+            Limit::Gateway(v) => (
+                &mut self.gateways[v.index()],
+                &mut self.gateway_counts[v.index()],
+            ),
+        };
+        let admission = match shaper {
+            Some(s) => s.offer(now, bytes),
+            None => Admission::Leaves {
+                departure: now,
+                serialization: 0,
+            },
+        };
+        match admission {
+            Admission::Overflow => counts.overflow += 1,
+            Admission::Leaves { .. } => {
+                counts.packets += 1;
+                counts.bytes += u64::from(bytes);
+            }
+        }
+        admission
+    }
+
+    /// Counters of every limit that saw traffic: VMs first, then gateways, in scenario order.
+    pub fn report(&self, scenario: &Scenario) -> Vec<ShaperReport> {
+        let busy = |c: &Counts| c.packets > 0 || c.overflow > 0;
+        let row = |name: &str, kind: &str, s: &Shaper, c: &Counts| ShaperReport {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            rate_bps: s.rate_bps(),
+            packets: c.packets,
+            bytes: c.bytes,
+            queue_overflow: c.overflow,
+        };
+        let mut rows = Vec::new();
+        for (i, vm) in scenario.vms.iter().enumerate() {
+            if let Some(s) = &self.vms[i]
+                && busy(&self.vm_counts[i])
+            {
+                rows.push(row(&vm.name, &vm.size, s, &self.vm_counts[i]));
+            }
+        }
+        for (i, v) in scenario.vnets.iter().enumerate() {
+            if let (Some(gw), Some(s)) = (&v.gateway, &self.gateways[i])
+                && busy(&self.gateway_counts[i])
+            {
+                rows.push(row(&gw.name, &gw.sku, s, &self.gateway_counts[i]));
+            }
+        }
+        rows
     }
 }
 

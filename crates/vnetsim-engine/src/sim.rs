@@ -28,17 +28,16 @@ use vnetsim_dataplane::{
     Destination, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
 };
 use vnetsim_scenario::{
-    DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VnetId,
+    DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VmId,
 };
 
 use crate::latency::LatencyHistogram;
 use crate::network::{Network, describe};
 use crate::report::{
     Conservation, DirectionReport, EventReport, ExpectationResult, ExpectationSummary, FlowReport,
-    Latency, NicReport, PeeringReport, ProbeReport, REPORT_FORMAT, Report, ShaperReport,
-    check_flow,
+    Latency, NicReport, PeeringReport, ProbeReport, REPORT_FORMAT, Report, check_flow,
 };
-use crate::shaper::{Admission, Shaper};
+use crate::shaper::{Admission, Limit, Shapers};
 
 /// How long a flow without a duration of its own (and a scenario without one) sends.
 pub const DEFAULT_FLOW_DURATION: Nanos = 1_000_000_000;
@@ -176,13 +175,6 @@ impl Trace for SegmentTrace<'_> {
     }
 }
 
-#[derive(Clone, Debug, Default)]
-struct ShaperCount {
-    packets: u64,
-    bytes: u64,
-    overflow: u64,
-}
-
 /// A replay of one scenario.
 pub struct Engine<'c> {
     scenario: Scenario,
@@ -203,10 +195,7 @@ pub struct Engine<'c> {
     free: Vec<u32>,
     live: u64,
     sources: Vec<Source>,
-    vm_shapers: Vec<Option<Shaper>>,
-    vm_counts: Vec<ShaperCount>,
-    gw_shapers: Vec<Option<Shaper>>,
-    gw_counts: Vec<ShaperCount>,
+    shapers: Shapers,
     nic_counts: Vec<NicReport>,
     peerings: BTreeMap<(u32, u32), [u64; 2]>,
     conservation: Conservation,
@@ -223,33 +212,6 @@ impl<'c> Engine<'c> {
     pub fn new(scenario: &Scenario, options: Options) -> Self {
         let seed = options.seed.unwrap_or(scenario.seed);
         let network = Network::new(scenario);
-        let vm_shapers = scenario
-            .vms
-            .iter()
-            .map(|vm| {
-                let rate = vm.bandwidth.or_else(|| {
-                    vnetsim_scenario::sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps)
-                })?;
-                Some(Shaper::new(
-                    rate,
-                    scenario.shaping.burst_bytes,
-                    scenario.shaping.queue_bytes,
-                ))
-            })
-            .collect();
-        let gw_shapers = scenario
-            .vnets
-            .iter()
-            .map(|v| {
-                let gw = v.gateway.as_ref()?;
-                let sku = vnetsim_scenario::sizes::gateway_sku(&gw.sku)?;
-                Some(Shaper::new(
-                    sku.bandwidth_bps,
-                    scenario.shaping.burst_bytes,
-                    scenario.shaping.queue_bytes,
-                ))
-            })
-            .collect();
         let nic_counts = scenario
             .nics
             .iter()
@@ -276,10 +238,7 @@ impl<'c> Engine<'c> {
             free: Vec::new(),
             live: 0,
             sources: Vec::new(),
-            vm_shapers,
-            vm_counts: vec![ShaperCount::default(); scenario.vms.len()],
-            gw_shapers,
-            gw_counts: vec![ShaperCount::default(); scenario.vnets.len()],
+            shapers: Shapers::new(scenario),
             nic_counts,
             peerings: BTreeMap::new(),
             conservation: Conservation::default(),
@@ -644,23 +603,22 @@ impl<'c> Engine<'c> {
             c.tx_packets += 1;
             c.tx_bytes += len as u64;
         }
-        match shaper.and_then(|vm| self.vm_shapers[vm].as_mut().map(|s| (vm, s))) {
-            Some((vm, s)) => match s.offer(self.now, len as u32) {
-                Admission::Overflow => {
-                    self.vm_counts[vm].overflow += 1;
-                    self.drop_packet(p, DropReason::QueueOverflow);
-                }
-                Admission::Leaves {
-                    departure,
-                    serialization,
-                } => {
-                    let c = &mut self.vm_counts[vm];
-                    c.packets += 1;
-                    c.bytes += len as u64;
-                    self.schedule(departure + serialization, What::Leave(p));
-                }
-            },
+        match shaper {
+            Some(vm) => self.shape(p, Limit::Vm(VmId(vm as u32)), len),
             None => self.schedule(self.now, What::Leave(p)),
+        }
+    }
+
+    /// The packet waits in `limit`'s shaper, then leaves (or is dropped when the queue is full).
+    fn shape(&mut self, p: u32, limit: Limit, len: usize) {
+        match self.shapers.offer(limit, self.now, len as u32) {
+            Admission::Overflow => self.drop_packet(p, DropReason::QueueOverflow),
+            Admission::Leaves {
+                departure,
+                serialization,
+            } => {
+                self.schedule(departure + serialization, What::Leave(p));
+            }
         }
     }
 
@@ -745,39 +703,14 @@ impl<'c> Engine<'c> {
             return;
         };
         let len = self.packets[p as usize].buf.len();
-        let (shaper, count) = match w.at() {
+        let limit = match w.at() {
             WaypointAt::Appliance(nic) => {
                 self.nic_counts[nic.index()].forwarded_packets += 1;
-                let vm = self.scenario.nics[nic.index()].vm.index();
-                (self.vm_shapers[vm].as_mut(), &mut self.vm_counts[vm])
+                Limit::Vm(self.scenario.nics[nic.index()].vm)
             }
-            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => {
-                let v: VnetId = v;
-                (
-                    self.gw_shapers[v.index()].as_mut(),
-                    &mut self.gw_counts[v.index()],
-                )
-            }
+            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Limit::Gateway(v),
         };
-        match shaper.map(|s| s.offer(self.now, len as u32)) {
-            Some(Admission::Overflow) => {
-                count.overflow += 1;
-                self.drop_packet(p, DropReason::QueueOverflow);
-            }
-            Some(Admission::Leaves {
-                departure,
-                serialization,
-            }) => {
-                count.packets += 1;
-                count.bytes += len as u64;
-                self.schedule(departure + serialization, What::Leave(p));
-            }
-            None => {
-                count.packets += 1;
-                count.bytes += len as u64;
-                self.schedule(self.now, What::Leave(p));
-            }
-        }
+        self.shape(p, limit, len);
     }
 
     fn deliver(&mut self, p: u32) {
@@ -928,38 +861,7 @@ impl<'c> Engine<'c> {
             }
         }
         let passed = results.iter().filter(|r| r.passed).count() as u64;
-        let mut shapers = Vec::new();
-        for (i, vm) in sc.vms.iter().enumerate() {
-            let c = &self.vm_counts[i];
-            if let Some(s) = &self.vm_shapers[i]
-                && (c.packets > 0 || c.overflow > 0)
-            {
-                shapers.push(ShaperReport {
-                    name: vm.name.clone(),
-                    kind: vm.size.clone(),
-                    rate_bps: s.rate_bps(),
-                    packets: c.packets,
-                    bytes: c.bytes,
-                    queue_overflow: c.overflow,
-                });
-            }
-        }
-        for (i, v) in sc.vnets.iter().enumerate() {
-            let c = &self.gw_counts[i];
-            if let (Some(gw), true) = (&v.gateway, c.packets > 0 || c.overflow > 0) {
-                shapers.push(ShaperReport {
-                    name: gw.name.clone(),
-                    kind: gw.sku.clone(),
-                    rate_bps: self.gw_shapers[i]
-                        .as_ref()
-                        .map(|s| s.rate_bps())
-                        .unwrap_or(0),
-                    packets: c.packets,
-                    bytes: c.bytes,
-                    queue_overflow: c.overflow,
-                });
-            }
-        }
+        let shapers = self.shapers.report(sc);
         let price = sc.pricing.peering_egress_per_gb + sc.pricing.peering_ingress_per_gb;
         let peerings = self
             .peerings
