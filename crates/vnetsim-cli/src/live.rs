@@ -1,31 +1,51 @@
 //! `vnetsim live FILE`: real programs' packets through the simulated fabric, in real time.
 //!
 //! What it is for: parsing the live options, loading the scenario through the harness API,
-//! binding the loopback UDP ports of `vnetsim-live`, printing (and writing) the port map,
-//! running until Ctrl-C or `--duration`, and writing the report and pcap. What it is not: the
-//! forwarding itself, which is `vnetsim-live` over the same data plane as every other command.
+//! attaching the NICs (UDP mode: binding the loopback UDP ports of `vnetsim-live`; namespace
+//! mode: making one network namespace per VM with a TUN interface per NIC), printing (and
+//! writing) the map, running until Ctrl-C, SIGTERM or `--duration`, and writing the report and
+//! pcap. What it is not: the forwarding itself, which is `vnetsim-live` over the same data plane
+//! as every other command.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vnetsim_live::report::render_text;
-use vnetsim_live::{PcapFile, RunOptions, UdpFabric};
+use vnetsim_live::{Fabric, LiveReport, PcapFile, RunOptions, UdpFabric};
 
 use crate::commands::{INVALID, OK};
 
 /// First UDP port when `--base-port` is not given.
 pub const DEFAULT_BASE_PORT: u16 = 47000;
 
+/// How programs attach to the NICs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// One UDP port per NIC on 127.0.0.1, one raw IPv4 packet per datagram (no privileges).
+    #[default]
+    Udp,
+    /// One network namespace per VM with a TUN interface per NIC (Linux, root).
+    Netns,
+}
+
 /// Options of `vnetsim live`.
 #[derive(clap::Args, Debug)]
 pub struct LiveArgs {
     /// Scenario file.
     file: PathBuf,
-    /// NIC i (scenario order) listens on 127.0.0.1:(BASE + i); 0 picks ephemeral ports.
-    #[arg(long, value_name = "BASE", default_value_t = DEFAULT_BASE_PORT)]
-    base_port: u16,
-    /// Write the port map (NIC, VM, IP, port) here as JSON.
+    /// How programs attach: `udp` (loopback ports) or `netns` (network namespaces, root).
+    #[arg(long, value_enum, default_value = "udp")]
+    mode: Mode,
+    /// UDP mode: NIC i (scenario order) listens on 127.0.0.1:(BASE + i); 0 picks ephemeral
+    /// ports [default: 47000].
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
+    /// Namespace mode: namespaces are named PREFIX-VM [default: vn and four hex digits of a
+    /// hash of the scenario name].
+    #[arg(long, value_name = "PREFIX")]
+    netns_prefix: Option<String>,
+    /// Write the port map (UDP mode) or the namespace map (namespace mode) here as JSON.
     #[arg(long, value_name = "FILE")]
     port_map: Option<PathBuf>,
     /// Stop after this long (e.g. 30s, 500ms); otherwise run until Ctrl-C.
@@ -42,6 +62,143 @@ pub struct LiveArgs {
     pcap: Option<PathBuf>,
 }
 
+/// The attached fabric of either mode.
+enum Driver {
+    Udp(UdpFabric),
+    #[cfg(target_os = "linux")]
+    Netns(vnetsim_live::NetnsFabric),
+}
+
+impl Driver {
+    fn fabric_mut(&mut self) -> &mut Fabric {
+        match self {
+            Driver::Udp(f) => f.fabric_mut(),
+            #[cfg(target_os = "linux")]
+            Driver::Netns(f) => f.fabric_mut(),
+        }
+    }
+
+    /// Runs until `stop`; the report, and what could not be cleaned up.
+    async fn run(
+        self,
+        options: RunOptions,
+        stop: impl Future<Output = ()>,
+    ) -> (LiveReport, Vec<String>) {
+        match self {
+            Driver::Udp(f) => (f.run(options, stop).await, Vec::new()),
+            #[cfg(target_os = "linux")]
+            Driver::Netns(f) => {
+                let run = f.run(options, stop).await;
+                (run.report, run.leftovers)
+            }
+        }
+    }
+}
+
+/// Binds the ports or makes the namespaces, prints the map and writes it when asked.
+async fn attach(args: &LiveArgs, sim: &vnetsim::Sim) -> Result<Driver, u8> {
+    match args.mode {
+        Mode::Udp => {
+            if args.netns_prefix.is_some() {
+                eprintln!("error: --netns-prefix applies to --mode netns");
+                return Err(INVALID);
+            }
+            let base = args.base_port.unwrap_or(DEFAULT_BASE_PORT);
+            let fabric = UdpFabric::bind(sim.scenario(), base).await.map_err(|e| {
+                eprintln!(
+                    "error: cannot bind the NIC ports: {e} (try another --base-port, or 0 for \
+                     ephemeral ports)"
+                );
+                INVALID
+            })?;
+            print!("{}", fabric.port_map().render_text());
+            if let Some(path) = &args.port_map {
+                write_json(path, fabric.port_map(), "port map")?;
+            }
+            Ok(Driver::Udp(fabric))
+        }
+        Mode::Netns => attach_netns(args, sim),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn attach_netns(args: &LiveArgs, sim: &vnetsim::Sim) -> Result<Driver, u8> {
+    use vnetsim_live::netns;
+
+    if args.base_port.is_some() {
+        eprintln!("error: --base-port applies to --mode udp");
+        return Err(INVALID);
+    }
+    let prefix = args
+        .netns_prefix
+        .clone()
+        .unwrap_or_else(|| netns::default_prefix(sim.scenario()));
+    let fabric = netns::NetnsFabric::create(sim.scenario(), &prefix).map_err(|e| {
+        eprintln!("error: {e}");
+        if e.is_unavailable() {
+            eprintln!(
+                "hint: UDP mode (--mode udp, the default) needs no privileges: each NIC is a \
+                 loopback UDP port"
+            );
+        }
+        INVALID
+    })?;
+    print!("{}", fabric.netns_map().render_text());
+    if let Some(path) = &args.port_map {
+        write_json(path, fabric.netns_map(), "namespace map")?;
+    }
+    Ok(Driver::Netns(fabric))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn attach_netns(_args: &LiveArgs, _sim: &vnetsim::Sim) -> Result<Driver, u8> {
+    eprintln!("error: namespace mode needs Linux network namespaces");
+    eprintln!("hint: UDP mode (--mode udp, the default) works here");
+    Err(INVALID)
+}
+
+/// Completes on Ctrl-C, SIGTERM or SIGHUP, or after `duration`. The signal handlers are
+/// installed at once, so a Ctrl-C while the namespaces are being made still stops the run
+/// cleanly (and deletes them).
+fn stop_signal(duration: Option<Duration>) -> std::io::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        [
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ]
+    };
+    Ok(async move {
+        let until = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        let signalled = async {
+            let [a, b, c] = &mut signals;
+            tokio::select! {
+                _ = a.recv() => {}
+                _ = b.recv() => {}
+                _ = c.recv() => {}
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = signalled => {}
+            () = until => {}
+        }
+    })
+}
+
 fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<(), u8> {
     let json = serde_json::to_string_pretty(value).map_err(|e| {
         eprintln!("error: cannot encode the {what}: {e}");
@@ -53,8 +210,8 @@ fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<
     })
 }
 
-/// `vnetsim live FILE [--base-port N] [--port-map FILE] [--duration D] [--stats] [--report
-/// OUT.json] [--pcap OUT.pcap]`.
+/// `vnetsim live FILE [--mode udp|netns] [--base-port N] [--netns-prefix P] [--port-map FILE]
+/// [--duration D] [--stats] [--report OUT.json] [--pcap OUT.pcap]`.
 pub fn run(args: LiveArgs) -> u8 {
     let sim = match vnetsim::Sim::load(&args.file) {
         Ok(sim) => sim,
@@ -88,26 +245,21 @@ pub fn run(args: LiveArgs) -> u8 {
         }
     };
     runtime.block_on(async move {
-        let mut fabric = match UdpFabric::bind(sim.scenario(), args.base_port).await {
-            Ok(f) => f,
+        let stop = match stop_signal(duration) {
+            Ok(stop) => stop,
             Err(e) => {
-                eprintln!(
-                    "error: cannot bind the NIC ports: {e} (try another --base-port, or 0 for \
-                     ephemeral ports)"
-                );
+                eprintln!("error: cannot install the signal handlers: {e}");
                 return INVALID;
             }
         };
-        print!("{}", fabric.port_map().render_text());
-        if let Some(path) = &args.port_map
-            && let Err(code) = write_json(path, fabric.port_map(), "port map")
-        {
-            return code;
-        }
+        let mut driver = match attach(&args, &sim).await {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
         let pcap = match &args.pcap {
             Some(path) => match PcapFile::create(path) {
                 Ok(p) => {
-                    fabric.fabric_mut().set_capture(Box::new(p.clone()));
+                    driver.fabric_mut().set_capture(Box::new(p.clone()));
                     Some(p)
                 }
                 Err(e) => {
@@ -128,20 +280,11 @@ pub fn run(args: LiveArgs) -> u8 {
             stats_every: (args.stats || std::io::stderr().is_terminal())
                 .then_some(Duration::from_secs(1)),
         };
-        let stop = async move {
-            let until = async {
-                match duration {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                Ok(()) = tokio::signal::ctrl_c() => {}
-                () = until => {}
-            }
-        };
-        let report = fabric.run(options, stop).await;
+        let (report, leftovers) = driver.run(options, stop).await;
         print!("{}", render_text(&report));
+        for left in &leftovers {
+            eprintln!("warning: not cleaned up: {left}");
+        }
         if let (Some(path), Some(p)) = (&args.pcap, pcap) {
             match p.finish() {
                 Ok(n) => println!("pcap: {n} packets in {}", path.display()),

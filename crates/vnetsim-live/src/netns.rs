@@ -366,6 +366,21 @@ impl Drop for Cleanup {
     }
 }
 
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `PID (COMM) STATE ...`; COMM may hold spaces and parentheses.
+        Ok(stat) => match stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next())
+        {
+            Some('Z' | 'X' | 'x') | None => false,
+            Some(_) => true,
+        },
+        Err(_) => false,
+    }
+}
+
 /// Deletes what a dead run with this prefix left, and refuses while a live one holds it.
 fn claim_prefix(prefix: &str, wanted: &[String]) -> Result<PathBuf, NetnsError> {
     let path = state_path(prefix);
@@ -373,10 +388,7 @@ fn claim_prefix(prefix: &str, wanted: &[String]) -> Result<PathBuf, NetnsError> 
         Ok(text) => {
             let state: Option<State> = serde_json::from_str(&text).ok();
             match state {
-                Some(s)
-                    if s.pid != std::process::id()
-                        && Path::new(&format!("/proc/{}", s.pid)).exists() =>
-                {
+                Some(s) if s.pid != std::process::id() && process_alive(s.pid) => {
                     return Err(NetnsError::Conflict(format!(
                         "another run (process {}) uses the namespace prefix '{prefix}'; stop it, \
                          or pass another --netns-prefix (if that process is not vnetsim, \
@@ -669,6 +681,12 @@ vms:
         assert_eq!(p.len(), 6);
         assert!(p.starts_with("vn"));
         assert!(check_prefix(&p).is_ok());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_an_impossible_one_is_not() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(1 << 30));
     }
 
     #[test]
