@@ -130,6 +130,15 @@ pub fn explain(
     OK
 }
 
+/// The scenario, the VM named `vm` and the compiled data plane, or the exit code after saying
+/// what is wrong.
+fn load_vm(file: &Path, vm: &str) -> Result<(Scenario, vnetsim_scenario::VmId, Dataplane), u8> {
+    let scenario = load(file)?;
+    let vm = vm_or_exit(&scenario, vm)?;
+    let dataplane = Dataplane::compile(&scenario);
+    Ok((scenario, vm, dataplane))
+}
+
 fn vm_or_exit(scenario: &Scenario, vm: &str) -> Result<vnetsim_scenario::VmId, u8> {
     scenario.vm_by_name(vm).ok_or_else(|| {
         eprintln!(
@@ -142,15 +151,10 @@ fn vm_or_exit(scenario: &Scenario, vm: &str) -> Result<vnetsim_scenario::VmId, u
 
 /// `vnetsim routes FILE --vm NAME`.
 pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
-    let scenario = match load(file) {
-        Ok(s) => s,
+    let (scenario, vm, dataplane) = match load_vm(file, vm) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let vm = match vm_or_exit(&scenario, vm) {
-        Ok(vm) => vm,
-        Err(code) => return code,
-    };
-    let dataplane = Dataplane::compile(&scenario);
     let nics = effective_routes_of_vm(&scenario, &dataplane, vm);
     match format {
         Format::Json => println!(
@@ -192,15 +196,10 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
 
 /// `vnetsim rules FILE --vm NAME`.
 pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
-    let scenario = match load(file) {
-        Ok(s) => s,
+    let (scenario, vm, dataplane) = match load_vm(file, vm) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let vm = match vm_or_exit(&scenario, vm) {
-        Ok(vm) => vm,
-        Err(code) => return code,
-    };
-    let dataplane = Dataplane::compile(&scenario);
     let nics = effective_rules_of_vm(&scenario, &dataplane, vm);
     match format {
         Format::Json => println!(
