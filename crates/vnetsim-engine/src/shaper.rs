@@ -60,14 +60,25 @@ impl Shaper {
     /// Nanoseconds to send `bits` at the shaper's rate (rounded up).
     #[inline]
     pub fn duration_of(&self, bits: u64) -> Nanos {
-        let ns = (u128::from(bits) * NS_PER_S).div_ceil(u128::from(self.rate_bps));
-        ns.min(u128::from(u64::MAX)) as Nanos
+        // 64-bit arithmetic while it cannot overflow (every packet: bits < 2^20); u128 beyond.
+        match bits.checked_mul(NS_PER_S as u64) {
+            Some(x) => x.div_ceil(self.rate_bps),
+            None => {
+                let ns = (u128::from(bits) * NS_PER_S).div_ceil(u128::from(self.rate_bps));
+                ns.min(u128::from(u64::MAX)) as Nanos
+            }
+        }
     }
 
     #[inline]
     fn bits_in(&self, ns: Nanos) -> u64 {
-        let bits = u128::from(ns) * u128::from(self.rate_bps) / NS_PER_S;
-        bits.min(u128::from(u64::MAX)) as u64
+        match ns.checked_mul(self.rate_bps) {
+            Some(x) => x / NS_PER_S as u64,
+            None => {
+                let bits = u128::from(ns) * u128::from(self.rate_bps) / NS_PER_S;
+                bits.min(u128::from(u64::MAX)) as u64
+            }
+        }
     }
 
     /// Offers a packet of `bytes` at `now` (calls must come in non-decreasing `now`).
@@ -83,7 +94,11 @@ impl Shaper {
             return Admission::Overflow;
         }
         let start = now.max(self.last_departure);
-        let refill = self.bits_in(start - self.last_departure);
+        let refill = if start > self.last_departure && self.tokens < self.burst_bits {
+            self.bits_in(start - self.last_departure)
+        } else {
+            0
+        };
         let tokens = self.tokens.saturating_add(refill).min(self.burst_bits);
         let departure = if tokens >= bits {
             self.tokens = tokens - bits;
