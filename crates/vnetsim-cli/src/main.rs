@@ -117,7 +117,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Forward real programs' packets in real time: one loopback UDP port per NIC.
+    /// Forward real programs' packets in real time: a loopback UDP port per NIC (--mode udp) or a
+    /// network namespace with a TUN interface per VM (--mode netns, as root).
     Live(live::LiveArgs),
     /// One packet, hop by hop, with the route and NSG rule that decided each hop.
     Explain {

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use vnetsim_dataplane::{Destination, FlowTable, Ingress, Outcome, Segment, Waypoint, WaypointAt};
 use vnetsim_engine::Capture;
 use vnetsim_engine::network::{Network, describe};
-use vnetsim_engine::report::{Conservation, EventReport, NicReport, ShaperReport, count_drop};
-use vnetsim_engine::shaper::{Admission, Shaper};
+use vnetsim_engine::report::{Conservation, EventReport, NicReport, count_drop};
+use vnetsim_engine::shaper::{Admission, Limit, Shapers};
 use vnetsim_scenario::{DropReason, Event, Nanos, NicId, Scenario};
 
 use crate::report::{LiveNicReport, LiveReport};
@@ -57,13 +57,6 @@ struct InFlight {
     delivered_to: Option<Destination>,
 }
 
-#[derive(Clone, Debug, Default)]
-struct ShaperCount {
-    packets: u64,
-    bytes: u64,
-    overflow: u64,
-}
-
 /// The live fabric of one scenario (see the module docs).
 pub struct Fabric {
     scenario: Scenario,
@@ -75,10 +68,7 @@ pub struct Fabric {
     seq: u64,
     slots: Vec<Option<InFlight>>,
     free: Vec<u32>,
-    vm_shapers: Vec<Option<Shaper>>,
-    vm_counts: Vec<ShaperCount>,
-    gw_shapers: Vec<Option<Shaper>>,
-    gw_counts: Vec<ShaperCount>,
+    shapers: Shapers,
     nics: Vec<LiveNicReport>,
     conservation: Conservation,
     drops: BTreeMap<&'static str, u64>,
@@ -99,32 +89,6 @@ impl Fabric {
     /// A fabric for `scenario` at time zero: the network as the file describes it, shapers at
     /// each VM size's bandwidth (or the VM's `bandwidth`) and each gateway SKU's throughput.
     pub fn new(scenario: &Scenario) -> Self {
-        let shaper = |rate: u64| {
-            Shaper::new(
-                rate,
-                scenario.shaping.burst_bytes,
-                scenario.shaping.queue_bytes,
-            )
-        };
-        let vm_shapers = scenario
-            .vms
-            .iter()
-            .map(|vm| {
-                vm.bandwidth
-                    .or_else(|| {
-                        vnetsim_scenario::sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps)
-                    })
-                    .map(shaper)
-            })
-            .collect();
-        let gw_shapers = scenario
-            .vnets
-            .iter()
-            .map(|v| {
-                let gw = v.gateway.as_ref()?;
-                vnetsim_scenario::sizes::gateway_sku(&gw.sku).map(|s| shaper(s.bandwidth_bps))
-            })
-            .collect();
         let nics = scenario
             .nics
             .iter()
@@ -151,10 +115,7 @@ impl Fabric {
             seq: 0,
             slots: Vec::new(),
             free: Vec::new(),
-            vm_shapers,
-            vm_counts: vec![ShaperCount::default(); scenario.vms.len()],
-            gw_shapers,
-            gw_counts: vec![ShaperCount::default(); scenario.vnets.len()],
+            shapers: Shapers::new(scenario),
             nics,
             conservation: Conservation::default(),
             drops: BTreeMap::new(),
@@ -211,25 +172,24 @@ impl Fabric {
             next: Next::Ingress(Ingress::Nic(nic)),
             delivered_to: None,
         });
-        let vm = self.scenario.nics[nic.index()].vm.index();
-        match self.vm_shapers[vm].as_mut() {
-            Some(shaper) => match shaper.offer(now, bytes.len() as u32) {
-                Admission::Overflow => {
-                    self.vm_counts[vm].overflow += 1;
-                    self.release(slot);
-                    self.drop_packet(DropReason::QueueOverflow);
-                }
-                Admission::Leaves {
-                    departure,
-                    serialization,
-                } => {
-                    let c = &mut self.vm_counts[vm];
-                    c.packets += 1;
-                    c.bytes += bytes.len() as u64;
-                    self.schedule(departure + serialization, Stage::Leave, slot);
-                }
-            },
-            None => self.schedule(now, Stage::Leave, slot),
+        let vm = self.scenario.nics[nic.index()].vm;
+        self.shape(slot, Limit::Vm(vm), bytes.len(), now);
+    }
+
+    /// The packet in `slot` waits in `limit`'s shaper, then leaves (or is dropped when the
+    /// queue is full).
+    fn shape(&mut self, slot: u32, limit: Limit, len: usize, now: Nanos) {
+        match self.shapers.offer(limit, now, len as u32) {
+            Admission::Overflow => {
+                self.release(slot);
+                self.drop_packet(DropReason::QueueOverflow);
+            }
+            Admission::Leaves {
+                departure,
+                serialization,
+            } => {
+                self.schedule(departure + serialization, Stage::Leave, slot);
+            }
         }
     }
 
@@ -388,37 +348,14 @@ impl Fabric {
             return;
         };
         let len = p.bytes.len();
-        let (shaper, count) = match w.at() {
+        let limit = match w.at() {
             WaypointAt::Appliance(nic) => {
                 self.nics[nic.index()].counters.forwarded_packets += 1;
-                let vm = self.scenario.nics[nic.index()].vm.index();
-                (self.vm_shapers[vm].as_mut(), &mut self.vm_counts[vm])
+                Limit::Vm(self.scenario.nics[nic.index()].vm)
             }
-            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => (
-                self.gw_shapers[v.index()].as_mut(),
-                &mut self.gw_counts[v.index()],
-            ),
+            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Limit::Gateway(v),
         };
-        match shaper.map(|s| s.offer(now, len as u32)) {
-            Some(Admission::Overflow) => {
-                count.overflow += 1;
-                self.release(slot);
-                self.drop_packet(DropReason::QueueOverflow);
-            }
-            Some(Admission::Leaves {
-                departure,
-                serialization,
-            }) => {
-                count.packets += 1;
-                count.bytes += len as u64;
-                self.schedule(departure + serialization, Stage::Leave, slot);
-            }
-            None => {
-                count.packets += 1;
-                count.bytes += len as u64;
-                self.schedule(now, Stage::Leave, slot);
-            }
-        }
+        self.shape(slot, limit, len, now);
     }
 
     fn deliver(&mut self, slot: u32, now: Nanos) -> Option<Delivery> {
@@ -444,37 +381,7 @@ impl Fabric {
 
     /// The report at `now`: conservation, drops, per-NIC counters, shapers, events applied.
     pub fn report(&self, now: Nanos, mode: &'static str) -> LiveReport {
-        let mut shapers = Vec::new();
-        for (i, vm) in self.scenario.vms.iter().enumerate() {
-            let c = &self.vm_counts[i];
-            if let Some(s) = &self.vm_shapers[i]
-                && (c.packets > 0 || c.overflow > 0)
-            {
-                shapers.push(ShaperReport {
-                    name: vm.name.clone(),
-                    kind: vm.size.clone(),
-                    rate_bps: s.rate_bps(),
-                    packets: c.packets,
-                    bytes: c.bytes,
-                    queue_overflow: c.overflow,
-                });
-            }
-        }
-        for (i, v) in self.scenario.vnets.iter().enumerate() {
-            let c = &self.gw_counts[i];
-            if let (Some(gw), Some(s)) = (&v.gateway, &self.gw_shapers[i])
-                && (c.packets > 0 || c.overflow > 0)
-            {
-                shapers.push(ShaperReport {
-                    name: gw.name.clone(),
-                    kind: gw.sku.clone(),
-                    rate_bps: s.rate_bps(),
-                    packets: c.packets,
-                    bytes: c.bytes,
-                    queue_overflow: c.overflow,
-                });
-            }
-        }
+        let shapers = self.shapers.report(&self.scenario);
         LiveReport {
             format: crate::report::LIVE_REPORT_FORMAT,
             scenario: self.scenario.name.clone(),
