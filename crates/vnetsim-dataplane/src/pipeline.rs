@@ -280,11 +280,19 @@ pub const FLOW_IDLE_TIMEOUT: Nanos = 4 * 60 * 1_000_000_000;
 /// where the TTL expired, as on a real network, and the budget is only a safety net.
 pub const MAX_HOPS: usize = 2 * 256 + 8;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RecordKey {
     nic: u32,
     outbound: bool,
     key: FlowKey,
+}
+
+impl std::hash::Hash for RecordKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.nic) << 1) | u64::from(self.outbound));
+        self.key.hash(state);
+    }
 }
 
 /// NSG flow records: a connection allowed at a NIC (in one direction) admits its packets and

@@ -39,7 +39,7 @@ const ICMP_ECHO_REQUEST: u8 = 8;
 const TCP_WINDOW: u16 = 64240;
 
 /// The 5-tuple an NSG and a flow table see. Addresses are host-order `u32`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// Source address.
     pub src: u32,
@@ -51,6 +51,19 @@ pub struct FlowKey {
     pub src_port: u16,
     /// Destination port (TCP/UDP), echo identifier (ICMP echo), else 0.
     pub dst_port: u16,
+}
+
+/// Hashed as two words (addresses; protocol and ports): flow tables hash one key per packet.
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.src) << 32) | u64::from(self.dst));
+        state.write_u64(
+            (u64::from(self.protocol) << 32)
+                | (u64::from(self.src_port) << 16)
+                | u64::from(self.dst_port),
+        );
+    }
 }
 
 impl FlowKey {
