@@ -70,8 +70,6 @@ enum What {
     Fifo(u32),
     /// A packet reaches a waypoint and queues for its bandwidth.
     Arrive(u32),
-    /// A packet leaves a shaper: the data plane decides its next segment.
-    Leave(u32),
     /// A packet reaches its destination.
     Deliver(u32),
 }
@@ -159,18 +157,23 @@ struct Source {
 }
 
 /// A peering crossing counter fed by the data plane's trace.
-struct SegmentTrace<'a> {
-    peerings: &'a mut BTreeMap<(u32, u32), [u64; 2]>,
-    bytes: u64,
+/// Peering crossings of one segment: counted once the packet has left (a packet still queued
+/// at the end of the run has crossed nothing).
+#[derive(Default)]
+struct SegmentTrace {
+    crossings: [(u32, u32, usize); 4],
+    n: usize,
 }
 
-impl Trace for SegmentTrace<'_> {
+impl Trace for SegmentTrace {
     #[inline]
     fn step(&mut self, step: Step) {
-        if let Step::Peering { from, edge } = step {
+        if let Step::Peering { from, edge } = step
+            && self.n < self.crossings.len()
+        {
             let (a, b) = (from.0.min(edge.peer.0), from.0.max(edge.peer.0));
-            let dir = usize::from(from.0 != a);
-            self.peerings.entry((a, b)).or_insert([0, 0])[dir] += self.bytes;
+            self.crossings[self.n] = (a, b, usize::from(from.0 != a));
+            self.n += 1;
         }
     }
 }
@@ -425,7 +428,6 @@ impl<'c> Engine<'c> {
                 What::Emit(f) => self.emit(f),
                 What::Fifo(i) => self.fifo_head(i),
                 What::Arrive(p) => self.arrive(p),
-                What::Leave(p) => self.leave(p),
                 What::Deliver(p) => self.deliver(p),
             }
         }
@@ -609,7 +611,7 @@ impl<'c> Engine<'c> {
         }
         match shaper {
             Some(vm) => self.shape(p, Limit::Vm(VmId(vm as u32)), len),
-            None => self.schedule(self.now, What::Leave(p)),
+            None => self.leave(p, self.now),
         }
     }
 
@@ -620,9 +622,7 @@ impl<'c> Engine<'c> {
             Admission::Leaves {
                 departure,
                 serialization,
-            } => {
-                self.schedule(departure + serialization, What::Leave(p));
-            }
+            } => self.leave(p, departure + serialization),
         }
     }
 
@@ -641,21 +641,20 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// The data plane decides the packet's next segment.
-    fn leave(&mut self, p: u32) {
+    /// The data plane decides the packet's next segment now, as the host does when it takes
+    /// the packet in; the packet leaves at `departure` (after its shaper) and reaches the next
+    /// waypoint or its destination after the segment's delay.
+    fn leave(&mut self, p: u32, departure: Nanos) {
         let now = self.now;
         let pkt = &mut self.packets[p as usize];
         if let Some(c) = self.capture.as_deref_mut() {
-            c.packet(now, &pkt.buf);
+            c.packet(departure, &pkt.buf);
         }
         let from_site = match pkt.next {
             Next::Ingress(Ingress::Site(site)) => Some(site),
             _ => None,
         };
-        let mut trace = SegmentTrace {
-            peerings: &mut self.peerings,
-            bytes: pkt.buf.len() as u64,
-        };
+        let mut trace = SegmentTrace::default();
         let dp = self.network.dataplane();
         let generation = self.network.generation();
         let (cache, flows, buf) = (&mut self.cache, &mut self.flows_nsg, &mut pkt.buf);
@@ -672,6 +671,12 @@ impl<'c> Engine<'c> {
             }
             (Next::At(w), false) => dp.resume(buf, w, flows, now, &mut trace),
         };
+        if self.end.is_none_or(|end| departure <= end) {
+            let bytes = self.packets[p as usize].buf.len() as u64;
+            for &(a, b, dir) in &trace.crossings[..trace.n] {
+                self.peerings.entry((a, b)).or_insert([0, 0])[dir] += bytes;
+            }
+        }
         let lat = &self.scenario.latency;
         let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);
         match segment {
@@ -682,7 +687,7 @@ impl<'c> Engine<'c> {
                     Destination::Host(h) => self.site_latency(self.scenario.hosts[h.index()].site),
                 };
                 self.packets[p as usize].delivered_to = Some(to);
-                let at = now + delay + self.jitter();
+                let at = departure + delay + self.jitter();
                 // A delivery that nothing else waits for (no reply to send, no capture to write
                 // in time order) is counted now, for its time: one event less per packet. One
                 // due after the end stays in flight, as it would in the queue.
@@ -701,7 +706,7 @@ impl<'c> Engine<'c> {
                     WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
                 };
                 self.packets[p as usize].next = Next::At(w);
-                let at = now + delay + self.jitter();
+                let at = departure + delay + self.jitter();
                 self.schedule(at, What::Arrive(p));
             }
         }
