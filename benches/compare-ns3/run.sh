@@ -100,7 +100,7 @@ if ! ns3_present; then
 fi
 NS3_VERSION="$(pkg-config --modversion ns3-core 2>/dev/null || echo unknown)"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/compare-ns3.XXXXXX")"
+WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 # --- (b) the ns-3 program --------------------------------------------------------------------
