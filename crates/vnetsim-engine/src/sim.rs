@@ -356,7 +356,7 @@ impl<'c> Engine<'c> {
     }
 
     fn schedule(&mut self, at: Nanos, what: What) {
-        // The queue refuses keys before the last one popped; times never are (`at >= now`).
+        // The clock never goes back: an event is never scheduled before now.
         self.seq += 1;
         self.queue
             .push(Reverse((key(at.max(self.now), what), self.seq, what)));
