@@ -111,10 +111,11 @@ struct Packet {
 /// Per-direction counters of a flow while it runs (about 100 bytes plus the histogram's
 /// buckets in use).
 #[derive(Debug, Default)]
+#[repr(C)]
 struct DirStats {
     sent: u64,
-    delivered: u64,
     bytes_sent: u64,
+    delivered: u64,
     bytes_delivered: u64,
     dropped: [u32; DropReason::ALL.len()],
     latency: LatencyHistogram,
@@ -135,25 +136,38 @@ impl DirStats {
 const TEMPLATE_LEN: usize = 40;
 
 #[derive(Debug)]
+#[repr(C)]
 struct Source {
-    /// The flow's packet headers, built once with valid checksums for a zero payload of
-    /// `size` bytes; each packet is a copy with its own IPv4 identification.
-    template: [u8; TEMPLATE_LEN],
-    /// Whether the template could be built (a packet size under the headers cannot).
-    template_ok: bool,
-    size: u16,
+    // Laid out by hand: what a packet's emission touches comes first, in two adjacent cache
+    // lines (with 100,000 flows each emission starts with a cache miss on its flow).
+    emitted: u64,
+    start: Nanos,
+    end: Nanos,
+    interval: f64,
+    next_time: f64,
     ingress: Ingress,
     /// The VM whose egress shaper the flow's packets wait in.
     shaper: Option<u32>,
-    interval: f64,
+    size: u16,
     poisson: bool,
-    start: Nanos,
-    end: Nanos,
-    emitted: u64,
-    next_time: f64,
+    /// Whether the template could be built (a packet size under the headers cannot).
+    template_ok: bool,
+    /// The flow's packet headers, built once with valid checksums for a zero payload of
+    /// `size` bytes; each packet is a copy with its own IPv4 identification.
+    template: [u8; TEMPLATE_LEN],
     forward: DirStats,
     /// Counters of the destination's answers, for flows with `reply: true`.
     replies: Option<Box<DirStats>>,
+}
+
+/// Packet counters of one NIC (names are added in the report).
+#[derive(Clone, Copy, Debug, Default)]
+struct NicCounts {
+    tx_packets: u64,
+    tx_bytes: u64,
+    rx_packets: u64,
+    rx_bytes: u64,
+    forwarded_packets: u64,
 }
 
 /// A peering crossing counter fed by the data plane's trace.
@@ -201,7 +215,7 @@ pub struct Engine<'c> {
     live: u64,
     sources: Vec<Source>,
     shapers: Shapers,
-    nic_counts: Vec<NicReport>,
+    nic_counts: Vec<NicCounts>,
     peerings: BTreeMap<(u32, u32), [u64; 2]>,
     conservation: Conservation,
     drops: [u64; DropReason::ALL.len()],
@@ -217,15 +231,7 @@ impl<'c> Engine<'c> {
     pub fn new(scenario: &Scenario, options: Options) -> Self {
         let seed = options.seed.unwrap_or(scenario.seed);
         let network = Network::new(scenario);
-        let nic_counts = scenario
-            .nics
-            .iter()
-            .map(|n| NicReport {
-                nic: n.name.clone(),
-                vm: scenario.vms[n.vm.index()].name.clone(),
-                ..NicReport::default()
-            })
-            .collect();
+        let nic_counts = vec![NicCounts::default(); scenario.nics.len()];
         let mut engine = Engine {
             network,
             flows_nsg: FlowTable::new(),
@@ -919,8 +925,17 @@ impl<'c> Engine<'c> {
             nics: self
                 .nic_counts
                 .iter()
-                .filter(|n| n.tx_packets + n.rx_packets + n.forwarded_packets > 0)
-                .cloned()
+                .zip(&sc.nics)
+                .filter(|(c, _)| c.tx_packets + c.rx_packets + c.forwarded_packets > 0)
+                .map(|(c, n)| NicReport {
+                    nic: n.name.clone(),
+                    vm: sc.vms[n.vm.index()].name.clone(),
+                    tx_packets: c.tx_packets,
+                    tx_bytes: c.tx_bytes,
+                    rx_packets: c.rx_packets,
+                    rx_bytes: c.rx_bytes,
+                    forwarded_packets: c.forwarded_packets,
+                })
                 .collect(),
             shapers,
             peerings,
