@@ -14,6 +14,7 @@
 //! interfaces it makes.
 
 pub mod capture;
+mod drive;
 pub mod fabric;
 #[cfg(target_os = "linux")]
 pub mod netns;

@@ -35,17 +35,16 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use vnetsim_scenario::{NicId, Scenario};
 
-use crate::fabric::Fabric;
-use crate::report::{LiveReport, counters_line};
+use crate::drive::{Endpoints, drive};
+use crate::fabric::{Delivery, Fabric};
+use crate::report::LiveReport;
 use crate::tun::{self, Tun};
-use crate::udp::{RunOptions, tick};
+use crate::udp::RunOptions;
 
 /// Namespace map schema name and version.
 pub const NETNS_MAP_FORMAT: &str = "vnetsim-netns/1";
@@ -571,7 +570,7 @@ impl NetnsFabric {
                 }
             }
         }
-        let (tx, mut rx) = mpsc::channel::<(u32, Vec<u8>)>(1024);
+        let (tx, rx) = mpsc::channel::<(u32, Vec<u8>)>(1024);
         let mut readers = Vec::with_capacity(devices.len());
         for (i, device) in devices.iter().enumerate() {
             let Some(device) = device.clone() else {
@@ -597,45 +596,16 @@ impl NetnsFabric {
             }));
         }
         drop(tx);
-        let start = Instant::now();
-        let now_ns = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let far = start + Duration::from_secs(86_400 * 365);
-        let mut ticker = options
-            .stats_every
-            .map(|every| tokio::time::interval_at(start + every, every));
-        tokio::pin!(shutdown);
-        loop {
-            let deadline = fabric
-                .next_deadline()
-                .map(|ns| start + Duration::from_nanos(ns));
-            tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                msg = rx.recv() => match msg {
-                    Some((nic, bytes)) => fabric.ingest(NicId(nic), &bytes, now_ns()),
-                    None => break,
-                },
-                () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {}
-                () = tick(ticker.as_mut()), if ticker.is_some() => {
-                    eprintln!(
-                        "[{:>8.1} s] {}",
-                        start.elapsed().as_secs_f64(),
-                        counters_line(&fabric.conservation(), fabric.drops_by_reason())
-                    );
-                }
-            }
-            for d in fabric.advance(now_ns()) {
-                match devices.get(d.nic.index()).and_then(Option::as_ref) {
-                    Some(device) => {
-                        if let Err(e) = device.send(&d.bytes).await {
-                            tracing::warn!(nic = d.nic.0, error = %e, "interface write failed");
-                        }
-                    }
-                    None => fabric.count_no_listener(d.nic),
-                }
-            }
-        }
-        let report = fabric.report(now_ns(), "netns");
+        let mut endpoints = TunEndpoints { devices: &devices };
+        let now = drive(
+            &mut fabric,
+            &mut endpoints,
+            rx,
+            options.stats_every,
+            shutdown,
+        )
+        .await;
+        let report = fabric.report(now, "netns");
         for r in readers {
             r.abort();
             let _ = r.await;
@@ -644,6 +614,29 @@ impl NetnsFabric {
         drop(devices);
         let leftovers = cleanup.run();
         NetnsRun { report, leftovers }
+    }
+}
+
+/// Namespace mode's endpoints: a delivery is written to the NIC's TUN device.
+struct TunEndpoints<'a> {
+    devices: &'a [Option<Arc<tun::AsyncTun>>],
+}
+
+impl Endpoints for TunEndpoints<'_> {
+    type Msg = (u32, Vec<u8>);
+
+    fn received(&mut self, (nic, bytes): Self::Msg) -> Option<(NicId, Vec<u8>)> {
+        Some((NicId(nic), bytes))
+    }
+
+    async fn deliver(&mut self, d: &Delivery) -> bool {
+        let Some(device) = self.devices.get(d.nic.index()).and_then(Option::as_ref) else {
+            return false;
+        };
+        if let Err(e) = device.send(&d.bytes).await {
+            tracing::warn!(nic = d.nic.0, error = %e, "interface write failed");
+        }
+        true
     }
 }
 

@@ -29,11 +29,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use vnetsim_scenario::{NicId, Scenario};
 
-use crate::fabric::Fabric;
-use crate::report::{LiveReport, counters_line};
+use crate::drive::{Endpoints, drive};
+use crate::fabric::{Delivery, Fabric};
+use crate::report::LiveReport;
 
 /// Port map schema name and version.
 pub const PORT_MAP_FORMAT: &str = "vnetsim-ports/1";
@@ -196,7 +196,7 @@ impl UdpFabric {
             sockets,
             map: _,
         } = self;
-        let (tx, mut rx) = mpsc::channel::<(u32, Vec<u8>, SocketAddr)>(1024);
+        let (tx, rx) = mpsc::channel::<(u32, Vec<u8>, SocketAddr)>(1024);
         let mut receivers = Vec::with_capacity(sockets.len());
         for (i, socket) in sockets.iter().enumerate() {
             let socket = Arc::clone(socket);
@@ -218,64 +218,48 @@ impl UdpFabric {
             }));
         }
         drop(tx);
-        let mut peers: Vec<Option<SocketAddr>> = vec![None; sockets.len()];
-        let start = Instant::now();
-        let now_ns = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let far = start + Duration::from_secs(86_400 * 365);
-        let mut ticker = options
-            .stats_every
-            .map(|every| tokio::time::interval_at(start + every, every));
-        tokio::pin!(shutdown);
-        loop {
-            let deadline = fabric
-                .next_deadline()
-                .map(|ns| start + Duration::from_nanos(ns));
-            tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                msg = rx.recv() => match msg {
-                    Some((nic, bytes, from)) => {
-                        peers[nic as usize] = Some(from);
-                        if !bytes.is_empty() {
-                            fabric.ingest(NicId(nic), &bytes, now_ns());
-                        }
-                    }
-                    None => break,
-                },
-                () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {}
-                () = tick(ticker.as_mut()), if ticker.is_some() => {
-                    eprintln!(
-                        "[{:>8.1} s] {}",
-                        start.elapsed().as_secs_f64(),
-                        counters_line(&fabric.conservation(), fabric.drops_by_reason())
-                    );
-                }
-            }
-            for d in fabric.advance(now_ns()) {
-                let i = d.nic.index();
-                match peers[i] {
-                    Some(peer) => {
-                        if let Err(e) = sockets[i].send_to(&d.bytes, peer).await {
-                            tracing::warn!(nic = i, %peer, error = %e, "send failed");
-                        }
-                    }
-                    None => fabric.count_no_listener(d.nic),
-                }
-            }
-        }
+        let mut endpoints = UdpEndpoints {
+            peers: vec![None; sockets.len()],
+            sockets: &sockets,
+        };
+        let now = drive(
+            &mut fabric,
+            &mut endpoints,
+            rx,
+            options.stats_every,
+            shutdown,
+        )
+        .await;
         for r in receivers {
             r.abort();
         }
-        fabric.report(now_ns(), "udp")
+        fabric.report(now, "udp")
     }
 }
 
-/// Waits for the next tick, or forever without a ticker.
-pub(crate) async fn tick(ticker: Option<&mut tokio::time::Interval>) {
-    match ticker {
-        Some(t) => {
-            t.tick().await;
+/// UDP mode's endpoints: a delivery goes to the last address that sent from the NIC's port.
+struct UdpEndpoints<'a> {
+    sockets: &'a [Arc<UdpSocket>],
+    peers: Vec<Option<SocketAddr>>,
+}
+
+impl Endpoints for UdpEndpoints<'_> {
+    type Msg = (u32, Vec<u8>, SocketAddr);
+
+    fn received(&mut self, (nic, bytes, from): Self::Msg) -> Option<(NicId, Vec<u8>)> {
+        self.peers[nic as usize] = Some(from);
+        // An empty datagram only registers the sender as the NIC's program.
+        (!bytes.is_empty()).then_some((NicId(nic), bytes))
+    }
+
+    async fn deliver(&mut self, d: &Delivery) -> bool {
+        let i = d.nic.index();
+        let Some(peer) = self.peers[i] else {
+            return false;
+        };
+        if let Err(e) = self.sockets[i].send_to(&d.bytes, peer).await {
+            tracing::warn!(nic = i, %peer, error = %e, "send failed");
         }
-        None => std::future::pending().await,
+        true
     }
 }
