@@ -44,15 +44,46 @@ struct Entry {
 }
 
 /// Collects what a cache entry needs while the full pipeline runs, and passes every step on.
-struct Recorder<'a, T: Trace> {
-    inner: &'a mut T,
-    last_nic: Option<NicId>,
-    records: [(NicId, bool); MAX_RECORDS],
-    n_records: usize,
-    crossings: [(VnetId, Edge); MAX_CROSSINGS],
-    n_crossings: usize,
-    ttl_hops: u8,
-    cacheable: bool,
+pub(crate) struct Recorder<'a, T: Trace> {
+    pub(crate) inner: &'a mut T,
+    pub(crate) last_nic: Option<NicId>,
+    pub(crate) records: [(NicId, bool); MAX_RECORDS],
+    pub(crate) n_records: usize,
+    pub(crate) crossings: [(VnetId, Edge); MAX_CROSSINGS],
+    pub(crate) n_crossings: usize,
+    pub(crate) ttl_hops: u8,
+    pub(crate) cacheable: bool,
+}
+
+impl<'a, T: Trace> Recorder<'a, T> {
+    /// A recorder for a segment starting at `start`, passing steps on to `inner`.
+    pub(crate) fn new(inner: &'a mut T, start: Resume) -> Self {
+        let mut rec = Recorder {
+            inner,
+            last_nic: None,
+            records: [(NicId(0), false); MAX_RECORDS],
+            n_records: 0,
+            crossings: [(
+                VnetId(0),
+                Edge {
+                    peer: VnetId(0),
+                    local: None,
+                    remote: None,
+                },
+            ); MAX_CROSSINGS],
+            n_crossings: 0,
+            ttl_hops: 0,
+            cacheable: true,
+        };
+        // An appliance resuming a packet sends it from its own NIC: that NIC's outbound NSG
+        // record is the next one the segment relies on.
+        if let Resume::At(w) = start
+            && let crate::pipeline::WaypointAt::Appliance(nic) = w.at()
+        {
+            rec.last_nic = Some(nic);
+        }
+        rec
+    }
 }
 
 impl<T: Trace> Trace for Recorder<'_, T> {
@@ -224,28 +255,7 @@ impl Dataplane {
             return e.segment;
         }
         cache.misses += 1;
-        let mut rec = Recorder {
-            inner: trace,
-            last_nic: None,
-            records: [(NicId(0), false); MAX_RECORDS],
-            n_records: 0,
-            crossings: [(
-                VnetId(0),
-                Edge {
-                    peer: VnetId(0),
-                    local: None,
-                    remote: None,
-                },
-            ); MAX_CROSSINGS],
-            n_crossings: 0,
-            ttl_hops: 0,
-            cacheable: true,
-        };
-        if let Resume::At(w) = start
-            && let crate::pipeline::WaypointAt::Appliance(nic) = w.at()
-        {
-            rec.last_nic = Some(nic);
-        }
+        let mut rec = Recorder::new(trace, start);
         let segment = self.run(packet, start, true, flows, now, &mut rec);
         let malformed = matches!(
             segment,

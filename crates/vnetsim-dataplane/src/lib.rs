@@ -10,6 +10,7 @@ pub mod expect;
 pub mod explain;
 pub mod flowcache;
 pub mod lpm;
+pub mod memo;
 pub mod nsg;
 pub mod pipeline;
 pub mod probe;
@@ -18,6 +19,7 @@ pub mod topology;
 pub mod views;
 pub mod wire;
 
+pub use memo::SegmentMemo;
 pub use pipeline::{
     Destination, DropCause, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
 };

@@ -359,7 +359,7 @@ impl FlowTable {
 
 /// Who handed the packet on last: decides whether it counts as forwarded traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Forwarder {
+pub(crate) enum Forwarder {
     Origin,
     Appliance,
     Gateway,
@@ -384,9 +384,9 @@ type Decision = Result<Pos, (DropReason, DropCause)>;
 /// Where a packet waits between two segments of its way (see [`Dataplane::start_segment`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Waypoint {
-    at: WaypointAt,
-    forwarder: Forwarder,
-    hops: u16,
+    pub(crate) at: WaypointAt,
+    pub(crate) forwarder: Forwarder,
+    pub(crate) hops: u16,
 }
 
 /// What kind of place a [`Waypoint`] is: which bandwidth limit applies there.

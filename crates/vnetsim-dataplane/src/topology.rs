@@ -55,6 +55,16 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// The link that names the pair of VNets the same from both sides (the lower link id of
+    /// the two), for per-peering counters.
+    pub fn pair_link(&self) -> PeeringId {
+        match (self.local, self.remote) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => unreachable!("an edge has at least one link"),
+        }
+    }
+
     /// The link that names this edge in listings.
     pub fn name_link(&self) -> PeeringId {
         self.local
@@ -70,6 +80,11 @@ pub struct PeeringStates {
     state: Vec<PeeringState>,
     /// Connected edges per VNet.
     edges: Vec<Vec<Edge>>,
+    /// Index of each VNet's first edge in the numbering of all edges (see
+    /// [`PeeringStates::edge_number`]).
+    first_edge: Vec<u32>,
+    /// Every edge with the VNet it leaves, by number.
+    numbered: Vec<(VnetId, Edge)>,
 }
 
 impl PeeringStates {
@@ -128,11 +143,36 @@ impl PeeringStates {
                 }
             }
         }
+        let mut first_edge = Vec::with_capacity(edges.len());
+        let mut numbered = Vec::new();
+        for (v, list) in edges.iter().enumerate() {
+            first_edge.push(numbered.len() as u32);
+            numbered.extend(list.iter().map(|&e| (VnetId(v as u32), e)));
+        }
         Self {
             present: present.to_vec(),
             state,
             edges,
+            first_edge,
+            numbered,
         }
+    }
+
+    /// A number for the edge `edge` leaving `from` (dense over all edges), so that a crossing
+    /// can be stored in 4 bytes and replayed with [`PeeringStates::numbered_edge`].
+    pub fn edge_number(&self, from: VnetId, edge: &Edge) -> Option<u32> {
+        let i = self
+            .edges
+            .get(from.index())?
+            .iter()
+            .position(|e| e == edge)?;
+        Some(self.first_edge[from.index()] + i as u32)
+    }
+
+    /// The edge of a number from [`PeeringStates::edge_number`], with the VNet it leaves.
+    #[inline]
+    pub fn numbered_edge(&self, number: u32) -> (VnetId, Edge) {
+        self.numbered[number as usize]
     }
 
     /// Whether a link exists now.

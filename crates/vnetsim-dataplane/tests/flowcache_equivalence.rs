@@ -1,6 +1,7 @@
-//! The flow cache gives exactly the pipeline's decisions: random packet sequences (including
-//! replies, TTL edge cases and idle gaps past the flow-record timeout) through the example
-//! networks, once segment by segment through the full pipeline and once through the cache.
+//! The flow cache and the per-flow memos give exactly the pipeline's decisions: random packet
+//! sequences (including replies, TTL edge cases and idle gaps past the flow-record timeout)
+//! through the example networks, once segment by segment through the full pipeline and once
+//! through the cache (or the memos).
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use vnetsim_dataplane::flowcache::FlowCache;
 use vnetsim_dataplane::pipeline::FLOW_IDLE_TIMEOUT;
 use vnetsim_dataplane::probe::ingress_for;
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
-use vnetsim_dataplane::{Dataplane, FlowTable, Ingress, Segment, Step, Trace};
+use vnetsim_dataplane::{Dataplane, FlowTable, Ingress, Segment, SegmentMemo, Step, Trace};
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 fn load(name: &str) -> Scenario {
@@ -56,6 +57,30 @@ fn walk(
                     Some(c) => dp.resume_cached(c, 0, packet, w, flows, now, &mut trace),
                     None => dp.resume(packet, w, flows, now, &mut trace),
                 };
+            }
+        }
+    }
+}
+
+/// Like `walk`, through the flow's memos (one per segment of its way, as the engine keeps them).
+fn walk_memo(
+    dp: &Dataplane,
+    memos: &mut [SegmentMemo; 4],
+    packet: &mut [u8],
+    ingress: Ingress,
+    flows: &mut FlowTable,
+    now: u64,
+) -> (Vec<Segment>, Vec<Step>) {
+    let mut trace = Crossings::default();
+    let mut segments = Vec::new();
+    let mut seg = dp.start_segment_memo(&mut memos[0], packet, ingress, flows, now, &mut trace);
+    loop {
+        segments.push(seg);
+        match seg {
+            Segment::Done(_) => return (segments, trace.0),
+            Segment::Paused(w) => {
+                let i = segments.len().min(memos.len() - 1);
+                seg = dp.resume_memo(&mut memos[i], packet, w, flows, now, &mut trace);
             }
         }
     }
@@ -120,6 +145,97 @@ proptest! {
             prop_assert_eq!(&full, &cached);
             prop_assert_eq!(pa, pb);
         }
+    }
+
+    #[test]
+    fn memoized_decisions_equal_the_pipeline(
+        file in prop_oneof![
+            Just("hub-and-spoke.yaml"),
+            Just("nsg-blocks-peer.yaml"),
+            Just("gateway-transit.yaml"),
+            Just("basic-peering.yaml"),
+        ],
+        packets in prop::collection::vec(
+            (0usize..16, 0usize..16, 0u8..3, 0u16..4, prop_oneof![Just(22u16), Just(1433), Just(53), Just(443)],
+             prop_oneof![Just(64u8), Just(1), Just(2)], 0u64..3, any::<bool>()),
+            1..40,
+        ),
+    ) {
+        let s = load(file);
+        let dp = Dataplane::compile(&s);
+        let eps = endpoints(&s);
+        let (mut flows_a, mut flows_b) = (FlowTable::new(), FlowTable::new());
+        // One set of memos per flow (5-tuple), as the engine keeps them beside its sources.
+        let mut memos: std::collections::HashMap<_, [SegmentMemo; 4]> = Default::default();
+        let mut now = 0u64;
+        for (a, b, proto, sport, dport, ttl, gap, reverse) in packets {
+            let (mut from, mut to) = (eps[a % eps.len()], eps[b % eps.len()]);
+            let (mut sp, mut dp_) = (40000 + sport, dport);
+            if reverse {
+                std::mem::swap(&mut from, &mut to);
+                std::mem::swap(&mut sp, &mut dp_);
+            }
+            now += [0, 1_000_000, FLOW_IDLE_TIMEOUT + 1][gap as usize];
+            let spec = PacketSpec {
+                src: s.endpoint_ip(from).unwrap(),
+                dst: s.endpoint_ip(to).unwrap(),
+                protocol: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][proto as usize],
+                src_port: sp,
+                dst_port: dp_,
+                ttl,
+                total_len: 64,
+                identification: 7,
+            };
+            let mut pa = [0u8; 64];
+            build_probe(&mut pa, &spec).unwrap();
+            let mut pb = pa;
+            let ingress = ingress_for(&s, from);
+            let full = walk(&dp, None, &mut pa, ingress, &mut flows_a, now);
+            let flow_memos = memos.entry((from, to, proto, sp, dp_)).or_default();
+            let memoized = walk_memo(&dp, flow_memos, &mut pb, ingress, &mut flows_b, now);
+            prop_assert_eq!(&full, &memoized);
+            prop_assert_eq!(pa, pb);
+        }
+    }
+}
+
+/// A long flow through an appliance is decided in full once per segment, then from its memos.
+#[test]
+fn a_long_flow_through_an_appliance_is_remembered() {
+    let s = load("hub-and-spoke.yaml");
+    let dp = Dataplane::compile(&s);
+    let from = s.endpoint_by_name("web1").unwrap();
+    let to = s.endpoint_by_name("db1").unwrap();
+    let spec = PacketSpec {
+        src: s.endpoint_ip(from).unwrap(),
+        dst: s.endpoint_ip(to).unwrap(),
+        protocol: Protocol::Udp,
+        src_port: 40000,
+        dst_port: 5001,
+        ttl: 64,
+        total_len: 64,
+        identification: 1,
+    };
+    let mut flows = FlowTable::new();
+    let mut memos = [SegmentMemo::default(); 4];
+    let mut first = None;
+    for i in 0..10u64 {
+        let mut p = [0u8; 64];
+        build_probe(&mut p, &spec).unwrap();
+        let walked = walk_memo(
+            &dp,
+            &mut memos,
+            &mut p,
+            ingress_for(&s, from),
+            &mut flows,
+            i,
+        );
+        assert_eq!(walked.0.len(), 2, "through the appliance: two segments");
+        assert!(
+            !memos[0].is_empty() && !memos[1].is_empty(),
+            "{memos:?} {walked:?}"
+        );
+        assert_eq!(*first.get_or_insert(walked.clone()), walked);
     }
 }
 

@@ -3,7 +3,7 @@
 //! What it is for: percentiles (p50 ... max) of one flow's one-way latency when a run has 100,000
 //! flows: a dense `hdrhistogram::Histogram` costs kilobytes per flow, while one flow's latencies
 //! fall in a handful of buckets, so this keeps only the buckets in use (sorted `(bucket, count)`
-//! pairs, 12 bytes each). Buckets are exact below 2,048 ns and keep 11 significant bits above
+//! pairs, 16 bytes each) and no total count (the flow counts its deliveries already). Buckets are exact below 2,048 ns and keep 11 significant bits above
 //! (relative error below 0.05 %), like hdrhistogram with 3 significant figures. Values are
 //! reported as the bucket's highest equivalent value, as hdrhistogram does. What it is not: a
 //! general histogram (no merging across runs, no serialization).
@@ -17,8 +17,7 @@ const PRECISION_BITS: u32 = 11;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LatencyHistogram {
     /// (bucket lower bound in ns, count), sorted by bucket.
-    buckets: Vec<(u64, u32)>,
-    count: u64,
+    buckets: Vec<(u64, u64)>,
     min: u64,
     max: u64,
     /// Sum of the values (saturating: 584 years of summed latency).
@@ -58,30 +57,29 @@ impl LatencyHistogram {
     #[inline]
     pub fn record(&mut self, v: u64) {
         let b = bucket_of(v);
+        if self.buckets.is_empty() || v < self.min {
+            self.min = v;
+        }
         // Latencies of one flow mostly repeat the last bucket: check it first.
         match self.buckets.last_mut() {
-            Some((last, n)) if *last == b => *n = n.saturating_add(1),
+            Some((last, n)) if *last == b => *n += 1,
             _ => match self.buckets.binary_search_by_key(&b, |(k, _)| *k) {
-                Ok(i) => self.buckets[i].1 = self.buckets[i].1.saturating_add(1),
+                Ok(i) => self.buckets[i].1 += 1,
                 Err(i) => self.buckets.insert(i, (b, 1)),
             },
         }
-        if self.count == 0 || v < self.min {
-            self.min = v;
-        }
         self.max = self.max.max(v);
-        self.count += 1;
         self.sum = self.sum.saturating_add(v);
     }
 
     /// Number of values recorded.
     pub fn len(&self) -> u64 {
-        self.count
+        self.buckets.iter().map(|&(_, n)| n).sum()
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.buckets.is_empty()
     }
 
     /// Smallest value recorded (exact).
@@ -96,23 +94,23 @@ impl LatencyHistogram {
 
     /// Mean of the values recorded (exact).
     pub fn mean(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.sum as f64 / self.count as f64
+        match self.len() {
+            0 => 0.0,
+            n => self.sum as f64 / n as f64,
         }
     }
 
     /// The value at quantile `q` (0..=1): the top of the bucket holding the value of rank
     /// `ceil(q * count)` (at least 1), capped at the exact maximum.
     pub fn value_at_quantile(&self, q: f64) -> u64 {
-        if self.count == 0 {
+        let count = self.len();
+        if count == 0 {
             return 0;
         }
-        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
         for &(b, n) in &self.buckets {
-            seen += u64::from(n);
+            seen += n;
             if seen >= rank {
                 return bucket_top(b).min(self.max);
             }
@@ -124,13 +122,13 @@ impl LatencyHistogram {
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.buckets
             .iter()
-            .map(|&(b, n)| (bucket_top(b).min(self.max), u64::from(n)))
+            .map(|&(b, n)| (bucket_top(b).min(self.max), n))
     }
 
     /// Adds every value to an hdrhistogram (the run-wide histogram).
     pub fn add_to(&self, h: &mut Histogram<u64>) {
         for &(b, n) in &self.buckets {
-            let _ = h.record_n(bucket_top(b).min(self.max), u64::from(n));
+            let _ = h.record_n(bucket_top(b).min(self.max), n);
         }
     }
 }

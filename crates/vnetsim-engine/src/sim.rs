@@ -25,7 +25,8 @@ use vnetsim_dataplane::flowcache::FlowCache;
 use vnetsim_dataplane::probe::{ingress_for, probe_size};
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{
-    Destination, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
+    Destination, FlowTable, Ingress, Outcome, Segment, SegmentMemo, Step, Trace, Waypoint,
+    WaypointAt,
 };
 use vnetsim_scenario::{
     DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VmId,
@@ -103,31 +104,46 @@ struct Packet {
     buf: BytesMut,
     flow: u32,
     reply: bool,
+    /// Segments of its way decided so far.
+    segments: u8,
+    /// The data plane generation (low 32 bits) that decided its last segment.
+    generation: u32,
     created: Nanos,
     next: Next,
     delivered_to: Option<Destination>,
 }
 
-/// Per-direction counters of a flow while it runs (about 100 bytes plus the histogram's
-/// buckets in use).
+/// Segments of a flow's way remembered beside it (the way through an appliance has two).
+const MEMOS: usize = 2;
+
+/// Per-direction counters of a flow while it runs (80 bytes plus the histogram's buckets in
+/// use, and the drop counters once one of its packets is dropped). Every packet of a direction
+/// is sent with the flow's size, so bytes sent are `sent * size`.
 #[derive(Debug, Default)]
 #[repr(C)]
 struct DirStats {
     sent: u64,
-    bytes_sent: u64,
     delivered: u64,
     bytes_delivered: u64,
-    dropped: [u32; DropReason::ALL.len()],
+    /// Drops by reason, allocated at the first drop (most flows never drop).
+    dropped: Option<Box<[u64; DropReason::ALL.len()]>>,
     latency: LatencyHistogram,
 }
 
 impl DirStats {
+    fn drop_one(&mut self, reason: DropReason) {
+        self.dropped.get_or_insert_default()[reason as usize] += 1;
+    }
+
     fn drops_by_reason(&self) -> BTreeMap<&'static str, u64> {
+        let Some(dropped) = &self.dropped else {
+            return BTreeMap::new();
+        };
         DropReason::ALL
             .iter()
-            .zip(self.dropped)
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| (r.as_str(), u64::from(n)))
+            .zip(dropped.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (r.as_str(), *n))
             .collect()
     }
 }
@@ -138,8 +154,8 @@ const TEMPLATE_LEN: usize = 40;
 #[derive(Debug)]
 #[repr(C)]
 struct Source {
-    // Laid out by hand: what a packet's emission touches comes first, in two adjacent cache
-    // lines (with 100,000 flows each emission starts with a cache miss on its flow).
+    // Laid out by hand, in the order a packet touches it (with 100,000 flows each emission
+    // starts with a cache miss on its flow): first cache line, what its emission reads.
     emitted: u64,
     start: Nanos,
     end: Nanos,
@@ -152,9 +168,15 @@ struct Source {
     poisson: bool,
     /// Whether the template could be built (a packet size under the headers cannot).
     template_ok: bool,
+    /// The data plane generation (low 32 bits) the memos were made in.
+    memo_generation: u32,
+    // Second and third cache lines: the headers every packet copies, then the decisions its
+    // segments reuse, then the counters its delivery updates.
     /// The flow's packet headers, built once with valid checksums for a zero payload of
     /// `size` bytes; each packet is a copy with its own IPv4 identification.
     template: [u8; TEMPLATE_LEN],
+    /// The decisions of the first segments of the flow's way (see [`SegmentMemo`]).
+    memos: [SegmentMemo; MEMOS],
     forward: DirStats,
     /// Counters of the destination's answers, for flows with `reply: true`.
     replies: Option<Box<DirStats>>,
@@ -170,12 +192,13 @@ struct NicCounts {
     forwarded_packets: u64,
 }
 
-/// A peering crossing counter fed by the data plane's trace.
-/// Peering crossings of one segment: counted once the packet has left (a packet still queued
-/// at the end of the run has crossed nothing).
+/// Peering crossings of one segment, fed by the data plane's trace: counted once the packet
+/// has left (a packet still queued at the end of the run has crossed nothing). Each is the
+/// link naming the pair of VNets ([`vnetsim_dataplane::topology::Edge::pair_link`]) and
+/// whether it goes from the higher VNet id to the lower.
 #[derive(Default)]
 struct SegmentTrace {
-    crossings: [(u32, u32, usize); 4],
+    crossings: [(u32, bool); 4],
     n: usize,
 }
 
@@ -185,8 +208,7 @@ impl Trace for SegmentTrace {
         if let Step::Peering { from, edge } = step
             && self.n < self.crossings.len()
         {
-            let (a, b) = (from.0.min(edge.peer.0), from.0.max(edge.peer.0));
-            self.crossings[self.n] = (a, b, usize::from(from.0 != a));
+            self.crossings[self.n] = (edge.pair_link().0, from.0 > edge.peer.0);
             self.n += 1;
         }
     }
@@ -219,7 +241,9 @@ pub struct Engine<'c> {
     slot_of_flow: Vec<u32>,
     shapers: Shapers,
     nic_counts: Vec<NicCounts>,
-    peerings: BTreeMap<(u32, u32), [u64; 2]>,
+    /// Bytes across each pair of peered VNets (by the link naming the pair), from the lower
+    /// VNet id to the higher and back.
+    peerings: Vec<[u64; 2]>,
     conservation: Conservation,
     drops: [u64; DropReason::ALL.len()],
     probes: Vec<ProbeReport>,
@@ -256,7 +280,7 @@ impl<'c> Engine<'c> {
             slot_of_flow: Vec::new(),
             shapers: Shapers::new(scenario),
             nic_counts,
-            peerings: BTreeMap::new(),
+            peerings: vec![[0, 0]; scenario.peerings.len()],
             conservation: Conservation::default(),
             drops: [0; DropReason::ALL.len()],
             probes: Vec::new(),
@@ -367,6 +391,8 @@ impl<'c> Engine<'c> {
             end,
             emitted: 0,
             next_time: start as f64,
+            memo_generation: 0,
+            memos: [SegmentMemo::default(); MEMOS],
             forward: DirStats::default(),
             replies: f.reply.then(Box::default),
         }
@@ -530,6 +556,7 @@ impl<'c> Engine<'c> {
                 p.buf.resize(size, 0);
                 p.flow = flow;
                 p.reply = reply;
+                p.segments = 0;
                 p.created = self.now;
                 p.next = next;
                 p.delivered_to = None;
@@ -542,6 +569,8 @@ impl<'c> Engine<'c> {
                     buf,
                     flow,
                     reply,
+                    segments: 0,
+                    generation: 0,
                     created: self.now,
                     next,
                     delivered_to: None,
@@ -568,7 +597,7 @@ impl<'c> Engine<'c> {
     fn drop_packet(&mut self, p: u32, reason: DropReason) {
         self.conservation.dropped += 1;
         self.drops[reason as usize] += 1;
-        self.dir(p).dropped[reason as usize] += 1;
+        self.dir(p).drop_one(reason);
         self.release(p);
     }
 
@@ -590,7 +619,6 @@ impl<'c> Engine<'c> {
         {
             let d = &mut self.sources[fi].forward;
             d.sent += 1;
-            d.bytes_sent += u64::from(size);
         }
         if ok {
             self.send(p, shaper);
@@ -675,23 +703,44 @@ impl<'c> Engine<'c> {
         let dp = self.network.dataplane();
         let generation = self.network.generation();
         let (cache, flows, buf) = (&mut self.cache, &mut self.flows_nsg, &mut pkt.buf);
-        // The flow cache saves NSG evaluations; without NSGs deciding is cheaper than a lookup.
-        let segment = match (pkt.next, dp.has_nsgs()) {
-            (Next::Ingress(ingress), true) => {
+        // A flow's own packets go through the memos beside it: the first segment always, a
+        // later one when the data plane that decided the packet's way so far is today's.
+        let segment_index = usize::from(pkt.segments);
+        pkt.segments = pkt.segments.saturating_add(1);
+        let memo = if !pkt.reply && segment_index < MEMOS {
+            let src = &mut self.sources[pkt.flow as usize];
+            if src.memo_generation != generation as u32 {
+                src.memo_generation = generation as u32;
+                src.memos = [SegmentMemo::default(); MEMOS];
+            }
+            (segment_index == 0 || pkt.generation == generation as u32)
+                .then(|| &mut src.memos[segment_index])
+        } else {
+            None
+        };
+        pkt.generation = generation as u32;
+        // Other packets: the flow cache saves NSG evaluations; without NSGs deciding is
+        // cheaper than a lookup.
+        let segment = match (memo, pkt.next, dp.has_nsgs()) {
+            (Some(memo), Next::Ingress(ingress), _) => {
+                dp.start_segment_memo(memo, buf, ingress, flows, now, &mut trace)
+            }
+            (Some(memo), Next::At(w), _) => dp.resume_memo(memo, buf, w, flows, now, &mut trace),
+            (None, Next::Ingress(ingress), true) => {
                 dp.start_segment_cached(cache, generation, buf, ingress, flows, now, &mut trace)
             }
-            (Next::At(w), true) => {
+            (None, Next::At(w), true) => {
                 dp.resume_cached(cache, generation, buf, w, flows, now, &mut trace)
             }
-            (Next::Ingress(ingress), false) => {
+            (None, Next::Ingress(ingress), false) => {
                 dp.start_segment(buf, ingress, flows, now, &mut trace)
             }
-            (Next::At(w), false) => dp.resume(buf, w, flows, now, &mut trace),
+            (None, Next::At(w), false) => dp.resume(buf, w, flows, now, &mut trace),
         };
         if self.end.is_none_or(|end| departure <= end) {
             let bytes = self.packets[p as usize].buf.len() as u64;
-            for &(a, b, dir) in &trace.crossings[..trace.n] {
-                self.peerings.entry((a, b)).or_insert([0, 0])[dir] += bytes;
+            for &(pair, reverse) in &trace.crossings[..trace.n] {
+                self.peerings[pair as usize][usize::from(reverse)] += bytes;
             }
         }
         let lat = &self.scenario.latency;
@@ -798,7 +847,6 @@ impl<'c> Engine<'c> {
                 let built = wire::build_reply(&mut self.packets[r as usize].buf, &meta, size);
                 let d = self.dir(r);
                 d.sent += 1;
-                d.bytes_sent += u64::from(size);
                 match built {
                     Ok(n) => {
                         self.packets[r as usize].buf.truncate(n);
@@ -835,7 +883,7 @@ impl<'c> Engine<'c> {
                     delivered: d.delivered,
                     dropped: d.drops_by_reason(),
                     in_flight: flight,
-                    bytes_sent: d.bytes_sent,
+                    bytes_sent: d.sent * u64::from(s.size),
                     bytes_delivered: d.bytes_delivered,
                     delivered_ratio: if d.sent == 0 {
                         1.0
@@ -904,8 +952,19 @@ impl<'c> Engine<'c> {
         let passed = results.iter().filter(|r| r.passed).count() as u64;
         let shapers = self.shapers.report(sc);
         let price = sc.pricing.peering_egress_per_gb + sc.pricing.peering_ingress_per_gb;
-        let peerings = self
-            .peerings
+        // Per pair of VNets, lower id first (a pair's counters are keyed by one of its links).
+        let mut pairs: BTreeMap<(u32, u32), [u64; 2]> = BTreeMap::new();
+        for (link, bytes) in self.peerings.iter().enumerate() {
+            if *bytes == [0, 0] {
+                continue;
+            }
+            let l = &sc.peerings[link];
+            let (a, b) = (l.from.0.min(l.to.0), l.from.0.max(l.to.0));
+            let sum = pairs.entry((a, b)).or_insert([0, 0]);
+            sum[0] += bytes[0];
+            sum[1] += bytes[1];
+        }
+        let peerings = pairs
             .iter()
             .map(|(&(a, b), bytes)| PeeringReport {
                 vnets: [
@@ -985,10 +1044,23 @@ mod tests {
     use super::*;
 
     /// The state a flow costs the engine (the scenario's own description aside): its source
-    /// with counters and an empty latency histogram. The performance target is 256 bytes.
+    /// with counters, the memos of its way and an empty latency histogram. The performance
+    /// target is 256 bytes.
     #[test]
     fn a_flow_costs_at_most_256_bytes_of_engine_state() {
         let size = std::mem::size_of::<Source>();
         assert!(size <= 256, "Source is {size} bytes");
+    }
+
+    /// What a constant flow's emission touches fits the first cache line, and the memos
+    /// follow the template.
+    #[test]
+    fn the_emission_fields_fill_the_first_cache_line() {
+        assert_eq!(std::mem::offset_of!(Source, template), 64);
+        assert_eq!(
+            std::mem::offset_of!(Source, memos),
+            64 + TEMPLATE_LEN,
+            "memos follow the template"
+        );
     }
 }

@@ -129,16 +129,24 @@ impl HubSpoke {
         }
         let mut state = self.seed;
         let period_ns = 1_000_000_000u64 / u64::from(self.pps.max(1));
-        for f in 0..self.flows {
-            let s1 = 1 + (splitmix(&mut state) % u64::from(self.spokes)) as u32;
-            let mut s2 = 1 + (splitmix(&mut state) % u64::from(self.spokes - 1)) as u32;
-            if s2 >= s1 {
-                s2 += 1;
-            }
-            let v1 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
-            let v2 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
-            // Spread the flows' first packets over one period.
-            let start = splitmix(&mut state) % period_ns;
+        let mut flows: Vec<(u64, u32, u64, u32, u64)> = (0..self.flows)
+            .map(|_| {
+                let s1 = 1 + (splitmix(&mut state) % u64::from(self.spokes)) as u32;
+                let mut s2 = 1 + (splitmix(&mut state) % u64::from(self.spokes - 1)) as u32;
+                if s2 >= s1 {
+                    s2 += 1;
+                }
+                let v1 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
+                let v2 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
+                // Spread the flows' first packets over one period.
+                let start = splitmix(&mut state) % period_ns;
+                (start, s1, v1, s2, v2)
+            })
+            .collect();
+        // Listed in the order they start, as a reader of the file expects (and as the engine
+        // walks them).
+        flows.sort_unstable();
+        for (f, (start, s1, v1, s2, v2)) in flows.into_iter().enumerate() {
             let _ = writeln!(
                 y,
                 "  - {{ name: f{f}, from: s{s1}vm{v1}, to: s{s2}vm{v2}, protocol: udp, src_port: {}, dst_port: 5001, rate: {}pps, packet_size: {}, start: {start}ns }}",

@@ -1,0 +1,248 @@
+//! A segment's decision remembered beside its flow: the flow cache without the hash table.
+//!
+//! What it is for: a timed driver that owns its flows (the engine's traffic sources) keeps one
+//! [`SegmentMemo`] per flow and segment of its way, in the flow's own memory, and decides every
+//! later packet of the flow through it. A hit costs a TTL check, the NSG flow-record refresh
+//! and the TTL decrement, with no lookup at all; with 100,000 flows a hash table lookup is a
+//! cache miss per segment, the memo is on a cache line the driver touches anyway. It gives
+//! exactly the pipeline's decisions under the same rules as [`crate::flowcache`] (a property
+//! test checks it): denials and drops are never remembered, a hit whose flow records expired or
+//! whose TTL runs out falls back to the full pipeline.
+//!
+//! What it is not: a cache keyed by anything. The caller promises three things: every packet it
+//! decides through one memo belongs to the same 5-tuple and starts the segment at the same
+//! place (same ingress, or a waypoint decided by the same data plane), and it forgets every
+//! memo ([`SegmentMemo::clear`]) when the data plane changes.
+
+use vnetsim_scenario::{HostId, Nanos, NicId, VnetId};
+
+use crate::flowcache::Recorder;
+use crate::pipeline::{
+    Destination, FlowTable, Forwarder, Ingress, Outcome, Resume, Segment, Step, Trace, Waypoint,
+    WaypointAt,
+};
+use crate::topology::Dataplane;
+use crate::wire;
+
+/// NSG flow records and peering crossings a memo holds (more and the segment is not
+/// remembered; the way through an appliance relies on two records per segment).
+const MEMO_RECORDS: usize = 2;
+const MEMO_CROSSINGS: usize = 2;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    #[default]
+    Empty,
+    PausedAppliance,
+    PausedFromSite,
+    PausedToSite,
+    DeliveredNic,
+    DeliveredHost,
+    DeliveredInternet,
+}
+
+/// One segment's remembered decision (28 bytes; see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentMemo {
+    /// The NIC, VNet or host of the result.
+    id: u32,
+    /// The waypoint's hop count.
+    hops: u16,
+    kind: Kind,
+    /// The waypoint's forwarder (0 origin, 1 appliance, 2 gateway).
+    forwarder: u8,
+    ttl_hops: u8,
+    n_records: u8,
+    n_crossings: u8,
+    /// NSG flow records the decision relied on: `nic << 1 | outbound`.
+    records: [u32; MEMO_RECORDS],
+    /// Peering crossings, as edge numbers ([`crate::PeeringStates::edge_number`]).
+    crossings: [u32; MEMO_CROSSINGS],
+}
+
+impl SegmentMemo {
+    /// Whether a decision is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.kind == Kind::Empty
+    }
+
+    /// Forgets the decision.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn segment(&self) -> Segment {
+        let waypoint = |at| {
+            Segment::Paused(Waypoint {
+                at,
+                forwarder: match self.forwarder {
+                    0 => Forwarder::Origin,
+                    1 => Forwarder::Appliance,
+                    _ => Forwarder::Gateway,
+                },
+                hops: self.hops,
+            })
+        };
+        match self.kind {
+            Kind::PausedAppliance => waypoint(WaypointAt::Appliance(NicId(self.id))),
+            Kind::PausedFromSite => waypoint(WaypointAt::GatewayFromSite(VnetId(self.id))),
+            Kind::PausedToSite => waypoint(WaypointAt::GatewayToSite(VnetId(self.id))),
+            Kind::DeliveredNic => {
+                Segment::Done(Outcome::Delivered(Destination::Nic(NicId(self.id))))
+            }
+            Kind::DeliveredHost => {
+                Segment::Done(Outcome::Delivered(Destination::Host(HostId(self.id))))
+            }
+            Kind::DeliveredInternet | Kind::Empty => {
+                Segment::Done(Outcome::Delivered(Destination::Internet))
+            }
+        }
+    }
+
+    /// The memo of a decision, if it can be remembered.
+    fn of<T: Trace>(dp: &Dataplane, segment: Segment, rec: &Recorder<'_, T>) -> Option<Self> {
+        if !rec.cacheable || rec.n_records > MEMO_RECORDS || rec.n_crossings > MEMO_CROSSINGS {
+            return None;
+        }
+        let (kind, id, forwarder, hops) = match segment {
+            Segment::Paused(w) => {
+                let (kind, id) = match w.at {
+                    WaypointAt::Appliance(nic) => (Kind::PausedAppliance, nic.0),
+                    WaypointAt::GatewayFromSite(v) => (Kind::PausedFromSite, v.0),
+                    WaypointAt::GatewayToSite(v) => (Kind::PausedToSite, v.0),
+                };
+                let forwarder = match w.forwarder {
+                    Forwarder::Origin => 0,
+                    Forwarder::Appliance => 1,
+                    Forwarder::Gateway => 2,
+                };
+                (kind, id, forwarder, w.hops)
+            }
+            Segment::Done(Outcome::Delivered(Destination::Nic(nic))) => {
+                (Kind::DeliveredNic, nic.0, 0, 0)
+            }
+            Segment::Done(Outcome::Delivered(Destination::Host(h))) => {
+                (Kind::DeliveredHost, h.0, 0, 0)
+            }
+            Segment::Done(Outcome::Delivered(Destination::Internet)) => {
+                (Kind::DeliveredInternet, 0, 0, 0)
+            }
+            // Drops are rare and carry their cause: decided in full every time.
+            Segment::Done(Outcome::Dropped(..)) => return None,
+        };
+        let mut memo = SegmentMemo {
+            id,
+            hops,
+            kind,
+            forwarder,
+            ttl_hops: rec.ttl_hops,
+            n_records: rec.n_records as u8,
+            n_crossings: rec.n_crossings as u8,
+            ..Self::default()
+        };
+        for (slot, &(nic, outbound)) in memo.records.iter_mut().zip(&rec.records[..rec.n_records]) {
+            *slot = (nic.0 << 1) | u32::from(outbound);
+        }
+        for (slot, (from, edge)) in memo
+            .crossings
+            .iter_mut()
+            .zip(&rec.crossings[..rec.n_crossings])
+        {
+            *slot = dp.peerings.edge_number(*from, edge)?;
+        }
+        Some(memo)
+    }
+}
+
+impl Dataplane {
+    /// [`Dataplane::start_segment`] through `memo`, the caller's memo of this flow's first
+    /// segment from `ingress` (see the module documentation).
+    pub fn start_segment_memo<T: Trace>(
+        &self,
+        memo: &mut SegmentMemo,
+        packet: &mut [u8],
+        ingress: Ingress,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        self.memoized(memo, packet, Resume::Ingress(ingress), flows, now, trace)
+    }
+
+    /// [`Dataplane::resume`] through `memo`, the caller's memo of this flow's segment from
+    /// `waypoint`.
+    pub fn resume_memo<T: Trace>(
+        &self,
+        memo: &mut SegmentMemo,
+        packet: &mut [u8],
+        waypoint: Waypoint,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        self.memoized(memo, packet, Resume::At(waypoint), flows, now, trace)
+    }
+
+    #[inline]
+    fn memoized<T: Trace>(
+        &self,
+        memo: &mut SegmentMemo,
+        packet: &mut [u8],
+        start: Resume,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        if memo.kind != Kind::Empty && self.memo_hit(memo, packet, flows, now) {
+            for _ in 0..memo.ttl_hops {
+                // Cannot fail: the TTL was checked by the hit.
+                let _ = wire::forward_hop(packet);
+            }
+            for &number in &memo.crossings[..usize::from(memo.n_crossings)] {
+                let (from, edge) = self.peerings.numbered_edge(number);
+                trace.step(Step::Peering { from, edge });
+            }
+            return memo.segment();
+        }
+        let mut rec = Recorder::new(trace, start);
+        let segment = self.run(packet, start, true, flows, now, &mut rec);
+        *memo = SegmentMemo::of(self, segment, &rec).unwrap_or_default();
+        segment
+    }
+
+    /// Whether the remembered decision holds for this packet: its TTL outlives the segment's
+    /// hops and every NSG flow record the decision relied on is still alive (refreshed here).
+    #[inline]
+    fn memo_hit(
+        &self,
+        memo: &SegmentMemo,
+        packet: &[u8],
+        flows: &mut FlowTable,
+        now: Nanos,
+    ) -> bool {
+        if memo.n_records == 0 {
+            // Without flow records only the TTL matters: read it in place (byte 8 of the
+            // IPv4 header; the caller's packets are the flow's, checked when first decided).
+            return packet.len() >= 20 && packet[8] > memo.ttl_hops;
+        }
+        let Ok(meta) = wire::parse(packet) else {
+            return false;
+        };
+        meta.ttl > memo.ttl_hops
+            && memo.records[..usize::from(memo.n_records)]
+                .iter()
+                .all(|&r| flows.hit(NicId(r >> 1), r & 1 == 1, &meta.key, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SegmentMemo;
+
+    /// Small enough for two to sit beside a flow's other state.
+    #[test]
+    fn a_memo_is_28_bytes() {
+        assert_eq!(std::mem::size_of::<SegmentMemo>(), 28);
+    }
+}
