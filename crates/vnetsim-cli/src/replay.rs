@@ -66,8 +66,8 @@ fn progress_bar(end: Option<Nanos>) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn replay(scenario: &Scenario, seed: Option<u64>, capture: Option<&mut dyn Capture>) -> Report {
-    let mut engine = Engine::new(scenario, Options { seed });
+fn replay(scenario: &Scenario, options: Options, capture: Option<&mut dyn Capture>) -> Report {
+    let mut engine = Engine::new(scenario, options);
     if let Some(c) = capture {
         engine = engine.with_capture(c);
     }
@@ -105,9 +105,13 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
         },
         None => None,
     };
+    let options = Options {
+        seed,
+        latency_cdf: outputs.plot.is_some(),
+    };
     let report = replay(
         &scenario,
-        seed,
+        options,
         capture.as_mut().map(|c| c as &mut dyn Capture),
     );
     if let (Some(path), Some(c)) = (outputs.pcap, capture) {
@@ -152,7 +156,12 @@ fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
         .flows
         .iter()
         .filter(|f| !f.latency_cdf.is_empty())
-        .map(|f| (f.name.clone(), cdf_points(f.latency_cdf.iter().copied())))
+        .map(|f| {
+            (
+                f.name.to_string(),
+                cdf_points(f.latency_cdf.iter().copied()),
+            )
+        })
         .collect();
     let title = format!("{}: one-way latency CDF", report.scenario);
     let svg = latency_cdf_svg(&title, &series).map_err(|e| e.to_string())?;
@@ -166,7 +175,14 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format) -> u8 {
         Err(code) => return code,
     };
     let started = Instant::now();
-    let report = Engine::new(&scenario, Options { seed }).run();
+    let report = Engine::new(
+        &scenario,
+        Options {
+            seed,
+            ..Options::default()
+        },
+    )
+    .run();
     let wall = started.elapsed().as_secs_f64();
     let packets = report.conservation.sent;
     let rate = packets as f64 / wall.max(1e-9);

@@ -91,7 +91,14 @@ pub fn sweep(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
                     let t = Instant::now();
-                    let r: Report = Engine::new(&scenario, Options { seed: Some(seed) }).run();
+                    let r: Report = Engine::new(
+                        &scenario,
+                        Options {
+                            seed: Some(seed),
+                            ..Options::default()
+                        },
+                    )
+                    .run();
                     let run = SweepRun {
                         seed,
                         wall_seconds: t.elapsed().as_secs_f64(),
@@ -101,7 +108,7 @@ pub fn sweep(
                             .flows
                             .iter()
                             .map(|f| SweepFlow {
-                                name: f.name.clone(),
+                                name: f.name.to_string(),
                                 delivered_ratio: f.forward.delivered_ratio,
                                 throughput_bps: f.forward.throughput_bps,
                                 latency_p99_ns: f.forward.latency_ns.map(|l| l.p99),

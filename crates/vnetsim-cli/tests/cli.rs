@@ -181,7 +181,7 @@ fn pcap_and_plot_are_written() {
     let plot = dir.path().join("plots");
     let out = vnetsim()
         .arg("run")
-        .arg(scenario("hub-and-spoke.yaml"))
+        .arg(scenario("peered-latency.yaml"))
         .arg("--pcap")
         .arg(&pcap)
         .arg("--plot")
@@ -200,6 +200,11 @@ fn pcap_and_plot_are_written() {
     assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 228);
     let svg = std::fs::read_to_string(plot.join("latency-cdf.svg")).unwrap();
     assert!(svg.contains("<svg"));
+    // One curve per flow that delivered, named in the legend.
+    assert!(
+        svg.contains("ping-local") && svg.contains("ping-peer"),
+        "{svg}"
+    );
 }
 
 #[test]

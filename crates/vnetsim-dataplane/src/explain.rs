@@ -148,7 +148,7 @@ pub fn route_view(
 fn vm_of_nic(scenario: &Scenario, nic: vnetsim_scenario::NicId) -> String {
     scenario.vms[scenario.nics[nic.index()].vm.index()]
         .name
-        .clone()
+        .to_string()
 }
 
 /// A sentence naming the Azure rule, setting or route behind a drop.
@@ -294,8 +294,8 @@ pub fn explain(
         Outcome::Dropped(reason, _) => ("dropped", Some(reason.as_str()), None),
     };
     Explanation {
-        from: scenario.endpoint_name(probe.from),
-        to: scenario.endpoint_name(probe.to),
+        from: scenario.endpoint_name(probe.from).to_string(),
+        to: scenario.endpoint_name(probe.to).to_string(),
         protocol: protocol_name(probe.protocol),
         src_ip: result.src.to_string(),
         dst_ip: result.dst.to_string(),

@@ -132,12 +132,12 @@ pub fn run_probe_observed(
 /// The hops of a probe by name, as an expectation's `path` lists them: the sender, every
 /// appliance VM and gateway on the way, and the receiver when delivered.
 pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> Vec<String> {
-    let mut path = vec![scenario.endpoint_name(probe.from)];
+    let mut path = vec![scenario.endpoint_name(probe.from).to_string()];
     for step in &result.steps {
         match *step {
             Step::Forward { nic, .. } => {
                 let vm = scenario.nics[nic.index()].vm;
-                path.push(scenario.vms[vm.index()].name.clone());
+                path.push(scenario.vms[vm.index()].name.to_string());
             }
             Step::Gateway { vnet } => {
                 if let Some(gw) = &scenario.vnets[vnet.index()].gateway {
@@ -156,8 +156,8 @@ pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
     match to {
         Destination::Nic(nic) => scenario.vms[scenario.nics[nic.index()].vm.index()]
             .name
-            .clone(),
-        Destination::Host(host) => scenario.hosts[host.index()].name.clone(),
+            .to_string(),
+        Destination::Host(host) => scenario.hosts[host.index()].name.to_string(),
         Destination::Internet => "Internet".to_string(),
     }
 }

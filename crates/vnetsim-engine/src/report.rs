@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 use vnetsim_scenario::{Comparison, DropReason, FlowCheck, FlowMetric};
@@ -81,11 +82,11 @@ pub struct DirectionReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FlowReport {
     /// Flow name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Sender.
-    pub from: String,
+    pub from: Arc<str>,
     /// Receiver.
-    pub to: String,
+    pub to: Arc<str>,
     /// tcp, udp or icmp.
     pub protocol: &'static str,
     /// Size of each packet in bytes.
@@ -100,8 +101,9 @@ pub struct FlowReport {
     #[serde(flatten)]
     pub forward: DirectionReport,
     /// The replies, when the flow has `reply: true`.
-    pub replies: Option<DirectionReport>,
-    /// The latency CDF as (latency ns, cumulative count) steps, for plots.
+    pub replies: Option<Box<DirectionReport>>,
+    /// The latency histogram as (latency ns, count) steps, for plots; empty unless the replay
+    /// was asked for it ([`crate::Options::latency_cdf`]).
     #[serde(skip)]
     pub latency_cdf: Vec<(u64, u64)>,
 }

@@ -57,6 +57,9 @@ pub trait Capture {
 pub struct Options {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
+    /// Fills every flow's [`FlowReport::latency_cdf`] (for plots; a copy of each flow's
+    /// histogram, so off unless asked).
+    pub latency_cdf: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -231,6 +234,7 @@ pub struct Engine<'c> {
     end: Option<Nanos>,
     rng: ChaCha8Rng,
     seed: u64,
+    latency_cdf: bool,
     jitter: Nanos,
     packets: Vec<Packet>,
     free: Vec<u32>,
@@ -272,6 +276,7 @@ impl<'c> Engine<'c> {
             end: scenario.duration,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
+            latency_cdf: options.latency_cdf,
             jitter: scenario.latency.jitter,
             packets: Vec::new(),
             free: Vec::new(),
@@ -531,8 +536,8 @@ impl<'c> Engine<'c> {
             index,
             line: check.line,
             at_ns: check.probe.at,
-            from: scenario.endpoint_name(check.probe.from),
-            to: scenario.endpoint_name(check.probe.to),
+            from: scenario.endpoint_name(check.probe.from).to_string(),
+            to: scenario.endpoint_name(check.probe.to).to_string(),
             protocol: vnetsim_dataplane::explain::protocol_name(check.probe.protocol),
             verdict: match check.result.outcome {
                 Outcome::Delivered(_) => "delivered",
@@ -612,8 +617,15 @@ impl<'c> Engine<'c> {
         {
             // Copy the template's headers (the payload is already zero) and stamp the id.
             let buf = &mut self.packets[p as usize].buf;
-            let n = TEMPLATE_LEN.min(buf.len());
-            buf[..n].copy_from_slice(&self.sources[fi].template[..n]);
+            let template = &self.sources[fi].template;
+            match buf.get_mut(..TEMPLATE_LEN) {
+                // A fixed-size copy: a few vector moves, not a call.
+                Some(head) => head.copy_from_slice(template),
+                None => {
+                    let n = buf.len();
+                    buf.copy_from_slice(&template[..n]);
+                }
+            }
             wire::set_identification(buf, identification);
         }
         {
@@ -914,11 +926,14 @@ impl<'c> Engine<'c> {
                         &s.forward,
                         in_flight.get(&(slot, false)).copied().unwrap_or(0),
                     ),
-                    replies: s
-                        .replies
-                        .as_ref()
-                        .map(|r| dir(r, in_flight.get(&(slot, true)).copied().unwrap_or(0))),
-                    latency_cdf: s.forward.latency.buckets().collect(),
+                    replies: s.replies.as_ref().map(|r| {
+                        Box::new(dir(r, in_flight.get(&(slot, true)).copied().unwrap_or(0)))
+                    }),
+                    latency_cdf: if self.latency_cdf {
+                        s.forward.latency.buckets().collect()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();
@@ -1000,7 +1015,7 @@ impl<'c> Engine<'c> {
                 .filter(|(c, _)| c.tx_packets + c.rx_packets + c.forwarded_packets > 0)
                 .map(|(c, n)| NicReport {
                     nic: n.name.clone(),
-                    vm: sc.vms[n.vm.index()].name.clone(),
+                    vm: sc.vms[n.vm.index()].name.to_string(),
                     tx_packets: c.tx_packets,
                     tx_bytes: c.tx_bytes,
                     rx_packets: c.rx_packets,

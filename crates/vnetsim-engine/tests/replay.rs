@@ -28,7 +28,7 @@ fn all_scenarios() -> Vec<(String, Scenario)> {
 }
 
 fn flow<'a>(report: &'a Report, name: &str) -> &'a vnetsim_engine::report::FlowReport {
-    report.flows.iter().find(|f| f.name == name).unwrap()
+    report.flows.iter().find(|f| *f.name == *name).unwrap()
 }
 
 #[test]
@@ -74,11 +74,29 @@ fn poisson_traffic_depends_on_the_seed_and_only_on_it() {
     );
     let s = vnetsim_scenario::load_str(&text, "poisson.yaml")
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
-    let run =
-        |seed| serde_json::to_string(&Engine::new(&s, Options { seed: Some(seed) }).run()).unwrap();
+    let run = |seed| {
+        serde_json::to_string(
+            &Engine::new(
+                &s,
+                Options {
+                    seed: Some(seed),
+                    ..Options::default()
+                },
+            )
+            .run(),
+        )
+        .unwrap()
+    };
     assert_eq!(run(1), run(1));
     assert_ne!(run(1), run(2));
-    let report = Engine::new(&s, Options { seed: Some(1) }).run();
+    let report = Engine::new(
+        &s,
+        Options {
+            seed: Some(1),
+            ..Options::default()
+        },
+    )
+    .run();
     let sent = flow(&report, "ping-local").forward.sent;
     // About 1000 packets in one second, with Poisson spacing.
     assert!((900..=1100).contains(&sent), "{sent}");

@@ -95,7 +95,7 @@ impl Fabric {
             .map(|n| LiveNicReport {
                 counters: NicReport {
                     nic: n.name.clone(),
-                    vm: scenario.vms[n.vm.index()].name.clone(),
+                    vm: scenario.vms[n.vm.index()].name.to_string(),
                     ..NicReport::default()
                 },
                 ip: n.ip.to_string(),

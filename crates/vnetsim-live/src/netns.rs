@@ -519,7 +519,7 @@ impl NetnsFabric {
             tracing::info!(nic = %nic.name, namespace = %ns, %interface, %address, "NIC attached");
             entries.push(NetnsEntry {
                 nic: nic.name.clone(),
-                vm: scenario.vms[vm].name.clone(),
+                vm: scenario.vms[vm].name.to_string(),
                 namespace: ns.clone(),
                 interface,
                 ip: nic.ip,

@@ -160,7 +160,7 @@ impl UdpFabric {
             let port = socket.local_addr()?.port();
             nics.push(PortEntry {
                 nic: nic.name.clone(),
-                vm: scenario.vms[nic.vm.index()].name.clone(),
+                vm: scenario.vms[nic.vm.index()].name.to_string(),
                 ip: nic.ip,
                 port,
             });

@@ -10,7 +10,7 @@ impl Scenario {
     pub fn vnet_by_name(&self, name: &str) -> Option<VnetId> {
         self.vnets
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| VnetId(i as u32))
     }
 
@@ -18,7 +18,7 @@ impl Scenario {
     pub fn vm_by_name(&self, name: &str) -> Option<VmId> {
         self.vms
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| VmId(i as u32))
     }
 
@@ -26,7 +26,7 @@ impl Scenario {
     pub fn nic_by_name(&self, name: &str) -> Option<NicId> {
         self.nics
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| NicId(i as u32))
     }
 
@@ -34,7 +34,7 @@ impl Scenario {
     pub fn nsg_by_name(&self, name: &str) -> Option<NsgId> {
         self.nsgs
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| NsgId(i as u32))
     }
 
@@ -42,7 +42,7 @@ impl Scenario {
     pub fn route_table_by_name(&self, name: &str) -> Option<RouteTableId> {
         self.route_tables
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| RouteTableId(i as u32))
     }
 
@@ -50,7 +50,7 @@ impl Scenario {
     pub fn peering_by_name(&self, name: &str) -> Option<PeeringId> {
         self.peerings
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| PeeringId(i as u32))
     }
 
@@ -58,7 +58,7 @@ impl Scenario {
     pub fn host_by_name(&self, name: &str) -> Option<HostId> {
         self.hosts
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| HostId(i as u32))
     }
 
@@ -66,7 +66,7 @@ impl Scenario {
     pub fn flow_by_name(&self, name: &str) -> Option<FlowId> {
         self.traffic
             .iter()
-            .position(|v| v.name == name)
+            .position(|v| *v.name == *name)
             .map(|i| FlowId(i as u32))
     }
 
@@ -93,11 +93,11 @@ impl Scenario {
     }
 
     /// The display name of an endpoint.
-    pub fn endpoint_name(&self, endpoint: Endpoint) -> String {
+    pub fn endpoint_name(&self, endpoint: Endpoint) -> std::sync::Arc<str> {
         match endpoint {
             Endpoint::Vm(vm) => self.vms[vm.index()].name.clone(),
             Endpoint::Host(host) => self.hosts[host.index()].name.clone(),
-            Endpoint::Ip(ip) => ip.to_string(),
+            Endpoint::Ip(ip) => ip.to_string().into(),
         }
     }
 

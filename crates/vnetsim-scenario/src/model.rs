@@ -9,6 +9,7 @@
 //! Ids are indices into the vectors of [`Scenario`]: `VnetId(3)` is `scenario.vnets[3]`.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 
@@ -216,8 +217,8 @@ pub struct Subnet {
 /// A virtual machine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vm {
-    /// Name, unique among VMs.
-    pub name: String,
+    /// Name, unique among VMs (shared: reports name VMs without copying).
+    pub name: Arc<str>,
     /// Azure size name, e.g. `Standard_D2s_v3`.
     pub size: String,
     /// Egress bandwidth in bits per second, when the file sets it (otherwise the size catalog's).
@@ -463,8 +464,8 @@ pub struct Site {
 /// A host at an on-premises site.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Host {
-    /// Name, unique among hosts and VMs.
-    pub name: String,
+    /// Name, unique among hosts and VMs (shared: reports name hosts without copying).
+    pub name: Arc<str>,
     /// Its site.
     pub site: SiteId,
     /// Its IPv4 address (inside the site's address space).
@@ -567,8 +568,8 @@ pub enum Pattern {
 /// A traffic source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Flow {
-    /// Name, unique among flows.
-    pub name: String,
+    /// Name, unique among flows (shared: reports name flows without copying).
+    pub name: Arc<str>,
     /// Sender.
     pub from: Endpoint,
     /// Receiver.

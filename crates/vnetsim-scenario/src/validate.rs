@@ -1245,7 +1245,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             });
         }
         sc.vms.push(Vm {
-            name: v.name.value.clone(),
+            name: v.name.value.as_str().into(),
             size: size.map_or_else(|| v.size.value.clone(), |s| s.name.to_owned()),
             bandwidth,
             forwarding: v.forwarding,
@@ -1393,7 +1393,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             }
             host_ids.push(HostId(sc.hosts.len() as u32));
             sc.hosts.push(Host {
-                name: h.name.value.clone(),
+                name: h.name.value.as_str().into(),
                 site: site_id,
                 ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             });
@@ -1481,7 +1481,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
             .as_ref()
             .and_then(|d| cx.duration(d, &format!("{path}.duration")));
         sc.traffic.push(Flow {
-            name: f.name.value.clone(),
+            name: f.name.value.as_str().into(),
             from: from.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
             to: to.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
             protocol: protocol.unwrap_or(Protocol::Udp),

@@ -230,14 +230,28 @@ impl Sim {
     /// drops by reason, per-flow statistics (throughput, latency percentiles), NICs, shapers,
     /// peerings, and which expectations held.
     pub fn run(&self) -> Report {
-        Engine::new(&self.scenario, Options { seed: self.seed }).run()
+        Engine::new(
+            &self.scenario,
+            Options {
+                seed: self.seed,
+                ..Options::default()
+            },
+        )
+        .run()
     }
 
     /// Like [`Sim::run`], with the scenario's `duration` set to `duration`.
     pub fn run_for(&self, duration: Duration) -> Report {
         let mut scenario = self.scenario.clone();
         scenario.duration = Some(nanos(duration));
-        Engine::new(&scenario, Options { seed: self.seed }).run()
+        Engine::new(
+            &scenario,
+            Options {
+                seed: self.seed,
+                ..Options::default()
+            },
+        )
+        .run()
     }
 }
 
@@ -366,7 +380,7 @@ pub trait ReportExt {
 
 impl ReportExt for Report {
     fn flow(&self, name: &str) -> Option<&FlowReport> {
-        self.flows.iter().find(|f| f.name == name)
+        self.flows.iter().find(|f| *f.name == *name)
     }
 
     fn nic(&self, name: &str) -> Option<&NicReport> {
