@@ -10,6 +10,7 @@ pub mod latency;
 pub mod network;
 pub mod pcap;
 pub mod plot;
+pub mod queue;
 pub mod report;
 pub mod shaper;
 pub mod sim;

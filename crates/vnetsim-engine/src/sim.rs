@@ -15,8 +15,7 @@
 //! seeded uniform jitter in `0..=jitter`; every shaper adds the packet's serialization time at
 //! its rate, and any queueing.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
@@ -34,6 +33,7 @@ use vnetsim_scenario::{
 
 use crate::latency::LatencyHistogram;
 use crate::network::{Network, describe};
+use crate::queue::{EventQueue, Lane};
 use crate::report::{
     Conservation, DirectionReport, EventReport, ExpectationResult, ExpectationSummary, FlowReport,
     Latency, NicReport, PeeringReport, ProbeReport, REPORT_FORMAT, Report, check_flow,
@@ -77,12 +77,6 @@ enum What {
     /// A packet reaches its destination.
     Deliver(u32),
 }
-
-/// The event queue: a binary heap keyed by time and a class (at equal times timed changes
-/// happen first, then probes, then packets), then insertion order. It stays small: constant
-/// flows keep their pending emissions in per-interval FIFOs and only each FIFO's head waits
-/// here (see `schedule_emit`), so the heap holds the packets in flight, not one entry per flow.
-type Queue = BinaryHeap<Reverse<(u64, u64, What)>>;
 
 #[inline]
 fn key(at: Nanos, what: What) -> u64 {
@@ -224,8 +218,7 @@ pub struct Engine<'c> {
     flows_nsg: FlowTable,
     cache: FlowCache,
     probe_flows: FlowTable,
-    queue: Queue,
-    seq: u64,
+    queue: EventQueue<What>,
     /// The latest delivery counted ahead of its event (the run's end is at least this late).
     horizon: Nanos,
     /// Pending emissions of constant flows, one FIFO per interval (f64 bits).
@@ -268,8 +261,7 @@ impl<'c> Engine<'c> {
             flows_nsg: FlowTable::new(),
             cache: FlowCache::new(),
             probe_flows: FlowTable::new(),
-            queue: Queue::new(),
-            seq: 0,
+            queue: EventQueue::default(),
             horizon: 0,
             fifos: Vec::new(),
             now: 0,
@@ -405,9 +397,12 @@ impl<'c> Engine<'c> {
 
     fn schedule(&mut self, at: Nanos, what: What) {
         // The clock never goes back: an event is never scheduled before now.
-        self.seq += 1;
-        self.queue
-            .push(Reverse((key(at.max(self.now), what), self.seq, what)));
+        let lane = match what {
+            What::Arrive(_) => Some(Lane::Arrive),
+            What::Deliver(_) => Some(Lane::Deliver),
+            _ => None,
+        };
+        self.queue.push(key(at.max(self.now), what), what, lane);
     }
 
     /// Runs to the end: the scenario's duration, or until nothing is pending.
@@ -460,7 +455,7 @@ impl<'c> Engine<'c> {
 
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
-        while let Some(Reverse((k, _, what))) = self.queue.pop() {
+        while let Some((k, what)) = self.queue.pop() {
             let at = k >> 2;
             if self.end.is_some_and(|end| at > end) {
                 break;
