@@ -213,7 +213,6 @@ impl Trace for SegmentTrace {
 
 /// A replay of one scenario.
 pub struct Engine<'c> {
-    scenario: Scenario,
     network: Network,
     flows_nsg: FlowTable,
     cache: FlowCache,
@@ -285,7 +284,6 @@ impl<'c> Engine<'c> {
             events_applied: Vec::new(),
             events_processed: 0,
             capture: None,
-            scenario: scenario.clone(),
         };
         // Timed changes first: at equal times they happen before probes and packets.
         for (i, e) in scenario.events.iter().enumerate() {
@@ -329,7 +327,7 @@ impl<'c> Engine<'c> {
     }
 
     fn source(&self, i: usize, f: &vnetsim_scenario::Flow) -> Source {
-        let sc = &self.scenario;
+        let sc = self.network.scenario();
         let ingress = ingress_for(sc, f.from);
         let shaper = match ingress {
             Ingress::Nic(nic) => Some(sc.nics[nic.index()].vm.0),
@@ -482,9 +480,14 @@ impl<'c> Engine<'c> {
     }
 
     fn apply_event(&mut self, i: usize) {
-        let e = &self.scenario.events[i];
+        let e = self.network.scenario().events[i].clone();
         let action = describe(self.network.scenario(), &e.action);
         self.network.apply(&e.action);
+        // A peering added under a new name is a new link: give it counters.
+        let links = self.network.scenario().peerings.len();
+        if self.peerings.len() < links {
+            self.peerings.resize(links, [0, 0]);
+        }
         // Entries of the old generation are never used again: free them.
         self.cache.clear();
         tracing::debug!(at = e.at, %action, "event applied");
@@ -750,14 +753,16 @@ impl<'c> Engine<'c> {
                 self.peerings[pair as usize][usize::from(reverse)] += bytes;
             }
         }
-        let lat = &self.scenario.latency;
+        let lat = &self.network.scenario().latency;
         let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);
         match segment {
             Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
             Segment::Done(Outcome::Delivered(to)) => {
                 delay += match to {
                     Destination::Nic(_) | Destination::Internet => lat.host_to_host,
-                    Destination::Host(h) => self.site_latency(self.scenario.hosts[h.index()].site),
+                    Destination::Host(h) => {
+                        self.site_latency(self.network.scenario().hosts[h.index()].site)
+                    }
                 };
                 self.packets[p as usize].delivered_to = Some(to);
                 let at = departure + delay + self.jitter();
@@ -786,7 +791,7 @@ impl<'c> Engine<'c> {
     }
 
     fn site_latency(&self, site: SiteId) -> Nanos {
-        self.scenario.sites[site.index()].latency
+        self.network.scenario().sites[site.index()].latency
     }
 
     /// The packet reached a waypoint: it queues in the appliance VM's or the gateway's shaper.
@@ -798,7 +803,7 @@ impl<'c> Engine<'c> {
         let limit = match w.at() {
             WaypointAt::Appliance(nic) => {
                 self.nic_counts[nic.index()].forwarded_packets += 1;
-                Limit::Vm(self.scenario.nics[nic.index()].vm)
+                Limit::Vm(self.network.scenario().nics[nic.index()].vm)
             }
             WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Limit::Gateway(v),
         };
@@ -839,7 +844,7 @@ impl<'c> Engine<'c> {
             let ingress = match to {
                 Some(Destination::Nic(nic)) => Some(Ingress::Nic(nic)),
                 Some(Destination::Host(h)) => {
-                    Some(Ingress::Site(self.scenario.hosts[h.index()].site))
+                    Some(Ingress::Site(self.network.scenario().hosts[h.index()].site))
                 }
                 _ => None,
             };
@@ -847,7 +852,7 @@ impl<'c> Engine<'c> {
             {
                 let size = self.sources[flow].size;
                 let shaper = match ingress {
-                    Ingress::Nic(nic) => Some(self.scenario.nics[nic.index()].vm.0),
+                    Ingress::Nic(nic) => Some(self.network.scenario().nics[nic.index()].vm.0),
                     _ => None,
                 };
                 let r = self.alloc(flow as u32, true, Next::Ingress(ingress), usize::from(size));
@@ -877,7 +882,7 @@ impl<'c> Engine<'c> {
                 *in_flight.entry((pkt.flow, pkt.reply)).or_insert(0) += 1;
             }
         }
-        let sc = &self.scenario;
+        let sc = self.network.scenario();
         let flows: Vec<FlowReport> = self
             .slot_of_flow
             .iter()

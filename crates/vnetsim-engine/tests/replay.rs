@@ -200,3 +200,35 @@ fn deliveries_counted_ahead_match_deliveries_as_events() {
         assert_eq!(strip(&plain), strip(&captured), "{name}");
     }
 }
+
+/// Two VNets with no peering until events create both links at 500 ms: the flow's packets drop
+/// as `no-route` before, cross the new peering after, and the report counts its bytes.
+#[test]
+fn a_peering_created_by_events_carries_traffic_and_is_counted() {
+    let s = vnetsim_scenario::load_str(
+        r#"
+name: peering-created
+vnets:
+  - { name: vnet-a, address_space: [10.1.0.0/16], subnets: [ { name: default, prefix: 10.1.0.0/24 } ] }
+  - { name: vnet-b, address_space: [10.2.0.0/16], subnets: [ { name: default, prefix: 10.2.0.0/24 } ] }
+vms:
+  - { name: vm-a, size: Standard_D2s_v3, nics: [ { name: vm-a-nic, vnet: vnet-a, subnet: default, ip: 10.1.0.4 } ] }
+  - { name: vm-b, size: Standard_D2s_v3, nics: [ { name: vm-b-nic, vnet: vnet-b, subnet: default, ip: 10.2.0.4 } ] }
+traffic:
+  - { name: stream, from: vm-a, to: vm-b, protocol: udp, dst_port: 9000, rate: 1000pps, packet_size: 100, start: 0s, duration: 1s }
+events:
+  - { at: 500ms, add_peering: { name: a-to-b, from: vnet-a, to: vnet-b } }
+  - { at: 500ms, add_peering: { name: b-to-a, from: vnet-b, to: vnet-a } }
+"#,
+        "peering-created.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let report = replay(&s);
+    let f = flow(&report, "stream");
+    assert_eq!(f.forward.sent, 1000);
+    assert_eq!(f.forward.dropped.get("no-route"), Some(&500));
+    assert_eq!(f.forward.delivered, 500);
+    assert_eq!(report.peerings.len(), 1);
+    assert_eq!(report.peerings[0].bytes_forward, 500 * 100);
+    assert_eq!(report.peerings[0].bytes_backward, 0);
+}
