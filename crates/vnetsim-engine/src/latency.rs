@@ -3,9 +3,11 @@
 //! What it is for: percentiles (p50 ... max) of one flow's one-way latency when a run has 100,000
 //! flows: a dense `hdrhistogram::Histogram` costs kilobytes per flow, while one flow's latencies
 //! fall in a handful of buckets, so this keeps only the buckets in use (sorted `(bucket, count)`
-//! pairs, 16 bytes each) and no total count (the flow counts its deliveries already). Buckets are exact below 2,048 ns and keep 11 significant bits above
-//! (relative error below 0.05 %), like hdrhistogram with 3 significant figures. Values are
-//! reported as the bucket's highest equivalent value, as hdrhistogram does. What it is not: a
+//! pairs, the lowest inline so that a flow of constant latency never allocates) and no total
+//! count (the flow counts its deliveries already). Buckets are exact below 2,048 ns and keep 11
+//! significant bits above (relative error below 0.05 %), like hdrhistogram with 3 significant
+//! figures. Values are reported as the bucket's highest equivalent value, as hdrhistogram does.
+//! What it is not: a
 //! general histogram (no merging across runs, no serialization).
 
 use hdrhistogram::Histogram;
@@ -16,8 +18,11 @@ const PRECISION_BITS: u32 = 11;
 /// Sparse latency histogram.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LatencyHistogram {
-    /// (bucket lower bound in ns, count), sorted by bucket.
-    buckets: Vec<(u64, u64)>,
+    /// The lowest bucket in use, kept inline: (bucket lower bound in ns, count), count 0 when
+    /// nothing was recorded. A flow whose latency does not vary never allocates.
+    first: (u64, u64),
+    /// The other buckets in use, sorted, all above `first`.
+    more: Vec<(u64, u64)>,
     min: u64,
     max: u64,
     /// Sum of the values (saturating: 584 years of summed latency).
@@ -57,16 +62,26 @@ impl LatencyHistogram {
     #[inline]
     pub fn record(&mut self, v: u64) {
         let b = bucket_of(v);
-        if self.buckets.is_empty() || v < self.min {
+        if self.first.1 == 0 {
+            self.first = (b, 1);
             self.min = v;
-        }
-        // Latencies of one flow mostly repeat the last bucket: check it first.
-        match self.buckets.last_mut() {
-            Some((last, n)) if *last == b => *n += 1,
-            _ => match self.buckets.binary_search_by_key(&b, |(k, _)| *k) {
-                Ok(i) => self.buckets[i].1 += 1,
-                Err(i) => self.buckets.insert(i, (b, 1)),
-            },
+        } else {
+            self.min = self.min.min(v);
+            if b == self.first.0 {
+                self.first.1 += 1;
+            } else if b < self.first.0 {
+                self.more.insert(0, self.first);
+                self.first = (b, 1);
+            } else {
+                // Latencies of one flow mostly repeat a bucket: check the last one first.
+                match self.more.last_mut() {
+                    Some((last, n)) if *last == b => *n += 1,
+                    _ => match self.more.binary_search_by_key(&b, |(k, _)| *k) {
+                        Ok(i) => self.more[i].1 += 1,
+                        Err(i) => self.more.insert(i, (b, 1)),
+                    },
+                }
+            }
         }
         self.max = self.max.max(v);
         self.sum = self.sum.saturating_add(v);
@@ -74,12 +89,20 @@ impl LatencyHistogram {
 
     /// Number of values recorded.
     pub fn len(&self) -> u64 {
-        self.buckets.iter().map(|&(_, n)| n).sum()
+        self.in_use().map(|(_, n)| n).sum()
+    }
+
+    /// The buckets in use, in increasing order.
+    fn in_use(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        (self.first.1 > 0)
+            .then_some(self.first)
+            .into_iter()
+            .chain(self.more.iter().copied())
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
+        self.first.1 == 0
     }
 
     /// Smallest value recorded (exact).
@@ -109,7 +132,7 @@ impl LatencyHistogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for &(b, n) in &self.buckets {
+        for (b, n) in self.in_use() {
             seen += n;
             if seen >= rank {
                 return bucket_top(b).min(self.max);
@@ -120,14 +143,12 @@ impl LatencyHistogram {
 
     /// (bucket value, count) pairs in increasing order, for CDF plots.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.buckets
-            .iter()
-            .map(|&(b, n)| (bucket_top(b).min(self.max), n))
+        self.in_use().map(|(b, n)| (bucket_top(b).min(self.max), n))
     }
 
     /// Adds every value to an hdrhistogram (the run-wide histogram).
     pub fn add_to(&self, h: &mut Histogram<u64>) {
-        for &(b, n) in &self.buckets {
+        for (b, n) in self.in_use() {
             let _ = h.record_n(bucket_top(b).min(self.max), n);
         }
     }
@@ -150,6 +171,16 @@ mod tests {
         assert_eq!(h.len(), 4);
     }
 
+    #[test]
+    fn a_constant_latency_never_allocates() {
+        let mut h = LatencyHistogram::new();
+        for _ in 0..1000 {
+            h.record(52_000);
+        }
+        assert_eq!(h.more.capacity(), 0);
+        assert_eq!(h.len(), 1000);
+    }
+
     proptest! {
         /// Percentiles agree with hdrhistogram at 3 significant figures within its precision.
         #[test]
@@ -166,6 +197,21 @@ mod tests {
             prop_assert!((a - b).abs() <= b * 0.002 + 1.0, "q {q}: ours {a}, hdr {b}");
             prop_assert_eq!(ours.max(), *values.iter().max().unwrap());
             prop_assert_eq!(ours.min(), *values.iter().min().unwrap());
+        }
+
+        /// The buckets in use are exactly those of a plain sorted map, in any recording order.
+        #[test]
+        fn buckets_equal_a_plain_map(values in prop::collection::vec(0u64..100_000, 0..200)) {
+            let mut ours = LatencyHistogram::new();
+            let mut plain = std::collections::BTreeMap::new();
+            for &v in &values {
+                ours.record(v);
+                *plain.entry(bucket_of(v)).or_insert(0u64) += 1;
+            }
+            let want: Vec<(u64, u64)> = plain.into_iter().collect();
+            prop_assert_eq!(ours.in_use().collect::<Vec<_>>(), want);
+            prop_assert_eq!(ours.len(), values.len() as u64);
+            prop_assert_eq!(ours.is_empty(), values.is_empty());
         }
 
         /// Every value falls in its bucket: lower <= v <= top, within 0.05 %.

@@ -22,6 +22,10 @@ pub struct Shaper {
     last_departure: Nanos,
     /// Tokens (bits) left in the bucket at `last_departure`.
     tokens: u64,
+    /// The last packet size offered (bits) and its serialization time: packets of a flow have
+    /// one size, and this saves a division per packet.
+    last_bits: u64,
+    last_serialization: Nanos,
 }
 
 /// What the shaper does with a packet.
@@ -49,6 +53,8 @@ impl Shaper {
             queue_bits: queue_bytes.saturating_mul(8),
             last_departure: 0,
             tokens: burst_bits,
+            last_bits: 0,
+            last_serialization: 0,
         }
     }
 
@@ -108,9 +114,13 @@ impl Shaper {
             start + self.duration_of(bits - tokens)
         };
         self.last_departure = departure;
+        if bits != self.last_bits {
+            self.last_bits = bits;
+            self.last_serialization = self.duration_of(bits);
+        }
         Admission::Leaves {
             departure,
-            serialization: self.duration_of(bits),
+            serialization: self.last_serialization,
         }
     }
 }
@@ -137,10 +147,9 @@ struct Counts {
 /// replay engine and the live driver.
 #[derive(Clone, Debug)]
 pub struct Shapers {
-    vms: Vec<Option<Shaper>>,
-    vm_counts: Vec<Counts>,
-    gateways: Vec<Option<Shaper>>,
-    gateway_counts: Vec<Counts>,
+    /// Each VM's shaper beside its counters (one place in memory per packet).
+    vms: Vec<(Option<Shaper>, Counts)>,
+    gateways: Vec<(Option<Shaper>, Counts)>,
 }
 
 impl Shapers {
@@ -156,6 +165,7 @@ impl Shapers {
                     .or_else(|| sizes::lookup(&vm.size).and_then(|s| s.bandwidth_bps))?;
                 Some(Shaper::new(rate, burst, queue))
             })
+            .map(|s| (s, Counts::default()))
             .collect();
         let gateways = scenario
             .vnets
@@ -164,13 +174,9 @@ impl Shapers {
                 let sku = sizes::gateway_sku(&v.gateway.as_ref()?.sku)?;
                 Some(Shaper::new(sku.bandwidth_bps, burst, queue))
             })
+            .map(|s| (s, Counts::default()))
             .collect();
-        Self {
-            vms,
-            vm_counts: vec![Counts::default(); scenario.vms.len()],
-            gateways,
-            gateway_counts: vec![Counts::default(); scenario.vnets.len()],
-        }
+        Self { vms, gateways }
     }
 
     /// Offers a packet of `bytes` at `now` to `limit`; a place without a limit lets it leave at
@@ -178,11 +184,8 @@ impl Shapers {
     #[inline]
     pub fn offer(&mut self, limit: Limit, now: Nanos, bytes: u32) -> Admission {
         let (shaper, counts) = match limit {
-            Limit::Vm(vm) => (&mut self.vms[vm.index()], &mut self.vm_counts[vm.index()]),
-            Limit::Gateway(v) => (
-                &mut self.gateways[v.index()],
-                &mut self.gateway_counts[v.index()],
-            ),
+            Limit::Vm(vm) => &mut self.vms[vm.index()],
+            Limit::Gateway(v) => &mut self.gateways[v.index()],
         };
         let admission = match shaper {
             Some(s) => s.offer(now, bytes),
@@ -213,18 +216,18 @@ impl Shapers {
             queue_overflow: c.overflow,
         };
         let mut rows = Vec::new();
-        for (i, vm) in scenario.vms.iter().enumerate() {
-            if let Some(s) = &self.vms[i]
-                && busy(&self.vm_counts[i])
+        for (vm, (shaper, counts)) in scenario.vms.iter().zip(&self.vms) {
+            if let Some(s) = shaper
+                && busy(counts)
             {
-                rows.push(row(&vm.name, &vm.size, s, &self.vm_counts[i]));
+                rows.push(row(&vm.name, &vm.size, s, counts));
             }
         }
-        for (i, v) in scenario.vnets.iter().enumerate() {
-            if let (Some(gw), Some(s)) = (&v.gateway, &self.gateways[i])
-                && busy(&self.gateway_counts[i])
+        for (v, (shaper, counts)) in scenario.vnets.iter().zip(&self.gateways) {
+            if let (Some(gw), Some(s)) = (&v.gateway, shaper)
+                && busy(counts)
             {
-                rows.push(row(&gw.name, &gw.sku, s, &self.gateway_counts[i]));
+                rows.push(row(&gw.name, &gw.sku, s, counts));
             }
         }
         rows

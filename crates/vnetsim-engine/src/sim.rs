@@ -113,15 +113,15 @@ struct Packet {
 /// Segments of a flow's way remembered beside it (the way through an appliance has two).
 const MEMOS: usize = 2;
 
-/// Per-direction counters of a flow while it runs (80 bytes plus the histogram's buckets in
-/// use, and the drop counters once one of its packets is dropped). Every packet of a direction
-/// is sent with the flow's size, so bytes sent are `sent * size`.
+/// Per-direction counters of a flow while it runs (88 bytes, plus the histogram's buckets
+/// beyond the first if its latency varies, and the drop counters once one of its packets is
+/// dropped). Every packet of a flow, and every reply, has the flow's size (TTL decrements do
+/// not change it), so bytes are `packets * size`.
 #[derive(Debug, Default)]
 #[repr(C)]
 struct DirStats {
     sent: u64,
     delivered: u64,
-    bytes_delivered: u64,
     /// Drops by reason, allocated at the first drop (most flows never drop).
     dropped: Option<Box<[u64; DropReason::ALL.len()]>>,
     latency: LatencyHistogram,
@@ -830,9 +830,13 @@ impl<'c> Engine<'c> {
             )
         };
         self.conservation.delivered += 1;
+        debug_assert_eq!(
+            len,
+            u64::from(self.sources[flow].size),
+            "bytes are packets * size"
+        );
         let d = self.dir(p);
         d.delivered += 1;
-        d.bytes_delivered += len;
         d.latency.record(now - created);
         if let Some(Destination::Nic(nic)) = to {
             let c = &mut self.nic_counts[nic.index()];
@@ -896,13 +900,13 @@ impl<'c> Engine<'c> {
                     dropped: d.drops_by_reason(),
                     in_flight: flight,
                     bytes_sent: d.sent * u64::from(s.size),
-                    bytes_delivered: d.bytes_delivered,
+                    bytes_delivered: d.delivered * u64::from(s.size),
                     delivered_ratio: if d.sent == 0 {
                         1.0
                     } else {
                         d.delivered as f64 / d.sent as f64
                     },
-                    throughput_bps: d.bytes_delivered as f64 * 8.0 / active,
+                    throughput_bps: (d.delivered * u64::from(s.size)) as f64 * 8.0 / active,
                     latency_ns: (d.delivered > 0).then(|| Latency {
                         min: d.latency.min(),
                         p50: d.latency.value_at_quantile(0.5),
