@@ -67,6 +67,11 @@ impl SegmentMemo {
         self.kind == Kind::Empty
     }
 
+    /// The NIC the remembered decision delivers to, if it does.
+    pub fn delivered_nic(&self) -> Option<NicId> {
+        (self.kind == Kind::DeliveredNic).then_some(NicId(self.id))
+    }
+
     /// Forgets the decision.
     pub fn clear(&mut self) {
         *self = Self::default();

@@ -204,6 +204,27 @@ impl Shapers {
         admission
     }
 
+    /// Asks the processor to start loading `limit`'s shaper (a hint: no effect on results).
+    #[inline]
+    pub fn prefetch(&self, limit: Limit) {
+        let slot = match limit {
+            Limit::Vm(vm) => self.vms.get(vm.index()),
+            Limit::Gateway(v) => self.gateways.get(v.index()),
+        };
+        if let Some(slot) = slot {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch never faults and never writes; SSE is part of every x86-64
+            // processor.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    (slot as *const (Option<Shaper>, Counts)).cast(),
+                );
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = slot;
+        }
+    }
+
     /// Counters of every limit that saw traffic: VMs first, then gateways, in scenario order.
     pub fn report(&self, scenario: &Scenario) -> Vec<ShaperReport> {
         let busy = |c: &Counts| c.packets > 0 || c.overflow > 0;

@@ -110,6 +110,9 @@ struct Packet {
     delivered_to: Option<Destination>,
 }
 
+/// How many emissions ahead a flow's state is prefetched (its VM's shaper half as far).
+const PREFETCH_AHEAD: usize = 4;
+
 /// Segments of a flow's way remembered beside it (the way through an appliance has two).
 const MEMOS: usize = 2;
 
@@ -448,7 +451,33 @@ impl<'c> Engine<'c> {
         if let Some(&(next, _)) = fifo.front() {
             self.schedule(next, What::Fifo(i));
         }
+        self.prefetch_emissions(i);
         self.emit(f);
+    }
+
+    /// Starts loading what the next emissions of FIFO `i` will touch, so that their cache
+    /// misses overlap this packet's work (with 100,000 flows and 10,000 VMs nearly every
+    /// emission misses): the flow two places ahead, and for the next one (loaded by the
+    /// previous call) its VM's shaper and its destination's counters. Hints only: no effect
+    /// on results.
+    #[inline]
+    fn prefetch_emissions(&self, i: u32) {
+        let fifo = &self.fifos[i as usize].1;
+        if let Some(&(_, after)) = fifo.get(PREFETCH_AHEAD) {
+            let s: *const Source = &self.sources[after as usize];
+            for line in 0..std::mem::size_of::<Source>().div_ceil(64) {
+                prefetch(s.cast::<u8>().wrapping_add(line * 64));
+            }
+        }
+        if let Some(&(_, next)) = fifo.get(PREFETCH_AHEAD / 2) {
+            let s = &self.sources[next as usize];
+            if let Some(vm) = s.shaper {
+                self.shapers.prefetch(Limit::Vm(VmId(vm)));
+            }
+            if let Some(nic) = s.memos.iter().find_map(|m| m.delivered_nic()) {
+                prefetch(&self.nic_counts[nic.index()]);
+            }
+        }
     }
 
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
@@ -1061,6 +1090,20 @@ impl<'c> Engine<'c> {
 fn round_ns(x: f64) -> Nanos {
     let t = x as Nanos;
     if x - t as f64 >= 0.5 { t + 1 } else { t }
+}
+
+/// Asks the processor to start loading the cache line holding `p` (a hint: it changes no
+/// memory and no result).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and never writes, whatever the address; SSE is part of
+    // every x86-64 processor.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 fn probe_size_min(protocol: Protocol) -> u16 {
