@@ -97,8 +97,11 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
+    /// Every packet three times, each with its own flow table: through the full pipeline,
+    /// through the flow cache, and through its flow's memos (one set per 5-tuple, as the engine
+    /// keeps them beside its sources).
     #[test]
-    fn cached_decisions_equal_the_pipeline(
+    fn cached_and_memoized_decisions_equal_the_pipeline(
         file in prop_oneof![
             Just("hub-and-spoke.yaml"),
             Just("nsg-blocks-peer.yaml"),
@@ -114,8 +117,10 @@ proptest! {
         let s = load(file);
         let dp = Dataplane::compile(&s);
         let eps = endpoints(&s);
-        let (mut flows_a, mut flows_b) = (FlowTable::new(), FlowTable::new());
+        let (mut flows_a, mut flows_b, mut flows_c) =
+            (FlowTable::new(), FlowTable::new(), FlowTable::new());
         let mut cache = FlowCache::new();
+        let mut memos: std::collections::HashMap<_, [SegmentMemo; 4]> = Default::default();
         let mut now = 0u64;
         for (a, b, proto, sport, dport, ttl, gap, reverse) in packets {
             let (mut from, mut to) = (eps[a % eps.len()], eps[b % eps.len()]);
@@ -138,63 +143,16 @@ proptest! {
             };
             let mut pa = [0u8; 64];
             build_probe(&mut pa, &spec).unwrap();
-            let mut pb = pa;
+            let (mut pb, mut pc) = (pa, pa);
             let ingress = ingress_for(&s, from);
             let full = walk(&dp, None, &mut pa, ingress, &mut flows_a, now);
             let cached = walk(&dp, Some(&mut cache), &mut pb, ingress, &mut flows_b, now);
-            prop_assert_eq!(&full, &cached);
-            prop_assert_eq!(pa, pb);
-        }
-    }
-
-    #[test]
-    fn memoized_decisions_equal_the_pipeline(
-        file in prop_oneof![
-            Just("hub-and-spoke.yaml"),
-            Just("nsg-blocks-peer.yaml"),
-            Just("gateway-transit.yaml"),
-            Just("basic-peering.yaml"),
-        ],
-        packets in prop::collection::vec(
-            (0usize..16, 0usize..16, 0u8..3, 0u16..4, prop_oneof![Just(22u16), Just(1433), Just(53), Just(443)],
-             prop_oneof![Just(64u8), Just(1), Just(2)], 0u64..3, any::<bool>()),
-            1..40,
-        ),
-    ) {
-        let s = load(file);
-        let dp = Dataplane::compile(&s);
-        let eps = endpoints(&s);
-        let (mut flows_a, mut flows_b) = (FlowTable::new(), FlowTable::new());
-        // One set of memos per flow (5-tuple), as the engine keeps them beside its sources.
-        let mut memos: std::collections::HashMap<_, [SegmentMemo; 4]> = Default::default();
-        let mut now = 0u64;
-        for (a, b, proto, sport, dport, ttl, gap, reverse) in packets {
-            let (mut from, mut to) = (eps[a % eps.len()], eps[b % eps.len()]);
-            let (mut sp, mut dp_) = (40000 + sport, dport);
-            if reverse {
-                std::mem::swap(&mut from, &mut to);
-                std::mem::swap(&mut sp, &mut dp_);
-            }
-            now += [0, 1_000_000, FLOW_IDLE_TIMEOUT + 1][gap as usize];
-            let spec = PacketSpec {
-                src: s.endpoint_ip(from).unwrap(),
-                dst: s.endpoint_ip(to).unwrap(),
-                protocol: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][proto as usize],
-                src_port: sp,
-                dst_port: dp_,
-                ttl,
-                total_len: 64,
-                identification: 7,
-            };
-            let mut pa = [0u8; 64];
-            build_probe(&mut pa, &spec).unwrap();
-            let mut pb = pa;
-            let ingress = ingress_for(&s, from);
-            let full = walk(&dp, None, &mut pa, ingress, &mut flows_a, now);
             let flow_memos = memos.entry((from, to, proto, sp, dp_)).or_default();
-            let memoized = walk_memo(&dp, flow_memos, &mut pb, ingress, &mut flows_b, now);
+            let memoized = walk_memo(&dp, flow_memos, &mut pc, ingress, &mut flows_c, now);
+            prop_assert_eq!(&full, &cached);
             prop_assert_eq!(&full, &memoized);
             prop_assert_eq!(pa, pb);
+            prop_assert_eq!(pa, pc);
         }
     }
 }

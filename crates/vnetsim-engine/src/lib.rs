@@ -17,3 +17,17 @@ pub mod sim;
 
 pub use report::Report;
 pub use sim::{Capture, Engine, Options, replay};
+
+/// Asks the processor to start loading the cache line holding `p`, so that a later access
+/// does not wait for memory. A hint: it changes no memory and no result.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and never writes, whatever the address; SSE is part of
+    // every x86-64 processor.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -212,16 +212,7 @@ impl Shapers {
             Limit::Gateway(v) => self.gateways.get(v.index()),
         };
         if let Some(slot) = slot {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a prefetch never faults and never writes; SSE is part of every x86-64
-            // processor.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    (slot as *const (Option<Shaper>, Counts)).cast(),
-                );
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = slot;
+            crate::prefetch(slot);
         }
     }
 

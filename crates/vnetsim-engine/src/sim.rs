@@ -33,6 +33,7 @@ use vnetsim_scenario::{
 
 use crate::latency::LatencyHistogram;
 use crate::network::{Network, describe};
+use crate::prefetch;
 use crate::queue::{EventQueue, Lane};
 use crate::report::{
     Conservation, DirectionReport, EventReport, ExpectationResult, ExpectationSummary, FlowReport,
@@ -457,9 +458,9 @@ impl<'c> Engine<'c> {
 
     /// Starts loading what the next emissions of FIFO `i` will touch, so that their cache
     /// misses overlap this packet's work (with 100,000 flows and 10,000 VMs nearly every
-    /// emission misses): the flow two places ahead, and for the next one (loaded by the
-    /// previous call) its VM's shaper and its destination's counters. Hints only: no effect
-    /// on results.
+    /// emission misses): the flow [`PREFETCH_AHEAD`] emissions ahead, and for the one half as
+    /// far (whose flow an earlier call loaded) its VM's shaper and its destination's counters.
+    /// Hints only: no effect on results.
     #[inline]
     fn prefetch_emissions(&self, i: u32) {
         let fifo = &self.fifos[i as usize].1;
@@ -1090,20 +1091,6 @@ impl<'c> Engine<'c> {
 fn round_ns(x: f64) -> Nanos {
     let t = x as Nanos;
     if x - t as f64 >= 0.5 { t + 1 } else { t }
-}
-
-/// Asks the processor to start loading the cache line holding `p` (a hint: it changes no
-/// memory and no result).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and never writes, whatever the address; SSE is part of
-    // every x86-64 processor.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 fn probe_size_min(protocol: Protocol) -> u16 {
