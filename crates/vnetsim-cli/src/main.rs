@@ -77,6 +77,9 @@ enum Command {
         /// Seed of the pairing of senders and receivers.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Put an NSG on every spoke subnet (the flows' port allowed, the rest denied).
+        #[arg(long)]
+        nsgs: bool,
         /// Write here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -214,6 +217,7 @@ fn main() -> ExitCode {
             packet_size,
             duration_ms,
             seed,
+            nsgs,
             output,
         } => sweep::generate(
             vnetsim_scenario::generate::HubSpoke {
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
                 packet_size,
                 duration_ms,
                 seed,
+                nsgs,
             },
             output.as_deref(),
         ),

@@ -483,4 +483,24 @@ fn generate_writes_a_scenario_that_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("5 VNets"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 NSGs"));
+    // With --nsgs: the same network with an NSG on the spokes' subnets.
+    let out = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "4",
+            "--flows",
+            "20",
+            "--nsgs",
+            "-o",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let out = vnetsim().arg("validate").arg(&path).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 NSGs"));
 }

@@ -25,6 +25,10 @@ pub struct HubSpoke {
     pub duration_ms: u32,
     /// Seed of the pairing of senders and receivers (and of the scenario).
     pub seed: u64,
+    /// Whether every spoke subnet has an NSG (`spoke-nsg`: the flows' UDP port allowed out to
+    /// and in from the other spokes, everything else denied), so that every packet's segments
+    /// rely on NSG flow records.
+    pub nsgs: bool,
 }
 
 impl Default for HubSpoke {
@@ -38,6 +42,7 @@ impl Default for HubSpoke {
             packet_size: 64,
             duration_ms: 1000,
             seed: 1,
+            nsgs: false,
         }
     }
 }
@@ -77,14 +82,15 @@ impl HubSpoke {
         let _ = writeln!(
             y,
             "# Generated: vnetsim generate hub-spoke --spokes {} --vms-per-spoke {} --flows {} \
-             --pps {} --packet-size {} --duration-ms {} --seed {}",
+             --pps {} --packet-size {} --duration-ms {} --seed {}{}",
             self.spokes,
             self.vms_per_spoke,
             self.flows,
             self.pps,
             self.packet_size,
             self.duration_ms,
-            self.seed
+            self.seed,
+            if self.nsgs { " --nsgs" } else { "" }
         );
         let _ = writeln!(
             y,
@@ -93,10 +99,22 @@ impl HubSpoke {
         );
         y.push_str("azure: { peering_limit: 500 }\n");
         y.push_str("vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets: [ { name: appliances, prefix: 10.0.1.0/24 } ]\n");
+        let nsg = if self.nsgs { ", nsg: spoke-nsg" } else { "" };
         for s in 1..=self.spokes {
             let _ = writeln!(
                 y,
-                "  - name: spoke{s}\n    address_space: [10.{s}.0.0/16]\n    subnets: [ {{ name: app, prefix: 10.{s}.16.0/20, route_table: via-nva }} ]"
+                "  - name: spoke{s}\n    address_space: [10.{s}.0.0/16]\n    subnets: [ {{ name: app, prefix: 10.{s}.16.0/20, route_table: via-nva{nsg} }} ]"
+            );
+        }
+        if self.nsgs {
+            // The spokes are not peered with each other, so they are outside each other's
+            // VirtualNetwork tag: the rules name the spokes' range.
+            y.push_str(
+                "nsgs:\n  - name: spoke-nsg\n    rules:\n\
+                 \x20     - { name: app-out, priority: 100, direction: outbound, access: allow, protocol: udp, source: VirtualNetwork, destination: 10.0.0.0/8, destination_ports: \"5001\" }\n\
+                 \x20     - { name: app-in, priority: 100, direction: inbound, access: allow, protocol: udp, source: 10.0.0.0/8, destination: VirtualNetwork, destination_ports: \"5001\" }\n\
+                 \x20     - { name: deny-out, priority: 4000, direction: outbound, access: deny, protocol: \"*\", source: \"*\", destination: \"*\" }\n\
+                 \x20     - { name: deny-in, priority: 4000, direction: inbound, access: deny, protocol: \"*\", source: \"*\", destination: \"*\" }\n",
             );
         }
         y.push_str("route_tables:\n  - name: via-nva\n    routes: [ { name: spokes, prefix: 10.0.0.0/8, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 } ]\n");
@@ -179,6 +197,25 @@ mod tests {
         assert_eq!(s.vms.len(), 7);
         assert_eq!(s.traffic.len(), 10);
         assert_ne!(a, HubSpoke { seed: 2, ..p }.to_yaml().unwrap());
+    }
+
+    #[test]
+    fn with_nsgs_every_spoke_subnet_has_one() {
+        let p = HubSpoke {
+            spokes: 4,
+            vms_per_spoke: 2,
+            flows: 8,
+            nsgs: true,
+            ..HubSpoke::default()
+        };
+        let s = crate::load_str(&p.to_yaml().unwrap(), "generated.yaml")
+            .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        assert_eq!(s.nsgs.len(), 1);
+        let with_nsg = s.subnets.iter().filter(|sub| sub.nsg.is_some()).count();
+        assert_eq!(
+            with_nsg, 4,
+            "the hub's subnet has none, each spoke's has one"
+        );
     }
 
     #[test]
