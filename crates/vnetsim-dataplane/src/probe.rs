@@ -4,9 +4,11 @@
 //! IPv4 packet (real headers and checksums), pick where it enters, forward it with a full trace.
 //! What it is not: the hot path (it allocates a trace) and not a timed replay.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use vnetsim_scenario::{Endpoint, Probe, Protocol, Scenario};
+use foldhash::fast::FixedState;
+use vnetsim_scenario::{Endpoint, NicId, Probe, Protocol, Scenario, SiteId};
 
 use crate::pipeline::{Destination, FlowTable, Ingress, Outcome, Step};
 use crate::topology::Dataplane;
@@ -55,6 +57,76 @@ pub fn ingress_for(scenario: &Scenario, endpoint: Endpoint) -> Ingress {
             } else {
                 Ingress::Internet
             }
+        }
+    }
+}
+
+/// [`ingress_for`] and [`Scenario::endpoint_ip`] for many endpoints: addresses indexed once, so
+/// that a replay resolving the sender and receiver of each of 1,000,000 flows neither scans the
+/// NICs for an address nor chases a VM's NIC list per flow.
+#[derive(Clone, Debug)]
+pub struct EndpointIndex {
+    /// Each VM's primary NIC and its address.
+    vms: Vec<Option<(NicId, Ipv4Addr)>>,
+    /// The first NIC (in scenario order) holding each address.
+    nic_by_ip: HashMap<Ipv4Addr, NicId, FixedState>,
+    /// The site of the first host (in scenario order) holding each address.
+    site_by_ip: HashMap<Ipv4Addr, SiteId, FixedState>,
+}
+
+impl EndpointIndex {
+    /// Indexes the VMs, NICs and hosts of `scenario`.
+    pub fn new(scenario: &Scenario) -> Self {
+        let vms = scenario
+            .vms
+            .iter()
+            .map(|vm| {
+                vm.nics
+                    .first()
+                    .map(|&nic| (nic, scenario.nics[nic.index()].ip))
+            })
+            .collect();
+        let mut nic_by_ip = HashMap::with_hasher(FixedState::default());
+        for (i, nic) in scenario.nics.iter().enumerate() {
+            nic_by_ip.entry(nic.ip).or_insert(NicId(i as u32));
+        }
+        let mut site_by_ip = HashMap::with_hasher(FixedState::default());
+        for host in &scenario.hosts {
+            site_by_ip.entry(host.ip).or_insert(host.site);
+        }
+        Self {
+            vms,
+            nic_by_ip,
+            site_by_ip,
+        }
+    }
+
+    /// Where packets from `endpoint` enter, as [`ingress_for`] says.
+    pub fn ingress(&self, scenario: &Scenario, endpoint: Endpoint) -> Ingress {
+        match endpoint {
+            Endpoint::Vm(vm) => match self.vms[vm.index()] {
+                Some((nic, _)) => Ingress::Nic(nic),
+                None => Ingress::Internet,
+            },
+            Endpoint::Host(host) => Ingress::Site(scenario.hosts[host.index()].site),
+            Endpoint::Ip(ip) => {
+                if let Some(&nic) = self.nic_by_ip.get(&ip) {
+                    Ingress::Nic(nic)
+                } else if let Some(&site) = self.site_by_ip.get(&ip) {
+                    Ingress::Site(site)
+                } else {
+                    Ingress::Internet
+                }
+            }
+        }
+    }
+
+    /// The address of `endpoint`, as [`Scenario::endpoint_ip`] says.
+    pub fn ip(&self, scenario: &Scenario, endpoint: Endpoint) -> Option<Ipv4Addr> {
+        match endpoint {
+            Endpoint::Vm(vm) => self.vms[vm.index()].map(|(_, ip)| ip),
+            Endpoint::Host(host) => Some(scenario.hosts[host.index()].ip),
+            Endpoint::Ip(ip) => Some(ip),
         }
     }
 }
@@ -159,5 +231,61 @@ pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
             .to_string(),
         Destination::Host(host) => scenario.hosts[host.index()].name.to_string(),
         Destination::Internet => "Internet".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two unpeered VNets with the same range: one address, two NICs (the first one wins).
+    const SAME_ADDRESS_TWICE: &str = r#"
+name: same-address-twice
+vnets:
+  - { name: a, address_space: [10.1.0.0/16], subnets: [ { name: s, prefix: 10.1.0.0/24 } ] }
+  - { name: b, address_space: [10.1.0.0/16], subnets: [ { name: s, prefix: 10.1.0.0/24 } ] }
+vms:
+  - { name: vm-a, size: Standard_D2s_v3, nics: [ { name: nic-a, vnet: a, subnet: s, ip: 10.1.0.4 } ] }
+  - { name: vm-b, size: Standard_D2s_v3, nics: [ { name: nic-b, vnet: b, subnet: s, ip: 10.1.0.4 }, { name: nic-b2, vnet: b, subnet: s, ip: 10.1.0.5 } ] }
+"#;
+
+    /// The index answers as the scans do, for every VM and host of every example (and of a
+    /// network where an address repeats), for the address of every NIC and host, and for one
+    /// that nothing holds.
+    #[test]
+    fn the_endpoint_index_answers_as_the_scans() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut files = 0;
+        let mut scenarios: Vec<(String, Scenario)> = vec![(
+            "inline".into(),
+            vnetsim_scenario::load_str(SAME_ADDRESS_TWICE, "inline.yaml")
+                .unwrap_or_else(|e| panic!("{}", e.render(false))),
+        )];
+        for entry in std::fs::read_dir(dir).expect("scenarios") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let sc = vnetsim_scenario::load_file(&path)
+                    .unwrap_or_else(|e| panic!("{}", e.render(false)));
+                scenarios.push((path.display().to_string(), sc));
+            }
+        }
+        for (path, sc) in scenarios {
+            let index = EndpointIndex::new(&sc);
+            let mut endpoints: Vec<Endpoint> = (0..sc.vms.len())
+                .map(|i| Endpoint::Vm(vnetsim_scenario::VmId(i as u32)))
+                .chain(
+                    (0..sc.hosts.len()).map(|i| Endpoint::Host(vnetsim_scenario::HostId(i as u32))),
+                )
+                .collect();
+            endpoints.extend(sc.nics.iter().map(|n| Endpoint::Ip(n.ip)));
+            endpoints.extend(sc.hosts.iter().map(|h| Endpoint::Ip(h.ip)));
+            endpoints.push(Endpoint::Ip(Ipv4Addr::new(203, 0, 113, 77)));
+            for e in endpoints {
+                assert_eq!(index.ingress(&sc, e), ingress_for(&sc, e), "{path:?} {e:?}");
+                assert_eq!(index.ip(&sc, e), sc.endpoint_ip(e), "{path:?} {e:?}");
+            }
+            files += 1;
+        }
+        assert!(files >= 14, "read {files} scenarios");
     }
 }

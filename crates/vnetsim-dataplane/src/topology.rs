@@ -80,11 +80,10 @@ pub struct PeeringStates {
     state: Vec<PeeringState>,
     /// Connected edges per VNet.
     edges: Vec<Vec<Edge>>,
-    /// Index of each VNet's first edge in the numbering of all edges (see
-    /// [`PeeringStates::edge_number`]).
-    first_edge: Vec<u32>,
     /// Every edge with the VNet it leaves, by number.
     numbered: Vec<(VnetId, Edge)>,
+    /// The number of the edge from a VNet to a peer (a VNet has one edge per peer).
+    number_of: HashMap<(u32, u32), u32, FixedState>,
 }
 
 impl PeeringStates {
@@ -143,30 +142,30 @@ impl PeeringStates {
                 }
             }
         }
-        let mut first_edge = Vec::with_capacity(edges.len());
         let mut numbered = Vec::new();
+        let mut number_of = HashMap::with_hasher(FixedState::default());
         for (v, list) in edges.iter().enumerate() {
-            first_edge.push(numbered.len() as u32);
-            numbered.extend(list.iter().map(|&e| (VnetId(v as u32), e)));
+            for &e in list {
+                number_of
+                    .entry((v as u32, e.peer.0))
+                    .or_insert(numbered.len() as u32);
+                numbered.push((VnetId(v as u32), e));
+            }
         }
         Self {
             present: present.to_vec(),
             state,
             edges,
-            first_edge,
             numbered,
+            number_of,
         }
     }
 
     /// A number for the edge `edge` leaving `from` (dense over all edges), so that a crossing
     /// can be stored in 4 bytes and replayed with [`PeeringStates::numbered_edge`].
     pub fn edge_number(&self, from: VnetId, edge: &Edge) -> Option<u32> {
-        let i = self
-            .edges
-            .get(from.index())?
-            .iter()
-            .position(|e| e == edge)?;
-        Some(self.first_edge[from.index()] + i as u32)
+        let &n = self.number_of.get(&(from.0, edge.peer.0))?;
+        (self.numbered[n as usize] == (from, *edge)).then_some(n)
     }
 
     /// The edge of a number from [`PeeringStates::edge_number`], with the VNet it leaves.

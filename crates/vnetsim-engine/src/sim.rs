@@ -21,7 +21,7 @@ use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use vnetsim_dataplane::flowcache::FlowCache;
-use vnetsim_dataplane::probe::{ingress_for, probe_size};
+use vnetsim_dataplane::probe::{EndpointIndex, probe_size};
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{
     Destination, FlowTable, Ingress, Outcome, Segment, SegmentMemo, Step, Trace, Waypoint,
@@ -304,8 +304,11 @@ impl<'c> Engine<'c> {
         let mut order: Vec<usize> = (0..scenario.traffic.len()).collect();
         order.sort_by_key(|&i| (scenario.traffic[i].start, i));
         engine.slot_of_flow = vec![0; order.len()];
+        engine.sources.reserve_exact(order.len());
+        let endpoints = EndpointIndex::new(scenario);
+        let mut scratch = Vec::new();
         for (slot, &i) in order.iter().enumerate() {
-            let source = engine.source(i, &scenario.traffic[i]);
+            let source = engine.source(i, &scenario.traffic[i], &endpoints, &mut scratch);
             engine.sources.push(source);
             engine.slot_of_flow[i] = slot as u32;
         }
@@ -330,11 +333,21 @@ impl<'c> Engine<'c> {
         self
     }
 
-    fn source(&self, i: usize, f: &vnetsim_scenario::Flow) -> Source {
+    /// The source of flow `i` (`endpoints` indexes the scenario's addresses; `scratch` is
+    /// reused for building templates).
+    fn source(
+        &self,
+        i: usize,
+        f: &vnetsim_scenario::Flow,
+        endpoints: &EndpointIndex,
+        scratch: &mut Vec<u8>,
+    ) -> Source {
         let sc = self.network.scenario();
-        let ingress = ingress_for(sc, f.from);
-        let shaper = match ingress {
-            Ingress::Nic(nic) => Some(sc.nics[nic.index()].vm.0),
+        let ingress = endpoints.ingress(sc, f.from);
+        let shaper = match (f.from, ingress) {
+            // A VM sends from its primary NIC.
+            (Endpoint::Vm(vm), Ingress::Nic(_)) => Some(vm.0),
+            (_, Ingress::Nic(nic)) => Some(sc.nics[nic.index()].vm.0),
             _ => None,
         };
         let size = f.packet_size.max(probe_size_min(f.protocol));
@@ -352,18 +365,20 @@ impl<'c> Engine<'c> {
             Some(total) => end.min(total),
             None => end,
         };
-        let src = sc
-            .endpoint_ip(f.from)
+        let src = endpoints
+            .ip(sc, f.from)
             .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
-        let dst = sc
-            .endpoint_ip(f.to)
+        let dst = endpoints
+            .ip(sc, f.to)
             .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
         let src_port = f.src_port.unwrap_or(FIRST_FLOW_PORT.wrapping_add(i as u16));
         let dst_port = f.dst_port.unwrap_or(match f.protocol {
             Protocol::Icmp => 0,
             _ => 80,
         });
-        let mut full = vec![0u8; usize::from(size)];
+        scratch.clear();
+        scratch.resize(usize::from(size), 0);
+        let full = scratch;
         let spec = PacketSpec {
             src,
             dst,
@@ -374,7 +389,7 @@ impl<'c> Engine<'c> {
             total_len: size,
             identification: 0,
         };
-        let template_ok = wire::build_probe(&mut full, &spec).is_ok();
+        let template_ok = wire::build_probe(full, &spec).is_ok();
         let mut template = [0u8; TEMPLATE_LEN];
         let n = TEMPLATE_LEN.min(full.len());
         template[..n].copy_from_slice(&full[..n]);
