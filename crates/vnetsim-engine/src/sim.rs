@@ -951,6 +951,7 @@ impl<'c> Engine<'c> {
             .iter()
             .enumerate()
             .map(|(i, &slot)| {
+                prefetch_names(sc, i);
                 let (f, s) = (&sc.traffic[i], &self.sources[slot as usize]);
                 let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
                 let dir = |d: &DirStats, flight: u64| DirectionReport {
@@ -1106,6 +1107,27 @@ impl<'c> Engine<'c> {
 fn round_ns(x: f64) -> Nanos {
     let t = x as Nanos;
     if x - t as f64 >= 0.5 { t + 1 } else { t }
+}
+
+/// Starts loading what the report's row of a flow a few places after `i` will touch: the
+/// records of its endpoint VMs (16 ahead), then their shared names, whose reference counts
+/// the row's `Arc` clones update (8 ahead, once the records are in). With 1,000,000 flows
+/// between 100,000 VMs in random order, these were cache misses on every row.
+fn prefetch_names(sc: &Scenario, i: usize) {
+    let vm = |e: Endpoint| match e {
+        Endpoint::Vm(vm) => sc.vms.get(vm.index()),
+        _ => None,
+    };
+    if let Some(f) = sc.traffic.get(i + 16) {
+        for v in [vm(f.from), vm(f.to)].into_iter().flatten() {
+            prefetch(v);
+        }
+    }
+    if let Some(f) = sc.traffic.get(i + 8) {
+        for v in [vm(f.from), vm(f.to)].into_iter().flatten() {
+            prefetch(std::sync::Arc::as_ptr(&v.name).cast::<u8>());
+        }
+    }
 }
 
 fn probe_size_min(protocol: Protocol) -> u16 {
