@@ -136,17 +136,64 @@ fn lpm(c: &mut Criterion) {
     group.finish();
 }
 
+/// The sending side of bench (a): one flow's packets, each a copy of the flow's template with
+/// its own identification, through a 100 Gbit/s token bucket (the bench measures the work, not
+/// the waiting).
+struct Sender {
+    template: [u8; 64],
+    buf: [u8; 64],
+    id: u16,
+    now: u64,
+    shaper: vnetsim_engine::shaper::Shaper,
+}
+
+impl Sender {
+    fn new(spec: &PacketSpec) -> Self {
+        let mut template = [0u8; 64];
+        build_probe(&mut template, spec).expect("packet builds");
+        Self {
+            template,
+            buf: [0; 64],
+            id: 0,
+            now: 0,
+            shaper: vnetsim_engine::shaper::Shaper::new(100_000_000_000, 1 << 20, 1 << 30),
+        }
+    }
+
+    /// The next packet, in the reused buffer.
+    fn packet(&mut self) -> &mut [u8] {
+        self.buf.copy_from_slice(&self.template);
+        self.id = self.id.wrapping_add(1);
+        vnetsim_dataplane::wire::set_identification(&mut self.buf, self.id);
+        &mut self.buf
+    }
+
+    /// The packet passes the token bucket: when it reaches its next hop (256 us on), if it is
+    /// not dropped; the clock moves on 10 ns.
+    fn leave(&mut self) -> Option<u64> {
+        let at = match self.shaper.offer(self.now, 64) {
+            vnetsim_engine::shaper::Admission::Leaves {
+                departure,
+                serialization,
+            } => Some(departure + serialization + 256_000),
+            vnetsim_engine::shaper::Admission::Overflow => None,
+        };
+        self.now += 10;
+        at
+    }
+}
+
 /// (a): a packet of an established flow: copy the flow's template into the reused buffer, parse
 /// it, hit the flow cache (refreshing the NSG flow records it relies on), pass the VM's token
 /// bucket and hand it to the event queue.
 fn cached_flow(c: &mut Criterion) {
     use std::cmp::Reverse;
     use vnetsim_dataplane::flowcache::FlowCache;
-    use vnetsim_engine::shaper::Shaper;
+    use vnetsim_engine::queue::{EventQueue, Lane};
     let scenario = vnetsim_scenario::load_str(&peered_scenario_yaml(1000, 100), "bench.yaml")
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
     let dataplane = Dataplane::compile(&scenario);
-    let spec = PacketSpec {
+    let mut sender = Sender::new(&PacketSpec {
         src: Ipv4Addr::new(10, 1, 1, 4),
         dst: Ipv4Addr::new(10, 2, 1, 4),
         protocol: Protocol::Udp,
@@ -155,100 +202,65 @@ fn cached_flow(c: &mut Criterion) {
         ttl: 64,
         total_len: 64,
         identification: 0,
-    };
-    let mut template = [0u8; 64];
-    build_probe(&mut template, &spec).expect("packet builds");
-    let mut buf = [0u8; 64];
+    });
     let mut flows = FlowTable::new();
     let mut cache = FlowCache::new();
-    // A 100 Gbit/s bucket: the bench measures the work, not the waiting.
-    let mut shaper = Shaper::new(100_000_000_000, 1 << 20, 1 << 30);
-    // The engine's event queue: a binary heap of (time, sequence) holding the packets in flight.
-    let mut queue: std::collections::BinaryHeap<Reverse<(u64, u64)>> = Default::default();
+    // An event queue as a binary heap of (time, sequence) holding the packets in flight.
+    let mut heap: std::collections::BinaryHeap<Reverse<(u64, u64)>> = Default::default();
     for i in 0..256 {
-        queue.push(Reverse((i * 1_000, i)));
+        heap.push(Reverse((i * 1_000, i)));
     }
-    let mut now = 0u64;
-    let mut id = 0u16;
     let mut group = c.benchmark_group("cached_flow");
     group.throughput(Throughput::Elements(1));
     group.bench_function("64B_udp_parse_cache_bucket_handoff", |b| {
         b.iter(|| {
-            buf.copy_from_slice(&template);
-            id = id.wrapping_add(1);
-            vnetsim_dataplane::wire::set_identification(&mut buf, id);
+            let (now, id) = (sender.now, u64::from(sender.id));
+            let packet = sender.packet();
+            let ingress = Ingress::Nic(NicId(0));
             let seg = dataplane.start_segment_cached(
                 &mut cache,
                 0,
-                &mut buf,
-                Ingress::Nic(NicId(0)),
+                packet,
+                ingress,
                 &mut flows,
                 now,
                 &mut (),
             );
-            if let vnetsim_engine::shaper::Admission::Leaves {
-                departure,
-                serialization,
-            } = shaper.offer(now, 64)
-            {
-                queue.push(Reverse((
-                    departure + serialization + 256_000,
-                    u64::from(id),
-                )));
+            if let Some(at) = sender.leave() {
+                heap.push(Reverse((at, id)));
             }
-            let popped = queue.pop();
-            now += 10;
-            black_box((seg, popped))
+            black_box((seg, heap.pop()))
         })
     });
     // The engine's own path for a flow's packets: the flow's segment memo instead of the
     // hash-keyed cache (it still parses to refresh the NSG flow records), and the event
     // queue's FIFO lane instead of the heap.
     let mut memo = vnetsim_dataplane::SegmentMemo::default();
-    let mut lanes = vnetsim_engine::queue::EventQueue::default();
+    let mut queue = EventQueue::default();
     for i in 0..256 {
-        lanes.push(i * 1_000, i, Some(vnetsim_engine::queue::Lane::Arrive));
+        queue.push(i * 1_000, i, Some(Lane::Arrive));
     }
-    let mut last = 255_000u64;
     let mut ran = false;
     group.bench_function("64B_udp_memo_bucket_lane", |b| {
         ran = true;
         b.iter(|| {
-            buf.copy_from_slice(&template);
-            id = id.wrapping_add(1);
-            vnetsim_dataplane::wire::set_identification(&mut buf, id);
-            let seg = dataplane.start_segment_memo(
-                &mut memo,
-                &mut buf,
-                Ingress::Nic(NicId(0)),
-                &mut flows,
-                now,
-                &mut (),
-            );
-            if let vnetsim_engine::shaper::Admission::Leaves {
-                departure,
-                serialization,
-            } = shaper.offer(now, 64)
-            {
-                last = last.max(departure + serialization + 256_000);
-                lanes.push(
-                    last,
-                    u64::from(id),
-                    Some(vnetsim_engine::queue::Lane::Arrive),
-                );
+            let (now, id) = (sender.now, u64::from(sender.id));
+            let packet = sender.packet();
+            let ingress = Ingress::Nic(NicId(0));
+            let seg =
+                dataplane.start_segment_memo(&mut memo, packet, ingress, &mut flows, now, &mut ());
+            if let Some(at) = sender.leave() {
+                queue.push(at, id, Some(Lane::Arrive));
             }
-            let popped = lanes.pop();
-            now += 10;
-            black_box((seg, popped))
+            black_box((seg, queue.pop()))
         })
     });
     group.finish();
-    // (Not run when a filter on the command line skips this bench.)
+    // (Not run when a filter on the command line skips these benches.)
     assert!(
         !ran || !memo.is_empty(),
         "the memo holds the flow's decision"
     );
-    // (Not run when a filter on the command line skips this bench.)
     let (hits, misses) = cache.stats();
     assert!(
         hits + misses == 0 || hits > misses,

@@ -459,48 +459,28 @@ fn sweep_runs_every_seed_and_merges_one_report() {
 fn generate_writes_a_scenario_that_validates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gen.yaml");
-    let out = vnetsim()
-        .args([
-            "generate",
-            "hub-spoke",
-            "--spokes",
-            "4",
-            "--vms-per-spoke",
-            "3",
-            "--flows",
-            "20",
-            "-o",
-        ])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let out = vnetsim().arg("validate").arg(&path).output().expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("5 VNets"));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 NSGs"));
+    // Generates with `extra` arguments, validates, and returns what `validate` printed.
+    let generate_and_validate = |extra: &[&str]| {
+        let out = vnetsim()
+            .args(["generate", "hub-spoke", "--spokes", "4", "--flows", "20"])
+            .args(extra)
+            .arg("-o")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        let out = vnetsim().arg("validate").arg(&path).output().expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = generate_and_validate(&["--vms-per-spoke", "3"]);
+    assert!(plain.contains("5 VNets") && plain.contains("13 VMs") && plain.contains("0 NSGs"));
     // With --nsgs: the same network with an NSG on the spokes' subnets.
-    let out = vnetsim()
-        .args([
-            "generate",
-            "hub-spoke",
-            "--spokes",
-            "4",
-            "--flows",
-            "20",
-            "--nsgs",
-            "-o",
-        ])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let out = vnetsim().arg("validate").arg(&path).output().expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 NSGs"));
+    let with_nsgs = generate_and_validate(&["--vms-per-spoke", "3", "--nsgs"]);
+    assert!(with_nsgs.contains("5 VNets") && with_nsgs.contains("1 NSGs"));
 }

@@ -157,37 +157,46 @@ proptest! {
     }
 }
 
-/// A long flow through an appliance is decided in full once per segment, then from its memos.
-#[test]
-fn a_long_flow_through_an_appliance_is_remembered() {
-    let s = load("hub-and-spoke.yaml");
-    let dp = Dataplane::compile(&s);
-    let from = s.endpoint_by_name("web1").unwrap();
-    let to = s.endpoint_by_name("db1").unwrap();
+/// The packets of one flow between two named VMs of an example: the scenario, where they
+/// enter and their headers.
+fn long_flow(
+    file: &str,
+    from: &str,
+    to: &str,
+    protocol: Protocol,
+    dst_port: u16,
+) -> (Scenario, Ingress, PacketSpec) {
+    let s = load(file);
+    let (from, to) = (
+        s.endpoint_by_name(from).unwrap(),
+        s.endpoint_by_name(to).unwrap(),
+    );
     let spec = PacketSpec {
         src: s.endpoint_ip(from).unwrap(),
         dst: s.endpoint_ip(to).unwrap(),
-        protocol: Protocol::Udp,
+        protocol,
         src_port: 40000,
-        dst_port: 5001,
+        dst_port,
         ttl: 64,
         total_len: 64,
         identification: 1,
     };
+    let ingress = ingress_for(&s, from);
+    (s, ingress, spec)
+}
+
+/// A long flow through an appliance is decided in full once per segment, then from its memos.
+#[test]
+fn a_long_flow_through_an_appliance_is_remembered() {
+    let (s, ingress, spec) = long_flow("hub-and-spoke.yaml", "web1", "db1", Protocol::Udp, 5001);
+    let dp = Dataplane::compile(&s);
     let mut flows = FlowTable::new();
     let mut memos = [SegmentMemo::default(); 4];
     let mut first = None;
     for i in 0..10u64 {
         let mut p = [0u8; 64];
         build_probe(&mut p, &spec).unwrap();
-        let walked = walk_memo(
-            &dp,
-            &mut memos,
-            &mut p,
-            ingress_for(&s, from),
-            &mut flows,
-            i,
-        );
+        let walked = walk_memo(&dp, &mut memos, &mut p, ingress, &mut flows, i);
         assert_eq!(walked.0.len(), 2, "through the appliance: two segments");
         assert!(
             !memos[0].is_empty() && !memos[1].is_empty(),
@@ -199,33 +208,14 @@ fn a_long_flow_through_an_appliance_is_remembered() {
 
 #[test]
 fn a_long_flow_through_nsgs_hits_the_cache() {
-    let s = load("nsg-blocks-peer.yaml");
+    let (s, ingress, spec) = long_flow("nsg-blocks-peer.yaml", "app1", "sql1", Protocol::Tcp, 1433);
     let dp = Dataplane::compile(&s);
-    let from = s.endpoint_by_name("app1").unwrap();
-    let to = s.endpoint_by_name("sql1").unwrap();
-    let spec = PacketSpec {
-        src: s.endpoint_ip(from).unwrap(),
-        dst: s.endpoint_ip(to).unwrap(),
-        protocol: Protocol::Tcp,
-        src_port: 40000,
-        dst_port: 1433,
-        ttl: 64,
-        total_len: 64,
-        identification: 1,
-    };
     let mut flows = FlowTable::new();
     let mut cache = FlowCache::new();
     for i in 0..100 {
         let mut p = [0u8; 64];
         build_probe(&mut p, &spec).unwrap();
-        let (segments, _) = walk(
-            &dp,
-            Some(&mut cache),
-            &mut p,
-            ingress_for(&s, from),
-            &mut flows,
-            i * 1000,
-        );
+        let (segments, _) = walk(&dp, Some(&mut cache), &mut p, ingress, &mut flows, i * 1000);
         assert!(matches!(
             segments.last(),
             Some(Segment::Done(vnetsim_dataplane::Outcome::Delivered(_)))
