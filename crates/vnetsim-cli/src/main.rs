@@ -4,6 +4,8 @@
 //! tables in Azure's vocabulary and `--format json`. What it is not: it decides nothing itself;
 //! every verdict comes from `vnetsim-dataplane`.
 
+mod out;
+
 mod commands;
 mod live;
 mod replay;
@@ -41,9 +43,9 @@ enum Command {
         /// Seeds: a range A..B (B excluded) or a list 1,2,3.
         #[arg(long, default_value = "0..8")]
         seeds: String,
-        /// Worker threads (default: the machine's cores).
+        /// Worker threads, at least 1 (default: the machine's cores).
         #[arg(long)]
-        jobs: Option<usize>,
+        jobs: Option<std::num::NonZeroUsize>,
         /// Write the merged JSON report here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
@@ -247,5 +249,11 @@ fn main() -> ExitCode {
         Command::Routes { file, vm, format } => commands::routes(&file, &vm, format),
         Command::Rules { file, vm, format } => commands::rules(&file, &vm, format),
     };
-    ExitCode::from(code)
+    // A closed pipe is not an error (the reader chose to stop); any other failure to write
+    // stdout is, even when the command itself succeeded.
+    if out::finish_stdout() {
+        ExitCode::from(code)
+    } else {
+        ExitCode::from(commands::INVALID)
+    }
 }

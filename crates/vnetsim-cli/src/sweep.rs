@@ -1,200 +1,87 @@
 //! `vnetsim sweep` and `vnetsim generate`: many replays at once, and large generated scenarios.
+//!
+//! What it is for: arguments in, tables or JSON out. What it is not: the sweep runner, which is
+//! the `vnetsim-sweep` library.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
-use serde::Serialize;
-use vnetsim_engine::{Engine, Options, Report};
 use vnetsim_scenario::generate::HubSpoke;
+use vnetsim_sweep::{Seeds, Spread};
 
 use crate::Format;
 use crate::commands::{FAILED, INVALID, OK, load};
-
-/// One replay of a sweep.
-#[derive(Serialize)]
-struct SweepRun {
-    seed: u64,
-    wall_seconds: f64,
-    conservation: vnetsim_engine::report::Conservation,
-    expectations_failed: u64,
-    flows: Vec<SweepFlow>,
-}
-
-#[derive(Serialize)]
-struct SweepFlow {
-    name: String,
-    delivered_ratio: f64,
-    throughput_bps: f64,
-    latency_p99_ns: Option<u64>,
-}
-
-/// Min, mean and max of one metric over the runs.
-#[derive(Serialize)]
-struct Spread {
-    min: f64,
-    mean: f64,
-    max: f64,
-}
-
-fn spread(values: impl Iterator<Item = f64>) -> Option<Spread> {
-    let v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return None;
-    }
-    Some(Spread {
-        min: v.iter().copied().fold(f64::INFINITY, f64::min),
-        mean: v.iter().sum::<f64>() / v.len() as f64,
-        max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-    })
-}
-
-fn parse_seeds(text: &str) -> Option<Vec<u64>> {
-    if let Some((a, b)) = text.split_once("..") {
-        let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-        return (a < b).then(|| (a..b).collect());
-    }
-    text.split(',').map(|s| s.trim().parse().ok()).collect()
-}
+use crate::out::{OutputFile, out, outln};
 
 /// `vnetsim sweep FILE --seeds A..B [--jobs N]`: independent replays in parallel, one report.
 pub fn sweep(
     file: &Path,
     seeds: &str,
-    jobs: Option<usize>,
+    jobs: Option<NonZeroUsize>,
     report: Option<&Path>,
     format: Format,
 ) -> u8 {
+    let seeds: Seeds = match seeds.parse() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: --seeds {seeds}: {e}; expected a range A..B (B excluded) or a list 1,2,3"
+            );
+            return INVALID;
+        }
+    };
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(seeds) = parse_seeds(seeds) else {
-        eprintln!("error: --seeds {seeds}: expected a range A..B (B excluded) or a list 1,2,3");
-        return INVALID;
-    };
-    let jobs = jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .clamp(1, seeds.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, SweepRun)>> = Mutex::new(Vec::new());
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    let t = Instant::now();
-                    let r: Report = Engine::new(
-                        &scenario,
-                        Options {
-                            seed: Some(seed),
-                            ..Options::default()
-                        },
-                    )
-                    .run();
-                    let run = SweepRun {
-                        seed,
-                        wall_seconds: t.elapsed().as_secs_f64(),
-                        conservation: r.conservation,
-                        expectations_failed: r.expectations.failed,
-                        flows: r
-                            .flows
-                            .iter()
-                            .map(|f| SweepFlow {
-                                name: f.name.to_string(),
-                                delivered_ratio: f.forward.delivered_ratio,
-                                throughput_bps: f.forward.throughput_bps,
-                                latency_p99_ns: f.forward.latency_ns.map(|l| l.p99),
-                            })
-                            .collect(),
-                    };
-                    results
-                        .lock()
-                        .expect("no worker panics while holding the lock")
-                        .push((i, run));
-                }
-            });
-        }
-    });
-    let wall = started.elapsed().as_secs_f64();
-    let mut runs = results.into_inner().expect("workers finished");
-    runs.sort_by_key(|(i, _)| *i);
-    let runs: Vec<SweepRun> = runs.into_iter().map(|(_, r)| r).collect();
-    let busy: f64 = runs.iter().map(|r| r.wall_seconds).sum();
-    let flows: Vec<serde_json::Value> = scenario
-        .traffic
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            serde_json::json!({
-                "name": f.name,
-                "delivered_ratio": spread(runs.iter().map(|r| r.flows[i].delivered_ratio)),
-                "throughput_bps": spread(runs.iter().map(|r| r.flows[i].throughput_bps)),
-                "latency_p99_ns": spread(runs.iter().filter_map(|r| r.flows[i].latency_p99_ns.map(|v| v as f64))),
-            })
-        })
-        .collect();
-    let failed_runs = runs.iter().filter(|r| r.expectations_failed > 0).count();
-    let merged = serde_json::json!({
-        "format": "vnetsim-sweep/1",
-        "scenario": scenario.name,
-        "seeds": seeds,
-        "flows": flows,
-        "runs": runs,
-        "runs_with_failed_expectations": failed_runs,
-    });
+    let jobs = jobs.unwrap_or_else(vnetsim_sweep::default_jobs);
+    let (merged, timing) = vnetsim_sweep::sweep(&scenario, seeds, jobs);
+    let json = serde_json::to_string_pretty(&merged).expect("the sweep report serializes") + "\n";
     if let Some(path) = report
-        && let Err(e) = std::fs::write(
-            path,
-            serde_json::to_string_pretty(&merged).expect("serializes") + "\n",
-        )
+        && let Err(e) = OutputFile::write_whole(path, json.as_bytes())
     {
         eprintln!("error: cannot write report {}: {e}", path.display());
         return INVALID;
     }
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&merged).expect("serializes")
-        ),
+        Format::Json => out!("{json}"),
         Format::Text => {
-            println!(
-                "scenario '{}': {} replays on {jobs} worker(s) in {wall:.3} s (one after another: {busy:.3} s, speed-up {:.2}x)",
-                scenario.name,
-                runs.len(),
-                busy / wall.max(1e-9)
+            outln!(
+                "scenario '{}': {} replays on {} worker(s) in {:.3} s (one after another: {:.3} s, speed-up {:.2}x)",
+                merged.scenario,
+                merged.runs.len(),
+                timing.jobs,
+                timing.wall_seconds,
+                timing.busy_seconds,
+                timing.speedup()
             );
-            for f in merged["flows"].as_array().into_iter().flatten() {
-                let s = |k: &str| {
-                    let v = &f[k];
-                    format!(
-                        "{:.4} / {:.4} / {:.4}",
-                        v["min"].as_f64().unwrap_or(0.0),
-                        v["mean"].as_f64().unwrap_or(0.0),
-                        v["max"].as_f64().unwrap_or(0.0)
-                    )
-                };
-                println!(
+            let show = |s: Option<Spread>| {
+                let s = s.unwrap_or(Spread {
+                    min: 0.0,
+                    mean: 0.0,
+                    max: 0.0,
+                });
+                format!("{:.4} / {:.4} / {:.4}", s.min, s.mean, s.max)
+            };
+            for f in &merged.flows {
+                outln!(
                     "flow {}: delivered ratio min/mean/max {}",
-                    f["name"].as_str().unwrap_or(""),
-                    s("delivered_ratio")
+                    f.name,
+                    show(f.delivered_ratio)
                 );
             }
-            println!(
+            outln!(
                 "{} of {} replays had failed expectations",
-                failed_runs,
-                runs.len()
+                merged.runs_with_failed_expectations,
+                merged.runs.len()
             );
         }
     }
-    if failed_runs > 0 { FAILED } else { OK }
+    if merged.runs_with_failed_expectations > 0 {
+        FAILED
+    } else {
+        OK
+    }
 }
 
 /// `vnetsim generate hub-spoke ...`: writes a generated scenario.
@@ -207,7 +94,7 @@ pub fn generate(params: HubSpoke, out: Option<&Path>) -> u8 {
         }
     };
     match out {
-        Some(path) => match std::fs::write(path, yaml) {
+        Some(path) => match OutputFile::write_whole(path, yaml.as_bytes()) {
             Ok(()) => OK,
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", path.display());
@@ -215,7 +102,7 @@ pub fn generate(params: HubSpoke, out: Option<&Path>) -> u8 {
             }
         },
         None => {
-            print!("{yaml}");
+            out!("{yaml}");
             OK
         }
     }
