@@ -9,6 +9,7 @@ use vnetsim_dataplane::views::{effective_routes_of_vm, effective_rules_of_vm};
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 use crate::Format;
+use crate::out::{out, outln};
 use crate::table::Table;
 
 /// Exit code: success.
@@ -34,7 +35,7 @@ pub fn load(file: &Path) -> Result<Scenario, u8> {
 pub fn validate(file: &Path) -> u8 {
     match load(file) {
         Ok(s) => {
-            println!(
+            outln!(
                 "{}: valid scenario '{}': {} VNets, {} subnets, {} VMs, {} NSGs, {} route tables, \
                  {} peering links, {} on-premises sites, {} expectations",
                 file.display(),
@@ -121,11 +122,11 @@ pub fn explain(
     };
     let explanation = verdict.explanation();
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(explanation).expect("serializes")
         ),
-        Format::Text => print!("{}", render_text(explanation)),
+        Format::Text => out!("{}", render_text(explanation)),
     }
     OK
 }
@@ -157,15 +158,17 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     };
     let nics = effective_routes_of_vm(&scenario, &dataplane, vm);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&nics).expect("serializes")
         ),
         Format::Text => {
             for nic in &nics {
-                println!(
+                outln!(
                     "Effective routes of NIC {} ({}, subnet {})",
-                    nic.nic, nic.ip, nic.subnet
+                    nic.nic,
+                    nic.ip,
+                    nic.subnet
                 );
                 let mut t = Table::new([
                     "Source",
@@ -187,7 +190,7 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
                         r.note.unwrap_or("").to_string(),
                     ]);
                 }
-                print!("{}", t.render());
+                out!("{}", t.render());
             }
         }
     }
@@ -202,20 +205,25 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
     };
     let nics = effective_rules_of_vm(&scenario, &dataplane, vm);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&nics).expect("serializes")
         ),
         Format::Text => {
             for nic in &nics {
-                println!(
+                outln!(
                     "Effective security rules of NIC {} ({}, subnet {})",
-                    nic.nic, nic.ip, nic.subnet
+                    nic.nic,
+                    nic.ip,
+                    nic.subnet
                 );
                 for group in &nic.groups {
-                    println!(
+                    outln!(
                         "{} {}: NSG {} ({})",
-                        group.direction, group.stage, group.nsg, group.attached_to
+                        group.direction,
+                        group.stage,
+                        group.nsg,
+                        group.attached_to
                     );
                     let mut t = Table::new([
                         "Priority",
@@ -239,14 +247,14 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
                             r.destination_ports.clone(),
                         ]);
                     }
-                    print!("{}", t.render());
+                    out!("{}", t.render());
                 }
-                println!(
+                outln!(
                     "VirtualNetwork service tag here: {}",
                     nic.virtual_network_tag.join(", ")
                 );
                 if nic.groups.is_empty() {
-                    println!("no NSG on the NIC or its subnet: all traffic is allowed");
+                    outln!("no NSG on the NIC or its subnet: all traffic is allowed");
                 }
             }
         }

@@ -15,6 +15,7 @@ use vnetsim_live::report::render_text;
 use vnetsim_live::{Fabric, LiveReport, PcapFile, RunOptions, UdpFabric};
 
 use crate::commands::{INVALID, OK};
+use crate::out::{out, outln};
 
 /// First UDP port when `--base-port` is not given.
 pub const DEFAULT_BASE_PORT: u16 = 47000;
@@ -111,7 +112,7 @@ async fn attach(args: &LiveArgs, sim: &vnetsim::Sim) -> Result<Driver, u8> {
                 );
                 INVALID
             })?;
-            print!("{}", fabric.port_map().render_text());
+            out!("{}", fabric.port_map().render_text());
             if let Some(path) = &args.port_map {
                 write_json(path, fabric.port_map(), "port map")?;
             }
@@ -143,7 +144,7 @@ fn attach_netns(args: &LiveArgs, sim: &vnetsim::Sim) -> Result<Driver, u8> {
         }
         INVALID
     })?;
-    print!("{}", fabric.netns_map().render_text());
+    out!("{}", fabric.netns_map().render_text());
     if let Some(path) = &args.port_map {
         write_json(path, fabric.netns_map(), "namespace map")?;
     }
@@ -204,7 +205,7 @@ fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<
         eprintln!("error: cannot encode the {what}: {e}");
         INVALID
     })? + "\n";
-    std::fs::write(path, json).map_err(|e| {
+    crate::out::OutputFile::write_whole(path, json.as_bytes()).map_err(|e| {
         eprintln!("error: cannot write the {what} {}: {e}", path.display());
         INVALID
     })
@@ -270,24 +271,24 @@ pub fn run(args: LiveArgs) -> u8 {
             None => None,
         };
         match duration {
-            Some(d) => println!(
+            Some(d) => outln!(
                 "running for {:.3} s (Ctrl-C stops earlier)",
                 d.as_secs_f64()
             ),
-            None => println!("running; Ctrl-C stops"),
+            None => outln!("running; Ctrl-C stops"),
         }
         let options = RunOptions {
             stats_every: (args.stats || std::io::stderr().is_terminal())
                 .then_some(Duration::from_secs(1)),
         };
         let (report, leftovers) = driver.run(options, stop).await;
-        print!("{}", render_text(&report));
+        out!("{}", render_text(&report));
         for left in &leftovers {
             eprintln!("warning: not cleaned up: {left}");
         }
         if let (Some(path), Some(p)) = (&args.pcap, pcap) {
             match p.finish() {
-                Ok(n) => println!("pcap: {n} packets in {}", path.display()),
+                Ok(n) => outln!("pcap: {n} packets in {}", path.display()),
                 Err(e) => {
                     eprintln!("error: cannot write pcap {}: {e}", path.display());
                     return INVALID;

@@ -1,7 +1,6 @@
 //! `vnetsim run` and `vnetsim bench`: the timed replay of a scenario through the engine.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,6 +12,7 @@ use vnetsim_scenario::{Nanos, Scenario};
 
 use crate::Format;
 use crate::commands::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, FAILED, INVALID, OK, load};
+use crate::out::{OutputFile, check_distinct, out, outln};
 
 /// Where `run` writes its side outputs.
 pub struct Outputs<'a> {
@@ -38,7 +38,7 @@ fn scenario_of(file: Option<&Path>) -> Result<(Scenario, String), u8> {
 
 /// Copies packets to a pcap file, remembering the first write error.
 struct PcapCapture {
-    sink: Option<PcapSink<BufWriter<File>>>,
+    sink: Option<PcapSink<OutputFile>>,
     error: Option<String>,
 }
 
@@ -89,10 +89,26 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
         Ok(s) => s,
         Err(code) => return code,
     };
+    let mut inputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(f) = file {
+        inputs.push(("scenario", f));
+    }
+    let outs: Vec<(&str, &Path)> = [
+        ("--report", outputs.report),
+        ("--pcap", outputs.pcap),
+        ("--plot", outputs.plot),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+    .collect();
+    if let Err(e) = check_distinct(&inputs, &outs) {
+        eprintln!("error: {e}");
+        return INVALID;
+    }
     let mut capture = match outputs.pcap {
-        Some(path) => match File::create(path)
+        Some(path) => match OutputFile::create(path)
             .map_err(|e| e.to_string())
-            .and_then(|f| PcapSink::new(BufWriter::new(f)).map_err(|e| e.to_string()))
+            .and_then(|f| PcapSink::new(f).map_err(|e| e.to_string()))
         {
             Ok(sink) => Some(PcapCapture {
                 sink: Some(sink),
@@ -117,7 +133,10 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
     if let (Some(path), Some(c)) = (outputs.pcap, capture) {
         let result = match (c.error, c.sink) {
             (Some(e), _) => Err(e),
-            (None, Some(sink)) => sink.finish().map(|_| ()).map_err(|e| e.to_string()),
+            (None, Some(sink)) => sink
+                .finish()
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.commit().map_err(|e| e.to_string())),
             (None, None) => Ok(()),
         };
         if let Err(e) = result {
@@ -127,7 +146,7 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
     }
     let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
     if let Some(path) = outputs.report
-        && let Err(e) = std::fs::write(path, &json)
+        && let Err(e) = OutputFile::write_whole(path, json.as_bytes())
     {
         eprintln!("error: cannot write report {}: {e}", path.display());
         return INVALID;
@@ -139,8 +158,8 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
         return INVALID;
     }
     match format {
-        Format::Json => print!("{json}"),
-        Format::Text => print!("{}", render_text(&report)),
+        Format::Json => out!("{json}"),
+        Format::Text => out!("{}", render_text(&report)),
     }
     debug_assert!(report.conservation.holds());
     if report.expectations.failed > 0 {
@@ -151,6 +170,9 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
 }
 
 fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("it exists and is not a directory".into());
+    }
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let series: Vec<(String, Vec<(f64, f64)>)> = report
         .flows
@@ -165,7 +187,7 @@ fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
         .collect();
     let title = format!("{}: one-way latency CDF", report.scenario);
     let svg = latency_cdf_svg(&title, &series).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("latency-cdf.svg"), svg).map_err(|e| e.to_string())
+    OutputFile::write_whole(&dir.join("latency-cdf.svg"), svg.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// `vnetsim bench FILE`: replays the scenario and reports wall-clock speed.
@@ -187,7 +209,7 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format) -> u8 {
     let packets = report.conservation.sent;
     let rate = packets as f64 / wall.max(1e-9);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::json!({
                 "scenario": report.scenario,
@@ -200,15 +222,15 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format) -> u8 {
             })
         ),
         Format::Text => {
-            println!("scenario '{}' ({shown})", report.scenario);
-            println!("wall time:          {wall:.3} s");
-            println!(
+            outln!("scenario '{}' ({shown})", report.scenario);
+            outln!("wall time:          {wall:.3} s");
+            outln!(
                 "simulated time:     {:.3} s",
                 report.simulated_ns as f64 / 1e9
             );
-            println!("simulated packets:  {packets}");
-            println!("events processed:   {}", report.events_processed);
-            println!("packets per wall s: {rate:.0}");
+            outln!("simulated packets:  {packets}");
+            outln!("events processed:   {}", report.events_processed);
+            outln!("packets per wall s: {rate:.0}");
         }
     }
     OK

@@ -1,0 +1,213 @@
+//! The process-level reliability of `vnetsim`: closed pipes, full disks, outputs that would
+//! overwrite inputs, seed sets too large to hold. Each test is a reproducer that once panicked,
+//! lost a file or allocated without bound.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+}
+
+fn vnetsim() -> Command {
+    Command::cargo_bin("vnetsim").expect("binary builds")
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Reads one line of the command's stdout, closes the pipe, and returns how the process ended.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::Output) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("reads a line");
+    // The reader is dropped here: the pipe is closed with most of the output unread.
+    let out = child.wait_with_output().expect("ends");
+    (line, out)
+}
+
+#[test]
+fn a_closed_pipe_ends_generate_quietly() {
+    let args = [
+        "generate",
+        "hub-spoke",
+        "--spokes",
+        "10",
+        "--vms-per-spoke",
+        "10",
+        "--flows",
+        "5000",
+    ];
+    // More than a pipe holds (64 KiB), so the writer does meet the closed pipe.
+    let whole = vnetsim().args(args).output().unwrap();
+    assert!(whole.stdout.len() > 64 * 1024, "{}", whole.stdout.len());
+    let (line, out) = first_line_then_close(&args);
+    assert!(line.starts_with("# Generated"), "{line}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("panicked"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_full_stdout_is_an_error_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        panic!("/dev/full is needed by this test (Linux)");
+    }
+    for args in [
+        vec!["run", "basic-peering.yaml"],
+        vec![
+            "explain",
+            "hub-and-spoke.yaml",
+            "--from",
+            "web1",
+            "--to",
+            "db1",
+        ],
+    ] {
+        let out = StdCommand::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+            .arg(args[0])
+            .arg(scenario(args[1]))
+            .args(&args[2..])
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr_of(&out);
+        assert!(err.contains("cannot write to standard output"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_report_never_overwrites_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.yaml");
+    std::fs::copy(scenario("basic-peering.yaml"), &file).unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let out = vnetsim()
+        .current_dir(dir.path())
+        .args(["run", "x.yaml", "--report", "./x.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("refusing to overwrite an input"));
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+#[test]
+fn two_outputs_on_one_path_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("basic-peering.yaml"))
+        .arg("--pcap")
+        .arg(&path)
+        .arg("--report")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("name the same file"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!path.exists());
+}
+
+#[test]
+fn outputs_appear_whole_and_leave_no_temporary_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .arg("--pcap")
+        .arg(dir.path().join("c.pcap"))
+        .arg("--report")
+        .arg(dir.path().join("r.json"))
+        .arg("--plot")
+        .arg(dir.path().join("plots"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["c.pcap", "plots", "r.json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["format"], "vnetsim-report/1");
+}
+
+#[test]
+fn a_plot_directory_that_is_a_file_is_named_as_such() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("basic-peering.yaml"))
+        .arg("--plot")
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("is not a directory"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn a_huge_seed_range_is_refused_at_once() {
+    let started = std::time::Instant::now();
+    for seeds in ["0..18446744073709551615", "0..1000000000"] {
+        let out = vnetsim()
+            .arg("sweep")
+            .arg(scenario("basic-peering.yaml"))
+            .args(["--seeds", seeds])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr_of(&out).contains("exceed the limit"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "refused without expanding the range"
+    );
+}
+
+#[test]
+fn zero_workers_is_refused() {
+    let out = vnetsim()
+        .arg("sweep")
+        .arg(scenario("basic-peering.yaml"))
+        .args(["--seeds", "0..2", "--jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--jobs"), "{}", stderr_of(&out));
+}
