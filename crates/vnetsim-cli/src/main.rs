@@ -19,7 +19,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Packet-level simulator of Azure peered virtual networks.
 #[derive(Parser, Debug)]
-#[command(name = "vnetsim", version, about, long_about = None)]
+#[command(
+    name = "vnetsim",
+    version,
+    about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
+             explain, routes, rules, bench, sweep, generate, live.",
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
+                  Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
+                  VNETSIM_LOG=vnetsim_engine=trace) to log to stderr."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +45,42 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Parse a scenario and check every Azure rule (exit 0 valid, 2 invalid).
+    Validate {
+        /// Scenario file (YAML or JSON).
+        file: PathBuf,
+    },
+    /// Replay a scenario and check its expectations (exit 0 all hold, 1 some failed, 2 invalid).
+    Run {
+        /// Scenario file; the bundled hub-and-spoke example when absent.
+        file: Option<PathBuf>,
+        /// Write the JSON report here.
+        #[arg(long, value_name = "OUT.json")]
+        report: Option<PathBuf>,
+        /// Write every packet at every hop to this pcap file (simulated timestamps).
+        #[arg(long, value_name = "OUT.pcap")]
+        pcap: Option<PathBuf>,
+        /// Write a latency CDF plot (SVG) of every flow into this directory.
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
+        /// Seed of the random number generator (overrides the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Replay a scenario and print wall seconds and simulated packets per wall second.
+    Bench {
+        /// Scenario file.
+        file: PathBuf,
+        /// Seed of the random number generator (overrides the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Replay a scenario once per seed, in parallel, and merge the results into one report.
     Sweep {
         /// Scenario file.
@@ -85,42 +130,6 @@ enum Command {
         /// Write here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
-    },
-    /// Parse a scenario and check every Azure rule (exit 0 valid, 2 invalid).
-    Validate {
-        /// Scenario file (YAML or JSON).
-        file: PathBuf,
-    },
-    /// Replay a scenario and check its expectations (exit 0 all hold, 1 some failed, 2 invalid).
-    Run {
-        /// Scenario file; the bundled hub-and-spoke example when absent.
-        file: Option<PathBuf>,
-        /// Write the JSON report here.
-        #[arg(long, value_name = "OUT.json")]
-        report: Option<PathBuf>,
-        /// Write every packet at every hop to this pcap file (simulated timestamps).
-        #[arg(long, value_name = "OUT.pcap")]
-        pcap: Option<PathBuf>,
-        /// Write a latency CDF plot (SVG) of every flow into this directory.
-        #[arg(long, value_name = "DIR")]
-        plot: Option<PathBuf>,
-        /// Seed of the random number generator (overrides the file's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Output format of the summary.
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-    },
-    /// Replay a scenario and print wall seconds and simulated packets per wall second.
-    Bench {
-        /// Scenario file.
-        file: PathBuf,
-        /// Seed of the random number generator (overrides the file's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
     },
     /// Forward real programs' packets in real time: a loopback UDP port per NIC (--mode udp) or a
     /// network namespace with a TUN interface per VM (--mode netns, as root).
@@ -255,5 +264,37 @@ fn main() -> ExitCode {
         ExitCode::from(code)
     } else {
         ExitCode::from(commands::INVALID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help`, the README's command table and the architecture map name every command.
+    #[test]
+    fn every_command_is_listed_in_help_readme_and_architecture() {
+        let cli = Cli::command();
+        let about = cli.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let readme = include_str!("../../../README.md");
+        let architecture = include_str!("../../../ARCHITECTURE.md");
+        let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        assert!(names.len() >= 9, "{names:?}");
+        for name in names {
+            assert!(
+                about.contains(name),
+                "--help's summary misses `{name}`: {about}"
+            );
+            assert!(
+                readme.contains(&format!("| `vnetsim {name}")),
+                "README's command table misses `vnetsim {name}`"
+            );
+            assert!(
+                architecture.contains(&format!("`{name}`")),
+                "ARCHITECTURE.md misses `{name}`"
+            );
+        }
     }
 }
