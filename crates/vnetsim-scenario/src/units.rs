@@ -7,6 +7,36 @@
 
 use crate::model::{Nanos, Rate};
 
+/// The longest duration a scenario may state: 365 days. With every duration under it, no sum a
+/// run makes (a flow's start plus its length, a packet's hops' latencies and jitter) can reach
+/// the 584 years a `u64` of nanoseconds holds.
+pub const MAX_DURATION: Nanos = 365 * 24 * 3600 * 1_000_000_000;
+/// The fastest bit rate a scenario may state: 100 Tbps.
+pub const MAX_BITS_PER_SECOND: u64 = 100_000_000_000_000;
+/// The fastest packet rate a scenario may state: 10 G packets per second.
+pub const MAX_PACKETS_PER_SECOND: u64 = 10_000_000_000;
+
+/// Refuses what a unit string can get wrong before its digits are read: a sign and an exponent.
+fn check_notation(text: &str, what: &str) -> Result<(), String> {
+    if text.starts_with('-') {
+        return Err(format!("`{text}`: a {what} cannot be negative"));
+    }
+    if text.starts_with('+') {
+        return Err(format!("`{text}`: write the {what} without a sign"));
+    }
+    let (num, unit) = split_number(text);
+    let mut rest = unit.chars();
+    if !num.is_empty()
+        && matches!(rest.next(), Some('e' | 'E'))
+        && matches!(rest.next(), Some('0'..='9' | '+' | '-'))
+    {
+        return Err(format!(
+            "`{text}`: write the number in plain decimal digits, without an exponent"
+        ));
+    }
+    Ok(())
+}
+
 /// Splits `s` into its leading decimal number and the unit after it.
 fn split_number(s: &str) -> (&str, &str) {
     let end = s
@@ -65,6 +95,7 @@ fn scaled(num: &str, scale: u64) -> Result<u64, String> {
 /// `0` alone is accepted.
 pub fn parse_duration(text: &str) -> Result<Nanos, String> {
     let s = text.trim();
+    check_notation(s, "duration")?;
     let (num, unit) = split_number(s);
     let scale = match unit {
         "ns" => 1,
@@ -83,13 +114,20 @@ pub fn parse_duration(text: &str) -> Result<Nanos, String> {
             ));
         }
     };
-    scaled(num, scale).map_err(|e| format!("bad duration `{text}`: {e}"))
+    let ns = scaled(num, scale).map_err(|e| format!("bad duration `{text}`: {e}"))?;
+    if ns > MAX_DURATION {
+        return Err(format!(
+            "duration `{text}` is longer than the limit of 365 days (31536000s)"
+        ));
+    }
+    Ok(ns)
 }
 
 /// Parses a rate: a number and one of `bps`, `kbps`, `Mbps`, `Gbps`, `Tbps` (bits per second,
 /// decimal prefixes) or `pps`, `kpps`, `Mpps` (packets per second).
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let s = text.trim();
+    check_notation(s, "rate")?;
     let (num, unit) = split_number(s);
     let (scale, bits) = match unit {
         "bps" => (1, true),
@@ -112,6 +150,14 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
         }
     };
     let v = scaled(num, scale).map_err(|e| format!("bad rate `{text}`: {e}"))?;
+    let limit = if bits {
+        (MAX_BITS_PER_SECOND, "100Tbps")
+    } else {
+        (MAX_PACKETS_PER_SECOND, "10000Mpps")
+    };
+    if v > limit.0 {
+        return Err(format!("rate `{text}` is above the limit of {}", limit.1));
+    }
     Ok(if bits {
         Rate::BitsPerSecond(v)
     } else {
@@ -160,6 +206,43 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration unit")
         );
+    }
+
+    #[test]
+    fn signs_exponents_and_limits_get_their_own_message() {
+        assert_eq!(
+            parse_duration("-5s").unwrap_err(),
+            "`-5s`: a duration cannot be negative"
+        );
+        assert!(
+            parse_duration("1e400ms")
+                .unwrap_err()
+                .contains("without an exponent")
+        );
+        assert!(
+            parse_rate("1E9bps")
+                .unwrap_err()
+                .contains("without an exponent")
+        );
+        assert!(
+            parse_rate("-1Gbps")
+                .unwrap_err()
+                .contains("cannot be negative")
+        );
+        assert!(
+            parse_duration("18446744073709551615ns")
+                .unwrap_err()
+                .contains("365 days")
+        );
+        assert_eq!(parse_duration("365s"), Ok(365_000_000_000));
+        assert_eq!(parse_duration("31536000s"), Ok(MAX_DURATION));
+        assert!(parse_duration("31536000.000000001s").is_err());
+        assert!(parse_rate("101Tbps").unwrap_err().contains("100Tbps"));
+        assert_eq!(
+            parse_rate("100Tbps"),
+            Ok(Rate::BitsPerSecond(MAX_BITS_PER_SECOND))
+        );
+        assert!(parse_rate("10001Mpps").is_err());
     }
 
     #[test]
