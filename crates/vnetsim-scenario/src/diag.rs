@@ -270,12 +270,7 @@ impl Sink {
     }
 
     /// Records a diagnostic with no position in the file.
-    pub(crate) fn nowhere(
-        &mut self,
-        rule: Rule,
-        message: impl Into<String>,
-        help: Option<String>,
-    ) {
+    pub(crate) fn nowhere(&mut self, rule: Rule, message: impl Into<String>, help: Option<String>) {
         self.diagnostics.push(Diagnostic {
             file: self.file.clone(),
             line: 0,
@@ -419,7 +414,13 @@ mod tests {
             .unwrap_or(serde_saphyr::Location::UNKNOWN)
         };
         sink.at(at(2), "b", Rule::InvalidType, "second", None);
-        sink.at(at(1), "a", Rule::MissingField, "first", Some("fix it".into()));
+        sink.at(
+            at(1),
+            "a",
+            Rule::MissingField,
+            "first",
+            Some("fix it".into()),
+        );
         let err = LoadError::from_sink(sink);
         assert_eq!(err.rules(), vec!["missing-field", "invalid-type"]);
         assert_eq!(

@@ -10,9 +10,9 @@ use std::path::Path;
 use serde_saphyr::Error as YamlError;
 
 use crate::diag::{LoadError, Sink, nearest};
-use crate::rules::Rule;
 use crate::model::Scenario;
 use crate::raw::RawScenario;
+use crate::rules::Rule;
 use crate::validate;
 
 /// Parses and checks a scenario given as text. `file_name` is only used in diagnostics.
