@@ -2,8 +2,9 @@
 //!
 //! What it is for: one type ([`Diagnostic`]) for YAML syntax errors, type errors from serde and
 //! broken Azure rules, each with file, line, column, field path and a stable rule code, and a
-//! collection ([`LoadError`]) that renders them as miette reports. What it is not: the rules
-//! themselves (see the validator) or a logger; the library never prints.
+//! collection ([`LoadError`]) that renders them as miette reports; and the "did you mean"
+//! helper every stage uses for a name it does not know. What it is not: the rules themselves
+//! (see [`crate::rules`] and the validator) or a logger; the library never prints.
 
 use std::fmt;
 use std::sync::Arc;
