@@ -2,11 +2,14 @@
 //!
 //! What it is for: one type ([`Diagnostic`]) for YAML syntax errors, type errors from serde and
 //! broken Azure rules, each with file, line, column, field path and a stable rule code, and a
-//! collection ([`LoadError`]) that renders them as miette reports. What it is not: the rules
-//! themselves (see the validator) or a logger; the library never prints.
+//! collection ([`LoadError`]) that renders them as miette reports; and the "did you mean"
+//! helper every stage uses for a name it does not know. What it is not: the rules themselves
+//! (see [`crate::rules`] and the validator) or a logger; the library never prints.
 
 use std::fmt;
 use std::sync::Arc;
+
+use crate::rules::Rule;
 
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode, SourceSpan,
@@ -227,7 +230,7 @@ impl Sink {
         &mut self,
         loc: serde_saphyr::Location,
         path: impl Into<String>,
-        rule: &'static str,
+        rule: Rule,
         message: impl Into<String>,
         help: Option<String>,
     ) {
@@ -259,7 +262,7 @@ impl Sink {
             line,
             column,
             path: path.into(),
-            rule,
+            rule: rule.code(),
             message: message.into(),
             help,
             span,
@@ -268,24 +271,32 @@ impl Sink {
     }
 
     /// Records a diagnostic with no position in the file.
-    pub(crate) fn nowhere(
-        &mut self,
-        rule: &'static str,
-        message: impl Into<String>,
-        help: Option<String>,
-    ) {
+    pub(crate) fn nowhere(&mut self, rule: Rule, message: impl Into<String>, help: Option<String>) {
         self.diagnostics.push(Diagnostic {
             file: self.file.clone(),
             line: 0,
             column: 0,
             path: String::new(),
-            rule,
+            rule: rule.code(),
             message: message.into(),
             help,
             span: None,
             source: self.source.clone(),
         });
     }
+}
+
+/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
+pub(crate) fn nearest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// A scenario that could not be loaded: every problem found, in file order.
@@ -359,6 +370,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nearest_finds_typos_only() {
+        let known = ["address_space", "subnets", "gateway"];
+        assert_eq!(nearest("adress_space", known), Some("address_space"));
+        assert_eq!(nearest("subnet", known), Some("subnets"));
+        assert_eq!(nearest("zzz", known), None);
+        assert_eq!(nearest("x", std::iter::empty()), None);
+    }
+
+    #[test]
     fn offsets_follow_lines_and_characters() {
         let sink = Sink::new("a: 1\nbµ: [x, y] # c\n", "f.yaml");
         assert_eq!(sink.offset_of(1, 1), Some(0));
@@ -394,13 +414,19 @@ mod tests {
             .and_then(|e| e.location())
             .unwrap_or(serde_saphyr::Location::UNKNOWN)
         };
-        sink.at(at(2), "b", "rule-two", "second", None);
-        sink.at(at(1), "a", "rule-one", "first", Some("fix it".into()));
+        sink.at(at(2), "b", Rule::InvalidType, "second", None);
+        sink.at(
+            at(1),
+            "a",
+            Rule::MissingField,
+            "first",
+            Some("fix it".into()),
+        );
         let err = LoadError::from_sink(sink);
-        assert_eq!(err.rules(), vec!["rule-one", "rule-two"]);
+        assert_eq!(err.rules(), vec!["missing-field", "invalid-type"]);
         assert_eq!(
             err.diagnostics[0].to_string(),
-            "f.yaml:1:1: a: first [rule-one]"
+            "f.yaml:1:1: a: first [missing-field]"
         );
         let text = err.render(false);
         assert!(

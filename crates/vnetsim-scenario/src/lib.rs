@@ -5,7 +5,7 @@
 //! the data plane can compile. What it is not: it decides nothing about packets.
 //!
 //! Entry points: [`load_str`] and [`load_file`]; on failure a [`LoadError`] lists every
-//! [`Diagnostic`] with its rule code (see [`RULES`]).
+//! [`Diagnostic`] with its rule code (see [`Rule`]).
 
 pub mod diag;
 pub mod generate;
@@ -13,6 +13,7 @@ mod load;
 pub mod lookup;
 pub mod model;
 pub mod raw;
+pub mod rules;
 pub mod sizes;
 pub mod units;
 mod validate;
@@ -20,7 +21,7 @@ mod validate;
 pub use diag::{Diagnostic, LoadError};
 pub use load::{load_file, load_str};
 pub use model::*;
-pub use validate::RULES;
+pub use rules::{RULES, Rule};
 
 /// The JSON Schema of the scenario file, generated from the [`raw`] types.
 pub fn json_schema() -> serde_json::Value {

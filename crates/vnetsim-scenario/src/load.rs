@@ -9,9 +9,10 @@ use std::path::Path;
 
 use serde_saphyr::Error as YamlError;
 
-use crate::diag::{LoadError, Sink};
+use crate::diag::{LoadError, Sink, nearest};
 use crate::model::Scenario;
 use crate::raw::RawScenario;
+use crate::rules::Rule;
 use crate::validate;
 
 /// Parses and checks a scenario given as text. `file_name` is only used in diagnostics.
@@ -51,23 +52,10 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
         Ok(text) => load_str(&text, &name),
         Err(err) => {
             let mut sink = Sink::new("", &name);
-            sink.nowhere("io-error", format!("cannot read `{name}`: {err}"), None);
+            sink.nowhere(Rule::IoError, format!("cannot read `{name}`: {err}"), None);
             Err(LoadError::from_sink(sink))
         }
     }
-}
-
-/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
-pub(crate) fn nearest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 /// Strips serde-saphyr's own `line N column M: ` prefix and snippet from a message.
@@ -103,7 +91,7 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
             sink.at(
                 loc,
                 field.clone(),
-                "unknown-field",
+                Rule::UnknownField,
                 format!("unknown field `{field}`"),
                 Some(help),
             );
@@ -118,7 +106,7 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
             sink.at(
                 loc,
                 "",
-                "unknown-variant",
+                Rule::UnknownVariant,
                 format!("unknown value `{variant}`"),
                 Some(help),
             );
@@ -127,7 +115,7 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
             sink.at(
                 loc,
                 *field,
-                "missing-field",
+                Rule::MissingField,
                 format!("missing required field `{field}`"),
                 None,
             );
@@ -143,7 +131,7 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
             sink.at(
                 loc,
                 "",
-                "invalid-type",
+                Rule::InvalidType,
                 format!("this value is not {what}"),
                 None,
             );
@@ -153,7 +141,7 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
         | YamlError::SerdeInvalidLength { .. }
         | YamlError::NullIntoString { .. }
         | YamlError::InvalidBooleanStrict { .. } => {
-            sink.at(loc, "", "invalid-type", plain_message(err), None);
+            sink.at(loc, "", Rule::InvalidType, plain_message(err), None);
         }
         YamlError::DuplicateMappingKey { key, .. } => {
             let msg = match key {
@@ -163,16 +151,16 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
             sink.at(
                 loc,
                 key.clone().unwrap_or_default(),
-                "duplicate-key",
+                Rule::DuplicateKey,
                 msg,
                 Some("keep one of them".to_owned()),
             );
         }
         _ => {
             if loc.line() == 0 {
-                sink.nowhere("yaml-syntax", plain_message(err), None);
+                sink.nowhere(Rule::YamlSyntax, plain_message(err), None);
             } else {
-                sink.at(loc, "", "yaml-syntax", plain_message(err), None);
+                sink.at(loc, "", Rule::YamlSyntax, plain_message(err), None);
             }
         }
     }
@@ -181,15 +169,6 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_finds_typos_only() {
-        let known = ["address_space", "subnets", "gateway"];
-        assert_eq!(nearest("adress_space", known), Some("address_space"));
-        assert_eq!(nearest("subnet", known), Some("subnets"));
-        assert_eq!(nearest("zzz", known), None);
-        assert_eq!(nearest("x", std::iter::empty()), None);
-    }
 
     #[test]
     fn messages_lose_serde_saphyr_positions() {

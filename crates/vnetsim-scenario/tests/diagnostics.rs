@@ -149,14 +149,19 @@ mod no_panic {
     fn corpus() -> Vec<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut out = Vec::new();
-        for dir in ["valid", "invalid"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+        let mut dirs = vec![root.join("valid"), root.join("invalid")];
+        while let Some(dir) = dirs.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(dir)
                 .expect("fixtures")
                 .map(|e| e.expect("entry").path())
                 .collect();
-            files.sort();
-            for f in files {
-                out.push(std::fs::read_to_string(f).expect("readable"));
+            entries.sort();
+            for e in entries {
+                if e.is_dir() {
+                    dirs.push(e);
+                } else {
+                    out.push(std::fs::read_to_string(e).expect("readable"));
+                }
             }
         }
         out

@@ -1,5 +1,5 @@
 //! The checked-in JSON Schema (`docs/scenario.schema.json`) matches the raw types, and the
-//! scenario reference lists every rule code. `UPDATE_SCHEMA=1` rewrites the schema file.
+//! scenario reference has one row per rule code. `UPDATE_SCHEMA=1` rewrites the schema file.
 
 use std::path::PathBuf;
 
@@ -43,16 +43,39 @@ fn schema_describes_the_additions() {
     }
 }
 
-#[test]
-fn reference_lists_every_rule() {
+/// The rows of the reference's "Rules and their codes" table.
+fn reference_rule_rows() -> Vec<String> {
     let text = std::fs::read_to_string(docs().join("scenario-reference.md")).expect("reference");
-    let missing: Vec<_> = vnetsim_scenario::RULES
+    let table = text
+        .split("## Rules and their codes")
+        .nth(1)
+        .expect("a `Rules and their codes` section");
+    let table = table.split("\n## ").next().unwrap_or_default();
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_rule_has_its_reference_row_and_every_row_a_rule() {
+    use vnetsim_scenario::Rule;
+    let rows = reference_rule_rows();
+    let missing: Vec<String> = Rule::ALL
         .iter()
-        .filter(|(code, _)| !text.contains(&format!("`{code}`")))
-        .map(|(code, _)| *code)
+        .map(|r| r.docs_row())
+        .filter(|row| !rows.contains(row))
         .collect();
     assert!(
         missing.is_empty(),
-        "rule codes missing from the reference: {missing:?}"
+        "rules whose row is missing from (or differs in) the reference:\n{}",
+        missing.join("\n")
     );
+    let stray: Vec<&String> = rows
+        .iter()
+        .filter(|row| !Rule::ALL.iter().any(|r| r.docs_row() == **row))
+        .collect();
+    assert!(stray.is_empty(), "reference rows naming no rule: {stray:?}");
+    assert_eq!(rows.len(), Rule::ALL.len(), "a rule listed twice");
 }

@@ -11,12 +11,16 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-#[test]
-fn contract_example_resolves() {
-    let sc = match load_file(&fixture("contract.yaml")) {
+fn contract() -> Scenario {
+    match load_file(&fixture("contract.yaml")) {
         Ok(sc) => sc,
         Err(e) => panic!("{}", e.render(false)),
-    };
+    }
+}
+
+#[test]
+fn contract_example_resolves() {
+    let sc = contract();
     assert_eq!(sc.name, "hub-spoke");
     assert_eq!(sc.seed, 7);
     assert_eq!(sc.duration, Some(2_000_000_000));
@@ -112,7 +116,13 @@ fn contract_example_resolves() {
     );
     assert_eq!(sc.shaping, Shaping::default());
     assert_eq!(sc.pricing, Pricing::default());
+}
 
+#[test]
+fn contract_traffic_events_and_expectations_resolve() {
+    let sc = contract();
+    let hub = sc.vnet_by_name("hub").unwrap();
+    let pc = sc.host_by_name("branch-pc").unwrap();
     let f = &sc.traffic[0];
     assert_eq!(f.from, Endpoint::Vm(sc.vm_by_name("web1").unwrap()));
     assert_eq!(f.to, Endpoint::Host(pc));

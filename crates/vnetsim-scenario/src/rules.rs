@@ -1,0 +1,248 @@
+//! The rule codes of the loader: one list of every rule a scenario file can break.
+//!
+//! What it is for: naming each rule once, as a [`Rule`] variant with its stable code (what
+//! diagnostics print, e.g. `peering-self`) and its one-line statement, which is also its row in
+//! the "Rules and their codes" table of the scenario reference. What it is not: the checks
+//! themselves (the validator) or the wording of each diagnostic, which names the objects
+//! involved.
+
+/// Declares [`Rule`], its code and summary, and the [`RULES`] table, from one list.
+macro_rules! rules {
+    ($( $variant:ident = $code:literal : $summary:literal, )*) => {
+        /// A rule of the scenario contract; each diagnostic names the one it breaks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule {
+            $(
+                #[doc = $summary]
+                $variant,
+            )*
+        }
+
+        impl Rule {
+            /// Every rule, in the order of the list.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant),*];
+
+            /// The stable code diagnostics print, e.g. `peering-self`.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $code,)*
+                }
+            }
+
+            /// The rule in one line, as the scenario reference states it.
+            pub const fn summary(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $summary,)*
+                }
+            }
+        }
+
+        /// Every rule code the loader can report, with a one-line statement of the rule (the
+        /// code and summary of each [`Rule`]). The scenario reference lists the same table.
+        pub const RULES: &[(&str, &str)] = &[$(($code, $summary)),*];
+    };
+}
+
+rules! {
+    // File format.
+    YamlSyntax = "yaml-syntax":
+        "The file must be well-formed YAML.",
+    UnknownField = "unknown-field":
+        "Only the documented fields are allowed.",
+    UnknownVariant = "unknown-variant":
+        "Enumerated fields take one of their documented values.",
+    MissingField = "missing-field":
+        "Required fields must be present.",
+    InvalidType = "invalid-type":
+        "A field's value must have the documented type.",
+    DuplicateKey = "duplicate-key":
+        "A mapping must not repeat a key.",
+    IoError = "io-error":
+        "The scenario file must be readable.",
+    InvalidDuration = "invalid-duration":
+        "Durations are a number and ns, us, ms or s (`0` alone is allowed).",
+    InvalidRate = "invalid-rate":
+        "Rates are a positive number and bps, kbps, Mbps, Gbps, Tbps, pps, kpps or Mpps.",
+    InvalidCidr = "invalid-cidr":
+        "Prefixes are IPv4 CIDR such as 10.0.0.0/16.",
+    CidrHostBits = "cidr-host-bits":
+        "A prefix must not have host bits set (Azure: InvalidCIDRNotation).",
+    InvalidIp = "invalid-ip":
+        "Addresses are IPv4 addresses such as 10.0.1.4.",
+    InvalidProtocol = "invalid-protocol":
+        "Protocols are tcp, udp, icmp, or \"*\" in NSG rules.",
+    InvalidAddress = "invalid-address":
+        "NSG sources and destinations are CIDR, IP, \"*\", VirtualNetwork, Internet or AzureLoadBalancer.",
+    InvalidPort = "invalid-port":
+        "Ports are \"*\", a port, a range lo-hi, or a list; 0..65535.",
+    IcmpPorts = "icmp-ports":
+        "ICMP has no ports: src_port and dst_port only with tcp or udp.",
+    InvalidComparison = "invalid-comparison":
+        "Flow checks are `>=`, `<=` or `==` and a value in the metric's unit.",
+    // Names.
+    DuplicateName = "duplicate-name":
+        "Names are unique per kind (VM and host names share one namespace).",
+    UnknownSubscription = "unknown-subscription":
+        "A VNet's subscription must be declared.",
+    UnknownVnet = "unknown-vnet":
+        "Referenced VNets must exist.",
+    UnknownSubnet = "unknown-subnet":
+        "Referenced subnets must exist (`vnet/subnet`, or a name in the NIC's VNet).",
+    UnknownNsg = "unknown-nsg":
+        "Referenced NSGs must exist.",
+    UnknownRouteTable = "unknown-route-table":
+        "Referenced route tables must exist.",
+    UnknownVmSize = "unknown-vm-size":
+        "A VM's size must be in the size catalog.",
+    UnknownGatewaySku = "unknown-gateway-sku":
+        "A gateway's SKU must be in the gateway SKU catalog.",
+    UnknownPeering = "unknown-peering":
+        "Referenced peerings must exist.",
+    UnknownNic = "unknown-nic":
+        "Referenced NICs must exist.",
+    UnknownFlow = "unknown-flow":
+        "Referenced flows must exist.",
+    UnknownEndpoint = "unknown-endpoint":
+        "Endpoints are a VM, an on-premises host or an IPv4 address.",
+    UnknownConnection = "unknown-connection":
+        "A site connects to a gateway, named by gateway or VNet.",
+    UnknownDropReason = "unknown-drop-reason":
+        "Drop reasons are the stable names of the contract.",
+    // Addressing.
+    VnetAddressSpaceEmpty = "vnet-address-space-empty":
+        "A VNet needs at least one address range.",
+    AddressSpaceOverlap = "address-space-overlap":
+        "A VNet's own address ranges must not overlap.",
+    SubnetPrefixLength = "subnet-prefix-length":
+        "Subnet prefixes are /8 to /29.",
+    SubnetOutsideAddressSpace = "subnet-outside-address-space":
+        "A subnet's prefix must lie inside one of its VNet's address ranges.",
+    SubnetOverlap = "subnet-overlap":
+        "Subnets of one VNet must not overlap.",
+    NicVnetMismatch = "nic-vnet-mismatch":
+        "A NIC's `vnet` and the VNet in `vnet/subnet` must agree.",
+    NicIpOutsideSubnet = "nic-ip-outside-subnet":
+        "A NIC's IP must lie inside its subnet.",
+    NicIpReserved = "nic-ip-reserved":
+        "Azure reserves the network address, .1, .2, .3 and the broadcast address of each subnet.",
+    DuplicateIp = "duplicate-ip":
+        "Two NICs of one VNet cannot hold the same IP.",
+    HostOutsideSite = "host-outside-site":
+        "A host's IP must lie inside its site's address space.",
+    // Gateways and sites.
+    GatewayMultiple = "gateway-multiple":
+        "A VNet has at most one virtual network gateway.",
+    GatewaySubnetMissing = "gateway-subnet-missing":
+        "A gateway needs a subnet named GatewaySubnet.",
+    SiteConnectionNoGateway = "site-connection-no-gateway":
+        "A site connects to a VNet that has a gateway.",
+    // VMs.
+    VmNoNic = "vm-no-nic":
+        "A VM needs at least one NIC.",
+    VmTooManyNics = "vm-too-many-nics":
+        "A VM has at most its size's maximum number of NICs.",
+    VmNicsVnet = "vm-nics-vnet":
+        "All NICs of a VM are in the same VNet.",
+    VmBandwidthUnknown = "vm-bandwidth-unknown":
+        "A size without published bandwidth (B-series) needs `bandwidth` when the scenario has traffic.",
+    // NSGs and routes.
+    NsgPriorityRange = "nsg-priority-range":
+        "NSG rule priorities are 100..4096.",
+    NsgPriorityDuplicate = "nsg-priority-duplicate":
+        "Two rules of one NSG cannot share a priority and a direction.",
+    NsgRuleDuplicateName = "nsg-rule-duplicate-name":
+        "Rule names are unique in an NSG.",
+    UdrNextHopIp = "udr-next-hop-ip":
+        "A route has a next hop IP exactly when its next hop is VirtualAppliance.",
+    UdrNextHopPeering = "udr-next-hop-peering":
+        "VNetPeering routes are created by Azure only, never in a route table.",
+    UdrDuplicatePrefix = "udr-duplicate-prefix":
+        "A route table holds one route per prefix.",
+    UdrGatewayExpressroute = "udr-gateway-expressroute":
+        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one.",
+    // Peerings.
+    PeeringSelf = "peering-self":
+        "A VNet cannot peer with itself.",
+    PeeringDuplicateLink = "peering-duplicate-link":
+        "One link per direction between two VNets.",
+    PeeringAddressOverlap = "peering-address-overlap":
+        "Peered VNets' address spaces must not overlap.",
+    PeeringCrossRegion = "peering-cross-region":
+        "Peerings stay inside one region unless `azure.global_peering`.",
+    PeeringCrossTenant = "peering-cross-tenant":
+        "Peered VNets share an AD tenant unless `azure.cross_tenant_peering`.",
+    PeeringClassicClassic = "peering-classic-classic":
+        "Two classic VNets cannot peer.",
+    PeeringFromClassic = "peering-from-classic":
+        "A classic VNet owns no peering link; only the Resource Manager side creates one.",
+    PeeringClassicSubscription = "peering-classic-subscription":
+        "A classic and a Resource Manager VNet peer only inside one subscription.",
+    PeeringLimit = "peering-limit":
+        "A VNet holds at most `azure.peering_limit` peering links.",
+    GatewayTransitCrossModel = "gateway-transit-cross-model":
+        "Gateway transit does not work between classic and Resource Manager VNets.",
+    UseRemoteGatewaysMultiple = "use-remote-gateways-multiple":
+        "Only one peering of a VNet may set use_remote_gateways.",
+    UseRemoteGatewaysNoTransit = "use-remote-gateways-no-transit":
+        "use_remote_gateways needs the remote VNet's link back with allow_gateway_transit.",
+    UseRemoteGatewaysNoRemoteGateway = "use-remote-gateways-no-remote-gateway":
+        "use_remote_gateways needs a gateway in the remote VNet.",
+    UseRemoteGatewaysLocalGateway = "use-remote-gateways-local-gateway":
+        "A VNet with its own gateway cannot use a remote gateway.",
+    // Traffic, events, expectations.
+    PacketSize = "packet-size":
+        "A packet holds at least its headers (20 + 8 for udp/icmp, 20 + 20 for tcp) and at most 65535 bytes.",
+    EventAction = "event-action":
+        "An event has exactly one action.",
+    ExpectationShape = "expectation-shape":
+        "An expectation is either a probe (verdict, reason, path) or a flow with at least one check.",
+    DeliveredWithReason = "delivered-with-reason":
+        "A drop reason goes with `verdict: dropped`, not `delivered`.",
+    // Shaping and pricing.
+    ShapingSizeZero = "shaping-size-zero":
+        "Shaping sizes (queue_bytes, burst_bytes) are above zero.",
+    ShapingQueueTooSmall = "shaping-queue-too-small":
+        "A shaping queue holds at least the largest IPv4 packet (65535 bytes).",
+    InvalidPrice = "invalid-price":
+        "Prices are finite numbers, zero or more.",
+}
+
+impl Rule {
+    /// The rule whose code is `code`, if any.
+    pub fn from_code(code: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.code() == code)
+    }
+
+    /// The row of this rule in the "Rules and their codes" table of the scenario reference.
+    pub fn docs_row(self) -> String {
+        format!("| `{}` | {} |", self.code(), self.summary())
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in Rule::ALL {
+            let code = rule.code();
+            assert!(seen.insert(code), "{code} twice");
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{code}"
+            );
+            assert!(!rule.summary().is_empty(), "{code}");
+            assert_eq!(Rule::from_code(code), Some(*rule));
+        }
+        assert_eq!(RULES.len(), Rule::ALL.len());
+        assert_eq!(Rule::from_code("no-such-rule"), None);
+    }
+}

@@ -1,0 +1,59 @@
+//! Azure validation and name resolution: from the raw file to the dense-id model.
+//!
+//! What it is for: checking every rule of the scenario contract (each a [`crate::rules::Rule`])
+//! and building the [`Scenario`] with every name resolved to an id. Every problem is recorded;
+//! resolution goes on past errors so one run reports them all. What it is not: YAML parsing
+//! (the `load` module) or packet decisions (the data plane).
+//!
+//! How the rooms fit: a [`resolver::Resolver`] holds the raw file, the diagnostics, the
+//! scenario being built and the name indexes; each room adds its part in the order below, and
+//! reads only what earlier rooms built. `security` (NSGs, route tables) and `network`
+//! (subscriptions, VNets, subnets, VMs, NICs) come first; `gateways` adds each VNet's gateway;
+//! `peering` checks the file's links and hands the links present at time zero on; `gateways`
+//! then checks user routes against the gateway each subnet reaches, and builds the on-premises
+//! sites; `traffic` the settings and flows. `events` starts from the network the file declares
+//! (links, NSG rules, route tables) and checks each event with the rule functions of the rooms
+//! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
+//! the rooms whose rules they reuse: never the other way.
+
+mod events;
+mod expectations;
+mod gateways;
+mod network;
+mod peering;
+mod resolver;
+mod security;
+mod traffic;
+
+use crate::diag::Sink;
+use crate::model::Scenario;
+use crate::raw::RawScenario;
+
+use events::Timeline;
+use resolver::Resolver;
+
+/// Resolves a whole raw scenario. Problems go to `sink`; the returned scenario is only
+/// meaningful when none were recorded.
+pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
+    let mut r = Resolver::new(raw, sink);
+    r.settings();
+    r.subscriptions();
+    let nsg_rules = r.nsgs();
+    r.route_tables();
+    r.vnets();
+    r.gateways();
+    r.vms();
+    let links = r.peerings();
+    r.udr_gateway_kind();
+    r.sites();
+    r.carriage();
+    r.flows();
+    let route_tables = r.sc.subnets.iter().map(|s| s.route_table).collect();
+    r.events(Timeline {
+        links,
+        nsg_rules,
+        route_tables,
+    });
+    r.expectations();
+    r.finish()
+}
