@@ -22,7 +22,10 @@ pub fn wire_parse(data: &[u8]) {
     };
     let total = usize::from(meta.total_len);
     assert!(total <= data.len(), "total length within the bytes");
-    assert!(usize::from(meta.header_len) <= total, "header within the packet");
+    assert!(
+        usize::from(meta.header_len) <= total,
+        "header within the packet"
+    );
     let offset = u16::from_be_bytes([data[6], data[7]]) & FRAGMENT_OFFSET;
     if offset != 0 {
         assert_eq!(

@@ -145,6 +145,13 @@ impl Diagnostic {
     }
 }
 
+/// A line longer than this is not echoed in a snippet (a 200 KB line of brackets would be): the
+/// diagnostic names its line and column instead.
+const MAX_SNIPPET_LINE: usize = 400;
+
+/// At most this many diagnostics are rendered; the rest are counted in the closing line.
+pub const MAX_RENDERED: usize = 50;
+
 /// Builds diagnostics against one source text, turning line/column or byte positions into
 /// spans.
 #[derive(Clone)]
@@ -170,6 +177,17 @@ impl Sink {
 
     fn text(&self) -> &str {
         self.source.inner()
+    }
+
+    /// The length in bytes of the line holding byte `offset`.
+    fn line_len_at(&self, offset: usize) -> usize {
+        let i = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[i.saturating_sub(1)];
+        let end = self
+            .line_starts
+            .get(i)
+            .map_or(self.text().len(), |&e| e - 1);
+        end.saturating_sub(start)
     }
 
     /// The byte offset of a 1-based line and character column, clamped to the text.
@@ -256,6 +274,7 @@ impl Sink {
                 let o = self.offset_of(line, column)?;
                 Some((o, self.token_len(o)))
             })
+            .filter(|(o, _)| self.line_len_at(*o) <= MAX_SNIPPET_LINE)
             .map(|(o, l)| SourceSpan::new(o.into(), l));
         self.diagnostics.push(Diagnostic {
             file: self.file.clone(),
@@ -316,16 +335,25 @@ impl LoadError {
     /// Renders every diagnostic as a miette report, one after the other, with a snippet of
     /// the file headed `file:line:column`. `color` adds ANSI colors; without it the text is
     /// plain.
+    ///
+    /// At most [`MAX_RENDERED`] are rendered (each snippet costs a pass over the file); the
+    /// closing line counts them all.
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
-        for d in &self.diagnostics {
+        for d in self.diagnostics.iter().take(MAX_RENDERED) {
             out.push_str(&d.render(color));
         }
         let n = self.diagnostics.len();
-        out.push_str(&format!(
-            "{n} problem{} found\n",
-            if n == 1 { "" } else { "s" }
-        ));
+        if n > MAX_RENDERED {
+            out.push_str(&format!(
+                "{n} problems found; the first {MAX_RENDERED} are shown\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "{n} problem{} found\n",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         out
     }
 

@@ -8,12 +8,22 @@
 use std::path::Path;
 
 use serde_saphyr::Error as YamlError;
+use serde_saphyr::budget::BudgetBreach;
 
 use crate::diag::{LoadError, Sink, nearest};
 use crate::model::Scenario;
 use crate::raw::RawScenario;
 use crate::rules::Rule;
 use crate::validate;
+
+/// The largest scenario file the loader reads: 1 GiB. A larger input (or an endless one such as
+/// `/dev/zero`) is refused after reading one byte more than this.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The most YAML nodes (mappings, sequences, scalars) one file may hold: about 10 per flow, so
+/// a few million flows.
+pub const MAX_NODES: usize = 40_000_000;
+/// The deepest nesting of mappings and sequences a file may use (a scenario needs under 10).
+pub const MAX_DEPTH: usize = 64;
 
 /// Parses and checks a scenario given as text. `file_name` is only used in diagnostics.
 ///
@@ -26,7 +36,8 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_events: 100_000_000,
-            max_nodes: 40_000_000,
+            max_nodes: MAX_NODES,
+            max_depth: MAX_DEPTH,
             max_total_scalar_bytes: 1 << 30,
         },
     };
@@ -48,13 +59,58 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
 /// Reads a scenario file and checks it; diagnostics name the path as given.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, &name),
-        Err(err) => {
-            let mut sink = Sink::new("", &name);
-            sink.nowhere(Rule::IoError, format!("cannot read `{name}`: {err}"), None);
-            Err(LoadError::from_sink(sink))
+    let refuse = |message: String| {
+        let mut sink = Sink::new("", &name);
+        sink.nowhere(Rule::IoError, message, None);
+        Err(LoadError::from_sink(sink))
+    };
+    match read_limited(path, MAX_FILE_BYTES) {
+        Ok(Some(text)) => load_str(&text, &name),
+        Ok(None) => refuse(format!(
+            "`{name}` is larger than the loader's limit of {} MiB",
+            MAX_FILE_BYTES >> 20
+        )),
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidData => refuse(format!(
+            "cannot read `{name}`: it is not UTF-8 text (a scenario is YAML or JSON)"
+        )),
+        Err(err) => refuse(format!("cannot read `{name}`: {err}")),
+    }
+}
+
+/// Reads at most `limit` bytes of UTF-8 text; `None` when the file is longer.
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(limit + 1).read_to_string(&mut text)?;
+    Ok((text.len() as u64 <= limit).then_some(text))
+}
+
+/// A budget breach in words: which limit of the loader the file exceeds.
+fn budget_message(breach: &BudgetBreach) -> String {
+    match breach {
+        BudgetBreach::Nodes { nodes } => format!(
+            "the file holds more than {MAX_NODES} YAML nodes (stopped at {nodes}); the loader \
+             takes a few million flows at most"
+        ),
+        BudgetBreach::Depth { depth } => format!(
+            "the file nests mappings and sequences {depth} deep; a scenario needs at most \
+             {MAX_DEPTH} levels"
+        ),
+        BudgetBreach::Events { events } => {
+            format!("the file is too large for the loader ({events} YAML events)")
         }
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::Anchors { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. }
+        | BudgetBreach::RecordedAnchorBytes { .. } => {
+            "the file's YAML anchors and aliases expand beyond the loader's limits".to_owned()
+        }
+        BudgetBreach::Documents { .. } => {
+            "a scenario file holds one YAML document; this one has several".to_owned()
+        }
+        other => format!("the file exceeds a limit of the loader ({other:?})"),
     }
 }
 
@@ -156,6 +212,21 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
                 Some("keep one of them".to_owned()),
             );
         }
+        YamlError::MultipleDocuments { .. } => {
+            sink.at(
+                loc,
+                "",
+                Rule::YamlSyntax,
+                "a second YAML document starts here; a scenario file holds one document",
+                Some(
+                    "remove the `---` separator and everything after it, or split the file"
+                        .to_owned(),
+                ),
+            );
+        }
+        YamlError::Budget { breach, .. } => {
+            sink.nowhere(Rule::YamlSyntax, budget_message(breach), None);
+        }
         _ => {
             if loc.line() == 0 {
                 sink.nowhere(Rule::YamlSyntax, plain_message(err), None);
@@ -169,6 +240,74 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_file_is_cut_at_the_limit() {
+        assert_eq!(read_limited(Path::new("/dev/zero"), 1000).unwrap(), None);
+        let dir = std::env::temp_dir().join(format!("vnetsim-limit-{}", std::process::id()));
+        std::fs::write(&dir, "name: x\n").unwrap();
+        assert_eq!(read_limited(&dir, 8).unwrap().as_deref(), Some("name: x\n"));
+        assert_eq!(read_limited(&dir, 7).unwrap(), None);
+        std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn two_documents_get_a_plain_message() {
+        let err = load_str("name: a\n---\nname: b\n", "two.yaml").unwrap_err();
+        let d = &err.diagnostics[0];
+        assert_eq!((d.rule, d.line), ("yaml-syntax", 3));
+        assert!(d.message.contains("one document"), "{}", d.message);
+        assert!(!err.render(false).contains("from_str_multiple"));
+    }
+
+    #[test]
+    fn a_budget_breach_is_said_in_words() {
+        let text = format!("name: x\nvnets: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let err = load_str(&text, "deep.yaml").unwrap_err();
+        let shown = err.render(false);
+        assert!(!shown.contains("Depth {"), "{shown}");
+        assert!(shown.len() < 2000, "no 200-byte line echoed: {shown}");
+        assert_eq!(
+            budget_message(&BudgetBreach::Nodes { nodes: 40_000_001 }),
+            format!(
+                "the file holds more than {MAX_NODES} YAML nodes (stopped at 40000001); the \
+                 loader takes a few million flows at most"
+            )
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_not_echoed() {
+        let long = format!(
+            "name: x\nvnets: [ {{ name: v, address_space: [10.0.0.5/16], subnets: [] }} {} ]\n",
+            " ".repeat(1000)
+        );
+        let err = load_str(&long, "long.yaml").unwrap_err();
+        let shown = err.render(false);
+        assert!(shown.len() < 1000, "{shown}");
+        assert!(
+            shown.contains("long.yaml:2:"),
+            "the position is still named: {shown}"
+        );
+    }
+
+    #[test]
+    fn many_problems_are_all_counted_and_a_few_shown() {
+        let mut text = String::from("name: x\nvnets:\n");
+        for i in 0..120 {
+            text.push_str(&format!(
+                "  - {{ name: v{i}, address_space: [10.{i}.0.5/16], subnets: [] }}\n"
+            ));
+        }
+        let err = load_str(&text, "many.yaml").unwrap_err();
+        assert_eq!(err.diagnostics.len(), 120);
+        let shown = err.render(false);
+        assert!(
+            shown.ends_with("120 problems found; the first 50 are shown\n"),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("cidr-host-bits").count(), 50);
+    }
 
     #[test]
     fn messages_lose_serde_saphyr_positions() {
