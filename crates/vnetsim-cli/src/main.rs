@@ -69,6 +69,9 @@ enum Command {
         /// Output format of the summary.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Run even when the estimate exceeds the limit of 10,000,000,000 packets.
+        #[arg(long)]
+        force: bool,
     },
     /// Replay a scenario and print wall seconds and simulated packets per wall second.
     Bench {
@@ -80,6 +83,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Run even when the estimate exceeds the limit of 10,000,000,000 packets.
+        #[arg(long)]
+        force: bool,
     },
     /// Replay a scenario once per seed, in parallel, and merge the results into one report.
     Sweep {
@@ -97,6 +103,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Run even when the estimate of all replays exceeds 10,000,000,000 packets.
+        #[arg(long)]
+        force: bool,
     },
     /// Write a generated scenario (a hub with an appliance, spokes, VMs and flows).
     Generate {
@@ -202,15 +211,21 @@ fn main() -> ExitCode {
             plot,
             seed,
             format,
+            force,
         } => {
             let outputs = replay::Outputs {
                 report: report.as_deref(),
                 pcap: pcap.as_deref(),
                 plot: plot.as_deref(),
             };
-            replay::run(file.as_deref(), outputs, seed, format)
+            replay::run(file.as_deref(), outputs, seed, format, force)
         }
-        Command::Bench { file, seed, format } => replay::bench(&file, seed, format),
+        Command::Bench {
+            file,
+            seed,
+            format,
+            force,
+        } => replay::bench(&file, seed, format, force),
         Command::Live(args) => live::run(args),
         Command::Sweep {
             file,
@@ -218,7 +233,8 @@ fn main() -> ExitCode {
             jobs,
             report,
             format,
-        } => sweep::sweep(&file, &seeds, jobs, report.as_deref(), format),
+            force,
+        } => sweep::sweep(&file, &seeds, jobs, report.as_deref(), format, force),
         Command::Generate {
             kind: _,
             spokes,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use vnetsim_engine::pcap::PcapSink;
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
 use vnetsim_engine::report::render_text;
-use vnetsim_engine::{Capture, Engine, Options, Report};
+use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
 use vnetsim_scenario::{Nanos, Scenario};
 
 use crate::Format;
@@ -83,12 +83,41 @@ fn replay(scenario: &Scenario, options: Options, capture: Option<&mut dyn Captur
     report
 }
 
+/// Runs at or above this many packets announce their estimate on stderr.
+const ANNOUNCE_PACKETS: u64 = 10_000_000;
+
+/// Checks a run's estimate against the limits: announces a large run on stderr, refuses one
+/// over the limit unless `force`.
+pub fn check_estimate(shown: &str, estimate: Estimate, force: bool) -> Result<(), u8> {
+    if !estimate.within_limits() && !force {
+        eprintln!(
+            "error: {shown}: this run would send {estimate}; the limit is {} packets (shorten \
+             durations, lower rates, or pass --force)",
+            vnetsim_engine::estimate::MAX_PACKETS
+        );
+        return Err(INVALID);
+    }
+    if estimate.packets >= ANNOUNCE_PACKETS {
+        eprintln!("estimate: {shown}: {estimate}");
+    }
+    Ok(())
+}
+
 /// `vnetsim run [FILE]`.
-pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format: Format) -> u8 {
-    let (scenario, _shown) = match scenario_of(file) {
+pub fn run(
+    file: Option<&Path>,
+    outputs: Outputs<'_>,
+    seed: Option<u64>,
+    format: Format,
+    force: bool,
+) -> u8 {
+    let (scenario, shown) = match scenario_of(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) = check_estimate(&shown, Estimate::of(&scenario), force) {
+        return code;
+    }
     let mut inputs: Vec<(&str, &Path)> = Vec::new();
     if let Some(f) = file {
         inputs.push(("scenario", f));
@@ -191,11 +220,14 @@ fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
 }
 
 /// `vnetsim bench FILE`: replays the scenario and reports wall-clock speed.
-pub fn bench(file: &Path, seed: Option<u64>, format: Format) -> u8 {
+pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 {
     let (scenario, shown) = match scenario_of(Some(file)) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) = check_estimate(&shown, Estimate::of(&scenario), force) {
+        return code;
+    }
     let started = Instant::now();
     let report = Engine::new(
         &scenario,

@@ -6,12 +6,14 @@
 use std::num::NonZeroUsize;
 use std::path::Path;
 
+use vnetsim_engine::Estimate;
 use vnetsim_scenario::generate::HubSpoke;
 use vnetsim_sweep::{Seeds, Spread};
 
 use crate::Format;
 use crate::commands::{FAILED, INVALID, OK, load};
 use crate::out::{OutputFile, out, outln};
+use crate::replay::check_estimate;
 
 /// `vnetsim sweep FILE --seeds A..B [--jobs N]`: independent replays in parallel, one report.
 pub fn sweep(
@@ -20,6 +22,7 @@ pub fn sweep(
     jobs: Option<NonZeroUsize>,
     report: Option<&Path>,
     format: Format,
+    force: bool,
 ) -> u8 {
     let seeds: Seeds = match seeds.parse() {
         Ok(s) => s,
@@ -34,6 +37,10 @@ pub fn sweep(
         Ok(s) => s,
         Err(code) => return code,
     };
+    let estimate = Estimate::of(&scenario).times(seeds.len() as u64);
+    if let Err(code) = check_estimate(&file.display().to_string(), estimate, force) {
+        return code;
+    }
     let jobs = jobs.unwrap_or_else(vnetsim_sweep::default_jobs);
     let (merged, timing) = vnetsim_sweep::sweep(&scenario, seeds, jobs);
     let json = serde_json::to_string_pretty(&merged).expect("the sweep report serializes") + "\n";

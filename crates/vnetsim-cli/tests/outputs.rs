@@ -211,3 +211,40 @@ fn zero_workers_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--jobs"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn a_run_of_years_is_refused_with_its_estimate() {
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "name: huge
+vnets:
+  - name: a
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: s, prefix: 10.1.0.0/24 } ]
+vms:
+  - { name: x, size: Standard_D2s_v3, nics: [ { name: xn, vnet: a, subnet: s, ip: 10.1.0.4 } ] }
+  - { name: y, size: Standard_D2s_v3, nics: [ { name: yn, vnet: a, subnet: s, ip: 10.1.0.5 } ] }
+traffic:
+  - { name: f, from: x, to: y, protocol: udp, dst_port: 9, rate: 1000000pps, packet_size: 64, duration: 31536000s }
+",
+    )
+    .unwrap();
+    for cmd in [vec!["run"], vec!["bench"], vec!["sweep", "--seeds", "0..2"]] {
+        let out = vnetsim()
+            .arg(cmd[0])
+            .arg(file.path())
+            .args(&cmd[1..])
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("31536000000000 packets") || cmd[0] == "sweep",
+            "{err}"
+        );
+        assert!(err.contains("000000000 packets ("), "{err}");
+        assert!(err.contains("--force"), "{err}");
+    }
+}

@@ -6,6 +6,7 @@
 //! scenario and seed give byte-identical reports. What it is not: a real-time driver (no
 //! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
 
+pub mod estimate;
 pub mod latency;
 pub mod network;
 pub mod pcap;
@@ -15,6 +16,7 @@ pub mod report;
 pub mod shaper;
 pub mod sim;
 
+pub use estimate::Estimate;
 pub use report::Report;
 pub use sim::{Capture, Engine, Options, replay};
 
