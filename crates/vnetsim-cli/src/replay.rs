@@ -1,11 +1,10 @@
 //! `vnetsim run` and `vnetsim bench`: the timed replay of a scenario through the engine.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::pcap::PcapSink;
+use vnetsim_engine::pcap::PcapCapture;
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
 use vnetsim_engine::report::render_text;
 use vnetsim_engine::{Capture, Engine, Options, Report};
@@ -33,23 +32,6 @@ fn scenario_of(file: Option<&Path>) -> Result<(Scenario, String), u8> {
                 eprint!("{}", e.render(false));
                 INVALID
             }),
-    }
-}
-
-/// Copies packets to a pcap file, remembering the first write error.
-struct PcapCapture {
-    sink: Option<PcapSink<BufWriter<File>>>,
-    error: Option<String>,
-}
-
-impl Capture for PcapCapture {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
-        if let Some(sink) = self.sink.as_mut()
-            && let Err(e) = sink.write(at, bytes)
-        {
-            self.error = Some(e.to_string());
-            self.sink = None;
-        }
     }
 }
 
@@ -90,14 +72,8 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
         Err(code) => return code,
     };
     let mut capture = match outputs.pcap {
-        Some(path) => match File::create(path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| PcapSink::new(BufWriter::new(f)).map_err(|e| e.to_string()))
-        {
-            Ok(sink) => Some(PcapCapture {
-                sink: Some(sink),
-                error: None,
-            }),
+        Some(path) => match PcapCapture::create(path) {
+            Ok(capture) => Some(capture),
             Err(e) => {
                 eprintln!("error: cannot write pcap {}: {e}", path.display());
                 return INVALID;
@@ -114,16 +90,11 @@ pub fn run(file: Option<&Path>, outputs: Outputs<'_>, seed: Option<u64>, format:
         options,
         capture.as_mut().map(|c| c as &mut dyn Capture),
     );
-    if let (Some(path), Some(c)) = (outputs.pcap, capture) {
-        let result = match (c.error, c.sink) {
-            (Some(e), _) => Err(e),
-            (None, Some(sink)) => sink.finish().map(|_| ()).map_err(|e| e.to_string()),
-            (None, None) => Ok(()),
-        };
-        if let Err(e) = result {
-            eprintln!("error: cannot write pcap {}: {e}", path.display());
-            return INVALID;
-        }
+    if let (Some(path), Some(c)) = (outputs.pcap, capture)
+        && let Err(e) = c.finish()
+    {
+        eprintln!("error: cannot write pcap {}: {e}", path.display());
+        return INVALID;
     }
     let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
     if let Some(path) = outputs.report

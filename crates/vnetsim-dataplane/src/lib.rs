@@ -19,8 +19,10 @@ pub mod topology;
 pub mod views;
 pub mod wire;
 
+pub use flowcache::{Cached, FlowCache};
 pub use memo::SegmentMemo;
 pub use pipeline::{
-    Destination, DropCause, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
+    Destination, DropCause, FlowTable, Full, Ingress, Outcome, Segment, SegmentStart, Step,
+    Strategy, Trace, Waypoint, WaypointAt,
 };
 pub use topology::{Dataplane, PeeringState, PeeringStates};

@@ -6,6 +6,7 @@
 //! scenario and seed give byte-identical reports. What it is not: a real-time driver (no
 //! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
 
+pub mod journey;
 pub mod latency;
 pub mod network;
 pub mod pcap;
@@ -15,8 +16,9 @@ pub mod report;
 pub mod shaper;
 pub mod sim;
 
+pub use journey::Capture;
 pub use report::Report;
-pub use sim::{Capture, Engine, Options, replay};
+pub use sim::{Engine, Options, replay};
 
 /// Asks the processor to start loading the cache line holding `p`, so that a later access
 /// does not wait for memory. A hint: it changes no memory and no result.

@@ -20,19 +20,19 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use vnetsim_dataplane::flowcache::FlowCache;
 use vnetsim_dataplane::probe::{EndpointIndex, probe_size};
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{
-    Destination, FlowTable, Ingress, Outcome, Segment, SegmentMemo, Step, Trace, Waypoint,
-    WaypointAt,
+    Cached, Destination, FlowCache, FlowTable, Full, Ingress, Outcome, Segment, SegmentMemo, Step,
+    Trace,
 };
 use vnetsim_scenario::{
-    DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, SiteId, VmId,
+    DropReason, Endpoint, Expectation, Nanos, Pattern, Protocol, Rate, Scenario, VmId,
 };
 
+use crate::journey::{self, Capture, SegmentStart};
 use crate::latency::LatencyHistogram;
-use crate::network::{Network, describe};
+use crate::network::Network;
 use crate::prefetch;
 use crate::queue::{EventQueue, Lane};
 use crate::report::{
@@ -46,12 +46,6 @@ pub const DEFAULT_FLOW_DURATION: Nanos = 1_000_000_000;
 
 /// First source port given to flows that name none (flow i gets this + i).
 pub const FIRST_FLOW_PORT: u16 = 40000;
-
-/// A place packets are copied to as they leave each hop (a pcap file, a test).
-pub trait Capture {
-    /// The packet `bytes` is on the wire at simulated time `at`.
-    fn packet(&mut self, at: Nanos, bytes: &[u8]);
-}
 
 /// Knobs of one replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,13 +84,6 @@ fn key(at: Nanos, what: What) -> u64 {
     (at.min(u64::MAX >> 2) << 2) | class
 }
 
-/// Where a packet's next segment starts.
-#[derive(Clone, Copy, Debug)]
-enum Next {
-    Ingress(Ingress),
-    At(Waypoint),
-}
-
 #[derive(Debug)]
 struct Packet {
     buf: BytesMut,
@@ -107,7 +94,8 @@ struct Packet {
     /// The data plane generation (low 32 bits) that decided its last segment.
     generation: u32,
     created: Nanos,
-    next: Next,
+    /// Where its next segment starts.
+    next: SegmentStart,
     delivered_to: Option<Destination>,
 }
 
@@ -526,8 +514,7 @@ impl<'c> Engine<'c> {
 
     fn apply_event(&mut self, i: usize) {
         let e = self.network.scenario().events[i].clone();
-        let action = describe(self.network.scenario(), &e.action);
-        self.network.apply(&e.action);
+        let applied = journey::apply_event(&mut self.network, &e);
         // A peering added under a new name is a new link: give it counters.
         let links = self.network.scenario().peerings.len();
         if self.peerings.len() < links {
@@ -535,12 +522,7 @@ impl<'c> Engine<'c> {
         }
         // Entries of the old generation are never used again: free them.
         self.cache.clear();
-        tracing::debug!(at = e.at, %action, "event applied");
-        self.events_applied.push(EventReport {
-            at_ns: e.at,
-            line: e.line,
-            action,
-        });
+        self.events_applied.push(applied);
     }
 
     fn probe(&mut self, index: usize) {
@@ -594,7 +576,7 @@ impl<'c> Engine<'c> {
         });
     }
 
-    fn alloc(&mut self, flow: u32, reply: bool, next: Next, size: usize) -> u32 {
+    fn alloc(&mut self, flow: u32, reply: bool, next: SegmentStart, size: usize) -> u32 {
         self.live += 1;
         self.conservation.sent += 1;
         match self.free.pop() {
@@ -646,6 +628,9 @@ impl<'c> Engine<'c> {
         self.conservation.dropped += 1;
         self.drops[reason as usize] += 1;
         self.dir(p).drop_one(reason);
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.dropped(self.now, &self.packets[p as usize].buf, reason);
+        }
         self.release(p);
     }
 
@@ -656,7 +641,7 @@ impl<'c> Engine<'c> {
             s.emitted += 1;
             (s.size, s.ingress, s.shaper, s.emitted as u16, s.template_ok)
         };
-        let p = self.alloc(f, false, Next::Ingress(ingress), usize::from(size));
+        let p = self.alloc(f, false, SegmentStart::Ingress(ingress), usize::from(size));
         {
             // Copy the template's headers (the payload is already zero) and stamp the id.
             let buf = &mut self.packets[p as usize].buf;
@@ -732,7 +717,7 @@ impl<'c> Engine<'c> {
 
     fn nic_of(&self, p: u32) -> Ingress {
         match self.packets[p as usize].next {
-            Next::Ingress(Ingress::Nic(nic)) => Ingress::Nic(nic),
+            SegmentStart::Ingress(Ingress::Nic(nic)) => Ingress::Nic(nic),
             _ => Ingress::Internet,
         }
     }
@@ -754,10 +739,7 @@ impl<'c> Engine<'c> {
         if let Some(c) = self.capture.as_deref_mut() {
             c.packet(departure, &pkt.buf);
         }
-        let from_site = match pkt.next {
-            Next::Ingress(Ingress::Site(site)) => Some(site),
-            _ => None,
-        };
+        let start = pkt.next;
         let mut trace = SegmentTrace::default();
         let dp = self.network.dataplane();
         let generation = self.network.generation();
@@ -780,21 +762,13 @@ impl<'c> Engine<'c> {
         pkt.generation = generation as u32;
         // Other packets: the flow cache saves NSG evaluations; without NSGs deciding is
         // cheaper than a lookup.
-        let segment = match (memo, pkt.next, dp.has_nsgs()) {
-            (Some(memo), Next::Ingress(ingress), _) => {
-                dp.start_segment_memo(memo, buf, ingress, flows, now, &mut trace)
+        let segment = match memo {
+            Some(memo) => dp.decide(start, buf, flows, now, memo, &mut trace),
+            None if dp.has_nsgs() => {
+                let cached = Cached { cache, generation };
+                dp.decide(start, buf, flows, now, cached, &mut trace)
             }
-            (Some(memo), Next::At(w), _) => dp.resume_memo(memo, buf, w, flows, now, &mut trace),
-            (None, Next::Ingress(ingress), true) => {
-                dp.start_segment_cached(cache, generation, buf, ingress, flows, now, &mut trace)
-            }
-            (None, Next::At(w), true) => {
-                dp.resume_cached(cache, generation, buf, w, flows, now, &mut trace)
-            }
-            (None, Next::Ingress(ingress), false) => {
-                dp.start_segment(buf, ingress, flows, now, &mut trace)
-            }
-            (None, Next::At(w), false) => dp.resume(buf, w, flows, now, &mut trace),
+            None => dp.decide(start, buf, flows, now, Full, &mut trace),
         };
         if self.end.is_none_or(|end| departure <= end) {
             let bytes = self.packets[p as usize].buf.len() as u64;
@@ -802,17 +776,10 @@ impl<'c> Engine<'c> {
                 self.peerings[pair as usize][usize::from(reverse)] += bytes;
             }
         }
-        let lat = &self.network.scenario().latency;
-        let mut delay = from_site.map(|s| self.site_latency(s)).unwrap_or(0);
+        let delay = journey::segment_delay(self.network.scenario(), start, segment);
         match segment {
             Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
             Segment::Done(Outcome::Delivered(to)) => {
-                delay += match to {
-                    Destination::Nic(_) | Destination::Internet => lat.host_to_host,
-                    Destination::Host(h) => {
-                        self.site_latency(self.network.scenario().hosts[h.index()].site)
-                    }
-                };
                 self.packets[p as usize].delivered_to = Some(to);
                 let at = departure + delay + self.jitter();
                 // A delivery that nothing else waits for (no reply to send, no capture to write
@@ -828,35 +795,24 @@ impl<'c> Engine<'c> {
                 }
             }
             Segment::Paused(w) => {
-                delay += match w.at() {
-                    WaypointAt::Appliance(_) => lat.appliance,
-                    WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
-                };
-                self.packets[p as usize].next = Next::At(w);
+                self.packets[p as usize].next = SegmentStart::At(w);
                 let at = departure + delay + self.jitter();
                 self.schedule(at, What::Arrive(p));
             }
         }
     }
 
-    fn site_latency(&self, site: SiteId) -> Nanos {
-        self.network.scenario().sites[site.index()].latency
-    }
-
     /// The packet reached a waypoint: it queues in the appliance VM's or the gateway's shaper.
     fn arrive(&mut self, p: u32) {
-        let Next::At(w) = self.packets[p as usize].next else {
+        let SegmentStart::At(w) = self.packets[p as usize].next else {
             return;
         };
         let len = self.packets[p as usize].buf.len();
-        let limit = match w.at() {
-            WaypointAt::Appliance(nic) => {
-                self.nic_counts[nic.index()].forwarded_packets += 1;
-                Limit::Vm(self.network.scenario().nics[nic.index()].vm)
-            }
-            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Limit::Gateway(v),
-        };
-        self.shape(p, limit, len);
+        let arrival = journey::arrival(self.network.scenario(), w.at());
+        if let Some(nic) = arrival.forwarded_by {
+            self.nic_counts[nic.index()].forwarded_packets += 1;
+        }
+        self.shape(p, arrival.limit, len);
     }
 
     fn deliver(&mut self, p: u32) {
@@ -904,11 +860,13 @@ impl<'c> Engine<'c> {
             if let (Some(ingress), Ok(meta)) = (ingress, wire::parse(&self.packets[p as usize].buf))
             {
                 let size = self.sources[flow].size;
-                let shaper = match ingress {
-                    Ingress::Nic(nic) => Some(self.network.scenario().nics[nic.index()].vm.0),
-                    _ => None,
-                };
-                let r = self.alloc(flow as u32, true, Next::Ingress(ingress), usize::from(size));
+                let shaper = journey::sender_vm(self.network.scenario(), ingress).map(|vm| vm.0);
+                let r = self.alloc(
+                    flow as u32,
+                    true,
+                    SegmentStart::Ingress(ingress),
+                    usize::from(size),
+                );
                 let built = wire::build_reply(&mut self.packets[r as usize].buf, &meta, size);
                 let d = self.dir(r);
                 d.sent += 1;
