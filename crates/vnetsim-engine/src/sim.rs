@@ -183,7 +183,7 @@ struct NicCounts {
 
 /// Peering crossings of one segment, fed by the data plane's trace: counted once the packet
 /// has left (a packet still queued at the end of the run has crossed nothing). Each is the
-/// link naming the pair of VNets ([`vnetsim_dataplane::topology::Edge::pair_link`]) and
+/// link naming the pair of VNets ([`vnetsim_dataplane::Edge::pair_link`]) and
 /// whether it goes from the higher VNet id to the lower.
 #[derive(Default)]
 struct SegmentTrace {

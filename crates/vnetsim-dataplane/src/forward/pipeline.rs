@@ -17,8 +17,9 @@ use vnetsim_scenario::{
     VirtualNetworkAccessMode, VnetId,
 };
 
-use crate::nsg::RuleRef;
-use crate::topology::{Dataplane, Edge, HopKind, addr_key};
+use crate::forward::{Dataplane, HopKind, addr_key};
+use crate::tables::nsg::RuleRef;
+use crate::tables::peering::Edge;
 use crate::wire::{self, FlowKey, Malformed};
 
 /// Where a packet enters the data plane.
@@ -440,8 +441,8 @@ pub enum SegmentStart {
 /// remembers decisions ([`SegmentMemo`], [`FlowCache`]) collects them to know when its
 /// memory still holds; `()` collects nothing (the plain pipeline, compiled away).
 ///
-/// [`SegmentMemo`]: crate::memo::SegmentMemo
-/// [`FlowCache`]: crate::flowcache::FlowCache
+/// [`SegmentMemo`]: crate::forward::memo::SegmentMemo
+/// [`FlowCache`]: crate::forward::flowcache::FlowCache
 pub(crate) trait Reliance {
     /// The NSGs of `nic` in one direction were applied (through a flow record or rules); the
     /// record of that NIC and direction admits the next packets.
@@ -466,8 +467,8 @@ impl Reliance for () {
 /// generation). Each gives the same segment (property-tested); they differ in cost only.
 /// Statically dispatched: the strategy is a type, so a driver's hot path pays no indirection.
 ///
-/// [`SegmentMemo`]: crate::memo::SegmentMemo
-/// [`FlowCache`]: crate::flowcache::FlowCache
+/// [`SegmentMemo`]: crate::forward::memo::SegmentMemo
+/// [`FlowCache`]: crate::forward::flowcache::FlowCache
 pub trait Strategy {
     /// Decides the segment of `packet` from `start` at `now` with `dp` (see
     /// [`Dataplane::decide`]).

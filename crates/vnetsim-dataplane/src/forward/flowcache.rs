@@ -16,8 +16,11 @@ use std::collections::HashMap;
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{DropReason, Nanos, NicId, VnetId};
 
-use crate::pipeline::{FlowTable, Outcome, Reliance, Segment, SegmentStart, Step, Strategy, Trace};
-use crate::topology::{Dataplane, Edge};
+use crate::forward::Dataplane;
+use crate::forward::pipeline::{
+    FlowTable, Outcome, Reliance, Segment, SegmentStart, Step, Strategy, Trace,
+};
+use crate::tables::peering::Edge;
 use crate::wire::{self, FlowKey};
 
 const MAX_RECORDS: usize = 4;

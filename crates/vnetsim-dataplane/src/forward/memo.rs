@@ -5,9 +5,9 @@
 //! later packet of the flow through it. A hit costs a TTL check, the NSG flow-record refresh
 //! and the TTL decrement, with no lookup at all; with 100,000 flows a hash table lookup is a
 //! cache miss per segment, the memo is on a cache line the driver touches anyway. It gives
-//! exactly the pipeline's decisions under the same rules as [`crate::flowcache`] (a property
-//! test checks it): denials and drops are never remembered, a hit whose flow records expired or
-//! whose TTL runs out falls back to the full pipeline.
+//! exactly the pipeline's decisions under the same rules as [`crate::forward::flowcache`] (a
+//! property test checks it): denials and drops are never remembered, a hit whose flow records
+//! expired or whose TTL runs out falls back to the full pipeline.
 //!
 //! What it is not: a cache keyed by anything. The caller promises three things: every packet it
 //! decides through one memo belongs to the same 5-tuple and starts the segment at the same
@@ -16,12 +16,12 @@
 
 use vnetsim_scenario::{HostId, Nanos, NicId, VnetId};
 
-use crate::flowcache::Recorder;
-use crate::pipeline::{
+use crate::forward::Dataplane;
+use crate::forward::flowcache::Recorder;
+use crate::forward::pipeline::{
     Destination, FlowTable, Forwarder, Outcome, Segment, SegmentStart, Step, Strategy, Trace,
     Waypoint, WaypointAt,
 };
-use crate::topology::Dataplane;
 use crate::wire;
 
 /// NSG flow records and peering crossings a memo holds (more and the segment is not
@@ -57,7 +57,7 @@ pub struct SegmentMemo {
     n_crossings: u8,
     /// NSG flow records the decision relied on: `nic << 1 | outbound`.
     records: [u32; MEMO_RECORDS],
-    /// Peering crossings, as edge numbers ([`crate::PeeringStates::edge_number`]).
+    /// Peering crossings, as edge numbers ([`crate::tables::peering::PeeringStates::edge_number`]).
     crossings: [u32; MEMO_CROSSINGS],
 }
 
