@@ -168,7 +168,7 @@ impl Fabric {
             next: SegmentStart::Ingress(Ingress::Nic(nic)),
             delivered_to: None,
         });
-        match journey::sender_vm(&self.scenario, Ingress::Nic(nic)) {
+        match journey::sender_vm(self.network.scenario(), Ingress::Nic(nic)) {
             Some(vm) => self.shape(slot, Limit::Vm(vm), bytes.len(), now),
             None => self.leave(slot, now),
         }
@@ -299,7 +299,7 @@ impl Fabric {
         let start = p.next;
         let dp = self.network.dataplane();
         let segment = dp.decide(start, &mut p.bytes, &mut self.flows, now, Full, &mut ());
-        let delay = journey::segment_delay(&self.scenario, start, segment);
+        let delay = journey::segment_delay(self.network.scenario(), start, segment);
         match segment {
             Segment::Done(Outcome::Dropped(reason, cause)) => {
                 if tracing::enabled!(tracing::Level::DEBUG) {
@@ -331,7 +331,7 @@ impl Fabric {
             return;
         };
         let len = p.bytes.len();
-        let arrival = journey::arrival(&self.scenario, w.at());
+        let arrival = journey::arrival(self.network.scenario(), w.at());
         if let Some(nic) = arrival.forwarded_by {
             self.nics[nic.index()].counters.forwarded_packets += 1;
         }

@@ -54,8 +54,8 @@ pub const FIRST_FLOW_PORT: u16 = 40000;
 pub struct Options {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// Fills every flow's [`crate::report::FlowReport::latency_cdf`] (for plots; a copy of each flow's
-    /// histogram, so off unless asked).
+    /// Fills every flow's [`crate::report::FlowReport::latency_cdf`] (for plots; a copy of each
+    /// flow's histogram, so off unless asked).
     pub latency_cdf: bool,
 }
 

@@ -178,6 +178,7 @@ impl Engine<'_> {
     /// Schedules flow `f`'s next packet. Constant flows of one interval keep their next
     /// emissions in a FIFO (they stay in time order, as each adds the same interval), so the
     /// tens of thousands of pending emissions never enter the heap; Poisson flows use the heap.
+    #[inline]
     pub(super) fn schedule_emit(&mut self, at: Nanos, f: u32) {
         let s = &self.sources[f as usize];
         if s.poisson {
@@ -207,6 +208,7 @@ impl Engine<'_> {
 
     /// The head of emission FIFO `i` is due: its flow emits, and the next head takes its place
     /// in the heap.
+    #[inline]
     pub(super) fn fifo_head(&mut self, i: u32) {
         let fifo = &mut self.fifos[i as usize].1;
         let Some((_, f)) = fifo.pop_front() else {
@@ -244,6 +246,7 @@ impl Engine<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn emit(&mut self, f: u32) {
         let fi = f as usize;
         let (size, ingress, shaper, identification, ok) = {
