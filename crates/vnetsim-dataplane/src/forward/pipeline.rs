@@ -5,9 +5,12 @@
 //! a [`Trace`]. Order per hop: source NIC NSG out -> source subnet NSG out -> route lookup in the
 //! source subnet -> next hop (VnetLocal, VNetPeering, VirtualAppliance, VirtualNetworkGateway,
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
-//! appliances re-routing from their own subnet. What it is not: it keeps no clock, allocates
-//! nothing per packet (the flow table grows only with new flows) and does no I/O; timing,
-//! bandwidth and queues belong to the drivers.
+//! appliances re-routing from their own subnet. A timed driver decides a packet's way segment
+//! by segment with [`Dataplane::decide`], from a [`SegmentStart`], through a [`Strategy`] (in
+//! full, or through a remembered decision); the pipeline tells a remembering strategy what a
+//! decision relied on by explicit calls (the NSG step names the flow record it used). What it
+//! is not: it keeps no clock, allocates nothing per packet (the flow table grows only with new
+//! flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
 
 use std::collections::HashMap;
 
