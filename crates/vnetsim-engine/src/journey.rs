@@ -110,3 +110,130 @@ pub fn apply_event(network: &mut Network, event: &Event) -> EventReport {
         action,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::PathBuf;
+
+    use vnetsim_dataplane::wire::{PacketSpec, build_probe};
+    use vnetsim_dataplane::{FlowTable, Full};
+    use vnetsim_scenario::{Protocol, SiteId, VnetId};
+
+    use super::*;
+
+    fn load(name: &str) -> Scenario {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios")
+            .join(name);
+        vnetsim_scenario::load_file(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
+    }
+
+    fn packet(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+        let spec = PacketSpec {
+            src,
+            dst,
+            protocol: Protocol::Udp,
+            src_port: 5000,
+            dst_port: 5001,
+            ttl: 64,
+            total_len: 100,
+            identification: 1,
+        };
+        let mut buf = vec![0u8; 100];
+        build_probe(&mut buf, &spec).expect("builds");
+        buf
+    }
+
+    /// Every segment of `bytes`'s way from `ingress`, each with its start.
+    fn segments(
+        sc: &Scenario,
+        ingress: Ingress,
+        mut bytes: Vec<u8>,
+    ) -> Vec<(SegmentStart, Segment)> {
+        let dp = vnetsim_dataplane::Dataplane::compile(sc);
+        let mut flows = FlowTable::new();
+        let mut start = SegmentStart::Ingress(ingress);
+        let mut out = Vec::new();
+        loop {
+            let segment = dp.decide(start, &mut bytes, &mut flows, 0, Full, &mut ());
+            out.push((start, segment));
+            match segment {
+                Segment::Paused(w) => start = SegmentStart::At(w),
+                Segment::Done(_) => return out,
+            }
+        }
+    }
+
+    /// From a site: the site link, then the gateway; on to a VM: `host_to_host`. To a site:
+    /// the gateway, then the site link. The gateway's shaper, and no forwarding NIC.
+    #[test]
+    fn a_gateway_journey_takes_the_site_link_and_the_gateway() {
+        let sc = load("gateway-transit.yaml");
+        let (site, gw) = (SiteId(0), VnetId(0));
+        let branch = Ipv4Addr::new(192, 168, 1, 10);
+        let app = Ipv4Addr::new(10, 1, 1, 4);
+        let lat = &sc.latency;
+        let site_link = sc.sites[site.index()].latency;
+        let inbound = segments(&sc, Ingress::Site(site), packet(branch, app));
+        let delays: Vec<Nanos> = inbound
+            .iter()
+            .map(|&(start, seg)| segment_delay(&sc, start, seg))
+            .collect();
+        assert_eq!(delays, [site_link + lat.gateway, lat.host_to_host]);
+        let Segment::Paused(w) = inbound[0].1 else {
+            panic!("waits at the gateway: {inbound:?}");
+        };
+        assert_eq!(
+            arrival(&sc, w.at()),
+            Arrival {
+                limit: Limit::Gateway(gw),
+                forwarded_by: None
+            }
+        );
+        let nic = sc
+            .nics
+            .iter()
+            .position(|n| n.ip == app)
+            .expect("app-vm's NIC");
+        let from = Ingress::Nic(NicId(nic as u32));
+        assert_eq!(sender_vm(&sc, from), Some(sc.nics[nic].vm));
+        assert_eq!(sender_vm(&sc, Ingress::Site(site)), None);
+        let outbound = segments(&sc, from, packet(app, branch));
+        let delays: Vec<Nanos> = outbound
+            .iter()
+            .map(|&(start, seg)| segment_delay(&sc, start, seg))
+            .collect();
+        assert_eq!(delays, [lat.gateway, site_link]);
+    }
+
+    /// Through an appliance: `appliance`, then `host_to_host`; the appliance VM's shaper, and
+    /// its NIC counts the packet as forwarded.
+    #[test]
+    fn an_appliance_journey_waits_in_the_appliance_vm() {
+        let sc = load("hub-and-spoke.yaml");
+        let nic_of = |ip: Ipv4Addr| NicId(sc.nics.iter().position(|n| n.ip == ip).unwrap() as u32);
+        let web1 = Ipv4Addr::new(10, 1, 1, 4);
+        let way = segments(
+            &sc,
+            Ingress::Nic(nic_of(web1)),
+            packet(web1, Ipv4Addr::new(10, 2, 1, 4)),
+        );
+        let delays: Vec<Nanos> = way
+            .iter()
+            .map(|&(start, seg)| segment_delay(&sc, start, seg))
+            .collect();
+        assert_eq!(delays, [sc.latency.appliance, sc.latency.host_to_host]);
+        let Segment::Paused(w) = way[0].1 else {
+            panic!("waits at the appliance: {way:?}");
+        };
+        let nva = nic_of(Ipv4Addr::new(10, 0, 1, 4));
+        assert_eq!(
+            arrival(&sc, w.at()),
+            Arrival {
+                limit: Limit::Vm(sc.nics[nva.index()].vm),
+                forwarded_by: Some(nva)
+            }
+        );
+    }
+}
