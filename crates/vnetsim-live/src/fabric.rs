@@ -160,6 +160,9 @@ impl Fabric {
         if let Err(e) = vnetsim_dataplane::wire::parse(bytes) {
             counters.malformed += 1;
             tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.dropped(now, bytes, DropReason::Malformed);
+            }
             self.drop_packet(DropReason::Malformed);
             return;
         }
