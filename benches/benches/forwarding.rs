@@ -188,7 +188,7 @@ impl Sender {
 /// bucket and hand it to the event queue.
 fn cached_flow(c: &mut Criterion) {
     use std::cmp::Reverse;
-    use vnetsim_dataplane::flowcache::FlowCache;
+    use vnetsim_dataplane::{Cached, FlowCache, SegmentStart};
     use vnetsim_engine::queue::{EventQueue, Lane};
     let scenario = vnetsim_scenario::load_str(&peered_scenario_yaml(1000, 100), "bench.yaml")
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
@@ -216,16 +216,12 @@ fn cached_flow(c: &mut Criterion) {
         b.iter(|| {
             let (now, id) = (sender.now, u64::from(sender.id));
             let packet = sender.packet();
-            let ingress = Ingress::Nic(NicId(0));
-            let seg = dataplane.start_segment_cached(
-                &mut cache,
-                0,
-                packet,
-                ingress,
-                &mut flows,
-                now,
-                &mut (),
-            );
+            let start = SegmentStart::Ingress(Ingress::Nic(NicId(0)));
+            let cached = Cached {
+                cache: &mut cache,
+                generation: 0,
+            };
+            let seg = dataplane.decide(start, packet, &mut flows, now, cached, &mut ());
             if let Some(at) = sender.leave() {
                 heap.push(Reverse((at, id)));
             }
@@ -246,9 +242,8 @@ fn cached_flow(c: &mut Criterion) {
         b.iter(|| {
             let (now, id) = (sender.now, u64::from(sender.id));
             let packet = sender.packet();
-            let ingress = Ingress::Nic(NicId(0));
-            let seg =
-                dataplane.start_segment_memo(&mut memo, packet, ingress, &mut flows, now, &mut ());
+            let start = SegmentStart::Ingress(Ingress::Nic(NicId(0)));
+            let seg = dataplane.decide(start, packet, &mut flows, now, &mut memo, &mut ());
             if let Some(at) = sender.leave() {
                 queue.push(at, id, Some(Lane::Arrive));
             }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::pcap::PcapSink;
+use vnetsim_engine::pcap::PcapCapture;
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
 use vnetsim_engine::report::render_text;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
@@ -33,23 +33,6 @@ fn scenario_of(file: Option<&Path>) -> Result<(Scenario, String), u8> {
                 eprint!("{}", e.render(false));
                 INVALID
             }),
-    }
-}
-
-/// Copies packets to a pcap file, remembering the first write error.
-struct PcapCapture {
-    sink: Option<PcapSink<OutputFile>>,
-    error: Option<String>,
-}
-
-impl Capture for PcapCapture {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
-        if let Some(sink) = self.sink.as_mut()
-            && let Err(e) = sink.write(at, bytes)
-        {
-            self.error = Some(e.to_string());
-            self.sink = None;
-        }
     }
 }
 
@@ -137,12 +120,9 @@ pub fn run(
     let mut capture = match outputs.pcap {
         Some(path) => match OutputFile::create(path)
             .map_err(|e| e.to_string())
-            .and_then(|f| PcapSink::new(f).map_err(|e| e.to_string()))
+            .and_then(|f| PcapCapture::new(f).map_err(|e| e.to_string()))
         {
-            Ok(sink) => Some(PcapCapture {
-                sink: Some(sink),
-                error: None,
-            }),
+            Ok(capture) => Some(capture),
             Err(e) => {
                 eprintln!("error: cannot write pcap {}: {e}", path.display());
                 return INVALID;
@@ -159,19 +139,14 @@ pub fn run(
         options,
         capture.as_mut().map(|c| c as &mut dyn Capture),
     );
-    if let (Some(path), Some(c)) = (outputs.pcap, capture) {
-        let result = match (c.error, c.sink) {
-            (Some(e), _) => Err(e),
-            (None, Some(sink)) => sink
-                .finish()
-                .map_err(|e| e.to_string())
-                .and_then(|f| f.commit().map_err(|e| e.to_string())),
-            (None, None) => Ok(()),
-        };
-        if let Err(e) = result {
-            eprintln!("error: cannot write pcap {}: {e}", path.display());
-            return INVALID;
-        }
+    if let (Some(path), Some(c)) = (outputs.pcap, capture)
+        && let Err(e) = c
+            .finish_into()
+            .map_err(|e| e.to_string())
+            .and_then(|(_, file)| file.commit().map_err(|e| e.to_string()))
+    {
+        eprintln!("error: cannot write pcap {}: {e}", path.display());
+        return INVALID;
     }
     let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
     if let Some(path) = outputs.report

@@ -4,23 +4,26 @@
 //! tables (effective routes, NSGs, address maps) and deciding, for real IPv4 packet bytes, what
 //! Azure's data plane does with them, hop by hop. What it is not: it owns no clock, no socket and
 //! no thread; the caller passes the time and keeps the packets.
+//!
+//! Layers, each importing only those before it: [`wire`] (packet bytes), [`tables`] (the
+//! compiled structures: address sets, LPM, NSGs, peering state, effective routes), [`forward`]
+//! ([`Dataplane`] and the forwarding decision, with its memo and flow-cache strategies), and
+//! [`names`] (the slow path that names things: probes, expectations, explanations, views). Every
+//! module is also re-exported at the crate root under its own name.
 
-pub mod addrset;
-pub mod expect;
-pub mod explain;
-pub mod flowcache;
-pub mod lpm;
-pub mod memo;
-pub mod nsg;
-pub mod pipeline;
-pub mod probe;
-pub mod routes;
-pub mod topology;
-pub mod views;
+pub mod forward;
+pub mod names;
+pub mod tables;
 pub mod wire;
 
+pub use forward::{Dataplane, flowcache, memo, pipeline};
+pub use names::{expect, explain, probe, views};
+pub use tables::{addrset, lpm, nsg, peering, routes};
+
+pub use flowcache::{Cached, FlowCache};
 pub use memo::SegmentMemo;
+pub use peering::{Edge, PeeringState, PeeringStates};
 pub use pipeline::{
-    Destination, DropCause, FlowTable, Ingress, Outcome, Segment, Step, Trace, Waypoint, WaypointAt,
+    Destination, DropCause, FlowTable, Full, Ingress, Outcome, Segment, SegmentStart, Step,
+    Strategy, Trace, Waypoint, WaypointAt,
 };
-pub use topology::{Dataplane, PeeringState, PeeringStates};

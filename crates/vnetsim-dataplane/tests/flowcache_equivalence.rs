@@ -10,7 +10,9 @@ use vnetsim_dataplane::flowcache::FlowCache;
 use vnetsim_dataplane::pipeline::FLOW_IDLE_TIMEOUT;
 use vnetsim_dataplane::probe::ingress_for;
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
-use vnetsim_dataplane::{Dataplane, FlowTable, Ingress, Segment, SegmentMemo, Step, Trace};
+use vnetsim_dataplane::{
+    Cached, Dataplane, FlowTable, Full, Ingress, Segment, SegmentMemo, SegmentStart, Step, Trace,
+};
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 fn load(name: &str) -> Scenario {
@@ -53,26 +55,27 @@ fn walk(
 ) -> (Vec<Segment>, Vec<Step>) {
     let mut trace = Crossings::default();
     let mut segments = Vec::new();
-    let mut at: Option<vnetsim_dataplane::Waypoint> = None;
+    let mut start = SegmentStart::Ingress(ingress);
     loop {
         let t = &mut trace;
-        let seg = match (&mut *how, at) {
-            (How::Full, None) => dp.start_segment(packet, ingress, flows, now, t),
-            (How::Full, Some(w)) => dp.resume(packet, w, flows, now, t),
-            (How::Cache(c), None) => dp.start_segment_cached(c, 0, packet, ingress, flows, now, t),
-            (How::Cache(c), Some(w)) => dp.resume_cached(c, 0, packet, w, flows, now, t),
-            (How::Memos(m), None) => {
-                dp.start_segment_memo(&mut m[0], packet, ingress, flows, now, t)
+        let seg = match &mut *how {
+            How::Full => dp.decide(start, packet, flows, now, Full, t),
+            How::Cache(cache) => {
+                let via = Cached {
+                    cache,
+                    generation: 0,
+                };
+                dp.decide(start, packet, flows, now, via, t)
             }
-            (How::Memos(m), Some(w)) => {
+            How::Memos(m) => {
                 let i = segments.len().min(m.len() - 1);
-                dp.resume_memo(&mut m[i], packet, w, flows, now, t)
+                dp.decide(start, packet, flows, now, &mut m[i], t)
             }
         };
         segments.push(seg);
         match seg {
             Segment::Done(_) => return (segments, trace.0),
-            Segment::Paused(w) => at = Some(w),
+            Segment::Paused(w) => start = SegmentStart::At(w),
         }
     }
 }

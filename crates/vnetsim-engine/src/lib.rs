@@ -7,6 +7,7 @@
 //! sockets, no wall clock inside) and not a decision maker (the data plane decides every hop).
 
 pub mod estimate;
+pub mod journey;
 pub mod latency;
 pub mod network;
 pub mod pcap;
@@ -17,8 +18,9 @@ pub mod shaper;
 pub mod sim;
 
 pub use estimate::Estimate;
+pub use journey::Capture;
 pub use report::Report;
-pub use sim::{Capture, Engine, Options, replay};
+pub use sim::{Engine, Options, replay};
 
 /// Asks the processor to start loading the cache line holding `p`, so that a later access
 /// does not wait for memory. A hint: it changes no memory and no result.

@@ -7,16 +7,24 @@
 //! a capture reads as starting at the Unix epoch. The output depends only on the packets and
 //! times given, never on the clock or the machine.
 //!
+//! [`PcapCapture`] is the [`Capture`] every driver writes a pcap file with: it remembers the
+//! first write error, stops writing there and reports it when finished.
+//!
 //! What it is not: a capture of real interfaces, a pcapng writer, or a filter: the caller
 //! decides which packets at which points of their way are written, and in what order (pcap does
 //! not require increasing timestamps, and this writer does not reorder).
 
 use std::fmt;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
+use vnetsim_scenario::Nanos;
+
+use crate::journey::Capture;
 
 /// The largest packet a capture holds: the largest IPv4 packet, also the file's snap length.
 pub const MAX_PACKET_BYTES: usize = 65535;
@@ -165,6 +173,62 @@ impl<W: Write> PcapSink<W> {
     }
 }
 
+/// A [`Capture`] into a [`PcapSink`] that remembers its first write error: from then on it
+/// writes nothing, and [`PcapCapture::finish`] reports that error.
+#[derive(Debug)]
+pub struct PcapCapture<W: Write> {
+    sink: Option<PcapSink<W>>,
+    error: Option<PcapError>,
+}
+
+impl PcapCapture<BufWriter<File>> {
+    /// Creates the file at `path` and writes the pcap header.
+    pub fn create(path: &Path) -> Result<Self, String> {
+        let file = File::create(path).map_err(|e| e.to_string())?;
+        PcapCapture::new(BufWriter::new(file)).map_err(|e| e.to_string())
+    }
+}
+
+impl<W: Write> PcapCapture<W> {
+    /// A capture writing to `writer` (the pcap header is written now).
+    pub fn new(writer: W) -> Result<Self, PcapError> {
+        Ok(PcapCapture {
+            sink: Some(PcapSink::new(writer)?),
+            error: None,
+        })
+    }
+
+    /// Ends the capture: the first write error if there was one, else flushes the writer and
+    /// gives the number of packets written.
+    pub fn finish(self) -> Result<u64, PcapError> {
+        self.finish_into().map(|(packets, _)| packets)
+    }
+
+    /// Like [`PcapCapture::finish`], and gives the writer back (to rename a temporary file
+    /// into place, say).
+    pub fn finish_into(self) -> Result<(u64, W), PcapError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let sink = self
+            .sink
+            .expect("a capture without a write error still holds its sink");
+        let packets = sink.packets();
+        sink.finish().map(|w| (packets, w))
+    }
+}
+
+impl<W: Write> Capture for PcapCapture<W> {
+    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
+        if let Some(sink) = self.sink.as_mut()
+            && let Err(e) = sink.write(at, bytes)
+        {
+            self.error = Some(e);
+            self.sink = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -271,6 +335,41 @@ mod tests {
         }
     }
 
+    /// Accepts the header, then fails.
+    #[derive(Debug)]
+    struct HeaderOnly(usize);
+    impl Write for HeaderOnly {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.0 >= 24 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+
+    /// The capture keeps the first error (not a later write's, not the flush's) and reports
+    /// it when finished; a capture without errors counts its packets.
+    #[test]
+    fn a_capture_reports_its_first_error() {
+        let mut capture = PcapCapture::new(HeaderOnly(0)).expect("header fits");
+        capture.packet(7, &probe(Protocol::Udp, 28, 1));
+        capture.packet(9, &probe(Protocol::Udp, 28, 2));
+        let err = capture.finish().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("writing pcap packet 0 (at 7 ns)"),
+            "{err}"
+        );
+        let mut capture = PcapCapture::new(Vec::new()).expect("a vector takes anything");
+        capture.packet(7, &probe(Protocol::Udp, 28, 1));
+        capture.packet(9, &probe(Protocol::Udp, 28, 2));
+        assert_eq!(capture.finish().expect("nothing failed"), 2);
+    }
+
     #[test]
     fn writer_failures_name_what_failed() {
         let err = PcapSink::new(Broken).unwrap_err();
@@ -281,21 +380,6 @@ mod tests {
         );
         assert!(std::error::Error::source(&err).is_some());
 
-        /// Accepts the header, then fails.
-        #[derive(Debug)]
-        struct HeaderOnly(usize);
-        impl Write for HeaderOnly {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                if self.0 >= 24 {
-                    return Err(std::io::Error::other("disk full"));
-                }
-                self.0 += b.len();
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Err(std::io::Error::other("disk full"))
-            }
-        }
         let mut sink = PcapSink::new(HeaderOnly(0)).expect("header fits");
         let err = sink.write(7, &probe(Protocol::Udp, 28, 1)).unwrap_err();
         assert!(

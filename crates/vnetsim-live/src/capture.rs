@@ -1,7 +1,7 @@
 //! Pcap capture of live packets.
 //!
 //! What it is for: `vnetsim live --pcap OUT.pcap`: every packet as it leaves each hop and as it
-//! is delivered, written with `vnetsim_engine::pcap::PcapSink` (nanosecond pcap, raw IPv4),
+//! is delivered, written with `vnetsim_engine::pcap::PcapCapture` (nanosecond pcap, raw IPv4),
 //! timestamped with the wall-clock time since the fabric started (so a capture reads as
 //! starting at the Unix epoch). What it is not: a capture of real interfaces.
 
@@ -11,45 +11,28 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use vnetsim_engine::Capture;
-use vnetsim_engine::pcap::PcapSink;
+use vnetsim_engine::pcap::PcapCapture;
 use vnetsim_scenario::Nanos;
-
-#[derive(Debug)]
-struct State {
-    sink: Option<PcapSink<BufWriter<File>>>,
-    error: Option<String>,
-}
 
 /// A pcap file being written; clones share it, so the driver can finish it after the run.
 #[derive(Clone, Debug)]
 pub struct PcapFile {
-    state: Arc<Mutex<State>>,
+    capture: Arc<Mutex<Option<PcapCapture<BufWriter<File>>>>>,
 }
 
 impl PcapFile {
     /// Creates the file and writes the pcap header.
     pub fn create(path: &Path) -> Result<PcapFile, String> {
-        let file = File::create(path).map_err(|e| e.to_string())?;
-        let sink = PcapSink::new(BufWriter::new(file)).map_err(|e| e.to_string())?;
         Ok(PcapFile {
-            state: Arc::new(Mutex::new(State {
-                sink: Some(sink),
-                error: None,
-            })),
+            capture: Arc::new(Mutex::new(Some(PcapCapture::create(path)?))),
         })
     }
 
     /// Flushes the file; returns the number of packets written, or the first write error.
     pub fn finish(&self) -> Result<u64, String> {
-        let mut state = self.state.lock().map_err(|e| e.to_string())?;
-        if let Some(e) = state.error.take() {
-            return Err(e);
-        }
-        match state.sink.take() {
-            Some(sink) => {
-                let packets = sink.packets();
-                sink.finish().map(|_| packets).map_err(|e| e.to_string())
-            }
+        let mut capture = self.capture.lock().map_err(|e| e.to_string())?;
+        match capture.take() {
+            Some(c) => c.finish().map_err(|e| e.to_string()),
             None => Ok(0),
         }
     }
@@ -57,14 +40,10 @@ impl PcapFile {
 
 impl Capture for PcapFile {
     fn packet(&mut self, at: Nanos, bytes: &[u8]) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        if let Some(sink) = state.sink.as_mut()
-            && let Err(e) = sink.write(at, bytes)
+        if let Ok(mut capture) = self.capture.lock()
+            && let Some(c) = capture.as_mut()
         {
-            state.error = Some(e.to_string());
-            state.sink = None;
+            c.packet(at, bytes);
         }
     }
 }

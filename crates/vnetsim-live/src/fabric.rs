@@ -16,9 +16,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use vnetsim_dataplane::{Destination, FlowTable, Ingress, Outcome, Segment, Waypoint, WaypointAt};
+use vnetsim_dataplane::{Destination, FlowTable, Full, Ingress, Outcome, Segment};
 use vnetsim_engine::Capture;
-use vnetsim_engine::network::{Network, describe};
+use vnetsim_engine::journey::{self, SegmentStart};
+use vnetsim_engine::network::Network;
 use vnetsim_engine::report::{Conservation, EventReport, NicReport, count_drop};
 use vnetsim_engine::shaper::{Admission, Limit, Shapers};
 use vnetsim_scenario::{DropReason, Event, Nanos, NicId, Scenario};
@@ -34,12 +35,6 @@ pub struct Delivery {
     pub bytes: Vec<u8>,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Next {
-    Ingress(Ingress),
-    At(Waypoint),
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Stage {
     /// Leaves a shaper: the data plane decides the next segment.
@@ -53,7 +48,8 @@ enum Stage {
 #[derive(Debug)]
 struct InFlight {
     bytes: Vec<u8>,
-    next: Next,
+    /// Where its next segment starts.
+    next: SegmentStart,
     delivered_to: Option<Destination>,
 }
 
@@ -164,26 +160,28 @@ impl Fabric {
         if let Err(e) = vnetsim_dataplane::wire::parse(bytes) {
             counters.malformed += 1;
             tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.dropped(now, bytes, DropReason::Malformed);
+            }
             self.drop_packet(DropReason::Malformed);
             return;
         }
         let slot = self.alloc(InFlight {
             bytes: bytes.to_vec(),
-            next: Next::Ingress(Ingress::Nic(nic)),
+            next: SegmentStart::Ingress(Ingress::Nic(nic)),
             delivered_to: None,
         });
-        let vm = self.scenario.nics[nic.index()].vm;
-        self.shape(slot, Limit::Vm(vm), bytes.len(), now);
+        match journey::sender_vm(self.network.scenario(), Ingress::Nic(nic)) {
+            Some(vm) => self.shape(slot, Limit::Vm(vm), bytes.len(), now),
+            None => self.leave(slot, now),
+        }
     }
 
     /// The packet in `slot` waits in `limit`'s shaper, then leaves (or is dropped when the
     /// queue is full).
     fn shape(&mut self, slot: u32, limit: Limit, len: usize, now: Nanos) {
         match self.shapers.offer(limit, now, len as u32) {
-            Admission::Overflow => {
-                self.release(slot);
-                self.drop_packet(DropReason::QueueOverflow);
-            }
+            Admission::Overflow => self.drop_slot(slot, now, DropReason::QueueOverflow),
             Admission::Leaves {
                 departure,
                 serialization,
@@ -249,14 +247,8 @@ impl Fabric {
     fn apply_event(&mut self) {
         let e = &self.events[self.next_event];
         self.next_event += 1;
-        let action = describe(self.network.scenario(), &e.action);
-        tracing::info!(at_ns = e.at, %action, "timed event applied");
-        self.network.apply(&e.action);
-        self.applied.push(EventReport {
-            at_ns: e.at,
-            line: e.line,
-            action,
-        });
+        let applied = journey::apply_event(&mut self.network, e);
+        self.applied.push(applied);
     }
 
     fn alloc(&mut self, packet: InFlight) -> u32 {
@@ -290,6 +282,16 @@ impl Fabric {
         count_drop(&mut self.drops, reason);
     }
 
+    /// Drops the packet in `slot` at `now` (shown to the capture).
+    fn drop_slot(&mut self, slot: u32, now: Nanos, reason: DropReason) {
+        if let Some(p) = self.release(slot)
+            && let Some(c) = self.capture.as_deref_mut()
+        {
+            c.dropped(now, &p.bytes, reason);
+        }
+        self.drop_packet(reason);
+    }
+
     fn leave(&mut self, slot: u32, now: Nanos) {
         let Some(Some(p)) = self.slots.get_mut(slot as usize) else {
             return;
@@ -297,14 +299,10 @@ impl Fabric {
         if let Some(c) = self.capture.as_deref_mut() {
             c.packet(now, &p.bytes);
         }
+        let start = p.next;
         let dp = self.network.dataplane();
-        let segment = match p.next {
-            Next::Ingress(ingress) => {
-                dp.start_segment(&mut p.bytes, ingress, &mut self.flows, now, &mut ())
-            }
-            Next::At(w) => dp.resume(&mut p.bytes, w, &mut self.flows, now, &mut ()),
-        };
-        let lat = &self.scenario.latency;
+        let segment = dp.decide(start, &mut p.bytes, &mut self.flows, now, Full, &mut ());
+        let delay = journey::segment_delay(self.network.scenario(), start, segment);
         match segment {
             Segment::Done(Outcome::Dropped(reason, cause)) => {
                 if tracing::enabled!(tracing::Level::DEBUG) {
@@ -315,26 +313,14 @@ impl Fabric {
                     );
                     tracing::debug!(reason = reason.as_str(), %why, "packet dropped");
                 }
-                self.release(slot);
-                self.drop_packet(reason);
+                self.drop_slot(slot, now, reason);
             }
             Segment::Done(Outcome::Delivered(to)) => {
                 p.delivered_to = Some(to);
-                let delay = match to {
-                    Destination::Nic(_) | Destination::Internet => lat.host_to_host,
-                    Destination::Host(h) => {
-                        let site = self.scenario.hosts[h.index()].site;
-                        self.scenario.sites[site.index()].latency
-                    }
-                };
                 self.schedule(now + delay, Stage::Deliver, slot);
             }
             Segment::Paused(w) => {
-                p.next = Next::At(w);
-                let delay = match w.at() {
-                    WaypointAt::Appliance(_) => lat.appliance,
-                    WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
-                };
+                p.next = SegmentStart::At(w);
                 self.schedule(now + delay, Stage::Arrive, slot);
             }
         }
@@ -344,18 +330,15 @@ impl Fabric {
         let Some(Some(p)) = self.slots.get(slot as usize) else {
             return;
         };
-        let Next::At(w) = p.next else {
+        let SegmentStart::At(w) = p.next else {
             return;
         };
         let len = p.bytes.len();
-        let limit = match w.at() {
-            WaypointAt::Appliance(nic) => {
-                self.nics[nic.index()].counters.forwarded_packets += 1;
-                Limit::Vm(self.scenario.nics[nic.index()].vm)
-            }
-            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Limit::Gateway(v),
-        };
-        self.shape(slot, limit, len, now);
+        let arrival = journey::arrival(self.network.scenario(), w.at());
+        if let Some(nic) = arrival.forwarded_by {
+            self.nics[nic.index()].counters.forwarded_packets += 1;
+        }
+        self.shape(slot, arrival.limit, len, now);
     }
 
     fn deliver(&mut self, slot: u32, now: Nanos) -> Option<Delivery> {

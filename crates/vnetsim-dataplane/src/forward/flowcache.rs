@@ -16,8 +16,11 @@ use std::collections::HashMap;
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{DropReason, Nanos, NicId, VnetId};
 
-use crate::pipeline::{FlowTable, Ingress, Outcome, Resume, Segment, Step, Trace, Waypoint};
-use crate::topology::{Dataplane, Edge};
+use crate::forward::Dataplane;
+use crate::forward::pipeline::{
+    FlowTable, Outcome, Reliance, Segment, SegmentStart, Step, Strategy, Trace,
+};
+use crate::tables::peering::Edge;
 use crate::wire::{self, FlowKey};
 
 const MAX_RECORDS: usize = 4;
@@ -25,7 +28,7 @@ const MAX_CROSSINGS: usize = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct CacheKey {
-    start: Resume,
+    start: SegmentStart,
     key: FlowKey,
 }
 
@@ -43,24 +46,24 @@ struct Entry {
     ttl_hops: u8,
 }
 
-/// Collects what a cache entry needs while the full pipeline runs, and passes every step on.
-pub(crate) struct Recorder<'a, T: Trace> {
-    pub(crate) inner: &'a mut T,
-    pub(crate) last_nic: Option<NicId>,
+/// Collects what a remembered decision relied on while the full pipeline decides it: the
+/// pipeline reports each NSG flow record, peering crossing and TTL decrement through
+/// [`Reliance`] as it goes (the trace is left to the caller).
+pub(crate) struct Recorder {
     pub(crate) records: [(NicId, bool); MAX_RECORDS],
     pub(crate) n_records: usize,
     pub(crate) crossings: [(VnetId, Edge); MAX_CROSSINGS],
     pub(crate) n_crossings: usize,
     pub(crate) ttl_hops: u8,
-    pub(crate) cacheable: bool,
+    /// False once more records or crossings came than an entry holds.
+    pub(crate) fits: bool,
 }
 
-impl<'a, T: Trace> Recorder<'a, T> {
-    /// A recorder for a segment starting at `start`, passing steps on to `inner`.
-    pub(crate) fn new(inner: &'a mut T, start: Resume) -> Self {
-        let mut rec = Recorder {
-            inner,
-            last_nic: None,
+impl Recorder {
+    /// A recorder for a segment about to be decided.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Recorder {
             records: [(NicId(0), false); MAX_RECORDS],
             n_records: 0,
             crossings: [(
@@ -73,66 +76,53 @@ impl<'a, T: Trace> Recorder<'a, T> {
             ); MAX_CROSSINGS],
             n_crossings: 0,
             ttl_hops: 0,
-            cacheable: true,
-        };
-        // An appliance resuming a packet sends it from its own NIC: that NIC's outbound NSG
-        // record is the next one the segment relies on.
-        if let Resume::At(w) = start
-            && let crate::pipeline::WaypointAt::Appliance(nic) = w.at()
-        {
-            rec.last_nic = Some(nic);
+            fits: true,
         }
-        rec
+    }
+
+    /// Whether a decision with this result may be remembered: it fits, and it is no NSG
+    /// denial (a reverse flow record may admit the next packet) and no TTL expiry (the next
+    /// packet's TTL may last).
+    #[inline]
+    pub(crate) fn rememberable(&self, segment: &Segment) -> bool {
+        self.fits
+            && !matches!(
+                segment,
+                Segment::Done(Outcome::Dropped(
+                    DropReason::NsgDenied | DropReason::TtlExceeded,
+                    _
+                ))
+            )
     }
 }
 
-impl<T: Trace> Trace for Recorder<'_, T> {
+impl Reliance for Recorder {
     #[inline]
-    fn step(&mut self, step: Step) {
-        match step {
-            Step::Send { nic } | Step::Arrive { nic } => self.last_nic = Some(nic),
-            Step::Forward { nic, .. } => {
-                self.last_nic = Some(nic);
-                self.ttl_hops += 1;
-            }
-            Step::Nsg { direction, .. } => {
-                let outbound = direction == vnetsim_scenario::Direction::Outbound;
-                match self.last_nic {
-                    Some(nic) if !self.records[..self.n_records].contains(&(nic, outbound)) => {
-                        if self.n_records < MAX_RECORDS {
-                            self.records[self.n_records] = (nic, outbound);
-                            self.n_records += 1;
-                        } else {
-                            self.cacheable = false;
-                        }
-                    }
-                    Some(_) => {}
-                    None => self.cacheable = false,
-                }
-            }
-            Step::Peering { from, edge } => {
-                if self.n_crossings < MAX_CROSSINGS {
-                    self.crossings[self.n_crossings] = (from, edge);
-                    self.n_crossings += 1;
-                } else {
-                    self.cacheable = false;
-                }
-            }
-            Step::Drop {
-                reason: DropReason::NsgDenied | DropReason::TtlExceeded,
-                ..
-            } => {
-                self.cacheable = false;
-            }
-            Step::Deliver {
-                to: crate::pipeline::Destination::Host(_),
-            } => {
-                // The gateway decremented the TTL before handing the packet to its site.
-                self.ttl_hops += 1;
-            }
-            _ => {}
+    fn flow_record(&mut self, nic: NicId, outbound: bool) {
+        if self.records[..self.n_records].contains(&(nic, outbound)) {
+            return;
         }
-        self.inner.step(step);
+        if self.n_records < MAX_RECORDS {
+            self.records[self.n_records] = (nic, outbound);
+            self.n_records += 1;
+        } else {
+            self.fits = false;
+        }
+    }
+
+    #[inline]
+    fn crossing(&mut self, from: VnetId, edge: Edge) {
+        if self.n_crossings < MAX_CROSSINGS {
+            self.crossings[self.n_crossings] = (from, edge);
+            self.n_crossings += 1;
+        } else {
+            self.fits = false;
+        }
+    }
+
+    #[inline]
+    fn ttl_hop(&mut self) {
+        self.ttl_hops += 1;
     }
 }
 
@@ -171,67 +161,53 @@ impl FlowCache {
     }
 }
 
+/// Deciding through a [`FlowCache`]: its entries of data plane generation `generation` (bump
+/// it whenever a new data plane is compiled; entries of another generation are ignored).
+#[derive(Debug)]
+pub struct Cached<'a> {
+    /// The cache.
+    pub cache: &'a mut FlowCache,
+    /// The generation of the data plane that decides.
+    pub generation: u64,
+}
+
+impl Strategy for Cached<'_> {
+    #[inline]
+    fn segment<T: Trace>(
+        self,
+        dp: &Dataplane,
+        start: SegmentStart,
+        packet: &mut [u8],
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        dp.cached(
+            self.cache,
+            self.generation,
+            packet,
+            start,
+            flows,
+            now,
+            trace,
+        )
+    }
+}
+
 impl Dataplane {
-    /// [`Dataplane::start_segment`] through the flow cache. `generation` names the data plane
-    /// (bump it whenever a new one is compiled); entries of another generation are ignored.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_segment_cached<T: Trace>(
-        &self,
-        cache: &mut FlowCache,
-        generation: u64,
-        packet: &mut [u8],
-        ingress: Ingress,
-        flows: &mut FlowTable,
-        now: Nanos,
-        trace: &mut T,
-    ) -> Segment {
-        self.cached(
-            cache,
-            generation,
-            packet,
-            Resume::Ingress(ingress),
-            flows,
-            now,
-            trace,
-        )
-    }
-
-    /// [`Dataplane::resume`] through the flow cache.
-    #[allow(clippy::too_many_arguments)]
-    pub fn resume_cached<T: Trace>(
-        &self,
-        cache: &mut FlowCache,
-        generation: u64,
-        packet: &mut [u8],
-        waypoint: Waypoint,
-        flows: &mut FlowTable,
-        now: Nanos,
-        trace: &mut T,
-    ) -> Segment {
-        self.cached(
-            cache,
-            generation,
-            packet,
-            Resume::At(waypoint),
-            flows,
-            now,
-            trace,
-        )
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn cached<T: Trace>(
         &self,
         cache: &mut FlowCache,
         generation: u64,
         packet: &mut [u8],
-        start: Resume,
+        start: SegmentStart,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
     ) -> Segment {
         let Ok(meta) = wire::parse(packet) else {
-            return self.run(packet, start, true, flows, now, trace);
+            return self.run(packet, start, true, flows, now, trace, &mut ());
         };
         let ck = CacheKey {
             start,
@@ -255,15 +231,15 @@ impl Dataplane {
             return e.segment;
         }
         cache.misses += 1;
-        let mut rec = Recorder::new(trace, start);
-        let segment = self.run(packet, start, true, flows, now, &mut rec);
+        let mut rec = Recorder::new();
+        let segment = self.run(packet, start, true, flows, now, trace, &mut rec);
         let malformed = matches!(
             segment,
             Segment::Done(Outcome::Dropped(DropReason::Malformed, _))
         );
         // Only decisions that evaluated NSGs are worth a cache entry: a lookup in a large
         // table costs more than re-deciding a segment without NSGs.
-        if rec.cacheable && !malformed && rec.n_records > 0 {
+        if rec.rememberable(&segment) && !malformed && rec.n_records > 0 {
             cache.entries.insert(
                 ck,
                 Entry {

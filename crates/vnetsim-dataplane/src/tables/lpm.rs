@@ -11,7 +11,7 @@
 
 use ipnet::Ipv4Net;
 
-use crate::addrset::prefix_range;
+use crate::tables::addrset::prefix_range;
 
 /// Slot value of an interval that no prefix covers.
 const NONE: u32 = u32::MAX;

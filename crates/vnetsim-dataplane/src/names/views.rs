@@ -9,8 +9,8 @@ use vnetsim_scenario::{
     Access, AddressMatch, Direction, PortRange, RuleProtocol, Scenario, ServiceTag, VmId,
 };
 
-use crate::nsg::{CompiledNsg, RuleRef};
-use crate::topology::Dataplane;
+use crate::forward::Dataplane;
+use crate::tables::nsg::{CompiledNsg, RuleRef};
 
 /// One effective route row.
 #[derive(Clone, Debug, PartialEq, Serialize)]

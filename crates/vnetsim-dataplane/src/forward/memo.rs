@@ -5,9 +5,9 @@
 //! later packet of the flow through it. A hit costs a TTL check, the NSG flow-record refresh
 //! and the TTL decrement, with no lookup at all; with 100,000 flows a hash table lookup is a
 //! cache miss per segment, the memo is on a cache line the driver touches anyway. It gives
-//! exactly the pipeline's decisions under the same rules as [`crate::flowcache`] (a property
-//! test checks it): denials and drops are never remembered, a hit whose flow records expired or
-//! whose TTL runs out falls back to the full pipeline.
+//! exactly the pipeline's decisions under the same rules as [`crate::forward::flowcache`] (a
+//! property test checks it): denials and drops are never remembered, a hit whose flow records
+//! expired or whose TTL runs out falls back to the full pipeline.
 //!
 //! What it is not: a cache keyed by anything. The caller promises three things: every packet it
 //! decides through one memo belongs to the same 5-tuple and starts the segment at the same
@@ -16,12 +16,12 @@
 
 use vnetsim_scenario::{HostId, Nanos, NicId, VnetId};
 
-use crate::flowcache::Recorder;
-use crate::pipeline::{
-    Destination, FlowTable, Forwarder, Ingress, Outcome, Resume, Segment, Step, Trace, Waypoint,
-    WaypointAt,
+use crate::forward::Dataplane;
+use crate::forward::flowcache::Recorder;
+use crate::forward::pipeline::{
+    Destination, FlowTable, Forwarder, Outcome, Segment, SegmentStart, Step, Strategy, Trace,
+    Waypoint, WaypointAt,
 };
-use crate::topology::Dataplane;
 use crate::wire;
 
 /// NSG flow records and peering crossings a memo holds (more and the segment is not
@@ -57,7 +57,7 @@ pub struct SegmentMemo {
     n_crossings: u8,
     /// NSG flow records the decision relied on: `nic << 1 | outbound`.
     records: [u32; MEMO_RECORDS],
-    /// Peering crossings, as edge numbers ([`crate::PeeringStates::edge_number`]).
+    /// Peering crossings, as edge numbers ([`crate::tables::peering::PeeringStates::edge_number`]).
     crossings: [u32; MEMO_CROSSINGS],
 }
 
@@ -77,7 +77,7 @@ impl SegmentMemo {
         *self = Self::default();
     }
 
-    fn segment(&self) -> Segment {
+    fn remembered(&self) -> Segment {
         let waypoint = |at| {
             Segment::Paused(Waypoint {
                 at,
@@ -106,8 +106,11 @@ impl SegmentMemo {
     }
 
     /// The memo of a decision, if it can be remembered.
-    fn of<T: Trace>(dp: &Dataplane, segment: Segment, rec: &Recorder<'_, T>) -> Option<Self> {
-        if !rec.cacheable || rec.n_records > MEMO_RECORDS || rec.n_crossings > MEMO_CROSSINGS {
+    fn of(dp: &Dataplane, segment: Segment, rec: &Recorder) -> Option<Self> {
+        if !rec.rememberable(&segment)
+            || rec.n_records > MEMO_RECORDS
+            || rec.n_crossings > MEMO_CROSSINGS
+        {
             return None;
         }
         let (kind, id, forwarder, hops) = match segment {
@@ -160,41 +163,29 @@ impl SegmentMemo {
     }
 }
 
+/// Deciding through a flow's memo of this segment (see the module documentation).
+impl Strategy for &mut SegmentMemo {
+    #[inline]
+    fn segment<T: Trace>(
+        self,
+        dp: &Dataplane,
+        start: SegmentStart,
+        packet: &mut [u8],
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        dp.memoized(self, packet, start, flows, now, trace)
+    }
+}
+
 impl Dataplane {
-    /// [`Dataplane::start_segment`] through `memo`, the caller's memo of this flow's first
-    /// segment from `ingress` (see the module documentation).
-    pub fn start_segment_memo<T: Trace>(
-        &self,
-        memo: &mut SegmentMemo,
-        packet: &mut [u8],
-        ingress: Ingress,
-        flows: &mut FlowTable,
-        now: Nanos,
-        trace: &mut T,
-    ) -> Segment {
-        self.memoized(memo, packet, Resume::Ingress(ingress), flows, now, trace)
-    }
-
-    /// [`Dataplane::resume`] through `memo`, the caller's memo of this flow's segment from
-    /// `waypoint`.
-    pub fn resume_memo<T: Trace>(
-        &self,
-        memo: &mut SegmentMemo,
-        packet: &mut [u8],
-        waypoint: Waypoint,
-        flows: &mut FlowTable,
-        now: Nanos,
-        trace: &mut T,
-    ) -> Segment {
-        self.memoized(memo, packet, Resume::At(waypoint), flows, now, trace)
-    }
-
     #[inline]
     fn memoized<T: Trace>(
         &self,
         memo: &mut SegmentMemo,
         packet: &mut [u8],
-        start: Resume,
+        start: SegmentStart,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
@@ -208,10 +199,10 @@ impl Dataplane {
                 let (from, edge) = self.peerings.numbered_edge(number);
                 trace.step(Step::Peering { from, edge });
             }
-            return memo.segment();
+            return memo.remembered();
         }
-        let mut rec = Recorder::new(trace, start);
-        let segment = self.run(packet, start, true, flows, now, &mut rec);
+        let mut rec = Recorder::new();
+        let segment = self.run(packet, start, true, flows, now, trace, &mut rec);
         *memo = SegmentMemo::of(self, segment, &rec).unwrap_or_default();
         segment
     }

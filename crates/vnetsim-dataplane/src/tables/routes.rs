@@ -3,7 +3,8 @@
 //! What it is for: the list Azure shows as a NIC's "effective routes" (source, state, prefix,
 //! next hop type, next hop IP), including the routes that lost (`Invalid`) and why, and the
 //! compiled longest-prefix-match table built from the `Active` ones. What it is not: it does not
-//! forward packets (see [`crate::pipeline`]) and it does not check the scenario (the loader did).
+//! forward packets (see [`crate::forward::pipeline`]) and it does not check the scenario (the
+//! loader did).
 //!
 //! Rules applied, from Azure's "Virtual network traffic routing" article (udr-overview):
 //! - system routes: each address range of the VNet -> VnetLocal; 0.0.0.0/0 -> Internet;
@@ -25,7 +26,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vnetsim_scenario::{NextHopType, PeeringId, Scenario, SubnetId, VnetId};
 
-use crate::topology::PeeringStates;
+use crate::tables::peering::PeeringStates;
 
 /// Who created a route, as Azure's effective routes name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

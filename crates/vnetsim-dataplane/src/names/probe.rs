@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{Endpoint, NicId, Probe, Protocol, Scenario, SiteId};
 
-use crate::pipeline::{Destination, FlowTable, Ingress, Outcome, Step};
-use crate::topology::Dataplane;
+use crate::forward::Dataplane;
+use crate::forward::pipeline::{Destination, FlowTable, Ingress, Outcome, Step};
 use crate::wire::{self, PacketSpec};
 
 /// TTL of probe packets (Linux's default).

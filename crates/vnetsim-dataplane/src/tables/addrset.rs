@@ -4,9 +4,9 @@
 //! (VirtualNetwork, Internet, ...), built once when a table is compiled and then asked
 //! [`AddrSet::contains`] per packet, without allocating.
 //!
-//! What it is not: not a prefix table (it keeps no value per prefix: see [`crate::lpm`]) and not
-//! IPv6. Set operations ([`AddrSet::union`], [`AddrSet::difference`]) allocate and belong to
-//! compile time, not to the packet path.
+//! What it is not: not a prefix table (it keeps no value per prefix: see
+//! [`crate::tables::lpm`]) and not IPv6. Set operations ([`AddrSet::union`],
+//! [`AddrSet::difference`]) allocate and belong to compile time, not to the packet path.
 
 use std::net::Ipv4Addr;
 

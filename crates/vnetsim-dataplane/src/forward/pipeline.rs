@@ -5,9 +5,12 @@
 //! a [`Trace`]. Order per hop: source NIC NSG out -> source subnet NSG out -> route lookup in the
 //! source subnet -> next hop (VnetLocal, VNetPeering, VirtualAppliance, VirtualNetworkGateway,
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
-//! appliances re-routing from their own subnet. What it is not: it keeps no clock, allocates
-//! nothing per packet (the flow table grows only with new flows) and does no I/O; timing,
-//! bandwidth and queues belong to the drivers.
+//! appliances re-routing from their own subnet. A timed driver decides a packet's way segment
+//! by segment with [`Dataplane::decide`], from a [`SegmentStart`], through a [`Strategy`] (in
+//! full, or through a remembered decision); the pipeline tells a remembering strategy what a
+//! decision relied on by explicit calls (the NSG step names the flow record it used). What it
+//! is not: it keeps no clock, allocates nothing per packet (the flow table grows only with new
+//! flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
 
 use std::collections::HashMap;
 
@@ -17,8 +20,9 @@ use vnetsim_scenario::{
     VirtualNetworkAccessMode, VnetId,
 };
 
-use crate::nsg::RuleRef;
-use crate::topology::{Dataplane, Edge, HopKind, addr_key};
+use crate::forward::{Dataplane, HopKind, addr_key};
+use crate::tables::nsg::RuleRef;
+use crate::tables::peering::Edge;
 use crate::wire::{self, FlowKey, Malformed};
 
 /// Where a packet enters the data plane.
@@ -381,7 +385,7 @@ enum Pos {
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
 
-/// Where a packet waits between two segments of its way (see [`Dataplane::start_segment`]).
+/// Where a packet waits between two segments of its way (see [`Dataplane::decide`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Waypoint {
     pub(crate) at: WaypointAt,
@@ -424,10 +428,81 @@ pub enum Segment {
     Paused(Waypoint),
 }
 
+/// Where a segment of a packet's way starts: where the packet entered the data plane, or the
+/// waypoint where the previous segment paused it. A timed driver keeps one per packet in
+/// flight and hands it to [`Dataplane::decide`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Resume {
+pub enum SegmentStart {
+    /// The packet's first segment, from where it entered.
     Ingress(Ingress),
+    /// A later segment, from the waypoint the previous one paused at.
     At(Waypoint),
+}
+
+/// What a segment's decision relied on, reported by the pipeline as it decides: the NSG flow
+/// records it consulted or created, the peering crossings, the TTL decrements. A strategy that
+/// remembers decisions ([`SegmentMemo`], [`FlowCache`]) collects them to know when its
+/// memory still holds; `()` collects nothing (the plain pipeline, compiled away).
+///
+/// [`SegmentMemo`]: crate::forward::memo::SegmentMemo
+/// [`FlowCache`]: crate::forward::flowcache::FlowCache
+pub(crate) trait Reliance {
+    /// The NSGs of `nic` in one direction were applied (through a flow record or rules); the
+    /// record of that NIC and direction admits the next packets.
+    fn flow_record(&mut self, nic: NicId, outbound: bool);
+    /// The packet crossed a peering from `from` over `edge`.
+    fn crossing(&mut self, from: VnetId, edge: Edge);
+    /// An appliance or gateway decremented the packet's TTL.
+    fn ttl_hop(&mut self);
+}
+
+impl Reliance for () {
+    #[inline(always)]
+    fn flow_record(&mut self, _nic: NicId, _outbound: bool) {}
+    #[inline(always)]
+    fn crossing(&mut self, _from: VnetId, _edge: Edge) {}
+    #[inline(always)]
+    fn ttl_hop(&mut self) {}
+}
+
+/// How a segment is decided: every time in full ([`Full`]), or through something that
+/// remembers decisions (a flow's [`SegmentMemo`], the [`FlowCache`] of a data plane
+/// generation). Each gives the same segment (property-tested); they differ in cost only.
+/// Statically dispatched: the strategy is a type, so a driver's hot path pays no indirection.
+///
+/// [`SegmentMemo`]: crate::forward::memo::SegmentMemo
+/// [`FlowCache`]: crate::forward::flowcache::FlowCache
+pub trait Strategy {
+    /// Decides the segment of `packet` from `start` at `now` with `dp` (see
+    /// [`Dataplane::decide`]).
+    fn segment<T: Trace>(
+        self,
+        dp: &Dataplane,
+        start: SegmentStart,
+        packet: &mut [u8],
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment;
+}
+
+/// The full pipeline every time: no memory of earlier decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Full;
+
+impl Strategy for Full {
+    #[inline]
+    fn segment<T: Trace>(
+        self,
+        dp: &Dataplane,
+        start: SegmentStart,
+        packet: &mut [u8],
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+    ) -> Segment {
+        dp.run(packet, start, true, flows, now, trace, &mut ())
+    }
 }
 
 impl Dataplane {
@@ -443,54 +518,68 @@ impl Dataplane {
         now: Nanos,
         trace: &mut T,
     ) -> Outcome {
-        let mut segment = self.run(packet, Resume::Ingress(ingress), false, flows, now, trace);
+        let mut segment = self.run(
+            packet,
+            SegmentStart::Ingress(ingress),
+            false,
+            flows,
+            now,
+            trace,
+            &mut (),
+        );
         loop {
             match segment {
                 Segment::Done(outcome) => return outcome,
                 // Without pauses `run` only returns Done; kept total for safety.
                 Segment::Paused(w) => {
-                    segment = self.run(packet, Resume::At(w), false, flows, now, trace);
+                    segment = self.run(
+                        packet,
+                        SegmentStart::At(w),
+                        false,
+                        flows,
+                        now,
+                        trace,
+                        &mut (),
+                    );
                 }
             }
         }
     }
 
-    /// Like [`Dataplane::forward`], but stops where the packet waits for bandwidth (an
-    /// appliance about to send what it forwards, a gateway): a timed driver shapes it there and
-    /// continues later with [`Dataplane::resume`], against the network as it is then.
-    pub fn start_segment<T: Trace>(
+    /// Decides one segment of a packet's way: from `start` until the packet is delivered,
+    /// dropped, or waits for bandwidth at a waypoint (an appliance about to send what it
+    /// forwards, a gateway). A timed driver shapes it there and decides the next segment later
+    /// from [`SegmentStart::At`], against the network as it is then. `strategy` says whether
+    /// the decision is made in full or through remembered decisions; the result is the same.
+    ///
+    /// Appliances and gateways decrement the TTL in place (with the header checksum patched);
+    /// steps are reported to `trace` (a remembered decision reports only its peering
+    /// crossings).
+    #[inline]
+    pub fn decide<S: Strategy, T: Trace>(
         &self,
+        start: SegmentStart,
         packet: &mut [u8],
-        ingress: Ingress,
         flows: &mut FlowTable,
         now: Nanos,
+        strategy: S,
         trace: &mut T,
     ) -> Segment {
-        self.run(packet, Resume::Ingress(ingress), true, flows, now, trace)
+        strategy.segment(self, start, packet, flows, now, trace)
     }
 
-    /// Continues a packet paused at `waypoint` (see [`Dataplane::start_segment`]).
-    pub fn resume<T: Trace>(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run<T: Trace, R: Reliance>(
         &self,
         packet: &mut [u8],
-        waypoint: Waypoint,
-        flows: &mut FlowTable,
-        now: Nanos,
-        trace: &mut T,
-    ) -> Segment {
-        self.run(packet, Resume::At(waypoint), true, flows, now, trace)
-    }
-
-    pub(crate) fn run<T: Trace>(
-        &self,
-        packet: &mut [u8],
-        resume: Resume,
+        start: SegmentStart,
         pause: bool,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
+        rec: &mut R,
     ) -> Segment {
-        let (outcome, waypoint) = self.run_inner(packet, resume, pause, flows, now, trace);
+        let (outcome, waypoint) = self.run_inner(packet, start, pause, flows, now, trace, rec);
         match waypoint {
             Some(w) => Segment::Paused(w),
             None => {
@@ -503,14 +592,16 @@ impl Dataplane {
         }
     }
 
-    fn run_inner<T: Trace>(
+    #[allow(clippy::too_many_arguments)]
+    fn run_inner<T: Trace, R: Reliance>(
         &self,
         packet: &mut [u8],
-        resume: Resume,
+        start: SegmentStart,
         pause: bool,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
+        rec: &mut R,
     ) -> (Outcome, Option<Waypoint>) {
         let done = |o: Outcome| (o, None);
         let meta = match wire::parse(packet) {
@@ -523,13 +614,13 @@ impl Dataplane {
             }
         };
         let key = meta.key;
-        let (mut pos, mut forwarder, mut hops) = match resume {
-            Resume::At(w) => (w.pos(), w.forwarder, w.hops),
-            Resume::Ingress(Ingress::Nic(nic)) => {
+        let (mut pos, mut forwarder, mut hops) = match start {
+            SegmentStart::At(w) => (w.pos(), w.forwarder, w.hops),
+            SegmentStart::Ingress(Ingress::Nic(nic)) => {
                 trace.step(Step::Send { nic });
                 (Pos::Egress(nic), Forwarder::Origin, 0)
             }
-            Resume::Ingress(Ingress::Site(site)) => {
+            SegmentStart::Ingress(Ingress::Site(site)) => {
                 trace.step(Step::FromSite { site });
                 let gw = self.sites[site.index()].gateway_vnet;
                 if !self.vnets[gw.index()].advertised.contains(key.dst) {
@@ -550,7 +641,7 @@ impl Dataplane {
                 }
                 (Pos::GatewayIn(gw), Forwarder::Gateway, 0)
             }
-            Resume::Ingress(Ingress::Internet) => {
+            SegmentStart::Ingress(Ingress::Internet) => {
                 return done(Outcome::Dropped(
                     DropReason::NoRoute,
                     DropCause::FromInternet,
@@ -561,10 +652,10 @@ impl Dataplane {
             hops += 1;
             let next = match pos {
                 Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
-                Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace),
+                Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace, rec),
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
-                    self.route(vnet, subnet, &key, forwarder, trace)
+                    self.route(vnet, subnet, &key, forwarder, trace, rec)
                 }
                 Pos::Arrive(nic) => {
                     let n = &self.nics[nic.index()];
@@ -578,7 +669,7 @@ impl Dataplane {
                         ));
                     }
                     if let Err((r, c)) =
-                        self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace)
+                        self.nsgs_pass(nic, Direction::Inbound, &key, flows, now, trace, rec)
                     {
                         return done(Outcome::Dropped(r, c));
                     }
@@ -592,7 +683,10 @@ impl Dataplane {
                         ));
                     }
                     match wire::forward_hop(packet) {
-                        Ok(ttl) => trace.step(Step::Forward { nic, ttl }),
+                        Ok(ttl) => {
+                            rec.ttl_hop();
+                            trace.step(Step::Forward { nic, ttl });
+                        }
                         Err(_) => {
                             return done(Outcome::Dropped(
                                 DropReason::TtlExceeded,
@@ -617,7 +711,12 @@ impl Dataplane {
                         ));
                     }
                     return done(match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
-                        Some(host) => Outcome::Delivered(Destination::Host(*host)),
+                        Some(host) => {
+                            // The gateway's TTL decrement counts for a delivered packet only:
+                            // other outcomes are drops, never remembered.
+                            rec.ttl_hop();
+                            Outcome::Delivered(Destination::Host(*host))
+                        }
                         None => {
                             Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site })
                         }
@@ -655,7 +754,8 @@ impl Dataplane {
     }
 
     /// The packet leaves `nic`: source check, NSGs out, route lookup in the NIC's subnet.
-    fn egress<T: Trace>(
+    #[allow(clippy::too_many_arguments)]
+    fn egress<T: Trace, R: Reliance>(
         &self,
         nic: NicId,
         key: &FlowKey,
@@ -663,6 +763,7 @@ impl Dataplane {
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
+        rec: &mut R,
     ) -> Decision {
         let n = &self.nics[nic.index()];
         if key.src != n.ip && !n.ip_forwarding {
@@ -672,18 +773,19 @@ impl Dataplane {
                 DropCause::NicSourceCheck { nic },
             ));
         }
-        self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace)?;
-        self.route(n.vnet, n.subnet, key, forwarder, trace)
+        self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace, rec)?;
+        self.route(n.vnet, n.subnet, key, forwarder, trace, rec)
     }
 
     /// Looks the destination up in `subnet`'s effective routes and takes the next hop.
-    fn route<T: Trace>(
+    fn route<T: Trace, R: Reliance>(
         &self,
         vnet: VnetId,
         subnet: SubnetId,
         key: &FlowKey,
         forwarder: Forwarder,
         trace: &mut T,
+        rec: &mut R,
     ) -> Decision {
         let plane = &self.subnets[subnet.index()];
         let Some(hop_index) = plane.lpm.lookup(key.dst) else {
@@ -705,7 +807,7 @@ impl Dataplane {
             HopKind::Internet => Ok(Pos::Internet),
             HopKind::Local => self.arrive_in(vnet, key.dst),
             HopKind::Peer(edge) => {
-                self.cross(vnet, &edge, key, forwarder, trace)?;
+                self.cross(vnet, &edge, key, forwarder, trace, rec)?;
                 self.arrive_in(edge.peer, key.dst)
             }
             HopKind::Appliance { nic: None, .. } => Err((
@@ -720,7 +822,7 @@ impl Dataplane {
                 crossing,
             } => {
                 if let Some(edge) = crossing {
-                    self.cross(vnet, &edge, key, forwarder, trace)?;
+                    self.cross(vnet, &edge, key, forwarder, trace, rec)?;
                 }
                 Ok(Pos::Arrive(nic))
             }
@@ -736,7 +838,7 @@ impl Dataplane {
                 crossing,
             } => {
                 if let Some(edge) = crossing {
-                    self.cross(vnet, &edge, key, forwarder, trace)?;
+                    self.cross(vnet, &edge, key, forwarder, trace, rec)?;
                 }
                 trace.step(Step::Gateway { vnet: gw });
                 Ok(Pos::GatewayOut(gw))
@@ -752,15 +854,17 @@ impl Dataplane {
     }
 
     /// Checks a peering crossing from `from` over `edge`.
-    fn cross<T: Trace>(
+    fn cross<T: Trace, R: Reliance>(
         &self,
         from: VnetId,
         edge: &Edge,
         key: &FlowKey,
         forwarder: Forwarder,
         trace: &mut T,
+        rec: &mut R,
     ) -> Result<(), (DropReason, DropCause)> {
         trace.step(Step::Peering { from, edge: *edge });
+        rec.crossing(from, *edge);
         if self.access_mode == VirtualNetworkAccessMode::Block {
             for link in [edge.local, edge.remote].into_iter().flatten() {
                 if !self.links[link.index()].access {
@@ -788,7 +892,8 @@ impl Dataplane {
 
     /// Applies the NSGs of `nic` in `direction`, in Azure's order (inbound: subnet then NIC;
     /// outbound: NIC then subnet), honouring and creating flow records.
-    fn nsgs_pass<T: Trace>(
+    #[allow(clippy::too_many_arguments)]
+    fn nsgs_pass<T: Trace, R: Reliance>(
         &self,
         nic: NicId,
         direction: Direction,
@@ -796,6 +901,7 @@ impl Dataplane {
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
+        rec: &mut R,
     ) -> Result<(), (DropReason, DropCause)> {
         let n = &self.nics[nic.index()];
         let subnet_point = (
@@ -811,6 +917,9 @@ impl Dataplane {
             return Ok(());
         }
         let outbound = direction == Direction::Outbound;
+        // Past here the NSGs pass (leaving or refreshing this record) or deny (and a denial
+        // is never remembered): the decision relies on the record of this NIC and direction.
+        rec.flow_record(nic, outbound);
         if flows.hit(nic, outbound, key, now) {
             for (point, nsg) in order {
                 if let Some(i) = nsg {

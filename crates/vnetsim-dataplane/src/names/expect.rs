@@ -6,10 +6,10 @@
 
 use vnetsim_scenario::{Expectation, ExpectedVerdict, Probe, Scenario};
 
-use crate::explain::cause_text;
-use crate::pipeline::{FlowTable, Outcome};
-use crate::probe::{ProbeResult, path_names, run_probe_observed};
-use crate::topology::Dataplane;
+use crate::forward::Dataplane;
+use crate::forward::pipeline::{FlowTable, Outcome};
+use crate::names::explain::cause_text;
+use crate::names::probe::{ProbeResult, path_names, run_probe_observed};
 
 /// The result of one probe expectation.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +80,7 @@ pub fn check_probe(
 }
 
 /// Like [`check_probe`], showing `observe` the probe's bytes (see
-/// [`crate::probe::run_probe_observed`]).
+/// [`crate::names::probe::run_probe_observed`]).
 pub fn check_probe_observed(
     scenario: &Scenario,
     dataplane: &Dataplane,
@@ -145,7 +145,7 @@ pub fn describe(scenario: &Scenario, dataplane: &Dataplane, outcome: &Outcome) -
         Outcome::Delivered(to) => {
             format!(
                 "delivered to {}",
-                crate::probe::destination_name(scenario, *to)
+                crate::names::probe::destination_name(scenario, *to)
             )
         }
         Outcome::Dropped(reason, cause) => format!(

@@ -4,15 +4,15 @@
 //! packet went where it went: each hop with the route (prefix, next hop type, next hop IP,
 //! source) and the NSG rule (nsg, rule, priority, direction) that decided it, and the peering
 //! switch or NIC setting behind a drop. What it is not: a decision maker; it only names what
-//! [`crate::pipeline`] decided.
+//! [`crate::forward::pipeline`] decided.
 
 use serde::Serialize;
 use vnetsim_scenario::{Direction, NsgId, Probe, Protocol, Scenario, SubnetId};
 
-use crate::nsg::RuleRef;
-use crate::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
-use crate::probe::{ProbeResult, destination_name, path_names};
-use crate::topology::Dataplane;
+use crate::forward::Dataplane;
+use crate::forward::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
+use crate::names::probe::{ProbeResult, destination_name, path_names};
+use crate::tables::nsg::RuleRef;
 
 /// A route as shown in a hop.
 #[derive(Clone, Debug, PartialEq, Serialize)]

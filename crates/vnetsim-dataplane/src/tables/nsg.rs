@@ -19,7 +19,7 @@ use vnetsim_scenario::model::{
     self, Access, AddressMatch, Direction, PortRange, RuleProtocol, ServiceTag,
 };
 
-use crate::addrset::AddrSet;
+use crate::tables::addrset::AddrSet;
 use crate::wire::{FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The address sets of the service tags, as seen from one VNet.

@@ -1,0 +1,273 @@
+//! Compiling a scenario into the network the forwarding decision reads.
+//!
+//! What it is for: turning a checked [`Scenario`] (and which peering links exist right now) into
+//! per-subnet effective routes with their compiled LPM tables, per-(NSG, VNet) compiled rules
+//! with resolved service tags, an address-to-NIC map and peering states (the tables of
+//! [`crate::tables`], joined up). What it is not: it holds no per-flow state (see
+//! [`crate::forward::pipeline::FlowTable`]) and does not change in place: a timed event builds
+//! a new [`Dataplane`].
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use foldhash::fast::FixedState;
+use ipnet::Ipv4Net;
+use vnetsim_scenario::{
+    HostId, NextHopType, NicId, NsgId, PeeringId, Scenario, SubnetId, VirtualNetworkAccessMode,
+    VnetId,
+};
+
+use super::{
+    AZURE_HOST_IP, Dataplane, Hop, HopKind, LinkFlags, NicPlane, NsgPlane, SitePlane, SubnetPlane,
+    VnetPlane, addr_key,
+};
+use crate::tables::peering::PeeringStates;
+
+use crate::tables::addrset::AddrSet;
+use crate::tables::lpm::Lpm;
+use crate::tables::nsg::{CompiledNsg, TagSets};
+use crate::tables::routes::{EffectiveRoute, RESERVED_NONE_PREFIXES, RouteState, RouteTarget};
+
+impl Dataplane {
+    /// Compiles a scenario with every peering link present.
+    pub fn compile(scenario: &Scenario) -> Self {
+        Self::compile_with(scenario, PeeringStates::all_present(scenario))
+    }
+
+    /// Compiles a scenario with the given peering states (after timed events).
+    pub fn compile_with(scenario: &Scenario, peerings: PeeringStates) -> Self {
+        let mut nic_by_addr = HashMap::with_hasher(FixedState::default());
+        for (i, nic) in scenario.nics.iter().enumerate() {
+            nic_by_addr.insert(addr_key(nic.vnet.0, u32::from(nic.ip)), NicId(i as u32));
+        }
+        let mut host_by_addr = HashMap::with_hasher(FixedState::default());
+        for (i, host) in scenario.hosts.iter().enumerate() {
+            host_by_addr.insert(addr_key(host.site.0, u32::from(host.ip)), HostId(i as u32));
+        }
+        let sites: Vec<SitePlane> = scenario
+            .sites
+            .iter()
+            .map(|s| SitePlane {
+                gateway_vnet: s.connection,
+                space: AddrSet::from_prefixes(s.address_space.iter().copied()),
+            })
+            .collect();
+
+        let gateway_of: Vec<Option<(VnetId, Option<PeeringId>)>> = (0..scenario.vnets.len())
+            .map(|v| peerings.gateway_for(scenario, VnetId(v as u32)))
+            .collect();
+
+        let vnets: Vec<VnetPlane> = scenario
+            .vnets
+            .iter()
+            .enumerate()
+            .map(|(v, vnet)| {
+                let id = VnetId(v as u32);
+                let space = AddrSet::from_prefixes(vnet.address_space.iter().copied());
+                let tags = tag_sets(scenario, &peerings, &gateway_of, &sites, id, &space);
+                let own_sites: Vec<(Ipv4Net, u32)> = scenario
+                    .sites
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.connection == id)
+                    .flat_map(|(i, s)| s.address_space.iter().map(move |p| (*p, i as u32)))
+                    .collect();
+                let sites = (vnet.gateway.is_some()).then(|| Lpm::new(own_sites));
+                let mut advertised = space.clone();
+                for (w, g) in gateway_of.iter().enumerate() {
+                    if matches!(g, Some((gw, Some(_))) if *gw == id) {
+                        let spoke = &scenario.vnets[w];
+                        advertised = advertised
+                            .union(&AddrSet::from_prefixes(spoke.address_space.iter().copied()));
+                    }
+                }
+                VnetPlane {
+                    space,
+                    tags,
+                    sites,
+                    advertised,
+                }
+            })
+            .collect();
+
+        // NSGs compiled per (NSG, VNet) pair in use.
+        let mut nsgs: Vec<NsgPlane> = Vec::new();
+        let mut nsg_index: HashMap<(NsgId, VnetId), u32> = HashMap::new();
+        let mut nsg_for = |nsg: Option<NsgId>, vnet: VnetId| -> Option<u32> {
+            let nsg = nsg?;
+            Some(*nsg_index.entry((nsg, vnet)).or_insert_with(|| {
+                nsgs.push(NsgPlane {
+                    nsg,
+                    compiled: CompiledNsg::compile(
+                        &scenario.nsgs[nsg.index()],
+                        &vnets[vnet.index()].tags,
+                    ),
+                });
+                (nsgs.len() - 1) as u32
+            }))
+        };
+
+        let mut subnets = Vec::with_capacity(scenario.subnets.len());
+        for (s, sub) in scenario.subnets.iter().enumerate() {
+            let routes =
+                crate::tables::routes::effective_routes(scenario, &peerings, SubnetId(s as u32));
+            let mut hops = Vec::new();
+            let mut pairs = Vec::new();
+            for (r, route) in routes.iter().enumerate() {
+                if route.state != RouteState::Active {
+                    continue;
+                }
+                let kind = resolve_hop(&peerings, &nic_by_addr, sub.vnet, route);
+                pairs.push((route.prefix, hops.len() as u32));
+                hops.push(Hop {
+                    kind,
+                    route: r as u32,
+                });
+            }
+            subnets.push(SubnetPlane {
+                lpm: Lpm::new(pairs),
+                hops,
+                routes,
+                nsg: nsg_for(sub.nsg, sub.vnet),
+            });
+        }
+        let nics = scenario
+            .nics
+            .iter()
+            .map(|nic| NicPlane {
+                vnet: nic.vnet,
+                subnet: nic.subnet,
+                ip: u32::from(nic.ip),
+                ip_forwarding: nic.ip_forwarding,
+                vm_forwards: scenario.vms[nic.vm.index()].forwarding,
+                nsg: nsg_for(nic.nsg, nic.vnet),
+            })
+            .collect();
+        let links = scenario
+            .peerings
+            .iter()
+            .map(|p| LinkFlags {
+                access: p.allow_virtual_network_access,
+                forwarded: p.allow_forwarded_traffic,
+            })
+            .collect();
+        Dataplane {
+            access_mode: scenario.azure.virtual_network_access,
+            enforce_forwarded: scenario.azure.forwarded_traffic
+                == vnetsim_scenario::ForwardedTrafficMode::Enforce,
+            peerings,
+            links,
+            vnets,
+            subnets,
+            nics,
+            nsgs,
+            sites,
+            nic_by_addr,
+            host_by_addr,
+            gateway_subnets: scenario
+                .vnets
+                .iter()
+                .map(|v| v.gateway.as_ref().map(|g| g.subnet))
+                .collect(),
+        }
+    }
+}
+
+fn resolve_hop(
+    peerings: &PeeringStates,
+    nic_by_addr: &HashMap<u64, NicId, FixedState>,
+    vnet: VnetId,
+    route: &EffectiveRoute,
+) -> HopKind {
+    match route.next_hop {
+        NextHopType::None => HopKind::Drop,
+        NextHopType::VnetLocal => HopKind::Local,
+        NextHopType::Internet => HopKind::Internet,
+        NextHopType::VNetPeering => match route.target {
+            RouteTarget::Peer { vnet: peer, .. } => match peerings.edge(vnet, peer) {
+                Some(edge) => HopKind::Peer(edge),
+                None => HopKind::Drop,
+            },
+            _ => HopKind::Drop,
+        },
+        NextHopType::VirtualNetworkGateway => match route.target {
+            RouteTarget::Gateway { vnet: gw, link } => HopKind::Gateway {
+                vnet: Some(gw),
+                crossing: link.and_then(|_| peerings.edge(vnet, gw)),
+            },
+            _ => HopKind::Gateway {
+                vnet: None,
+                crossing: None,
+            },
+        },
+        NextHopType::VirtualAppliance => {
+            let ip = route.next_hop_ip.map(u32::from).unwrap_or(0);
+            if let Some(nic) = nic_by_addr.get(&addr_key(vnet.0, ip)) {
+                return HopKind::Appliance {
+                    nic: Some(*nic),
+                    crossing: None,
+                };
+            }
+            // Service chaining: the appliance may sit in a directly peered VNet (not transitive).
+            for edge in peerings.edges(vnet) {
+                if let Some(nic) = nic_by_addr.get(&addr_key(edge.peer.0, ip)) {
+                    return HopKind::Appliance {
+                        nic: Some(*nic),
+                        crossing: Some(*edge),
+                    };
+                }
+            }
+            HopKind::Appliance {
+                nic: None,
+                crossing: None,
+            }
+        }
+    }
+}
+
+fn private_space() -> AddrSet {
+    AddrSet::from_prefixes(
+        RESERVED_NONE_PREFIXES
+            .iter()
+            .map(|(a, l)| Ipv4Net::new(Ipv4Addr::from(*a), *l).expect("valid reserved prefix")),
+    )
+}
+
+/// The service tags as seen from `vnet`.
+fn tag_sets(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    gateway_of: &[Option<(VnetId, Option<PeeringId>)>],
+    sites: &[SitePlane],
+    vnet: VnetId,
+    space: &AddrSet,
+) -> TagSets {
+    let mut vn = space.clone();
+    for edge in peerings.edges(vnet) {
+        // Tag mode: a link with access off takes the peer out of the tag (manage-peering 2022).
+        // The flag that counts is this VNet's own link (the RM link for a classic VNet).
+        let access = scenario.peerings[edge.name_link().index()].allow_virtual_network_access;
+        let counts =
+            access || scenario.azure.virtual_network_access == VirtualNetworkAccessMode::Block;
+        if counts {
+            let peer = &scenario.vnets[edge.peer.index()];
+            vn = vn.union(&AddrSet::from_prefixes(peer.address_space.iter().copied()));
+        }
+    }
+    // On-premises ranges reached through the gateway this VNet uses.
+    if let Some((gw, _)) = gateway_of[vnet.index()] {
+        for site in sites.iter().filter(|s| s.gateway_vnet == gw) {
+            vn = vn.union(&site.space);
+        }
+    }
+    let host = AddrSet::from_prefixes([Ipv4Net::from(AZURE_HOST_IP)]);
+    let internet = AddrSet::all()
+        .difference(&private_space())
+        .difference(&vn)
+        .difference(&host);
+    TagSets {
+        virtual_network: vn,
+        internet,
+        azure_load_balancer: host,
+    }
+}

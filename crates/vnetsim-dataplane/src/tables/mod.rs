@@ -1,0 +1,14 @@
+//! The compiled tables: the structures a forwarding decision looks things up in.
+//!
+//! What it is for: [`addrset`] (merged address ranges), [`lpm`] (longest-prefix match over
+//! sorted intervals), [`nsg`] (NSGs compiled to numeric rules with Azure's default rules),
+//! [`peering`] (which links exist, their states, the edges between connected VNets) and
+//! [`routes`] (a subnet's effective routes exactly as Azure lists them). Each depends only on
+//! the scenario, on [`crate::wire`] and on the tables listed before it. What it is not: the
+//! decision itself ([`crate::forward`]) or per-flow state.
+
+pub mod addrset;
+pub mod lpm;
+pub mod nsg;
+pub mod peering;
+pub mod routes;

@@ -1,0 +1,625 @@
+//! The discrete-event engine: a virtual nanosecond clock, a queue of pending events, and the
+//! packets on their way.
+//!
+//! What it is for: replaying a scenario's traffic, probes and timed changes. Each packet is a
+//! real IPv4 packet in a pooled buffer. It waits in its sender's egress shaper (the VM size's
+//! bandwidth), then the data plane decides its way segment by segment: a packet that an
+//! appliance forwards, or that a gateway carries, waits again in that VM's or gateway's shaper
+//! and continues against the network as it is when it leaves (so packets in flight meet timed
+//! changes). Delays follow the scenario's latency model. What it is not: a real-time driver,
+//! and not deterministic under any other source of randomness than its seeded ChaCha8 stream.
+//!
+//! Latency model (one way, [`crate::journey::segment_delay`]): delivery to a VM (or the
+//! Internet) adds `host_to_host`, the same inside a VNet and across a peering [peering-2016];
+//! each appliance adds `appliance`; each gateway adds `gateway`; the site link adds the site's
+//! `latency`; every segment may add a seeded uniform jitter in `0..=jitter`; every shaper adds
+//! the packet's serialization time at its rate, and any queueing.
+//!
+//! This module holds the event loop, its dispatch and the per-packet state machine (emit ->
+//! sender's shaper -> segment -> waypoint's shaper -> ... -> delivery), following the rules of
+//! [`crate::journey`]. A flow's state, its hand-made cache-line layout, its emissions and their
+//! prefetching are in `sim/source.rs`; the report is built in `sim/report.rs`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::BytesMut;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use vnetsim_dataplane::probe::EndpointIndex;
+use vnetsim_dataplane::wire;
+use vnetsim_dataplane::{
+    Cached, Destination, FlowCache, FlowTable, Full, Ingress, Outcome, Segment, SegmentMemo, Step,
+    Trace,
+};
+use vnetsim_scenario::{DropReason, Endpoint, Expectation, Nanos, Scenario, VmId};
+
+use self::source::{DirStats, MEMOS, Source};
+use crate::journey::{self, Capture, SegmentStart};
+use crate::network::Network;
+use crate::queue::{EventQueue, Lane};
+use crate::report::{Conservation, EventReport, ProbeReport, Report};
+use crate::shaper::{Admission, Limit, Shapers};
+
+mod report;
+mod source;
+
+/// How long a flow without a duration of its own (and a scenario without one) sends.
+pub const DEFAULT_FLOW_DURATION: Nanos = 1_000_000_000;
+
+/// First source port given to flows that name none (flow i gets this + i).
+pub const FIRST_FLOW_PORT: u16 = 40000;
+
+/// Knobs of one replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Fills every flow's [`crate::report::FlowReport::latency_cdf`] (for plots; a copy of each
+    /// flow's histogram, so off unless asked).
+    pub latency_cdf: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum What {
+    /// A timed change (index into `events`).
+    Event(u32),
+    /// A probe expectation (index into `expect`).
+    Probe(u32),
+    /// A flow emits its next packet.
+    Emit(u32),
+    /// The head of an emission FIFO (index into `fifos`) is due.
+    Fifo(u32),
+    /// A packet reaches a waypoint and queues for its bandwidth.
+    Arrive(u32),
+    /// A packet reaches its destination.
+    Deliver(u32),
+}
+
+#[inline]
+fn key(at: Nanos, what: What) -> u64 {
+    let class = match what {
+        What::Event(_) => 0,
+        What::Probe(_) => 1,
+        _ => 2,
+    };
+    // 2^62 ns is 146 years of simulated time.
+    (at.min(u64::MAX >> 2) << 2) | class
+}
+
+#[derive(Debug)]
+struct Packet {
+    buf: BytesMut,
+    flow: u32,
+    reply: bool,
+    /// Segments of its way decided so far.
+    segments: u8,
+    /// The data plane generation (low 32 bits) that decided its last segment.
+    generation: u32,
+    created: Nanos,
+    /// Where its next segment starts.
+    next: SegmentStart,
+    delivered_to: Option<Destination>,
+}
+
+/// Packet counters of one NIC (names are added in the report).
+#[derive(Clone, Copy, Debug, Default)]
+struct NicCounts {
+    tx_packets: u64,
+    tx_bytes: u64,
+    rx_packets: u64,
+    rx_bytes: u64,
+    forwarded_packets: u64,
+}
+
+/// Peering crossings of one segment, fed by the data plane's trace: counted once the packet
+/// has left (a packet still queued at the end of the run has crossed nothing). Each is the
+/// link naming the pair of VNets ([`vnetsim_dataplane::Edge::pair_link`]) and
+/// whether it goes from the higher VNet id to the lower.
+#[derive(Default)]
+struct SegmentTrace {
+    crossings: [(u32, bool); 4],
+    n: usize,
+}
+
+impl Trace for SegmentTrace {
+    #[inline]
+    fn step(&mut self, step: Step) {
+        if let Step::Peering { from, edge } = step
+            && self.n < self.crossings.len()
+        {
+            self.crossings[self.n] = (edge.pair_link().0, from.0 > edge.peer.0);
+            self.n += 1;
+        }
+    }
+}
+
+/// A replay of one scenario.
+pub struct Engine<'c> {
+    network: Network,
+    flows_nsg: FlowTable,
+    cache: FlowCache,
+    probe_flows: FlowTable,
+    queue: EventQueue<What>,
+    /// The latest delivery counted ahead of its event (the run's end is at least this late).
+    horizon: Nanos,
+    /// Pending emissions of constant flows, one FIFO per interval (f64 bits).
+    fifos: Vec<(u64, VecDeque<(Nanos, u32)>)>,
+    now: Nanos,
+    end: Option<Nanos>,
+    rng: ChaCha8Rng,
+    seed: u64,
+    latency_cdf: bool,
+    jitter: Nanos,
+    packets: Vec<Packet>,
+    free: Vec<u32>,
+    live: u64,
+    /// Flow sources, in the order of their first packet (slots).
+    sources: Vec<Source>,
+    /// The slot of each flow of the file.
+    slot_of_flow: Vec<u32>,
+    shapers: Shapers,
+    nic_counts: Vec<NicCounts>,
+    /// Bytes across each pair of peered VNets (by the link naming the pair), from the lower
+    /// VNet id to the higher and back.
+    peerings: Vec<[u64; 2]>,
+    conservation: Conservation,
+    drops: [u64; DropReason::ALL.len()],
+    probes: Vec<ProbeReport>,
+    probe_failures: BTreeMap<usize, Vec<String>>,
+    events_applied: Vec<EventReport>,
+    events_processed: u64,
+    capture: Option<&'c mut dyn Capture>,
+}
+
+impl<'c> Engine<'c> {
+    /// Prepares a replay: compiles the network and schedules every flow, event and probe.
+    pub fn new(scenario: &Scenario, options: Options) -> Self {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let network = Network::new(scenario);
+        let nic_counts = vec![NicCounts::default(); scenario.nics.len()];
+        let mut engine = Engine {
+            network,
+            flows_nsg: FlowTable::new(),
+            cache: FlowCache::new(),
+            probe_flows: FlowTable::new(),
+            queue: EventQueue::default(),
+            horizon: 0,
+            fifos: Vec::new(),
+            now: 0,
+            end: scenario.duration,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            latency_cdf: options.latency_cdf,
+            jitter: scenario.latency.jitter,
+            packets: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            sources: Vec::new(),
+            slot_of_flow: Vec::new(),
+            shapers: Shapers::new(scenario),
+            nic_counts,
+            peerings: vec![[0, 0]; scenario.peerings.len()],
+            conservation: Conservation::default(),
+            drops: [0; DropReason::ALL.len()],
+            probes: Vec::new(),
+            probe_failures: BTreeMap::new(),
+            events_applied: Vec::new(),
+            events_processed: 0,
+            capture: None,
+        };
+        // Timed changes first: at equal times they happen before probes and packets.
+        for (i, e) in scenario.events.iter().enumerate() {
+            engine.schedule(e.at, What::Event(i as u32));
+        }
+        for (i, e) in scenario.expectations.iter().enumerate() {
+            if let Expectation::Probe { probe, .. } = e {
+                engine.schedule(probe.at, What::Probe(i as u32));
+            }
+        }
+        // Flows are stored in the order of their first packet: constant flows then emit (and
+        // mostly deliver) in memory order, which the processor prefetches, instead of jumping
+        // across 100,000 flows. Slots map back to the file's order in the report.
+        let mut order: Vec<usize> = (0..scenario.traffic.len()).collect();
+        order.sort_by_key(|&i| (scenario.traffic[i].start, i));
+        engine.slot_of_flow = vec![0; order.len()];
+        engine.sources.reserve_exact(order.len());
+        let endpoints = EndpointIndex::new(scenario);
+        let mut scratch = Vec::new();
+        for (slot, &i) in order.iter().enumerate() {
+            let source = engine.source(i, &scenario.traffic[i], &endpoints, &mut scratch);
+            engine.sources.push(source);
+            engine.slot_of_flow[i] = slot as u32;
+        }
+        // First packets, in time order (constant flows enter their FIFO sorted).
+        let mut first: Vec<(Nanos, u32)> = engine
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.start < s.end)
+            .map(|(i, s)| (s.start, i as u32))
+            .collect();
+        first.sort_unstable();
+        for (at, f) in first {
+            engine.schedule_emit(at, f);
+        }
+        engine
+    }
+
+    /// Copies every packet at every hop to `capture` (for pcap files).
+    pub fn with_capture(mut self, capture: &'c mut dyn Capture) -> Self {
+        self.capture = Some(capture);
+        self
+    }
+
+    fn schedule(&mut self, at: Nanos, what: What) {
+        // The clock never goes back: an event is never scheduled before now.
+        let lane = match what {
+            What::Arrive(_) => Some(Lane::Arrive),
+            What::Deliver(_) => Some(Lane::Deliver),
+            _ => None,
+        };
+        self.queue.push(key(at.max(self.now), what), what, lane);
+    }
+
+    /// Runs to the end: the scenario's duration, or until nothing is pending.
+    pub fn run(self) -> Report {
+        self.run_with_progress(&mut |_, _| {})
+    }
+
+    /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
+    pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
+        while let Some((k, what)) = self.queue.pop() {
+            let at = k >> 2;
+            if self.end.is_some_and(|end| at > end) {
+                break;
+            }
+            self.now = at;
+            self.events_processed += 1;
+            if self.events_processed.is_multiple_of(65_536) {
+                progress(self.now, self.end);
+            }
+            match what {
+                What::Event(i) => self.apply_event(i as usize),
+                What::Probe(i) => self.probe(i as usize),
+                What::Emit(f) => self.emit(f),
+                What::Fifo(i) => self.fifo_head(i),
+                What::Arrive(p) => self.arrive(p),
+                What::Deliver(p) => self.deliver(p),
+            }
+        }
+        self.now = self.now.max(self.horizon);
+        if let Some(end) = self.end {
+            self.now = self.now.max(end);
+        }
+        self.report()
+    }
+
+    fn apply_event(&mut self, i: usize) {
+        let e = self.network.scenario().events[i].clone();
+        let applied = journey::apply_event(&mut self.network, &e);
+        // A peering added under a new name is a new link: give it counters.
+        let links = self.network.scenario().peerings.len();
+        if self.peerings.len() < links {
+            self.peerings.resize(links, [0, 0]);
+        }
+        // Entries of the old generation are never used again: free them.
+        self.cache.clear();
+        self.events_applied.push(applied);
+    }
+
+    fn probe(&mut self, index: usize) {
+        self.conservation.sent += 1;
+        let scenario = self.network.scenario();
+        let now = self.now;
+        let mut capture = self.capture.as_deref_mut();
+        let Some(check) = vnetsim_dataplane::expect::check_probe_observed(
+            scenario,
+            self.network.dataplane(),
+            index,
+            self.probes.len() as u16 + 1,
+            &mut self.probe_flows,
+            &mut |bytes, _| {
+                if let Some(c) = capture.as_deref_mut() {
+                    c.packet(now, bytes);
+                }
+            },
+        ) else {
+            return;
+        };
+        match check.result.outcome {
+            Outcome::Delivered(_) => self.conservation.delivered += 1,
+            Outcome::Dropped(reason, _) => {
+                self.conservation.dropped += 1;
+                self.drops[reason as usize] += 1;
+            }
+        }
+        let detail = vnetsim_dataplane::expect::describe(
+            scenario,
+            self.network.dataplane(),
+            &check.result.outcome,
+        );
+        self.probe_failures.insert(index, check.failures.clone());
+        self.probes.push(ProbeReport {
+            index,
+            line: check.line,
+            at_ns: check.probe.at,
+            from: scenario.endpoint_name(check.probe.from).to_string(),
+            to: scenario.endpoint_name(check.probe.to).to_string(),
+            protocol: vnetsim_dataplane::explain::protocol_name(check.probe.protocol),
+            verdict: match check.result.outcome {
+                Outcome::Delivered(_) => "delivered",
+                Outcome::Dropped(..) => "dropped",
+            },
+            reason: check.result.outcome.drop_reason().map(|r| r.as_str()),
+            detail,
+            passed: check.failures.is_empty(),
+            failures: check.failures,
+            path: check.path,
+        });
+    }
+
+    fn alloc(&mut self, flow: u32, reply: bool, next: SegmentStart, size: usize) -> u32 {
+        self.live += 1;
+        self.conservation.sent += 1;
+        match self.free.pop() {
+            Some(i) => {
+                let p = &mut self.packets[i as usize];
+                p.buf.clear();
+                p.buf.resize(size, 0);
+                p.flow = flow;
+                p.reply = reply;
+                p.segments = 0;
+                p.created = self.now;
+                p.next = next;
+                p.delivered_to = None;
+                i
+            }
+            None => {
+                let mut buf = BytesMut::with_capacity(size.max(1500));
+                buf.resize(size, 0);
+                self.packets.push(Packet {
+                    buf,
+                    flow,
+                    reply,
+                    segments: 0,
+                    generation: 0,
+                    created: self.now,
+                    next,
+                    delivered_to: None,
+                });
+                (self.packets.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, p: u32) {
+        self.live -= 1;
+        self.free.push(p);
+    }
+
+    fn dir(&mut self, p: u32) -> &mut DirStats {
+        let pkt = &self.packets[p as usize];
+        let src = &mut self.sources[pkt.flow as usize];
+        match (&mut src.replies, pkt.reply) {
+            (Some(replies), true) => replies,
+            _ => &mut src.forward,
+        }
+    }
+
+    fn drop_packet(&mut self, p: u32, reason: DropReason) {
+        self.conservation.dropped += 1;
+        self.drops[reason as usize] += 1;
+        self.dir(p).drop_one(reason);
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.dropped(self.now, &self.packets[p as usize].buf, reason);
+        }
+        self.release(p);
+    }
+
+    /// The packet's sender hands it to its VM's egress shaper (or straight on, from a site).
+    fn send(&mut self, p: u32, shaper: Option<u32>) {
+        let shaper = shaper.map(|vm| vm as usize);
+        let len = self.packets[p as usize].buf.len();
+        // A flow's own packets are counted on its NIC from the flow's counters in the report
+        // (one memory access less per packet); replies here.
+        if self.packets[p as usize].reply
+            && let Ingress::Nic(nic) = self.nic_of(p)
+        {
+            let c = &mut self.nic_counts[nic.index()];
+            c.tx_packets += 1;
+            c.tx_bytes += len as u64;
+        }
+        match shaper {
+            Some(vm) => self.shape(p, Limit::Vm(VmId(vm as u32)), len),
+            None => self.leave(p, self.now),
+        }
+    }
+
+    /// The packet waits in `limit`'s shaper, then leaves (or is dropped when the queue is full).
+    fn shape(&mut self, p: u32, limit: Limit, len: usize) {
+        match self.shapers.offer(limit, self.now, len as u32) {
+            Admission::Overflow => self.drop_packet(p, DropReason::QueueOverflow),
+            Admission::Leaves {
+                departure,
+                serialization,
+            } => self.leave(p, departure + serialization),
+        }
+    }
+
+    fn nic_of(&self, p: u32) -> Ingress {
+        match self.packets[p as usize].next {
+            SegmentStart::Ingress(Ingress::Nic(nic)) => Ingress::Nic(nic),
+            _ => Ingress::Internet,
+        }
+    }
+
+    fn jitter(&mut self) -> Nanos {
+        if self.jitter == 0 {
+            0
+        } else {
+            self.rng.random_range(0..=self.jitter)
+        }
+    }
+
+    /// The data plane decides the packet's next segment now, as the host does when it takes
+    /// the packet in; the packet leaves at `departure` (after its shaper) and reaches the next
+    /// waypoint or its destination after the segment's delay.
+    fn leave(&mut self, p: u32, departure: Nanos) {
+        let now = self.now;
+        let pkt = &mut self.packets[p as usize];
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.packet(departure, &pkt.buf);
+        }
+        let start = pkt.next;
+        let mut trace = SegmentTrace::default();
+        let dp = self.network.dataplane();
+        let generation = self.network.generation();
+        let (cache, flows, buf) = (&mut self.cache, &mut self.flows_nsg, &mut pkt.buf);
+        // A flow's own packets go through the memos beside it: the first segment always, a
+        // later one when the data plane that decided the packet's way so far is today's.
+        let segment_index = usize::from(pkt.segments);
+        pkt.segments = pkt.segments.saturating_add(1);
+        let memo = if !pkt.reply && segment_index < MEMOS {
+            let src = &mut self.sources[pkt.flow as usize];
+            if src.memo_generation != generation as u32 {
+                src.memo_generation = generation as u32;
+                src.memos = [SegmentMemo::default(); MEMOS];
+            }
+            (segment_index == 0 || pkt.generation == generation as u32)
+                .then(|| &mut src.memos[segment_index])
+        } else {
+            None
+        };
+        pkt.generation = generation as u32;
+        // Other packets: the flow cache saves NSG evaluations; without NSGs deciding is
+        // cheaper than a lookup.
+        let segment = match memo {
+            Some(memo) => dp.decide(start, buf, flows, now, memo, &mut trace),
+            None if dp.has_nsgs() => {
+                let cached = Cached { cache, generation };
+                dp.decide(start, buf, flows, now, cached, &mut trace)
+            }
+            None => dp.decide(start, buf, flows, now, Full, &mut trace),
+        };
+        if self.end.is_none_or(|end| departure <= end) {
+            let bytes = self.packets[p as usize].buf.len() as u64;
+            for &(pair, reverse) in &trace.crossings[..trace.n] {
+                self.peerings[pair as usize][usize::from(reverse)] += bytes;
+            }
+        }
+        let delay = journey::segment_delay(self.network.scenario(), start, segment);
+        match segment {
+            Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
+            Segment::Done(Outcome::Delivered(to)) => {
+                self.packets[p as usize].delivered_to = Some(to);
+                let at = departure + delay + self.jitter();
+                // A delivery that nothing else waits for (no reply to send, no capture to write
+                // in time order) is counted now, for its time: one event less per packet. One
+                // due after the end stays in flight, as it would in the queue.
+                let pkt = &self.packets[p as usize];
+                let answers = !pkt.reply && self.sources[pkt.flow as usize].replies.is_some();
+                if answers || self.capture.is_some() {
+                    self.schedule(at, What::Deliver(p));
+                } else if self.end.is_none_or(|end| at <= end) {
+                    self.horizon = self.horizon.max(at);
+                    self.deliver_at(p, at);
+                }
+            }
+            Segment::Paused(w) => {
+                self.packets[p as usize].next = SegmentStart::At(w);
+                let at = departure + delay + self.jitter();
+                self.schedule(at, What::Arrive(p));
+            }
+        }
+    }
+
+    /// The packet reached a waypoint: it queues in the appliance VM's or the gateway's shaper.
+    fn arrive(&mut self, p: u32) {
+        let SegmentStart::At(w) = self.packets[p as usize].next else {
+            return;
+        };
+        let len = self.packets[p as usize].buf.len();
+        let arrival = journey::arrival(self.network.scenario(), w.at());
+        if let Some(nic) = arrival.forwarded_by {
+            self.nic_counts[nic.index()].forwarded_packets += 1;
+        }
+        self.shape(p, arrival.limit, len);
+    }
+
+    fn deliver(&mut self, p: u32) {
+        self.deliver_at(p, self.now);
+    }
+
+    /// Counts packet `p` delivered at `now` and sends the destination's answer if asked.
+    fn deliver_at(&mut self, p: u32, now: Nanos) {
+        let (len, created, to, reply, flow) = {
+            let pkt = &self.packets[p as usize];
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.packet(now, &pkt.buf);
+            }
+            (
+                pkt.buf.len() as u64,
+                pkt.created,
+                pkt.delivered_to,
+                pkt.reply,
+                pkt.flow as usize,
+            )
+        };
+        self.conservation.delivered += 1;
+        debug_assert_eq!(
+            len,
+            u64::from(self.sources[flow].size),
+            "bytes are packets * size"
+        );
+        let d = self.dir(p);
+        d.delivered += 1;
+        d.latency.record(now - created);
+        if let Some(Destination::Nic(nic)) = to {
+            let c = &mut self.nic_counts[nic.index()];
+            c.rx_packets += 1;
+            c.rx_bytes += len;
+        }
+        // The destination answers: the reply is the reverse 5-tuple (stateful NSGs admit it).
+        if self.sources[flow].replies.is_some() && !reply {
+            let ingress = match to {
+                Some(Destination::Nic(nic)) => Some(Ingress::Nic(nic)),
+                Some(Destination::Host(h)) => {
+                    Some(Ingress::Site(self.network.scenario().hosts[h.index()].site))
+                }
+                _ => None,
+            };
+            if let (Some(ingress), Ok(meta)) = (ingress, wire::parse(&self.packets[p as usize].buf))
+            {
+                let size = self.sources[flow].size;
+                let shaper = journey::sender_vm(self.network.scenario(), ingress).map(|vm| vm.0);
+                let r = self.alloc(
+                    flow as u32,
+                    true,
+                    SegmentStart::Ingress(ingress),
+                    usize::from(size),
+                );
+                let built = wire::build_reply(&mut self.packets[r as usize].buf, &meta, size);
+                let d = self.dir(r);
+                d.sent += 1;
+                match built {
+                    Ok(n) => {
+                        self.packets[r as usize].buf.truncate(n);
+                        self.send(r, shaper);
+                    }
+                    Err(_) => self.drop_packet(r, DropReason::Malformed),
+                }
+            }
+        }
+        self.release(p);
+    }
+}
+
+/// Replays a scenario with default options.
+pub fn replay(scenario: &Scenario) -> Report {
+    Engine::new(scenario, Options::default()).run()
+}
+
+/// Whether an endpoint is a VM (its packets are shaped by the VM's size).
+pub fn is_vm(endpoint: Endpoint) -> bool {
+    matches!(endpoint, Endpoint::Vm(_))
+}
