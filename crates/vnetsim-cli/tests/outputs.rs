@@ -248,3 +248,41 @@ traffic:
         assert!(err.contains("--force"), "{err}");
     }
 }
+
+#[test]
+fn a_report_is_the_same_with_or_without_pcap_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "hub-and-spoke.yaml",
+        "nsg-rule-added.yaml",
+        "gateway-transit.yaml",
+    ] {
+        let plain = dir.path().join("plain.json");
+        let watched = dir.path().join("watched.json");
+        let out = vnetsim()
+            .arg("run")
+            .arg(scenario(name))
+            .arg("--report")
+            .arg(&plain)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr_of(&out));
+        let out = vnetsim()
+            .arg("run")
+            .arg(scenario(name))
+            .arg("--report")
+            .arg(&watched)
+            .arg("--pcap")
+            .arg(dir.path().join("c.pcap"))
+            .arg("--plot")
+            .arg(dir.path().join("plots"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr_of(&out));
+        assert_eq!(
+            std::fs::read(&plain).unwrap(),
+            std::fs::read(&watched).unwrap(),
+            "{name}: observing the run changed its report"
+        );
+    }
+}

@@ -514,13 +514,16 @@ impl<'c> Engine<'c> {
                 self.packets[p as usize].delivered_to = Some(to);
                 let at = departure + delay + self.jitter();
                 // A delivery that nothing else waits for (no reply to send, no capture to write
-                // in time order) is counted now, for its time: one event less per packet. One
-                // due after the end stays in flight, as it would in the queue.
+                // in time order) is counted now, for its time: one queue operation less per
+                // packet. It still counts as the event it stands for, so `events_processed`
+                // does not depend on whether a capture watches the run. One due after the end
+                // stays in flight, as it would in the queue.
                 let pkt = &self.packets[p as usize];
                 let answers = !pkt.reply && self.sources[pkt.flow as usize].replies.is_some();
                 if answers || self.capture.is_some() {
                     self.schedule(at, What::Deliver(p));
                 } else if self.end.is_none_or(|end| at <= end) {
+                    self.events_processed += 1;
                     self.horizon = self.horizon.max(at);
                     self.deliver_at(p, at);
                 }
