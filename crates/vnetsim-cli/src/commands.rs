@@ -65,13 +65,24 @@ fn parse_protocol(text: &str) -> Option<Protocol> {
 }
 
 fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8> {
-    scenario.endpoint_by_name(name).ok_or_else(|| {
+    let endpoint = scenario.endpoint_by_name(name).ok_or_else(|| {
         eprintln!(
             "error: --{flag} {name}: not a VM, an on-premises host or an IPv4 address of scenario '{}'",
             scenario.name
         );
         INVALID
-    })
+    })?;
+    if flag == "from"
+        && let Endpoint::Ip(ip) = endpoint
+        && let Some(place) = scenario.unheld_vnet_address(ip)
+    {
+        eprintln!(
+            "error: --from {name}: the address lies in {place} but no NIC holds it, so nothing \
+             can send from it [sender-unheld-address]; name the VM, or an address a NIC holds"
+        );
+        return Err(INVALID);
+    }
+    Ok(endpoint)
 }
 
 /// `vnetsim explain FILE --from A --to B ...`.

@@ -286,3 +286,20 @@ fn a_report_is_the_same_with_or_without_pcap_and_plot() {
         );
     }
 }
+
+#[test]
+fn explain_from_an_address_no_nic_holds_is_refused() {
+    let out = vnetsim()
+        .arg("explain")
+        .arg(scenario("hub-and-spoke.yaml"))
+        .args(["--from", "10.1.1.200", "--to", "db1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("subnet spoke1/app but no NIC holds it"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Internet"));
+}

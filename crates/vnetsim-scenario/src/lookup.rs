@@ -92,6 +92,33 @@ impl Scenario {
         name.parse::<Ipv4Addr>().ok().map(Endpoint::Ip)
     }
 
+    /// Where `ip` lies when it is inside a VNet's address space and held by no NIC (and is not
+    /// the VNet gateway's address): "subnet vnet/name" or "VNet name (in no subnet)". `None`
+    /// for an address a NIC or gateway holds, or one outside every VNet.
+    pub fn unheld_vnet_address(&self, ip: Ipv4Addr) -> Option<String> {
+        if self.nics.iter().any(|n| n.ip == ip)
+            || self
+                .vnets
+                .iter()
+                .any(|v| v.gateway.as_ref().is_some_and(|g| g.ip == ip))
+        {
+            return None;
+        }
+        let vnet = self
+            .vnets
+            .iter()
+            .find(|v| v.address_space.iter().any(|p| p.contains(&ip)))?;
+        let subnet = vnet
+            .subnets
+            .iter()
+            .map(|s| &self.subnets[s.index()])
+            .find(|s| s.prefix.contains(&ip));
+        Some(match subnet {
+            Some(s) => format!("subnet {}/{}", vnet.name, s.name),
+            None => format!("VNet {} (in no subnet)", vnet.name),
+        })
+    }
+
     /// The display name of an endpoint.
     pub fn endpoint_name(&self, endpoint: Endpoint) -> std::sync::Arc<str> {
         match endpoint {

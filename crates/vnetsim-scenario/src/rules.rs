@@ -104,6 +104,10 @@ rules! {
         "Referenced flows must exist.",
     UnknownEndpoint = "unknown-endpoint":
         "Endpoints are a VM, an on-premises host or an IPv4 address.",
+    SenderUnheldAddress = "sender-unheld-address":
+        "A sender given as an address inside a VNet must be an address a NIC holds.",
+    PortZero = "port-zero":
+        "A flow's or probe's TCP or UDP port is 1..65535 (port 0 is reserved).",
     UnknownConnection = "unknown-connection":
         "A site connects to a gateway, named by gateway or VNet.",
     UnknownDropReason = "unknown-drop-reason":

@@ -90,7 +90,7 @@ impl Resolver<'_> {
     ) -> Option<Expectation> {
         let x = &e.value;
         let ppath = format!("{path}.probe");
-        let from = self.endpoint(&p.from, &format!("{ppath}.from"));
+        let from = self.sender(&p.from, &format!("{ppath}.from"));
         let to = self.endpoint(&p.to, &format!("{ppath}.to"));
         let protocol = match &p.protocol {
             Some(t) => self.protocol(t, &format!("{ppath}.protocol")),
@@ -103,6 +103,10 @@ impl Resolver<'_> {
             );
             (0, 0)
         } else {
+            self.nonzero_ports(
+                [(&p.src_port, "src_port"), (&p.dst_port, "dst_port")],
+                &ppath,
+            );
             (
                 p.src_port.as_ref().map_or(49152, |s| s.value),
                 p.dst_port.as_ref().map_or(80, |s| s.value),

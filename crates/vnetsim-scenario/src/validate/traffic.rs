@@ -146,11 +146,13 @@ impl Resolver<'_> {
 
     /// One flow.
     fn flow(&mut self, f: &RawFlow, path: &str) -> Flow {
-        let from = self.endpoint(&f.from, &format!("{path}.from"));
+        let from = self.sender(&f.from, &format!("{path}.from"));
         let to = self.endpoint(&f.to, &format!("{path}.to"));
         let protocol = self.protocol(&f.protocol, &format!("{path}.protocol"));
         if protocol == Some(Protocol::Icmp) {
             self.icmp_ports([(&f.src_port, "src_port"), (&f.dst_port, "dst_port")], path);
+        } else {
+            self.nonzero_ports([(&f.src_port, "src_port"), (&f.dst_port, "dst_port")], path);
         }
         let rate = self.rate(&f.rate, &format!("{path}.rate"));
         let size = self.packet_size(&f.packet_size, protocol, path);
@@ -191,6 +193,40 @@ impl Resolver<'_> {
                 );
             }
         }
+    }
+
+    /// port-zero: TCP and UDP ports of flows and probes are 1..65535.
+    pub(super) fn nonzero_ports(&mut self, ports: [(&Option<Spanned<u16>>, &str); 2], path: &str) {
+        for (p, name) in ports {
+            if let Some(p) = p.as_ref().filter(|p| p.value == 0) {
+                self.err(
+                    loc(p),
+                    format!("{path}.{name}"),
+                    Rule::PortZero,
+                    "port 0 is reserved and never carries a TCP or UDP connection; use 1..65535",
+                );
+            }
+        }
+    }
+
+    /// An endpoint that sends: as [`Self::endpoint`], and an address inside a VNet must be held
+    /// by a NIC, since nothing else in a VNet sends (sender-unheld-address).
+    pub(super) fn sender(&mut self, name: &Spanned<String>, path: &str) -> Option<Endpoint> {
+        let endpoint = self.endpoint(name, path)?;
+        if let Endpoint::Ip(ip) = endpoint
+            && let Some(place) = self.sc.unheld_vnet_address(ip)
+        {
+            self.err(
+                loc(name),
+                path.to_owned(),
+                Rule::SenderUnheldAddress,
+                format!(
+                    "`{ip}` lies in {place} but no NIC holds it, so nothing can send from it; \
+                     name the VM, or an address a NIC holds"
+                ),
+            );
+        }
+        Some(endpoint)
     }
 
     /// packet-size: the headers of the protocol at least, 65535 bytes at most.
