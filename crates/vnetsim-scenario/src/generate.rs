@@ -71,6 +71,19 @@ impl HubSpoke {
         if self.spokes < 2 && self.flows > 0 {
             return Err("flows between spokes need at least 2 spokes".into());
         }
+        if self.pps == 0 {
+            return Err(
+                "pps must be at least 1 (a flow of 0 packets per second sends nothing)".into(),
+            );
+        }
+        if self.duration_ms == 0
+            || u64::from(self.duration_ms) * 1_000_000 > crate::units::MAX_DURATION
+        {
+            return Err(format!(
+                "duration must be 1 ms to 365 days (31536000000 ms), not {} ms",
+                self.duration_ms
+            ));
+        }
         if self.packet_size < 28 {
             return Err(format!(
                 "packet size {} is under the 28 bytes of IPv4 + UDP headers",
@@ -180,6 +193,34 @@ impl HubSpoke {
 #[cfg(test)]
 mod tests {
     use super::HubSpoke;
+
+    #[test]
+    fn parameters_the_loader_would_refuse_are_refused_here() {
+        for bad in [
+            HubSpoke {
+                pps: 0,
+                ..HubSpoke::default()
+            },
+            HubSpoke {
+                duration_ms: 0,
+                ..HubSpoke::default()
+            },
+            HubSpoke {
+                packet_size: 20,
+                ..HubSpoke::default()
+            },
+            HubSpoke {
+                spokes: 1,
+                ..HubSpoke::default()
+            },
+            HubSpoke {
+                vms_per_spoke: 0,
+                ..HubSpoke::default()
+            },
+        ] {
+            assert!(bad.to_yaml().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_small_generated_scenario_loads_and_is_reproducible() {
