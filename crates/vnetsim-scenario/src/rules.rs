@@ -82,6 +82,8 @@ rules! {
     // Names.
     DuplicateName = "duplicate-name":
         "Names are unique per kind (VM and host names share one namespace).",
+    NameCharacters = "name-characters":
+        "Names are 1 to 80 characters and hold no control character (Azure's names take letters, digits, `_`, `.` and `-`).",
     UnknownSubscription = "unknown-subscription":
         "A VNet's subscription must be declared.",
     UnknownVnet = "unknown-vnet":

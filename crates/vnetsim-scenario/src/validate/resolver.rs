@@ -195,6 +195,20 @@ impl<'r> Resolver<'r> {
         start: u32,
     ) {
         for (next, (name, path)) in (start..).zip(items) {
+            let chars = name.value.chars().count();
+            if chars == 0 || chars > 80 || name.value.chars().any(char::is_control) {
+                // Shown escaped: a name holding terminal escapes must not act on the terminal.
+                self.err(
+                    loc(name),
+                    path.clone(),
+                    Rule::NameCharacters,
+                    format!(
+                        "{kind} name {:?} is {chars} characters long or holds a control \
+                         character; names are 1 to 80 printable characters",
+                        name.value
+                    ),
+                );
+            }
             if let Some((_, first)) = names.get(name.value.as_str()) {
                 let first_line = first.line();
                 self.err(
