@@ -156,8 +156,15 @@ impl Fabric {
         };
         self.conservation.sent += 1;
         counters.counters.tx_packets += 1;
+        let meta = vnetsim_dataplane::wire::parse(bytes);
+        // A datagram longer than its packet's IPv4 total length carries trailing bytes that are
+        // not part of the packet (as Ethernet padding is not): they are cut off, never forwarded.
+        let bytes = match &meta {
+            Ok(m) => &bytes[..usize::from(m.total_len)],
+            Err(_) => bytes,
+        };
         counters.counters.tx_bytes += bytes.len() as u64;
-        if let Err(e) = vnetsim_dataplane::wire::parse(bytes) {
+        if let Err(e) = meta {
             counters.malformed += 1;
             tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
             if let Some(c) = self.capture.as_deref_mut() {

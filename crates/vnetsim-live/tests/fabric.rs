@@ -123,3 +123,21 @@ fn an_appliance_forwards_with_the_ttl_decremented() {
     assert_eq!(report.nics[web1.index()].malformed, 1);
     assert!(report.conservation.holds());
 }
+
+#[test]
+fn bytes_after_the_ipv4_total_length_are_cut_off() {
+    let sc = scenario("vm-size-shaping.yaml");
+    let mut fabric = Fabric::new(&sc);
+    let packet = udp([10, 10, 0, 4], [10, 20, 0, 4], 100);
+    let mut datagram = packet.clone();
+    datagram.extend_from_slice(&[0xee; 37]);
+    fabric.ingest(NicId(0), &datagram, 0);
+    let delivered = fabric.advance(1_000_000_000);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].bytes, packet,
+        "the packet, without the 37 trailing bytes"
+    );
+    let report = fabric.report(1, "udp");
+    assert_eq!(report.nics[0].counters.tx_bytes, 100);
+}
