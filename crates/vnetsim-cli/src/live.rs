@@ -61,6 +61,10 @@ pub struct LiveArgs {
     /// Write every packet at every hop to this pcap file (time since start).
     #[arg(long, value_name = "OUT.pcap")]
     pcap: Option<PathBuf>,
+    /// UDP mode: let any local program that sends to a NIC's port take it over (the last
+    /// sender gets the NIC's deliveries); by default the first sender keeps it.
+    #[arg(long)]
+    allow_rebind: bool,
 }
 
 /// The attached fabric of either mode.
@@ -280,6 +284,7 @@ pub fn run(args: LiveArgs) -> u8 {
         let options = RunOptions {
             stats_every: (args.stats || std::io::stderr().is_terminal())
                 .then_some(Duration::from_secs(1)),
+            allow_rebind: args.allow_rebind,
         };
         let (report, leftovers) = driver.run(options, stop).await;
         out!("{}", render_text(&report));

@@ -60,6 +60,10 @@ enum Command {
         /// Write every packet at every hop to this pcap file (simulated timestamps).
         #[arg(long, value_name = "OUT.pcap")]
         pcap: Option<PathBuf>,
+        /// Stop the capture at this size (500MB, 1GiB), this many records (100000packets) or
+        /// never (none); what is left out is counted and said.
+        #[arg(long, value_name = "LIMIT", default_value = "1GiB")]
+        pcap_limit: vnetsim_engine::pcap::CaptureLimit,
         /// Write a latency CDF plot (SVG) of every flow into this directory.
         #[arg(long, value_name = "DIR")]
         plot: Option<PathBuf>,
@@ -208,6 +212,7 @@ fn main() -> ExitCode {
             file,
             report,
             pcap,
+            pcap_limit,
             plot,
             seed,
             format,
@@ -216,6 +221,7 @@ fn main() -> ExitCode {
             let outputs = replay::Outputs {
                 report: report.as_deref(),
                 pcap: pcap.as_deref(),
+                pcap_limit,
                 plot: plot.as_deref(),
             };
             replay::run(file.as_deref(), outputs, seed, format, force)

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::pcap::PcapCapture;
+use vnetsim_engine::pcap::{CaptureLimit, PcapCapture};
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
 use vnetsim_engine::report::render_text;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
@@ -20,6 +20,8 @@ pub struct Outputs<'a> {
     pub report: Option<&'a Path>,
     /// The pcap capture.
     pub pcap: Option<&'a Path>,
+    /// Where the capture stops.
+    pub pcap_limit: CaptureLimit,
     /// The directory for SVG plots.
     pub plot: Option<&'a Path>,
 }
@@ -121,6 +123,7 @@ pub fn run(
         Some(path) => match OutputFile::create(path)
             .map_err(|e| e.to_string())
             .and_then(|f| PcapCapture::new(f).map_err(|e| e.to_string()))
+            .map(|c| c.with_limit(outputs.pcap_limit))
         {
             Ok(capture) => Some(capture),
             Err(e) => {
@@ -139,6 +142,17 @@ pub fn run(
         options,
         capture.as_mut().map(|c| c as &mut dyn Capture),
     );
+    if let (Some(path), Some(c)) = (outputs.pcap, &capture)
+        && c.cut() > 0
+    {
+        eprintln!(
+            "note: the capture {} stopped at its limit of {}: {} later records are not in it \
+             (--pcap-limit; the report counts every packet)",
+            path.display(),
+            outputs.pcap_limit,
+            c.cut()
+        );
+    }
     if let (Some(path), Some(c)) = (outputs.pcap, capture)
         && let Err(e) = c
             .finish_into()

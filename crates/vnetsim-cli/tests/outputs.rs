@@ -303,3 +303,36 @@ fn explain_from_an_address_no_nic_holds_is_refused() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Internet"));
 }
+
+#[test]
+fn a_capture_stops_at_its_limit_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("c.pcap");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .arg("--pcap")
+        .arg(&pcap)
+        .args(["--pcap-limit", "20000B"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("stopped at its limit of 20000 bytes"), "{err}");
+    let len = std::fs::metadata(&pcap).unwrap().len();
+    assert!(len <= 20_000 && len > 10_000, "{len}");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .arg("--pcap")
+        .arg(&pcap)
+        .args(["--pcap-limit", "5 parsecs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("not a unit"),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -179,6 +179,78 @@ impl<W: Write> PcapSink<W> {
 pub struct PcapCapture<W: Write> {
     sink: Option<PcapSink<W>>,
     error: Option<PcapError>,
+    limit: CaptureLimit,
+    /// Bytes of the file so far (header and records).
+    file_bytes: u64,
+    /// Records left out because the limit was reached.
+    cut: u64,
+}
+
+/// The pcap file header's size.
+const FILE_HEADER_BYTES: u64 = 24;
+/// A record header's size.
+const RECORD_HEADER_BYTES: u64 = 16;
+
+/// How much a capture may hold; past it, records are counted and left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureLimit {
+    /// No limit.
+    Unlimited,
+    /// At most this many bytes of file.
+    Bytes(u64),
+    /// At most this many records.
+    Packets(u64),
+}
+
+impl CaptureLimit {
+    /// The default of `vnetsim run --pcap`: 1 GiB.
+    pub const DEFAULT: CaptureLimit = CaptureLimit::Bytes(1 << 30);
+}
+
+impl std::str::FromStr for CaptureLimit {
+    type Err = String;
+
+    /// `none` (or `0`), a size (`500MB`, `1GiB`, `2000000B`; decimal or binary prefixes) or a
+    /// number of records (`100000packets`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        if t == "none" || t == "0" {
+            return Ok(CaptureLimit::Unlimited);
+        }
+        let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(digits);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{text}`: expected a size such as 500MB or 1GiB, a count such as 100000packets, or none"))?;
+        let scale: u64 = match unit.trim() {
+            "packets" => return Ok(CaptureLimit::Packets(n)),
+            "" | "B" => 1,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "`{text}`: `{other}` is not a unit (B, KB, MB, GB, KiB, MiB, GiB or packets)"
+                ));
+            }
+        };
+        n.checked_mul(scale)
+            .map(CaptureLimit::Bytes)
+            .ok_or_else(|| format!("`{text}` is too large"))
+    }
+}
+
+impl fmt::Display for CaptureLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureLimit::Unlimited => f.write_str("none"),
+            CaptureLimit::Bytes(b) => write!(f, "{b} bytes"),
+            CaptureLimit::Packets(p) => write!(f, "{p} packets"),
+        }
+    }
 }
 
 impl PcapCapture<BufWriter<File>> {
@@ -195,7 +267,22 @@ impl<W: Write> PcapCapture<W> {
         Ok(PcapCapture {
             sink: Some(PcapSink::new(writer)?),
             error: None,
+            limit: CaptureLimit::Unlimited,
+            file_bytes: FILE_HEADER_BYTES,
+            cut: 0,
         })
+    }
+
+    /// The same capture, stopping at `limit`: later records are counted in
+    /// [`PcapCapture::cut`] and left out, so a capture never grows without bound.
+    pub fn with_limit(mut self, limit: CaptureLimit) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Records left out because the limit was reached.
+    pub fn cut(&self) -> u64 {
+        self.cut
     }
 
     /// Ends the capture: the first write error if there was one, else flushes the writer and
@@ -220,9 +307,22 @@ impl<W: Write> PcapCapture<W> {
 
 impl<W: Write> Capture for PcapCapture<W> {
     fn packet(&mut self, at: Nanos, bytes: &[u8]) {
-        if let Some(sink) = self.sink.as_mut()
-            && let Err(e) = sink.write(at, bytes)
-        {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        let record = RECORD_HEADER_BYTES + bytes.len() as u64;
+        let full = self.cut > 0
+            || match self.limit {
+                CaptureLimit::Unlimited => false,
+                CaptureLimit::Bytes(max) => self.file_bytes + record > max,
+                CaptureLimit::Packets(max) => sink.packets() >= max,
+            };
+        if full {
+            self.cut += 1;
+            return;
+        }
+        self.file_bytes += record;
+        if let Err(e) = sink.write(at, bytes) {
             self.error = Some(e);
             self.sink = None;
         }
@@ -238,6 +338,38 @@ mod tests {
     use vnetsim_scenario::Protocol;
 
     use super::*;
+
+    #[test]
+    fn a_limited_capture_stops_and_counts_what_it_left_out() {
+        let packet = probe(Protocol::Udp, 100, 1);
+        let mut by_packets = PcapCapture::new(Vec::new())
+            .unwrap()
+            .with_limit("3packets".parse().unwrap());
+        let mut by_bytes = PcapCapture::new(Vec::new())
+            .unwrap()
+            .with_limit(CaptureLimit::Bytes(24 + 2 * 116 + 50));
+        for i in 0..10 {
+            by_packets.packet(i, &packet);
+            by_bytes.packet(i, &packet);
+        }
+        assert_eq!(by_packets.cut(), 7);
+        assert_eq!(by_bytes.cut(), 8);
+        let (n, file) = by_bytes.finish_into().unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(file.len(), 24 + 2 * 116, "a whole file of two records");
+        assert_eq!(by_packets.finish().unwrap(), 3);
+    }
+
+    #[test]
+    fn capture_limits_parse() {
+        assert_eq!("none".parse(), Ok(CaptureLimit::Unlimited));
+        assert_eq!("1GiB".parse(), Ok(CaptureLimit::Bytes(1 << 30)));
+        assert_eq!("500MB".parse(), Ok(CaptureLimit::Bytes(500_000_000)));
+        assert_eq!("10packets".parse(), Ok(CaptureLimit::Packets(10)));
+        assert!("5 parsecs".parse::<CaptureLimit>().is_err());
+        assert!("-1MB".parse::<CaptureLimit>().is_err());
+        assert!("99999999999999GiB".parse::<CaptureLimit>().is_err());
+    }
 
     fn probe(protocol: Protocol, total_len: u16, identification: u16) -> Vec<u8> {
         let spec = PacketSpec {

@@ -97,6 +97,8 @@ impl Fabric {
                 ip: n.ip.to_string(),
                 malformed: 0,
                 no_listener: 0,
+                foreign_senders: 0,
+                dropped_by_kernel: 0,
             })
             .collect();
         let mut events = scenario.events.clone();

@@ -30,6 +30,13 @@ pub struct LiveNicReport {
     pub malformed: u64,
     /// Packets delivered to it while no program was attached to hand them to.
     pub no_listener: u64,
+    /// UDP mode: datagrams from a program other than the one registered first for this NIC,
+    /// refused (unless `--allow-rebind`): another local process cannot take a NIC over.
+    pub foreign_senders: u64,
+    /// UDP mode: datagrams the kernel dropped because this NIC's socket receive buffer was
+    /// full (read from `/proc/net/udp`); they never reached the fabric, so they are not in
+    /// `conservation`.
+    pub dropped_by_kernel: u64,
 }
 
 /// What a live run did.

@@ -14,7 +14,12 @@
 //! - A packet delivered to a NIC is sent, as one datagram holding the IPv4 packet, from that
 //!   NIC's port to the address that last sent a datagram to that port. An empty datagram
 //!   registers its sender that way without sending a packet; a packet delivered before any
-//!   program registered is counted as `no_listener`.
+//!   program registered is counted as `no_listener`. The first address to send to a NIC's port
+//!   is its program for the whole run: datagrams from any other address are refused and counted
+//!   as `foreign_senders` (so another local process cannot take a NIC's deliveries over), unless
+//!   [`RunOptions::allow_rebind`] lets the last sender win.
+//! - Each socket asks for a 4 MiB receive buffer; datagrams the kernel still drops because a
+//!   buffer was full are read from `/proc/net/udp` and reported as `dropped_by_kernel`.
 //! - Bytes that are not a valid IPv4 packet are dropped and counted as `malformed`.
 //!
 //! What it is not: a tunnel to anywhere. It binds only 127.0.0.1 and only answers addresses
@@ -125,6 +130,60 @@ impl PortMap {
 pub struct RunOptions {
     /// Print the counters on stderr at this interval (`None`: never).
     pub stats_every: Option<Duration>,
+    /// Let any address that sends to a NIC's port become its program (the last one wins)
+    /// instead of keeping the first.
+    pub allow_rebind: bool,
+}
+
+/// The receive buffer each NIC's socket asks for: a burst of about 2,800 full-size datagrams.
+pub const RECEIVE_BUFFER_BYTES: usize = 4 << 20;
+
+/// Asks for a larger receive buffer; as root the kernel's `rmem_max` cap is passed over
+/// (`SO_RCVBUFFORCE`). A refusal keeps the default buffer: losses then show as
+/// `dropped_by_kernel`.
+fn enlarge_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size = RECEIVE_BUFFER_BYTES as libc::c_int;
+    let fd = socket.as_raw_fd();
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: `fd` is an open socket owned by `socket` for the duration of the call, and
+        // the option value is a c_int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
+        }
+    }
+    tracing::debug!("receive buffer left at the kernel's default");
+}
+
+/// Datagrams the kernel dropped at each of `ports` on 127.0.0.1 (the `drops` column of
+/// `/proc/net/udp`); zeros where the table cannot be read.
+pub fn kernel_drops(ports: &[u16]) -> Vec<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    kernel_drops_in(&table, ports)
+}
+
+fn kernel_drops_in(table: &str, ports: &[u16]) -> Vec<u64> {
+    ports
+        .iter()
+        .map(|port| {
+            // 127.0.0.1 in the kernel's byte order, then the port in hex.
+            let local = format!("0100007F:{port:04X}");
+            table
+                .lines()
+                .filter(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .collect()
 }
 
 /// The fabric with one bound loopback UDP socket per NIC.
@@ -157,6 +216,7 @@ impl UdpFabric {
             let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, port))
                 .await
                 .map_err(|e| io::Error::new(e.kind(), format!("127.0.0.1:{port}: {e}")))?;
+            enlarge_receive_buffer(&socket);
             let port = socket.local_addr()?.port();
             nics.push(PortEntry {
                 nic: nic.name.clone(),
@@ -194,7 +254,7 @@ impl UdpFabric {
         let UdpFabric {
             mut fabric,
             sockets,
-            map: _,
+            map,
         } = self;
         let (tx, rx) = mpsc::channel::<(u32, Vec<u8>, SocketAddr)>(1024);
         let mut receivers = Vec::with_capacity(sockets.len());
@@ -220,6 +280,8 @@ impl UdpFabric {
         drop(tx);
         let mut endpoints = UdpEndpoints {
             peers: vec![None; sockets.len()],
+            foreign: vec![0; sockets.len()],
+            allow_rebind: options.allow_rebind,
             sockets: &sockets,
         };
         let now = drive(
@@ -233,21 +295,40 @@ impl UdpFabric {
         for r in receivers {
             r.abort();
         }
-        fabric.report(now, "udp")
+        let mut report = fabric.report(now, "udp");
+        let ports: Vec<u16> = map.nics.iter().map(|e| e.port).collect();
+        let drops = kernel_drops(&ports);
+        for ((nic, foreign), dropped) in report.nics.iter_mut().zip(&endpoints.foreign).zip(drops) {
+            nic.foreign_senders = *foreign;
+            nic.dropped_by_kernel = dropped;
+        }
+        report
     }
 }
 
-/// UDP mode's endpoints: a delivery goes to the last address that sent from the NIC's port.
+/// UDP mode's endpoints: a delivery goes to the program registered for the NIC's port (the
+/// first address that sent to it, or the last with `allow_rebind`).
 struct UdpEndpoints<'a> {
     sockets: &'a [Arc<UdpSocket>],
     peers: Vec<Option<SocketAddr>>,
+    /// Datagrams refused per NIC because another program holds it.
+    foreign: Vec<u64>,
+    allow_rebind: bool,
 }
 
 impl Endpoints for UdpEndpoints<'_> {
     type Msg = (u32, Vec<u8>, SocketAddr);
 
     fn received(&mut self, (nic, bytes, from): Self::Msg) -> Option<(NicId, Vec<u8>)> {
-        self.peers[nic as usize] = Some(from);
+        let peer = &mut self.peers[nic as usize];
+        match *peer {
+            Some(holder) if holder != from && !self.allow_rebind => {
+                self.foreign[nic as usize] += 1;
+                tracing::debug!(nic, %from, %holder, "datagram from another program refused");
+                return None;
+            }
+            _ => *peer = Some(from),
+        }
         // An empty datagram only registers the sender as the NIC's program.
         (!bytes.is_empty()).then_some((NicId(nic), bytes))
     }
@@ -261,5 +342,23 @@ impl Endpoints for UdpEndpoints<'_> {
             tracing::warn!(nic = i, %peer, error = %e, "send failed");
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_drops_are_read_per_loopback_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 17
+  124: 00000000:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 99
+  125: 0100007F:9C41 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 0
+";
+        assert_eq!(
+            kernel_drops_in(table, &[40000, 40001, 40002]),
+            vec![17, 0, 0]
+        );
     }
 }

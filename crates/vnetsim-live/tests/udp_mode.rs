@@ -188,3 +188,69 @@ async fn ports_follow_the_base_port_in_nic_order() {
     let err = UdpFabric::bind(&sc, 65533).await.unwrap_err();
     assert!(err.to_string().contains("passes 65535"), "{err}");
 }
+
+/// Another local process cannot take a NIC over by sending to its port: the first program
+/// keeps the deliveries, the intruder's datagrams are refused and counted; with
+/// `allow_rebind` the last sender wins.
+async fn intruder_run(allow_rebind: bool) -> (bool, bool, vnetsim_live::LiveReport) {
+    let fabric = UdpFabric::bind(&scenario("basic-peering.yaml"), 0)
+        .await
+        .unwrap();
+    let map = fabric.port_map().clone();
+    let (a_port, b_port) = (map.addr_of("vm-a").unwrap(), map.addr_of("vm-b").unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let options = RunOptions {
+        allow_rebind,
+        ..RunOptions::default()
+    };
+    let running = tokio::spawn(fabric.run(options, async {
+        let _ = stopped.await;
+    }));
+    let owner = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let intruder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    owner.send_to(&[], b_port).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    intruder.send_to(&[], b_port).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let syn = tcp_syn(
+        Ipv4Addr::new(10, 10, 0, 4),
+        Ipv4Addr::new(10, 20, 0, 4),
+        443,
+        1,
+    );
+    sender.send_to(&syn, a_port).await.unwrap();
+    let mut buf = [0u8; 1500];
+    let quick = Duration::from_millis(1500);
+    let owner_got = timeout(quick, owner.recv_from(&mut buf)).await.is_ok();
+    let intruder_got = timeout(Duration::from_millis(300), intruder.recv_from(&mut buf))
+        .await
+        .is_ok();
+    stop.send(()).unwrap();
+    let report = timeout(WAIT, running).await.unwrap().unwrap();
+    (owner_got, intruder_got, report)
+}
+
+#[tokio::test]
+async fn the_first_program_keeps_its_nic() {
+    let (owner_got, intruder_got, report) = intruder_run(false).await;
+    assert!(
+        owner_got && !intruder_got,
+        "the first program gets the packet"
+    );
+    let b = report.nic("vm-b-nic").unwrap();
+    assert_eq!(b.foreign_senders, 1);
+    assert_eq!(b.dropped_by_kernel, 0);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["nics"][1]["foreign_senders"], 1);
+}
+
+#[tokio::test]
+async fn allow_rebind_lets_the_last_sender_take_the_nic() {
+    let (owner_got, intruder_got, report) = intruder_run(true).await;
+    assert!(
+        !owner_got && intruder_got,
+        "the last sender gets the packet"
+    );
+    assert_eq!(report.nic("vm-b-nic").unwrap().foreign_senders, 0);
+}
