@@ -10,7 +10,7 @@ mod common;
 use std::fmt::Write as _;
 
 use proptest::prelude::*;
-use vnetsim_dataplane::pipeline::DropCause;
+use vnetsim_dataplane::pipeline::{DropCause, NotCarried};
 use vnetsim_dataplane::probe::run_probe;
 use vnetsim_dataplane::{Dataplane, Destination, FlowTable, Ingress, Outcome, Step};
 use vnetsim_scenario::{DropReason, Endpoint, Probe, Protocol, Scenario};
@@ -243,6 +243,14 @@ fn reason_of(cause: &DropCause) -> DropReason {
             DropReason::TtlExceeded
         }
         DropCause::Malformed(_) => DropReason::Malformed,
+        DropCause::NotCarried(NotCarried::Multicast) => DropReason::MulticastBlocked,
+        DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
+            DropReason::BroadcastBlocked
+        }
+        DropCause::NotCarried(NotCarried::Gre | NotCarried::IpInIp) => DropReason::ProtocolBlocked,
+        DropCause::NotCarried(NotCarried::ThisNetwork | NotCarried::Loopback) => {
+            DropReason::InvalidDestination
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use common::{Net, dropped, forwarders, routes_taken, tcp_spec};
 use vnetsim_dataplane::nsg::RuleRef;
-use vnetsim_dataplane::pipeline::{DropCause, NsgPoint};
+use vnetsim_dataplane::pipeline::{DropCause, NotCarried, NsgPoint};
 use vnetsim_dataplane::routes::RouteSource;
 use vnetsim_dataplane::wire::{self, Malformed, PacketSpec};
 use vnetsim_dataplane::{Destination, FlowTable, Ingress, Outcome, PeeringState, Step};
@@ -689,4 +689,113 @@ fn malformed_garbage_truncated_and_bad_checksum() {
             DropCause::Malformed(Malformed::Truncated)
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// multicast-blocked, broadcast-blocked, protocol-blocked, invalid-destination [vnet-faq]: "What
+// protocols can I use within VNets? ... Multicast, broadcast, IP-in-IP encapsulated packets,
+// and Generic Routing Encapsulation (GRE) packets are blocked within VNets"; the last address
+// of every subnet is reserved (network broadcast); 0.0.0.0/8 and 127.0.0.0/8 are never routed.
+
+/// A UDP packet from a-nic to `dst` with IP protocol `protocol` (the header checksum redone).
+fn packet_to(dst: &str, protocol: u8) -> Vec<u8> {
+    let spec = PacketSpec {
+        src: "10.0.1.4".parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: Protocol::Udp,
+        src_port: 40000,
+        dst_port: 5353,
+        ttl: 64,
+        total_len: 64,
+        identification: 9,
+    };
+    let mut buf = vec![0u8; 64];
+    let len = wire::build_probe(&mut buf, &spec).unwrap();
+    buf.truncate(len);
+    buf[9] = protocol;
+    buf[10..12].copy_from_slice(&[0, 0]);
+    let sum: u32 = buf[..20]
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let folded = (folded & 0xffff) + (folded >> 16);
+    buf[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+    buf
+}
+
+#[test]
+fn vnet_faq_traffic_azure_never_carries_is_dropped_with_its_reason() {
+    let net = three("[]");
+    let cases = [
+        (
+            "224.0.0.251",
+            17,
+            DropReason::MulticastBlocked,
+            NotCarried::Multicast,
+        ),
+        (
+            "239.1.2.3",
+            17,
+            DropReason::MulticastBlocked,
+            NotCarried::Multicast,
+        ),
+        (
+            "255.255.255.255",
+            17,
+            DropReason::BroadcastBlocked,
+            NotCarried::LimitedBroadcast,
+        ),
+        (
+            "10.0.1.255",
+            17,
+            DropReason::BroadcastBlocked,
+            NotCarried::SubnetBroadcast,
+        ),
+        (
+            "10.1.1.255",
+            17,
+            DropReason::BroadcastBlocked,
+            NotCarried::SubnetBroadcast,
+        ),
+        ("10.1.1.4", 47, DropReason::ProtocolBlocked, NotCarried::Gre),
+        (
+            "10.1.1.4",
+            4,
+            DropReason::ProtocolBlocked,
+            NotCarried::IpInIp,
+        ),
+        (
+            "0.0.0.1",
+            17,
+            DropReason::InvalidDestination,
+            NotCarried::ThisNetwork,
+        ),
+        (
+            "127.0.0.1",
+            17,
+            DropReason::InvalidDestination,
+            NotCarried::Loopback,
+        ),
+    ];
+    for (dst, protocol, reason, what) in cases {
+        let mut p = packet_to(dst, protocol);
+        assert_eq!(
+            forward_bytes(&net, &mut p),
+            Outcome::Dropped(reason, DropCause::NotCarried(what)),
+            "{dst} protocol {protocol}"
+        );
+    }
+    // Unicast UDP to the Internet, and to an ordinary address of a subnet, are carried as
+    // before (the latter ends at no-destination or a route, not at the new check).
+    let mut internet = packet_to("203.0.113.1", 17);
+    assert_eq!(
+        forward_bytes(&net, &mut internet),
+        Outcome::Delivered(Destination::Internet)
+    );
+    let mut unheld = packet_to("10.0.1.254", 17);
+    assert!(!matches!(
+        forward_bytes(&net, &mut unheld),
+        Outcome::Dropped(_, DropCause::NotCarried(_))
+    ));
 }

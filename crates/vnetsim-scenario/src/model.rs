@@ -681,11 +681,19 @@ pub enum DropReason {
     QueueOverflow,
     /// The bytes are not a valid IPv4 packet.
     Malformed,
+    /// Multicast (224.0.0.0/4): Azure's virtual networks carry unicast only.
+    MulticastBlocked,
+    /// Broadcast (255.255.255.255, or a subnet's last address): Azure carries unicast only.
+    BroadcastBlocked,
+    /// GRE or IP-in-IP: blocked inside Azure virtual networks.
+    ProtocolBlocked,
+    /// A destination no network carries: 0.0.0.0/8 ("this network") or 127.0.0.0/8 (loopback).
+    InvalidDestination,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::NsgDenied,
         DropReason::NoRoute,
         DropReason::NoDestination,
@@ -696,6 +704,10 @@ impl DropReason {
         DropReason::TtlExceeded,
         DropReason::QueueOverflow,
         DropReason::Malformed,
+        DropReason::MulticastBlocked,
+        DropReason::BroadcastBlocked,
+        DropReason::ProtocolBlocked,
+        DropReason::InvalidDestination,
     ];
 
     /// The stable name used in files and reports.
@@ -711,6 +723,10 @@ impl DropReason {
             DropReason::TtlExceeded => "ttl-exceeded",
             DropReason::QueueOverflow => "queue-overflow",
             DropReason::Malformed => "malformed",
+            DropReason::MulticastBlocked => "multicast-blocked",
+            DropReason::BroadcastBlocked => "broadcast-blocked",
+            DropReason::ProtocolBlocked => "protocol-blocked",
+            DropReason::InvalidDestination => "invalid-destination",
         }
     }
 

@@ -169,6 +169,16 @@ impl Dataplane {
                 .iter()
                 .map(|v| v.gateway.as_ref().map(|g| g.subnet))
                 .collect(),
+            subnet_broadcasts: {
+                let mut b: Vec<u32> = scenario
+                    .subnets
+                    .iter()
+                    .map(|s| u32::from(s.prefix.broadcast()))
+                    .collect();
+                b.sort_unstable();
+                b.dedup();
+                b
+            },
         }
     }
 }

@@ -132,6 +132,8 @@ pub struct Dataplane {
     pub(crate) host_by_addr: HashMap<u64, HostId, FixedState>,
     /// The GatewaySubnet of each VNet with a gateway.
     pub(crate) gateway_subnets: Vec<Option<SubnetId>>,
+    /// The last address of every subnet (Azure's reserved broadcast address), sorted.
+    pub(crate) subnet_broadcasts: Vec<u32>,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
@@ -142,6 +144,11 @@ pub(crate) fn addr_key(scope: u32, ip: u32) -> u64 {
 }
 
 impl Dataplane {
+    /// Whether `dst` is the last address of a subnet (Azure's reserved broadcast address).
+    pub(crate) fn is_subnet_broadcast(&self, dst: u32) -> bool {
+        self.subnet_broadcasts.binary_search(&dst).is_ok()
+    }
+
     /// Whether any subnet or NIC has an NSG (the flow cache pays only then).
     pub fn has_nsgs(&self) -> bool {
         !self.nsgs.is_empty()

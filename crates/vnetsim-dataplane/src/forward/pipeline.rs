@@ -166,7 +166,87 @@ pub enum DropCause {
     Malformed(Malformed),
     /// Sent from the Internet to an address no public IP maps to.
     FromInternet,
+    /// Traffic Azure's virtual networks never carry (the VNet FAQ: unicast TCP, UDP, ICMP,
+    /// ESP and AH only; multicast, broadcast, IP-in-IP and GRE are blocked).
+    NotCarried(NotCarried),
 }
+
+/// What kind of traffic Azure does not carry, for [`DropCause::NotCarried`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NotCarried {
+    /// A destination in 224.0.0.0/4.
+    Multicast,
+    /// 255.255.255.255.
+    LimitedBroadcast,
+    /// The last address of a subnet (Azure reserves it as the network broadcast address).
+    SubnetBroadcast,
+    /// IP protocol 47.
+    Gre,
+    /// IP protocol 4.
+    IpInIp,
+    /// A destination in 0.0.0.0/8.
+    ThisNetwork,
+    /// A destination in 127.0.0.0/8.
+    Loopback,
+}
+
+impl NotCarried {
+    /// What Azure does not carry, as a packet of `key` would be sent into a VNet or from a
+    /// site; `subnet_broadcast` says whether the destination is a subnet's last address.
+    /// Source: Azure Virtual Network FAQ ("What protocols can I use within VNets?": multicast,
+    /// broadcast, IP-in-IP encapsulated packets and GRE packets are blocked within VNets) and
+    /// the reserved addresses of every subnet [vnet-faq].
+    pub fn of(key: &FlowKey, subnet_broadcast: bool) -> Option<NotCarried> {
+        let first = (key.dst >> 24) as u8;
+        Some(match () {
+            _ if key.dst == u32::MAX => NotCarried::LimitedBroadcast,
+            _ if first & 0xf0 == 0xe0 => NotCarried::Multicast,
+            _ if first == 0 => NotCarried::ThisNetwork,
+            _ if first == 127 => NotCarried::Loopback,
+            _ if key.protocol == PROTO_GRE => NotCarried::Gre,
+            _ if key.protocol == PROTO_IPIP => NotCarried::IpInIp,
+            _ if subnet_broadcast => NotCarried::SubnetBroadcast,
+            _ => return None,
+        })
+    }
+
+    /// The drop reason it reports.
+    pub fn reason(self) -> DropReason {
+        match self {
+            NotCarried::Multicast => DropReason::MulticastBlocked,
+            NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast => {
+                DropReason::BroadcastBlocked
+            }
+            NotCarried::Gre | NotCarried::IpInIp => DropReason::ProtocolBlocked,
+            NotCarried::ThisNetwork | NotCarried::Loopback => DropReason::InvalidDestination,
+        }
+    }
+
+    /// Why, in a sentence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotCarried::Multicast => "Azure virtual networks do not carry multicast (224.0.0.0/4)",
+            NotCarried::LimitedBroadcast => {
+                "Azure virtual networks do not carry broadcast (255.255.255.255)"
+            }
+            NotCarried::SubnetBroadcast => {
+                "the destination is a subnet's last address, reserved by Azure as its broadcast \
+                 address, and Azure virtual networks do not carry broadcast"
+            }
+            NotCarried::Gre => "GRE (IP protocol 47) is blocked within Azure virtual networks",
+            NotCarried::IpInIp => {
+                "IP-in-IP (IP protocol 4) is blocked within Azure virtual networks"
+            }
+            NotCarried::ThisNetwork => "0.0.0.0/8 (\"this network\") is never routed",
+            NotCarried::Loopback => "127.0.0.0/8 (loopback) never leaves a host",
+        }
+    }
+}
+
+/// IP protocol number of GRE.
+const PROTO_GRE: u8 = 47;
+/// IP protocol number of IP-in-IP.
+const PROTO_IPIP: u8 = 4;
 
 /// One decision on a packet's way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -614,6 +694,14 @@ impl Dataplane {
             }
         };
         let key = meta.key;
+        if let SegmentStart::Ingress(Ingress::Nic(_) | Ingress::Site(_)) = start
+            && let Some(what) = NotCarried::of(&key, self.is_subnet_broadcast(key.dst))
+        {
+            if let SegmentStart::Ingress(Ingress::Nic(nic)) = start {
+                trace.step(Step::Send { nic });
+            }
+            return done(Outcome::Dropped(what.reason(), DropCause::NotCarried(what)));
+        }
         let (mut pos, mut forwarder, mut hops) = match start {
             SegmentStart::At(w) => (w.pos(), w.forwarder, w.hops),
             SegmentStart::Ingress(Ingress::Nic(nic)) => {

@@ -266,6 +266,7 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             "sent from the Internet: no public IP is modelled, so no private address is reachable"
                 .to_string()
         }
+        DropCause::NotCarried(what) => what.describe().to_string(),
     }
 }
 
