@@ -1,19 +1,11 @@
 //! End-to-end tests of the `vnetsim` binary: exit codes, text and JSON outputs.
 
+mod common;
+
 use std::path::PathBuf;
 
-use assert_cmd::Command;
+use common::{scenario, vnetsim};
 use serde_json::Value;
-
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios")
-        .join(name)
-}
-
-fn vnetsim() -> Command {
-    Command::cargo_bin("vnetsim").expect("binary builds")
-}
 
 fn write_temp(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::Builder::new()

@@ -2,21 +2,12 @@
 //! overwrite inputs, seed sets too large to hold. Each test is a reproducer that once panicked,
 //! lost a file or allocated without bound.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
-
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios")
-        .join(name)
-}
-
-fn vnetsim() -> Command {
-    Command::cargo_bin("vnetsim").expect("binary builds")
-}
+use common::{scenario, vnetsim};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

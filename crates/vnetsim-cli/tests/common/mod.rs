@@ -1,0 +1,17 @@
+//! Helpers shared by the binary's integration tests: the example scenarios and the binary.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+/// The example scenario `name` under `scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+}
+
+/// The `vnetsim` binary, built by cargo for the tests.
+pub fn vnetsim() -> Command {
+    Command::cargo_bin("vnetsim").expect("binary builds")
+}
