@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use serde::Serialize;
-use vnetsim_scenario::{Comparison, DropReason, FlowCheck, FlowMetric};
+use vnetsim_scenario::{AzureSwitches, Comparison, DropReason, FlowCheck, FlowMetric, Setting};
 
 /// Report schema name and version.
 pub const REPORT_FORMAT: &str = "vnetsim-report/1";
@@ -223,6 +223,89 @@ pub struct ExpectationSummary {
     pub results: Vec<ExpectationResult>,
 }
 
+/// The Azure era a run followed and every switch that differs from it, so that the choice is
+/// never silent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AzureReport {
+    /// `2016` or `current`.
+    pub era: &'static str,
+    /// Names of the switches the file set to another value than the era's.
+    pub differs_from_era: Vec<&'static str>,
+    /// Every switch with the value the run used, in the reference table's order.
+    pub switches: Vec<SwitchReport>,
+}
+
+/// One switch of [`AzureReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SwitchReport {
+    /// Its name in the `azure` block.
+    pub name: &'static str,
+    /// Its value (`true`, `500`, `tag`, ...).
+    pub value: SwitchJson,
+}
+
+/// A switch value as JSON: a boolean, a number or a word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SwitchJson {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A count.
+    Number(u32),
+    /// A word.
+    Word(&'static str),
+}
+
+impl std::fmt::Display for SwitchJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SwitchJson::Bool(b) => write!(f, "{b}"),
+            SwitchJson::Number(n) => write!(f, "{n}"),
+            SwitchJson::Word(w) => f.write_str(w),
+        }
+    }
+}
+
+impl AzureReport {
+    /// One line for people: `era 2016`, or `era current; differs from the era:
+    /// global_peering: false`.
+    pub fn describe(&self) -> String {
+        let mut out = format!("era {}", self.era);
+        let diffs: Vec<String> = self
+            .switches
+            .iter()
+            .filter(|s| self.differs_from_era.contains(&s.name))
+            .map(|s| format!("{}: {}", s.name, s.value))
+            .collect();
+        if !diffs.is_empty() {
+            out.push_str("; differs from the era: ");
+            out.push_str(&diffs.join(", "));
+        }
+        out
+    }
+
+    /// The report of a scenario's switches.
+    pub fn of(switches: &AzureSwitches) -> Self {
+        let json = |s: Setting| match s {
+            Setting::Bool(b) => SwitchJson::Bool(b),
+            Setting::Number(n) => SwitchJson::Number(n),
+            Setting::Word(w) => SwitchJson::Word(w),
+        };
+        AzureReport {
+            era: switches.era.as_str(),
+            differs_from_era: switches.differences().iter().map(|d| d.name).collect(),
+            switches: switches
+                .values()
+                .into_iter()
+                .map(|v| SwitchReport {
+                    name: v.name,
+                    value: json(v.value),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -232,6 +315,8 @@ pub struct Report {
     pub scenario: String,
     /// Seed used.
     pub seed: u64,
+    /// The Azure era and the switches that differ from it.
+    pub azure: AzureReport,
     /// Simulated time at the end, in ns.
     pub simulated_ns: u64,
     /// Simulation events processed.
@@ -403,6 +488,7 @@ pub fn render_text(report: &Report) -> String {
         format_ns(report.simulated_ns as f64),
         report.events_processed
     );
+    let _ = writeln!(out, "azure: {}", report.azure.describe());
     if !report.flows.is_empty() {
         let rows: Vec<Vec<String>> = report
             .flows

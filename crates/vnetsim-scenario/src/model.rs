@@ -99,31 +99,190 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
 }
 
-/// Switches for Azure behaviour that Azure's own documentation changed over time. The defaults
-/// follow the 2016 peering document.
+/// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
+/// [`AzureSwitches`] takes its value from the era unless the file sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum Era {
+    /// The 2016 peering document (the seed) and the pages of its time. The default.
+    #[default]
+    Y2016,
+    /// Microsoft's pages as they read now.
+    Current,
+}
+
+impl Era {
+    /// The name used in files and reports: `2016` or `current`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Era::Y2016 => "2016",
+            Era::Current => "current",
+        }
+    }
+}
+
+/// Which definition of the VirtualNetwork service tag NSGs use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum VirtualNetworkTagMode {
+    /// The VNet's ranges, its peers and the on-premises ranges behind its gateway (2016-2018
+    /// pages).
+    #[default]
+    Y2016,
+    /// Also the host's virtual IP 168.63.129.16 and the prefixes of the user-defined routes of
+    /// the subnet's route table (service-tags page, 2021 onward).
+    Current,
+}
+
+/// Switches for Azure behaviour that Azure's own documentation changed over time. Each takes
+/// its value from [`AzureSwitches::era`] unless the file sets it ([`AzureSwitches::for_era`]
+/// gives an era's values; [`AzureSwitches::differences`] lists what a file changed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AzureSwitches {
-    /// Peerings across regions allowed (Global VNet Peering, 2018+). Default false.
+    /// The era the other switches default to.
+    pub era: Era,
+    /// Peerings across regions allowed (Global VNet Peering, 2018+).
     pub global_peering: bool,
-    /// Peerings across AD tenants allowed (2019+). Default false.
+    /// Peerings across AD tenants allowed (2019+).
     pub cross_tenant_peering: bool,
-    /// Peering links per VNet. Default 500.
+    /// Peering links per VNet.
     pub peering_limit: u32,
     /// What `allow_virtual_network_access: false` does.
     pub virtual_network_access: VirtualNetworkAccessMode,
     /// Whether `allow_forwarded_traffic` is enforced.
     pub forwarded_traffic: ForwardedTrafficMode,
+    /// Which definition of the VirtualNetwork service tag NSGs use.
+    pub virtual_network_tag: VirtualNetworkTagMode,
+    /// Gateway transit between a classic VNet and a Resource Manager VNet whose gateway it uses
+    /// (2018+, gateway in the Resource Manager VNet).
+    pub classic_gateway_transit: bool,
+    /// A peered VNet's address space may change while peered (`update_address_space`, 2021+).
+    pub address_space_update: bool,
 }
 
 impl Default for AzureSwitches {
     fn default() -> Self {
-        Self {
-            global_peering: false,
-            cross_tenant_peering: false,
-            peering_limit: 500,
-            virtual_network_access: VirtualNetworkAccessMode::Tag,
-            forwarded_traffic: ForwardedTrafficMode::Enforce,
+        Self::for_era(Era::Y2016)
+    }
+}
+
+/// One switch's value as a file writes it, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwitchValue {
+    /// The switch's name in the `azure` block.
+    pub name: &'static str,
+    /// Its value.
+    pub value: Setting,
+}
+
+/// The value of one switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A count.
+    Number(u32),
+    /// A word such as `tag` or `2016`.
+    Word(&'static str),
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setting::Bool(b) => write!(f, "{b}"),
+            Setting::Number(n) => write!(f, "{n}"),
+            Setting::Word(w) => f.write_str(w),
         }
+    }
+}
+
+impl AzureSwitches {
+    /// Every switch as `era` sets it. The values and the pages behind them are the table of
+    /// `docs/azure-rules.md` ("Eras").
+    pub fn for_era(era: Era) -> Self {
+        let current = era == Era::Current;
+        Self {
+            era,
+            // [peering-2016]: same region only; [manage-peering 2025]: any region.
+            global_peering: current,
+            // [peering-2016]: one tenant; [vnet-faq]: other Entra tenants too.
+            cross_tenant_peering: current,
+            // The seed gives no figure ("see limits"); 500 since 2019 [limits].
+            peering_limit: 500,
+            // [create-peering-2016] and [manage-peering 2022] agree: the flag shapes the tag.
+            virtual_network_access: VirtualNetworkAccessMode::Tag,
+            // Enforced in both: the receiving link's setting decides ([manage-peering 2025]).
+            forwarded_traffic: ForwardedTrafficMode::Enforce,
+            // [service-tags 2021+]: host VIP and UDR prefixes joined the tag.
+            virtual_network_tag: if current {
+                VirtualNetworkTagMode::Current
+            } else {
+                VirtualNetworkTagMode::Y2016
+            },
+            // [peering-2016]: "not supported"; [gw-transit 2018]: supported, gateway in RM.
+            classic_gateway_transit: current,
+            // [peering-2016]: delete the peering first; [update-address-space 2022]: allowed.
+            address_space_update: current,
+        }
+    }
+
+    /// Every switch with its value, in the order of the reference table.
+    pub fn values(&self) -> Vec<SwitchValue> {
+        let v = |name: &'static str, value: Setting| SwitchValue { name, value };
+        let b = Setting::Bool;
+        vec![
+            v("global_peering", b(self.global_peering)),
+            v("cross_tenant_peering", b(self.cross_tenant_peering)),
+            v("peering_limit", Setting::Number(self.peering_limit)),
+            v(
+                "virtual_network_access",
+                Setting::Word(match self.virtual_network_access {
+                    VirtualNetworkAccessMode::Tag => "tag",
+                    VirtualNetworkAccessMode::Block => "block",
+                }),
+            ),
+            v(
+                "forwarded_traffic",
+                Setting::Word(match self.forwarded_traffic {
+                    ForwardedTrafficMode::Enforce => "enforce",
+                    ForwardedTrafficMode::Ignore => "ignore",
+                }),
+            ),
+            v(
+                "virtual_network_tag",
+                Setting::Word(match self.virtual_network_tag {
+                    VirtualNetworkTagMode::Y2016 => "2016",
+                    VirtualNetworkTagMode::Current => "current",
+                }),
+            ),
+            v("classic_gateway_transit", b(self.classic_gateway_transit)),
+            v("address_space_update", b(self.address_space_update)),
+        ]
+    }
+
+    /// The switches whose value differs from what the era sets, so that no choice is silent.
+    pub fn differences(&self) -> Vec<SwitchValue> {
+        let era = Self::for_era(self.era).values();
+        self.values()
+            .into_iter()
+            .zip(era)
+            .filter(|(mine, era)| mine.value != era.value)
+            .map(|(mine, _)| mine)
+            .collect()
+    }
+
+    /// One line for people: `era 2016`, or `era current; differs from the era:
+    /// global_peering: false`.
+    pub fn describe(&self) -> String {
+        let diffs = self.differences();
+        let mut out = format!("era {}", self.era.as_str());
+        if !diffs.is_empty() {
+            let parts: Vec<String> = diffs
+                .iter()
+                .map(|d| format!("{}: {}", d.name, d.value))
+                .collect();
+            out.push_str("; differs from the era: ");
+            out.push_str(&parts.join(", "));
+        }
+        out
     }
 }
 

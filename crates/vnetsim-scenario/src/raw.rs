@@ -175,24 +175,30 @@ pub enum RawForwardedMode {
     Ignore,
 }
 
-/// The `azure` section.
+/// The `azure` section: an era and the switches it sets, each overridable.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAzure {
-    /// Peerings across regions allowed (default false).
-    #[serde(default)]
-    pub global_peering: bool,
-    /// Peerings across AD tenants allowed (default false).
-    #[serde(default)]
-    pub cross_tenant_peering: bool,
-    /// Peering links per VNet (default 500).
+    /// `2016` (default) or `current`; sets every switch below unless the file sets it.
+    #[schemars(with = "Option<Text>")]
+    pub era: Option<Spanned<Text>>,
+    /// Peerings across regions allowed (era 2016: false; current: true).
+    pub global_peering: Option<bool>,
+    /// Peerings across AD tenants allowed (era 2016: false; current: true).
+    pub cross_tenant_peering: Option<bool>,
+    /// Peering links per VNet (500).
     pub peering_limit: Option<u32>,
     /// `tag` (default) or `block`.
-    #[serde(default)]
-    pub virtual_network_access: RawVnetAccessMode,
+    pub virtual_network_access: Option<RawVnetAccessMode>,
     /// `enforce` (default) or `ignore`.
-    #[serde(default)]
-    pub forwarded_traffic: RawForwardedMode,
+    pub forwarded_traffic: Option<RawForwardedMode>,
+    /// `2016` or `current` definition of the VirtualNetwork service tag.
+    #[schemars(with = "Option<Text>")]
+    pub virtual_network_tag: Option<Spanned<Text>>,
+    /// Gateway transit with a classic VNet (era 2016: false; current: true).
+    pub classic_gateway_transit: Option<bool>,
+    /// Address-space changes while peered (era 2016: false; current: true).
+    pub address_space_update: Option<bool>,
 }
 
 /// A subscription.

@@ -92,6 +92,9 @@ pub struct Explanation {
     pub path: Vec<String>,
     /// Every hop.
     pub hops: Vec<HopView>,
+    /// The Azure era the decision followed, and every switch the file set to another value
+    /// (`era 2016`, or `era current; differs from the era: global_peering: false`).
+    pub azure: String,
 }
 
 /// Protocol name in files and reports.
@@ -307,6 +310,7 @@ pub fn explain(
         delivered_to,
         path: path_names(scenario, probe, result),
         hops,
+        azure: scenario.azure.describe(),
     }
 }
 
@@ -520,6 +524,7 @@ pub fn render_text(e: &Explanation) -> String {
         "{} ({}) -> {} ({}) {}{}",
         e.from, e.src_ip, e.to, e.dst_ip, e.protocol, ports
     );
+    let _ = writeln!(out, "azure: {}", e.azure);
     let width = e.hops.iter().map(|h| h.at.len()).max().unwrap_or(0).min(28);
     for (i, hop) in e.hops.iter().enumerate() {
         let _ = writeln!(

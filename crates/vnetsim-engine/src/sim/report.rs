@@ -16,8 +16,8 @@ use super::Engine;
 use super::source::DirStats;
 use crate::prefetch;
 use crate::report::{
-    DirectionReport, ExpectationResult, ExpectationSummary, FlowReport, Latency, NicReport,
-    PeeringReport, REPORT_FORMAT, Report, check_flow,
+    AzureReport, DirectionReport, ExpectationResult, ExpectationSummary, FlowReport, Latency,
+    NicReport, PeeringReport, REPORT_FORMAT, Report, check_flow,
 };
 
 impl Engine<'_> {
@@ -158,6 +158,7 @@ impl Engine<'_> {
             format: REPORT_FORMAT,
             scenario: sc.name.clone(),
             seed: self.seed,
+            azure: AzureReport::of(&sc.azure),
             simulated_ns: now,
             events_processed: self.events_processed,
             conservation: self.conservation,

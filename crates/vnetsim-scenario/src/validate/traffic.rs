@@ -26,18 +26,64 @@ impl Resolver<'_> {
             .duration
             .as_ref()
             .and_then(|d| self.duration(d, "duration"));
+        let az = &raw.azure;
+        let era = match az.era.as_ref() {
+            None => Era::Y2016,
+            Some(t) => match t.value.0.trim() {
+                "2016" => Era::Y2016,
+                "current" => Era::Current,
+                other => {
+                    self.err_help(
+                        loc(t),
+                        "azure.era",
+                        Rule::UnknownVariant,
+                        format!("`{other}` is not an era"),
+                        "use `2016` (the seed's peering document, the default) or `current` \
+                         (Microsoft's pages as they read now)",
+                    );
+                    Era::Y2016
+                }
+            },
+        };
+        let d = AzureSwitches::for_era(era);
+        let tag = match az.virtual_network_tag.as_ref() {
+            None => d.virtual_network_tag,
+            Some(t) => match t.value.0.trim() {
+                "2016" => VirtualNetworkTagMode::Y2016,
+                "current" => VirtualNetworkTagMode::Current,
+                other => {
+                    self.err_help(
+                        loc(t),
+                        "azure.virtual_network_tag",
+                        Rule::UnknownVariant,
+                        format!("`{other}` is not a definition of the VirtualNetwork tag"),
+                        "use `2016` (VNet, peers, on-premises) or `current` (also 168.63.129.16 \
+                         and the prefixes of the subnet's user-defined routes)",
+                    );
+                    d.virtual_network_tag
+                }
+            },
+        };
         self.sc.azure = AzureSwitches {
-            global_peering: raw.azure.global_peering,
-            cross_tenant_peering: raw.azure.cross_tenant_peering,
-            peering_limit: raw.azure.peering_limit.unwrap_or(500),
-            virtual_network_access: match raw.azure.virtual_network_access {
-                RawVnetAccessMode::Tag => VirtualNetworkAccessMode::Tag,
-                RawVnetAccessMode::Block => VirtualNetworkAccessMode::Block,
+            era,
+            global_peering: az.global_peering.unwrap_or(d.global_peering),
+            cross_tenant_peering: az.cross_tenant_peering.unwrap_or(d.cross_tenant_peering),
+            peering_limit: az.peering_limit.unwrap_or(d.peering_limit),
+            virtual_network_access: match az.virtual_network_access {
+                None => d.virtual_network_access,
+                Some(RawVnetAccessMode::Tag) => VirtualNetworkAccessMode::Tag,
+                Some(RawVnetAccessMode::Block) => VirtualNetworkAccessMode::Block,
             },
-            forwarded_traffic: match raw.azure.forwarded_traffic {
-                RawForwardedMode::Enforce => ForwardedTrafficMode::Enforce,
-                RawForwardedMode::Ignore => ForwardedTrafficMode::Ignore,
+            forwarded_traffic: match az.forwarded_traffic {
+                None => d.forwarded_traffic,
+                Some(RawForwardedMode::Enforce) => ForwardedTrafficMode::Enforce,
+                Some(RawForwardedMode::Ignore) => ForwardedTrafficMode::Ignore,
             },
+            virtual_network_tag: tag,
+            classic_gateway_transit: az
+                .classic_gateway_transit
+                .unwrap_or(d.classic_gateway_transit),
+            address_space_update: az.address_space_update.unwrap_or(d.address_space_update),
         };
     }
 

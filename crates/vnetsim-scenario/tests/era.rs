@@ -1,0 +1,75 @@
+//! The `azure.era` switch: one setting for every era-dependent behaviour, each switch still
+//! settable on its own, and every difference from the era named.
+//!
+//! Pages: the Eras table of `docs/azure-rules.md` ([peering-2016], [manage-peering] 2025,
+//! [vnet-faq], [service-tags], [gw-transit] 2018, [update-address-space]).
+
+use vnetsim_scenario::*;
+
+const TWO_REGIONS: &str = "
+name: x
+azure: AZURE
+vnets:
+  - { name: a, region: westeurope, address_space: [10.0.0.0/16], subnets: [{ name: app, prefix: 10.0.1.0/24 }] }
+  - { name: b, region: eastus, address_space: [10.1.0.0/16], subnets: [{ name: app, prefix: 10.1.1.0/24 }] }
+peerings:
+  - { name: a-to-b, from: a, to: b }
+  - { name: b-to-a, from: b, to: a }
+";
+
+fn load(azure: &str) -> Result<Scenario, LoadError> {
+    load_str(&TWO_REGIONS.replace("AZURE", azure), "era.yaml")
+}
+
+#[test]
+fn era_2016_is_the_default_and_the_seed_document() {
+    let sc = load("{}").err().expect("cross-region peering refused in 2016");
+    assert!(sc.render(false).contains("peering-cross-region"));
+    assert_eq!(AzureSwitches::default().era, Era::Y2016);
+    assert_eq!(AzureSwitches::default(), AzureSwitches::for_era(Era::Y2016));
+    assert!(AzureSwitches::default().differences().is_empty());
+    assert_eq!(AzureSwitches::default().describe(), "era 2016");
+}
+
+#[test]
+fn manage_peering_2025_era_current_allows_global_and_cross_tenant_peering() {
+    let sc = load("{ era: current }").unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let az = &sc.azure;
+    assert_eq!(az.era, Era::Current);
+    assert!(az.global_peering && az.cross_tenant_peering);
+    assert!(az.classic_gateway_transit && az.address_space_update);
+    assert_eq!(az.virtual_network_tag, VirtualNetworkTagMode::Current);
+    assert_eq!(az.peering_limit, 500);
+    assert_eq!(az.describe(), "era current");
+}
+
+#[test]
+fn a_switch_set_against_its_era_is_named() {
+    let e = load("{ era: current, global_peering: false }")
+        .err()
+        .expect("the override refuses the peering");
+    assert!(e.render(false).contains("peering-cross-region"));
+    let sc = load("{ era: 2016, global_peering: true, virtual_network_tag: current }")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let names: Vec<&str> = sc.azure.differences().iter().map(|d| d.name).collect();
+    assert_eq!(names, ["global_peering", "virtual_network_tag"]);
+    assert_eq!(
+        sc.azure.describe(),
+        "era 2016; differs from the era: global_peering: true, virtual_network_tag: current"
+    );
+    // `era: "2016"` as a string reads the same as the number.
+    let sc = load("{ era: \"2016\", global_peering: true }").expect("loads");
+    assert_eq!(sc.azure.era, Era::Y2016);
+}
+
+#[test]
+fn an_unknown_era_names_its_line_and_the_values() {
+    let e = load("{ era: 2015 }").err().expect("refused");
+    let text = e.render(false);
+    assert!(text.contains("unknown-variant"), "{text}");
+    assert!(text.contains("azure.era"), "{text}");
+    assert!(text.contains("`2015` is not an era"), "{text}");
+    assert!(text.contains("era.yaml:3"), "{text}");
+    let e = load("{ virtual_network_tag: newest }").err().expect("refused");
+    assert!(e.render(false).contains("azure.virtual_network_tag"));
+}
