@@ -23,7 +23,7 @@ fn load(azure: &str) -> Result<Scenario, LoadError> {
 
 #[test]
 fn era_2016_is_the_default_and_the_seed_document() {
-    let sc = load("{}").err().expect("cross-region peering refused in 2016");
+    let sc = load("{}").expect_err("cross-region peering refused in 2016");
     assert!(sc.render(false).contains("peering-cross-region"));
     assert_eq!(AzureSwitches::default().era, Era::Y2016);
     assert_eq!(AzureSwitches::default(), AzureSwitches::for_era(Era::Y2016));
@@ -46,8 +46,7 @@ fn manage_peering_2025_era_current_allows_global_and_cross_tenant_peering() {
 #[test]
 fn a_switch_set_against_its_era_is_named() {
     let e = load("{ era: current, global_peering: false }")
-        .err()
-        .expect("the override refuses the peering");
+        .expect_err("the override refuses the peering");
     assert!(e.render(false).contains("peering-cross-region"));
     let sc = load("{ era: 2016, global_peering: true, virtual_network_tag: current }")
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
@@ -64,12 +63,12 @@ fn a_switch_set_against_its_era_is_named() {
 
 #[test]
 fn an_unknown_era_names_its_line_and_the_values() {
-    let e = load("{ era: 2015 }").err().expect("refused");
+    let e = load("{ era: 2015 }").expect_err("refused");
     let text = e.render(false);
     assert!(text.contains("unknown-variant"), "{text}");
     assert!(text.contains("azure.era"), "{text}");
     assert!(text.contains("`2015` is not an era"), "{text}");
     assert!(text.contains("era.yaml:3"), "{text}");
-    let e = load("{ virtual_network_tag: newest }").err().expect("refused");
+    let e = load("{ virtual_network_tag: newest }").expect_err("refused");
     assert!(e.render(false).contains("azure.virtual_network_tag"));
 }
