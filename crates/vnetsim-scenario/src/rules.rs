@@ -186,7 +186,7 @@ rules! {
     PeeringLimit = "peering-limit":
         "A VNet holds at most `azure.peering_limit` peering links.",
     GatewayTransitCrossModel = "gateway-transit-cross-model":
-        "Gateway transit does not work between classic and Resource Manager VNets.",
+        "Gateway transit between classic and Resource Manager VNets needs `azure.classic_gateway_transit` and the gateway in the Resource Manager VNet.",
     UseRemoteGatewaysMultiple = "use-remote-gateways-multiple":
         "Only one peering of a VNet may set use_remote_gateways.",
     UseRemoteGatewaysNoTransit = "use-remote-gateways-no-transit":
