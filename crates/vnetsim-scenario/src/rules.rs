@@ -131,6 +131,8 @@ rules! {
         "A NIC's IP must lie inside its subnet.",
     NicIpReserved = "nic-ip-reserved":
         "Azure reserves the network address, .1, .2, .3 and the broadcast address of each subnet.",
+    NicInGatewaySubnet = "nic-in-gateway-subnet":
+        "No VM's NIC may sit in GatewaySubnet, which holds only the virtual network gateway.",
     DuplicateIp = "duplicate-ip":
         "Two NICs of one VNet cannot hold the same IP.",
     HostOutsideSite = "host-outside-site":
