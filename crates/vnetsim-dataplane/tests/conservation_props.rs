@@ -243,6 +243,7 @@ fn reason_of(cause: &DropCause) -> DropReason {
             DropReason::TtlExceeded
         }
         DropCause::Malformed(_) => DropReason::Malformed,
+        DropCause::FlowLimit { .. } => DropReason::FlowLimit,
         DropCause::NotCarried(NotCarried::Multicast) => DropReason::MulticastBlocked,
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
             DropReason::BroadcastBlocked

@@ -405,3 +405,28 @@ fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
     assert_eq!(report.probes[0].verdict, "dropped");
     assert_eq!(report.probes[0].reason, Some("nsg-denied"));
 }
+
+/// [vm-bandwidth] "Once this limit is hit, other connections are dropped": a replay drops the
+/// packets of connections that open at a full VM, keeps those of open ones, and counts an
+/// appliance's forwarded connections twice.
+#[test]
+fn vm_bandwidth_2023_flow_limit_drops_new_connections_in_a_replay() {
+    let s = scenario("flow-limit.yaml");
+    let report = replay(&s);
+    let ratio = |name: &str| flow(&report, name).forward.delivered_ratio;
+    for open in ["c1", "c2", "c3", "f1", "f2"] {
+        assert_eq!(ratio(open), 1.0, "{open}");
+    }
+    for refused in ["c4", "c5", "f3"] {
+        assert_eq!(ratio(refused), 0.0, "{refused}");
+        let f = flow(&report, refused);
+        assert_eq!(f.forward.dropped.get("flow-limit"), Some(&f.forward.sent));
+    }
+    // With Azure's own figure (500,000 each way) nothing is refused.
+    let mut azure = s.clone();
+    for vm in &mut azure.vms {
+        vm.flow_limit = vnetsim_scenario::DEFAULT_FLOW_LIMIT;
+    }
+    let report = replay(&azure);
+    assert!(!report.drops_by_reason.contains_key("flow-limit"));
+}

@@ -106,7 +106,7 @@ impl Fabric {
         Fabric {
             network: Network::new(scenario),
             scenario: scenario.clone(),
-            flows: FlowTable::new(),
+            flows: FlowTable::for_any_traffic(scenario),
             events,
             next_event: 0,
             timers: BinaryHeap::new(),

@@ -384,9 +384,20 @@ pub struct Vm {
     pub bandwidth: Option<u64>,
     /// The guest forwards packets not addressed to it (a network virtual appliance).
     pub forwarding: bool,
+    /// Active flows the VM holds in each direction ([`DEFAULT_FLOW_LIMIT`] unless the file
+    /// sets `flow_limit`); a new connection beyond it is dropped (`flow-limit`).
+    pub flow_limit: u32,
     /// Its NICs; the first is the primary.
     pub nics: Vec<NicId>,
 }
+
+/// Active flows a VM holds in each direction: "500k active flows ... in each direction"
+/// at any VM size (Virtual machine network bandwidth, 2023-2025).
+pub const DEFAULT_FLOW_LIMIT: u32 = 500_000;
+
+/// The largest `flow_limit` a file may set: the largest figure Azure publishes (4M connections
+/// for the largest network-optimized sizes, preview 2025).
+pub const MAX_FLOW_LIMIT: u32 = 4_000_000;
 
 /// A network interface.
 #[derive(Clone, Debug, PartialEq)]
@@ -848,11 +859,14 @@ pub enum DropReason {
     ProtocolBlocked,
     /// A destination no network carries: 0.0.0.0/8 ("this network") or 127.0.0.0/8 (loopback).
     InvalidDestination,
+    /// A new connection at a VM whose flow table is full (`flow_limit` active flows in each
+    /// direction).
+    FlowLimit,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::NsgDenied,
         DropReason::NoRoute,
         DropReason::NoDestination,
@@ -867,6 +881,7 @@ impl DropReason {
         DropReason::BroadcastBlocked,
         DropReason::ProtocolBlocked,
         DropReason::InvalidDestination,
+        DropReason::FlowLimit,
     ];
 
     /// The stable name used in files and reports.
@@ -886,6 +901,7 @@ impl DropReason {
             DropReason::BroadcastBlocked => "broadcast-blocked",
             DropReason::ProtocolBlocked => "protocol-blocked",
             DropReason::InvalidDestination => "invalid-destination",
+            DropReason::FlowLimit => "flow-limit",
         }
     }
 

@@ -293,6 +293,10 @@ pub struct RawVm {
     /// The guest forwards packets not addressed to it (default false).
     #[serde(default)]
     pub forwarding: bool,
+    /// Active flows the VM holds in each direction (default 500000); new connections beyond
+    /// it are dropped as `flow-limit`.
+    #[schemars(with = "Option<u32>")]
+    pub flow_limit: Option<Spanned<u64>>,
     /// NICs; the first is the primary.
     #[schemars(with = "Vec<RawNic>")]
     pub nics: Spanned<Vec<RawNic>>,

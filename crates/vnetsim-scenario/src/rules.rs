@@ -147,6 +147,8 @@ rules! {
     // VMs.
     VmNoNic = "vm-no-nic":
         "A VM needs at least one NIC.",
+    VmFlowLimit = "vm-flow-limit":
+        "A VM's flow_limit is 1 to 4,000,000 active flows per direction.",
     VmTooManyNics = "vm-too-many-nics":
         "A VM has at most its size's maximum number of NICs.",
     VmNicsVnet = "vm-nics-vnet":

@@ -89,7 +89,7 @@ impl Recorder {
             && !matches!(
                 segment,
                 Segment::Done(Outcome::Dropped(
-                    DropReason::NsgDenied | DropReason::TtlExceeded,
+                    DropReason::NsgDenied | DropReason::TtlExceeded | DropReason::FlowLimit,
                     _
                 ))
             )
@@ -123,6 +123,12 @@ impl Reliance for Recorder {
     #[inline]
     fn ttl_hop(&mut self) {
         self.ttl_hops += 1;
+    }
+
+    #[inline]
+    fn vm_flow(&mut self) {
+        // Admitted or refused for this packet only: decided in full every time.
+        self.fits = false;
     }
 }
 

@@ -25,6 +25,7 @@ pub mod compile;
 pub mod flowcache;
 pub mod memo;
 pub mod pipeline;
+pub mod vmflows;
 
 /// A resolved next hop of an active route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,10 +16,11 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, SiteId, SubnetId,
-    VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, Scenario, SiteId,
+    SubnetId, VirtualNetworkAccessMode, VnetId,
 };
 
+use crate::forward::vmflows::{Role, VmFlows};
 use crate::forward::{Dataplane, HopKind, addr_key};
 use crate::tables::nsg::RuleRef;
 use crate::tables::peering::Edge;
@@ -68,6 +69,11 @@ pub enum NsgDecision {
 /// Why a drop happened, with the ids of what decided it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropCause {
+    /// The VM of this NIC holds `flow_limit` active flows: a new connection does not fit.
+    FlowLimit {
+        /// Where the connection was refused.
+        nic: NicId,
+    },
     /// An NSG rule denied it.
     Nsg {
         /// Where.
@@ -379,17 +385,67 @@ impl std::hash::Hash for RecordKey {
     }
 }
 
-/// NSG flow records: a connection allowed at a NIC (in one direction) admits its packets and
-/// its reverse packets there without rule checks, until idle for [`FLOW_IDLE_TIMEOUT`].
+/// The state a run keeps per connection: NSG flow records (a connection allowed at a NIC, in
+/// one direction, admits its packets and its reverse packets there without rule checks, until
+/// idle for [`FLOW_IDLE_TIMEOUT`]) and, where a VM can reach its flow limit, its active
+/// connections ([`VmFlows`]).
 #[derive(Clone, Debug, Default)]
 pub struct FlowTable {
     records: HashMap<RecordKey, Nanos, FixedState>,
+    vm: Option<Box<VmFlows>>,
 }
 
 impl FlowTable {
-    /// An empty table.
+    /// An empty table with no flow limits (a probe, a test).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table that enforces the flow limits of `scenario`'s VMs (see [`VmFlows`]).
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        FlowTable {
+            records: HashMap::default(),
+            vm: VmFlows::for_scenario(scenario).map(Box::new),
+        }
+    }
+
+    /// An empty table that enforces the flow limits of every VM of `scenario`, whatever the
+    /// traffic (live mode).
+    pub fn for_any_traffic(scenario: &Scenario) -> Self {
+        FlowTable {
+            records: HashMap::default(),
+            vm: Some(Box::new(VmFlows::every_vm(scenario))),
+        }
+    }
+
+    /// New connections refused by VM flow limits so far.
+    pub fn refused_by_flow_limit(&self) -> u64 {
+        self.vm.as_ref().map_or(0, |v| v.refused())
+    }
+
+    /// Admits a packet of a connection at the VM of `nic` (see [`VmFlows::admit`]); a decision
+    /// that relied on it is never remembered (the next packet may be refused or admitted).
+    #[inline]
+    fn vm_admit<R: Reliance>(
+        &mut self,
+        nic: NicId,
+        key: &FlowKey,
+        role: Role,
+        now: Nanos,
+        rec: &mut R,
+    ) -> Result<(), (DropReason, DropCause)> {
+        let Some(vm) = self.vm.as_deref_mut() else {
+            return Ok(());
+        };
+        if !vm.tracks(nic) {
+            return Ok(());
+        }
+        rec.vm_flow();
+        if vm.admit(nic, key, role, now) {
+            Ok(())
+        } else {
+            Err((DropReason::FlowLimit, DropCause::FlowLimit { nic }))
+        }
     }
 
     /// Number of records.
@@ -402,9 +458,12 @@ impl FlowTable {
         self.records.is_empty()
     }
 
-    /// Forgets every record.
+    /// Forgets every record and every VM's connections (the limits stay).
     pub fn clear(&mut self) {
         self.records.clear();
+        if let Some(vm) = self.vm.as_deref_mut() {
+            vm.clear();
+        }
     }
 
     pub(crate) fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
@@ -534,6 +593,9 @@ pub(crate) trait Reliance {
     fn crossing(&mut self, from: VnetId, edge: Edge);
     /// An appliance or gateway decremented the packet's TTL.
     fn ttl_hop(&mut self);
+    /// A VM's flow-limit table admitted or refused the packet: the decision holds for this
+    /// packet only.
+    fn vm_flow(&mut self);
 }
 
 impl Reliance for () {
@@ -543,6 +605,8 @@ impl Reliance for () {
     fn crossing(&mut self, _from: VnetId, _edge: Edge) {}
     #[inline(always)]
     fn ttl_hop(&mut self) {}
+    #[inline(always)]
+    fn vm_flow(&mut self) {}
 }
 
 /// How a segment is decided: every time in full ([`Full`]), or through something that
@@ -762,6 +826,9 @@ impl Dataplane {
                         return done(Outcome::Dropped(r, c));
                     }
                     if key.dst == n.ip {
+                        if let Err((r, c)) = flows.vm_admit(nic, &key, Role::Endpoint, now, rec) {
+                            return done(Outcome::Dropped(r, c));
+                        }
                         return done(Outcome::Delivered(Destination::Nic(nic)));
                     }
                     if !n.vm_forwards {
@@ -769,6 +836,10 @@ impl Dataplane {
                             DropReason::ForwardingDisabled,
                             DropCause::GuestNotForwarding { nic },
                         ));
+                    }
+                    // An appliance holds two flows each way per forwarded connection.
+                    if let Err((r, c)) = flows.vm_admit(nic, &key, Role::Forwarder, now, rec) {
+                        return done(Outcome::Dropped(r, c));
                     }
                     match wire::forward_hop(packet) {
                         Ok(ttl) => {
@@ -862,6 +933,10 @@ impl Dataplane {
             ));
         }
         self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace, rec)?;
+        if forwarder == Forwarder::Origin {
+            // The sender's host opens the connection's flows [vm-bandwidth].
+            flows.vm_admit(nic, key, Role::Endpoint, now, rec)?;
+        }
         self.route(n.vnet, n.subnet, key, forwarder, trace, rec)
     }
 

@@ -229,6 +229,15 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 r.subnet
             )
         }
+        DropCause::FlowLimit { nic } => {
+            let vm = &scenario.vms[scenario.nics[nic.index()].vm.index()];
+            format!(
+                "VM {} holds its limit of {} active flows in each direction (a connection uses \
+                 one each way at its endpoints, two at an appliance); a new connection is \
+                 dropped (Virtual machine network bandwidth)",
+                vm.name, vm.flow_limit
+            )
+        }
         DropCause::NicIpForwardingOff { nic } => format!(
             "NIC {} of {} received a packet not addressed to it and IP forwarding is off \
              (Azure's destination check)",

@@ -178,7 +178,7 @@ impl<'c> Engine<'c> {
         let nic_counts = vec![NicCounts::default(); scenario.nics.len()];
         let mut engine = Engine {
             network,
-            flows_nsg: FlowTable::new(),
+            flows_nsg: FlowTable::for_scenario(scenario),
             cache: FlowCache::new(),
             queue: EventQueue::default(),
             horizon: 0,

@@ -271,11 +271,28 @@ impl<'r> Resolver<'r> {
             nic_ids.push(NicId(self.sc.nics.len() as u32));
             self.sc.nics.push(nic);
         }
+        let flow_limit = match &v.flow_limit {
+            None => DEFAULT_FLOW_LIMIT,
+            Some(f) if (1..=u64::from(MAX_FLOW_LIMIT)).contains(&f.value) => f.value as u32,
+            Some(f) => {
+                self.err_help(
+                    loc(f),
+                    format!("{path}.flow_limit"),
+                    Rule::VmFlowLimit,
+                    format!("flow_limit {} is out of range", f.value),
+                    format!(
+                        "a VM holds 1 to {MAX_FLOW_LIMIT} active flows per direction; Azure's figure is {DEFAULT_FLOW_LIMIT} at any size"
+                    ),
+                );
+                DEFAULT_FLOW_LIMIT
+            }
+        };
         self.sc.vms.push(Vm {
             name: v.name.value.as_str().into(),
             size: size.map_or_else(|| v.size.value.clone(), |s| s.name.to_owned()),
             bandwidth,
             forwarding: v.forwarding,
+            flow_limit,
             nics: nic_ids,
         });
     }
