@@ -97,7 +97,6 @@ pub(crate) struct VnetPlane {
 pub(crate) struct SitePlane {
     /// The VNet whose gateway the site connects to.
     pub gateway_vnet: VnetId,
-    pub space: AddrSet,
 }
 
 /// An NSG compiled for use in one VNet (service tags depend on the VNet).
@@ -137,7 +136,7 @@ pub struct Dataplane {
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
-pub const AZURE_HOST_IP: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+pub const AZURE_HOST_IP: Ipv4Addr = crate::tables::platform::HOST_VIP;
 
 pub(crate) fn addr_key(scope: u32, ip: u32) -> u64 {
     ((scope as u64) << 32) | ip as u64

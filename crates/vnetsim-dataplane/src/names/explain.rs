@@ -464,6 +464,24 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 scenario.vnets[vnet.index()].name
             ),
         ),
+        Step::Platform { endpoint, tag } => plain(
+            "platform",
+            endpoint.name().to_string(),
+            match tag {
+                Some(tag) => format!(
+                    "{} is an Azure platform address: no NSG rule applies unless an outbound rule \
+                     names {} (nsg-overview), and user-defined routes do not apply (ip-168)",
+                    endpoint.address(),
+                    tag.name()
+                ),
+                None => format!(
+                    "{} is an Azure platform address: this traffic (not DNS) is covered by no \
+                     platform tag, so no NSG rule applies (nsg-overview, ip-168), and \
+                     user-defined routes do not apply (ip-168)",
+                    endpoint.address()
+                ),
+            },
+        ),
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
             plain("deliver", name.clone(), format!("delivered to {name}"))
