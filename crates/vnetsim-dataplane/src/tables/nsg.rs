@@ -923,6 +923,52 @@ mod tests {
         ports.contains(&PortRange::ANY)
     }
 
+    /// The platform rules by the book: the outbound rules naming `tag` in their destination,
+    /// by priority, the first matching one (no default rule: the platform passes) [nsg-overview].
+    fn naive_platform(
+        nsg: &model::Nsg,
+        tags: &TagSets,
+        tag: ServiceTag,
+        k: &FlowKey,
+    ) -> Option<Verdict> {
+        let mut rules: Vec<(usize, &NsgRule)> = nsg
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.direction == Direction::Outbound
+                    && r.destination.contains(&AddressMatch::Tag(tag))
+            })
+            .collect();
+        rules.sort_by_key(|(_, r)| r.priority);
+        rules
+            .into_iter()
+            .find(|(_, r)| naive_one(r, tags, k))
+            .map(|(i, r)| Verdict {
+                rule: RuleRef::User(i as u32),
+                access: r.access,
+                priority: r.priority,
+            })
+    }
+
+    fn naive_one(r: &NsgRule, tags: &TagSets, k: &FlowKey) -> bool {
+        let tcp_udp = k.protocol == 6 || k.protocol == 17;
+        let proto = match r.protocol {
+            RuleProtocol::Any => true,
+            RuleProtocol::One(p) => p.number() == k.protocol,
+        };
+        let ports = if tcp_udp {
+            naive_ports(&r.source_ports, k.src_port)
+                && naive_ports(&r.destination_ports, k.dst_port)
+        } else {
+            naive_star(&r.source_ports) && naive_star(&r.destination_ports)
+        };
+        proto
+            && ports
+            && naive_addr(&r.source, tags, k.src)
+            && naive_addr(&r.destination, tags, k.dst)
+    }
+
     fn naive(nsg: &model::Nsg, tags: &TagSets, dir: Direction, k: &FlowKey) -> Verdict {
         let mut rules: Vec<(usize, &NsgRule)> = nsg
             .rules
@@ -979,7 +1025,7 @@ mod tests {
         }
     }
 
-    const ADDRS: [&str; 12] = [
+    const ADDRS: [&str; 13] = [
         "10.0.0.4",
         "10.0.255.255",
         "10.1.2.3",
@@ -991,6 +1037,7 @@ mod tests {
         "203.0.113.7",
         "203.0.113.8",
         "168.63.129.16",
+        "169.254.169.254",
         "0.0.0.0",
     ];
 
@@ -1014,6 +1061,9 @@ mod tests {
                 Just(ServiceTag::VirtualNetwork),
                 Just(ServiceTag::Internet),
                 Just(ServiceTag::AzureLoadBalancer),
+                Just(ServiceTag::AzurePlatformDns),
+                Just(ServiceTag::AzurePlatformImds),
+                Just(ServiceTag::AzurePlatformLkm),
             ]
             .prop_map(AddressMatch::Tag),
         ]
@@ -1122,6 +1172,17 @@ mod tests {
                         naive(&nsg, &tags, dir, k),
                         "{:?} {:?}", dir, k
                     );
+                }
+                // The same packet sent to each platform address, against each platform tag.
+                for dst in ["168.63.129.16", "169.254.169.254"] {
+                    let k = FlowKey { dst: ip(dst), ..*k };
+                    for tag in ServiceTag::ALL.into_iter().filter(|t| t.is_platform()) {
+                        prop_assert_eq!(
+                            compiled.evaluate_platform(tag, &k),
+                            naive_platform(&nsg, &tags, tag, &k),
+                            "{:?} {:?}", tag, k
+                        );
+                    }
                 }
             }
         }
