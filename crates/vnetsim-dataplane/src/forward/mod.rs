@@ -183,7 +183,9 @@ impl Dataplane {
     }
 
     /// The service tag sets of a VNet (what VirtualNetwork, Internet, AzureLoadBalancer mean
-    /// for NSGs applied there).
+    /// for NSGs applied there), VirtualNetwork in its 2016-2018 definition. With
+    /// `azure.virtual_network_tag: current` the NSGs of a subnet see that tag plus 168.63.129.16
+    /// and the subnet's user-route prefixes: see [`Dataplane::virtual_network_tag`].
     pub fn tags(&self, vnet: VnetId) -> &TagSets {
         &self.vnets[vnet.index()].tags
     }
