@@ -7,12 +7,12 @@
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
 //! appliances re-routing from their own subnet. A packet a NIC sends to a platform address
 //! (168.63.129.16, 169.254.169.254) leaves that order: only rules naming a platform service tag
-//! apply to it and no route does; it is delivered to the platform. A timed driver decides a packet's way segment
-//! by segment with [`Dataplane::decide`], from a [`SegmentStart`], through a [`Strategy`] (in
-//! full, or through a remembered decision); the pipeline tells a remembering strategy what a
-//! decision relied on by explicit calls (the NSG step names the flow record it used). What it
-//! is not: it keeps no clock, allocates nothing per packet (the flow table grows only with new
-//! flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
+//! apply to it and no route does; it is delivered to the platform. A timed driver decides a
+//! packet's way segment by segment with [`Dataplane::decide`], from a [`SegmentStart`], through
+//! a [`Strategy`] (in full, or through a remembered decision); the pipeline tells a remembering
+//! strategy what a decision relied on by explicit calls (the NSG step names the flow record it
+//! used). What it is not: it keeps no clock, allocates nothing per packet (the flow table grows
+//! only with new flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
 
 use std::collections::HashMap;
 
