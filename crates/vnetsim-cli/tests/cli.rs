@@ -292,6 +292,73 @@ fn explain_shows_each_hop_with_route_and_nsg_rule() {
     assert_eq!(rules[1]["rule"]["nsg"], "spoke-nsg");
 }
 
+/// [ip-168], [nsg-overview]: a packet to 168.63.129.16 is delivered to the platform past a
+/// deny-all NSG rule and a 0.0.0.0/0 user route; the explanation says why neither applied.
+#[test]
+fn ip_168_explain_to_the_platform_address_shows_why_no_nsg_or_route_applied() {
+    let out = vnetsim()
+        .args(["explain"])
+        .arg(scenario("platform-addresses.yaml"))
+        .args([
+            "--from",
+            "web1",
+            "--to",
+            "168.63.129.16",
+            "--protocol",
+            "udp",
+            "--dst-port",
+            "53",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let e = json_of(&out.stdout);
+    assert_eq!(e["verdict"], "delivered");
+    assert_eq!(e["delivered_to"], "168.63.129.16 (Azure platform)");
+    let hops = e["hops"].as_array().unwrap();
+    let kinds: Vec<&str> = hops.iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["send", "platform", "deliver"]);
+    let why = hops[1]["detail"].as_str().unwrap();
+    assert!(why.contains("AzurePlatformDNS"), "{why}");
+    assert!(why.contains("user-defined routes do not apply"), "{why}");
+}
+
+/// [service-tags] 2021+: `rules --vm` lists the current VirtualNetwork tag's prefixes as
+/// written, the host's virtual IP and the subnet's user-route prefixes included.
+#[test]
+fn service_tags_2021_rules_list_the_virtual_network_tag_as_azure_does() {
+    let out = vnetsim()
+        .args(["rules"])
+        .arg(scenario("hub-spoke-default-nsg-current.yaml"))
+        .args(["--vm", "web1", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let nics = json_of(&out.stdout);
+    assert_eq!(
+        nics[0]["virtual_network_tag"],
+        serde_json::json!([
+            "10.1.0.0/16",
+            "10.0.0.0/16",
+            "168.63.129.16/32",
+            "10.2.0.0/16"
+        ])
+    );
+    let out = vnetsim()
+        .args(["rules"])
+        .arg(scenario("hub-spoke-default-nsg-2016.yaml"))
+        .args(["--vm", "web1", "--format", "json"])
+        .output()
+        .expect("runs");
+    let nics = json_of(&out.stdout);
+    assert_eq!(
+        nics[0]["virtual_network_tag"],
+        serde_json::json!(["10.1.0.0/16", "10.0.0.0/16"])
+    );
+}
+
 #[test]
 fn explain_text_names_the_peering_switch_behind_a_drop() {
     let out = vnetsim()

@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use forward::{Dataplane, flowcache, memo, pipeline};
 pub use names::{expect, explain, probe, views};
-pub use tables::{addrset, lpm, nsg, peering, routes};
+pub use tables::{addrset, lpm, nsg, peering, platform, routes};
 
 pub use flowcache::{Cached, FlowCache};
 pub use memo::SegmentMemo;

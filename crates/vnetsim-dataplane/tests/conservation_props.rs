@@ -275,6 +275,7 @@ fn check(
                 Destination::Nic(nic) => prop_assert_eq!(sc.nics[nic.index()].ip, dst),
                 Destination::Host(host) => prop_assert_eq!(sc.hosts[host.index()].ip, dst),
                 Destination::Internet => {}
+                Destination::Platform(e) => prop_assert_eq!(e.address(), dst),
             }
         }
         (

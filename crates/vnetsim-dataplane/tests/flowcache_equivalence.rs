@@ -85,6 +85,13 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
         .map(|i| Endpoint::Vm(vnetsim_scenario::VmId(i as u32)))
         .collect();
     e.extend((0..s.hosts.len()).map(|i| Endpoint::Host(vnetsim_scenario::HostId(i as u32))));
+    // The platform addresses: delivered past NSGs and routes unless a rule names a platform
+    // tag [nsg-overview], [ip-168]; remembered like any delivery.
+    e.extend(
+        vnetsim_dataplane::platform::PlatformEndpoint::ALL
+            .iter()
+            .map(|p| Endpoint::Ip(p.address())),
+    );
     e
 }
 
@@ -101,6 +108,8 @@ proptest! {
             Just("nsg-blocks-peer.yaml"),
             Just("gateway-transit.yaml"),
             Just("basic-peering.yaml"),
+            Just("platform-addresses.yaml"),
+            Just("hub-spoke-default-nsg-current.yaml"),
         ],
         // A few flows per case, so that later packets of a flow (and its replies) meet the
         // cache entries and memos the earlier ones left.

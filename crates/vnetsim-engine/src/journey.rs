@@ -63,7 +63,11 @@ pub fn segment_delay(scenario: &Scenario, start: SegmentStart, segment: Segment)
     from + match segment {
         Segment::Done(Outcome::Dropped(..)) => 0,
         Segment::Done(Outcome::Delivered(to)) => match to {
-            Destination::Nic(_) | Destination::Internet => lat.host_to_host,
+            // A platform address answers from the sender's host; vnetsim charges it the
+            // host-to-host latency (derived).
+            Destination::Nic(_) | Destination::Internet | Destination::Platform(_) => {
+                lat.host_to_host
+            }
             Destination::Host(h) => site_latency(scenario.hosts[h.index()].site),
         },
         Segment::Paused(w) => match w.at() {

@@ -480,12 +480,58 @@ pub enum RuleProtocol {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ServiceTag {
     /// The VNet's address space, connected peers with access allowed, and on-premises ranges
-    /// reached through a gateway.
+    /// reached through a gateway; with `azure.virtual_network_tag: current` also 168.63.129.16
+    /// and the prefixes of the subnet's user-defined routes [service-tags] 2021+.
     VirtualNetwork,
     /// Public address space outside the VirtualNetwork tag.
     Internet,
     /// Azure's infrastructure load balancer, 168.63.129.16.
     AzureLoadBalancer,
+    /// The platform's DNS at 168.63.129.16 (port 53, UDP and TCP); outbound destinations only
+    /// [service-tags], [ip-168].
+    AzurePlatformDns,
+    /// The Instance Metadata Service at 169.254.169.254; outbound destinations only
+    /// [service-tags].
+    AzurePlatformImds,
+    /// Windows license activation (KMS, TCP port 1688); outbound destinations only
+    /// [service-tags], [nsg-overview].
+    AzurePlatformLkm,
+}
+
+impl ServiceTag {
+    /// Every tag, in the order the reference lists them.
+    pub const ALL: [ServiceTag; 6] = [
+        ServiceTag::VirtualNetwork,
+        ServiceTag::Internet,
+        ServiceTag::AzureLoadBalancer,
+        ServiceTag::AzurePlatformDns,
+        ServiceTag::AzurePlatformImds,
+        ServiceTag::AzurePlatformLkm,
+    ];
+
+    /// Azure's name of the tag, e.g. `AzurePlatformDNS`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ServiceTag::VirtualNetwork => "VirtualNetwork",
+            ServiceTag::Internet => "Internet",
+            ServiceTag::AzureLoadBalancer => "AzureLoadBalancer",
+            ServiceTag::AzurePlatformDns => "AzurePlatformDNS",
+            ServiceTag::AzurePlatformImds => "AzurePlatformIMDS",
+            ServiceTag::AzurePlatformLkm => "AzurePlatformLKM",
+        }
+    }
+
+    /// Whether it is one of the platform tags (AzurePlatformDNS, AzurePlatformIMDS,
+    /// AzurePlatformLKM): outbound-only, they let an NSG deny what the platform otherwise
+    /// allows past every NSG [service-tags] 01/2023.
+    pub const fn is_platform(self) -> bool {
+        matches!(
+            self,
+            ServiceTag::AzurePlatformDns
+                | ServiceTag::AzurePlatformImds
+                | ServiceTag::AzurePlatformLkm
+        )
+    }
 }
 
 /// One source or destination entry of an NSG rule.

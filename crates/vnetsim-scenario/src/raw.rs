@@ -375,7 +375,9 @@ pub struct RawNsgRule {
     /// `tcp`, `udp`, `icmp` or `"*"` (any case).
     #[schemars(with = "String")]
     pub protocol: Spanned<String>,
-    /// CIDR, IP, `"*"`, service tag, or a list of these (default `"*"`).
+    /// CIDR, IP, `"*"`, service tag (`VirtualNetwork`, `Internet`, `AzureLoadBalancer`; as a
+    /// destination of an outbound rule also `AzurePlatformDNS`, `AzurePlatformIMDS`,
+    /// `AzurePlatformLKM`), or a list of these with at most one service tag (default `"*"`).
     #[schemars(with = "Option<OneOrMany<String>>")]
     pub source: Option<Spanned<OneOrMany<String>>>,
     /// `"*"`, a port, a range `lo-hi`, or a list (default `"*"`).

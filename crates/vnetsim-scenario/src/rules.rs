@@ -72,7 +72,7 @@ rules! {
     InvalidProtocol = "invalid-protocol":
         "Protocols are tcp, udp, icmp, or \"*\" in NSG rules.",
     InvalidAddress = "invalid-address":
-        "NSG sources and destinations are CIDR, IP, \"*\", VirtualNetwork, Internet or AzureLoadBalancer.",
+        "NSG sources and destinations are CIDR, IP, \"*\" or a service tag: VirtualNetwork, Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, AzurePlatformLKM.",
     InvalidPort = "invalid-port":
         "Ports are \"*\", a port, a range lo-hi, or a list; 0..65535.",
     IcmpPorts = "icmp-ports":
@@ -162,6 +162,10 @@ rules! {
         "Two rules of one NSG cannot share a priority and a direction.",
     NsgRuleDuplicateName = "nsg-rule-duplicate-name":
         "Rule names are unique in an NSG.",
+    NsgPlatformTagOutbound = "nsg-platform-tag-outbound":
+        "The platform tags AzurePlatformDNS, AzurePlatformIMDS and AzurePlatformLKM are only destinations of outbound rules.",
+    NsgSeveralTags = "nsg-several-tags":
+        "A rule's source, or its destination, names at most one service tag.",
     UdrNextHopIp = "udr-next-hop-ip":
         "A route has a next hop IP exactly when its next hop is VirtualAppliance.",
     UdrNextHopPeering = "udr-next-hop-peering":

@@ -124,6 +124,8 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
             "invalid-protocol",
             "invalid-address",
             "invalid-port",
+            "nsg-several-tags",
+            "nsg-platform-tag-outbound",
         ],
     ),
     ("remove_nsg_rule", &["unknown-nsg"]),

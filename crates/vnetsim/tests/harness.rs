@@ -287,3 +287,66 @@ expect:
         "{text}"
     );
 }
+
+/// [nsg-overview] 2016-2018 against [service-tags] 2021+: the same hub and spoke with
+/// default-rules-only spoke NSGs; the 2016 tag leaves the other spoke out (DenyAllOutBound), the
+/// current tag holds the spoke route table's prefixes (AllowVnetOutBound, AllowVNetInBound).
+#[test]
+fn service_tags_2021_spoke_to_spoke_with_default_rules_depends_on_the_era() {
+    let old = Sim::load(scenario("hub-spoke-default-nsg-2016.yaml")).expect("loads");
+    let v = old.probe("web1", "db1").tcp(1433).send();
+    v.assert_dropped("nsg-denied");
+    assert!(v.detail().contains("DenyAllOutBound"), "{}", v.detail());
+    let new = Sim::load(scenario("hub-spoke-default-nsg-current.yaml")).expect("loads");
+    let v = new.probe("web1", "db1").tcp(1433).send();
+    v.assert_delivered().assert_path(&["web1", "nva1", "db1"]);
+    assert_eq!(
+        v.allowed_by(),
+        [
+            "spoke1-nsg AllowVnetOutBound (priority 65000)",
+            "spoke2-nsg AllowVNetInBound (priority 65000)"
+        ]
+    );
+}
+
+/// [service-tags] 2021+: the tag follows the subnet's route table, so attaching the route
+/// table by a timed event changes what the default rules allow from then on.
+#[test]
+fn service_tags_2021_a_route_table_attached_by_an_event_changes_the_tag() {
+    let text = std::fs::read_to_string(scenario("hub-spoke-default-nsg-current.yaml"))
+        .expect("readable")
+        .replace("nsg: spoke1-nsg, route_table: spoke1-rt", "nsg: spoke1-nsg")
+        .replace(
+            "\nexpect:",
+            "\nevents:\n  - at: 1s\n    set_route_table: { subnet: spoke1/app, route_table: spoke1-rt }\nexpect:",
+        );
+    let sim = Sim::from_yaml(&text).expect("loads");
+    let before = sim.probe("web1", "db1").tcp(1433).send();
+    before.assert_dropped("nsg-denied");
+    assert!(before.detail().contains("DenyAllOutBound"));
+    let after = sim
+        .probe("web1", "db1")
+        .tcp(1433)
+        .at(Duration::from_secs(2))
+        .send();
+    after
+        .assert_delivered()
+        .assert_path(&["web1", "nva1", "db1"]);
+}
+
+/// [ip-168], [nsg-overview]: a probe to the platform's DNS passes a deny-all outbound rule and
+/// a 0.0.0.0/0 route to an NVA; a rule naming AzurePlatformDNS blocks it.
+#[test]
+fn ip_168_probes_reach_the_platform_past_nsgs_and_routes() {
+    let sim = Sim::load(scenario("platform-addresses.yaml")).expect("loads");
+    let v = sim.probe("web1", "168.63.129.16").udp(53).send();
+    v.assert_delivered()
+        .assert_path(&["web1", "168.63.129.16 (Azure platform)"]);
+    assert_eq!(v.delivered_to(), Some("168.63.129.16 (Azure platform)"));
+    let v = sim.probe("tools1", "169.254.169.254").tcp(80).send();
+    v.assert_delivered()
+        .assert_path(&["tools1", "169.254.169.254 (Azure platform IMDS)"]);
+    let v = sim.probe("locked1", "168.63.129.16").udp(53).send();
+    v.assert_dropped("nsg-denied");
+    assert!(v.detail().contains("deny-platform-dns"), "{}", v.detail());
+}

@@ -2,7 +2,9 @@
 //!
 //! What it is for: turning a checked [`Scenario`] (and which peering links exist right now) into
 //! per-subnet effective routes with their compiled LPM tables, per-(NSG, VNet) compiled rules
-//! with resolved service tags, an address-to-NIC map and peering states (the tables of
+//! with resolved service tags (per (NSG, VNet, route table) with the current VirtualNetwork
+//! tag, which holds the prefixes of the subnet's user-defined routes), an address-to-NIC map
+//! and peering states (the tables of
 //! [`crate::tables`], joined up). What it is not: it holds no per-flow state (see
 //! [`crate::forward::pipeline::FlowTable`]) and does not change in place: a timed event builds
 //! a new [`Dataplane`].
@@ -13,8 +15,8 @@ use std::net::Ipv4Addr;
 use foldhash::fast::FixedState;
 use ipnet::Ipv4Net;
 use vnetsim_scenario::{
-    HostId, NextHopType, NicId, NsgId, PeeringId, Scenario, SubnetId, VirtualNetworkAccessMode,
-    VnetId,
+    HostId, NextHopType, NicId, NsgId, PeeringId, RouteTableId, Scenario, SubnetId,
+    VirtualNetworkAccessMode, VirtualNetworkTagMode, VnetId,
 };
 
 use super::{
@@ -49,7 +51,6 @@ impl Dataplane {
             .iter()
             .map(|s| SitePlane {
                 gateway_vnet: s.connection,
-                space: AddrSet::from_prefixes(s.address_space.iter().copied()),
             })
             .collect();
 
@@ -64,7 +65,7 @@ impl Dataplane {
             .map(|(v, vnet)| {
                 let id = VnetId(v as u32);
                 let space = AddrSet::from_prefixes(vnet.address_space.iter().copied());
-                let tags = tag_sets(scenario, &peerings, &gateway_of, &sites, id, &space);
+                let tags = tag_sets(scenario, &peerings, gateway_of[v], id);
                 let own_sites: Vec<(Ipv4Net, u32)> = scenario
                     .sites
                     .iter()
@@ -90,18 +91,42 @@ impl Dataplane {
             })
             .collect();
 
-        // NSGs compiled per (NSG, VNet) pair in use.
+        // NSGs compiled per (NSG, VNet) pair in use; with the current VirtualNetwork tag per
+        // (NSG, VNet, route table of the subnet): the tag holds the prefixes of the subnet's
+        // user-defined routes [service-tags] 2021+. The subnet is the NSG's own (subnet NSG) or
+        // the NIC's (NIC NSG). With the 2016 tag the route table is left out of the key, so an
+        // NSG compiles once per VNet as it always did.
+        let current = scenario.azure.virtual_network_tag == VirtualNetworkTagMode::Current;
         let mut nsgs: Vec<NsgPlane> = Vec::new();
-        let mut nsg_index: HashMap<(NsgId, VnetId), u32> = HashMap::new();
-        let mut nsg_for = |nsg: Option<NsgId>, vnet: VnetId| -> Option<u32> {
+        type NsgKey = (NsgId, VnetId, Option<RouteTableId>);
+        let mut nsg_index: HashMap<NsgKey, u32> = HashMap::new();
+        let mut nsg_for = |nsg: Option<NsgId>, subnet: SubnetId| -> Option<u32> {
             let nsg = nsg?;
-            Some(*nsg_index.entry((nsg, vnet)).or_insert_with(|| {
+            let sub = &scenario.subnets[subnet.index()];
+            let vnet = sub.vnet;
+            let table = if current { sub.route_table } else { None };
+            Some(*nsg_index.entry((nsg, vnet, table)).or_insert_with(|| {
+                let vnet_tags = &vnets[vnet.index()].tags;
+                let subnet_tags;
+                let tags = if current {
+                    let prefixes = virtual_network_prefixes(
+                        scenario,
+                        &peerings,
+                        gateway_of[vnet.index()],
+                        vnet,
+                        Some(table),
+                    );
+                    subnet_tags = TagSets {
+                        virtual_network: AddrSet::from_prefixes(prefixes),
+                        ..vnet_tags.clone()
+                    };
+                    &subnet_tags
+                } else {
+                    vnet_tags
+                };
                 nsgs.push(NsgPlane {
                     nsg,
-                    compiled: CompiledNsg::compile(
-                        &scenario.nsgs[nsg.index()],
-                        &vnets[vnet.index()].tags,
-                    ),
+                    compiled: CompiledNsg::compile(&scenario.nsgs[nsg.index()], tags),
                 });
                 (nsgs.len() - 1) as u32
             }))
@@ -128,7 +153,7 @@ impl Dataplane {
                 lpm: Lpm::new(pairs),
                 hops,
                 routes,
-                nsg: nsg_for(sub.nsg, sub.vnet),
+                nsg: nsg_for(sub.nsg, SubnetId(s as u32)),
             });
         }
         let nics = scenario
@@ -140,7 +165,7 @@ impl Dataplane {
                 ip: u32::from(nic.ip),
                 ip_forwarding: nic.ip_forwarding,
                 vm_forwards: scenario.vms[nic.vm.index()].forwarding,
-                nsg: nsg_for(nic.nsg, nic.vnet),
+                nsg: nsg_for(nic.nsg, nic.subnet),
             })
             .collect();
         let links = scenario
@@ -243,16 +268,35 @@ fn private_space() -> AddrSet {
     )
 }
 
-/// The service tags as seen from `vnet`.
-fn tag_sets(
+/// The prefixes of the VirtualNetwork service tag, as Azure lists the tag's expansion: each
+/// prefix as written, in this order, an exact repeat listed once, nothing merged.
+///
+/// - Both definitions: the VNet's address ranges, the ranges of its Connected peers (a link
+///   with access off takes its peer out under `virtual_network_access: tag`, manage-peering
+///   2022), and the on-premises ranges of the sites behind the gateway the VNet uses (its own,
+///   or the remote one through `use_remote_gateways`) [nsg-overview] 2016-2018.
+/// - `current_for: Some(route_table)` (the current definition, for a subnet with that route
+///   table): also the host's virtual IP 168.63.129.16/32 and every prefix of the route table's
+///   user-defined routes [service-tags] 2021+ ("address prefixes used on user-defined routes";
+///   "This tag might also contain default routes": vnetsim puts a 0.0.0.0/0 route's prefix in
+///   the tag as written, derived).
+fn virtual_network_prefixes(
     scenario: &Scenario,
     peerings: &PeeringStates,
-    gateway_of: &[Option<(VnetId, Option<PeeringId>)>],
-    sites: &[SitePlane],
+    gateway: Option<(VnetId, Option<PeeringId>)>,
     vnet: VnetId,
-    space: &AddrSet,
-) -> TagSets {
-    let mut vn = space.clone();
+    current_for: Option<Option<RouteTableId>>,
+) -> Vec<Ipv4Net> {
+    let mut out: Vec<Ipv4Net> = Vec::new();
+    let mut push = |p: Ipv4Net| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    scenario.vnets[vnet.index()]
+        .address_space
+        .iter()
+        .for_each(|p| push(*p));
     for edge in peerings.edges(vnet) {
         // Tag mode: a link with access off takes the peer out of the tag (manage-peering 2022).
         // The flag that counts is this VNet's own link (the RM link for a classic VNet).
@@ -260,17 +304,63 @@ fn tag_sets(
         let counts =
             access || scenario.azure.virtual_network_access == VirtualNetworkAccessMode::Block;
         if counts {
-            let peer = &scenario.vnets[edge.peer.index()];
-            vn = vn.union(&AddrSet::from_prefixes(peer.address_space.iter().copied()));
+            scenario.vnets[edge.peer.index()]
+                .address_space
+                .iter()
+                .for_each(|p| push(*p));
         }
     }
     // On-premises ranges reached through the gateway this VNet uses.
-    if let Some((gw, _)) = gateway_of[vnet.index()] {
-        for site in sites.iter().filter(|s| s.gateway_vnet == gw) {
-            vn = vn.union(&site.space);
+    if let Some((gw, _)) = gateway {
+        for site in scenario.sites.iter().filter(|s| s.connection == gw) {
+            site.address_space.iter().for_each(|p| push(*p));
         }
     }
+    if let Some(table) = current_for {
+        push(Ipv4Net::from(AZURE_HOST_IP));
+        if let Some(t) = table {
+            for route in &scenario.route_tables[t.index()].routes {
+                push(route.prefix);
+            }
+        }
+    }
+    out
+}
+
+impl Dataplane {
+    /// The prefixes of the VirtualNetwork service tag for NSGs applied at `subnet` (its subnet
+    /// NSG and its NICs' NSGs), as Azure lists the tag's expansion: VNet ranges, peer ranges,
+    /// on-premises ranges, and with `azure.virtual_network_tag: current` 168.63.129.16/32 and
+    /// each prefix of the subnet's user-defined routes, as written (not merged)
+    /// [service-tags] 2021+. `scenario` is the one this data plane was compiled from.
+    pub fn virtual_network_tag(&self, scenario: &Scenario, subnet: SubnetId) -> Vec<Ipv4Net> {
+        let sub = &scenario.subnets[subnet.index()];
+        let current = scenario.azure.virtual_network_tag == VirtualNetworkTagMode::Current;
+        virtual_network_prefixes(
+            scenario,
+            &self.peerings,
+            self.peerings.gateway_for(scenario, sub.vnet),
+            sub.vnet,
+            current.then_some(sub.route_table),
+        )
+    }
+}
+
+/// The service tags as seen from `vnet` (the VirtualNetwork tag's 2016-2018 definition; the
+/// current one is made per subnet from it, see [`Dataplane::compile_with`]).
+fn tag_sets(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    gateway: Option<(VnetId, Option<PeeringId>)>,
+    vnet: VnetId,
+) -> TagSets {
+    let vn = AddrSet::from_prefixes(virtual_network_prefixes(
+        scenario, peerings, gateway, vnet, None,
+    ));
     let host = AddrSet::from_prefixes([Ipv4Net::from(AZURE_HOST_IP)]);
+    // Internet (derived): everything outside the private ranges, the VirtualNetwork tag and
+    // the host address. It keeps this per-VNet definition with the current VirtualNetwork
+    // tag: a user-defined route's prefix does not leave the Internet tag.
     let internet = AddrSet::all()
         .difference(&private_space())
         .difference(&vn)

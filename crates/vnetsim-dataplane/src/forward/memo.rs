@@ -22,6 +22,7 @@ use crate::forward::pipeline::{
     Destination, FlowTable, Forwarder, Outcome, Segment, SegmentStart, Step, Strategy, Trace,
     Waypoint, WaypointAt,
 };
+use crate::tables::platform::PlatformEndpoint;
 use crate::wire;
 
 /// NSG flow records and peering crossings a memo holds (more and the segment is not
@@ -40,6 +41,7 @@ enum Kind {
     DeliveredNic,
     DeliveredHost,
     DeliveredInternet,
+    DeliveredPlatform,
 }
 
 /// One segment's remembered decision (28 bytes; see the module documentation).
@@ -99,6 +101,9 @@ impl SegmentMemo {
             Kind::DeliveredHost => {
                 Segment::Done(Outcome::Delivered(Destination::Host(HostId(self.id))))
             }
+            Kind::DeliveredPlatform => Segment::Done(Outcome::Delivered(Destination::Platform(
+                PlatformEndpoint::from_index(self.id),
+            ))),
             Kind::DeliveredInternet | Kind::Empty => {
                 Segment::Done(Outcome::Delivered(Destination::Internet))
             }
@@ -135,6 +140,9 @@ impl SegmentMemo {
             }
             Segment::Done(Outcome::Delivered(Destination::Internet)) => {
                 (Kind::DeliveredInternet, 0, 0, 0)
+            }
+            Segment::Done(Outcome::Delivered(Destination::Platform(e))) => {
+                (Kind::DeliveredPlatform, e.index(), 0, 0)
             }
             // Drops are rare and carry their cause: decided in full every time.
             Segment::Done(Outcome::Dropped(..)) => return None,

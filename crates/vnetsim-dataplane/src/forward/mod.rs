@@ -98,7 +98,6 @@ pub(crate) struct VnetPlane {
 pub(crate) struct SitePlane {
     /// The VNet whose gateway the site connects to.
     pub gateway_vnet: VnetId,
-    pub space: AddrSet,
 }
 
 /// An NSG compiled for use in one VNet (service tags depend on the VNet).
@@ -138,7 +137,7 @@ pub struct Dataplane {
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
-pub const AZURE_HOST_IP: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+pub const AZURE_HOST_IP: Ipv4Addr = crate::tables::platform::HOST_VIP;
 
 pub(crate) fn addr_key(scope: u32, ip: u32) -> u64 {
     ((scope as u64) << 32) | ip as u64
@@ -185,7 +184,9 @@ impl Dataplane {
     }
 
     /// The service tag sets of a VNet (what VirtualNetwork, Internet, AzureLoadBalancer mean
-    /// for NSGs applied there).
+    /// for NSGs applied there), VirtualNetwork in its 2016-2018 definition. With
+    /// `azure.virtual_network_tag: current` the NSGs of a subnet see that tag plus 168.63.129.16
+    /// and the subnet's user-route prefixes: see [`Dataplane::virtual_network_tag`].
     pub fn tags(&self, vnet: VnetId) -> &TagSets {
         &self.vnets[vnet.index()].tags
     }

@@ -5,25 +5,28 @@
 //! a [`Trace`]. Order per hop: source NIC NSG out -> source subnet NSG out -> route lookup in the
 //! source subnet -> next hop (VnetLocal, VNetPeering, VirtualAppliance, VirtualNetworkGateway,
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
-//! appliances re-routing from their own subnet. A timed driver decides a packet's way segment
-//! by segment with [`Dataplane::decide`], from a [`SegmentStart`], through a [`Strategy`] (in
-//! full, or through a remembered decision); the pipeline tells a remembering strategy what a
-//! decision relied on by explicit calls (the NSG step names the flow record it used). What it
-//! is not: it keeps no clock, allocates nothing per packet (the flow table grows only with new
-//! flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
+//! appliances re-routing from their own subnet. A packet a NIC sends to a platform address
+//! (168.63.129.16, 169.254.169.254) leaves that order: only rules naming a platform service tag
+//! apply to it and no route does; it is delivered to the platform. A timed driver decides a
+//! packet's way segment by segment with [`Dataplane::decide`], from a [`SegmentStart`], through
+//! a [`Strategy`] (in full, or through a remembered decision); the pipeline tells a remembering
+//! strategy what a decision relied on by explicit calls (the NSG step names the flow record it
+//! used). What it is not: it keeps no clock, allocates nothing per packet (the flow table grows
+//! only with new flows) and does no I/O; timing, bandwidth and queues belong to the drivers.
 
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, Scenario, SiteId,
-    SubnetId, VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, Scenario, ServiceTag,
+    SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
 };
 
 use crate::forward::vmflows::{Role, VmFlows};
 use crate::forward::{Dataplane, HopKind, addr_key};
 use crate::tables::nsg::RuleRef;
 use crate::tables::peering::Edge;
+use crate::tables::platform::{PlatformEndpoint, platform_tag};
 use crate::wire::{self, FlowKey, Malformed};
 
 /// Where a packet enters the data plane.
@@ -46,6 +49,9 @@ pub enum Destination {
     Host(HostId),
     /// The Internet sink.
     Internet,
+    /// A platform address (168.63.129.16, 169.254.169.254): the VM's host answers it
+    /// [ip-168], [nsg-overview].
+    Platform(PlatformEndpoint),
 }
 
 /// Where an NSG was applied.
@@ -309,6 +315,16 @@ pub enum Step {
         /// The gateway's VNet.
         vnet: VnetId,
     },
+    /// The packet goes to a platform address: the NSGs apply only through rules naming the
+    /// platform tag `tag` (recorded as [`Step::Nsg`] before this step, when one matched), and
+    /// no route applies [nsg-overview], [ip-168].
+    Platform {
+        /// The platform address.
+        endpoint: PlatformEndpoint,
+        /// The platform service tag covering the packet (`None`: no tag covers it, so no NSG
+        /// rule can block it, e.g. the VM agent on TCP 80).
+        tag: Option<ServiceTag>,
+    },
     /// Delivered.
     Deliver {
         /// Where.
@@ -520,6 +536,8 @@ enum Pos {
     GatewayOut(VnetId),
     /// Handed to the Internet sink.
     Internet,
+    /// Handed to the platform at a platform address.
+    Platform(PlatformEndpoint),
 }
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
@@ -804,6 +822,7 @@ impl Dataplane {
             hops += 1;
             let next = match pos {
                 Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
+                Pos::Platform(e) => return done(Outcome::Delivered(Destination::Platform(e))),
                 Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace, rec),
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
@@ -932,12 +951,67 @@ impl Dataplane {
                 DropCause::NicSourceCheck { nic },
             ));
         }
+        if let Some(endpoint) = PlatformEndpoint::of(key.dst) {
+            return self.to_platform(nic, endpoint, key, trace);
+        }
         self.nsgs_pass(nic, Direction::Outbound, key, flows, now, trace, rec)?;
         if forwarder == Forwarder::Origin {
             // The sender's host opens the connection's flows [vm-bandwidth].
             flows.vm_admit(nic, key, Role::Endpoint, now, rec)?;
         }
         self.route(n.vnet, n.subnet, key, forwarder, trace, rec)
+    }
+
+    /// The packet leaves `nic` for a platform address. The platform's traffic is "not subject
+    /// to the configured network security groups" unless an outbound rule names it with a
+    /// platform service tag [nsg-overview] 03/2023 (NIC NSG, then subnet NSG, as outbound
+    /// rules go); 168.63.129.16 "isn't subject to user defined routes" [ip-168] 03/2023, and
+    /// vnetsim treats 169.254.169.254 the same (derived). No flow record: the decision does not
+    /// depend on NSG state.
+    fn to_platform<T: Trace>(
+        &self,
+        nic: NicId,
+        endpoint: PlatformEndpoint,
+        key: &FlowKey,
+        trace: &mut T,
+    ) -> Decision {
+        let n = &self.nics[nic.index()];
+        let tag = platform_tag(endpoint, key);
+        if let Some(tag) = tag {
+            let order = [
+                (NsgPoint::Nic(nic), n.nsg),
+                (
+                    NsgPoint::Subnet(n.subnet),
+                    self.subnets[n.subnet.index()].nsg,
+                ),
+            ];
+            for (point, nsg) in order {
+                let Some(i) = nsg else { continue };
+                let plane = &self.nsgs[i as usize];
+                let Some(verdict) = plane.compiled.evaluate_platform(tag, key) else {
+                    continue;
+                };
+                if verdict.access == Access::Deny {
+                    return Err((
+                        DropReason::NsgDenied,
+                        DropCause::Nsg {
+                            point,
+                            nsg: plane.nsg,
+                            direction: Direction::Outbound,
+                            rule: verdict.rule,
+                        },
+                    ));
+                }
+                trace.step(Step::Nsg {
+                    point,
+                    nsg: plane.nsg,
+                    direction: Direction::Outbound,
+                    decision: NsgDecision::Rule(verdict.rule),
+                });
+            }
+        }
+        trace.step(Step::Platform { endpoint, tag });
+        Ok(Pos::Platform(endpoint))
     }
 
     /// Looks the destination up in `subnet`'s effective routes and takes the next hop.

@@ -13,6 +13,7 @@ use crate::forward::Dataplane;
 use crate::forward::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
 use crate::names::probe::{ProbeResult, destination_name, path_names};
 use crate::tables::nsg::RuleRef;
+use crate::tables::platform::PlatformEndpoint;
 
 /// A route as shown in a hop.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -473,6 +474,33 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 scenario.vnets[vnet.index()].name
             ),
         ),
+        Step::Platform { endpoint, tag } => {
+            // 168.63.129.16 "isn't subject to user defined routes" [ip-168]; 169.254.169.254
+            // is treated the same, derived.
+            let routes = match endpoint {
+                PlatformEndpoint::HostVip => "user-defined routes do not apply (ip-168)",
+                PlatformEndpoint::Imds => {
+                    "user-defined routes do not apply (derived: as for 168.63.129.16, ip-168)"
+                }
+            };
+            let nsgs = match tag {
+                Some(tag) => format!(
+                    "no NSG rule applies unless an outbound rule names {} (nsg-overview)",
+                    tag.name()
+                ),
+                None => "this traffic (not DNS) is covered by no platform tag, so no NSG rule \
+                         applies (nsg-overview, ip-168)"
+                    .to_string(),
+            };
+            plain(
+                "platform",
+                endpoint.name().to_string(),
+                format!(
+                    "{} is an Azure platform address: {nsgs}, and {routes}",
+                    endpoint.address()
+                ),
+            )
+        }
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
             plain("deliver", name.clone(), format!("delivered to {name}"))

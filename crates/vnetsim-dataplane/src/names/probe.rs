@@ -231,6 +231,7 @@ pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
             .to_string(),
         Destination::Host(host) => scenario.hosts[host.index()].name.to_string(),
         Destination::Internet => "Internet".to_string(),
+        Destination::Platform(e) => e.name().to_string(),
     }
 }
 

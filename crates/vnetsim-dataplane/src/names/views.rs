@@ -5,9 +5,7 @@
 //! IP. What it is not: a decision path; these are read-only views of the compiled tables.
 
 use serde::Serialize;
-use vnetsim_scenario::{
-    Access, AddressMatch, Direction, PortRange, RuleProtocol, Scenario, ServiceTag, VmId,
-};
+use vnetsim_scenario::{Access, AddressMatch, Direction, PortRange, RuleProtocol, Scenario, VmId};
 
 use crate::forward::Dataplane;
 use crate::tables::nsg::{CompiledNsg, RuleRef};
@@ -130,7 +128,9 @@ pub struct NicRules {
     pub ip: String,
     /// `vnet/subnet`.
     pub subnet: String,
-    /// What the VirtualNetwork service tag holds for this NIC's VNet.
+    /// What the VirtualNetwork service tag holds for this NIC's NSGs, as Azure lists it: the
+    /// prefixes as written (VNet, peer and on-premises ranges; with the current definition
+    /// also 168.63.129.16/32 and each prefix of the subnet's user-defined routes), not merged.
     pub virtual_network_tag: Vec<String>,
     /// Inbound then outbound, each in Azure's evaluation order of the levels.
     pub groups: Vec<RuleGroup>,
@@ -143,9 +143,7 @@ fn address_text(entries: &[AddressMatch]) -> String {
             AddressMatch::Any => "*".to_string(),
             AddressMatch::Prefix(p) if p.prefix_len() == 32 => p.addr().to_string(),
             AddressMatch::Prefix(p) => p.to_string(),
-            AddressMatch::Tag(ServiceTag::VirtualNetwork) => "VirtualNetwork".to_string(),
-            AddressMatch::Tag(ServiceTag::Internet) => "Internet".to_string(),
-            AddressMatch::Tag(ServiceTag::AzureLoadBalancer) => "AzureLoadBalancer".to_string(),
+            AddressMatch::Tag(tag) => tag.name().to_string(),
         })
         .collect();
     parts.join(", ")
@@ -259,9 +257,7 @@ pub fn effective_rules_of_vm(
                 ip: n.ip.to_string(),
                 subnet: scenario.subnet_path(n.subnet),
                 virtual_network_tag: dataplane
-                    .tags(n.vnet)
-                    .virtual_network
-                    .to_prefixes()
+                    .virtual_network_tag(scenario, n.subnet)
                     .iter()
                     .map(|p| p.to_string())
                     .collect(),

@@ -1,7 +1,8 @@
 //! The compiled tables: the structures a forwarding decision looks things up in.
 //!
 //! What it is for: [`addrset`] (merged address ranges), [`lpm`] (longest-prefix match over
-//! sorted intervals), [`nsg`] (NSGs compiled to numeric rules with Azure's default rules),
+//! sorted intervals), [`platform`] (Azure's platform addresses and the service tags naming their
+//! traffic), [`nsg`] (NSGs compiled to numeric rules with Azure's default rules),
 //! [`peering`] (which links exist, their states, the edges between connected VNets) and
 //! [`routes`] (a subnet's effective routes exactly as Azure lists them). Each depends only on
 //! the scenario, on [`crate::wire`] and on the tables listed before it. What it is not: the
@@ -11,4 +12,5 @@ pub mod addrset;
 pub mod lpm;
 pub mod nsg;
 pub mod peering;
+pub mod platform;
 pub mod routes;

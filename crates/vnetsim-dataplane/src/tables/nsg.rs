@@ -11,15 +11,24 @@
 //! NIC NSG first outbound: the pipeline chains two `evaluate` calls), and not the computation of
 //! the service tags (the data plane derives [`TagSets`] per VNet from peerings and gateways).
 //!
+//! Platform tags: a rule naming AzurePlatformDNS, AzurePlatformIMDS or AzurePlatformLKM is also
+//! kept in a list of its own, the only rules that apply to a packet a VM sends to a platform
+//! address ([`CompiledNsg::evaluate_platform`]): that traffic is "not subject to the configured
+//! network security groups" unless a rule targets it with these tags [nsg-overview] 03/2023.
+//!
 //! Ports and ICMP: Azure's port fields do not apply to ICMP. A packet without ports (anything
 //! but TCP and UDP, see [`FlowKey::has_ports`]) matches a rule only if both of its port sets are
 //! "*" (cover every port); a rule restricted to some ports never matches it.
 
+use std::borrow::Cow;
+
+use ipnet::Ipv4Net;
 use vnetsim_scenario::model::{
     self, Access, AddressMatch, Direction, PortRange, RuleProtocol, ServiceTag,
 };
 
 use crate::tables::addrset::AddrSet;
+use crate::tables::platform::{HOST_VIP, IMDS_IP};
 use crate::wire::{FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The address sets of the service tags, as seen from one VNet.
@@ -34,12 +43,21 @@ pub struct TagSets {
 }
 
 impl TagSets {
-    /// The address set of `tag`.
-    pub fn get(&self, tag: ServiceTag) -> &AddrSet {
+    /// The address set of `tag`. The platform tags are the same everywhere: AzurePlatformDNS
+    /// is 168.63.129.16, AzurePlatformIMDS 169.254.169.254, AzurePlatformLKM no address of a
+    /// simulation (KMS answers on public addresses vnetsim does not model) [service-tags].
+    pub fn get(&self, tag: ServiceTag) -> Cow<'_, AddrSet> {
         match tag {
-            ServiceTag::VirtualNetwork => &self.virtual_network,
-            ServiceTag::Internet => &self.internet,
-            ServiceTag::AzureLoadBalancer => &self.azure_load_balancer,
+            ServiceTag::VirtualNetwork => Cow::Borrowed(&self.virtual_network),
+            ServiceTag::Internet => Cow::Borrowed(&self.internet),
+            ServiceTag::AzureLoadBalancer => Cow::Borrowed(&self.azure_load_balancer),
+            ServiceTag::AzurePlatformDns => {
+                Cow::Owned(AddrSet::from_prefixes([Ipv4Net::from(HOST_VIP)]))
+            }
+            ServiceTag::AzurePlatformImds => {
+                Cow::Owned(AddrSet::from_prefixes([Ipv4Net::from(IMDS_IP)]))
+            }
+            ServiceTag::AzurePlatformLkm => Cow::Owned(AddrSet::empty()),
         }
     }
 
@@ -48,7 +66,7 @@ impl TagSets {
         match *entry {
             AddressMatch::Any => AddrSet::all(),
             AddressMatch::Prefix(net) => AddrSet::from_prefixes([net]),
-            AddressMatch::Tag(tag) => self.get(tag).clone(),
+            AddressMatch::Tag(tag) => self.get(tag).into_owned(),
         }
     }
 }
@@ -188,9 +206,7 @@ impl DefaultRule {
     pub fn describe(self) -> RuleText {
         fn addr(m: AddressMatch) -> &'static str {
             match m {
-                AddressMatch::Tag(ServiceTag::VirtualNetwork) => "VirtualNetwork",
-                AddressMatch::Tag(ServiceTag::Internet) => "Internet",
-                AddressMatch::Tag(ServiceTag::AzureLoadBalancer) => "AzureLoadBalancer",
+                AddressMatch::Tag(tag) => tag.name(),
                 _ => "0.0.0.0/0",
             }
         }
@@ -353,6 +369,9 @@ pub struct CompiledNsg {
     outbound: Vec<CompiledRule>,
     inbound_index: RuleIndex,
     outbound_index: RuleIndex,
+    /// The outbound user rules naming a platform tag in their destination, by priority, with
+    /// that tag: the only rules platform traffic meets. Empty unless a rule names one.
+    platform: Vec<(ServiceTag, CompiledRule)>,
 }
 
 /// Which rules can match a packet, by protocol and destination port: a packet is checked only
@@ -510,6 +529,17 @@ impl CompiledNsg {
         // Stable sort: equal priorities keep input order.
         inbound.sort_by_key(|r| r.priority);
         outbound.sort_by_key(|r| r.priority);
+        let mut platform = Vec::new();
+        for r in &outbound {
+            let RuleRef::User(i) = r.rule else { continue };
+            for entry in &nsg.rules[i as usize].destination {
+                if let AddressMatch::Tag(tag) = *entry
+                    && tag.is_platform()
+                {
+                    platform.push((tag, r.clone()));
+                }
+            }
+        }
         for (list, dir) in [
             (&mut inbound, Direction::Inbound),
             (&mut outbound, Direction::Outbound),
@@ -525,7 +555,26 @@ impl CompiledNsg {
             outbound_index: RuleIndex::build(&outbound),
             inbound,
             outbound,
+            platform,
         }
+    }
+
+    /// The first outbound rule naming the platform tag `tag` in its destination that matches
+    /// `key` (a packet a VM sends to a platform address), in priority order; `None` when no
+    /// rule names it: the platform's traffic then passes, "not subject to the configured
+    /// network security groups" [nsg-overview] 03/2023. A Deny rule naming AzurePlatformDNS
+    /// blocks the platform's DNS [ip-168] 03/2023. No allocation: a scan of the (usually
+    /// empty) platform list.
+    #[inline]
+    pub fn evaluate_platform(&self, tag: ServiceTag, key: &FlowKey) -> Option<Verdict> {
+        self.platform
+            .iter()
+            .find(|(t, r)| *t == tag && r.matches(key))
+            .map(|(_, r)| Verdict {
+                rule: r.rule,
+                access: r.access,
+                priority: r.priority,
+            })
     }
 
     /// The rules of `direction` in evaluation order (user rules, then the defaults).
@@ -874,6 +923,52 @@ mod tests {
         ports.contains(&PortRange::ANY)
     }
 
+    /// The platform rules by the book: the outbound rules naming `tag` in their destination,
+    /// by priority, the first matching one (no default rule: the platform passes) [nsg-overview].
+    fn naive_platform(
+        nsg: &model::Nsg,
+        tags: &TagSets,
+        tag: ServiceTag,
+        k: &FlowKey,
+    ) -> Option<Verdict> {
+        let mut rules: Vec<(usize, &NsgRule)> = nsg
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.direction == Direction::Outbound
+                    && r.destination.contains(&AddressMatch::Tag(tag))
+            })
+            .collect();
+        rules.sort_by_key(|(_, r)| r.priority);
+        rules
+            .into_iter()
+            .find(|(_, r)| naive_one(r, tags, k))
+            .map(|(i, r)| Verdict {
+                rule: RuleRef::User(i as u32),
+                access: r.access,
+                priority: r.priority,
+            })
+    }
+
+    fn naive_one(r: &NsgRule, tags: &TagSets, k: &FlowKey) -> bool {
+        let tcp_udp = k.protocol == 6 || k.protocol == 17;
+        let proto = match r.protocol {
+            RuleProtocol::Any => true,
+            RuleProtocol::One(p) => p.number() == k.protocol,
+        };
+        let ports = if tcp_udp {
+            naive_ports(&r.source_ports, k.src_port)
+                && naive_ports(&r.destination_ports, k.dst_port)
+        } else {
+            naive_star(&r.source_ports) && naive_star(&r.destination_ports)
+        };
+        proto
+            && ports
+            && naive_addr(&r.source, tags, k.src)
+            && naive_addr(&r.destination, tags, k.dst)
+    }
+
     fn naive(nsg: &model::Nsg, tags: &TagSets, dir: Direction, k: &FlowKey) -> Verdict {
         let mut rules: Vec<(usize, &NsgRule)> = nsg
             .rules
@@ -930,7 +1025,7 @@ mod tests {
         }
     }
 
-    const ADDRS: [&str; 12] = [
+    const ADDRS: [&str; 13] = [
         "10.0.0.4",
         "10.0.255.255",
         "10.1.2.3",
@@ -942,6 +1037,7 @@ mod tests {
         "203.0.113.7",
         "203.0.113.8",
         "168.63.129.16",
+        "169.254.169.254",
         "0.0.0.0",
     ];
 
@@ -965,6 +1061,9 @@ mod tests {
                 Just(ServiceTag::VirtualNetwork),
                 Just(ServiceTag::Internet),
                 Just(ServiceTag::AzureLoadBalancer),
+                Just(ServiceTag::AzurePlatformDns),
+                Just(ServiceTag::AzurePlatformImds),
+                Just(ServiceTag::AzurePlatformLkm),
             ]
             .prop_map(AddressMatch::Tag),
         ]
@@ -1073,6 +1172,17 @@ mod tests {
                         naive(&nsg, &tags, dir, k),
                         "{:?} {:?}", dir, k
                     );
+                }
+                // The same packet sent to each platform address, against each platform tag.
+                for dst in ["168.63.129.16", "169.254.169.254"] {
+                    let k = FlowKey { dst: ip(dst), ..*k };
+                    for tag in ServiceTag::ALL.into_iter().filter(|t| t.is_platform()) {
+                        prop_assert_eq!(
+                            compiled.evaluate_platform(tag, &k),
+                            naive_platform(&nsg, &tags, tag, &k),
+                            "{:?} {:?}", tag, k
+                        );
+                    }
                 }
             }
         }

@@ -132,13 +132,24 @@ impl Resolver<'_> {
             r.destination_ports.as_ref(),
             &format!("{path}.destination_ports"),
         );
+        let dir = direction(r.direction);
+        for (list, field, is_source) in [
+            (&source, &r.source, true),
+            (&destination, &r.destination, false),
+        ] {
+            let (Some(list), Some(field)) = (list, field) else {
+                continue;
+            };
+            let side = if is_source { "source" } else { "destination" };
+            ok &= self.tags_allowed(list, field, dir, is_source, &format!("{path}.{side}"));
+        }
         if !ok {
             return None;
         }
         Some(NsgRule {
             name: r.name.value.clone(),
             priority: u16::try_from(r.priority.value).ok()?,
-            direction: direction(r.direction),
+            direction: dir,
             access: match r.access {
                 RawAccess::Allow => Access::Allow,
                 RawAccess::Deny => Access::Deny,
@@ -149,6 +160,65 @@ impl Resolver<'_> {
             destination: destination?,
             destination_ports: destination_ports?,
         })
+    }
+
+    /// The service tags of one source or destination field: nsg-several-tags (at most one
+    /// tag per field: "A field may not list several service tags" [nsg-overview]) and
+    /// nsg-platform-tag-outbound (AzurePlatformDNS, AzurePlatformIMDS and AzurePlatformLKM
+    /// are outbound-only tags, destinations of the platform's traffic [service-tags] 01/2023).
+    /// Returns whether the field passes.
+    fn tags_allowed(
+        &mut self,
+        list: &[AddressMatch],
+        field: &Spanned<OneOrMany<String>>,
+        dir: Direction,
+        is_source: bool,
+        path: &str,
+    ) -> bool {
+        let tags: Vec<ServiceTag> = list
+            .iter()
+            .filter_map(|m| match m {
+                AddressMatch::Tag(t) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        if tags.len() > 1 {
+            let names: Vec<&str> = tags.iter().map(|t| t.name()).collect();
+            self.err_help(
+                loc(field),
+                path,
+                Rule::NsgSeveralTags,
+                format!(
+                    "this field names {} service tags ({}); Azure allows one service tag per source or destination",
+                    tags.len(),
+                    names.join(", ")
+                ),
+                "split the rule into one rule per service tag",
+            );
+            return false;
+        }
+        let Some(platform) = tags.iter().find(|t| t.is_platform()) else {
+            return true;
+        };
+        if is_source || dir == Direction::Inbound {
+            let place = if is_source {
+                "a source"
+            } else {
+                "the destination of an inbound rule"
+            };
+            self.err_help(
+                loc(field),
+                path,
+                Rule::NsgPlatformTagOutbound,
+                format!(
+                    "{} is {place}; the platform tags are outbound-only: they name the destination of traffic a VM sends to the platform",
+                    platform.name()
+                ),
+                "use it as the destination of an outbound rule",
+            );
+            return false;
+        }
+        true
     }
 
     /// A rule's source or destination list (`*` when absent).
@@ -353,18 +423,14 @@ fn address_match(s: &str) -> Result<AddressMatch, String> {
     if t == "*" {
         return Ok(AddressMatch::Any);
     }
-    for (name, tag) in [
-        ("VirtualNetwork", ServiceTag::VirtualNetwork),
-        ("Internet", ServiceTag::Internet),
-        ("AzureLoadBalancer", ServiceTag::AzureLoadBalancer),
-    ] {
-        if t.eq_ignore_ascii_case(name) {
+    for tag in ServiceTag::ALL {
+        if t.eq_ignore_ascii_case(tag.name()) {
             return Ok(AddressMatch::Tag(tag));
         }
     }
     let unknown = || {
         format!(
-            "`{t}` is not a CIDR prefix, an IP, \"*\" or a service tag (VirtualNetwork, Internet, AzureLoadBalancer)"
+            "`{t}` is not a CIDR prefix, an IP, \"*\" or a service tag (VirtualNetwork, Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, AzurePlatformLKM)"
         )
     };
     if t.contains('/') {
@@ -435,6 +501,19 @@ mod tests {
         );
         assert!(address_match("10.0.0.4/8").is_err());
         assert!(address_match("Storage").is_err());
+        // The platform tags [service-tags] 01/2023, any case as Azure's names.
+        assert_eq!(
+            address_match("AzurePlatformDNS"),
+            Ok(AddressMatch::Tag(ServiceTag::AzurePlatformDns))
+        );
+        assert_eq!(
+            address_match("azureplatformimds"),
+            Ok(AddressMatch::Tag(ServiceTag::AzurePlatformImds))
+        );
+        assert_eq!(
+            address_match("AzurePlatformLKM"),
+            Ok(AddressMatch::Tag(ServiceTag::AzurePlatformLkm))
+        );
     }
 
     #[test]
