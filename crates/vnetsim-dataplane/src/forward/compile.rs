@@ -81,11 +81,16 @@ impl Dataplane {
                             .union(&AddrSet::from_prefixes(spoke.address_space.iter().copied()));
                     }
                 }
+                let peered = vnet
+                    .gateway
+                    .is_some()
+                    .then(|| peered_ranges(scenario, &peerings, id));
                 VnetPlane {
                     space,
                     tags,
                     sites,
                     advertised,
+                    peered,
                 }
             })
             .collect();
@@ -181,6 +186,19 @@ impl Dataplane {
             },
         }
     }
+}
+
+/// The address ranges of the Connected peers of `vnet`, each to its peer: where the VPN gateway
+/// of `vnet` forwards what user routes send it (manage-peering 2022: "a VPN gateway can forward
+/// network traffic between virtual networks that are peered with the virtual network the
+/// gateway is in").
+fn peered_ranges(scenario: &Scenario, peerings: &PeeringStates, vnet: VnetId) -> Lpm<u32> {
+    Lpm::new(peerings.connected_peers(vnet).flat_map(|(_, peer)| {
+        scenario.vnets[peer.index()]
+            .address_space
+            .iter()
+            .map(move |p| (*p, peer.0))
+    }))
 }
 
 fn resolve_hop(

@@ -199,7 +199,8 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             )
         }
         DropCause::NoSite { gateway } => format!(
-            "gateway {} has no site-to-site connection whose address space holds the destination",
+            "gateway {} has no site-to-site connection whose address space holds the destination, \
+             and no VNet peered with its VNet holds it",
             gateway_name(scenario, gateway)
         ),
         DropCause::NotAdvertised { site } => {
@@ -464,6 +465,25 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 scenario.vnets[vnet.index()].name
             ),
         ),
+        // A VPN gateway forwarding between VNets peered with its VNet [manage-peering 2022].
+        Step::GatewayForward { vnet, to } => {
+            let peering = dataplane
+                .peerings()
+                .edge(vnet, to)
+                .map(|e| scenario.peerings[e.name_link().index()].name.as_str())
+                .unwrap_or("?");
+            plain(
+                "gateway",
+                gateway_name(scenario, vnet),
+                format!(
+                    "gateway {} forwards it to {} over peering {} (a VPN gateway forwards \
+                     between VNets peered with its VNet; forwarded traffic need not be allowed)",
+                    gateway_name(scenario, vnet),
+                    scenario.vnets[to.index()].name,
+                    peering
+                ),
+            )
+        }
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
             plain("deliver", name.clone(), format!("delivered to {name}"))
