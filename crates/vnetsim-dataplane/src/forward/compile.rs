@@ -193,9 +193,9 @@ impl Dataplane {
 /// network traffic between virtual networks that are peered with the virtual network the
 /// gateway is in").
 fn peered_ranges(scenario: &Scenario, peerings: &PeeringStates, vnet: VnetId) -> Lpm<u32> {
-    Lpm::new(peerings.connected_peers(vnet).flat_map(|(_, peer)| {
-        scenario.vnets[peer.index()]
-            .address_space
+    Lpm::new(peerings.connected_peers(vnet).flat_map(|(link, peer)| {
+        peerings
+            .peer_space(scenario, vnet, link, peer)
             .iter()
             .map(move |p| (*p, peer.0))
     }))
