@@ -76,9 +76,15 @@ impl Dataplane {
                 let mut advertised = space.clone();
                 for (w, g) in gateway_of.iter().enumerate() {
                     if matches!(g, Some((gw, Some(_))) if *gw == id) {
-                        let spoke = &scenario.vnets[w];
-                        advertised = advertised
-                            .union(&AddrSet::from_prefixes(spoke.address_space.iter().copied()));
+                        // The spoke's ranges as this VNet's link knows them (synced or not,
+                        // update-address-space).
+                        let spoke = VnetId(w as u32);
+                        let ranges = match peerings.edge(id, spoke) {
+                            Some(e) => peerings.peer_space(scenario, id, e.name_link(), spoke),
+                            None => &scenario.vnets[w].address_space,
+                        };
+                        advertised =
+                            advertised.union(&AddrSet::from_prefixes(ranges.iter().copied()));
                     }
                 }
                 let peered = vnet

@@ -423,8 +423,15 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 .into_iter()
                 .flatten()
                 .map(|l| {
+                    // A link not synced since its remote VNet changed its address space
+                    // [update-address-space].
+                    let lag = if dataplane.peerings().out_of_sync(l) {
+                        ", not synced with the remote address space"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{} ({})",
+                        "{} ({}{lag})",
                         scenario.peerings[l.index()].name,
                         dataplane.peerings().state(l).as_str()
                     )
