@@ -287,3 +287,57 @@ expect:
         "{text}"
     );
 }
+
+/// [update-address-space 2022] The spoke adds a range while peered (era current): the hub's
+/// link routes the old range until it is synced, so a probe to a VM in the new range is dropped
+/// before the sync and delivered after; the report lists both events.
+#[test]
+fn update_address_space_2022_a_new_range_is_reached_once_the_peering_is_synced() {
+    let sim = Sim::load(scenario("address-space-update.yaml")).expect("the example loads");
+    let before = sim
+        .probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send();
+    before.assert_dropped("no-route");
+    let peering = before
+        .hops()
+        .iter()
+        .find(|h| h.kind == "route")
+        .expect("a route hop");
+    assert!(
+        peering.detail.contains("10.0.0.0/8 -> None"),
+        "{}",
+        peering.detail
+    );
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(25))
+        .send()
+        .assert_delivered()
+        .assert_path(&["hub-vm", "batch-vm"]);
+    let report = sim.run();
+    let actions: Vec<&str> = report.events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "update address space of spoke to 10.1.0.0/16, 10.11.0.0/16 (remote peerings not synced)",
+            "sync peering hub-to-spoke with the address space of spoke"
+        ]
+    );
+}
+
+/// [manage-peering 2022] Spoke to spoke through the hub's VPN gateway: `explain` names the
+/// gateway's forwarding and the peering it takes.
+#[test]
+fn manage_peering_2022_explain_names_the_gateway_forwarding_between_spokes() {
+    let sim = Sim::load(scenario("gateway-spoke-to-spoke.yaml")).expect("the example loads");
+    let v = sim.probe("web1", "db2").tcp(1433).send();
+    v.assert_delivered().assert_path(&["web1", "hub-gw", "db2"]);
+    assert!(
+        v.hops().iter().any(|h| h.kind == "gateway"
+            && h.detail
+                .starts_with("gateway hub-gw forwards it to spoke2 over peering hub-to-spoke2")),
+        "{:?}",
+        v.hops()
+    );
+    sim.probe("batch3", "db2").send().assert_dropped("no-route");
+}
