@@ -7,8 +7,10 @@
 //! of [`Resolver::peering_rules`]; an `add_nsg_rule` the rule checks of an NSG's rules and its
 //! priority rule (an event's rule named like a present one replaces it, as an event's link
 //! named like a present one does); a `set_route_table`, and an `add_peering` that starts using
-//! a remote gateway, the ExpressRoute route rule. What it is not: applying the events to
-//! packets (the engine's network).
+//! a remote gateway, the ExpressRoute route rule; an `update_address_space` the address space
+//! rules of a VNet and, while it is peered, the era switch, the classic-peer rule and the
+//! peers' overlap rule (later events see the new ranges). What it is not: applying the events
+//! to packets (the engine's network).
 
 use serde_saphyr::Spanned;
 
