@@ -374,3 +374,34 @@ fn a_generated_hub_and_spoke_with_nsgs_delivers_every_packet() {
     assert_eq!(c.sent, 50 * 5);
     assert_eq!((c.delivered, c.dropped), (c.sent - c.in_flight, 0), "{c:?}");
 }
+
+/// [nsg-overview] Flow records admit the reverse packets of an open connection. A probe is a
+/// packet like any other: in the reverse direction of a traffic flow's connection it passes on
+/// the flow's record, where the rules alone deny it (`stateless: true`).
+#[test]
+fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
+    let s = scenario("probe-sees-open-connections.yaml");
+    let report = replay(&s);
+    let verdicts: Vec<(&str, Option<&str>)> = report
+        .probes
+        .iter()
+        .map(|p| (p.verdict, p.reason))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("delivered", None),
+            ("dropped", Some("nsg-denied")),
+            ("dropped", Some("nsg-denied")),
+        ]
+    );
+    // Without the traffic flow there is no connection: the same probe is denied.
+    let mut alone = s.clone();
+    alone.traffic.clear();
+    alone
+        .expectations
+        .retain(|e| matches!(e, vnetsim_scenario::Expectation::Probe { .. }));
+    let report = replay(&alone);
+    assert_eq!(report.probes[0].verdict, "dropped");
+    assert_eq!(report.probes[0].reason, Some("nsg-denied"));
+}

@@ -990,6 +990,10 @@ pub enum Expectation {
         reason: Option<DropReason>,
         /// The hops by name (VMs, gateways, hosts), when given.
         path: Option<Vec<String>>,
+        /// The probe ignores the NSG flow records of the run (neither uses nor leaves any),
+        /// so only rules decide it. By default a probe is a packet like any other: it shares
+        /// the NSG flow state of the run's traffic and earlier probes.
+        stateless: bool,
         /// Line in the file (0 when built in code).
         line: u32,
     },

@@ -732,6 +732,10 @@ pub struct RawProbe {
     /// When it is sent (default `0s`).
     #[schemars(with = "Option<Text>")]
     pub at: Option<Spanned<Text>>,
+    /// Decide the probe by NSG rules alone, ignoring (and leaving) no flow records (default
+    /// false: the probe shares the run's NSG flow state).
+    #[serde(default)]
+    pub stateless: bool,
 }
 
 /// `delivered` or `dropped`.

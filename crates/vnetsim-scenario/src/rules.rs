@@ -131,6 +131,8 @@ rules! {
         "A NIC's IP must lie inside its subnet.",
     NicIpReserved = "nic-ip-reserved":
         "Azure reserves the network address, .1, .2, .3 and the broadcast address of each subnet.",
+    NicInGatewaySubnet = "nic-in-gateway-subnet":
+        "No VM's NIC may sit in GatewaySubnet, which holds only the virtual network gateway.",
     DuplicateIp = "duplicate-ip":
         "Two NICs of one VNet cannot hold the same IP.",
     HostOutsideSite = "host-outside-site":
@@ -186,7 +188,7 @@ rules! {
     PeeringLimit = "peering-limit":
         "A VNet holds at most `azure.peering_limit` peering links.",
     GatewayTransitCrossModel = "gateway-transit-cross-model":
-        "Gateway transit does not work between classic and Resource Manager VNets.",
+        "Gateway transit between classic and Resource Manager VNets needs `azure.classic_gateway_transit` and the gateway in the Resource Manager VNet.",
     UseRemoteGatewaysMultiple = "use-remote-gateways-multiple":
         "Only one peering of a VNet may set use_remote_gateways.",
     UseRemoteGatewaysNoTransit = "use-remote-gateways-no-transit":

@@ -72,3 +72,53 @@ fn an_unknown_era_names_its_line_and_the_values() {
     let e = load("{ virtual_network_tag: newest }").expect_err("refused");
     assert!(e.render(false).contains("azure.virtual_network_tag"));
 }
+
+const CLASSIC: &str = "
+name: x
+azure: AZURE
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [{ name: a, prefix: 10.0.1.0/24 }, { name: GatewaySubnet, prefix: 10.0.255.0/27 }]
+    gateway: { name: hub-gw, sku: VpnGw1 }
+  - { name: legacy, deployment: classic, address_space: [10.4.0.0/16], subnets: [{ name: a, prefix: 10.4.1.0/24 }] }
+peerings:
+  - { name: hub-to-legacy, from: hub, to: legacy, allow_gateway_transit: true }
+";
+
+#[test]
+fn gw_transit_2018_classic_vnet_may_use_the_resource_manager_gateway_under_era_current() {
+    let current = CLASSIC.replace("AZURE", "{ era: current }");
+    load_str(&current, "c.yaml").unwrap_or_else(|e| panic!("{}", e.render(false)));
+    // [peering-2016]: "not supported" between the deployment models.
+    let old = CLASSIC.replace("AZURE", "{ era: 2016 }");
+    let e = load_str(&old, "c.yaml").expect_err("refused in 2016");
+    let text = e.render(false);
+    assert!(text.contains("gateway-transit-cross-model"), "{text}");
+    assert!(text.contains("azure.era: current"), "{text}");
+}
+
+#[test]
+fn gw_transit_2018_the_gateway_must_be_in_the_resource_manager_vnet() {
+    // The Resource Manager spoke may not use a classic VNet's gateway, in either era.
+    let file = "
+name: x
+azure: { era: current }
+vnets:
+  - name: legacy
+    deployment: classic
+    address_space: [10.4.0.0/16]
+    subnets: [{ name: a, prefix: 10.4.1.0/24 }, { name: GatewaySubnet, prefix: 10.4.255.0/27 }]
+    gateway: { name: gw, sku: VpnGw1 }
+  - { name: spoke, address_space: [10.1.0.0/16], subnets: [{ name: a, prefix: 10.1.1.0/24 }] }
+peerings:
+  - { name: spoke-to-legacy, from: spoke, to: legacy, use_remote_gateways: true }
+";
+    let e = load_str(file, "c.yaml").expect_err("refused");
+    let text = e.render(false);
+    assert!(text.contains("gateway-transit-cross-model"), "{text}");
+    assert!(
+        text.contains("must be in the Resource Manager VNet"),
+        "{text}"
+    );
+}

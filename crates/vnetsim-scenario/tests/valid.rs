@@ -157,8 +157,10 @@ fn contract_traffic_events_and_expectations_resolve() {
             verdict,
             reason,
             path,
+            stateless,
             line,
         } => {
+            assert!(!stateless, "probes share the run's NSG state by default");
             assert_eq!(probe.protocol, Protocol::Tcp);
             assert_eq!((probe.src_port, probe.dst_port), (49152, 1433));
             assert_eq!(*verdict, Some(ExpectedVerdict::Delivered));

@@ -94,11 +94,16 @@ pub fn check_probe_observed(
         verdict,
         reason,
         path,
+        stateless,
         line,
     } = scenario.expectations.get(index)?
     else {
         return None;
     };
+    // A probe shares the caller's NSG flow state (the run's); a stateless one sees an empty
+    // table and leaves nothing behind.
+    let mut own = FlowTable::new();
+    let flows = if *stateless { &mut own } else { flows };
     let result = run_probe_observed(scenario, dataplane, probe, identification, flows, observe);
     let actual_path = path_names(scenario, probe, &result);
     let mut failures = Vec::new();

@@ -241,7 +241,10 @@ impl PeeringStates {
 
     /// The gateway a VNet sends on-premises traffic to: its own, or the remote gateway of the
     /// Connected peering that sets `use_remote_gateways` (the remote link must allow gateway
-    /// transit and the remote VNet must hold a gateway).
+    /// transit and the remote VNet must hold a gateway). A classic VNet, which holds no link,
+    /// uses the gateway of a Resource Manager peer whose link allows gateway transit, when
+    /// `azure.classic_gateway_transit` is on. The link returned is the one that grants transit
+    /// (the VNet's own, or for a classic VNet the Resource Manager side's).
     pub fn gateway_for(
         &self,
         scenario: &Scenario,
@@ -250,12 +253,23 @@ impl PeeringStates {
         if scenario.vnets[vnet.index()].gateway.is_some() {
             return Some((vnet, None));
         }
+        let classic = scenario.vnets[vnet.index()].deployment == Deployment::Classic;
         self.edges[vnet.index()].iter().find_map(|e| {
-            let local = &scenario.peerings[e.local?.index()];
             let remote = &scenario.peerings[e.remote?.index()];
-            let ok = local.use_remote_gateways
-                && remote.allow_gateway_transit
-                && scenario.vnets[e.peer.index()].gateway.is_some();
+            let peer = &scenario.vnets[e.peer.index()];
+            if classic {
+                // [gw-transit] 2018: a classic VNet uses the gateway of the Resource Manager
+                // VNet it peers with when that side's link allows gateway transit; nothing is
+                // set on the classic side (it holds no link). Refused in 2016 [peering-2016].
+                let ok = scenario.azure.classic_gateway_transit
+                    && remote.allow_gateway_transit
+                    && peer.deployment == Deployment::ResourceManager
+                    && peer.gateway.is_some();
+                return ok.then_some((e.peer, e.remote));
+            }
+            let local = &scenario.peerings[e.local?.index()];
+            let ok =
+                local.use_remote_gateways && remote.allow_gateway_transit && peer.gateway.is_some();
             ok.then_some((e.peer, e.local))
         })
     }

@@ -138,7 +138,6 @@ pub struct Engine<'c> {
     network: Network,
     flows_nsg: FlowTable,
     cache: FlowCache,
-    probe_flows: FlowTable,
     queue: EventQueue<What>,
     /// The latest delivery counted ahead of its event (the run's end is at least this late).
     horizon: Nanos,
@@ -181,7 +180,6 @@ impl<'c> Engine<'c> {
             network,
             flows_nsg: FlowTable::new(),
             cache: FlowCache::new(),
-            probe_flows: FlowTable::new(),
             queue: EventQueue::default(),
             horizon: 0,
             fifos: Vec::new(),
@@ -317,7 +315,8 @@ impl<'c> Engine<'c> {
             self.network.dataplane(),
             index,
             self.probes.len() as u16 + 1,
-            &mut self.probe_flows,
+            // One NSG state for probes and traffic: a probe is a packet like any other.
+            &mut self.flows_nsg,
             &mut |bytes, _| {
                 if let Some(c) = capture.as_deref_mut() {
                     c.packet(now, bytes);

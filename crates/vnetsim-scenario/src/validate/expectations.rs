@@ -141,6 +141,7 @@ impl Resolver<'_> {
             verdict,
             reason,
             path: x.path.clone(),
+            stateless: p.stateless,
             line: loc(e).line() as u32,
         })
     }

@@ -469,6 +469,22 @@ impl<'r> Resolver<'r> {
     fn nic_ip_in_subnet(&mut self, n: &RawNic, ip: Ipv4Addr, sid: SubnetId, npath: &str) {
         let prefix = self.sc.subnets[sid.index()].prefix;
         let ipath = format!("{npath}.ip");
+        if self.sc.subnets[sid.index()].name == "GatewaySubnet" {
+            // [vpn-gateway-settings] "Never deploy other resources (for example, additional
+            // VMs) to the gateway subnet"; vnetsim gives its first usable address to the
+            // gateway.
+            self.err_help(
+                loc(&n.subnet),
+                format!("{npath}.subnet"),
+                Rule::NicInGatewaySubnet,
+                format!(
+                    "NIC `{}` is in GatewaySubnet; Azure reserves that subnet for the virtual network gateway",
+                    n.name.value
+                ),
+                "put the VM in another subnet of the VNet",
+            );
+            return;
+        }
         if prefix.prefix_len() > 0 && !prefix.contains(&ip) {
             let msg = format!(
                 "IP {ip} is not inside subnet `{}` ({prefix})",

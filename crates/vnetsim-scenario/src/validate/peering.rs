@@ -303,24 +303,48 @@ impl Resolver<'_> {
         }
     }
 
-    /// gateway-transit-cross-model: neither transit flag across deployment models.
+    /// gateway-transit-cross-model: in 2016 neither transit flag across deployment models
+    /// ([peering-2016]: "not supported"); with `azure.classic_gateway_transit` (2018+,
+    /// [gw-transit]) the Resource Manager side may allow gateway transit to a classic VNet,
+    /// but a Resource Manager VNet cannot use a classic VNet's gateway ("the gateway must be in
+    /// the Resource Manager virtual network").
     fn transit_cross_model(&mut self, p: &RawPeering, path: &str, (a, b): (u32, u32)) {
         let transit = p.allow_gateway_transit.as_ref().filter(|s| s.value);
         let use_remote = p.use_remote_gateways.as_ref().filter(|s| s.value);
+        let (na, nb) = (
+            self.sc.vnets[a as usize].name.clone(),
+            self.sc.vnets[b as usize].name.clone(),
+        );
+        if self.sc.azure.classic_gateway_transit {
+            if let Some(f) = use_remote {
+                self.err_help(
+                    loc(f),
+                    format!("{path}.use_remote_gateways"),
+                    Rule::GatewayTransitCrossModel,
+                    format!(
+                        "`{na}` cannot use the gateway of the classic VNet `{nb}`; between deployment models the gateway must be in the Resource Manager VNet"
+                    ),
+                    format!(
+                        "put the gateway in `{na}` and set `allow_gateway_transit: true` on this link: the classic VNet then uses it with nothing set on its side"
+                    ),
+                );
+            }
+            return;
+        }
         let msg = format!(
-            "gateway transit does not work between classic and Resource Manager VNets (`{}` and `{}`)",
-            self.sc.vnets[a as usize].name, self.sc.vnets[b as usize].name
+            "gateway transit does not work between classic and Resource Manager VNets (`{na}` and `{nb}`) in the 2016 era"
         );
         for (flag, name) in [
             (transit, "allow_gateway_transit"),
             (use_remote, "use_remote_gateways"),
         ] {
             if let Some(f) = flag {
-                self.err(
+                self.err_help(
                     loc(f),
                     format!("{path}.{name}"),
                     Rule::GatewayTransitCrossModel,
                     msg.clone(),
+                    "set `azure.era: current` (or `azure.classic_gateway_transit: true`): since 2018 a classic VNet may use the gateway of the Resource Manager VNet",
                 );
             }
         }
