@@ -341,3 +341,35 @@ fn manage_peering_2022_explain_names_the_gateway_forwarding_between_spokes() {
     );
     sim.probe("batch3", "db2").send().assert_dropped("no-route");
 }
+
+/// [update-address-space 2022] `sync: true` (the default) syncs every remote peering with the
+/// change; a link created again after a change knows the current ranges at once.
+#[test]
+fn update_address_space_2022_a_synced_change_or_a_new_link_reaches_the_new_range_at_once() {
+    let text = std::fs::read_to_string(scenario("address-space-update.yaml")).expect("readable");
+    let synced = text.replace(
+        "address_space: [10.1.0.0/16, 10.11.0.0/16], sync: false }",
+        "address_space: [10.1.0.0/16, 10.11.0.0/16] }",
+    );
+    assert_ne!(synced, text);
+    let sim = Sim::from_yaml(&synced).expect("loads");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send()
+        .assert_delivered();
+    // Unsynced, then the hub's link deleted and created again: a new link, in sync.
+    let relinked = text.replace(
+        "  - at: 20ms\n    sync_peering: hub-to-spoke\n",
+        "  - { at: 12ms, remove_peering: hub-to-spoke }\n  - { at: 14ms, add_peering: { name: hub-to-spoke, from: hub, to: spoke } }\n",
+    );
+    assert_ne!(relinked, text);
+    let sim = Sim::from_yaml(&relinked).expect("loads");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(11))
+        .send()
+        .assert_dropped("no-route");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send()
+        .assert_delivered();
+}
