@@ -2,11 +2,13 @@
 //! applied so far, and the data plane compiled from it.
 //!
 //! What it is for: applying `events` (peerings removed or added, route tables and NSGs attached
-//! or detached, NSG rules added or removed, IP forwarding toggled) and recompiling the data
-//! plane, with peering states moving as Azure's do (a deleted link leaves its reverse
-//! Disconnected). What it is not: flow state; the NSG flow records live in the engine's
+//! or detached, NSG rules added or removed, IP forwarding toggled, address spaces updated and
+//! peerings synced) and recompiling the data plane, with peering states moving as Azure's do (a
+//! deleted link leaves its reverse Disconnected; a link whose remote VNet changed its address
+//! space stays active across the old ranges until it is synced [update-address-space]). What it is not: flow state; the NSG flow records live in the engine's
 //! `FlowTable` and survive a change, so open connections keep their verdict as in Azure.
 
+use ipnet::Ipv4Net;
 use vnetsim_dataplane::{Dataplane, PeeringStates};
 use vnetsim_scenario::{EventAction, PeeringId, Scenario};
 
@@ -16,6 +18,9 @@ pub struct Network {
     scenario: Scenario,
     present: Vec<bool>,
     removed: Vec<bool>,
+    /// Per link: the remote address space it was last synced with, while the remote VNet's
+    /// differs (`None`: in sync).
+    synced: Vec<Option<Vec<Ipv4Net>>>,
     dataplane: Dataplane,
     generation: u64,
 }
@@ -29,6 +34,7 @@ impl Network {
             scenario: scenario.clone(),
             present: vec![true; n],
             removed: vec![false; n],
+            synced: vec![None; n],
             generation: 0,
         }
     }
@@ -55,6 +61,7 @@ impl Network {
             EventAction::RemovePeering(id) => {
                 self.present[id.index()] = false;
                 self.removed[id.index()] = true;
+                self.synced[id.index()] = None;
             }
             EventAction::AddPeering(link) => {
                 match sc.peerings.iter().position(|p| p.name == link.name) {
@@ -62,11 +69,13 @@ impl Network {
                         sc.peerings[i] = link.clone();
                         self.present[i] = true;
                         self.removed[i] = false;
+                        self.synced[i] = None;
                     }
                     None => {
                         sc.peerings.push(link.clone());
                         self.present.push(true);
                         self.removed.push(false);
+                        self.synced.push(None);
                     }
                 }
                 // A link created again re-establishes the pair: its reverse is no longer
@@ -101,8 +110,32 @@ impl Network {
             EventAction::SetIpForwarding { nic, enabled } => {
                 sc.nics[nic.index()].ip_forwarding = *enabled;
             }
+            EventAction::UpdateAddressSpace {
+                vnet,
+                address_space,
+                sync,
+            } => {
+                let old = std::mem::replace(
+                    &mut sc.vnets[vnet.index()].address_space,
+                    address_space.clone(),
+                );
+                // Each peer's link to the VNet keeps the ranges it was last synced with until
+                // it is synced [update-address-space].
+                for (i, link) in sc.peerings.iter().enumerate() {
+                    if link.to != *vnet || !self.present[i] {
+                        continue;
+                    }
+                    if *sync {
+                        self.synced[i] = None;
+                    } else if self.synced[i].is_none() {
+                        self.synced[i] = Some(old.clone());
+                    }
+                }
+            }
+            EventAction::SyncPeering(id) => self.synced[id.index()] = None,
         }
-        let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed);
+        let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed)
+            .with_synced(&self.synced);
         self.dataplane = Dataplane::compile_with(&self.scenario, states);
         self.generation += 1;
     }
@@ -161,6 +194,32 @@ pub fn describe(scenario: &Scenario, action: &EventAction) -> String {
                 "remove rule {} from NSG {}",
                 rule,
                 scenario.nsgs[n.index()].name
+            )
+        }
+        EventAction::UpdateAddressSpace {
+            vnet,
+            address_space,
+            sync,
+        } => format!(
+            "update address space of {} to {} ({})",
+            scenario.vnets[vnet.index()].name,
+            address_space
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if *sync {
+                "remote peerings synced"
+            } else {
+                "remote peerings not synced"
+            }
+        ),
+        EventAction::SyncPeering(id) => {
+            let link = &scenario.peerings[id.index()];
+            format!(
+                "sync peering {} with the address space of {}",
+                link.name,
+                scenario.vnets[link.to.index()].name
             )
         }
         EventAction::SetIpForwarding { nic, enabled } => format!(

@@ -196,15 +196,16 @@ fn live_journeys(sc: &Scenario, emitted: &BTreeMap<PacketId, Vec<u8>>) -> (Journ
     (journeys, fabric)
 }
 
-#[test]
-fn the_engine_and_the_live_fabric_take_every_packet_the_same_way() {
-    let sc = vnetsim_scenario::load_str(SCENARIO, "journey-equivalence.yaml")
-        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+/// Replays `sc` through the engine and through the live fabric and checks that every packet
+/// took the same way (each copy on the wire, time and TTL, and the verdict), with the same
+/// totals, drops by reason and per-NIC counters. Returns the engine's journeys, its report and
+/// the count of packets per verdict.
+fn same_journeys(sc: &Scenario) -> (Journeys, vnetsim_engine::Report, BTreeMap<String, u64>) {
     let mut engine = Journeys::default();
-    let report = Engine::new(&sc, Options::default())
+    let report = Engine::new(sc, Options::default())
         .with_capture(&mut engine)
         .run();
-    let (live, fabric) = live_journeys(&sc, &engine.first);
+    let (live, fabric) = live_journeys(sc, &engine.first);
 
     // Every packet the engine emitted, and no other, went through the fabric.
     assert_eq!(
@@ -215,7 +216,7 @@ fn the_engine_and_the_live_fabric_take_every_packet_the_same_way() {
     for (id, in_engine) in &engine.seen {
         let in_live = &live.seen[id];
         assert_eq!(in_engine, in_live, "packet {id:?}: engine vs live fabric");
-        let (emitted, _) = emission(&sc, id);
+        let (emitted, _) = emission(sc, id);
         let verdict = match in_engine.last() {
             Some(Seen::Dropped(reason)) => reason.as_str().to_string(),
             Some(Seen::Wire { at, .. }) => {
@@ -227,28 +228,6 @@ fn the_engine_and_the_live_fabric_take_every_packet_the_same_way() {
         };
         *verdicts.entry(verdict).or_default() += 1;
     }
-
-    // The scenario exercises what it claims: deliveries through the appliance and the gateway,
-    // NSG denials, drops while the peering is gone, and the gateway's queue overflowing.
-    let hops = |ttl: u8| {
-        engine.seen.values().any(|j| {
-            j.iter()
-                .any(|s| matches!(s, Seen::Wire { ttl: t, .. } if *t == ttl))
-        })
-    };
-    assert!(hops(63), "packets through one appliance or gateway");
-    for reason in [
-        DropReason::NsgDenied,
-        DropReason::QueueOverflow,
-        DropReason::NoRoute,
-    ] {
-        assert!(
-            verdicts.get(reason.as_str()).is_some_and(|&n| n > 0),
-            "{reason:?}: {verdicts:?}"
-        );
-    }
-    assert!(verdicts["delivered"] > 1000, "{verdicts:?}");
-    assert_eq!(report.events.len(), 2);
 
     // The same totals, drops by reason and per-NIC counters.
     let conservation = fabric.conservation();
@@ -274,4 +253,112 @@ fn the_engine_and_the_live_fabric_take_every_packet_the_same_way() {
         .collect();
     let engine_nics: Vec<_> = report.nics.iter().map(counters).collect();
     assert_eq!(engine_nics, live_nics);
+    (engine, report, verdicts)
+}
+
+#[test]
+fn the_engine_and_the_live_fabric_take_every_packet_the_same_way() {
+    let sc = vnetsim_scenario::load_str(SCENARIO, "journey-equivalence.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let (engine, report, verdicts) = same_journeys(&sc);
+
+    // The scenario exercises what it claims: deliveries through the appliance and the gateway,
+    // NSG denials, drops while the peering is gone, and the gateway's queue overflowing.
+    let hops = |ttl: u8| {
+        engine.seen.values().any(|j| {
+            j.iter()
+                .any(|s| matches!(s, Seen::Wire { ttl: t, .. } if *t == ttl))
+        })
+    };
+    assert!(hops(63), "packets through one appliance or gateway");
+    for reason in [
+        DropReason::NsgDenied,
+        DropReason::QueueOverflow,
+        DropReason::NoRoute,
+    ] {
+        assert!(
+            verdicts.get(reason.as_str()).is_some_and(|&n| n > 0),
+            "{reason:?}: {verdicts:?}"
+        );
+    }
+    assert!(verdicts["delivered"] > 1000, "{verdicts:?}");
+    assert_eq!(report.events.len(), 2);
+}
+
+/// Spoke to spoke through the hub's VPN gateway (user routes to VirtualNetworkGateway,
+/// manage-peering 2022), and spoke2 growing a range while peered, its hub link synced later
+/// (update-address-space 2022): before the sync the gateway has no peer for the new range.
+const GATEWAY_SPOKES: &str = r#"
+name: journey-gateway-spokes
+azure: { era: current }
+duration: 100ms
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.0.255.0/27 } ]
+    gateway: { name: hub-gw, sku: VpnGw1 }
+  - name: spoke1
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: app, prefix: 10.1.1.0/24, route_table: rt1 } ]
+  - name: spoke2
+    address_space: [10.2.0.0/16]
+    subnets:
+      - { name: app, prefix: 10.2.1.0/24, route_table: rt2 }
+      - { name: batch, prefix: 10.12.1.0/24, route_table: rt2 }
+vms:
+  - { name: vm1, size: Standard_D2s_v3, nics: [ { name: nic1, vnet: spoke1, subnet: app, ip: 10.1.1.4 } ] }
+  - { name: vm2, size: Standard_D2s_v3, nics: [ { name: nic2, vnet: spoke2, subnet: app, ip: 10.2.1.4 } ] }
+  - { name: vm2b, size: Standard_D2s_v3, nics: [ { name: nic2b, vnet: spoke2, subnet: batch, ip: 10.12.1.4 } ] }
+route_tables:
+  - name: rt1
+    routes:
+      - { name: to-spoke2, prefix: 10.2.0.0/16, next_hop: VirtualNetworkGateway }
+      - { name: to-spoke2-new, prefix: 10.12.0.0/16, next_hop: VirtualNetworkGateway }
+  - name: rt2
+    routes: [ { name: to-spoke1, prefix: 10.1.0.0/16, next_hop: VirtualNetworkGateway } ]
+peerings:
+  - { name: hub-to-spoke1, from: hub, to: spoke1, allow_gateway_transit: true }
+  - { name: spoke1-to-hub, from: spoke1, to: hub, use_remote_gateways: true }
+  - { name: hub-to-spoke2, from: hub, to: spoke2, allow_gateway_transit: true }
+  - { name: spoke2-to-hub, from: spoke2, to: hub, use_remote_gateways: true }
+traffic:
+  - { name: sql, from: vm1, to: vm2, protocol: tcp, src_port: 51001, dst_port: 1433, rate: 1000pps, packet_size: 400 }
+  - { name: back, from: vm2, to: vm1, protocol: udp, src_port: 51002, dst_port: 9000, rate: 500pps, packet_size: 300, start: 291us }
+  - { name: batch, from: vm1, to: vm2b, protocol: udp, src_port: 51003, dst_port: 7000, rate: 1000pps, packet_size: 200, start: 503us }
+events:
+  - { at: 30007us, update_address_space: { vnet: spoke2, address_space: [10.2.0.0/16, 10.12.0.0/16], sync: false } }
+  - { at: 60011us, sync_peering: hub-to-spoke2 }
+"#;
+
+#[test]
+fn manage_peering_2022_gateway_between_spokes_and_update_address_space_2022_the_same_in_both_drivers()
+ {
+    let sc = vnetsim_scenario::load_str(GATEWAY_SPOKES, "journey-gateway-spokes.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let (engine, report, verdicts) = same_journeys(&sc);
+    // Through the gateway (TTL 63 on delivery), and dropped for the new range until the sync.
+    assert!(
+        engine
+            .seen
+            .values()
+            .any(|j| j.iter().any(|s| matches!(s, Seen::Wire { ttl: 63, .. }))),
+        "packets through the gateway"
+    );
+    assert!(
+        verdicts.get("no-route").is_some_and(|&n| n >= 50),
+        "{verdicts:?}"
+    );
+    assert!(verdicts["delivered"] > 150, "{verdicts:?}");
+    assert_eq!(report.events.len(), 2);
+    let batch = report
+        .flows
+        .iter()
+        .find(|f| &*f.name == "batch")
+        .expect("flow batch");
+    // Dropped until the sync at 60 ms, delivered after: about 40 of 100 packets.
+    assert!(
+        (35..=45).contains(&batch.forward.delivered),
+        "batch delivered {}",
+        batch.forward.delivered
+    );
 }

@@ -872,6 +872,21 @@ pub enum EventAction {
         /// On or off.
         enabled: bool,
     },
+    /// Replace a VNet's address ranges ([update-address-space]: adding, removing or resizing
+    /// ranges, also while peered). Each remote peering must then be synced: until then the
+    /// peer's link is active across the old ranges only.
+    UpdateAddressSpace {
+        /// The VNet.
+        vnet: VnetId,
+        /// Its whole new address space.
+        address_space: Vec<Ipv4Net>,
+        /// Every remote peering synced at once; with false each waits for a
+        /// [`EventAction::SyncPeering`] of its link.
+        sync: bool,
+    },
+    /// Sync a peering link with the remote VNet's current address space (portal "Sync", REST
+    /// `syncRemoteAddressSpace=true`).
+    SyncPeering(PeeringId),
 }
 
 /// The stable drop reasons of reports and expectations.

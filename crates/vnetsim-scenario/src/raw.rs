@@ -667,6 +667,23 @@ pub struct RawSetIpForwarding {
     pub enabled: bool,
 }
 
+/// `update_address_space` event: a VNet's address ranges change (added, removed or resized),
+/// also while it is peered (`azure.address_space_update`, [update-address-space]).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdateAddressSpace {
+    /// VNet name.
+    #[schemars(with = "String")]
+    pub vnet: Spanned<String>,
+    /// The VNet's whole new address space: prefixes such as `10.1.0.0/16`.
+    #[schemars(with = "Vec<String>")]
+    pub address_space: Vec<Spanned<String>>,
+    /// Whether every remote peering is synced with the change at once (default true); with
+    /// false each peer's link keeps the old ranges until a `sync_peering` event names it.
+    #[schemars(with = "Option<bool>")]
+    pub sync: Option<Spanned<bool>>,
+}
+
 /// A timed change: `at` plus exactly one action.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -691,6 +708,12 @@ pub struct RawEvent {
     pub remove_nsg_rule: Option<RawRemoveNsgRule>,
     /// Turn a NIC's IP forwarding on or off.
     pub set_ip_forwarding: Option<RawSetIpForwarding>,
+    /// Change a VNet's address space.
+    pub update_address_space: Option<RawUpdateAddressSpace>,
+    /// Sync a peering link with the remote VNet's current address space, by link name (the
+    /// link owned by the VNet whose peer changed its address space).
+    #[schemars(with = "Option<String>")]
+    pub sync_peering: Option<Spanned<String>>,
 }
 
 /// The packet of a probe expectation.

@@ -203,6 +203,13 @@ rules! {
         "use_remote_gateways needs a gateway in the remote VNet.",
     UseRemoteGatewaysLocalGateway = "use-remote-gateways-local-gateway":
         "A VNet with its own gateway cannot use a remote gateway.",
+    // Address spaces changed by events.
+    AddressSpaceUpdatePeered = "address-space-update-peered":
+        "A peered VNet's address space changes only under `azure.address_space_update` (2016: delete the peering first).",
+    AddressSpaceUpdateClassic = "address-space-update-classic":
+        "A VNet peered with a classic VNet cannot change its address space.",
+    AddressRangeHoldsSubnets = "address-range-holds-subnets":
+        "A range leaves an address space only when it holds no subnet.",
     // Traffic, events, expectations.
     PacketSize = "packet-size":
         "A packet holds at least its headers (20 + 8 for udp/icmp, 20 + 20 for tcp) and at most 65535 bytes.",

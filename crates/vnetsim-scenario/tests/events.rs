@@ -141,3 +141,96 @@ events:
     assert_eq!(err.rules(), vec!["use-remote-gateways-no-transit"]);
     assert_eq!(err.diagnostics[0].line, 12);
 }
+
+/// The NET file in the current era (address spaces of peered VNets may change).
+fn problems_current(events: &str) -> Vec<(&'static str, u32)> {
+    let text = format!("{NET}{events}").replace(
+        "azure: { peering_limit: 1 }",
+        "azure: { peering_limit: 1, era: current }",
+    );
+    match load_str(&text, "timeline.yaml") {
+        Ok(_) => Vec::new(),
+        Err(err) => err.diagnostics.iter().map(|d| (d.rule, d.line)).collect(),
+    }
+}
+
+#[test]
+fn peering_2016_a_peered_vnets_address_space_changes_only_after_the_peering_is_deleted() {
+    let grow = "  - { at: 2s, update_address_space: { vnet: b, address_space: [10.1.0.0/16, 10.9.0.0/16] } }\n";
+    assert_eq!(problems(grow), vec![("address-space-update-peered", FIRST)]);
+    // Delete the peering first: allowed in 2016 too. A VNet never peered: allowed.
+    assert_eq!(
+        problems(&format!("  - {{ at: 1s, remove_peering: a-to-b }}\n{grow}")),
+        vec![]
+    );
+    assert_eq!(
+        problems(
+            "  - { at: 2s, update_address_space: { vnet: c, address_space: [10.2.0.0/16, 10.9.0.0/16] } }\n"
+        ),
+        vec![]
+    );
+}
+
+#[test]
+fn update_address_space_2022_allowed_while_peered_and_later_events_see_the_new_ranges() {
+    let grow = "  - { at: 1s, update_address_space: { vnet: b, address_space: [10.1.0.0/16, 10.9.0.0/16], sync: false } }\n";
+    assert_eq!(problems_current(grow), vec![]);
+    assert_eq!(
+        problems_current(&format!("{grow}  - {{ at: 2s, sync_peering: a-to-b }}\n")),
+        vec![]
+    );
+    // A link created after the change meets the new ranges (c grows into b's new range).
+    let clash = "  - { at: 2s, update_address_space: { vnet: c, address_space: [10.2.0.0/16, 10.9.1.0/24] } }\n  - { at: 3s, remove_peering: a-to-b }\n  - { at: 4s, add_peering: { name: c-to-b, from: c, to: b } }\n";
+    assert_eq!(
+        problems_current(&format!("{grow}{clash}")),
+        vec![("peering-address-overlap", FIRST + 3)]
+    );
+    // Before b grows, the same link is fine.
+    assert_eq!(problems_current(clash), vec![]);
+}
+
+#[test]
+fn update_address_space_2022_new_ranges_clear_of_peers_and_no_subnet_left_outside() {
+    assert_eq!(
+        problems_current(
+            "  - { at: 1s, update_address_space: { vnet: b, address_space: [10.1.0.0/16, 10.0.128.0/17] } }\n"
+        ),
+        vec![("peering-address-overlap", FIRST)]
+    );
+    // b's subnet app lies in 10.1.0.0/16: the range cannot go.
+    assert_eq!(
+        problems_current(
+            "  - { at: 1s, update_address_space: { vnet: b, address_space: [10.9.0.0/16] } }\n"
+        ),
+        vec![("address-range-holds-subnets", FIRST)]
+    );
+    // Resizing a range around its subnets is fine.
+    assert_eq!(
+        problems_current(
+            "  - { at: 1s, update_address_space: { vnet: b, address_space: [10.1.0.0/20] } }\n"
+        ),
+        vec![]
+    );
+}
+
+#[test]
+fn a_subnet_may_lie_in_a_range_a_later_update_adds() {
+    let text = NET.replace(
+        "subnets: [ { name: app, prefix: 10.2.1.0/24 } ]",
+        "subnets: [ { name: app, prefix: 10.2.1.0/24 }, { name: new, prefix: 10.8.1.0/24 } ]",
+    );
+    let load = |events: &str| match load_str(&format!("{text}{events}"), "t.yaml") {
+        Ok(_) => Vec::new(),
+        Err(err) => err.diagnostics.iter().map(|d| d.rule).collect(),
+    };
+    assert_eq!(
+        load(
+            "  - { at: 1s, update_address_space: { vnet: c, address_space: [10.2.0.0/16, 10.8.0.0/16] } }\n"
+        ),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        load("  - { at: 1s, remove_peering: a-to-b }\n"),
+        vec!["subnet-outside-address-space"]
+    );
+}

@@ -130,6 +130,20 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
     ),
     ("remove_nsg_rule", &["unknown-nsg"]),
     ("set_ip_forwarding", &["unknown-nic"]),
+    (
+        "update_address_space",
+        &[
+            "unknown-vnet",
+            "invalid-cidr",
+            "vnet-address-space-empty",
+            "address-space-overlap",
+            "peering-address-overlap",
+            "address-space-update-peered",
+            "address-space-update-classic",
+            "address-range-holds-subnets",
+        ],
+    ),
+    ("sync_peering", &["unknown-peering"]),
 ];
 
 #[test]

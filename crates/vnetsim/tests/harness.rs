@@ -309,6 +309,43 @@ fn service_tags_2021_spoke_to_spoke_with_default_rules_depends_on_the_era() {
     );
 }
 
+/// [update-address-space 2022] The spoke adds a range while peered (era current): the hub's
+/// link routes the old range until it is synced, so a probe to a VM in the new range is dropped
+/// before the sync and delivered after; the report lists both events.
+#[test]
+fn update_address_space_2022_a_new_range_is_reached_once_the_peering_is_synced() {
+    let sim = Sim::load(scenario("address-space-update.yaml")).expect("the example loads");
+    let before = sim
+        .probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send();
+    before.assert_dropped("no-route");
+    let peering = before
+        .hops()
+        .iter()
+        .find(|h| h.kind == "route")
+        .expect("a route hop");
+    assert!(
+        peering.detail.contains("10.0.0.0/8 -> None"),
+        "{}",
+        peering.detail
+    );
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(25))
+        .send()
+        .assert_delivered()
+        .assert_path(&["hub-vm", "batch-vm"]);
+    let report = sim.run();
+    let actions: Vec<&str> = report.events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "update address space of spoke to 10.1.0.0/16, 10.11.0.0/16 (remote peerings not synced)",
+            "sync peering hub-to-spoke with the address space of spoke"
+        ]
+    );
+}
+
 /// [service-tags] 2021+: the tag follows the subnet's route table, so attaching the route
 /// table by a timed event changes what the default rules allow from then on.
 #[test]
@@ -349,4 +386,53 @@ fn ip_168_probes_reach_the_platform_past_nsgs_and_routes() {
     let v = sim.probe("locked1", "168.63.129.16").udp(53).send();
     v.assert_dropped("nsg-denied");
     assert!(v.detail().contains("deny-platform-dns"), "{}", v.detail());
+}
+
+/// [manage-peering 2022] Spoke to spoke through the hub's VPN gateway: `explain` names the
+/// gateway's forwarding and the peering it takes.
+#[test]
+fn manage_peering_2022_explain_names_the_gateway_forwarding_between_spokes() {
+    let sim = Sim::load(scenario("gateway-spoke-to-spoke.yaml")).expect("the example loads");
+    let v = sim.probe("web1", "db2").tcp(1433).send();
+    v.assert_delivered().assert_path(&["web1", "hub-gw", "db2"]);
+    assert!(
+        v.hops().iter().any(|h| h.kind == "gateway"
+            && h.detail
+                .starts_with("gateway hub-gw forwards it to spoke2 over peering hub-to-spoke2")),
+        "{:?}",
+        v.hops()
+    );
+    sim.probe("batch3", "db2").send().assert_dropped("no-route");
+}
+
+/// [update-address-space 2022] `sync: true` (the default) syncs every remote peering with the
+/// change; a link created again after a change knows the current ranges at once.
+#[test]
+fn update_address_space_2022_a_synced_change_or_a_new_link_reaches_the_new_range_at_once() {
+    let text = std::fs::read_to_string(scenario("address-space-update.yaml")).expect("readable");
+    let synced = text.replace(
+        "address_space: [10.1.0.0/16, 10.11.0.0/16], sync: false }",
+        "address_space: [10.1.0.0/16, 10.11.0.0/16] }",
+    );
+    assert_ne!(synced, text);
+    let sim = Sim::from_yaml(&synced).expect("loads");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send()
+        .assert_delivered();
+    // Unsynced, then the hub's link deleted and created again: a new link, in sync.
+    let relinked = text.replace(
+        "  - at: 20ms\n    sync_peering: hub-to-spoke\n",
+        "  - { at: 12ms, remove_peering: hub-to-spoke }\n  - { at: 14ms, add_peering: { name: hub-to-spoke, from: hub, to: spoke } }\n",
+    );
+    assert_ne!(relinked, text);
+    let sim = Sim::from_yaml(&relinked).expect("loads");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(11))
+        .send()
+        .assert_dropped("no-route");
+    sim.probe("hub-vm", "batch-vm")
+        .at(Duration::from_millis(15))
+        .send()
+        .assert_delivered();
 }

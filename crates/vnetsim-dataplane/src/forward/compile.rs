@@ -77,16 +77,27 @@ impl Dataplane {
                 let mut advertised = space.clone();
                 for (w, g) in gateway_of.iter().enumerate() {
                     if matches!(g, Some((gw, Some(_))) if *gw == id) {
-                        let spoke = &scenario.vnets[w];
-                        advertised = advertised
-                            .union(&AddrSet::from_prefixes(spoke.address_space.iter().copied()));
+                        // The spoke's ranges as this VNet's link knows them (synced or not,
+                        // update-address-space).
+                        let spoke = VnetId(w as u32);
+                        let ranges = match peerings.edge(id, spoke) {
+                            Some(e) => peerings.peer_space(scenario, id, e.name_link(), spoke),
+                            None => &scenario.vnets[w].address_space,
+                        };
+                        advertised =
+                            advertised.union(&AddrSet::from_prefixes(ranges.iter().copied()));
                     }
                 }
+                let peered = vnet
+                    .gateway
+                    .is_some()
+                    .then(|| peered_ranges(scenario, &peerings, id));
                 VnetPlane {
                     space,
                     tags,
                     sites,
                     advertised,
+                    peered,
                 }
             })
             .collect();
@@ -208,6 +219,19 @@ impl Dataplane {
     }
 }
 
+/// The address ranges of the Connected peers of `vnet`, each to its peer: where the VPN gateway
+/// of `vnet` forwards what user routes send it (manage-peering 2022: "a VPN gateway can forward
+/// network traffic between virtual networks that are peered with the virtual network the
+/// gateway is in").
+fn peered_ranges(scenario: &Scenario, peerings: &PeeringStates, vnet: VnetId) -> Lpm<u32> {
+    Lpm::new(peerings.connected_peers(vnet).flat_map(|(link, peer)| {
+        peerings
+            .peer_space(scenario, vnet, link, peer)
+            .iter()
+            .map(move |p| (*p, peer.0))
+    }))
+}
+
 fn resolve_hop(
     peerings: &PeeringStates,
     nic_by_addr: &HashMap<u64, NicId, FixedState>,
@@ -304,8 +328,10 @@ fn virtual_network_prefixes(
         let counts =
             access || scenario.azure.virtual_network_access == VirtualNetworkAccessMode::Block;
         if counts {
-            scenario.vnets[edge.peer.index()]
-                .address_space
+            // The peer's ranges as this VNet's link knows them: until the link is synced after
+            // an address-space change, the old ones (update-address-space 2022).
+            peerings
+                .peer_space(scenario, vnet, edge.name_link(), edge.peer)
                 .iter()
                 .for_each(|p| push(*p));
         }

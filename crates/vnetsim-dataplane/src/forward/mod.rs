@@ -91,6 +91,10 @@ pub(crate) struct VnetPlane {
     /// Address space the gateway of this VNet advertises to its sites (its own space and the
     /// spaces of spokes that use it through gateway transit).
     pub advertised: AddrSet,
+    /// For a VNet with a gateway: the address ranges of its Connected peers, each to the peer
+    /// VNet. A packet routed to the gateway for one of them is forwarded there (a VPN gateway
+    /// forwards between VNets peered with its VNet [manage-peering 2022]).
+    pub peered: Option<Lpm<u32>>,
 }
 
 /// An on-premises site, compiled.

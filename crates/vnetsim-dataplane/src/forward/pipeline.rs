@@ -325,6 +325,15 @@ pub enum Step {
         /// rule can block it, e.g. the VM agent on TCP 80).
         tag: Option<ServiceTag>,
     },
+    /// The VPN gateway of `vnet` forwards the packet towards `to`, a VNet peered with its VNet
+    /// (user routes with next hop VirtualNetworkGateway [manage-peering 2022]); the routes of
+    /// its GatewaySubnet take it on.
+    GatewayForward {
+        /// The gateway's VNet.
+        vnet: VnetId,
+        /// The peered VNet whose address range holds the destination.
+        to: VnetId,
+    },
     /// Delivered.
     Deliver {
         /// Where.
@@ -557,7 +566,9 @@ pub enum WaypointAt {
     Appliance(NicId),
     /// The gateway of this VNet, with a packet from one of its sites.
     GatewayFromSite(VnetId),
-    /// The gateway of this VNet, with a packet for one of its sites.
+    /// The gateway of this VNet, with a packet routed to it from the VNet side: for one of its
+    /// sites, or for a VNet peered with its VNet (a VPN gateway forwards between them
+    /// [manage-peering 2022]).
     GatewayToSite(VnetId),
 }
 
@@ -875,31 +886,52 @@ impl Dataplane {
                     forwarder = Forwarder::Appliance;
                     Ok(Pos::Egress(nic))
                 }
-                Pos::GatewayOut(gateway) => {
-                    let Some(site) = self.site_for(gateway, key.dst) else {
-                        return done(Outcome::Dropped(
-                            DropReason::NoRoute,
-                            DropCause::NoSite { gateway },
-                        ));
-                    };
-                    if wire::forward_hop(packet).is_err() {
-                        return done(Outcome::Dropped(
-                            DropReason::TtlExceeded,
-                            DropCause::TtlAtGateway { gateway },
-                        ));
+                Pos::GatewayOut(gateway) => match self.site_for(gateway, key.dst) {
+                    Some(site) => {
+                        if wire::forward_hop(packet).is_err() {
+                            return done(Outcome::Dropped(
+                                DropReason::TtlExceeded,
+                                DropCause::TtlAtGateway { gateway },
+                            ));
+                        }
+                        return done(match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
+                            Some(host) => {
+                                // The gateway's TTL decrement counts for a delivered packet
+                                // only: other outcomes are drops, never remembered.
+                                rec.ttl_hop();
+                                Outcome::Delivered(Destination::Host(*host))
+                            }
+                            None => Outcome::Dropped(
+                                DropReason::NoDestination,
+                                DropCause::NoHost { site },
+                            ),
+                        });
                     }
-                    return done(match self.host_by_addr.get(&addr_key(site.0, key.dst)) {
-                        Some(host) => {
-                            // The gateway's TTL decrement counts for a delivered packet only:
-                            // other outcomes are drops, never remembered.
-                            rec.ttl_hop();
-                            Outcome::Delivered(Destination::Host(*host))
+                    None => {
+                        // Not for a site: a VPN gateway forwards between VNets peered with its
+                        // VNet, which user routes with next hop VirtualNetworkGateway send it
+                        // [manage-peering 2022]; forwarded by a gateway, the packet needs no
+                        // allow_forwarded_traffic on the receiving link. The GatewaySubnet's
+                        // routes take it on, as they do packets from the gateway's sites.
+                        let Some(to) = self.peer_for(gateway, key.dst) else {
+                            return done(Outcome::Dropped(
+                                DropReason::NoRoute,
+                                DropCause::NoSite { gateway },
+                            ));
+                        };
+                        if wire::forward_hop(packet).is_err() {
+                            return done(Outcome::Dropped(
+                                DropReason::TtlExceeded,
+                                DropCause::TtlAtGateway { gateway },
+                            ));
                         }
-                        None => {
-                            Outcome::Dropped(DropReason::NoDestination, DropCause::NoHost { site })
-                        }
-                    });
-                }
+                        rec.ttl_hop();
+                        trace.step(Step::GatewayForward { vnet: gateway, to });
+                        forwarder = Forwarder::Gateway;
+                        let subnet = self.gateway_subnet(gateway);
+                        self.route(gateway, subnet, &key, forwarder, trace, rec)
+                    }
+                },
             };
             pos = match next {
                 Ok(pos) => pos,
@@ -1195,6 +1227,16 @@ impl Dataplane {
         }
         flows.record(nic, outbound, key, now);
         Ok(())
+    }
+
+    /// The VNet peered with the gateway's VNet whose address range holds `dst`, if any.
+    #[inline]
+    fn peer_for(&self, gateway_vnet: VnetId, dst: u32) -> Option<VnetId> {
+        self.vnets[gateway_vnet.index()]
+            .peered
+            .as_ref()?
+            .lookup(dst)
+            .map(VnetId)
     }
 
     fn gateway_subnet(&self, vnet: VnetId) -> SubnetId {

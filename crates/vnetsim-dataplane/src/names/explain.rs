@@ -200,7 +200,8 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             )
         }
         DropCause::NoSite { gateway } => format!(
-            "gateway {} has no site-to-site connection whose address space holds the destination",
+            "gateway {} has no site-to-site connection whose address space holds the destination, \
+             and no VNet peered with its VNet holds it",
             gateway_name(scenario, gateway)
         ),
         DropCause::NotAdvertised { site } => {
@@ -432,8 +433,15 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 .into_iter()
                 .flatten()
                 .map(|l| {
+                    // A link not synced since its remote VNet changed its address space
+                    // [update-address-space].
+                    let lag = if dataplane.peerings().out_of_sync(l) {
+                        ", not synced with the remote address space"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{} ({})",
+                        "{} ({}{lag})",
                         scenario.peerings[l.index()].name,
                         dataplane.peerings().state(l).as_str()
                     )
@@ -498,6 +506,25 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 format!(
                     "{} is an Azure platform address: {nsgs}, and {routes}",
                     endpoint.address()
+                ),
+            )
+        }
+        // A VPN gateway forwarding between VNets peered with its VNet [manage-peering 2022].
+        Step::GatewayForward { vnet, to } => {
+            let peering = dataplane
+                .peerings()
+                .edge(vnet, to)
+                .map(|e| scenario.peerings[e.name_link().index()].name.as_str())
+                .unwrap_or("?");
+            plain(
+                "gateway",
+                gateway_name(scenario, vnet),
+                format!(
+                    "gateway {} forwards it to {} over peering {} (a VPN gateway forwards \
+                     between VNets peered with its VNet; forwarded traffic need not be allowed)",
+                    gateway_name(scenario, vnet),
+                    scenario.vnets[to.index()].name,
+                    peering
                 ),
             )
         }

@@ -3,13 +3,16 @@
 //! What it is for: the one place that says whether two VNets are peered right now (Initiated,
 //! Connected, Disconnected, from which links exist and which were deleted), the edges the
 //! route tables and the forwarding decision follow, and dense edge numbers a remembered
-//! decision stores its crossings as. What it is not: routes (see [`crate::tables::routes`],
+//! decision stores its crossings as; and, for each link, the remote address space it is synced
+//! with (after the remote VNet changed its ranges, a link is active across the old ones until it
+//! is synced [update-address-space]). What it is not: routes (see [`crate::tables::routes`],
 //! which reads these states) or the peering switches' effect on a packet (the forwarding
 //! decision checks those).
 
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
+use ipnet::Ipv4Net;
 use vnetsim_scenario::{Deployment, PeeringId, Scenario, VnetId};
 
 /// Azure's peering link states.
@@ -75,6 +78,9 @@ pub struct PeeringStates {
     numbered: Vec<(VnetId, Edge)>,
     /// The number of the edge from a VNet to a peer (a VNet has one edge per peer).
     number_of: HashMap<(u32, u32), u32, FixedState>,
+    /// Per link: the remote VNet's ranges the link was last synced with, when the remote VNet
+    /// changed its address space since (`None`: in sync).
+    synced: Vec<Option<Vec<Ipv4Net>>>,
 }
 
 impl PeeringStates {
@@ -149,7 +155,45 @@ impl PeeringStates {
             edges,
             numbered,
             number_of,
+            synced: vec![None; links.len()],
         }
+    }
+
+    /// The same states, with the remote address space each link was last synced with (`None`:
+    /// in sync with the remote VNet's current ranges; one entry per link, missing ones in
+    /// sync).
+    pub fn with_synced(mut self, synced: &[Option<Vec<Ipv4Net>>]) -> Self {
+        for (mine, theirs) in self.synced.iter_mut().zip(synced) {
+            mine.clone_from(theirs);
+        }
+        self
+    }
+
+    /// The address ranges of `peer` as `vnet` sees them over `link` (its own link to `peer`):
+    /// the ranges the link was last synced with. Until a sync, a peering "is active across the
+    /// old address space" only [update-address-space; resize draft 2022]. A link owned by the
+    /// peer (a classic VNet owns none) sees the peer's current ranges.
+    pub fn peer_space<'a>(
+        &'a self,
+        scenario: &'a Scenario,
+        vnet: VnetId,
+        link: PeeringId,
+        peer: VnetId,
+    ) -> &'a [Ipv4Net] {
+        let own = scenario
+            .peerings
+            .get(link.index())
+            .is_some_and(|l| l.from == vnet);
+        match self.synced.get(link.index()) {
+            Some(Some(old)) if own => old,
+            _ => &scenario.vnets[peer.index()].address_space,
+        }
+    }
+
+    /// Whether `link` lags behind its remote VNet's address space (not synced since it
+    /// changed).
+    pub fn out_of_sync(&self, link: PeeringId) -> bool {
+        self.synced.get(link.index()).is_some_and(Option::is_some)
     }
 
     /// A number for the edge `edge` leaving `from` (dense over all edges), so that a crossing

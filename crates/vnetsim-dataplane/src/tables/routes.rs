@@ -11,7 +11,8 @@
 //!   10/8, 172.16/12, 192.168/16, 100.64/10 -> None, except that a reserved prefix equal to an
 //!   address range is replaced by the range's VnetLocal route, and one inside a larger address
 //!   range is removed;
-//! - peering routes (VNetPeering) for every address range of each Connected peer;
+//! - peering routes (VNetPeering) for every address range of each Connected peer (as the
+//!   local link was last synced with, update-address-space);
 //! - gateway routes (VirtualNetworkGateway) for every on-premises prefix of the local gateway or
 //!   of the remote gateway used through `use_remote_gateways`, unless the subnet's route table
 //!   disables gateway route propagation;
@@ -171,9 +172,10 @@ pub fn effective_routes(
         ));
     }
     // Peering routes, Connected peerings only.
+    // A link not synced since its peer changed its address space routes the old ranges only
+    // [update-address-space].
     for (link, peer) in peerings.connected_peers(vnet_id) {
-        let peer_vnet = &scenario.vnets[peer.index()];
-        for range in &peer_vnet.address_space {
+        for range in peerings.peer_space(scenario, vnet_id, link, peer) {
             routes.push(system(
                 *range,
                 NextHopType::VNetPeering,

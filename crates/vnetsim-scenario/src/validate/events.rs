@@ -7,13 +7,15 @@
 //! of [`Resolver::peering_rules`]; an `add_nsg_rule` the rule checks of an NSG's rules and its
 //! priority rule (an event's rule named like a present one replaces it, as an event's link
 //! named like a present one does); a `set_route_table`, and an `add_peering` that starts using
-//! a remote gateway, the ExpressRoute route rule. What it is not: applying the events to
-//! packets (the engine's network).
+//! a remote gateway, the ExpressRoute route rule; an `update_address_space` the address space
+//! rules of a VNet and, while it is peered, the era switch, the classic-peer rule and the
+//! peers' overlap rule (later events see the new ranges). What it is not: applying the events
+//! to packets (the engine's network).
 
 use serde_saphyr::Spanned;
 
 use super::peering::{Links, peering};
-use super::resolver::{Kind, Resolver, loc};
+use super::resolver::{Kind, Resolver, loc, overlaps};
 use super::security::RuleSlot;
 use crate::diag::nearest;
 use crate::model::*;
@@ -31,7 +33,7 @@ pub(super) struct Timeline {
 }
 
 /// The actions an event may take, as the `event-action` help lists them.
-const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding";
+const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding, update_address_space, sync_peering";
 
 impl Resolver<'_> {
     /// Resolves every event, then checks each against the network at its time, starting from
@@ -46,6 +48,14 @@ impl Resolver<'_> {
         }
         let mut order: Vec<&(usize, Event)> = resolved.iter().collect();
         order.sort_by_key(|(_, ev)| ev.at);
+        // Address spaces change with `update_address_space`: the rules of later events see the
+        // spaces of their time; the model keeps the file's.
+        let file_spaces: Vec<Vec<ipnet::Ipv4Net>> = self
+            .sc
+            .vnets
+            .iter()
+            .map(|v| v.address_space.clone())
+            .collect();
         for (i, ev) in order {
             self.event_rules(
                 &raw.events[*i].value,
@@ -53,6 +63,9 @@ impl Resolver<'_> {
                 &format!("events[{i}]"),
                 &mut timeline,
             );
+        }
+        for (v, space) in self.sc.vnets.iter_mut().zip(file_spaces) {
+            v.address_space = space;
         }
         self.sc.events = resolved.into_iter().map(|(_, ev)| ev).collect();
     }
@@ -70,6 +83,8 @@ impl Resolver<'_> {
             ev.add_nsg_rule.is_some(),
             ev.remove_nsg_rule.is_some(),
             ev.set_ip_forwarding.is_some(),
+            ev.update_address_space.is_some(),
+            ev.sync_peering.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -161,9 +176,137 @@ impl Resolver<'_> {
                 nic: NicId(nic),
                 enabled: s.enabled,
             })
+        } else if let Some(u) = &ev.update_address_space {
+            let upath = format!("{path}.update_address_space");
+            let vnet = self.find(Kind::Vnet, &u.vnet, format!("{upath}.vnet"));
+            let space = self.new_address_space(u, &upath);
+            Some(EventAction::UpdateAddressSpace {
+                vnet: VnetId(vnet?),
+                address_space: space?,
+                sync: u.sync.as_ref().is_none_or(|s| s.value),
+            })
+        } else if let Some(name) = &ev.sync_peering {
+            let id = self.find(Kind::Peering, name, format!("{path}.sync_peering"))?;
+            Some(EventAction::SyncPeering(PeeringId(id)))
         } else {
             None
         }
+    }
+
+    /// The ranges of an `update_address_space`: at least one, valid prefixes, none overlapping
+    /// another (the rules of a VNet's `address_space` in the file).
+    fn new_address_space(
+        &mut self,
+        u: &RawUpdateAddressSpace,
+        path: &str,
+    ) -> Option<Vec<ipnet::Ipv4Net>> {
+        if u.address_space.is_empty() {
+            self.err(
+                loc(&u.vnet),
+                format!("{path}.address_space"),
+                Rule::VnetAddressSpaceEmpty,
+                format!(
+                    "the new address space of VNet `{}` has no range; a VNet needs at least one",
+                    u.vnet.value
+                ),
+            );
+            return None;
+        }
+        let mut space: Vec<ipnet::Ipv4Net> = Vec::new();
+        let mut ok = true;
+        for (k, a) in u.address_space.iter().enumerate() {
+            let apath = format!("{path}.address_space[{k}]");
+            let Some(net) = self.cidr(a, &apath) else {
+                ok = false;
+                continue;
+            };
+            if let Some(other) = space.iter().find(|o| overlaps(**o, net)) {
+                let msg = format!(
+                    "{net} overlaps {other}, another new range of VNet `{}`; a VNet's address ranges must not overlap",
+                    u.vnet.value
+                );
+                self.err(loc(a), apath, Rule::AddressSpaceOverlap, msg);
+                ok = false;
+            }
+            space.push(net);
+        }
+        ok.then_some(space)
+    }
+
+    /// The rules of an address space change of `vnet` to `new` at its time
+    /// ([update-address-space], [peering-2016], resize draft 2022): while peered only under
+    /// `azure.address_space_update` and never with a classic peer; new ranges clear of the
+    /// peers' ranges; a range dropped only when it holds no subnet.
+    fn address_space_rules(
+        &mut self,
+        u: &RawUpdateAddressSpace,
+        vnet: VnetId,
+        new: &[ipnet::Ipv4Net],
+        path: &str,
+        t: &Timeline,
+    ) {
+        let path = format!("{path}.update_address_space");
+        let name = self.sc.vnets[vnet.index()].name.clone();
+        let peers = t.links.peers_of(vnet.0);
+        if let Some(&first) = peers.first() {
+            let peer = self.sc.vnets[first as usize].name.clone();
+            let classic = |v: u32| self.sc.vnets[v as usize].deployment == Deployment::Classic;
+            let classic_peer = std::iter::once(vnet.0)
+                .chain(peers.iter().copied())
+                .find(|v| classic(*v))
+                .map(|v| self.sc.vnets[v as usize].name.clone());
+            if !self.sc.azure.address_space_update {
+                let msg = format!(
+                    "[peering-2016] the address space of a peered VNet cannot change; delete the peering first (`{name}` is peered with `{peer}`)"
+                );
+                let help = "set `azure.address_space_update: true` (or `azure.era: current`): since 2021 the change is allowed, then each remote peering is synced";
+                let field = format!("{path}.vnet");
+                self.err_help(
+                    loc(&u.vnet),
+                    field,
+                    Rule::AddressSpaceUpdatePeered,
+                    msg,
+                    help,
+                );
+            } else if let Some(c) = classic_peer {
+                let msg = format!(
+                    "`{name}` is peered with `{peer}` and `{c}` is a classic VNet; an address space cannot change while peered with a classic VNet"
+                );
+                let field = format!("{path}.vnet");
+                self.err(loc(&u.vnet), field, Rule::AddressSpaceUpdateClassic, msg);
+            }
+            for (k, net) in new.iter().enumerate() {
+                let clash = peers.iter().find_map(|p| {
+                    let pv = &self.sc.vnets[*p as usize];
+                    let other = pv.address_space.iter().find(|o| overlaps(**o, *net))?;
+                    Some((pv.name.clone(), *other))
+                });
+                if let Some((pname, other)) = clash {
+                    let msg = format!(
+                        "{net} overlaps {other} of `{pname}`, peered with `{name}`; peered VNets' address spaces must not overlap"
+                    );
+                    let at = loc(&u.address_space[k]);
+                    let field = format!("{path}.address_space[{k}]");
+                    self.err(at, field, Rule::PeeringAddressOverlap, msg);
+                }
+            }
+        }
+        let old = self.sc.vnets[vnet.index()].address_space.clone();
+        let inside =
+            |space: &[ipnet::Ipv4Net], p: &ipnet::Ipv4Net| space.iter().any(|r| r.contains(p));
+        let dropped = self.sc.vnets[vnet.index()].subnets.iter().find_map(|s| {
+            let sub = &self.sc.subnets[s.index()];
+            let range = old.iter().find(|r| r.contains(&sub.prefix))?;
+            (!inside(new, &sub.prefix)).then(|| (sub.name.clone(), sub.prefix, *range))
+        });
+        if let Some((subnet, prefix, range)) = dropped {
+            let msg = format!(
+                "subnet `{subnet}` ({prefix}) lies in {range} of `{name}`, which the new address space does not hold; a range can only be removed when it holds no subnets"
+            );
+            let field = format!("{path}.address_space");
+            self.err(loc(&u.vnet), field, Rule::AddressRangeHoldsSubnets, msg);
+        }
+        self.sc.vnets[vnet.index()].address_space = new.to_vec();
     }
 
     /// An optional reference (`null` detaches): `Some(None)` when absent, `None` when unknown.
@@ -235,9 +378,20 @@ impl Resolver<'_> {
             EventAction::RemoveNsgRule { nsg, rule } => {
                 t.nsg_rules[nsg.index()].retain(|r| &r.name != rule);
             }
+            EventAction::UpdateAddressSpace {
+                vnet,
+                address_space,
+                ..
+            } => {
+                let Some(u) = &ev.update_address_space else {
+                    return;
+                };
+                self.address_space_rules(u, *vnet, address_space, path, t);
+            }
             EventAction::SetSubnetNsg { .. }
             | EventAction::SetNicNsg { .. }
-            | EventAction::SetIpForwarding { .. } => {}
+            | EventAction::SetIpForwarding { .. }
+            | EventAction::SyncPeering(_) => {}
         }
     }
 

@@ -74,7 +74,18 @@ impl<'r> Resolver<'r> {
                 None => self.default_subscription,
             };
             let space = self.address_space(v, i);
-            let subnets = self.subnets(v, i, &space);
+            // A subnet may lie in a range an `update_address_space` event adds later (subnets
+            // are declared once, in the file): it is reachable once the range is there.
+            let mut reachable = space.clone();
+            reachable.extend(
+                raw.events
+                    .iter()
+                    .filter_map(|e| e.value.update_address_space.as_ref())
+                    .filter(|u| u.vnet.value == v.name.value)
+                    .flat_map(|u| &u.address_space)
+                    .filter_map(|a| a.value.trim().parse::<Ipv4Net>().ok()),
+            );
+            let subnets = self.subnets(v, i, &reachable);
             self.sc.vnets.push(Vnet {
                 name: v.name.value.clone(),
                 subscription: SubscriptionId(subscription),

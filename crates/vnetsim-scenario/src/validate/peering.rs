@@ -85,6 +85,22 @@ impl Links {
             .map(|l| l.to)
     }
 
+    /// The VNets joined to `vnet` by a present link, in either direction (each once).
+    pub(super) fn peers_of(&self, vnet: u32) -> Vec<u32> {
+        let mut peers: Vec<u32> = Vec::new();
+        for l in &self.present {
+            let other = match (l.from == vnet, l.to == vnet) {
+                (true, _) => l.to,
+                (_, true) => l.from,
+                _ => continue,
+            };
+            if !peers.contains(&other) {
+                peers.push(other);
+            }
+        }
+        peers
+    }
+
     /// Declares that a link `from -> to` with gateway transit will exist: the file's links
     /// answer the gateway transit rule whatever their order.
     pub(super) fn expect_transit(&mut self, from: u32, to: u32) {
