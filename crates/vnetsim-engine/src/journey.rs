@@ -60,7 +60,7 @@ pub fn segment_delay(scenario: &Scenario, start: SegmentStart, segment: Segment)
         SegmentStart::Ingress(Ingress::Site(site)) => site_latency(site),
         _ => 0,
     };
-    from + match segment {
+    let here = match segment {
         Segment::Done(Outcome::Dropped(..)) => 0,
         Segment::Done(Outcome::Delivered(to)) => match to {
             // A platform address answers from the sender's host; vnetsim charges it the
@@ -74,7 +74,8 @@ pub fn segment_delay(scenario: &Scenario, start: SegmentStart, segment: Segment)
             WaypointAt::Appliance(_) => lat.appliance,
             WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
         },
-    }
+    };
+    vnetsim_scenario::units::after(from, here)
 }
 
 /// What happens when a packet reaches a waypoint: the shaper it queues in, and the appliance

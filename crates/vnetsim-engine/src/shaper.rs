@@ -111,7 +111,7 @@ impl Shaper {
             start
         } else {
             self.tokens = 0;
-            start + self.duration_of(bits - tokens)
+            vnetsim_scenario::units::after(start, self.duration_of(bits - tokens))
         };
         self.last_departure = departure;
         if bits != self.last_bits {

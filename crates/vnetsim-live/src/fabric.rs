@@ -195,7 +195,11 @@ impl Fabric {
                 departure,
                 serialization,
             } => {
-                self.schedule(departure + serialization, Stage::Leave, slot);
+                self.schedule(
+                    vnetsim_scenario::units::after(departure, serialization),
+                    Stage::Leave,
+                    slot,
+                );
             }
         }
     }
@@ -326,11 +330,19 @@ impl Fabric {
             }
             Segment::Done(Outcome::Delivered(to)) => {
                 p.delivered_to = Some(to);
-                self.schedule(now + delay, Stage::Deliver, slot);
+                self.schedule(
+                    vnetsim_scenario::units::after(now, delay),
+                    Stage::Deliver,
+                    slot,
+                );
             }
             Segment::Paused(w) => {
                 p.next = SegmentStart::At(w);
-                self.schedule(now + delay, Stage::Arrive, slot);
+                self.schedule(
+                    vnetsim_scenario::units::after(now, delay),
+                    Stage::Arrive,
+                    slot,
+                );
             }
         }
     }

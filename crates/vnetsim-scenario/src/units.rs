@@ -11,6 +11,15 @@ use crate::model::{Nanos, Rate};
 /// run makes (a flow's start plus its length, a packet's hops' latencies and jitter) can reach
 /// the 584 years a `u64` of nanoseconds holds.
 pub const MAX_DURATION: Nanos = 365 * 24 * 3600 * 1_000_000_000;
+/// The time `by` after `at`. Every time sum of a run goes through it: with durations bounded by
+/// [`MAX_DURATION`] no sum comes near the limit, and should one ever reach it, it stops at
+/// `Nanos::MAX` (a time no run reaches, so what is due then never happens) instead of wrapping
+/// to an earlier time.
+#[inline]
+pub const fn after(at: Nanos, by: Nanos) -> Nanos {
+    at.saturating_add(by)
+}
+
 /// The fastest bit rate a scenario may state: 100 Tbps.
 pub const MAX_BITS_PER_SECOND: u64 = 100_000_000_000_000;
 /// The fastest packet rate a scenario may state: 10 G packets per second.
@@ -168,6 +177,20 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_sums_stop_at_the_end_of_time_instead_of_wrapping() {
+        assert_eq!(after(5, 7), 12);
+        assert_eq!(after(Nanos::MAX - 1, 2), Nanos::MAX);
+        assert_eq!(after(Nanos::MAX, Nanos::MAX), Nanos::MAX);
+        // A path of 500 hops, each a year long, still fits; 600 would not, and saturates.
+        assert!(after(MAX_DURATION, 500 * MAX_DURATION) < Nanos::MAX);
+        let mut t: Nanos = 0;
+        for _ in 0..600 {
+            t = after(t, MAX_DURATION);
+        }
+        assert_eq!(t, Nanos::MAX);
+    }
 
     #[test]
     fn durations() {

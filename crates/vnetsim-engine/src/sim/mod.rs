@@ -31,6 +31,7 @@ use vnetsim_dataplane::{
     Cached, Destination, FlowCache, FlowTable, Full, Ingress, Outcome, Segment, SegmentMemo, Step,
     Trace,
 };
+use vnetsim_scenario::units::after;
 use vnetsim_scenario::{DropReason, Endpoint, Expectation, Nanos, Scenario, VmId};
 
 use self::source::{DirStats, MEMOS, Source};
@@ -441,7 +442,7 @@ impl<'c> Engine<'c> {
             Admission::Leaves {
                 departure,
                 serialization,
-            } => self.leave(p, departure + serialization),
+            } => self.leave(p, after(departure, serialization)),
         }
     }
 
@@ -511,7 +512,7 @@ impl<'c> Engine<'c> {
             Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
             Segment::Done(Outcome::Delivered(to)) => {
                 self.packets[p as usize].delivered_to = Some(to);
-                let at = departure + delay + self.jitter();
+                let at = after(after(departure, delay), self.jitter());
                 // A delivery that nothing else waits for (no reply to send, no capture to write
                 // in time order) is counted now, for its time: one queue operation less per
                 // packet. It still counts as the event it stands for, so `events_processed`
@@ -529,7 +530,7 @@ impl<'c> Engine<'c> {
             }
             Segment::Paused(w) => {
                 self.packets[p as usize].next = SegmentStart::At(w);
-                let at = departure + delay + self.jitter();
+                let at = after(after(departure, delay), self.jitter());
                 self.schedule(at, What::Arrive(p));
             }
         }

@@ -282,7 +282,7 @@ impl Engine<'_> {
             round_ns(s.next_time)
         } else {
             // From the packet count, so that rounding never accumulates.
-            s.start + round_ns(s.emitted as f64 * s.interval)
+            vnetsim_scenario::units::after(s.start, round_ns(s.emitted as f64 * s.interval))
         };
         if next < s.end {
             self.schedule_emit(next.max(self.now), f);
