@@ -18,9 +18,9 @@ use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
 
-/// The most flows a scenario's traffic holds, `pairs` entries expanded: 10,000,000 (about
-/// 130 bytes each in the model, so at most about 1.3 GB).
-pub const MAX_FLOWS: u64 = 10_000_000;
+/// How often a pairing draws a receiver again when the one drawn is the sender (or, with
+/// `cross_vnet`, in the sender's VNet) before it takes the next fitting one in the list.
+const MAX_REDRAWS: u32 = 64;
 
 /// The largest IPv4 packet; a shaping queue must hold at least one.
 const MAX_PACKET_BYTES: u64 = 65535;
@@ -487,13 +487,27 @@ impl Resolver<'_> {
         let line = loc(&f.name).line() as u32;
         for i in 0..count {
             let from = senders[(splitmix(&mut state) % n) as usize];
-            let mut j = (splitmix(&mut state) % m) as usize;
-            if p.cross_vnet {
-                if places[j] == self.place(from) {
-                    j = other[j].unwrap_or(j);
+            let here = if p.cross_vnet { self.place(from) } else { 0 };
+            let unfit = |j: usize| {
+                if p.cross_vnet {
+                    places[j] == here
+                } else {
+                    receivers[j] == from && m > 1
                 }
-            } else if receivers[j] == from && m > 1 {
-                j = (j + 1) % m as usize;
+            };
+            let mut j = (splitmix(&mut state) % m) as usize;
+            for _ in 0..MAX_REDRAWS {
+                if !unfit(j) {
+                    break;
+                }
+                j = (splitmix(&mut state) % m) as usize;
+            }
+            if unfit(j) {
+                j = if p.cross_vnet {
+                    other[j].unwrap_or(j)
+                } else {
+                    (j + 1) % m as usize
+                };
             }
             let offset = if spread > 0 {
                 splitmix(&mut state) % spread
