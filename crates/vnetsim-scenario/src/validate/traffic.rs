@@ -213,9 +213,7 @@ impl Resolver<'_> {
             };
             let entry = *id as usize;
             *id = first;
-            raw.traffic
-                .get(entry)
-                .is_none_or(|f| f.pairs.is_none())
+            raw.traffic.get(entry).is_none_or(|f| f.pairs.is_none())
         });
         for (f, &(first, count)) in raw.traffic.iter().zip(&firsts) {
             if f.pairs.is_some() {
@@ -262,7 +260,12 @@ impl Resolver<'_> {
         } else {
             return n as u32;
         };
-        self.err(loc(count), format!("{path}.pairs.count"), Rule::PairsCount, message);
+        self.err(
+            loc(count),
+            format!("{path}.pairs.count"),
+            Rule::PairsCount,
+            message,
+        );
         0
     }
 
@@ -357,7 +360,10 @@ impl Resolver<'_> {
                         loc(item),
                         ipath,
                         Rule::PairsEmpty,
-                        format!("VNet `{}` holds no VM, so `{}` selects nothing", vnet.value, item.value),
+                        format!(
+                            "VNet `{}` holds no VM, so `{}` selects nothing",
+                            vnet.value, item.value
+                        ),
                     );
                     resolved = false;
                 }
@@ -436,7 +442,7 @@ impl Resolver<'_> {
                 format!("{path}.src_port"),
                 Rule::FlowShape,
                 "`src_port` is given beside `pairs`",
-                "a `pairs` entry gives flow n the source port 1024 + n mod 64512; remove `src_port`",
+                "a `pairs` entry gives a sender's k-th flow the source port 1024 + k mod 64512; remove `src_port`",
             );
         }
         let senders = self.selection(&p.from, true, by_vnet, &format!("{path}.pairs.from"));
@@ -481,12 +487,30 @@ impl Resolver<'_> {
                 return;
             }
         }
+        // Each sender's flows count their own source ports: one slot per distinct sender.
+        let mut slot_of: HashMap<Endpoint, u32> = HashMap::new();
+        let slots: Vec<u32> = senders
+            .iter()
+            .map(|&e| {
+                let next = slot_of.len() as u32;
+                *slot_of.entry(e).or_insert(next)
+            })
+            .collect();
+        let mut sent = vec![0u32; slot_of.len()];
         let (n, m) = (senders.len() as u64, receivers.len() as u64);
         let mut state = p.seed;
         let mut name = String::with_capacity(f.name.value.len() + 8);
         let line = loc(&f.name).line() as u32;
         for i in 0..count {
-            let from = senders[(splitmix(&mut state) % n) as usize];
+            let k = (splitmix(&mut state) % n) as usize;
+            let from = senders[k];
+            let port = match sent.get_mut(slots[k] as usize) {
+                Some(c) => {
+                    *c += 1;
+                    1024 + ((*c - 1) % 64512) as u16
+                }
+                None => 1024,
+            };
             let here = if p.cross_vnet { self.place(from) } else { 0 };
             let unfit = |j: usize| {
                 if p.cross_vnet {
@@ -521,7 +545,7 @@ impl Resolver<'_> {
                 from,
                 to: receivers[j],
                 protocol: t.protocol,
-                src_port: (t.protocol != Protocol::Icmp).then_some(1024 + (i % 64512) as u16),
+                src_port: (t.protocol != Protocol::Icmp).then_some(port),
                 dst_port: t.dst_port,
                 rate: t.rate,
                 packet_size: t.packet_size,
