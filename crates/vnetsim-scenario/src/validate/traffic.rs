@@ -497,6 +497,11 @@ impl Resolver<'_> {
             })
             .collect();
         let mut sent = vec![0u32; slot_of.len()];
+        let sender_places: Vec<u64> = if p.cross_vnet {
+            senders.iter().map(|&e| self.place(e)).collect()
+        } else {
+            Vec::new()
+        };
         let (n, m) = (senders.len() as u64, receivers.len() as u64);
         let mut state = p.seed;
         let mut name = String::with_capacity(f.name.value.len() + 8);
@@ -511,7 +516,7 @@ impl Resolver<'_> {
                 }
                 None => 1024,
             };
-            let here = if p.cross_vnet { self.place(from) } else { 0 };
+            let here = sender_places.get(k).copied().unwrap_or(0);
             let unfit = |j: usize| {
                 if p.cross_vnet {
                     places[j] == here
