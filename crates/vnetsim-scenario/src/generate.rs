@@ -205,6 +205,10 @@ mod tests {
                 vms_per_spoke: 0,
                 ..HubSpoke::default()
             },
+            HubSpoke {
+                flows: 10_000_001,
+                ..HubSpoke::default()
+            },
         ] {
             assert!(bad.to_yaml().is_err(), "{bad:?}");
         }
