@@ -38,11 +38,12 @@ fn a_closed_pipe_ends_generate_quietly() {
         "--spokes",
         "10",
         "--vms-per-spoke",
-        "10",
+        "100",
         "--flows",
         "5000",
     ];
-    // More than a pipe holds (64 KiB), so the writer does meet the closed pipe.
+    // More than a pipe holds (64 KiB; a VM is a line, the flows a few), so the writer does
+    // meet the closed pipe.
     let whole = vnetsim().args(args).output().unwrap();
     assert!(whole.stdout.len() > 64 * 1024, "{}", whole.stdout.len());
     let (line, out) = first_line_then_close(&args);

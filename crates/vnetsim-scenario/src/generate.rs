@@ -3,7 +3,8 @@
 //! What it is for: writing, reproducibly from a seed, large scenario files anyone can replay
 //! (`vnetsim generate hub-spoke ...`): a hub VNet with a network virtual appliance, spokes
 //! peered with it, VMs in every spoke, and flows between VMs of different spokes chained through
-//! the appliance by user-defined routes. What it is not: a random topology fuzzer (see the data
+//! the appliance by user-defined routes. The flows are one compact `pairs` entry (a few lines
+//! whatever their number), drawn by the loader from the seed. What it is not: a random topology fuzzer (see the data
 //! plane's property tests) or a validator (the output is loaded and checked like any file).
 
 use std::fmt::Write;
@@ -15,7 +16,7 @@ pub struct HubSpoke {
     pub spokes: u32,
     /// VMs per spoke (at most 4,000: one /20 subnet per spoke).
     pub vms_per_spoke: u32,
-    /// Flows between VMs of different spokes.
+    /// Flows between VMs of different spokes (at most [`crate::model::MAX_FLOWS`]).
     pub flows: u32,
     /// Packets per second of each flow.
     pub pps: u32,
@@ -47,15 +48,6 @@ impl Default for HubSpoke {
     }
 }
 
-/// SplitMix64: a tiny, stable generator so the same parameters always give the same file.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl HubSpoke {
     /// The scenario as YAML text, or why the parameters cannot make one.
     pub fn to_yaml(&self) -> Result<String, String> {
@@ -70,6 +62,13 @@ impl HubSpoke {
         }
         if self.spokes < 2 && self.flows > 0 {
             return Err("flows between spokes need at least 2 spokes".into());
+        }
+        if u64::from(self.flows) > crate::model::MAX_FLOWS {
+            return Err(format!(
+                "flows must be at most {} (the loader's bound), not {}",
+                crate::model::MAX_FLOWS,
+                self.flows
+            ));
         }
         if self.pps == 0 {
             return Err(
@@ -90,8 +89,7 @@ impl HubSpoke {
                 self.packet_size
             ));
         }
-        let mut y =
-            String::with_capacity(200 * (self.spokes * self.vms_per_spoke + self.flows) as usize);
+        let mut y = String::with_capacity(200 * (self.spokes * self.vms_per_spoke) as usize + 4096);
         let _ = writeln!(
             y,
             "# Generated: vnetsim generate hub-spoke --spokes {} --vms-per-spoke {} --flows {} \
@@ -156,34 +154,24 @@ impl HubSpoke {
             );
         }
         if self.flows > 0 {
-            y.push_str("traffic:\n");
-        }
-        let mut state = self.seed;
-        let period_ns = 1_000_000_000u64 / u64::from(self.pps.max(1));
-        let mut flows: Vec<(u64, u32, u64, u32, u64)> = (0..self.flows)
-            .map(|_| {
-                let s1 = 1 + (splitmix(&mut state) % u64::from(self.spokes)) as u32;
-                let mut s2 = 1 + (splitmix(&mut state) % u64::from(self.spokes - 1)) as u32;
-                if s2 >= s1 {
-                    s2 += 1;
-                }
-                let v1 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
-                let v2 = splitmix(&mut state) % u64::from(self.vms_per_spoke);
-                // Spread the flows' first packets over one period.
-                let start = splitmix(&mut state) % period_ns;
-                (start, s1, v1, s2, v2)
-            })
-            .collect();
-        // Listed in the order they start, as a reader of the file expects (and as the engine
-        // walks them).
-        flows.sort_unstable();
-        for (f, (start, s1, v1, s2, v2)) in flows.into_iter().enumerate() {
-            let _ = writeln!(
+            // One compact entry: the loader draws the pairs (sender and receiver in different
+            // spokes) and spreads the first packets over one period, from the seed.
+            let spokes = (1..=self.spokes)
+                .map(|s| format!("vnet:spoke{s}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let period_ns = 1_000_000_000u64 / u64::from(self.pps.max(1));
+            let spread = match period_ns {
+                ns if ns % 1_000_000 == 0 => format!("{}ms", ns / 1_000_000),
+                ns if ns % 1_000 == 0 => format!("{}us", ns / 1_000),
+                ns => format!("{ns}ns"),
+            };
+            let _ = write!(
                 y,
-                "  - {{ name: f{f}, from: s{s1}vm{v1}, to: s{s2}vm{v2}, protocol: udp, src_port: {}, dst_port: 5001, rate: {}pps, packet_size: {}, start: {start}ns }}",
-                10_000 + f % 50_000,
-                self.pps,
-                self.packet_size
+                "traffic:\n  - name: f\n    pairs:\n      from: [{spokes}]\n      to: [{spokes}]\n\
+                 \x20     count: {}\n      seed: {}\n      cross_vnet: true\n      spread: {spread}\n\
+                 \x20   protocol: udp\n    dst_port: 5001\n    rate: {}pps\n    packet_size: {}\n",
+                self.flows, self.seed, self.pps, self.packet_size
             );
         }
         Ok(y)
@@ -215,6 +203,10 @@ mod tests {
             },
             HubSpoke {
                 vms_per_spoke: 0,
+                ..HubSpoke::default()
+            },
+            HubSpoke {
+                flows: 10_000_001,
                 ..HubSpoke::default()
             },
         ] {

@@ -19,8 +19,9 @@ use crate::validate;
 /// The largest scenario file the loader reads: 1 GiB. A larger input (or an endless one such as
 /// `/dev/zero`) is refused after reading one byte more than this.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
-/// The most YAML nodes (mappings, sequences, scalars) one file may hold: about 10 per flow, so
-/// a few million flows.
+/// The most YAML nodes (mappings, sequences, scalars) one file may hold: about 10 per flow
+/// written out, so a few million of them; a `pairs` entry describes up to
+/// [`crate::model::MAX_FLOWS`] flows in a few nodes, so the budget stays as it is.
 pub const MAX_NODES: usize = 40_000_000;
 /// The deepest nesting of mappings and sequences a file may use (a scenario needs under 10).
 pub const MAX_DEPTH: usize = 64;
@@ -91,7 +92,7 @@ fn budget_message(breach: &BudgetBreach) -> String {
     match breach {
         BudgetBreach::Nodes { nodes } => format!(
             "the file holds more than {MAX_NODES} YAML nodes (stopped at {nodes}); the loader \
-             takes a few million flows at most"
+             takes a few million flows written out, more as a `pairs` entry"
         ),
         BudgetBreach::Depth { depth } => format!(
             "the file nests mappings and sequences {depth} deep; a scenario needs at most \
@@ -271,7 +272,7 @@ mod tests {
             budget_message(&BudgetBreach::Nodes { nodes: 40_000_001 }),
             format!(
                 "the file holds more than {MAX_NODES} YAML nodes (stopped at 40000001); the \
-                 loader takes a few million flows at most"
+                 loader takes a few million flows written out, more as a `pairs` entry"
             )
         );
     }

@@ -781,6 +781,10 @@ pub enum Pattern {
     Poisson,
 }
 
+/// The most flows a scenario file's traffic holds, `pairs` entries expanded (rule
+/// `pairs-count`): 10,000,000, so that a few lines cannot ask the loader for unbounded memory.
+pub const MAX_FLOWS: u64 = 10_000_000;
+
 /// A traffic source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Flow {

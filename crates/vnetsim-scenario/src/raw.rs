@@ -562,16 +562,20 @@ pub struct RawFlow {
     /// Name, unique among flows.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
-    /// Sender: VM, host or IPv4.
-    #[schemars(with = "String")]
-    pub from: Spanned<String>,
-    /// Receiver: VM, host or IPv4.
-    #[schemars(with = "String")]
-    pub to: Spanned<String>,
+    /// Sender: VM, host or IPv4 (required unless `pairs` is given).
+    #[schemars(with = "Option<String>")]
+    pub from: Option<Spanned<String>>,
+    /// Receiver: VM, host or IPv4 (required unless `pairs` is given).
+    #[schemars(with = "Option<String>")]
+    pub to: Option<Spanned<String>>,
+    /// Many flows in one entry, named `<name>-0`, `<name>-1`, ...: senders and receivers
+    /// paired at random from a seed; replaces `from`, `to` and `src_port`.
+    #[schemars(with = "Option<RawPairs>")]
+    pub pairs: Option<Spanned<RawPairs>>,
     /// `tcp`, `udp` or `icmp` (any case).
     #[schemars(with = "String")]
     pub protocol: Spanned<String>,
-    /// Source port (TCP/UDP).
+    /// Source port (TCP/UDP); not with `pairs`, which gives each flow its own.
     #[schemars(with = "Option<u16>")]
     pub src_port: Option<Spanned<u16>>,
     /// Destination port (TCP/UDP).
@@ -595,6 +599,33 @@ pub struct RawFlow {
     /// The destination answers each packet (default false).
     #[serde(default)]
     pub reply: bool,
+}
+
+/// The pairing of a compact traffic entry: `count` flows, each from a sender of `from` to a
+/// receiver of `to`, both drawn with a seeded generator.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPairs {
+    /// Senders: VM or host names, IPv4 addresses held by a NIC, or `vnet:<name>` for every VM
+    /// whose primary NIC is in that VNet.
+    #[schemars(with = "Vec<String>")]
+    pub from: Spanned<Vec<Spanned<String>>>,
+    /// Receivers, written as `from`.
+    #[schemars(with = "Vec<String>")]
+    pub to: Spanned<Vec<Spanned<String>>>,
+    /// How many flows (1 to 10,000,000; all entries of a file together at most as many).
+    #[schemars(with = "u64")]
+    pub count: Spanned<u64>,
+    /// Seed of the pairing (default 0): the same seed gives the same flows.
+    #[serde(default)]
+    pub seed: u64,
+    /// Each flow's receiver is in another VNet than its sender (default false).
+    #[serde(default)]
+    pub cross_vnet: bool,
+    /// Each flow starts at `start` plus a seeded offset below this duration (default `0`:
+    /// every flow at `start`).
+    #[schemars(with = "Option<Text>")]
+    pub spread: Option<Spanned<Text>>,
 }
 
 /// `set_route_table` event.

@@ -110,6 +110,12 @@ rules! {
         "A sender given as an address inside a VNet must be an address a NIC holds.",
     PortZero = "port-zero":
         "A flow's or probe's TCP or UDP port is 1..65535 (port 0 is reserved).",
+    FlowShape = "flow-shape":
+        "A traffic entry has either `from` and `to` or `pairs` (which chooses each flow's source port, so no `src_port`).",
+    PairsCount = "pairs-count":
+        "A `pairs` entry makes 1 to 10,000,000 flows, and a file's traffic holds at most 10,000,000 flows.",
+    PairsEmpty = "pairs-empty":
+        "A `pairs` selection names at least one endpoint, and with `cross_vnet` every sender has a receiver in another VNet.",
     UnknownConnection = "unknown-connection":
         "A site connects to a gateway, named by gateway or VNet.",
     UnknownDropReason = "unknown-drop-reason":

@@ -7,7 +7,7 @@
 
 use serde_saphyr::{Location, Spanned};
 
-use super::resolver::{Kind, Resolver, loc};
+use super::resolver::{Resolver, loc};
 use crate::diag::nearest;
 use crate::model::*;
 use crate::raw::*;
@@ -154,7 +154,7 @@ impl Resolver<'_> {
         metrics: Metrics<'_>,
         path: &str,
     ) -> Option<Expectation> {
-        let flow = self.find(Kind::Flow, f, format!("{path}.flow"));
+        let flow = self.flow_ref(f, format!("{path}.flow"));
         let mut checks = Vec::new();
         for (field, metric, name) in metrics {
             if let Some(t) = field {

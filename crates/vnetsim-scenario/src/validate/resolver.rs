@@ -125,6 +125,8 @@ pub(super) struct Resolver<'r> {
     pub(super) default_subscription: u32,
     /// The VNets of each declared peering, when both resolved.
     pub(super) peering_ends: Vec<Option<(u32, u32)>>,
+    /// The `pairs` entries of the traffic, with the flow ids they make.
+    pub(super) pair_entries: Vec<super::traffic::PairEntry<'r>>,
 }
 
 impl<'r> Resolver<'r> {
@@ -140,6 +142,7 @@ impl<'r> Resolver<'r> {
             names: Indexes::default(),
             default_subscription: 0,
             peering_ends: Vec::new(),
+            pair_entries: Vec::new(),
         }
     }
 

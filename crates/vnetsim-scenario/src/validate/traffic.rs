@@ -6,7 +6,10 @@
 //! expectations ([`Resolver::endpoint`]). What it is not: whether a flow's packets get through
 //! (the data plane) or what a replay must show (the expectations room).
 
+use std::collections::HashMap;
+use std::fmt::Write;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
@@ -14,6 +17,10 @@ use super::resolver::{Kind, Resolver, loc};
 use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
+
+/// How often a pairing draws a receiver again when the one drawn is the sender (or, with
+/// `cross_vnet`, in the sender's VNet) before it takes the next fitting one in the list.
+const MAX_REDRAWS: u32 = 64;
 
 /// The largest IPv4 packet; a shaping queue must hold at least one.
 const MAX_PACKET_BYTES: u64 = 65535;
@@ -174,7 +181,7 @@ impl Resolver<'_> {
         }
     }
 
-    /// Indexes and builds every flow.
+    /// Indexes and builds every flow; a `pairs` entry becomes its `count` flows, in place.
     pub(super) fn flows(&mut self) {
         let raw = self.raw;
         self.names.flows = self.index(
@@ -184,16 +191,429 @@ impl Resolver<'_> {
                 .enumerate()
                 .map(|(i, f)| (&f.name, format!("traffic[{i}].name"))),
         );
+        // Each entry's first flow id and its number of flows, the total bounded.
+        let mut firsts = Vec::with_capacity(raw.traffic.len());
+        let mut total: u64 = 0;
         for (i, f) in raw.traffic.iter().enumerate() {
-            let flow = self.flow(f, &format!("traffic[{i}]"));
-            self.sc.traffic.push(flow);
+            firsts.push((total as u32, 0u32));
+            let count = match &f.pairs {
+                None => 1,
+                Some(p) => self.pairs_count(&p.value.count, total, &format!("traffic[{i}]")),
+            };
+            total += u64::from(count);
+            if let Some(last) = firsts.last_mut() {
+                last.1 = count;
+            }
+        }
+        // Names resolve to dense flow ids; a `pairs` entry's own name names no flow.
+        let mut pair_names = Vec::new();
+        self.names.flows.retain(|_, (id, _)| {
+            let Some(&(first, _)) = firsts.get(*id as usize) else {
+                return false;
+            };
+            let entry = *id as usize;
+            *id = first;
+            raw.traffic.get(entry).is_none_or(|f| f.pairs.is_none())
+        });
+        for (f, &(first, count)) in raw.traffic.iter().zip(&firsts) {
+            if f.pairs.is_some() {
+                pair_names.push(PairEntry {
+                    name: f.name.value.as_str(),
+                    first,
+                    count,
+                    line: loc(&f.name).line() as u32,
+                });
+            }
+        }
+        self.pair_entries = pair_names;
+        self.expanded_names_are_unique();
+        let by_vnet = self.vms_by_vnet();
+        self.sc.traffic.reserve(total as usize);
+        for (i, f) in raw.traffic.iter().enumerate() {
+            let path = format!("traffic[{i}]");
+            match &f.pairs {
+                None => {
+                    let flow = self.flow(f, &path);
+                    self.sc.traffic.push(flow);
+                }
+                Some(p) => {
+                    let count = firsts.get(i).map_or(0, |c| c.1);
+                    self.pair_flows(f, p, count, &by_vnet, &path);
+                }
+            }
         }
     }
 
-    /// One flow.
+    /// pairs-count: an entry's count is 1..=MAX_FLOWS and the file's flows stay within it.
+    /// The count used (0 when broken).
+    fn pairs_count(&mut self, count: &Spanned<u64>, total: u64, path: &str) -> u32 {
+        let n = count.value;
+        let message = if n == 0 {
+            "`count` is 0; a `pairs` entry makes at least one flow".to_owned()
+        } else if n > MAX_FLOWS {
+            format!("`count` is {n}; a `pairs` entry makes at most {MAX_FLOWS} flows")
+        } else if total + n > MAX_FLOWS {
+            format!(
+                "this entry brings the file's flows to {}; a scenario holds at most {MAX_FLOWS} flows",
+                total + n
+            )
+        } else {
+            return n as u32;
+        };
+        self.err(
+            loc(count),
+            format!("{path}.pairs.count"),
+            Rule::PairsCount,
+            message,
+        );
+        0
+    }
+
+    /// duplicate-name: a flow written out must not take a name a `pairs` entry makes.
+    fn expanded_names_are_unique(&mut self) {
+        if self.pair_entries.is_empty() {
+            return;
+        }
+        let entries: HashMap<&str, (u32, u32)> = self
+            .pair_entries
+            .iter()
+            .map(|e| (e.name, (e.count, e.line)))
+            .collect();
+        let raw = self.raw;
+        for (i, f) in raw.traffic.iter().enumerate() {
+            if f.pairs.is_some() {
+                continue;
+            }
+            let Some((entry, digits)) = f.name.value.rsplit_once('-') else {
+                continue;
+            };
+            if let (Some(&(count, line)), Some(n)) = (entries.get(entry), flow_index(digits))
+                && n < count
+            {
+                self.err(
+                    loc(&f.name),
+                    format!("traffic[{i}].name"),
+                    Rule::DuplicateName,
+                    format!(
+                        "flow name `{}` is also the name of a flow made by the `pairs` entry \
+                         `{entry}` (line {line})",
+                        f.name.value
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A flow named in an expectation: a flow written out, or one a `pairs` entry makes
+    /// (`<entry>-<n>`); an unknown name is reported.
+    pub(super) fn flow_ref(&mut self, name: &Spanned<String>, path: String) -> Option<u32> {
+        if let Some((entry, digits)) = name.value.rsplit_once('-')
+            && let Some(n) = flow_index(digits)
+            && let Some(e) = self.pair_entries.iter().find(|e| e.name == entry)
+            && n < e.count
+        {
+            return Some(e.first + n);
+        }
+        self.find(Kind::Flow, name, path)
+    }
+
+    /// The VMs of each VNet (those whose primary NIC is in it), in file order.
+    fn vms_by_vnet(&self) -> Vec<Vec<VmId>> {
+        let mut by_vnet = vec![Vec::new(); self.sc.vnets.len()];
+        if self.raw.traffic.iter().all(|f| f.pairs.is_none()) {
+            return by_vnet;
+        }
+        for (i, vm) in self.sc.vms.iter().enumerate() {
+            let vnet = vm
+                .nics
+                .first()
+                .and_then(|n| self.sc.nics.get(n.0 as usize))
+                .map(|n| n.vnet.0 as usize);
+            if let Some(list) = vnet.and_then(|v| by_vnet.get_mut(v)) {
+                list.push(VmId(i as u32));
+            }
+        }
+        by_vnet
+    }
+
+    /// The endpoints a `pairs.from` or `pairs.to` list selects, in the order written.
+    fn selection(
+        &mut self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        senders: bool,
+        by_vnet: &[Vec<VmId>],
+        path: &str,
+    ) -> Vec<Endpoint> {
+        let mut out = Vec::new();
+        let mut resolved = true;
+        for (k, item) in list.value.iter().enumerate() {
+            let ipath = format!("{path}[{k}]");
+            if let Some(vnet) = item.value.strip_prefix("vnet:") {
+                let vnet = Spanned::new(vnet.trim().to_owned(), item.referenced, item.defined);
+                let Some(id) = self.find(Kind::Vnet, &vnet, ipath.clone()) else {
+                    resolved = false;
+                    continue;
+                };
+                let vms = by_vnet.get(id as usize).map_or(&[][..], Vec::as_slice);
+                if vms.is_empty() {
+                    self.err(
+                        loc(item),
+                        ipath,
+                        Rule::PairsEmpty,
+                        format!(
+                            "VNet `{}` holds no VM, so `{}` selects nothing",
+                            vnet.value, item.value
+                        ),
+                    );
+                    resolved = false;
+                }
+                out.extend(vms.iter().map(|&vm| Endpoint::Vm(vm)));
+                continue;
+            }
+            let endpoint = if senders {
+                self.sender(item, &ipath)
+            } else {
+                self.endpoint(item, &ipath)
+            };
+            match endpoint {
+                Some(e) => out.push(e),
+                None => resolved = false,
+            }
+        }
+        if list.value.is_empty() && resolved {
+            self.err_help(
+                loc(list),
+                path.to_owned(),
+                Rule::PairsEmpty,
+                format!(
+                    "`{}` is empty; a `pairs` entry needs at least one {}",
+                    path.rsplit('.').next().unwrap_or(path),
+                    if senders { "sender" } else { "receiver" }
+                ),
+                "list VM or host names, or `vnet:<name>` for the VMs of a VNet",
+            );
+        }
+        if resolved { out } else { Vec::new() }
+    }
+
+    /// The VNet (or site, or address) an endpoint sits in, for `cross_vnet`.
+    fn place(&self, e: Endpoint) -> u64 {
+        match e {
+            Endpoint::Vm(vm) => self
+                .sc
+                .vms
+                .get(vm.0 as usize)
+                .and_then(|v| v.nics.first())
+                .and_then(|n| self.sc.nics.get(n.0 as usize))
+                .map_or(3 << 32 | u64::from(vm.0), |n| u64::from(n.vnet.0)),
+            Endpoint::Host(h) => self
+                .sc
+                .hosts
+                .get(h.0 as usize)
+                .map_or(4 << 32 | u64::from(h.0), |h| 1 << 32 | u64::from(h.site.0)),
+            Endpoint::Ip(ip) => 2 << 32 | u64::from(u32::from(ip)),
+        }
+    }
+
+    /// The flows of one `pairs` entry, appended to the scenario's traffic.
+    fn pair_flows(
+        &mut self,
+        f: &RawFlow,
+        pairs: &Spanned<RawPairs>,
+        count: u32,
+        by_vnet: &[Vec<VmId>],
+        path: &str,
+    ) {
+        let p = &pairs.value;
+        for (field, name) in [(&f.from, "from"), (&f.to, "to")] {
+            if let Some(v) = field {
+                self.err_help(
+                    loc(v),
+                    format!("{path}.{name}"),
+                    Rule::FlowShape,
+                    format!("`{name}` is given beside `pairs`"),
+                    format!("with `pairs`, write the {name} side as `pairs.{name}`"),
+                );
+            }
+        }
+        if let Some(v) = &f.src_port {
+            self.err_help(
+                loc(v),
+                format!("{path}.src_port"),
+                Rule::FlowShape,
+                "`src_port` is given beside `pairs`",
+                "a `pairs` entry gives a sender's k-th flow the source port 1024 + k mod 64512; remove `src_port`",
+            );
+        }
+        let senders = self.selection(&p.from, true, by_vnet, &format!("{path}.pairs.from"));
+        let receivers = self.selection(&p.to, false, by_vnet, &format!("{path}.pairs.to"));
+        let t = self.flow_settings(f, path);
+        let spread = self.opt_duration(p.spread.as_ref(), &format!("{path}.pairs.spread"), 0);
+        if senders.is_empty() || receivers.is_empty() || count == 0 {
+            return;
+        }
+        let places: Vec<u64> = if p.cross_vnet {
+            receivers.iter().map(|&e| self.place(e)).collect()
+        } else {
+            Vec::new()
+        };
+        // For each receiver, the next one (cyclically) in another place: two passes from the
+        // end, the second seeing the first's answer for the wrap-around.
+        let n = places.len();
+        let mut other: Vec<Option<usize>> = vec![None; n];
+        if p.cross_vnet {
+            for k in (0..2 * n).rev() {
+                let i = k % n;
+                let j = (i + 1) % n;
+                other[i] = if places[j] != places[i] {
+                    Some(j)
+                } else {
+                    other[j]
+                };
+            }
+            if places.iter().all(|&q| q == places[0])
+                && let Some(s) = senders.iter().find(|&&s| self.place(s) == places[0])
+            {
+                let name = self.endpoint_name(*s);
+                self.err_help(
+                    loc(pairs),
+                    format!("{path}.pairs.cross_vnet"),
+                    Rule::PairsEmpty,
+                    format!(
+                        "every receiver is in the same VNet as the sender `{name}`, so `cross_vnet` leaves it none"
+                    ),
+                    "add receivers in other VNets, or drop `cross_vnet`",
+                );
+                return;
+            }
+        }
+        // Each sender's flows count their own source ports: one slot per distinct sender.
+        let mut slot_of: HashMap<Endpoint, u32> = HashMap::new();
+        let slots: Vec<u32> = senders
+            .iter()
+            .map(|&e| {
+                let next = slot_of.len() as u32;
+                *slot_of.entry(e).or_insert(next)
+            })
+            .collect();
+        let mut sent = vec![0u32; slot_of.len()];
+        let sender_places: Vec<u64> = if p.cross_vnet {
+            senders.iter().map(|&e| self.place(e)).collect()
+        } else {
+            Vec::new()
+        };
+        let (n, m) = (senders.len() as u64, receivers.len() as u64);
+        let mut state = p.seed;
+        let mut name = String::with_capacity(f.name.value.len() + 8);
+        let line = loc(&f.name).line() as u32;
+        for i in 0..count {
+            let k = (splitmix(&mut state) % n) as usize;
+            let from = senders[k];
+            let port = match sent.get_mut(slots[k] as usize) {
+                Some(c) => {
+                    *c += 1;
+                    1024 + ((*c - 1) % 64512) as u16
+                }
+                None => 1024,
+            };
+            let here = sender_places.get(k).copied().unwrap_or(0);
+            let unfit = |j: usize| {
+                if p.cross_vnet {
+                    places[j] == here
+                } else {
+                    receivers[j] == from && m > 1
+                }
+            };
+            let mut j = (splitmix(&mut state) % m) as usize;
+            for _ in 0..MAX_REDRAWS {
+                if !unfit(j) {
+                    break;
+                }
+                j = (splitmix(&mut state) % m) as usize;
+            }
+            if unfit(j) {
+                j = if p.cross_vnet {
+                    other[j].unwrap_or(j)
+                } else {
+                    (j + 1) % m as usize
+                };
+            }
+            let offset = if spread > 0 {
+                splitmix(&mut state) % spread
+            } else {
+                0
+            };
+            name.clear();
+            let _ = write!(name, "{}-{i}", f.name.value);
+            self.sc.traffic.push(Flow {
+                name: Arc::from(name.as_str()),
+                from,
+                to: receivers[j],
+                protocol: t.protocol,
+                src_port: (t.protocol != Protocol::Icmp).then_some(port),
+                dst_port: t.dst_port,
+                rate: t.rate,
+                packet_size: t.packet_size,
+                start: t.start.saturating_add(offset),
+                duration: t.duration,
+                pattern: t.pattern,
+                reply: t.reply,
+                line,
+            });
+        }
+    }
+
+    /// An endpoint's name as the file writes it.
+    fn endpoint_name(&self, e: Endpoint) -> String {
+        match e {
+            Endpoint::Vm(vm) => self
+                .sc
+                .vms
+                .get(vm.0 as usize)
+                .map_or_else(String::new, |v| v.name.to_string()),
+            Endpoint::Host(h) => self
+                .sc
+                .hosts
+                .get(h.0 as usize)
+                .map_or_else(String::new, |h| h.name.to_string()),
+            Endpoint::Ip(ip) => ip.to_string(),
+        }
+    }
+
+    /// One flow written out.
     fn flow(&mut self, f: &RawFlow, path: &str) -> Flow {
-        let from = self.sender(&f.from, &format!("{path}.from"));
-        let to = self.endpoint(&f.to, &format!("{path}.to"));
+        let from = match &f.from {
+            Some(v) => self.sender(v, &format!("{path}.from")),
+            None => self.missing_end(f, "from", path),
+        };
+        let to = match &f.to {
+            Some(v) => self.endpoint(v, &format!("{path}.to")),
+            None => self.missing_end(f, "to", path),
+        };
+        let t = self.flow_settings(f, path);
+        Flow {
+            from: from.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
+            to: to.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
+            src_port: f.src_port.as_ref().map(|p| p.value),
+            ..t
+        }
+    }
+
+    /// flow-shape: a flow without `pairs` names both ends.
+    fn missing_end(&mut self, f: &RawFlow, name: &str, path: &str) -> Option<Endpoint> {
+        self.err_help(
+            loc(&f.name),
+            format!("{path}.{name}"),
+            Rule::FlowShape,
+            format!("flow `{}` has no `{name}`", f.name.value),
+            "give `from` and `to`, or `pairs` for many flows",
+        );
+        None
+    }
+
+    /// What every flow of an entry shares: protocol, destination port, rate, size, timing.
+    /// Its ends are placeholders and its source port is absent.
+    fn flow_settings(&mut self, f: &RawFlow, path: &str) -> Flow {
         let protocol = self.protocol(&f.protocol, &format!("{path}.protocol"));
         if protocol == Some(Protocol::Icmp) {
             self.icmp_ports([(&f.src_port, "src_port"), (&f.dst_port, "dst_port")], path);
@@ -209,10 +629,10 @@ impl Resolver<'_> {
             .and_then(|d| self.duration(d, &format!("{path}.duration")));
         Flow {
             name: f.name.value.as_str().into(),
-            from: from.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
-            to: to.unwrap_or(Endpoint::Ip(Ipv4Addr::UNSPECIFIED)),
+            from: Endpoint::Ip(Ipv4Addr::UNSPECIFIED),
+            to: Endpoint::Ip(Ipv4Addr::UNSPECIFIED),
             protocol: protocol.unwrap_or(Protocol::Udp),
-            src_port: f.src_port.as_ref().map(|p| p.value),
+            src_port: None,
             dst_port: f.dst_port.as_ref().map(|p| p.value),
             rate: rate.unwrap_or(Rate::PacketsPerSecond(1)),
             packet_size: size,
@@ -317,4 +737,30 @@ impl Resolver<'_> {
         self.find(Kind::Endpoint, name, path);
         None
     }
+}
+
+/// A `pairs` entry: its name, its first flow id and how many flows it makes.
+pub(super) struct PairEntry<'r> {
+    pub(super) name: &'r str,
+    pub(super) first: u32,
+    pub(super) count: u32,
+    pub(super) line: u32,
+}
+
+/// The `n` of a made flow name `<entry>-<n>`: decimal digits, no leading zero.
+fn flow_index(digits: &str) -> Option<u32> {
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if canonical { digits.parse().ok() } else { None }
+}
+
+/// SplitMix64, the pairing's generator: small and stable, so a seed means the same flows in
+/// every version.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
