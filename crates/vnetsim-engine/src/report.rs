@@ -270,18 +270,13 @@ impl AzureReport {
     /// One line for people: `era 2016`, or `era current; differs from the era:
     /// global_peering: false`.
     pub fn describe(&self) -> String {
-        let mut out = format!("era {}", self.era);
-        let diffs: Vec<String> = self
+        let diffs: Vec<(&str, String)> = self
             .switches
             .iter()
             .filter(|s| self.differs_from_era.contains(&s.name))
-            .map(|s| format!("{}: {}", s.name, s.value))
+            .map(|s| (s.name, s.value.to_string()))
             .collect();
-        if !diffs.is_empty() {
-            out.push_str("; differs from the era: ");
-            out.push_str(&diffs.join(", "));
-        }
-        out
+        vnetsim_scenario::describe_era(self.era, &diffs)
     }
 
     /// The report of a scenario's switches.

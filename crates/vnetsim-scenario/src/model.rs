@@ -164,6 +164,18 @@ impl Default for AzureSwitches {
     }
 }
 
+/// The line `run`, `explain` and reports print for an era and the switches that differ from it
+/// (name, value): `era 2016`, or `era current; differs from the era: global_peering: false`.
+pub fn describe_era(era: &str, diffs: &[(&str, String)]) -> String {
+    let mut out = format!("era {era}");
+    if !diffs.is_empty() {
+        let parts: Vec<String> = diffs.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        out.push_str("; differs from the era: ");
+        out.push_str(&parts.join(", "));
+    }
+    out
+}
+
 /// One switch's value as a file writes it, for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SwitchValue {
@@ -272,17 +284,12 @@ impl AzureSwitches {
     /// One line for people: `era 2016`, or `era current; differs from the era:
     /// global_peering: false`.
     pub fn describe(&self) -> String {
-        let diffs = self.differences();
-        let mut out = format!("era {}", self.era.as_str());
-        if !diffs.is_empty() {
-            let parts: Vec<String> = diffs
-                .iter()
-                .map(|d| format!("{}: {}", d.name, d.value))
-                .collect();
-            out.push_str("; differs from the era: ");
-            out.push_str(&parts.join(", "));
-        }
-        out
+        let diffs: Vec<(&str, String)> = self
+            .differences()
+            .iter()
+            .map(|d| (d.name, d.value.to_string()))
+            .collect();
+        describe_era(self.era.as_str(), &diffs)
     }
 }
 

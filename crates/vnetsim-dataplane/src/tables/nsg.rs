@@ -977,29 +977,12 @@ mod tests {
             .filter(|(_, r)| r.direction == dir)
             .collect();
         rules.sort_by_key(|(_, r)| r.priority);
-        let tcp_udp = k.protocol == 6 || k.protocol == 17;
-        for (i, r) in rules {
-            let proto = match r.protocol {
-                RuleProtocol::Any => true,
-                RuleProtocol::One(p) => p.number() == k.protocol,
+        if let Some((i, r)) = rules.into_iter().find(|(_, r)| naive_one(r, tags, k)) {
+            return Verdict {
+                rule: RuleRef::User(i as u32),
+                access: r.access,
+                priority: r.priority,
             };
-            let ports = if tcp_udp {
-                naive_ports(&r.source_ports, k.src_port)
-                    && naive_ports(&r.destination_ports, k.dst_port)
-            } else {
-                naive_star(&r.source_ports) && naive_star(&r.destination_ports)
-            };
-            if proto
-                && ports
-                && naive_addr(&r.source, tags, k.src)
-                && naive_addr(&r.destination, tags, k.dst)
-            {
-                return Verdict {
-                    rule: RuleRef::User(i as u32),
-                    access: r.access,
-                    priority: r.priority,
-                };
-            }
         }
         let vnet = &tags.virtual_network;
         let d = match dir {
