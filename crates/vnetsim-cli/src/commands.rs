@@ -66,8 +66,12 @@ fn parse_protocol(text: &str) -> Option<Protocol> {
 
 fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8> {
     let endpoint = scenario.endpoint_by_name(name).ok_or_else(|| {
+        let hint = scenario
+            .nearest_endpoint_name(name)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
         eprintln!(
-            "error: --{flag} {name}: not a VM, an on-premises host or an IPv4 address of scenario '{}'",
+            "error: --{flag} {name}: not a VM, an on-premises host or an IPv4 address of scenario '{}'{hint}",
             scenario.name
         );
         INVALID
@@ -153,8 +157,12 @@ fn load_vm(file: &Path, vm: &str) -> Result<(Scenario, vnetsim_scenario::VmId, D
 
 fn vm_or_exit(scenario: &Scenario, vm: &str) -> Result<vnetsim_scenario::VmId, u8> {
     scenario.vm_by_name(vm).ok_or_else(|| {
+        let hint = scenario
+            .nearest_vm_name(vm)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
         eprintln!(
-            "error: --vm {vm}: no VM of that name in scenario '{}'",
+            "error: --vm {vm}: no VM of that name in scenario '{}'{hint}",
             scenario.name
         );
         INVALID

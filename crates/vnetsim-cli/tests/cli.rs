@@ -401,6 +401,27 @@ fn explain_refuses_an_unknown_endpoint() {
 }
 
 #[test]
+fn a_mistyped_vm_name_gets_a_suggestion() {
+    let run = |args: &[&str]| {
+        let out = vnetsim()
+            .arg(args[0])
+            .arg(scenario("hub-and-spoke.yaml"))
+            .args(&args[1..])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&["explain", "--from", "wbe1", "--to", "db1"]);
+    assert!(err.contains("did you mean `web1`?"), "{err}");
+    let err = run(&["rules", "--vm", "db2"]);
+    assert!(err.contains("did you mean `db1`?"), "{err}");
+    // Nothing close: no guess.
+    let err = run(&["routes", "--vm", "zzzz"]);
+    assert!(!err.contains("did you mean"), "{err}");
+}
+
+#[test]
 fn routes_always_show_prefix_and_next_hop_ip() {
     let out = vnetsim()
         .args(["routes"])

@@ -6,6 +6,22 @@ use std::net::Ipv4Addr;
 use crate::model::*;
 
 impl Scenario {
+    /// The VM name nearest to `name`, when `name` looks like a typo of one ("did you mean").
+    pub fn nearest_vm_name(&self, name: &str) -> Option<&str> {
+        crate::diag::nearest(name, self.vms.iter().map(|v| &*v.name))
+    }
+
+    /// The VM or on-premises host name nearest to `name`, when `name` looks like a typo of one.
+    pub fn nearest_endpoint_name(&self, name: &str) -> Option<&str> {
+        crate::diag::nearest(
+            name,
+            self.vms
+                .iter()
+                .map(|v| &*v.name)
+                .chain(self.hosts.iter().map(|h| &*h.name)),
+        )
+    }
+
     /// The VNet with this name.
     pub fn vnet_by_name(&self, name: &str) -> Option<VnetId> {
         self.vnets
