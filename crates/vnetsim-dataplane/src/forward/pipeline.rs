@@ -23,8 +23,8 @@ use vnetsim_scenario::{
 };
 
 use crate::forward::vmflows::{Role, VmFlows};
-use crate::forward::{Dataplane, HopKind, addr_key};
-use crate::tables::nsg::RuleRef;
+use crate::forward::{Dataplane, HopKind, NsgPlane, addr_key};
+use crate::tables::nsg::{RuleRef, Verdict};
 use crate::tables::peering::Edge;
 use crate::tables::platform::{PlatformEndpoint, platform_tag};
 use crate::wire::{self, FlowKey, Malformed};
@@ -1007,39 +1007,14 @@ impl Dataplane {
         key: &FlowKey,
         trace: &mut T,
     ) -> Decision {
-        let n = &self.nics[nic.index()];
         let tag = platform_tag(endpoint, key);
         if let Some(tag) = tag {
-            let order = [
-                (NsgPoint::Nic(nic), n.nsg),
-                (
-                    NsgPoint::Subnet(n.subnet),
-                    self.subnets[n.subnet.index()].nsg,
-                ),
-            ];
-            for (point, nsg) in order {
+            for (point, nsg) in self.nsg_order(nic, Direction::Outbound) {
                 let Some(i) = nsg else { continue };
                 let plane = &self.nsgs[i as usize];
-                let Some(verdict) = plane.compiled.evaluate_platform(tag, key) else {
-                    continue;
-                };
-                if verdict.access == Access::Deny {
-                    return Err((
-                        DropReason::NsgDenied,
-                        DropCause::Nsg {
-                            point,
-                            nsg: plane.nsg,
-                            direction: Direction::Outbound,
-                            rule: verdict.rule,
-                        },
-                    ));
+                if let Some(verdict) = plane.compiled.evaluate_platform(tag, key) {
+                    Self::apply_verdict(plane, point, Direction::Outbound, verdict, trace)?;
                 }
-                trace.step(Step::Nsg {
-                    point,
-                    nsg: plane.nsg,
-                    direction: Direction::Outbound,
-                    decision: NsgDecision::Rule(verdict.rule),
-                });
             }
         }
         trace.step(Step::Platform { endpoint, tag });
@@ -1172,16 +1147,7 @@ impl Dataplane {
         trace: &mut T,
         rec: &mut R,
     ) -> Result<(), (DropReason, DropCause)> {
-        let n = &self.nics[nic.index()];
-        let subnet_point = (
-            NsgPoint::Subnet(n.subnet),
-            self.subnets[n.subnet.index()].nsg,
-        );
-        let nic_point = (NsgPoint::Nic(nic), n.nsg);
-        let order = match direction {
-            Direction::Inbound => [subnet_point, nic_point],
-            Direction::Outbound => [nic_point, subnet_point],
-        };
+        let order = self.nsg_order(nic, direction);
         if order.iter().all(|(_, nsg)| nsg.is_none()) {
             return Ok(());
         }
@@ -1207,25 +1173,54 @@ impl Dataplane {
             let Some(i) = nsg else { continue };
             let plane = &self.nsgs[i as usize];
             let verdict = plane.compiled.evaluate(direction, key);
-            if verdict.access == Access::Deny {
-                return Err((
-                    DropReason::NsgDenied,
-                    DropCause::Nsg {
-                        point,
-                        nsg: plane.nsg,
-                        direction,
-                        rule: verdict.rule,
-                    },
-                ));
-            }
-            trace.step(Step::Nsg {
-                point,
-                nsg: plane.nsg,
-                direction,
-                decision: NsgDecision::Rule(verdict.rule),
-            });
+            Self::apply_verdict(plane, point, direction, verdict, trace)?;
         }
         flows.record(nic, outbound, key, now);
+        Ok(())
+    }
+
+    /// The NSGs a packet meets at `nic` in `direction`, in Azure's order: inbound the subnet's
+    /// then the NIC's, outbound the NIC's then the subnet's ([nsg-how]).
+    #[inline]
+    fn nsg_order(&self, nic: NicId, direction: Direction) -> [(NsgPoint, Option<u32>); 2] {
+        let n = &self.nics[nic.index()];
+        let subnet_point = (
+            NsgPoint::Subnet(n.subnet),
+            self.subnets[n.subnet.index()].nsg,
+        );
+        let nic_point = (NsgPoint::Nic(nic), n.nsg);
+        match direction {
+            Direction::Inbound => [subnet_point, nic_point],
+            Direction::Outbound => [nic_point, subnet_point],
+        }
+    }
+
+    /// A matched rule of `plane` at `point`: a deny drops the packet, an allow is traced.
+    #[inline]
+    fn apply_verdict<T: Trace>(
+        plane: &NsgPlane,
+        point: NsgPoint,
+        direction: Direction,
+        verdict: Verdict,
+        trace: &mut T,
+    ) -> Result<(), (DropReason, DropCause)> {
+        if verdict.access == Access::Deny {
+            return Err((
+                DropReason::NsgDenied,
+                DropCause::Nsg {
+                    point,
+                    nsg: plane.nsg,
+                    direction,
+                    rule: verdict.rule,
+                },
+            ));
+        }
+        trace.step(Step::Nsg {
+            point,
+            nsg: plane.nsg,
+            direction,
+            decision: NsgDecision::Rule(verdict.rule),
+        });
         Ok(())
     }
 
