@@ -103,6 +103,9 @@ pub struct PacketMeta {
     /// TCP sequence number or ICMP echo sequence number (0 otherwise), so that
     /// [`build_reply`] can acknowledge or echo it.
     pub seq: u32,
+    /// TCP flags (byte 13 of the TCP header: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10); 0 for
+    /// other protocols and non-first fragments.
+    pub tcp_flags: u8,
 }
 
 /// Why bytes are not a usable IPv4 packet.
@@ -226,6 +229,7 @@ pub fn parse(bytes: &[u8]) -> Result<PacketMeta, Malformed> {
     };
     let mut icmp_type = None;
     let mut seq = 0;
+    let mut tcp_flags = 0;
     let fragment_offset = be16(h, 6) & 0x1fff;
     if fragment_offset == 0 {
         match protocol {
@@ -243,6 +247,7 @@ pub fn parse(bytes: &[u8]) -> Result<PacketMeta, Malformed> {
                 key.src_port = be16(transport, 0);
                 key.dst_port = be16(transport, 2);
                 seq = be32(transport, 4);
+                tcp_flags = transport[13];
             }
             PROTO_UDP => {
                 if transport.len() < UDP_HEADER_LEN {
@@ -274,6 +279,7 @@ pub fn parse(bytes: &[u8]) -> Result<PacketMeta, Malformed> {
         header_len: header_len as u8,
         icmp_type,
         seq,
+        tcp_flags,
     })
 }
 
@@ -559,6 +565,93 @@ pub fn forward_hop(buf: &mut [u8]) -> Result<u8, TtlExpired> {
     h[8] = ttl - 1;
     h[10..12].copy_from_slice(&new_hc.to_be_bytes());
     Ok(ttl - 1)
+}
+
+/// TCP SYN flag.
+pub const TCP_SYN: u8 = 0x02;
+/// TCP ACK flag.
+pub const TCP_ACK: u8 = 0x10;
+
+/// Whether a TCP packet with `flags` opens a connection (SYN without ACK).
+#[inline]
+pub fn opens_connection(flags: u8) -> bool {
+    flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// One's-complement checksum `hc` updated for a 16-bit word changed from `old` to `new`
+/// (RFC 1624, `HC' = ~(~HC + ~m + m')`).
+#[inline]
+fn csum_update(hc: u16, old: u16, new: u16) -> u16 {
+    let sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
+}
+
+/// Rewrites a parsed packet's addresses and ports in place from `from` (its current key) to
+/// `to` (what network address translation makes of it): source and destination addresses in
+/// the IPv4 header, and for TCP and UDP (first fragments) the ports, with the IPv4 header
+/// checksum and the TCP or UDP checksum (its pseudo-header holds the addresses) patched
+/// incrementally (RFC 1624). A UDP checksum of 0 (none) stays 0. ICMP echo identifiers are
+/// left alone. Nothing is written for fields that do not change; a buffer too short for the
+/// headers `parse` accepted is left unchanged.
+pub fn translate(buf: &mut [u8], from: &FlowKey, to: &FlowKey) {
+    let Ok(meta) = parse(buf) else {
+        return;
+    };
+    let hl = usize::from(meta.header_len);
+    let first_fragment = be16(buf, 6) & 0x1fff == 0;
+    let words = |a: u32| [(a >> 16) as u16, a as u16];
+    let mut ip_hc = be16(buf, 10);
+    // (offset in the IPv4 header, old, new) for each address word.
+    let mut changes: [(usize, u16, u16); 4] = [(0, 0, 0); 4];
+    let mut n = 0;
+    for (off, old, new) in [(12, from.src, to.src), (16, from.dst, to.dst)] {
+        if old != new {
+            let (o, w) = (words(old), words(new));
+            for k in 0..2 {
+                changes[n] = (off + 2 * k, o[k], w[k]);
+                n += 1;
+            }
+        }
+    }
+    for &(off, old, new) in &changes[..n] {
+        ip_hc = csum_update(ip_hc, old, new);
+        buf[off..off + 2].copy_from_slice(&new.to_be_bytes());
+    }
+    buf[10..12].copy_from_slice(&ip_hc.to_be_bytes());
+    if !first_fragment {
+        return;
+    }
+    let csum_at = match meta.key.protocol {
+        PROTO_TCP => hl + 16,
+        PROTO_UDP => hl + 6,
+        _ => return,
+    };
+    if buf.len() < csum_at + 2 {
+        return;
+    }
+    let mut hc = be16(buf, csum_at);
+    let udp_none = meta.key.protocol == PROTO_UDP && hc == 0;
+    for &(_, old, new) in &changes[..n] {
+        hc = csum_update(hc, old, new);
+    }
+    for (off, old, new) in [
+        (hl, from.src_port, to.src_port),
+        (hl + 2, from.dst_port, to.dst_port),
+    ] {
+        if old != new {
+            hc = csum_update(hc, old, new);
+            buf[off..off + 2].copy_from_slice(&new.to_be_bytes());
+        }
+    }
+    if !udp_none {
+        // A UDP checksum that computes to 0 is sent as 0xffff (RFC 768).
+        if meta.key.protocol == PROTO_UDP && hc == 0 {
+            hc = 0xffff;
+        }
+        buf[csum_at..csum_at + 2].copy_from_slice(&hc.to_be_bytes());
+    }
 }
 
 /// Sets the IPv4 identification of a built packet in place and patches the header checksum
@@ -877,6 +970,29 @@ mod tests {
 
         /// Stamping an identification keeps the header checksum valid (equal to a full
         /// recomputation).
+        /// Address translation keeps every checksum valid (equal to etherparse's full
+        /// recomputation) and the packet parses to the target key.
+        #[test]
+        fn translate_keeps_checksums_valid(
+            proto in prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Icmp)],
+            src in any::<u32>(), dst in any::<u32>(), sport in any::<u16>(), dport in any::<u16>(),
+            len in 84u16..200,
+        ) {
+            let mut buf = [0u8; 200];
+            let sp = spec(proto, len);
+            build_probe(&mut buf, &sp).unwrap();
+            let from = parse(&buf).unwrap().key;
+            let to = if proto == Protocol::Icmp {
+                FlowKey { src, dst, ..from }
+            } else {
+                FlowKey { src, dst, src_port: sport, dst_port: dport, ..from }
+            };
+            translate(&mut buf, &from, &to);
+            let meta = parse(&buf).unwrap();
+            prop_assert_eq!(meta.key, to);
+            etherparse_checks(&buf[..usize::from(len)]);
+        }
+
         #[test]
         fn set_identification_keeps_the_checksum_valid(id in any::<u16>(), first in any::<u16>()) {
             let mut buf = [0u8; 64];

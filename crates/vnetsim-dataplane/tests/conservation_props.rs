@@ -244,6 +244,11 @@ fn reason_of(cause: &DropCause) -> DropReason {
         }
         DropCause::Malformed(_) => DropReason::Malformed,
         DropCause::FlowLimit { .. } => DropReason::FlowLimit,
+        DropCause::Firewall { .. } => DropReason::FirewallDenied,
+        DropCause::FirewallNoSession { .. } => DropReason::FirewallNoSession,
+        DropCause::TtlAtFirewall { .. } => DropReason::TtlExceeded,
+        DropCause::NoOutboundAccess { .. } => DropReason::NoOutboundAccess,
+        DropCause::PublicIpClosed { .. } => DropReason::PublicIpClosed,
         DropCause::NotCarried(NotCarried::Multicast) => DropReason::MulticastBlocked,
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
             DropReason::BroadcastBlocked

@@ -73,6 +73,9 @@ pub fn segment_delay(scenario: &Scenario, start: SegmentStart, segment: Segment)
         Segment::Paused(w) => match w.at() {
             WaypointAt::Appliance(_) => lat.appliance,
             WaypointAt::GatewayFromSite(_) | WaypointAt::GatewayToSite(_) => lat.gateway,
+            // An Azure Firewall is charged as an appliance hop (derived: a routed, inspecting
+            // hop inside the VNet).
+            WaypointAt::Firewall(_) => lat.appliance,
         },
     };
     vnetsim_scenario::units::after(from, here)
@@ -98,6 +101,10 @@ pub fn arrival(scenario: &Scenario, at: WaypointAt) -> Arrival {
         },
         WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Arrival {
             limit: Limit::Gateway(v),
+            forwarded_by: None,
+        },
+        WaypointAt::Firewall(f) => Arrival {
+            limit: Limit::Firewall(f),
             forwarded_by: None,
         },
     }

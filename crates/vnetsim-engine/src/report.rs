@@ -353,6 +353,13 @@ pub fn metric_value(flow: &FlowReport, metric: FlowMetric) -> f64 {
             .get(reason.as_str())
             .copied()
             .unwrap_or(0) as f64,
+        // A flow without replies has none delivered and none dropped.
+        FlowMetric::ReplyDeliveredRatio => flow.replies.as_ref().map_or(0.0, |r| r.delivered_ratio),
+        FlowMetric::ReplyDrops(reason) => flow
+            .replies
+            .as_ref()
+            .and_then(|r| r.dropped.get(reason.as_str()).copied())
+            .unwrap_or(0) as f64,
     }
 }
 
@@ -365,6 +372,8 @@ fn metric_name(metric: FlowMetric) -> String {
         FlowMetric::LatencyP99 => "latency_p99".into(),
         FlowMetric::LatencyMax => "latency_max".into(),
         FlowMetric::Drops(r) => format!("drops {}", r.as_str()),
+        FlowMetric::ReplyDeliveredRatio => "reply_delivered_ratio".into(),
+        FlowMetric::ReplyDrops(r) => format!("reply drops {}", r.as_str()),
     }
 }
 
@@ -376,8 +385,8 @@ pub fn format_metric(metric: FlowMetric, value: f64) -> String {
         | FlowMetric::LatencyP90
         | FlowMetric::LatencyP99
         | FlowMetric::LatencyMax => format_ns(value),
-        FlowMetric::DeliveredRatio => format!("{value:.4}"),
-        FlowMetric::Drops(_) => format!("{value}"),
+        FlowMetric::DeliveredRatio | FlowMetric::ReplyDeliveredRatio => format!("{value:.4}"),
+        FlowMetric::Drops(_) | FlowMetric::ReplyDrops(_) => format!("{value}"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! make the queue deeper than its limit is dropped (`queue-overflow`). What it is not: a link
 //! with propagation delay (the latency model adds that) or a scheduler between flows (one FIFO).
 
-use vnetsim_scenario::{Nanos, Scenario, VmId, VnetId, sizes};
+use vnetsim_scenario::{FirewallId, Nanos, Scenario, VmId, VnetId, sizes};
 
 use crate::report::ShaperReport;
 
@@ -132,6 +132,8 @@ pub enum Limit {
     Vm(VmId),
     /// The gateway of this VNet.
     Gateway(VnetId),
+    /// This Azure Firewall (its SKU's throughput).
+    Firewall(FirewallId),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,6 +152,7 @@ pub struct Shapers {
     /// Each VM's shaper beside its counters (one place in memory per packet).
     vms: Vec<(Option<Shaper>, Counts)>,
     gateways: Vec<(Option<Shaper>, Counts)>,
+    firewalls: Vec<(Option<Shaper>, Counts)>,
 }
 
 impl Shapers {
@@ -176,7 +179,23 @@ impl Shapers {
             })
             .map(|s| (s, Counts::default()))
             .collect();
-        Self { vms, gateways }
+        // Each firewall at its SKU's documented throughput (or its `throughput`): Basic 250
+        // Mbps [FWSKU23], Standard 30 Gbps, Premium 100 Gbps [FWPERF22].
+        let firewalls = scenario
+            .firewalls
+            .iter()
+            .map(|f| {
+                (
+                    Some(Shaper::new(f.throughput_bps, burst, queue)),
+                    Counts::default(),
+                )
+            })
+            .collect();
+        Self {
+            vms,
+            gateways,
+            firewalls,
+        }
     }
 
     /// Offers a packet of `bytes` at `now` to `limit`; a place without a limit lets it leave at
@@ -186,6 +205,7 @@ impl Shapers {
         let (shaper, counts) = match limit {
             Limit::Vm(vm) => &mut self.vms[vm.index()],
             Limit::Gateway(v) => &mut self.gateways[v.index()],
+            Limit::Firewall(f) => &mut self.firewalls[f.index()],
         };
         let admission = match shaper {
             Some(s) => s.offer(now, bytes),
@@ -210,13 +230,15 @@ impl Shapers {
         let slot = match limit {
             Limit::Vm(vm) => self.vms.get(vm.index()),
             Limit::Gateway(v) => self.gateways.get(v.index()),
+            Limit::Firewall(f) => self.firewalls.get(f.index()),
         };
         if let Some(slot) = slot {
             crate::prefetch(slot);
         }
     }
 
-    /// Counters of every limit that saw traffic: VMs first, then gateways, in scenario order.
+    /// Counters of every limit that saw traffic: VMs first, then gateways, then firewalls, in
+    /// scenario order.
     pub fn report(&self, scenario: &Scenario) -> Vec<ShaperReport> {
         let busy = |c: &Counts| c.packets > 0 || c.overflow > 0;
         let row = |name: &str, kind: &str, s: &Shaper, c: &Counts| ShaperReport {
@@ -240,6 +262,13 @@ impl Shapers {
                 && busy(counts)
             {
                 rows.push(row(&gw.name, &gw.sku, s, counts));
+            }
+        }
+        for (f, (shaper, counts)) in scenario.firewalls.iter().zip(&self.firewalls) {
+            if let Some(s) = shaper
+                && busy(counts)
+            {
+                rows.push(row(&f.name, f.sku.as_str(), s, counts));
             }
         }
         rows

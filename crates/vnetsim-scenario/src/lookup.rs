@@ -18,7 +18,8 @@ impl Scenario {
             self.vms
                 .iter()
                 .map(|v| &*v.name)
-                .chain(self.hosts.iter().map(|h| &*h.name)),
+                .chain(self.hosts.iter().map(|h| &*h.name))
+                .chain(self.internet_hosts.iter().map(|h| &*h.name)),
         )
     }
 
@@ -105,6 +106,9 @@ impl Scenario {
         if let Some(host) = self.host_by_name(name) {
             return Some(Endpoint::Host(host));
         }
+        if let Some(h) = self.internet_hosts.iter().find(|h| *h.name == *name) {
+            return Some(Endpoint::Ip(h.ip));
+        }
         name.parse::<Ipv4Addr>().ok().map(Endpoint::Ip)
     }
 
@@ -117,6 +121,7 @@ impl Scenario {
                 .vnets
                 .iter()
                 .any(|v| v.gateway.as_ref().is_some_and(|g| g.ip == ip))
+            || self.firewalls.iter().any(|f| f.ip == ip)
         {
             return None;
         }
@@ -140,7 +145,10 @@ impl Scenario {
         match endpoint {
             Endpoint::Vm(vm) => self.vms[vm.index()].name.clone(),
             Endpoint::Host(host) => self.hosts[host.index()].name.clone(),
-            Endpoint::Ip(ip) => ip.to_string().into(),
+            Endpoint::Ip(ip) => match self.internet_hosts.iter().find(|h| h.ip == ip) {
+                Some(h) => h.name.clone(),
+                None => ip.to_string().into(),
+            },
         }
     }
 

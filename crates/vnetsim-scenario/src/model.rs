@@ -54,6 +54,9 @@ id_type!(
     FlowId,
 );
 
+mod firewall;
+pub use firewall::*;
+
 /// A whole checked scenario.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scenario {
@@ -95,6 +98,16 @@ pub struct Scenario {
     pub traffic: Vec<Flow>,
     /// Changes to the network at simulated times.
     pub events: Vec<Event>,
+    /// Azure Firewalls (each in its VNet's `AzureFirewallSubnet`).
+    pub firewalls: Vec<Firewall>,
+    /// Firewall policies.
+    pub firewall_policies: Vec<FirewallPolicy>,
+    /// IP groups.
+    pub ip_groups: Vec<IpGroup>,
+    /// DNS names and their addresses, for firewall application and FQDN rules.
+    pub names: Vec<NameRecord>,
+    /// Hosts on the Internet.
+    pub internet_hosts: Vec<InternetHost>,
     /// What must hold when the scenario is replayed.
     pub expectations: Vec<Expectation>,
 }
@@ -156,6 +169,9 @@ pub struct AzureSwitches {
     pub classic_gateway_transit: bool,
     /// A peered VNet's address space may change while peered (`update_address_space`, 2021+).
     pub address_space_update: bool,
+    /// Subnets that do not say otherwise give their VMs default outbound access to the
+    /// Internet (retired for new VNets: private subnets by default [DOA], [TCPRIV26]).
+    pub default_outbound_access: bool,
 }
 
 impl Default for AzureSwitches {
@@ -233,6 +249,8 @@ impl AzureSwitches {
             classic_gateway_transit: current,
             // [peering-2016]: delete the peering first; [update-address-space 2022]: allowed.
             address_space_update: current,
+            // [DOA22]: implicit outbound IP; [TCPRIV26] 2026: new VNets get private subnets.
+            default_outbound_access: !current,
         }
     }
 
@@ -267,6 +285,7 @@ impl AzureSwitches {
             ),
             v("classic_gateway_transit", b(self.classic_gateway_transit)),
             v("address_space_update", b(self.address_space_update)),
+            v("default_outbound_access", b(self.default_outbound_access)),
         ]
     }
 
@@ -350,6 +369,8 @@ pub struct Vnet {
     pub subnets: Vec<SubnetId>,
     /// Its virtual network gateway, if any.
     pub gateway: Option<Gateway>,
+    /// Its Azure Firewall.
+    pub firewall: Option<FirewallId>,
 }
 
 /// A VNet's virtual network gateway (VPN or ExpressRoute).
@@ -378,6 +399,9 @@ pub struct Subnet {
     pub nsg: Option<NsgId>,
     /// The attached route table.
     pub route_table: Option<RouteTableId>,
+    /// VMs without an explicit outbound method reach the Internet through an implicit public
+    /// IP (ARM `defaultOutboundAccess`; false: a private subnet).
+    pub default_outbound_access: bool,
 }
 
 /// A virtual machine.
@@ -423,6 +447,8 @@ pub struct Nic {
     pub ip_forwarding: bool,
     /// The NIC-level NSG.
     pub nsg: Option<NsgId>,
+    /// Its public IP address.
+    pub public_ip: Option<PublicIp>,
 }
 
 /// A network security group.
@@ -934,11 +960,19 @@ pub enum DropReason {
     /// A new connection at a VM whose flow table is full (`flow_limit` active flows in each
     /// direction).
     FlowLimit,
+    /// An Azure Firewall denied a new connection (a deny rule, or no rule matched).
+    FirewallDenied,
+    /// A TCP packet of a connection an Azure Firewall never saw opening (asymmetric routing).
+    FirewallNoSession,
+    /// A VM in a private subnet sent to the Internet without an explicit outbound method.
+    NoOutboundAccess,
+    /// A new connection from the Internet to a Standard public IP that no NSG allows.
+    PublicIpClosed,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 19] = [
         DropReason::NsgDenied,
         DropReason::NoRoute,
         DropReason::NoDestination,
@@ -954,6 +988,10 @@ impl DropReason {
         DropReason::ProtocolBlocked,
         DropReason::InvalidDestination,
         DropReason::FlowLimit,
+        DropReason::FirewallDenied,
+        DropReason::FirewallNoSession,
+        DropReason::NoOutboundAccess,
+        DropReason::PublicIpClosed,
     ];
 
     /// The stable name used in files and reports.
@@ -974,6 +1012,10 @@ impl DropReason {
             DropReason::ProtocolBlocked => "protocol-blocked",
             DropReason::InvalidDestination => "invalid-destination",
             DropReason::FlowLimit => "flow-limit",
+            DropReason::FirewallDenied => "firewall-denied",
+            DropReason::FirewallNoSession => "firewall-no-session",
+            DropReason::NoOutboundAccess => "no-outbound-access",
+            DropReason::PublicIpClosed => "public-ip-closed",
         }
     }
 
@@ -1037,6 +1079,10 @@ pub enum FlowMetric {
     LatencyMax,
     /// Packets dropped for this reason.
     Drops(DropReason),
+    /// Delivered / sent of the replies, 0..=1.
+    ReplyDeliveredRatio,
+    /// Replies dropped for this reason.
+    ReplyDrops(DropReason),
 }
 
 /// One check of a flow expectation: `metric comparison value`.

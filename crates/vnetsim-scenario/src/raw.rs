@@ -18,6 +18,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+mod firewall;
+pub use firewall::*;
+
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
 /// rates, ports (`80` or `"1000-2000"`) and comparisons use it, so `0` and `"0s"` both parse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -151,6 +154,19 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Vec<RawExpectation>")]
     pub expect: Vec<Spanned<RawExpectation>>,
+    /// Azure Firewall policies.
+    #[serde(default)]
+    pub firewall_policies: Vec<RawFirewallPolicy>,
+    /// IP groups, named in firewall rules.
+    #[serde(default)]
+    pub ip_groups: Vec<RawIpGroup>,
+    /// DNS names and their addresses, matched by firewall application and FQDN rules.
+    #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, OneOrMany<String>>")]
+    pub names: RawNames,
+    /// Hosts on the Internet: named public addresses.
+    #[serde(default)]
+    pub internet: Vec<RawInternetHost>,
 }
 
 /// `virtual_network_access` switch.
@@ -199,6 +215,9 @@ pub struct RawAzure {
     pub classic_gateway_transit: Option<bool>,
     /// Address-space changes while peered (era 2016: false; current: true).
     pub address_space_update: Option<bool>,
+    /// Subnets give VMs default outbound access unless they say otherwise (era 2016: true;
+    /// current: false, private subnets).
+    pub default_outbound_access: Option<bool>,
 }
 
 /// A subscription.
@@ -247,6 +266,8 @@ pub struct RawVnet {
     /// The virtual network gateway; a list with more than one entry is rejected.
     #[schemars(with = "Option<OneOrMany<RawGateway>>")]
     pub gateway: Option<Spanned<OneOrMany<RawGateway>>>,
+    /// An Azure Firewall in the VNet's `AzureFirewallSubnet`.
+    pub firewall: Option<RawFirewall>,
 }
 
 /// A subnet.
@@ -265,6 +286,9 @@ pub struct RawSubnet {
     /// Route table name.
     #[schemars(with = "Option<String>")]
     pub route_table: Option<Spanned<String>>,
+    /// ARM `defaultOutboundAccess`: VMs without an explicit outbound method reach the Internet
+    /// (default: `azure.default_outbound_access`).
+    pub default_outbound_access: Option<bool>,
 }
 
 /// A virtual network gateway.
@@ -324,6 +348,12 @@ pub struct RawNic {
     /// NIC-level NSG name.
     #[schemars(with = "Option<String>")]
     pub nsg: Option<Spanned<String>>,
+    /// A public IPv4 address of the NIC's IP configuration.
+    #[schemars(with = "Option<String>")]
+    pub public_ip: Option<Spanned<String>>,
+    /// `Standard` (default; closed to inbound unless an NSG allows it) or `Basic`.
+    #[schemars(with = "Option<String>")]
+    pub public_ip_sku: Option<Spanned<String>>,
 }
 
 /// A network security group.
@@ -823,4 +853,10 @@ pub struct RawExpectation {
     /// Drops per reason: `{ queue-overflow: "== 0" }`.
     #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
     pub drops: Option<IndexMap<String, Spanned<Text>>>,
+    /// `">= 0.99"`: delivered / sent of the destination's replies (flows with `reply: true`).
+    #[schemars(with = "Option<String>")]
+    pub reply_delivered_ratio: Option<Spanned<Text>>,
+    /// Drops of the replies per reason: `{ firewall-no-session: "> 0" }`.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub reply_drops: Option<IndexMap<String, Spanned<Text>>>,
 }

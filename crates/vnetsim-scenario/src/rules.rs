@@ -232,6 +232,39 @@ rules! {
         "A shaping queue holds at least the largest IPv4 packet (65535 bytes).",
     InvalidPrice = "invalid-price":
         "Prices are finite numbers, zero or more.",
+    // Azure Firewall and public IPs.
+    FirewallSubnetMissing = "firewall-subnet-missing":
+        "An Azure Firewall needs a subnet named AzureFirewallSubnet in its VNet.",
+    FirewallSubnetSize = "firewall-subnet-size":
+        "AzureFirewallSubnet is at least a /26.",
+    NicInFirewallSubnet = "nic-in-firewall-subnet":
+        "No VM's NIC may sit in AzureFirewallSubnet, which holds only the firewall.",
+    FirewallPublicIp = "firewall-public-ip":
+        "An Azure Firewall has at least one public IP address.",
+    UnknownFirewallPolicy = "unknown-firewall-policy":
+        "A firewall's policy must name a declared firewall policy.",
+    UnknownIpGroup = "unknown-ip-group":
+        "A firewall rule's IP groups must be declared in `ip_groups`.",
+    FirewallPriority = "firewall-priority":
+        "Rule collection group and rule collection priorities run from 100 to 65000.",
+    FirewallCollectionAction = "firewall-collection-action":
+        "A rule collection's kind is dnat, network or application; DNAT collections translate, network and application collections allow or deny.",
+    FirewallRuleField = "firewall-rule-field":
+        "A firewall rule uses only the fields of its collection's kind.",
+    FirewallRuleProtocol = "firewall-rule-protocol":
+        "Network rules match TCP, UDP, ICMP or Any; DNAT rules TCP or UDP; application rules Http, Https or Mssql with an optional port.",
+    FirewallRuleIncomplete = "firewall-rule-incomplete":
+        "A firewall rule names its protocols, sources, destinations (or target FQDNs) and, unless ICMP only, destination ports.",
+    FirewallDnat = "firewall-dnat":
+        "A DNAT rule names one public IP of its firewall, one destination port from 1 to 63999, and a translated address and port.",
+    FirewallAddress = "firewall-address":
+        "Firewall rule and IP group addresses are `*`, IPs, CIDRs or ranges `a-b` (network rule destinations may be service tags).",
+    FirewallFqdn = "firewall-fqdn":
+        "FQDNs in rules and `names` are DNS names (`*.` wildcards in rules).",
+    PublicIpRange = "public-ip-range":
+        "A public IP address is a public address, outside private, reserved and VNet ranges.",
+    PublicIpDuplicate = "public-ip-duplicate":
+        "A public IP address belongs to one resource: a NIC, a firewall or an Internet host.",
 }
 
 impl Rule {

@@ -15,14 +15,15 @@ use std::net::Ipv4Addr;
 use foldhash::fast::FixedState;
 use ipnet::Ipv4Net;
 use vnetsim_scenario::{
-    HostId, NextHopType, NicId, NsgId, PeeringId, RouteTableId, Scenario, SubnetId,
+    FirewallId, HostId, NextHopType, NicId, NsgId, PeeringId, RouteTableId, Scenario, SubnetId,
     VirtualNetworkAccessMode, VirtualNetworkTagMode, VnetId,
 };
 
 use super::{
-    AZURE_HOST_IP, Dataplane, Hop, HopKind, LinkFlags, NicPlane, NsgPlane, SitePlane, SubnetPlane,
-    VnetPlane, addr_key,
+    AZURE_HOST_IP, Dataplane, FirewallPlane, Hop, HopKind, LinkFlags, NicPlane, NsgPlane,
+    PublicOwner, SitePlane, SubnetPlane, VnetPlane, addr_key,
 };
+use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
 
 use crate::tables::addrset::AddrSet;
@@ -98,6 +99,9 @@ impl Dataplane {
                     sites,
                     advertised,
                     peered,
+                    firewall: vnet
+                        .firewall
+                        .map(|f| (u32::from(scenario.firewalls[f.index()].ip), f)),
                 }
             })
             .collect();
@@ -153,7 +157,7 @@ impl Dataplane {
                 if route.state != RouteState::Active {
                     continue;
                 }
-                let kind = resolve_hop(&peerings, &nic_by_addr, sub.vnet, route);
+                let kind = resolve_hop(&peerings, &nic_by_addr, &vnets, sub.vnet, route);
                 pairs.push((route.prefix, hops.len() as u32));
                 hops.push(Hop {
                     kind,
@@ -165,6 +169,7 @@ impl Dataplane {
                 hops,
                 routes,
                 nsg: nsg_for(sub.nsg, SubnetId(s as u32)),
+                default_outbound: sub.default_outbound_access,
             });
         }
         let nics = scenario
@@ -177,6 +182,8 @@ impl Dataplane {
                 ip_forwarding: nic.ip_forwarding,
                 vm_forwards: scenario.vms[nic.vm.index()].forwarding,
                 nsg: nsg_for(nic.nsg, nic.subnet),
+                public_ip: nic.public_ip.map(|p| u32::from(p.ip)),
+                public_sku: nic.public_ip.map(|p| p.sku),
             })
             .collect();
         let links = scenario
@@ -187,7 +194,29 @@ impl Dataplane {
                 forwarded: p.allow_forwarded_traffic,
             })
             .collect();
+        let firewalls: Vec<FirewallPlane> = (0..scenario.firewalls.len())
+            .map(|f| {
+                let id = FirewallId(f as u32);
+                let vnet = scenario.firewalls[f].vnet;
+                FirewallPlane {
+                    compiled: CompiledFirewall::compile(scenario, id, &vnets[vnet.index()].tags),
+                }
+            })
+            .collect();
+        let mut public = HashMap::with_hasher(FixedState::default());
+        for (i, nic) in scenario.nics.iter().enumerate() {
+            if let Some(p) = nic.public_ip {
+                public.insert(u32::from(p.ip), PublicOwner::Nic(NicId(i as u32)));
+            }
+        }
+        for (f, fw) in scenario.firewalls.iter().enumerate() {
+            for ip in &fw.public_ips {
+                public.insert(u32::from(*ip), PublicOwner::Firewall(FirewallId(f as u32)));
+            }
+        }
         Dataplane {
+            firewalls,
+            public,
             access_mode: scenario.azure.virtual_network_access,
             enforce_forwarded: scenario.azure.forwarded_traffic
                 == vnetsim_scenario::ForwardedTrafficMode::Enforce,
@@ -235,6 +264,7 @@ fn peered_ranges(scenario: &Scenario, peerings: &PeeringStates, vnet: VnetId) ->
 fn resolve_hop(
     peerings: &PeeringStates,
     nic_by_addr: &HashMap<u64, NicId, FixedState>,
+    vnets: &[VnetPlane],
     vnet: VnetId,
     route: &EffectiveRoute,
 ) -> HopKind {
@@ -261,6 +291,20 @@ fn resolve_hop(
         },
         NextHopType::VirtualAppliance => {
             let ip = route.next_hop_ip.map(u32::from).unwrap_or(0);
+            // An Azure Firewall's private IP, in this VNet or a directly peered one: user
+            // routes point at it with next hop type VirtualAppliance [FWFAQ23].
+            let firewall_at = |v: VnetId| vnets[v.index()].firewall.filter(|(a, _)| *a == ip);
+            if let Some((_, fw)) = firewall_at(vnet) {
+                return HopKind::Firewall { fw, crossing: None };
+            }
+            for edge in peerings.edges(vnet) {
+                if let Some((_, fw)) = firewall_at(edge.peer) {
+                    return HopKind::Firewall {
+                        fw,
+                        crossing: Some(*edge),
+                    };
+                }
+            }
             if let Some(nic) = nic_by_addr.get(&addr_key(vnet.0, ip)) {
                 return HopKind::Appliance {
                     nic: Some(*nic),

@@ -130,6 +130,12 @@ impl Reliance for Recorder {
         // Admitted or refused for this packet only: decided in full every time.
         self.fits = false;
     }
+
+    #[inline]
+    fn stateful(&mut self) {
+        // A firewall's sessions or an address translation: decided in full every time.
+        self.fits = false;
+    }
 }
 
 /// Cached segment decisions (see the module documentation).

@@ -14,7 +14,7 @@
 //! place (same ingress, or a waypoint decided by the same data plane), and it forgets every
 //! memo ([`SegmentMemo::clear`]) when the data plane changes.
 
-use vnetsim_scenario::{HostId, Nanos, NicId, VnetId};
+use vnetsim_scenario::{FirewallId, HostId, Nanos, NicId, VnetId};
 
 use crate::forward::Dataplane;
 use crate::forward::flowcache::Recorder;
@@ -38,6 +38,7 @@ enum Kind {
     PausedAppliance,
     PausedFromSite,
     PausedToSite,
+    PausedFirewall,
     DeliveredNic,
     DeliveredHost,
     DeliveredInternet,
@@ -95,6 +96,7 @@ impl SegmentMemo {
             Kind::PausedAppliance => waypoint(WaypointAt::Appliance(NicId(self.id))),
             Kind::PausedFromSite => waypoint(WaypointAt::GatewayFromSite(VnetId(self.id))),
             Kind::PausedToSite => waypoint(WaypointAt::GatewayToSite(VnetId(self.id))),
+            Kind::PausedFirewall => waypoint(WaypointAt::Firewall(FirewallId(self.id))),
             Kind::DeliveredNic => {
                 Segment::Done(Outcome::Delivered(Destination::Nic(NicId(self.id))))
             }
@@ -124,6 +126,7 @@ impl SegmentMemo {
                     WaypointAt::Appliance(nic) => (Kind::PausedAppliance, nic.0),
                     WaypointAt::GatewayFromSite(v) => (Kind::PausedFromSite, v.0),
                     WaypointAt::GatewayToSite(v) => (Kind::PausedToSite, v.0),
+                    WaypointAt::Firewall(f) => (Kind::PausedFirewall, f.0),
                 };
                 let forwarder = match w.forwarder {
                     Forwarder::Origin => 0,

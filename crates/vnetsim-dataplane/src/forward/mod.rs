@@ -13,15 +13,20 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use foldhash::fast::FixedState;
-use vnetsim_scenario::{HostId, NicId, NsgId, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId};
+use vnetsim_scenario::{
+    FirewallId, HostId, NicId, NsgId, PublicIpSku, SiteId, SubnetId, VirtualNetworkAccessMode,
+    VnetId,
+};
 
 use crate::tables::addrset::AddrSet;
+use crate::tables::firewall::CompiledFirewall;
 use crate::tables::lpm::Lpm;
 use crate::tables::nsg::{CompiledNsg, TagSets};
 use crate::tables::peering::{Edge, PeeringStates};
 use crate::tables::routes::EffectiveRoute;
 
 pub mod compile;
+pub mod firewall;
 pub mod flowcache;
 pub mod memo;
 pub mod pipeline;
@@ -49,6 +54,12 @@ pub(crate) enum HopKind {
     },
     /// To the Internet sink.
     Internet,
+    /// Hand to an Azure Firewall (a VirtualAppliance route to its private IP); `crossing`
+    /// when it sits in a peer.
+    Firewall {
+        fw: FirewallId,
+        crossing: Option<Edge>,
+    },
 }
 
 /// An active route compiled for forwarding.
@@ -67,6 +78,8 @@ pub(crate) struct SubnetPlane {
     pub hops: Vec<Hop>,
     /// Index into [`Dataplane::nsgs`].
     pub nsg: Option<u32>,
+    /// VMs here reach the Internet without an explicit outbound method.
+    pub default_outbound: bool,
 }
 
 /// A NIC, compiled.
@@ -79,6 +92,10 @@ pub(crate) struct NicPlane {
     pub vm_forwards: bool,
     /// Index into [`Dataplane::nsgs`].
     pub nsg: Option<u32>,
+    /// Its public IP.
+    pub public_ip: Option<u32>,
+    /// Its public IP's SKU.
+    pub public_sku: Option<PublicIpSku>,
 }
 
 /// A VNet, compiled.
@@ -95,6 +112,23 @@ pub(crate) struct VnetPlane {
     /// VNet. A packet routed to the gateway for one of them is forwarded there (a VPN gateway
     /// forwards between VNets peered with its VNet [manage-peering 2022]).
     pub peered: Option<Lpm<u32>>,
+    /// Its Azure Firewall's private IP, and which firewall.
+    pub firewall: Option<(u32, FirewallId)>,
+}
+
+/// An Azure Firewall, compiled.
+#[derive(Debug)]
+pub(crate) struct FirewallPlane {
+    pub compiled: CompiledFirewall,
+}
+
+/// What holds a public IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PublicOwner {
+    /// A NIC's IP configuration.
+    Nic(NicId),
+    /// An Azure Firewall.
+    Firewall(FirewallId),
 }
 
 /// An on-premises site, compiled.
@@ -138,6 +172,10 @@ pub struct Dataplane {
     pub(crate) gateway_subnets: Vec<Option<SubnetId>>,
     /// The last address of every subnet (Azure's reserved broadcast address), sorted.
     pub(crate) subnet_broadcasts: Vec<u32>,
+    /// Azure Firewalls, by [`FirewallId`].
+    pub(crate) firewalls: Vec<FirewallPlane>,
+    /// Public IP -> what holds it.
+    pub(crate) public: HashMap<u32, PublicOwner, FixedState>,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
@@ -193,6 +231,17 @@ impl Dataplane {
     /// and the subnet's user-route prefixes: see [`Dataplane::virtual_network_tag`].
     pub fn tags(&self, vnet: VnetId) -> &TagSets {
         &self.vnets[vnet.index()].tags
+    }
+
+    /// The compiled rules of an Azure Firewall.
+    pub fn firewall(&self, fw: FirewallId) -> &CompiledFirewall {
+        &self.firewalls[fw.index()].compiled
+    }
+
+    /// Whether `ip` is a public IP of a NIC or a firewall (where the Internet can answer a
+    /// packet from it).
+    pub fn is_public_ip(&self, ip: Ipv4Addr) -> bool {
+        self.public.contains_key(&u32::from(ip))
     }
 
     /// The site whose address space holds `ip`, among the sites of the gateway in `vnet`.

@@ -18,12 +18,14 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, HostId, Nanos, NicId, NsgId, PeeringId, Scenario, ServiceTag,
-    SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, FirewallId, HostId, Nanos, NicId, NsgId, PeeringId, Scenario,
+    ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
 };
 
+use crate::forward::firewall::{FirewallDecision, FirewallSessions, NatKind, NatPoint};
 use crate::forward::vmflows::{Role, VmFlows};
-use crate::forward::{Dataplane, HopKind, NsgPlane, addr_key};
+use crate::forward::{Dataplane, HopKind, NsgPlane, PublicOwner, addr_key};
+use crate::tables::firewall::FirewallRuleRef;
 use crate::tables::nsg::{RuleRef, Verdict};
 use crate::tables::peering::Edge;
 use crate::tables::platform::{PlatformEndpoint, platform_tag};
@@ -36,7 +38,8 @@ pub enum Ingress {
     Nic(NicId),
     /// Sent by an on-premises host at this site, towards its site-to-site gateway.
     Site(SiteId),
-    /// Sent from the Internet (no public IPs are modelled, so it reaches no private address).
+    /// Sent from the Internet: it reaches a VNet only at a public IP (a NIC's, or a
+    /// firewall's through a DNAT rule).
     Internet,
 }
 
@@ -181,6 +184,37 @@ pub enum DropCause {
     /// Traffic Azure's virtual networks never carry (the VNet FAQ: unicast TCP, UDP, ICMP,
     /// ESP and AH only; multicast, broadcast, IP-in-IP and GRE are blocked).
     NotCarried(NotCarried),
+    /// An Azure Firewall denied a new connection: by this rule, or by its default deny when
+    /// no rule matched (`None`).
+    Firewall {
+        /// The firewall.
+        fw: FirewallId,
+        /// The deny rule, if one matched.
+        rule: Option<FirewallRuleRef>,
+    },
+    /// A TCP packet that opens no connection reached a firewall that holds no session for it
+    /// (the return path of a connection that did not pass the firewall) [FWLB20].
+    FirewallNoSession {
+        /// The firewall.
+        fw: FirewallId,
+    },
+    /// TTL ran out at a firewall.
+    TtlAtFirewall {
+        /// The firewall.
+        fw: FirewallId,
+    },
+    /// The NIC sent to the Internet from a private subnet, without a public IP or another
+    /// explicit outbound method [DOA], [TCPRIV26].
+    NoOutboundAccess {
+        /// The NIC.
+        nic: NicId,
+    },
+    /// A new connection from the Internet to the Standard public IP of this NIC, with no NSG
+    /// to allow it ("closed to inbound traffic" [public-ip-sku]).
+    PublicIpClosed {
+        /// The NIC.
+        nic: NicId,
+    },
 }
 
 /// What kind of traffic Azure does not carry, for [`DropCause::NotCarried`].
@@ -334,6 +368,26 @@ pub enum Step {
         /// The peered VNet whose address range holds the destination.
         to: VnetId,
     },
+    /// The packet arrived from the Internet.
+    FromInternet,
+    /// An Azure Firewall let the packet pass.
+    Firewall {
+        /// The firewall.
+        fw: FirewallId,
+        /// Its session or the rule that allowed the connection.
+        decision: FirewallDecision,
+    },
+    /// An address of the packet was translated.
+    Translate {
+        /// Where.
+        at: NatPoint,
+        /// Source or destination.
+        kind: NatKind,
+        /// The new address.
+        addr: u32,
+        /// The new port.
+        port: u16,
+    },
     /// Delivered.
     Deliver {
         /// Where.
@@ -418,6 +472,8 @@ impl std::hash::Hash for RecordKey {
 pub struct FlowTable {
     records: HashMap<RecordKey, Nanos, FixedState>,
     vm: Option<Box<VmFlows>>,
+    /// Connections Azure Firewalls allowed, with their translations.
+    pub(crate) firewall: FirewallSessions,
 }
 
 impl FlowTable {
@@ -431,6 +487,7 @@ impl FlowTable {
         FlowTable {
             records: HashMap::default(),
             vm: VmFlows::for_scenario(scenario).map(Box::new),
+            firewall: FirewallSessions::default(),
         }
     }
 
@@ -440,6 +497,7 @@ impl FlowTable {
         FlowTable {
             records: HashMap::default(),
             vm: Some(Box::new(VmFlows::every_vm(scenario))),
+            firewall: FirewallSessions::default(),
         }
     }
 
@@ -486,6 +544,7 @@ impl FlowTable {
     /// Forgets every record and every VM's connections (the limits stay).
     pub fn clear(&mut self) {
         self.records.clear();
+        self.firewall.clear();
         if let Some(vm) = self.vm.as_deref_mut() {
             vm.clear();
         }
@@ -511,6 +570,17 @@ impl FlowTable {
             }
         }
         false
+    }
+
+    /// Notes an outbound connection of `nic` (sent through its public IP) so that its replies
+    /// find it, as an NSG flow record would.
+    pub(crate) fn record_outbound(&mut self, nic: NicId, key: &FlowKey, now: Nanos) {
+        self.record(nic, true, key, now);
+    }
+
+    /// Connections firewalls hold (two entries each).
+    pub fn firewall_sessions(&self) -> usize {
+        self.firewall.len()
     }
 
     fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
@@ -547,6 +617,8 @@ enum Pos {
     Internet,
     /// Handed to the platform at a platform address.
     Platform(PlatformEndpoint),
+    /// At an Azure Firewall, to be decided there.
+    Firewall(FirewallId),
 }
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
@@ -570,6 +642,8 @@ pub enum WaypointAt {
     /// sites, or for a VNet peered with its VNet (a VPN gateway forwards between them
     /// [manage-peering 2022]).
     GatewayToSite(VnetId),
+    /// An Azure Firewall, with a packet routed to it (its SKU's throughput).
+    Firewall(FirewallId),
 }
 
 impl Waypoint {
@@ -583,6 +657,7 @@ impl Waypoint {
             WaypointAt::Appliance(nic) => Pos::Egress(nic),
             WaypointAt::GatewayFromSite(vnet) => Pos::GatewayIn(vnet),
             WaypointAt::GatewayToSite(vnet) => Pos::GatewayOut(vnet),
+            WaypointAt::Firewall(fw) => Pos::Firewall(fw),
         }
     }
 }
@@ -625,6 +700,10 @@ pub(crate) trait Reliance {
     /// A VM's flow-limit table admitted or refused the packet: the decision holds for this
     /// packet only.
     fn vm_flow(&mut self);
+    /// The decision read or changed per-connection state other than NSG records (a
+    /// firewall's sessions) or translated the packet's addresses: it holds for this packet
+    /// only.
+    fn stateful(&mut self);
 }
 
 impl Reliance for () {
@@ -636,6 +715,8 @@ impl Reliance for () {
     fn ttl_hop(&mut self) {}
     #[inline(always)]
     fn vm_flow(&mut self) {}
+    #[inline(always)]
+    fn stateful(&mut self) {}
 }
 
 /// How a segment is decided: every time in full ([`Full`]), or through something that
@@ -786,7 +867,7 @@ impl Dataplane {
                 ));
             }
         };
-        let key = meta.key;
+        let mut key = meta.key;
         if let SegmentStart::Ingress(Ingress::Nic(_) | Ingress::Site(_)) = start
             && let Some(what) = NotCarried::of(&key, self.is_subnet_broadcast(key.dst))
         {
@@ -823,10 +904,27 @@ impl Dataplane {
                 (Pos::GatewayIn(gw), Forwarder::Gateway, 0)
             }
             SegmentStart::Ingress(Ingress::Internet) => {
-                return done(Outcome::Dropped(
-                    DropReason::NoRoute,
-                    DropCause::FromInternet,
-                ));
+                // From the Internet a packet reaches a VNet only at a public IP.
+                match self.public.get(&key.dst) {
+                    Some(&PublicOwner::Firewall(fw)) => {
+                        trace.step(Step::FromInternet);
+                        (Pos::Firewall(fw), Forwarder::Origin, 0)
+                    }
+                    Some(&PublicOwner::Nic(nic)) => {
+                        trace.step(Step::FromInternet);
+                        match self.inbound_public_ip(nic, packet, &key, flows, now, trace, rec) {
+                            Ok(k) => key = k,
+                            Err((r, c)) => return done(Outcome::Dropped(r, c)),
+                        }
+                        (Pos::Arrive(nic), Forwarder::Origin, 0)
+                    }
+                    None => {
+                        return done(Outcome::Dropped(
+                            DropReason::NoRoute,
+                            DropCause::FromInternet,
+                        ));
+                    }
+                }
             }
         };
         while (hops as usize) < MAX_HOPS {
@@ -834,7 +932,44 @@ impl Dataplane {
             let next = match pos {
                 Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
                 Pos::Platform(e) => return done(Outcome::Delivered(Destination::Platform(e))),
-                Pos::Egress(nic) => self.egress(nic, &key, forwarder, flows, now, trace, rec),
+                Pos::Egress(nic) => {
+                    match self.egress(nic, &key, forwarder, flows, now, trace, rec) {
+                        Ok(Pos::Internet) => {
+                            match self.to_internet(nic, packet, &key, trace, rec) {
+                                Ok(k) => {
+                                    if k != key {
+                                        self.note_outbound(nic, &key, flows, now);
+                                        key = k;
+                                    }
+                                    Ok(Pos::Internet)
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        other => other,
+                    }
+                }
+                Pos::Firewall(fw) => {
+                    match self.firewall_step(
+                        fw,
+                        packet,
+                        &key,
+                        meta.tcp_flags,
+                        flows,
+                        now,
+                        trace,
+                        rec,
+                    ) {
+                        Ok(k) => {
+                            key = k;
+                            rec.ttl_hop();
+                            forwarder = Forwarder::Appliance;
+                            let c = &self.firewalls[fw.index()].compiled;
+                            self.route(c.vnet, c.subnet, &key, forwarder, trace, rec)
+                        }
+                        Err((r, c)) => return done(Outcome::Dropped(r, c)),
+                    }
+                }
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
                     self.route(vnet, subnet, &key, forwarder, trace, rec)
@@ -942,6 +1077,7 @@ impl Dataplane {
             if pause {
                 let at = match pos {
                     Pos::GatewayOut(vnet) => Some(WaypointAt::GatewayToSite(vnet)),
+                    Pos::Firewall(fw) => Some(WaypointAt::Firewall(fw)),
                     Pos::Egress(nic) if forwarder == Forwarder::Appliance => {
                         Some(WaypointAt::Appliance(nic))
                     }
@@ -1070,6 +1206,12 @@ impl Dataplane {
                 }
                 Ok(Pos::Arrive(nic))
             }
+            HopKind::Firewall { fw, crossing } => {
+                if let Some(edge) = crossing {
+                    self.cross(vnet, &edge, key, forwarder, trace, rec)?;
+                }
+                Ok(Pos::Firewall(fw))
+            }
             HopKind::Gateway { vnet: None, .. } => Err((
                 DropReason::NoRoute,
                 DropCause::NoGateway {
@@ -1093,7 +1235,12 @@ impl Dataplane {
     fn arrive_in(&self, vnet: VnetId, dst: u32) -> Decision {
         match self.nic_by_addr.get(&addr_key(vnet.0, dst)) {
             Some(nic) => Ok(Pos::Arrive(*nic)),
-            None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+            None => match self.vnets[vnet.index()].firewall {
+                // A packet to the firewall's private IP (a reply to a connection it translated)
+                // reaches the firewall.
+                Some((ip, fw)) if ip == dst => Ok(Pos::Firewall(fw)),
+                _ => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+            },
         }
     }
 

@@ -7,11 +7,13 @@
 //! [`crate::forward::pipeline`] decided.
 
 use serde::Serialize;
-use vnetsim_scenario::{Direction, NsgId, Probe, Protocol, Scenario, SubnetId};
+use vnetsim_scenario::{Direction, FirewallId, NsgId, Probe, Protocol, Scenario, SubnetId};
 
 use crate::forward::Dataplane;
+use crate::forward::firewall::{FirewallDecision, NatKind, NatPoint};
 use crate::forward::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
 use crate::names::probe::{ProbeResult, destination_name, path_names};
+use crate::tables::firewall::FirewallRuleRef;
 use crate::tables::nsg::RuleRef;
 use crate::tables::platform::PlatformEndpoint;
 
@@ -64,6 +66,29 @@ pub struct HopView {
     /// The rule, for `nsg` hops and NSG drops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleView>,
+    /// The firewall rule, for `firewall` hops and firewall drops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firewall_rule: Option<FirewallRuleView>,
+}
+
+/// An Azure Firewall rule as shown in a hop.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FirewallRuleView {
+    /// Firewall name.
+    pub firewall: String,
+    /// Policy name (none: the firewall has no policy).
+    pub policy: Option<String>,
+    /// `dnat`, `network` or `application`; none for a session or the default deny.
+    pub kind: Option<&'static str>,
+    /// Rule collection group name and priority.
+    pub group: Option<(String, u32)>,
+    /// Rule collection name and priority.
+    pub collection: Option<(String, u32)>,
+    /// Rule name, `session` for an established connection, `default-deny` when no rule
+    /// matched.
+    pub rule: String,
+    /// `Allow`, `Deny` or `Dnat`.
+    pub action: &'static str,
 }
 
 /// A whole explanation of one probe.
@@ -129,6 +154,67 @@ fn rule_name(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> (String, u16) {
         }
         RuleRef::Default(d) => (d.name().to_string(), d.priority()),
     }
+}
+
+/// The view of a firewall's decision: a rule, its session (`None` with `session`), or its
+/// default deny.
+fn firewall_rule_view(
+    scenario: &Scenario,
+    fw: FirewallId,
+    rule: Option<FirewallRuleRef>,
+    session: bool,
+    access: &'static str,
+) -> FirewallRuleView {
+    let f = &scenario.firewalls[fw.index()];
+    let policy = f.policy.map(|p| &scenario.firewall_policies[p.index()]);
+    let mut view = FirewallRuleView {
+        firewall: f.name.clone(),
+        policy: policy.map(|p| p.name.clone()),
+        kind: None,
+        group: None,
+        collection: None,
+        rule: if session { "session" } else { "default-deny" }.to_string(),
+        action: access,
+    };
+    if let (Some(r), Some(p)) = (rule, policy) {
+        let g = &p.groups[usize::from(r.group)];
+        let c = &g.collections[usize::from(r.collection)];
+        view.kind = Some(r.kind.as_str());
+        view.group = Some((g.name.clone(), g.priority));
+        view.collection = Some((c.name.clone(), c.priority));
+        view.rule = c.rules[usize::from(r.rule)].name.clone();
+        view.action = c.action.as_str();
+    }
+    view
+}
+
+/// One line naming a firewall rule: `network rule allow-web (collection spokes 200, group
+/// hub 100, policy hub-policy)`.
+fn firewall_rule_text(v: &FirewallRuleView) -> String {
+    match (&v.kind, &v.group, &v.collection) {
+        (Some(kind), Some((g, gp)), Some((c, cp))) => format!(
+            "{kind} rule {} ({}, collection {c} priority {cp}, group {g} priority {gp}, policy {})",
+            v.rule,
+            v.action,
+            v.policy.as_deref().unwrap_or("-")
+        ),
+        _ if v.rule == "session" => {
+            "an existing session (Azure Firewall is stateful: replies and later packets of an \
+             allowed connection pass)"
+                .to_string()
+        }
+        _ => format!(
+            "no rule matched{}: Azure Firewall denies by default",
+            v.policy
+                .as_ref()
+                .map(|p| format!(" in policy {p}"))
+                .unwrap_or_else(|| " (the firewall has no policy)".to_string())
+        ),
+    }
+}
+
+fn ip_text(a: u32) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(a)
 }
 
 /// The route view of route `route` of `subnet`.
@@ -277,10 +363,48 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
         DropCause::HopBudget => "more hops than the pipeline allows (a routing loop)".to_string(),
         DropCause::Malformed(m) => format!("not a valid IPv4 packet: {}", m.as_str()),
         DropCause::FromInternet => {
-            "sent from the Internet: no public IP is modelled, so no private address is reachable"
+            "sent from the Internet to an address that is no public IP of a NIC or firewall: \
+             private addresses are not reachable from the Internet"
                 .to_string()
         }
         DropCause::NotCarried(what) => what.describe().to_string(),
+        DropCause::Firewall { fw, rule } => {
+            let v = firewall_rule_view(scenario, fw, rule, false, "Deny");
+            format!(
+                "denied by Azure Firewall {}: {}",
+                v.firewall,
+                firewall_rule_text(&v)
+            )
+        }
+        DropCause::FirewallNoSession { fw } => format!(
+            "Azure Firewall {} holds no session for this TCP packet, which opens no connection: \
+             the connection did not pass the firewall on its way out (asymmetric routing; the \
+             firewall drops return packets of sessions it has not seen)",
+            scenario.firewalls[fw.index()].name
+        ),
+        DropCause::TtlAtFirewall { fw } => format!(
+            "TTL ran out at Azure Firewall {}",
+            scenario.firewalls[fw.index()].name
+        ),
+        DropCause::NoOutboundAccess { nic } => {
+            let n = &scenario.nics[nic.index()];
+            format!(
+                "NIC {} of {} sends to the Internet from {}, a private subnet (no default \
+                 outbound access), and has no public IP or other explicit outbound method",
+                n.name,
+                vm_of_nic(scenario, nic),
+                scenario.subnet_path(n.subnet)
+            )
+        }
+        DropCause::PublicIpClosed { nic } => {
+            let n = &scenario.nics[nic.index()];
+            format!(
+                "the Standard public IP of NIC {} is closed to inbound connections unless an NSG \
+                 allows them, and neither the NIC nor {} has an NSG",
+                n.name,
+                scenario.subnet_path(n.subnet)
+            )
+        }
     }
 }
 
@@ -332,6 +456,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         detail,
         route: None,
         rule: None,
+        firewall_rule: None,
     };
     match *step {
         Step::Send { nic } => {
@@ -390,6 +515,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 ),
             };
             HopView {
+                firewall_rule: None,
                 kind: "nsg",
                 at: point_name(scenario, point),
                 detail,
@@ -421,6 +547,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                     .unwrap_or_default(),
             );
             HopView {
+                firewall_rule: None,
                 kind: "route",
                 at: r.subnet.clone(),
                 detail,
@@ -528,6 +655,60 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 ),
             )
         }
+        Step::FromInternet => plain(
+            "send",
+            "Internet".to_string(),
+            "sent from the Internet to a public IP".to_string(),
+        ),
+        Step::Firewall { fw, decision } => {
+            let (rule, session) = match decision {
+                FirewallDecision::Session => (None, true),
+                FirewallDecision::Rule(r) => (Some(r), false),
+            };
+            let v = firewall_rule_view(scenario, fw, rule, session, "Allow");
+            HopView {
+                kind: "firewall",
+                at: v.firewall.clone(),
+                detail: format!(
+                    "Azure Firewall {} ({}): allowed by {}",
+                    v.firewall,
+                    ip_text(dataplane.firewall(fw).ip),
+                    firewall_rule_text(&v)
+                ),
+                route: None,
+                rule: None,
+                firewall_rule: Some(v),
+            }
+        }
+        Step::Translate {
+            at,
+            kind,
+            addr,
+            port,
+        } => {
+            let (place, name) = match at {
+                NatPoint::Firewall(fw) => {
+                    let n = scenario.firewalls[fw.index()].name.clone();
+                    (format!("Azure Firewall {n}"), n)
+                }
+                NatPoint::PublicIp(nic) => {
+                    let n = &scenario.nics[nic.index()];
+                    (
+                        format!("the public IP of NIC {}", n.name),
+                        vm_of_nic(scenario, nic),
+                    )
+                }
+            };
+            let what = match kind {
+                NatKind::Snat => "source",
+                NatKind::Dnat => "destination",
+            };
+            plain(
+                "nat",
+                name,
+                format!("{place} translates the {what} to {}:{port}", ip_text(addr)),
+            )
+        }
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
             plain("deliver", name.clone(), format!("delivered to {name}"))
@@ -552,6 +733,12 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 }
                 _ => None,
             };
+            let firewall_rule = match cause {
+                DropCause::Firewall { fw, rule } => {
+                    Some(firewall_rule_view(scenario, fw, rule, false, "Deny"))
+                }
+                _ => None,
+            };
             let route = match cause {
                 DropCause::NoneRoute { subnet, route }
                 | DropCause::NoGateway { subnet, route }
@@ -570,6 +757,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 ),
                 route,
                 rule,
+                firewall_rule,
             }
         }
     }

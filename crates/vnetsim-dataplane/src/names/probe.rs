@@ -216,6 +216,16 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
                     path.push(gw.name.clone());
                 }
             }
+            Step::Firewall { fw, .. } => path.push(scenario.firewalls[fw.index()].name.clone()),
+            // Delivered to the Internet: the Internet host the probe names, if it does.
+            Step::Deliver {
+                to: Destination::Internet,
+            } => path.push(match probe.to {
+                Endpoint::Ip(ip) if scenario.internet_hosts.iter().any(|h| h.ip == ip) => {
+                    scenario.endpoint_name(probe.to).to_string()
+                }
+                _ => destination_name(scenario, Destination::Internet),
+            }),
             Step::Deliver { to } => path.push(destination_name(scenario, to)),
             _ => {}
         }

@@ -589,6 +589,14 @@ impl<'c> Engine<'c> {
                 Some(Destination::Host(h)) => {
                     Some(Ingress::Site(self.network.scenario().hosts[h.index()].site))
                 }
+                // The Internet answers a packet whose source is a public IP (a NIC's, or a
+                // firewall's after SNAT); an untranslated private source cannot be answered.
+                Some(Destination::Internet)
+                    if wire::parse(&self.packets[p as usize].buf)
+                        .is_ok_and(|m| self.network.dataplane().is_public_ip(m.key.src.into())) =>
+                {
+                    Some(Ingress::Internet)
+                }
                 _ => None,
             };
             if let (Some(ingress), Ok(meta)) = (ingress, wire::parse(&self.packets[p as usize].buf))

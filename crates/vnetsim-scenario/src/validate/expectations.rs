@@ -15,7 +15,7 @@ use crate::rules::Rule;
 use crate::units::{parse_duration, parse_rate};
 
 /// The flow checks of an expectation: field, metric, field name.
-type Metrics<'a> = [(&'a Option<Spanned<Text>>, FlowMetric, &'static str); 6];
+type Metrics<'a> = [(&'a Option<Spanned<Text>>, FlowMetric, &'static str); 7];
 
 impl Resolver<'_> {
     /// Builds every expectation.
@@ -42,8 +42,14 @@ impl Resolver<'_> {
             (&x.latency_p90, FlowMetric::LatencyP90, "latency_p90"),
             (&x.latency_p99, FlowMetric::LatencyP99, "latency_p99"),
             (&x.latency_max, FlowMetric::LatencyMax, "latency_max"),
+            (
+                &x.reply_delivered_ratio,
+                FlowMetric::ReplyDeliveredRatio,
+                "reply_delivered_ratio",
+            ),
         ];
-        let has_checks = metrics.iter().any(|m| m.0.is_some()) || x.drops.is_some();
+        let has_checks =
+            metrics.iter().any(|m| m.0.is_some()) || x.drops.is_some() || x.reply_drops.is_some();
         let has_probe_fields = x.verdict.is_some() || x.reason.is_some() || x.path.is_some();
         match (&x.probe, &x.flow) {
             (Some(p), None) => {
@@ -167,6 +173,12 @@ impl Resolver<'_> {
                 checks.extend(self.comparison(FlowMetric::Drops(r), t, &dpath));
             }
         }
+        for (reason, t) in e.value.reply_drops.iter().flatten() {
+            let dpath = format!("{path}.reply_drops.{reason}");
+            if let Some(r) = self.drop_reason(reason, loc(t), &dpath) {
+                checks.extend(self.comparison(FlowMetric::ReplyDrops(r), t, &dpath));
+            }
+        }
         Some(Expectation::Flow {
             flow: FlowId(flow?),
             checks,
@@ -232,7 +244,7 @@ impl Resolver<'_> {
 /// A check's value in the metric's unit.
 fn metric_value(metric: FlowMetric, rest: &str) -> Result<f64, String> {
     match metric {
-        FlowMetric::DeliveredRatio => rest
+        FlowMetric::DeliveredRatio | FlowMetric::ReplyDeliveredRatio => rest
             .parse::<f64>()
             .ok()
             .filter(|v| (0.0..=1.0).contains(v))
@@ -244,7 +256,7 @@ fn metric_value(metric: FlowMetric, rest: &str) -> Result<f64, String> {
             }
             Err(e) => Err(e),
         },
-        FlowMetric::Drops(_) => rest
+        FlowMetric::Drops(_) | FlowMetric::ReplyDrops(_) => rest
             .parse::<u64>()
             .map(|v| v as f64)
             .map_err(|_| format!("`{rest}` is not a packet count")),

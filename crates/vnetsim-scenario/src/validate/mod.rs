@@ -11,13 +11,15 @@
 //! (subscriptions, VNets, subnets, VMs, NICs) come first; `gateways` adds each VNet's gateway;
 //! `peering` checks the file's links and hands the links present at time zero on; `gateways`
 //! then checks user routes against the gateway each subnet reaches, and builds the on-premises
-//! sites; `traffic` the settings and flows. `events` starts from the network the file declares
+//! sites; `firewall` adds Azure Firewalls, their policies, IP groups, names, Internet hosts and
+//! public IPs; `traffic` the settings and flows. `events` starts from the network the file declares
 //! (links, NSG rules, route tables) and checks each event with the rule functions of the rooms
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
 //! the rooms whose rules they reuse: never the other way.
 
 mod events;
 mod expectations;
+mod firewall;
 mod gateways;
 mod network;
 mod peering;
@@ -46,6 +48,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     let links = r.peerings();
     r.udr_gateway_kind();
     r.sites();
+    r.firewalls();
     r.carriage();
     r.flows();
     let route_tables = r.sc.subnets.iter().map(|s| s.route_table).collect();

@@ -97,6 +97,7 @@ impl<'r> Resolver<'r> {
                 address_space: space,
                 subnets,
                 gateway: None,
+                firewall: None,
             });
         }
     }
@@ -169,6 +170,9 @@ impl<'r> Resolver<'r> {
                 prefix: prefix.unwrap_or_default(),
                 nsg,
                 route_table,
+                default_outbound_access: s
+                    .default_outbound_access
+                    .unwrap_or(self.sc.azure.default_outbound_access),
             });
         }
         ids
@@ -405,6 +409,7 @@ impl<'r> Resolver<'r> {
             ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             ip_forwarding: n.ip_forwarding,
             nsg,
+            public_ip: None,
         };
         (nic, vnet)
     }

@@ -449,7 +449,7 @@ fn address_match(s: &str) -> Result<AddressMatch, String> {
 }
 
 /// Parses one port entry (`*`, `80`, `1000-2000`, or a comma list of these).
-fn port_ranges(s: &str) -> Result<Vec<PortRange>, String> {
+pub(super) fn port_ranges(s: &str) -> Result<Vec<PortRange>, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let p = part.trim();

@@ -91,6 +91,9 @@ impl Resolver<'_> {
                 .classic_gateway_transit
                 .unwrap_or(d.classic_gateway_transit),
             address_space_update: az.address_space_update.unwrap_or(d.address_space_update),
+            default_outbound_access: az
+                .default_outbound_access
+                .unwrap_or(d.default_outbound_access),
         };
     }
 
@@ -725,10 +728,19 @@ impl Resolver<'_> {
     pub(super) fn endpoint(&mut self, name: &Spanned<String>, path: &str) -> Option<Endpoint> {
         let vms = self.raw.vms.len() as u32;
         if let Some((id, _)) = self.names.endpoints.get(name.value.as_str()) {
+            let hosts = vms + self.sc.hosts.len() as u32;
             return Some(if *id < vms {
                 Endpoint::Vm(VmId(*id))
-            } else {
+            } else if *id < hosts {
                 Endpoint::Host(HostId(*id - vms))
+            } else {
+                // An Internet host is its public address.
+                Endpoint::Ip(
+                    self.sc
+                        .internet_hosts
+                        .get((*id - hosts) as usize)
+                        .map_or(Ipv4Addr::UNSPECIFIED, |h| h.ip),
+                )
             });
         }
         if let Ok(ip) = name.value.trim().parse::<Ipv4Addr>() {
