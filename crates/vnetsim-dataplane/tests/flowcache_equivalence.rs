@@ -92,6 +92,15 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
             .iter()
             .map(|p| Endpoint::Ip(p.address())),
     );
+    // Internet hosts and public IPs: firewall sessions and address translation, which are
+    // never remembered (the decision holds for one packet).
+    e.extend(s.internet_hosts.iter().map(|h| Endpoint::Ip(h.ip)));
+    e.extend(
+        s.firewalls
+            .iter()
+            .flat_map(|f| f.public_ips.iter().map(|ip| Endpoint::Ip(*ip))),
+    );
+    e.extend(s.nics.iter().filter_map(|n| n.public_ip).map(|p| Endpoint::Ip(p.ip)));
     e
 }
 
@@ -110,6 +119,8 @@ proptest! {
             Just("basic-peering.yaml"),
             Just("platform-addresses.yaml"),
             Just("hub-spoke-default-nsg-current.yaml"),
+            Just("hub-firewall.yaml"),
+            Just("firewall-dnat.yaml"),
         ],
         // A few flows per case, so that later packets of a flow (and its replies) meet the
         // cache entries and memos the earlier ones left.
