@@ -140,6 +140,10 @@ enum Command {
         /// Put an NSG on every spoke subnet (the flows' port allowed, the rest denied).
         #[arg(long)]
         nsgs: bool,
+        /// Inspect spoke-to-spoke traffic with an Azure Firewall in the hub (a network rule
+        /// allows the flows' port) instead of a VM appliance.
+        #[arg(long)]
+        firewall: bool,
         /// Write here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -251,6 +255,7 @@ fn main() -> ExitCode {
             duration_ms,
             seed,
             nsgs,
+            firewall,
             output,
         } => sweep::generate(
             vnetsim_scenario::generate::HubSpoke {
@@ -262,6 +267,7 @@ fn main() -> ExitCode {
                 duration_ms,
                 seed,
                 nsgs,
+                firewall,
             },
             output.as_deref(),
         ),

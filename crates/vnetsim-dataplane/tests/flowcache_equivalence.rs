@@ -100,7 +100,12 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
             .iter()
             .flat_map(|f| f.public_ips.iter().map(|ip| Endpoint::Ip(*ip))),
     );
-    e.extend(s.nics.iter().filter_map(|n| n.public_ip).map(|p| Endpoint::Ip(p.ip)));
+    e.extend(
+        s.nics
+            .iter()
+            .filter_map(|n| n.public_ip)
+            .map(|p| Endpoint::Ip(p.ip)),
+    );
     e
 }
 

@@ -30,6 +30,9 @@ pub struct HubSpoke {
     /// and in from the other spokes, everything else denied), so that every packet's segments
     /// rely on NSG flow records.
     pub nsgs: bool,
+    /// Whether the hub's inspecting hop is an Azure Firewall (Standard, a network rule
+    /// allowing the flows' UDP port between the spokes) instead of a VM appliance.
+    pub firewall: bool,
 }
 
 impl Default for HubSpoke {
@@ -44,6 +47,7 @@ impl Default for HubSpoke {
             duration_ms: 1000,
             seed: 1,
             nsgs: false,
+            firewall: false,
         }
     }
 }
@@ -101,7 +105,11 @@ impl HubSpoke {
             self.packet_size,
             self.duration_ms,
             self.seed,
-            if self.nsgs { " --nsgs" } else { "" }
+            format!(
+                "{}{}",
+                if self.nsgs { " --nsgs" } else { "" },
+                if self.firewall { " --firewall" } else { "" }
+            )
         );
         let _ = writeln!(
             y,
@@ -109,7 +117,17 @@ impl HubSpoke {
             self.seed, self.duration_ms
         );
         y.push_str("azure: { peering_limit: 500 }\n");
-        y.push_str("vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets: [ { name: appliances, prefix: 10.0.1.0/24 } ]\n");
+        // The inspecting hop: a VM appliance at 10.0.1.4, or an Azure Firewall at 10.0.2.4 (the
+        // first usable address of its AzureFirewallSubnet).
+        let hop = if self.firewall {
+            "10.0.2.4"
+        } else {
+            "10.0.1.4"
+        };
+        y.push_str("vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets: [ { name: appliances, prefix: 10.0.1.0/24 }, { name: AzureFirewallSubnet, prefix: 10.0.2.0/26 } ]\n");
+        if self.firewall {
+            y.push_str("    firewall: { name: hub-fw, sku: Standard, policy: hub-policy, public_ips: [203.0.113.10] }\n");
+        }
         let nsg = if self.nsgs { ", nsg: spoke-nsg" } else { "" };
         for s in 1..=self.spokes {
             let _ = writeln!(
@@ -128,7 +146,17 @@ impl HubSpoke {
                  \x20     - { name: deny-in, priority: 4000, direction: inbound, access: deny, protocol: \"*\", source: \"*\", destination: \"*\" }\n",
             );
         }
-        y.push_str("route_tables:\n  - name: via-nva\n    routes: [ { name: spokes, prefix: 10.0.0.0/8, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 } ]\n");
+        let _ = writeln!(
+            y,
+            "route_tables:\n  - name: via-nva\n    routes: [ {{ name: spokes, prefix: 10.0.0.0/8, next_hop: VirtualAppliance, next_hop_ip: {hop} }} ]"
+        );
+        if self.firewall {
+            y.push_str(
+                "firewall_policies:\n  - name: hub-policy\n    rule_collection_groups:\n\
+                 \x20     - name: spokes\n        priority: 100\n        rule_collections:\n\
+                 \x20         - { name: east-west, priority: 100, kind: network, action: allow, rules: [ { name: app, protocols: [UDP], source_addresses: [10.0.0.0/8], destination_addresses: [10.0.0.0/8], destination_ports: [\"5001\"] } ] }\n",
+            );
+        }
         y.push_str("vms:\n  - { name: nva, size: Standard_F72s_v2, forwarding: true, nics: [ { name: nva-nic, vnet: hub, subnet: appliances, ip: 10.0.1.4, ip_forwarding: true } ] }\n");
         for s in 1..=self.spokes {
             for v in 0..self.vms_per_spoke {

@@ -72,10 +72,12 @@ pub enum NatPoint {
     PublicIp(NicId),
 }
 
-/// One connection at a firewall, seen in one direction: what packets of this key become.
+/// One connection at a firewall, seen in one direction: what packets of `from` become.
 #[derive(Clone, Copy, Debug)]
 struct Session {
-    /// The key after translation (equal to the arriving key when nothing is translated).
+    /// The key as packets arrive.
+    from: FlowKey,
+    /// The key after translation (equal to `from` when nothing is translated).
     to: FlowKey,
     last: Nanos,
 }
@@ -83,46 +85,86 @@ struct Session {
 /// The connections firewalls allowed: per firewall and arriving 5-tuple, the translation and
 /// when a packet last used it. Each connection has two entries, one per direction. Idle for
 /// [`FLOW_IDLE_TIMEOUT`] (4 minutes, Azure Firewall's TCP idle timeout), an entry no longer
-/// admits packets.
+/// admits packets. Entries live in a slab with a hash index, so that a remembered decision
+/// checks its session by slot, without hashing. A slot always holds the same (firewall,
+/// arriving key): an entry is only ever replaced by a newer session of that pair.
 #[derive(Clone, Debug, Default)]
 pub struct FirewallSessions {
-    map: HashMap<(u32, FlowKey), Session, FixedState>,
+    index: HashMap<(u32, FlowKey), u32, FixedState>,
+    slab: Vec<Session>,
 }
 
 impl FirewallSessions {
     /// Number of entries (two per connection).
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slab.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slab.is_empty()
     }
 
     /// Forgets every connection.
     pub fn clear(&mut self) {
-        self.map.clear();
+        self.index.clear();
+        self.slab.clear();
     }
 
-    fn hit(&mut self, fw: FirewallId, key: &FlowKey, now: Nanos) -> Option<FlowKey> {
-        let s = self.map.get_mut(&(fw.0, *key))?;
+    /// Whether the session in `slot` is alive and passes `key` unchanged at firewall `fw`
+    /// (refreshing it).
+    #[inline]
+    pub(crate) fn passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
+        match self.slab.get_mut(slot as usize) {
+            Some(s)
+                if s.from == *key
+                    && s.to == *key
+                    && now.saturating_sub(s.last) <= FLOW_IDLE_TIMEOUT =>
+            {
+                s.last = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live session of `key` at `fw` (refreshed): its translation and slot.
+    #[inline]
+    fn hit(&mut self, fw: FirewallId, key: &FlowKey, now: Nanos) -> Option<(FlowKey, u32)> {
+        let slot = *self.index.get(&(fw.0, *key))?;
+        let s = &mut self.slab[slot as usize];
         if now.saturating_sub(s.last) > FLOW_IDLE_TIMEOUT {
             return None;
         }
         s.last = now;
-        Some(s.to)
+        Some((s.to, slot))
     }
 
-    fn open(&mut self, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) {
-        self.map.insert((fw.0, from), Session { to, last: now });
-        self.map.insert(
-            (fw.0, to.reverse()),
-            Session {
-                to: from.reverse(),
-                last: now,
-            },
-        );
+    /// Opens a session (both directions); returns the slot of `from`'s direction.
+    fn open(&mut self, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) -> u32 {
+        let forward = self.put(fw, from, to, now);
+        self.put(fw, to.reverse(), from.reverse(), now);
+        forward
+    }
+
+    fn put(&mut self, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) -> u32 {
+        let session = Session {
+            from,
+            to,
+            last: now,
+        };
+        match self.index.get(&(fw.0, from)) {
+            Some(&slot) => {
+                self.slab[slot as usize] = session;
+                slot
+            }
+            None => {
+                let slot = self.slab.len() as u32;
+                self.slab.push(session);
+                self.index.insert((fw.0, from), slot);
+                slot
+            }
+        }
     }
 }
 
@@ -142,13 +184,12 @@ impl Dataplane {
         trace: &mut T,
         rec: &mut R,
     ) -> Result<FlowKey, (DropReason, DropCause)> {
-        // The decision reads and writes the firewall's connection table and may translate the
-        // packet: it holds for this packet only.
-        rec.stateful();
         let plane = &self.firewalls[fw.index()];
-        let (to, decision) = match flows.firewall.hit(fw, key, now) {
-            Some(to) => (to, FirewallDecision::Session),
+        let (to, decision, slot) = match flows.firewall.hit(fw, key, now) {
+            Some((to, slot)) => (to, FirewallDecision::Session, slot),
             None => {
+                // Refused or opening a session: never remembered.
+                rec.stateful();
                 if key.protocol == PROTO_TCP && !wire::opens_connection(tcp_flags) {
                     return Err((
                         DropReason::FirewallNoSession,
@@ -188,11 +229,18 @@ impl Dataplane {
                         ..*key
                     },
                 };
-                flows.firewall.open(fw, *key, to, now);
-                (to, FirewallDecision::Rule(m.rule))
+                let slot = flows.firewall.open(fw, *key, to, now);
+                (to, FirewallDecision::Rule(m.rule), slot)
             }
         };
         trace.step(Step::Firewall { fw, decision });
+        // A session that passes the packet unchanged is what later packets rely on; a
+        // translated packet's decision holds for this packet only.
+        if to == *key {
+            rec.firewall_session(slot);
+        } else {
+            rec.stateful();
+        }
         if to != *key {
             wire::translate(packet, key, &to);
             let at = NatPoint::Firewall(fw);

@@ -44,6 +44,8 @@ struct Entry {
     n_crossings: u8,
     /// TTL decrements the segment applies (an appliance or gateway hop).
     ttl_hops: u8,
+    /// The slot of the firewall session that passed the packet, if one did.
+    firewall: Option<u32>,
 }
 
 /// Collects what a remembered decision relied on while the full pipeline decides it: the
@@ -55,6 +57,8 @@ pub(crate) struct Recorder {
     pub(crate) crossings: [(VnetId, Edge); MAX_CROSSINGS],
     pub(crate) n_crossings: usize,
     pub(crate) ttl_hops: u8,
+    /// The slot of the firewall session that passed the packet unchanged, if one did.
+    pub(crate) firewall: Option<u32>,
     /// False once more records or crossings came than an entry holds.
     pub(crate) fits: bool,
 }
@@ -76,6 +80,7 @@ impl Recorder {
             ); MAX_CROSSINGS],
             n_crossings: 0,
             ttl_hops: 0,
+            firewall: None,
             fits: true,
         }
     }
@@ -129,6 +134,15 @@ impl Reliance for Recorder {
     fn vm_flow(&mut self) {
         // Admitted or refused for this packet only: decided in full every time.
         self.fits = false;
+    }
+
+    #[inline]
+    fn firewall_session(&mut self, slot: u32) {
+        if self.firewall.is_some_and(|s| s != slot) {
+            // Two firewalls on one segment: more than an entry holds.
+            self.fits = false;
+        }
+        self.firewall = Some(slot);
     }
 
     #[inline]
@@ -231,6 +245,8 @@ impl Dataplane {
             && e.records[..usize::from(e.n_records)]
                 .iter()
                 .all(|&(nic, outbound)| flows.hit(nic, outbound, &meta.key, now))
+            && e.firewall
+                .is_none_or(|fw| flows.firewall_passes(fw, &meta.key, now))
         {
             for _ in 0..e.ttl_hops {
                 // Cannot fail: the TTL was checked above.
@@ -251,7 +267,8 @@ impl Dataplane {
         );
         // Only decisions that evaluated NSGs are worth a cache entry: a lookup in a large
         // table costs more than re-deciding a segment without NSGs.
-        if rec.rememberable(&segment) && !malformed && rec.n_records > 0 {
+        if rec.rememberable(&segment) && !malformed && (rec.n_records > 0 || rec.firewall.is_some())
+        {
             cache.entries.insert(
                 ck,
                 Entry {
@@ -262,6 +279,7 @@ impl Dataplane {
                     crossings: rec.crossings,
                     n_crossings: rec.n_crossings as u8,
                     ttl_hops: rec.ttl_hops,
+                    firewall: rec.firewall,
                 },
             );
         }

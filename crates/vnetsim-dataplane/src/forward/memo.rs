@@ -29,6 +29,9 @@ use crate::wire;
 /// remembered; the way through an appliance relies on two records per segment).
 const MEMO_RECORDS: usize = 2;
 const MEMO_CROSSINGS: usize = 2;
+/// The mark of a memo record that names a firewall session, not an NSG flow record (NIC ids
+/// stay below 2^30, so `nic << 1` never sets it).
+const FIREWALL_RECORD: u32 = 1 << 31;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
@@ -58,7 +61,8 @@ pub struct SegmentMemo {
     ttl_hops: u8,
     n_records: u8,
     n_crossings: u8,
-    /// NSG flow records the decision relied on: `nic << 1 | outbound`.
+    /// NSG flow records the decision relied on, `nic << 1 | outbound`, and the firewall
+    /// session, [`FIREWALL_RECORD`]` | slot` (its slot in the flow table's firewall sessions).
     records: [u32; MEMO_RECORDS],
     /// Peering crossings, as edge numbers ([`crate::tables::peering::PeeringStates::edge_number`]).
     crossings: [u32; MEMO_CROSSINGS],
@@ -114,8 +118,10 @@ impl SegmentMemo {
 
     /// The memo of a decision, if it can be remembered.
     fn of(dp: &Dataplane, segment: Segment, rec: &Recorder) -> Option<Self> {
+        let n_records = rec.n_records + usize::from(rec.firewall.is_some());
         if !rec.rememberable(&segment)
-            || rec.n_records > MEMO_RECORDS
+            || n_records > MEMO_RECORDS
+            || rec.n_records > (FIREWALL_RECORD >> 1) as usize
             || rec.n_crossings > MEMO_CROSSINGS
         {
             return None;
@@ -156,12 +162,21 @@ impl SegmentMemo {
             kind,
             forwarder,
             ttl_hops: rec.ttl_hops,
-            n_records: rec.n_records as u8,
+            n_records: n_records as u8,
             n_crossings: rec.n_crossings as u8,
             ..Self::default()
         };
         for (slot, &(nic, outbound)) in memo.records.iter_mut().zip(&rec.records[..rec.n_records]) {
+            if nic.0 >= FIREWALL_RECORD >> 1 {
+                return None;
+            }
             *slot = (nic.0 << 1) | u32::from(outbound);
+        }
+        if let Some(slot) = rec.firewall {
+            if slot >= FIREWALL_RECORD {
+                return None;
+            }
+            memo.records[rec.n_records] = FIREWALL_RECORD | slot;
         }
         for (slot, (from, edge)) in memo
             .crossings
@@ -239,7 +254,13 @@ impl Dataplane {
         meta.ttl > memo.ttl_hops
             && memo.records[..usize::from(memo.n_records)]
                 .iter()
-                .all(|&r| flows.hit(NicId(r >> 1), r & 1 == 1, &meta.key, now))
+                .all(|&r| {
+                    if r & FIREWALL_RECORD != 0 {
+                        flows.firewall_passes(r & !FIREWALL_RECORD, &meta.key, now)
+                    } else {
+                        flows.hit(NicId(r >> 1), r & 1 == 1, &meta.key, now)
+                    }
+                })
     }
 }
 

@@ -583,6 +583,13 @@ impl FlowTable {
         self.firewall.len()
     }
 
+    /// Whether the firewall session in `slot` is alive and passes `key` unchanged (refreshed
+    /// here): what a remembered decision through a firewall relies on.
+    #[inline]
+    pub(crate) fn firewall_passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
+        self.firewall.passes(slot, key, now)
+    }
+
     fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
         self.records.insert(
             RecordKey {
@@ -700,10 +707,13 @@ pub(crate) trait Reliance {
     /// A VM's flow-limit table admitted or refused the packet: the decision holds for this
     /// packet only.
     fn vm_flow(&mut self);
-    /// The decision read or changed per-connection state other than NSG records (a
-    /// firewall's sessions) or translated the packet's addresses: it holds for this packet
-    /// only.
+    /// The decision read or changed per-connection state other than NSG records and
+    /// firewall sessions, or translated the packet's addresses: it holds for this packet only.
     fn stateful(&mut self);
+    /// A firewall passed the packet on the session in `slot` of the flow table's firewall
+    /// sessions, unchanged (no translation): the next packets of the 5-tuple pass while that
+    /// session lives.
+    fn firewall_session(&mut self, slot: u32);
 }
 
 impl Reliance for () {
@@ -717,6 +727,8 @@ impl Reliance for () {
     fn vm_flow(&mut self) {}
     #[inline(always)]
     fn stateful(&mut self) {}
+    #[inline(always)]
+    fn firewall_session(&mut self, _slot: u32) {}
 }
 
 /// How a segment is decided: every time in full ([`Full`]), or through something that
