@@ -188,21 +188,26 @@ impl Dataplane {
         let (to, decision, slot) = match flows.firewall.hit(fw, key, now) {
             Some((to, slot)) => (to, FirewallDecision::Session, slot),
             None => {
-                // Refused or opening a session: never remembered.
-                rec.stateful();
+                // A refusal is never remembered: a session opened later (the other way, or
+                // after an idle timeout) changes it. An opened session that passes the packet
+                // unchanged is remembered below by its slot, as the session's later packets
+                // would be: they pass on it whatever their rules or TCP flags.
                 if key.protocol == PROTO_TCP && !wire::opens_connection(tcp_flags) {
+                    rec.stateful();
                     return Err((
                         DropReason::FirewallNoSession,
                         DropCause::FirewallNoSession { fw },
                     ));
                 }
                 let Some(m) = plane.compiled.evaluate(key) else {
+                    rec.stateful();
                     return Err((
                         DropReason::FirewallDenied,
                         DropCause::Firewall { fw, rule: None },
                     ));
                 };
                 if m.action == FirewallAction::Deny {
+                    rec.stateful();
                     return Err((
                         DropReason::FirewallDenied,
                         DropCause::Firewall {
