@@ -181,7 +181,7 @@ enum Command {
     Routes {
         /// Scenario file.
         file: PathBuf,
-        /// VM name.
+        /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
         /// Output format.
@@ -192,7 +192,7 @@ enum Command {
     Rules {
         /// Scenario file.
         file: PathBuf,
-        /// VM name.
+        /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
         /// Output format.
