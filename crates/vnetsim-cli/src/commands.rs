@@ -148,7 +148,10 @@ pub fn explain(
 
 /// The scenario, the NICs `vm` names (every NIC of a VM, or one NIC written `vm/nic` or by
 /// its name) and the compiled data plane, or the exit code after saying what is wrong.
-fn load_vm(file: &Path, vm: &str) -> Result<(Scenario, Vec<vnetsim_scenario::NicId>, Dataplane), u8> {
+fn load_vm(
+    file: &Path,
+    vm: &str,
+) -> Result<(Scenario, Vec<vnetsim_scenario::NicId>, Dataplane), u8> {
     let scenario = load(file)?;
     let nics = nics_or_exit(&scenario, vm)?;
     let dataplane = Dataplane::compile(&scenario);

@@ -178,11 +178,7 @@ fn asg20_effective_rules_and_explain_name_the_groups() {
     let probe = n.probe_of("web1", "app1", Protocol::Tcp, 8080);
     let result = run_probe(&n.sc, &n.dp, &probe, 1, &mut FlowTable::new());
     let e = explain(&n.sc, &n.dp, &probe, &result);
-    let hop = e
-        .hops
-        .iter()
-        .find(|h| h.kind == "nsg")
-        .expect("an NSG hop");
+    let hop = e.hops.iter().find(|h| h.kind == "nsg").expect("an NSG hop");
     assert!(
         hop.detail
             .contains("web-to-app [source ASG asg-web, destination ASG asg-app] (priority 100)"),
@@ -262,11 +258,17 @@ fn multinic_a_vm_sends_from_its_primary_nic() {
 fn multinic_a_nic_endpoint_is_vm_slash_nic_or_the_nic_name() {
     let n = net();
     let nic = n.nic("app1-mgmt");
-    assert_eq!(n.sc.endpoint_by_name("app1/app1-mgmt"), Some(Endpoint::Nic(nic)));
+    assert_eq!(
+        n.sc.endpoint_by_name("app1/app1-mgmt"),
+        Some(Endpoint::Nic(nic))
+    );
     assert_eq!(n.sc.endpoint_by_name("app1-mgmt"), Some(Endpoint::Nic(nic)));
     // A NIC of another VM is not `vm/nic`.
     assert_eq!(n.sc.endpoint_by_name("web1/app1-mgmt"), None);
-    assert_eq!(n.sc.endpoint_ip(Endpoint::Nic(nic)).unwrap().to_string(), "10.0.9.4");
+    assert_eq!(
+        n.sc.endpoint_ip(Endpoint::Nic(nic)).unwrap().to_string(),
+        "10.0.9.4"
+    );
     assert_eq!(&*n.sc.endpoint_name(Endpoint::Nic(nic)), "app1-mgmt");
 }
 

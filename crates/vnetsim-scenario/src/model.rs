@@ -111,7 +111,8 @@ pub struct Scenario {
     /// Hosts on the Internet.
     pub internet_hosts: Vec<InternetHost>,
     /// What must hold when the scenario is replayed.
-    pub expectations: Vec<Expectation>,    /// Application security groups with their member NICs.
+    pub expectations: Vec<Expectation>,
+    /// Application security groups with their member NICs.
     pub application_security_groups: Vec<ApplicationSecurityGroup>,
 }
 
@@ -578,7 +579,8 @@ pub enum AddressMatch {
     /// A CIDR prefix or a single address (/32).
     Prefix(Ipv4Net),
     /// A service tag.
-    Tag(ServiceTag),    /// An application security group: the private IPs of its member NICs [ASG20].
+    Tag(ServiceTag),
+    /// An application security group: the private IPs of its member NICs [ASG20].
     Asg(AsgId),
 }
 
@@ -796,7 +798,8 @@ pub enum Endpoint {
     /// An on-premises host.
     Host(HostId),
     /// A bare IPv4 address (e.g. on the Internet).
-    Ip(Ipv4Addr),    /// One NIC of a VM (`vm/nic` or the NIC's name): packets leave from it, with its subnet's
+    Ip(Ipv4Addr),
+    /// One NIC of a VM (`vm/nic` or the NIC's name): packets leave from it, with its subnet's
     /// routes and NSGs, and arrive at its address.
     Nic(NicId),
 }

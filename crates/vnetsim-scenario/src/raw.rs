@@ -168,7 +168,8 @@ pub struct RawScenario {
     pub names: RawNames,
     /// Hosts on the Internet: named public addresses.
     #[serde(default)]
-    pub internet: Vec<RawInternetHost>,    /// Application security groups, joined by NICs and named in NSG rules.
+    pub internet: Vec<RawInternetHost>,
+    /// Application security groups, joined by NICs and named in NSG rules.
     #[serde(default)]
     pub application_security_groups: Vec<RawApplicationSecurityGroup>,
 }
@@ -357,7 +358,8 @@ pub struct RawNic {
     pub public_ip: Option<Spanned<String>>,
     /// `Standard` (default; closed to inbound unless an NSG allows it) or `Basic`.
     #[schemars(with = "Option<String>")]
-    pub public_ip_sku: Option<Spanned<String>>,    /// The application security groups the NIC's IP configuration joins (at most 20), all of
+    pub public_ip_sku: Option<Spanned<String>>,
+    /// The application security groups the NIC's IP configuration joins (at most 20), all of
     /// them with members in the NIC's VNet only.
     #[schemars(with = "Option<Vec<String>>")]
     pub application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
@@ -425,7 +427,8 @@ pub struct RawNsgRule {
     pub destination: Option<Spanned<OneOrMany<String>>>,
     /// As `source_ports`.
     #[schemars(with = "Option<OneOrMany<Text>>")]
-    pub destination_ports: Option<Spanned<OneOrMany<Text>>>,    /// One application security group as the source, instead of `source` (a list of one).
+    pub destination_ports: Option<Spanned<OneOrMany<Text>>>,
+    /// One application security group as the source, instead of `source` (a list of one).
     #[schemars(with = "Option<Vec<String>>")]
     pub source_application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
     /// One application security group as the destination, instead of `destination`.

@@ -27,8 +27,8 @@ use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
 
 use crate::tables::addrset::AddrSet;
-use crate::tables::lpm::Lpm;
 use crate::tables::asg::AsgSets;
+use crate::tables::lpm::Lpm;
 use crate::tables::nsg::{CompiledNsg, TagSets};
 use crate::tables::routes::{EffectiveRoute, RESERVED_NONE_PREFIXES, RouteState, RouteTarget};
 

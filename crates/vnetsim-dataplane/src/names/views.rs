@@ -62,7 +62,11 @@ pub fn effective_routes_of_vm(
 
 /// Effective routes of one NIC: those of its own subnet (a VM's NICs may sit in different
 /// subnets, each with its route table).
-pub fn effective_routes_of_nic(scenario: &Scenario, dataplane: &Dataplane, nic: NicId) -> NicRoutes {
+pub fn effective_routes_of_nic(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    nic: NicId,
+) -> NicRoutes {
     let n = &scenario.nics[nic.index()];
     let subnet = &scenario.subnets[n.subnet.index()];
     NicRoutes {

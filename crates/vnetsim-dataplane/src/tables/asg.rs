@@ -48,7 +48,10 @@ impl AsgSets {
     /// The addresses of `asg`; empty for an id outside the scenario (a model built in code
     /// that names an ASG it does not declare matches nothing rather than panicking).
     pub fn get(&self, asg: AsgId) -> AddrSet {
-        self.0.get(asg.index()).cloned().unwrap_or_else(AddrSet::empty)
+        self.0
+            .get(asg.index())
+            .cloned()
+            .unwrap_or_else(AddrSet::empty)
     }
 
     /// How many groups there are.
@@ -115,13 +118,20 @@ mod tests {
         let web = sets.get(AsgId(0));
         assert!(web.contains(ip("10.0.1.4")) && web.contains(ip("10.0.1.6")));
         assert!(!web.contains(ip("10.0.1.5")));
-        assert!(sets.get(AsgId(1)).is_empty(), "a group without members matches nothing");
+        assert!(
+            sets.get(AsgId(1)).is_empty(),
+            "a group without members matches nothing"
+        );
         assert_eq!(sets.get(AsgId(9)), AddrSet::empty());
         assert!(AsgSets::of(&Scenario::default()).is_empty());
     }
 
     /// One side of a rule: a group, or the same group written as its member IPs.
-    fn sides(asg: usize, members: &[Vec<usize>], sc: &Scenario) -> (AddressMatch, Vec<AddressMatch>) {
+    fn sides(
+        asg: usize,
+        members: &[Vec<usize>],
+        sc: &Scenario,
+    ) -> (AddressMatch, Vec<AddressMatch>) {
         let ips = members[asg]
             .iter()
             .map(|&n| AddressMatch::Prefix(Ipv4Net::from(sc.nics[n].ip)))

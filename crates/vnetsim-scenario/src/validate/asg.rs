@@ -12,7 +12,8 @@
 //! - "If you specify an application security group as the source and destination in a security
 //!   rule, the network interfaces in both application security groups must exist in the same
 //!   virtual network" (`asg-rule-vnets`);
-//! - one ASG per source or destination (`asg-several`), never together with addresses or tags
+//! - "You cannot specify multiple application security groups in the source or destination"
+//!   (`asg-several`); a side names a group never together with addresses or tags
 //!   on the same side (`asg-with-addresses`, ARM's `sourceAddressPrefix(es)` and
 //!   `sourceApplicationSecurityGroups` exclude each other);
 //! - 3,000 ASGs, 20 per NIC IP configuration, 4,000 IP configurations per ASG, 100 ASGs named
@@ -272,5 +273,62 @@ impl Resolver<'_> {
             .members
             .first()?;
         Some(self.sc.nics[first.index()].vnet)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::*;
+
+    const FILE: &str = r#"
+name: t
+application_security_groups: [ { name: web }, { name: db } ]
+vnets:
+  - name: a
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: s, prefix: 10.0.1.0/24 }, { name: m, prefix: 10.0.2.0/24 } ]
+vms:
+  - name: w
+    size: Standard_D4s_v3
+    nics:
+      - { name: w1, subnet: a/s, ip: 10.0.1.4, application_security_groups: [web, web] }
+      - { name: w2, subnet: a/m, ip: 10.0.2.4, application_security_groups: [web, db] }
+nsgs:
+  - name: n
+    rules:
+      - { name: r, priority: 100, direction: inbound, access: allow, protocol: tcp,
+          source_application_security_groups: [web], destination: 10.0.1.0/24 }
+"#;
+
+    #[test]
+    fn asg20_members_are_nics_in_file_order_once_each() {
+        let sc = crate::load_str(FILE, "t.yaml").expect("loads");
+        let web = sc.asg_by_name("web").unwrap();
+        let db = sc.asg_by_name("db").unwrap();
+        let nic = |n: &str| sc.nic_by_name(n).unwrap();
+        assert_eq!(
+            sc.application_security_groups[web.index()].members,
+            vec![nic("w1"), nic("w2")]
+        );
+        assert_eq!(
+            sc.application_security_groups[db.index()].members,
+            vec![nic("w2")]
+        );
+        let rule = &sc.nsgs[0].rules[0];
+        assert_eq!(rule.source, vec![AddressMatch::Asg(web)]);
+        assert_eq!(
+            rule.destination,
+            vec![AddressMatch::Prefix("10.0.1.0/24".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn asg20_an_empty_group_list_on_a_rule_side_is_refused() {
+        let file = FILE.replace(
+            "source_application_security_groups: [web]",
+            "source_application_security_groups: []",
+        );
+        let err = crate::load_str(&file, "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["asg-several"]);
     }
 }

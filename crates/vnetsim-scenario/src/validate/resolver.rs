@@ -47,7 +47,8 @@ pub(super) enum Kind {
     /// VM and host names (one namespace); an IPv4 address is an endpoint too.
     Endpoint,
     /// A site's connection: a gateway name (or a VNet name, checked first by the caller).
-    Connection,    /// `application_security_groups[].name`.
+    Connection,
+    /// `application_security_groups[].name`.
     Asg,
 }
 
