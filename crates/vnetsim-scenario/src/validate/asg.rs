@@ -322,6 +322,77 @@ nsgs:
         );
     }
 
+    /// A second VNet `b` with NIC `x1` in group `db`, so that `db` lives in VNet b.
+    fn two_vnets(rule: &str) -> String {
+        FILE.replace(
+            "application_security_groups: [web, db] }",
+            "application_security_groups: [web] }",
+        )
+        .replace(
+            "vms:\n",
+            "  - name: b\n    address_space: [10.1.0.0/16]\n    subnets: [ { name: s, prefix: 10.1.1.0/24 } ]\nvms:\n  - name: x\n    size: Standard_D2s_v3\n    nics: [ { name: x1, subnet: b/s, ip: 10.1.1.4, application_security_groups: [db] } ]\n",
+        )
+        .replace(
+            "source_application_security_groups: [web], destination: 10.0.1.0/24 }",
+            rule,
+        )
+    }
+
+    #[test]
+    fn asg20_groups_on_both_sides_of_a_rule_need_their_nics_in_one_vnet() {
+        // "If you specify an application security group as the source and destination in a
+        // security rule, the network interfaces in both application security groups must exist
+        // in the same virtual network."
+        let both = two_vnets(
+            "source_application_security_groups: [web], destination_application_security_groups: [db] }",
+        );
+        let err = crate::load_str(&both, "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["asg-rule-vnets"]);
+        // One side by group, the other by address: no such rule.
+        let one = two_vnets("source_application_security_groups: [db], destination: 10.0.1.0/24 }");
+        assert!(crate::load_str(&one, "t.yaml").is_ok());
+    }
+
+    #[test]
+    fn asg20_one_group_per_side_and_not_with_addresses() {
+        // "You cannot specify multiple application security groups in the source or
+        // destination."
+        let several = FILE.replace(
+            "source_application_security_groups: [web]",
+            "source_application_security_groups: [web, db]",
+        );
+        let err = crate::load_str(&several, "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["asg-several"]);
+        let mixed = FILE.replace(
+            "source_application_security_groups: [web]",
+            "source: 10.0.0.0/8, source_application_security_groups: [web]",
+        );
+        let err = crate::load_str(&mixed, "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["asg-with-addresses"]);
+    }
+
+    #[test]
+    fn asg20_a_nic_joins_at_most_twenty_groups() {
+        let names: Vec<String> = (0..21).map(|i| format!("g{i}")).collect();
+        let decl: String = names.iter().map(|n| format!("{{ name: {n} }}, ")).collect();
+        let at = |n: usize| {
+            FILE.replace(
+                "[ { name: web }, { name: db } ]",
+                &format!("[ {decl}{{ name: web }}, {{ name: db }} ]"),
+            )
+            .replace(
+                "application_security_groups: [web, db] }",
+                &format!(
+                    "application_security_groups: [{}] }}",
+                    names[..n].join(", ")
+                ),
+            )
+        };
+        assert!(crate::load_str(&at(20), "t.yaml").is_ok());
+        let err = crate::load_str(&at(21), "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["asg-limit"]);
+    }
+
     #[test]
     fn asg20_an_empty_group_list_on_a_rule_side_is_refused() {
         let file = FILE.replace(
