@@ -5,7 +5,7 @@ use std::path::Path;
 
 use vnetsim_dataplane::Dataplane;
 use vnetsim_dataplane::explain::render_text;
-use vnetsim_dataplane::views::{effective_routes_of_vm, effective_rules_of_vm};
+use vnetsim_dataplane::views::{effective_routes_of_nic, effective_rules_of_nic};
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 use crate::Format;
@@ -71,7 +71,7 @@ fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8>
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
         eprintln!(
-            "error: --{flag} {name}: not a VM, an on-premises host or an IPv4 address of scenario '{}'{hint}",
+            "error: --{flag} {name}: not a VM, an on-premises host, a NIC (`vm/nic`) or an IPv4 address of scenario '{}'{hint}",
             scenario.name
         );
         INVALID
@@ -146,36 +146,46 @@ pub fn explain(
     OK
 }
 
-/// The scenario, the VM named `vm` and the compiled data plane, or the exit code after saying
-/// what is wrong.
-fn load_vm(file: &Path, vm: &str) -> Result<(Scenario, vnetsim_scenario::VmId, Dataplane), u8> {
+/// The scenario, the NICs `vm` names (every NIC of a VM, or one NIC written `vm/nic` or by
+/// its name) and the compiled data plane, or the exit code after saying what is wrong.
+fn load_vm(
+    file: &Path,
+    vm: &str,
+) -> Result<(Scenario, Vec<vnetsim_scenario::NicId>, Dataplane), u8> {
     let scenario = load(file)?;
-    let vm = vm_or_exit(&scenario, vm)?;
+    let nics = nics_or_exit(&scenario, vm)?;
     let dataplane = Dataplane::compile(&scenario);
-    Ok((scenario, vm, dataplane))
+    Ok((scenario, nics, dataplane))
 }
 
-fn vm_or_exit(scenario: &Scenario, vm: &str) -> Result<vnetsim_scenario::VmId, u8> {
-    scenario.vm_by_name(vm).ok_or_else(|| {
-        let hint = scenario
-            .nearest_vm_name(vm)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
-        eprintln!(
-            "error: --vm {vm}: no VM of that name in scenario '{}'{hint}",
-            scenario.name
-        );
-        INVALID
-    })
+fn nics_or_exit(scenario: &Scenario, vm: &str) -> Result<Vec<vnetsim_scenario::NicId>, u8> {
+    if let Some(id) = scenario.vm_by_name(vm) {
+        return Ok(scenario.vms[id.index()].nics.clone());
+    }
+    if let Some(nic) = scenario.nic_by_path(vm) {
+        return Ok(vec![nic]);
+    }
+    let hint = scenario
+        .nearest_vm_name(vm)
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default();
+    eprintln!(
+        "error: --vm {vm}: no VM or NIC (`vm/nic`) of that name in scenario '{}'{hint}",
+        scenario.name
+    );
+    Err(INVALID)
 }
 
-/// `vnetsim routes FILE --vm NAME`.
+/// `vnetsim routes FILE --vm NAME` (a VM, or one NIC as `vm/nic` or by its name).
 pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
-    let (scenario, vm, dataplane) = match load_vm(file, vm) {
+    let (scenario, nics, dataplane) = match load_vm(file, vm) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let nics = effective_routes_of_vm(&scenario, &dataplane, vm);
+    let nics: Vec<_> = nics
+        .iter()
+        .map(|&nic| effective_routes_of_nic(&scenario, &dataplane, nic))
+        .collect();
     match format {
         Format::Json => outln!(
             "{}",
@@ -216,13 +226,16 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     OK
 }
 
-/// `vnetsim rules FILE --vm NAME`.
+/// `vnetsim rules FILE --vm NAME` (a VM, or one NIC as `vm/nic` or by its name).
 pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
-    let (scenario, vm, dataplane) = match load_vm(file, vm) {
+    let (scenario, nics, dataplane) = match load_vm(file, vm) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let nics = effective_rules_of_vm(&scenario, &dataplane, vm);
+    let nics: Vec<_> = nics
+        .iter()
+        .map(|&nic| effective_rules_of_nic(&scenario, &dataplane, nic))
+        .collect();
     match format {
         Format::Json => outln!(
             "{}",

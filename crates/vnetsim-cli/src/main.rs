@@ -155,10 +155,10 @@ enum Command {
     Explain {
         /// Scenario file.
         file: PathBuf,
-        /// Sender: VM name, on-premises host name or IPv4 address.
+        /// Sender: VM name, NIC (`vm/nic` or its name), on-premises host name or IPv4 address.
         #[arg(long)]
         from: String,
-        /// Receiver: VM name, on-premises host name or IPv4 address.
+        /// Receiver: VM name, NIC (`vm/nic` or its name), on-premises host name or IPv4 address.
         #[arg(long)]
         to: String,
         /// tcp, udp or icmp.
@@ -181,7 +181,7 @@ enum Command {
     Routes {
         /// Scenario file.
         file: PathBuf,
-        /// VM name.
+        /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
         /// Output format.
@@ -192,7 +192,7 @@ enum Command {
     Rules {
         /// Scenario file.
         file: PathBuf,
-        /// VM name.
+        /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
         /// Output format.

@@ -564,3 +564,96 @@ fn generate_writes_a_scenario_that_validates() {
     let with_nsgs = generate_and_validate(&["--vms-per-spoke", "3", "--nsgs"]);
     assert!(with_nsgs.contains("5 VNets") && with_nsgs.contains("1 NSGs"));
 }
+
+/// `routes`, `rules` and `explain` take one NIC of a VM with several (`vm/nic` or its name).
+#[test]
+fn multinic_routes_rules_and_explain_take_a_nic() {
+    let json = |args: &[&str]| {
+        let out = vnetsim()
+            .arg(args[0])
+            .arg(scenario("asg-tiers.yaml"))
+            .args(&args[1..])
+            .args(["--format", "json"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out.stdout)
+    };
+    let all = json(&["routes", "--vm", "app1"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    for name in ["app1/app1-mgmt", "app1-mgmt"] {
+        let one = json(&["routes", "--vm", name]);
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(one[0]["nic"], "app1-mgmt");
+        assert_eq!(one[0]["route_table"], "mgmt-rt");
+        assert_eq!(one[0], all[1]);
+    }
+    let rules = json(&["rules", "--vm", "app1/app1-mgmt"]);
+    assert_eq!(rules[0]["groups"][0]["nsg"], "mgmt");
+    let e = json(&[
+        "explain",
+        "--from",
+        "app1/app1-mgmt",
+        "--to",
+        "db1",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "1433",
+    ]);
+    assert_eq!(e["src_ip"], "10.0.9.4");
+    assert_eq!(e["reason"], "no-route");
+    assert_eq!(e["hops"][0]["kind"], "send");
+    assert!(
+        e["hops"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NIC app1-mgmt"),
+        "{e}"
+    );
+}
+
+/// `rules` shows a group side as `ASG <name>`, `explain` names the groups of the deciding rule.
+#[test]
+fn asg20_rules_and_explain_name_the_groups() {
+    let out = vnetsim()
+        .args(["rules"])
+        .arg(scenario("asg-tiers.yaml"))
+        .args(["--vm", "app1-nic", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let nics = json_of(&out.stdout);
+    let rule = nics[0]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web-to-app")
+        .unwrap()
+        .clone();
+    assert_eq!(rule["source"], "ASG asg-web");
+    assert_eq!(rule["destination"], "ASG asg-app");
+    let out = vnetsim()
+        .args(["explain"])
+        .arg(scenario("asg-tiers.yaml"))
+        .args(["--from", "web1", "--to", "app1", "--protocol", "tcp"])
+        .args(["--dst-port", "8080", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let e = json_of(&out.stdout);
+    let hop = e["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "nsg" && h["rule"]["rule"] == "web-to-app")
+        .unwrap()
+        .clone();
+    assert_eq!(hop["rule"]["source_asg"], "asg-web");
+    assert_eq!(hop["rule"]["destination_asg"], "asg-app");
+}

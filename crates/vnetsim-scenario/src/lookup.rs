@@ -98,7 +98,8 @@ impl Scenario {
             .find(|s| self.subnets[s.index()].name == subnet)
     }
 
-    /// An endpoint from a VM name, an on-premises host name, or an IPv4 address.
+    /// An endpoint from a VM name, an on-premises host name, a NIC (`vm/nic` or the NIC's
+    /// name), or an IPv4 address.
     pub fn endpoint_by_name(&self, name: &str) -> Option<Endpoint> {
         if let Some(vm) = self.vm_by_name(name) {
             return Some(Endpoint::Vm(vm));
@@ -109,7 +110,32 @@ impl Scenario {
         if let Some(h) = self.internet_hosts.iter().find(|h| *h.name == *name) {
             return Some(Endpoint::Ip(h.ip));
         }
+        if let Some(nic) = self.nic_by_path(name) {
+            return Some(Endpoint::Nic(nic));
+        }
         name.parse::<Ipv4Addr>().ok().map(Endpoint::Ip)
+    }
+
+    /// A NIC written `vm/nic` (the NIC of that VM) or by its own name.
+    pub fn nic_by_path(&self, name: &str) -> Option<NicId> {
+        if let Some((vm, nic)) = name.split_once('/')
+            && let Some(vm) = self.vm_by_name(vm)
+        {
+            return self.vms[vm.index()]
+                .nics
+                .iter()
+                .copied()
+                .find(|n| self.nics[n.index()].name == nic);
+        }
+        self.nic_by_name(name)
+    }
+
+    /// The application security group with this name.
+    pub fn asg_by_name(&self, name: &str) -> Option<AsgId> {
+        self.application_security_groups
+            .iter()
+            .position(|a| a.name == name)
+            .map(|i| AsgId(i as u32))
     }
 
     /// Where `ip` lies when it is inside a VNet's address space and held by no NIC (and is not
@@ -149,10 +175,11 @@ impl Scenario {
                 Some(h) => h.name.clone(),
                 None => ip.to_string().into(),
             },
+            Endpoint::Nic(nic) => self.nics[nic.index()].name.as_str().into(),
         }
     }
 
-    /// The IPv4 address of an endpoint (a VM's primary NIC).
+    /// The IPv4 address of an endpoint (a VM's primary NIC, a NIC's own address).
     pub fn endpoint_ip(&self, endpoint: Endpoint) -> Option<Ipv4Addr> {
         match endpoint {
             Endpoint::Vm(vm) => {
@@ -161,6 +188,7 @@ impl Scenario {
             }
             Endpoint::Host(host) => Some(self.hosts[host.index()].ip),
             Endpoint::Ip(ip) => Some(ip),
+            Endpoint::Nic(nic) => Some(self.nics[nic.index()].ip),
         }
     }
 

@@ -54,7 +54,9 @@ id_type!(
     FlowId,
 );
 
+mod asg;
 mod firewall;
+pub use asg::*;
 pub use firewall::*;
 
 /// A whole checked scenario.
@@ -110,6 +112,8 @@ pub struct Scenario {
     pub internet_hosts: Vec<InternetHost>,
     /// What must hold when the scenario is replayed.
     pub expectations: Vec<Expectation>,
+    /// Application security groups with their member NICs.
+    pub application_security_groups: Vec<ApplicationSecurityGroup>,
 }
 
 /// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
@@ -576,6 +580,8 @@ pub enum AddressMatch {
     Prefix(Ipv4Net),
     /// A service tag.
     Tag(ServiceTag),
+    /// An application security group: the private IPs of its member NICs [ASG20].
+    Asg(AsgId),
 }
 
 /// An inclusive port range; `"*"` is `0..=65535`.
@@ -787,12 +793,15 @@ impl Default for Pricing {
 /// An endpoint of a probe or flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
-    /// A VM (its primary NIC).
+    /// A VM (its primary NIC, the first listed).
     Vm(VmId),
     /// An on-premises host.
     Host(HostId),
     /// A bare IPv4 address (e.g. on the Internet).
     Ip(Ipv4Addr),
+    /// One NIC of a VM (`vm/nic` or the NIC's name): packets leave from it, with its subnet's
+    /// routes and NSGs, and arrive at its address.
+    Nic(NicId),
 }
 
 /// A rate of a traffic source.

@@ -18,7 +18,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+mod asg;
 mod firewall;
+pub use asg::*;
 pub use firewall::*;
 
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
@@ -167,6 +169,9 @@ pub struct RawScenario {
     /// Hosts on the Internet: named public addresses.
     #[serde(default)]
     pub internet: Vec<RawInternetHost>,
+    /// Application security groups, joined by NICs and named in NSG rules.
+    #[serde(default)]
+    pub application_security_groups: Vec<RawApplicationSecurityGroup>,
 }
 
 /// `virtual_network_access` switch.
@@ -354,6 +359,10 @@ pub struct RawNic {
     /// `Standard` (default; closed to inbound unless an NSG allows it) or `Basic`.
     #[schemars(with = "Option<String>")]
     pub public_ip_sku: Option<Spanned<String>>,
+    /// The application security groups the NIC's IP configuration joins (at most 20), all of
+    /// them with members in the NIC's VNet only.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A network security group.
@@ -419,6 +428,12 @@ pub struct RawNsgRule {
     /// As `source_ports`.
     #[schemars(with = "Option<OneOrMany<Text>>")]
     pub destination_ports: Option<Spanned<OneOrMany<Text>>>,
+    /// One application security group as the source, instead of `source` (a list of one).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub source_application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
+    /// One application security group as the destination, instead of `destination`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub destination_application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A route table.

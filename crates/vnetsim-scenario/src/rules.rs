@@ -105,7 +105,7 @@ rules! {
     UnknownFlow = "unknown-flow":
         "Referenced flows must exist.",
     UnknownEndpoint = "unknown-endpoint":
-        "Endpoints are a VM, an on-premises host or an IPv4 address.",
+        "Endpoints are a VM, an on-premises host, a NIC (`vm/nic` or its name) or an IPv4 address.",
     SenderUnheldAddress = "sender-unheld-address":
         "A sender given as an address inside a VNet must be an address a NIC holds.",
     PortZero = "port-zero":
@@ -265,6 +265,19 @@ rules! {
         "A public IP address is a public address, outside private, reserved and VNet ranges.",
     PublicIpDuplicate = "public-ip-duplicate":
         "A public IP address belongs to one resource: a NIC, a firewall or an Internet host.",
+    // Application security groups.
+    UnknownAsg = "unknown-asg":
+        "NICs and NSG rules name application security groups declared in `application_security_groups`.",
+    AsgVnet = "asg-vnet":
+        "All NICs of an application security group are in the VNet of its first NIC (ASG20).",
+    AsgRuleVnets = "asg-rule-vnets":
+        "With application security groups as both source and destination of a rule, the NICs of both are in one VNet (ASG20).",
+    AsgWithAddresses = "asg-with-addresses":
+        "A rule's source (or destination) is addresses and tags or an application security group, not both.",
+    AsgSeveral = "asg-several":
+        "A rule's source, or its destination, names exactly one application security group when it names any (ASG20).",
+    AsgLimit = "asg-limit":
+        "At most 3,000 application security groups, 20 per NIC, 4,000 NICs per group and 100 named by the rules of one NSG (limits).",
 }
 
 impl Rule {

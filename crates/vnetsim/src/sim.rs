@@ -127,7 +127,7 @@ impl Sim {
     ) -> Result<Verdict, Error> {
         let sc = &self.scenario;
         let (ingress, from) = if let Some(nic) = sc.nic_by_name(ingress) {
-            (Ingress::Nic(nic), Endpoint::Vm(sc.nics[nic.index()].vm))
+            (Ingress::Nic(nic), endpoint_of_nic(sc, nic))
         } else if let Some(vm) = sc.vm_by_name(ingress) {
             match sc.vms[vm.index()].nics.first() {
                 Some(nic) => (Ingress::Nic(*nic), Endpoint::Vm(vm)),
@@ -192,11 +192,12 @@ impl Sim {
         Ok(verdict)
     }
 
-    /// The endpoint that holds `ip`: the VM of a NIC, an on-premises host, or the bare address.
+    /// The endpoint that holds `ip`: the VM of a primary NIC, another NIC itself, an on-premises
+    /// host, or the bare address.
     fn endpoint_of_ip(&self, ip: Ipv4Addr) -> Endpoint {
         let sc = &self.scenario;
-        if let Some(n) = sc.nics.iter().find(|n| n.ip == ip) {
-            Endpoint::Vm(n.vm)
+        if let Some(n) = sc.nics.iter().position(|n| n.ip == ip) {
+            endpoint_of_nic(sc, vnetsim_scenario::NicId(n as u32))
         } else if let Some(h) = sc.hosts.iter().position(|h| h.ip == ip) {
             Endpoint::Host(vnetsim_scenario::HostId(h as u32))
         } else {
@@ -405,5 +406,16 @@ impl ReportExt for Report {
                 failed.join("\n  ")
             );
         }
+    }
+}
+
+/// A NIC as an endpoint: its VM when it is the VM's primary NIC, else the NIC itself (a VM's
+/// other NICs are named `vm/nic`).
+fn endpoint_of_nic(sc: &Scenario, nic: vnetsim_scenario::NicId) -> Endpoint {
+    let vm = sc.nics[nic.index()].vm;
+    if sc.vms[vm.index()].nics.first() == Some(&nic) {
+        Endpoint::Vm(vm)
+    } else {
+        Endpoint::Nic(nic)
     }
 }

@@ -27,6 +27,7 @@ use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
 
 use crate::tables::addrset::AddrSet;
+use crate::tables::asg::AsgSets;
 use crate::tables::lpm::Lpm;
 use crate::tables::nsg::{CompiledNsg, TagSets};
 use crate::tables::routes::{EffectiveRoute, RESERVED_NONE_PREFIXES, RouteState, RouteTarget};
@@ -59,6 +60,8 @@ impl Dataplane {
             .map(|v| peerings.gateway_for(scenario, VnetId(v as u32)))
             .collect();
 
+        // Application security groups: the same member addresses in every VNet [ASG20].
+        let asgs = AsgSets::of(scenario);
         let vnets: Vec<VnetPlane> = scenario
             .vnets
             .iter()
@@ -66,7 +69,8 @@ impl Dataplane {
             .map(|(v, vnet)| {
                 let id = VnetId(v as u32);
                 let space = AddrSet::from_prefixes(vnet.address_space.iter().copied());
-                let tags = tag_sets(scenario, &peerings, gateway_of[v], id);
+                let mut tags = tag_sets(scenario, &peerings, gateway_of[v], id);
+                tags.application_security_groups = asgs.clone();
                 let own_sites: Vec<(Ipv4Net, u32)> = scenario
                     .sites
                     .iter()
@@ -439,5 +443,6 @@ fn tag_sets(
         virtual_network: vn,
         internet,
         azure_load_balancer: host,
+        application_security_groups: AsgSets::default(),
     }
 }

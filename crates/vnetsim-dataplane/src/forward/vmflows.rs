@@ -103,6 +103,7 @@ impl VmFlows {
             Endpoint::Vm(vm) => naming[vm.index()] += 1,
             Endpoint::Ip(_) => *anywhere += 1,
             Endpoint::Host(_) => {}
+            Endpoint::Nic(nic) => naming[scenario.nics[nic.index()].vm.index()] += 1,
         };
         for f in &scenario.traffic {
             total += 1;

@@ -7,7 +7,9 @@
 //! [`crate::forward::pipeline`] decided.
 
 use serde::Serialize;
-use vnetsim_scenario::{Direction, FirewallId, NsgId, Probe, Protocol, Scenario, SubnetId};
+use vnetsim_scenario::{
+    AddressMatch, Direction, FirewallId, NsgId, Probe, Protocol, Scenario, SubnetId,
+};
 
 use crate::forward::Dataplane;
 use crate::forward::firewall::{FirewallDecision, NatKind, NatPoint};
@@ -49,6 +51,12 @@ pub struct RuleView {
     pub direction: &'static str,
     /// `allow` or `deny`.
     pub access: &'static str,
+    /// The application security group the rule names as its source, if any [ASG20].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_asg: Option<String>,
+    /// The application security group the rule names as its destination, if any [ASG20].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_asg: Option<String>,
 }
 
 /// One hop of an explanation.
@@ -156,6 +164,35 @@ fn rule_name(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> (String, u16) {
     }
 }
 
+/// The application security groups a user rule names as source and destination [ASG20].
+fn rule_asgs(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> (Option<String>, Option<String>) {
+    let RuleRef::User(i) = rule else {
+        return (None, None);
+    };
+    let r = &scenario.nsgs[nsg.index()].rules[i as usize];
+    let asg = |entries: &[AddressMatch]| {
+        entries.iter().find_map(|e| match e {
+            AddressMatch::Asg(a) => scenario
+                .application_security_groups
+                .get(a.index())
+                .map(|g| g.name.clone()),
+            _ => None,
+        })
+    };
+    (asg(&r.source), asg(&r.destination))
+}
+
+/// ` [source ASG web, destination ASG app]` for a rule naming application security groups, to
+/// follow its name in a sentence; empty for any other rule.
+fn asg_note(scenario: &Scenario, nsg: NsgId, rule: RuleRef) -> String {
+    match rule_asgs(scenario, nsg, rule) {
+        (None, None) => String::new(),
+        (Some(s), None) => format!(" [source ASG {s}]"),
+        (None, Some(d)) => format!(" [destination ASG {d}]"),
+        (Some(s), Some(d)) => format!(" [source ASG {s}, destination ASG {d}]"),
+    }
+}
+
 /// The view of a firewall's decision: a rule, its session (`None` with `session`), or its
 /// default deny.
 fn firewall_rule_view(
@@ -253,11 +290,12 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
         } => {
             let (name, priority) = rule_name(scenario, nsg, rule);
             format!(
-                "denied by NSG {} ({}) {} rule {} (priority {})",
+                "denied by NSG {} ({}) {} rule {}{} (priority {})",
                 scenario.nsgs[nsg.index()].name,
                 point_name(scenario, point),
                 direction_name(direction),
                 name,
+                asg_note(scenario, nsg, rule),
                 priority
             )
         }
@@ -490,21 +528,29 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
             direction,
             decision,
         } => {
-            let (rule, priority) = match decision {
+            let (rule, priority, (source_asg, destination_asg), note) = match decision {
                 NsgDecision::Rule(r) => {
                     let (name, p) = rule_name(scenario, nsg, r);
-                    (name, Some(p))
+                    (
+                        name,
+                        Some(p),
+                        rule_asgs(scenario, nsg, r),
+                        asg_note(scenario, nsg, r),
+                    )
                 }
-                NsgDecision::FlowRecord => ("flow-record".to_string(), None),
+                NsgDecision::FlowRecord => {
+                    ("flow-record".to_string(), None, (None, None), String::new())
+                }
             };
             let nsg_name = scenario.nsgs[nsg.index()].name.clone();
             let detail = match priority {
                 Some(p) => format!(
-                    "NSG {} ({}) {}: allowed by {} (priority {})",
+                    "NSG {} ({}) {}: allowed by {}{} (priority {})",
                     nsg_name,
                     point_name(scenario, point),
                     direction_name(direction),
                     rule,
+                    note,
                     p
                 ),
                 None => format!(
@@ -527,6 +573,8 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                     priority,
                     direction: direction_name(direction),
                     access: "allow",
+                    source_asg,
+                    destination_asg,
                 }),
             }
         }
@@ -722,6 +770,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                     rule,
                 } => {
                     let (name, p) = rule_name(scenario, nsg, rule);
+                    let (source_asg, destination_asg) = rule_asgs(scenario, nsg, rule);
                     Some(RuleView {
                         nsg: scenario.nsgs[nsg.index()].name.clone(),
                         attached_to: point_name(scenario, point),
@@ -729,6 +778,8 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                         priority: Some(p),
                         direction: direction_name(direction),
                         access: "deny",
+                        source_asg,
+                        destination_asg,
                     })
                 }
                 _ => None,

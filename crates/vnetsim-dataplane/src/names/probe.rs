@@ -58,6 +58,7 @@ pub fn ingress_for(scenario: &Scenario, endpoint: Endpoint) -> Ingress {
                 Ingress::Internet
             }
         }
+        Endpoint::Nic(nic) => Ingress::Nic(nic),
     }
 }
 
@@ -118,6 +119,7 @@ impl EndpointIndex {
                     Ingress::Internet
                 }
             }
+            Endpoint::Nic(nic) => Ingress::Nic(nic),
         }
     }
 
@@ -127,6 +129,7 @@ impl EndpointIndex {
             Endpoint::Vm(vm) => self.vms[vm.index()].map(|(_, ip)| ip),
             Endpoint::Host(host) => Some(scenario.hosts[host.index()].ip),
             Endpoint::Ip(ip) => Some(ip),
+            Endpoint::Nic(nic) => Some(scenario.nics[nic.index()].ip),
         }
     }
 }

@@ -1,11 +1,14 @@
-//! Listings of a VM's NICs: effective routes and effective security rules, in Azure's columns.
+//! Listings of a VM's NICs (or of one NIC): effective routes and effective security rules, in
+//! Azure's columns; a rule naming an application security group shows `ASG <name>`.
 //!
 //! What it is for: `vnetsim routes` and `vnetsim rules` (text and JSON), and tests that compare
 //! them with Azure's documented tables. Every route row always carries its prefix and next hop
 //! IP. What it is not: a decision path; these are read-only views of the compiled tables.
 
 use serde::Serialize;
-use vnetsim_scenario::{Access, AddressMatch, Direction, PortRange, RuleProtocol, Scenario, VmId};
+use vnetsim_scenario::{
+    Access, AddressMatch, Direction, NicId, PortRange, RuleProtocol, Scenario, VmId,
+};
 
 use crate::forward::Dataplane;
 use crate::tables::nsg::{CompiledNsg, RuleRef};
@@ -53,32 +56,40 @@ pub fn effective_routes_of_vm(
     scenario.vms[vm.index()]
         .nics
         .iter()
-        .map(|&nic| {
-            let n = &scenario.nics[nic.index()];
-            let subnet = &scenario.subnets[n.subnet.index()];
-            NicRoutes {
-                nic: n.name.clone(),
-                ip: n.ip.to_string(),
-                subnet: scenario.subnet_path(n.subnet),
-                route_table: subnet
-                    .route_table
-                    .map(|t| scenario.route_tables[t.index()].name.clone()),
-                routes: dataplane
-                    .routes(n.subnet)
-                    .iter()
-                    .map(|r| RouteRow {
-                        source: r.source.as_str(),
-                        state: r.state.as_str(),
-                        prefix: r.prefix.to_string(),
-                        next_hop_type: r.next_hop.as_str(),
-                        next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
-                        name: r.name.clone(),
-                        note: r.note,
-                    })
-                    .collect(),
-            }
-        })
+        .map(|&nic| effective_routes_of_nic(scenario, dataplane, nic))
         .collect()
+}
+
+/// Effective routes of one NIC: those of its own subnet (a VM's NICs may sit in different
+/// subnets, each with its route table).
+pub fn effective_routes_of_nic(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    nic: NicId,
+) -> NicRoutes {
+    let n = &scenario.nics[nic.index()];
+    let subnet = &scenario.subnets[n.subnet.index()];
+    NicRoutes {
+        nic: n.name.clone(),
+        ip: n.ip.to_string(),
+        subnet: scenario.subnet_path(n.subnet),
+        route_table: subnet
+            .route_table
+            .map(|t| scenario.route_tables[t.index()].name.clone()),
+        routes: dataplane
+            .routes(n.subnet)
+            .iter()
+            .map(|r| RouteRow {
+                source: r.source.as_str(),
+                state: r.state.as_str(),
+                prefix: r.prefix.to_string(),
+                next_hop_type: r.next_hop.as_str(),
+                next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
+                name: r.name.clone(),
+                note: r.note,
+            })
+            .collect(),
+    }
 }
 
 /// One security rule row.
@@ -136,7 +147,7 @@ pub struct NicRules {
     pub groups: Vec<RuleGroup>,
 }
 
-fn address_text(entries: &[AddressMatch]) -> String {
+fn address_text(scenario: &Scenario, entries: &[AddressMatch]) -> String {
     let parts: Vec<String> = entries
         .iter()
         .map(|e| match e {
@@ -144,6 +155,11 @@ fn address_text(entries: &[AddressMatch]) -> String {
             AddressMatch::Prefix(p) if p.prefix_len() == 32 => p.addr().to_string(),
             AddressMatch::Prefix(p) => p.to_string(),
             AddressMatch::Tag(tag) => tag.name().to_string(),
+            // Azure's effective rules name the group, not its members.
+            AddressMatch::Asg(asg) => match scenario.application_security_groups.get(asg.index()) {
+                Some(g) => format!("ASG {}", g.name),
+                None => format!("ASG #{}", asg.0),
+            },
         })
         .collect();
     parts.join(", ")
@@ -185,9 +201,9 @@ fn rows(
                         RuleProtocol::One(vnetsim_scenario::Protocol::Udp) => "Udp",
                         RuleProtocol::One(vnetsim_scenario::Protocol::Icmp) => "Icmp",
                     },
-                    source: address_text(&r.source),
+                    source: address_text(scenario, &r.source),
                     source_ports: ports_text(&r.source_ports),
-                    destination: address_text(&r.destination),
+                    destination: address_text(scenario, &r.destination),
                     destination_ports: ports_text(&r.destination_ports),
                     default: false,
                 }
@@ -220,49 +236,52 @@ pub fn effective_rules_of_vm(
     scenario.vms[vm.index()]
         .nics
         .iter()
-        .map(|&nic| {
-            let n = &scenario.nics[nic.index()];
-            let subnet_nsg = dataplane.subnet_nsg(n.subnet);
-            let nic_nsg = dataplane.nic_nsg(nic);
-            let subnet_at = format!("subnet {}", scenario.subnet_path(n.subnet));
-            let nic_at = format!("nic {}", n.name);
-            let mut groups = Vec::new();
-            for (direction, dir_name, levels) in [
-                (
-                    Direction::Inbound,
-                    "Inbound",
-                    [(subnet_nsg, &subnet_at), (nic_nsg, &nic_at)],
-                ),
-                (
-                    Direction::Outbound,
-                    "Outbound",
-                    [(nic_nsg, &nic_at), (subnet_nsg, &subnet_at)],
-                ),
-            ] {
-                let mut stage = 0;
-                for (nsg, at) in levels {
-                    let Some((id, compiled)) = nsg else { continue };
-                    stage += 1;
-                    groups.push(RuleGroup {
-                        direction: dir_name,
-                        stage: if stage == 1 { "1st" } else { "2nd" },
-                        nsg: scenario.nsgs[id.index()].name.clone(),
-                        attached_to: at.clone(),
-                        rules: rows(scenario, id, compiled, direction),
-                    });
-                }
-            }
-            NicRules {
-                nic: n.name.clone(),
-                ip: n.ip.to_string(),
-                subnet: scenario.subnet_path(n.subnet),
-                virtual_network_tag: dataplane
-                    .virtual_network_tag(scenario, n.subnet)
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect(),
-                groups,
-            }
-        })
+        .map(|&nic| effective_rules_of_nic(scenario, dataplane, nic))
         .collect()
+}
+
+/// Effective security rules of one NIC: its own NSG and its subnet's.
+pub fn effective_rules_of_nic(scenario: &Scenario, dataplane: &Dataplane, nic: NicId) -> NicRules {
+    let n = &scenario.nics[nic.index()];
+    let subnet_nsg = dataplane.subnet_nsg(n.subnet);
+    let nic_nsg = dataplane.nic_nsg(nic);
+    let subnet_at = format!("subnet {}", scenario.subnet_path(n.subnet));
+    let nic_at = format!("nic {}", n.name);
+    let mut groups = Vec::new();
+    for (direction, dir_name, levels) in [
+        (
+            Direction::Inbound,
+            "Inbound",
+            [(subnet_nsg, &subnet_at), (nic_nsg, &nic_at)],
+        ),
+        (
+            Direction::Outbound,
+            "Outbound",
+            [(nic_nsg, &nic_at), (subnet_nsg, &subnet_at)],
+        ),
+    ] {
+        let mut stage = 0;
+        for (nsg, at) in levels {
+            let Some((id, compiled)) = nsg else { continue };
+            stage += 1;
+            groups.push(RuleGroup {
+                direction: dir_name,
+                stage: if stage == 1 { "1st" } else { "2nd" },
+                nsg: scenario.nsgs[id.index()].name.clone(),
+                attached_to: at.clone(),
+                rules: rows(scenario, id, compiled, direction),
+            });
+        }
+    }
+    NicRules {
+        nic: n.name.clone(),
+        ip: n.ip.to_string(),
+        subnet: scenario.subnet_path(n.subnet),
+        virtual_network_tag: dataplane
+            .virtual_network_tag(scenario, n.subnet)
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        groups,
+    }
 }

@@ -1,7 +1,8 @@
 //! Compiled network security group evaluation.
 //!
 //! What it is for: turning one [`model::Nsg`] plus the service-tag address sets of the VNet it
-//! is evaluated in into a [`CompiledNsg`]: per direction, the user rules in priority order
+//! is evaluated in (and the application security groups' member addresses, see
+//! [`crate::tables::asg`]) into a [`CompiledNsg`]: per direction, the user rules in priority order
 //! followed by Azure's six default rules, each with numeric protocol, address sets and port
 //! sets. [`CompiledNsg::evaluate`] then returns the first matching rule for a [`FlowKey`] with no
 //! allocation, lock or panic.
@@ -28,6 +29,7 @@ use vnetsim_scenario::model::{
 };
 
 use crate::tables::addrset::AddrSet;
+use crate::tables::asg::AsgSets;
 use crate::tables::platform::{HOST_VIP, IMDS_IP};
 use crate::wire::{FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
@@ -40,6 +42,8 @@ pub struct TagSets {
     pub internet: AddrSet,
     /// `AzureLoadBalancer`: 168.63.129.16.
     pub azure_load_balancer: AddrSet,
+    /// Each application security group: its member NICs' addresses (the same in every VNet).
+    pub application_security_groups: AsgSets,
 }
 
 impl TagSets {
@@ -67,6 +71,8 @@ impl TagSets {
             AddressMatch::Any => AddrSet::all(),
             AddressMatch::Prefix(net) => AddrSet::from_prefixes([net]),
             AddressMatch::Tag(tag) => self.get(tag).into_owned(),
+            // An ASG matches its member NICs' addresses [ASG20]: numeric like a prefix list.
+            AddressMatch::Asg(asg) => self.application_security_groups.get(asg),
         }
     }
 }
@@ -646,6 +652,7 @@ mod tests {
             internet: AddrSet::all().difference(&private).difference(&vnet),
             virtual_network: vnet,
             azure_load_balancer: AddrSet::from_prefixes([net("168.63.129.16/32")]),
+            application_security_groups: AsgSets::default(),
         }
     }
 
@@ -910,6 +917,7 @@ mod tests {
             AddressMatch::Any => true,
             AddressMatch::Prefix(p) => p.contains(&Ipv4Addr::from(a)),
             AddressMatch::Tag(t) => tags.get(t).contains(a),
+            AddressMatch::Asg(g) => tags.application_security_groups.get(g).contains(a),
         })
     }
 

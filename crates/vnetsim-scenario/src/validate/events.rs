@@ -160,6 +160,7 @@ impl Resolver<'_> {
         if let Some(s) = &ev.add_nsg_rule {
             let nsg = self.find(Kind::Nsg, &s.nsg, format!("{path}.add_nsg_rule.nsg"));
             let rule = self.nsg_rule(&s.rule, &format!("{path}.add_nsg_rule.rule"))?;
+            self.asg_rule_vnets(&s.rule, &format!("{path}.add_nsg_rule.rule"));
             Some(EventAction::AddNsgRule {
                 nsg: NsgId(nsg?),
                 rule,

@@ -17,6 +17,7 @@
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
 //! the rooms whose rules they reuse: never the other way.
 
+mod asg;
 mod events;
 mod expectations;
 mod firewall;
@@ -40,11 +41,13 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     let mut r = Resolver::new(raw, sink);
     r.settings();
     r.subscriptions();
+    r.asgs();
     let nsg_rules = r.nsgs();
     r.route_tables();
     r.vnets();
     r.gateways();
     r.vms();
+    r.asg_members();
     let links = r.peerings();
     r.udr_gateway_kind();
     r.sites();

@@ -48,6 +48,8 @@ pub(super) enum Kind {
     Endpoint,
     /// A site's connection: a gateway name (or a VNet name, checked first by the caller).
     Connection,
+    /// `application_security_groups[].name`.
+    Asg,
 }
 
 impl Kind {
@@ -62,6 +64,7 @@ impl Kind {
             Kind::Flow => Rule::UnknownFlow,
             Kind::Endpoint => Rule::UnknownEndpoint,
             Kind::Connection => Rule::UnknownConnection,
+            Kind::Asg => Rule::UnknownAsg,
         }
     }
 
@@ -74,8 +77,9 @@ impl Kind {
             Kind::Peering => "peering",
             Kind::Nic => "NIC",
             Kind::Flow => "flow",
-            Kind::Endpoint => "VM or host (and it is not an IPv4 address)",
+            Kind::Endpoint => "VM, host or NIC (and it is not an IPv4 address)",
             Kind::Connection => "gateway or VNet",
+            Kind::Asg => "application security group",
         }
     }
 }
@@ -94,6 +98,7 @@ pub(super) struct Indexes<'r> {
     /// VMs (ids `0..vms`) then hosts (ids from `vms`).
     pub(super) endpoints: Names<'r>,
     pub(super) flows: Names<'r>,
+    pub(super) asgs: Names<'r>,
 }
 
 impl<'r> Indexes<'r> {
@@ -108,6 +113,7 @@ impl<'r> Indexes<'r> {
             Kind::Flow => &self.flows,
             Kind::Endpoint => &self.endpoints,
             Kind::Connection => &self.gateways,
+            Kind::Asg => &self.asgs,
         }
     }
 }

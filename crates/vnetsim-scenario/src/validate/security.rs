@@ -125,8 +125,23 @@ impl Resolver<'_> {
             self.protocol(&r.protocol, &format!("{path}.protocol"))
                 .map(RuleProtocol::One)
         };
-        let source = self.addresses(r.source.as_ref(), &format!("{path}.source"));
-        let destination = self.addresses(r.destination.as_ref(), &format!("{path}.destination"));
+        // An application security group stands in for the addresses of its side [ASG20].
+        let source = match self.rule_asgs(
+            r.source.as_ref(),
+            r.source_application_security_groups.as_ref(),
+            &format!("{path}.source_application_security_groups"),
+        ) {
+            Some(asg) => asg,
+            None => self.addresses(r.source.as_ref(), &format!("{path}.source")),
+        };
+        let destination = match self.rule_asgs(
+            r.destination.as_ref(),
+            r.destination_application_security_groups.as_ref(),
+            &format!("{path}.destination_application_security_groups"),
+        ) {
+            Some(asg) => asg,
+            None => self.addresses(r.destination.as_ref(), &format!("{path}.destination")),
+        };
         let source_ports = self.ports(r.source_ports.as_ref(), &format!("{path}.source_ports"));
         let destination_ports = self.ports(
             r.destination_ports.as_ref(),

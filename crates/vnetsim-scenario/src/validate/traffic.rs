@@ -415,6 +415,11 @@ impl Resolver<'_> {
                 .get(h.0 as usize)
                 .map_or(4 << 32 | u64::from(h.0), |h| 1 << 32 | u64::from(h.site.0)),
             Endpoint::Ip(ip) => 2 << 32 | u64::from(u32::from(ip)),
+            Endpoint::Nic(nic) => self
+                .sc
+                .nics
+                .get(nic.index())
+                .map_or(5 << 32 | u64::from(nic.0), |n| u64::from(n.vnet.0)),
         }
     }
 
@@ -580,6 +585,11 @@ impl Resolver<'_> {
                 .get(h.0 as usize)
                 .map_or_else(String::new, |h| h.name.to_string()),
             Endpoint::Ip(ip) => ip.to_string(),
+            Endpoint::Nic(nic) => self
+                .sc
+                .nics
+                .get(nic.index())
+                .map_or_else(String::new, |n| n.name.clone()),
         }
     }
 
@@ -743,11 +753,33 @@ impl Resolver<'_> {
                 )
             });
         }
+        if let Some(nic) = self.nic_endpoint(&name.value) {
+            return Some(Endpoint::Nic(nic));
+        }
         if let Ok(ip) = name.value.trim().parse::<Ipv4Addr>() {
             return Some(Endpoint::Ip(ip));
         }
         self.find(Kind::Endpoint, name, path);
         None
+    }
+
+    /// A NIC named as an endpoint: `vm/nic` (that VM's NIC) or the NIC's own name. Packets
+    /// then leave from (and arrive at) that NIC, not the VM's primary one.
+    fn nic_endpoint(&self, name: &str) -> Option<NicId> {
+        let nic_of = |nic: &str| {
+            self.names
+                .nics
+                .get(nic)
+                .map(|(id, _)| NicId(*id))
+                .filter(|id| id.index() < self.sc.nics.len())
+        };
+        if let Some((vm, nic)) = name.split_once('/')
+            && let Some((vm, _)) = self.names.endpoints.get(vm)
+            && (*vm as usize) < self.raw.vms.len()
+        {
+            return nic_of(nic).filter(|id| self.sc.nics[id.index()].vm == VmId(*vm));
+        }
+        nic_of(name)
     }
 }
 
