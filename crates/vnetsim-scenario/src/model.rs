@@ -56,6 +56,8 @@ id_type!(
 
 mod firewall;
 pub use firewall::*;
+mod private_endpoint;
+pub use private_endpoint::*;
 
 /// A whole checked scenario.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -110,6 +112,8 @@ pub struct Scenario {
     pub internet_hosts: Vec<InternetHost>,
     /// What must hold when the scenario is replayed.
     pub expectations: Vec<Expectation>,
+    /// Private endpoints (network interfaces of private-link resources).
+    pub private_endpoints: Vec<PrivateEndpoint>,
 }
 
 /// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
@@ -402,6 +406,9 @@ pub struct Subnet {
     /// VMs without an explicit outbound method reach the Internet through an implicit public
     /// IP (ARM `defaultOutboundAccess`; false: a private subnet).
     pub default_outbound_access: bool,
+    /// ARM `privateEndpointNetworkPolicies`: whether the subnet's NSG and route table apply to
+    /// its private endpoints [PENP23].
+    pub private_endpoint_network_policies: PrivateEndpointNetworkPolicies,
 }
 
 /// A virtual machine.
@@ -647,6 +654,10 @@ pub enum NextHopType {
     VirtualAppliance,
     /// Drop.
     None,
+    /// To a private endpoint: the `/32` system route each private endpoint adds to its VNet
+    /// and to peered VNets [PENP23]. The type's name is unconfirmed: only community sources
+    /// show it (azure-current 8.2, 11.1).
+    InterfaceEndpoint,
 }
 
 impl NextHopType {
@@ -659,6 +670,7 @@ impl NextHopType {
             NextHopType::Internet => "Internet",
             NextHopType::VirtualAppliance => "VirtualAppliance",
             NextHopType::None => "None",
+            NextHopType::InterfaceEndpoint => "InterfaceEndpoint",
         }
     }
 }

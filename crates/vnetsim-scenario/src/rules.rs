@@ -265,6 +265,17 @@ rules! {
         "A public IP address is a public address, outside private, reserved and VNet ranges.",
     PublicIpDuplicate = "public-ip-duplicate":
         "A public IP address belongs to one resource: a NIC, a firewall or an Internet host.",
+    // Private endpoints.
+    PrivateEndpointSubnet = "private-endpoint-subnet":
+        "A private endpoint cannot sit in GatewaySubnet, AzureFirewallSubnet or AzureFirewallManagementSubnet, which hold only their gateway or firewall.",
+    PrivateEndpointSubnetFull = "private-endpoint-subnet-full":
+        "A private endpoint without a static IP needs a free address in its subnet.",
+    PrivateEndpointNsg = "private-endpoint-nsg":
+        "A private endpoint's network interface is read-only and takes no NSG; its subnet's NSG applies with network policies.",
+    PrivateEndpointService = "private-endpoint-service":
+        "A private endpoint's service is the DNS name of its private-link resource.",
+    PrivateEndpointSender = "private-endpoint-sender":
+        "A private endpoint never initiates traffic: it is only the destination of flows and probes.",
 }
 
 impl Rule {
