@@ -233,7 +233,8 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
     path
 }
 
-/// The display name of a destination: the VM of a NIC, a host, or `Internet`.
+/// The display name of a destination: the VM of a NIC, a host, a private endpoint, or
+/// `Internet`.
 pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
     match to {
         Destination::Nic(nic) => scenario.vms[scenario.nics[nic.index()].vm.index()]
@@ -242,6 +243,7 @@ pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
         Destination::Host(host) => scenario.hosts[host.index()].name.to_string(),
         Destination::Internet => "Internet".to_string(),
         Destination::Platform(e) => e.name().to_string(),
+        Destination::PrivateEndpoint(pe) => scenario.private_endpoints[pe.index()].name.to_string(),
     }
 }
 
