@@ -56,7 +56,8 @@ pub struct RuleView {
 /// One hop of an explanation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HopView {
-    /// What happened: send, nsg, route, peering, arrive, forward, gateway, deliver, drop.
+    /// What happened: send, nsg, route, peering, arrive, forward, gateway, endpoint (a private
+    /// endpoint reached), deliver, drop.
     pub kind: &'static str,
     /// Where (VM, subnet, VNet, gateway, site).
     pub at: String,
@@ -265,7 +266,9 @@ pub fn endpoint_route_view(
 fn route_text(r: &RouteView) -> String {
     let endpoint = if r.next_hop_type == "InterfaceEndpoint" {
         format!(
-            ": the /32 route private endpoint {} adds to its VNet and peered VNets (PENP23); the              longest prefix wins over shorter user routes such as 0.0.0.0/0 (next hop type name              unconfirmed)",
+            ": the /32 route private endpoint {} adds to its VNet and peered VNets (PENP23); the \
+             longest prefix wins over shorter user routes such as 0.0.0.0/0 (next hop type name \
+             unconfirmed)",
             r.name.as_deref().unwrap_or("?")
         )
     } else {
@@ -474,7 +477,10 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
             let p = &scenario.private_endpoints[pe.index()];
             let sub = &scenario.subnets[p.subnet.index()];
             format!(
-                "route {} -> {} ({}{}) of private endpoint {}'s answers: they follow the routes                  of {} without its route table, as network policies {} leave out route tables                  (user-defined routes do not apply to private endpoint traffic, PEFW25), and                  that route carries nothing",
+                "route {} -> {} ({}{}) of private endpoint {}'s answers: they follow the routes \
+                 of {} without its route table, as network policies {} leave out route tables \
+                 (user-defined routes do not apply to private endpoint traffic, PEFW25), and \
+                 that route carries nothing",
                 r.prefix,
                 r.next_hop_type,
                 r.source,
@@ -632,7 +638,7 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         Step::PrivateEndpoint { pe } => {
             let p = &scenario.private_endpoints[pe.index()];
             plain(
-                "private-endpoint",
+                "endpoint",
                 p.name.to_string(),
                 format!(
                     "private endpoint {} ({}) of {} in {}; {}",
@@ -651,13 +657,16 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
             let routes = match sub.route_table {
                 None => format!("the routes of {}", scenario.subnet_path(p.subnet)),
                 Some(t) if policies.route_table() => format!(
-                    "the routes of {} with route table {} (network policies {} include route                      tables, PENP23)",
+                    "the routes of {} with route table {} (network policies {} include route \
+                     tables, PENP23)",
                     scenario.subnet_path(p.subnet),
                     scenario.route_tables[t.index()].name,
                     policies.as_str()
                 ),
                 Some(t) => format!(
-                    "the routes of {} without route table {} (network policies {} leave out                      route tables: user-defined routes do not apply to private endpoint                      traffic, PEFW25)",
+                    "the routes of {} without route table {} (network policies {} leave out \
+                     route tables: user-defined routes do not apply to private endpoint \
+                     traffic, PEFW25)",
                     scenario.subnet_path(p.subnet),
                     scenario.route_tables[t.index()].name,
                     policies.as_str()

@@ -355,7 +355,8 @@ fn summarize(
         if summarizes {
             routes[i].state = RouteState::Invalid;
             routes[i].note = Some(
-                "invalidated by a user route summarizing the private endpoint's VNet range:                  network policies include route tables on the endpoint's subnet (PENP23)",
+                "invalidated by a user route summarizing the private endpoint's VNet range: \
+                 network policies include route tables on the endpoint's subnet (PENP23)",
             );
         }
     }
