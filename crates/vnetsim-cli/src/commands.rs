@@ -81,7 +81,8 @@ fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8>
         && let Some(pe) = scenario.private_endpoint_at(ip)
     {
         eprintln!(
-            "error: --from {name}: private endpoint {} never initiates traffic, it only answers              connections made to it [private-endpoint-sender]; make it the --to",
+            "error: --from {name}: private endpoint {} never initiates traffic, it only answers \
+             connections made to it [private-endpoint-sender]; make it the --to",
             scenario.private_endpoints[pe.index()].name
         );
         return Err(INVALID);
