@@ -149,8 +149,7 @@ fn web(n: &Net) -> Ingress {
 }
 
 fn endpoint_route_state(n: &Net, subnet: &str, ip: &str) -> Option<String> {
-    n.dp
-        .routes(n.subnet(subnet))
+    n.dp.routes(n.subnet(subnet))
         .iter()
         .find(|r| r.next_hop.as_str() == "InterfaceEndpoint" && r.prefix.to_string() == ip)
         .map(|r| r.state.as_str().to_string())
@@ -167,8 +166,20 @@ fn pe20_the_endpoint_adds_a_32_route_to_its_vnet_and_peered_vnets_only() {
         );
     }
     let rows = n.rows("hub/ops");
-    assert!(rows.contains(&row("Default", "Active", "10.0.3.4/32", "InterfaceEndpoint", "")));
-    assert!(rows.contains(&row("Default", "Active", "10.2.3.4/32", "InterfaceEndpoint", "")));
+    assert!(rows.contains(&row(
+        "Default",
+        "Active",
+        "10.0.3.4/32",
+        "InterfaceEndpoint",
+        ""
+    )));
+    assert!(rows.contains(&row(
+        "Default",
+        "Active",
+        "10.2.3.4/32",
+        "InterfaceEndpoint",
+        ""
+    )));
     // Peering is not transitive: spoke3 (peered with spoke1) gets no route for sql-pe, and
     // spoke1 none for far-pe (spoke2 peers with the hub only).
     assert_eq!(endpoint_route_state(&n, "spoke3/app", "10.0.3.4/32"), None);
@@ -271,12 +282,11 @@ fn penp23_route_summarization_needs_route_table_policies_and_never_uses_0_0_0_0(
         NETWORK_RULE,
         "",
     );
-    let r = n
-        .dp
-        .routes(n.subnet("spoke1/app"))
-        .iter()
-        .find(|r| r.next_hop.as_str() == "InterfaceEndpoint")
-        .unwrap();
+    let r =
+        n.dp.routes(n.subnet("spoke1/app"))
+            .iter()
+            .find(|r| r.next_hop.as_str() == "InterfaceEndpoint")
+            .unwrap();
     assert!(r.note.unwrap().contains("PENP23"), "{:?}", r.note);
 }
 
@@ -296,7 +306,11 @@ fn penp23_the_subnet_nsg_filters_traffic_to_the_endpoint_only_with_nsg_policies(
         );
         let r = n.send("ops", "sql-pe", Protocol::Tcp, 1433);
         if denied {
-            assert_eq!(r.outcome.drop_reason(), Some(DropReason::NsgDenied), "{policies}");
+            assert_eq!(
+                r.outcome.drop_reason(),
+                Some(DropReason::NsgDenied),
+                "{policies}"
+            );
             assert!(
                 matches!(r.outcome, Outcome::Dropped(_, DropCause::Nsg { .. })),
                 "{policies}"
@@ -315,7 +329,11 @@ fn penp23_the_subnet_nsg_filters_traffic_to_the_endpoint_only_with_nsg_policies(
             Outcome::Delivered(Destination::PrivateEndpoint(SQL_PE)),
             "{policies}"
         );
-        assert_eq!(!common::nsg_passes(&r.steps).is_empty(), denied, "{policies}");
+        assert_eq!(
+            !common::nsg_passes(&r.steps).is_empty(),
+            denied,
+            "{policies}"
+        );
     }
 }
 
@@ -331,7 +349,10 @@ fn penp23_the_subnet_nsg_at_the_endpoint_is_stateful() {
     let mut flows = FlowTable::new();
     let spec = common::tcp_spec("10.0.4.4", "10.0.3.4", 40000, 443);
     let (first, steps, _) = send(&n, ops, &spec, &mut flows);
-    assert_eq!(first, Outcome::Delivered(Destination::PrivateEndpoint(SQL_PE)));
+    assert_eq!(
+        first,
+        Outcome::Delivered(Destination::PrivateEndpoint(SQL_PE))
+    );
     assert!(matches!(
         common::nsg_passes(&steps)[0].2,
         vnetsim_dataplane::pipeline::NsgDecision::Rule(_)
@@ -402,11 +423,18 @@ fn pefw25_a_32_user_route_and_route_table_policies_keep_network_rule_flows_symme
         assert_eq!(o, Outcome::Delivered(Destination::PrivateEndpoint(SQL_PE)));
         assert!(through_firewall(&steps));
         // Network rules do not SNAT to private ranges: the endpoint sees the client.
-        assert_eq!(meta.key.src, u32::from(std::net::Ipv4Addr::new(10, 1, 1, 4)));
+        assert_eq!(
+            meta.key.src,
+            u32::from(std::net::Ipv4Addr::new(10, 1, 1, 4))
+        );
         let (o, steps) = answer(&n, SQL_PE, &meta, &mut flows);
         assert_eq!(o, Outcome::Delivered(Destination::Nic(n.vm_nic("web"))));
         // Without route table policies the answer goes around the firewall.
-        assert_eq!(through_firewall(&steps), symmetric, "{policies}: {steps:#?}");
+        assert_eq!(
+            through_firewall(&steps),
+            symmetric,
+            "{policies}: {steps:#?}"
+        );
     }
 }
 
@@ -419,7 +447,10 @@ fn pefw25_application_rules_snat_so_answers_return_through_the_firewall() {
     let (o, steps, meta) = send(&n, web(&n), &tcp("10.1.1.4", "10.0.3.4"), &mut flows);
     assert_eq!(o, Outcome::Delivered(Destination::PrivateEndpoint(SQL_PE)));
     assert!(through_firewall(&steps));
-    assert_eq!(meta.key.src, u32::from(std::net::Ipv4Addr::new(10, 0, 1, 4)));
+    assert_eq!(
+        meta.key.src,
+        u32::from(std::net::Ipv4Addr::new(10, 0, 1, 4))
+    );
     let (o, steps) = answer(&n, SQL_PE, &meta, &mut flows);
     assert_eq!(o, Outcome::Delivered(Destination::Nic(n.vm_nic("web"))));
     assert!(through_firewall(&steps));
@@ -468,7 +499,11 @@ fn penp23_an_answer_dropped_by_the_routes_without_the_table_names_that_route() {
     let r = &n.dp.private_endpoint_routes(FAR_PE)[route as usize];
     assert_eq!(r.prefix.to_string(), "10.0.0.0/8");
     assert_eq!(r.next_hop.as_str(), "None");
-    let text = vnetsim_dataplane::explain::cause_text(&n.sc, &n.dp, &DropCause::EndpointRoute { pe, route });
+    let text = vnetsim_dataplane::explain::cause_text(
+        &n.sc,
+        &n.dp,
+        &DropCause::EndpointRoute { pe, route },
+    );
     assert!(text.contains("PEFW25"), "{text}");
 }
 
@@ -544,7 +579,11 @@ fn pe20_explain_shows_the_endpoint_route_and_the_endpoint_hop() {
     assert_eq!(route.prefix, "10.0.3.4/32");
     assert_eq!(route.name.as_deref(), Some("sql-pe"));
     let hop = e.hops.iter().find(|h| h.kind == "endpoint").unwrap();
-    assert!(hop.detail.contains("contoso-sql.database.windows.net"), "{}", hop.detail);
+    assert!(
+        hop.detail.contains("contoso-sql.database.windows.net"),
+        "{}",
+        hop.detail
+    );
     assert!(
         hop.detail.contains("NSG pe-nsg does not apply"),
         "{}",

@@ -89,10 +89,7 @@ expect:
 "#,
     )
     .unwrap();
-    assert_eq!(
-        sc.traffic[0].to,
-        Endpoint::Ip(sc.private_endpoints[0].ip)
-    );
+    assert_eq!(sc.traffic[0].to, Endpoint::Ip(sc.private_endpoints[0].ip));
 }
 
 #[test]
@@ -161,10 +158,6 @@ fn penp23_network_policies_default_to_disabled_and_take_azure_values() {
         policy("hub/pe2"),
         PrivateEndpointNetworkPolicies::NetworkSecurityGroupEnabled
     );
-    let err = load_str(
-        &BASE.replace("route_table_enabled", "true"),
-        "pe.yaml",
-    )
-    .unwrap_err();
+    let err = load_str(&BASE.replace("route_table_enabled", "true"), "pe.yaml").unwrap_err();
     assert_eq!(err.rules(), vec!["unknown-variant"]);
 }

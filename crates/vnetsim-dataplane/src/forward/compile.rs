@@ -147,28 +147,29 @@ impl Dataplane {
             }))
         };
 
-        let plane = |routes: Vec<EffectiveRoute>, vnet: VnetId, nsg: Option<u32>, default_outbound| {
-            let mut hops = Vec::new();
-            let mut pairs = Vec::new();
-            for (r, route) in routes.iter().enumerate() {
-                if route.state != RouteState::Active {
-                    continue;
+        let plane =
+            |routes: Vec<EffectiveRoute>, vnet: VnetId, nsg: Option<u32>, default_outbound| {
+                let mut hops = Vec::new();
+                let mut pairs = Vec::new();
+                for (r, route) in routes.iter().enumerate() {
+                    if route.state != RouteState::Active {
+                        continue;
+                    }
+                    let kind = resolve_hop(&peerings, &nic_by_addr, &vnets, vnet, route);
+                    pairs.push((route.prefix, hops.len() as u32));
+                    hops.push(Hop {
+                        kind,
+                        route: r as u32,
+                    });
                 }
-                let kind = resolve_hop(&peerings, &nic_by_addr, &vnets, vnet, route);
-                pairs.push((route.prefix, hops.len() as u32));
-                hops.push(Hop {
-                    kind,
-                    route: r as u32,
-                });
-            }
-            SubnetPlane {
-                lpm: Lpm::new(pairs),
-                hops,
-                routes,
-                nsg,
-                default_outbound,
-            }
-        };
+                SubnetPlane {
+                    lpm: Lpm::new(pairs),
+                    hops,
+                    routes,
+                    nsg,
+                    default_outbound,
+                }
+            };
         let mut subnets = Vec::with_capacity(scenario.subnets.len());
         for (s, sub) in scenario.subnets.iter().enumerate() {
             let routes =
@@ -188,9 +189,8 @@ impl Dataplane {
             let sub = &scenario.subnets[pe.subnet.index()];
             let policies = sub.private_endpoint_network_policies;
             let routes = (sub.route_table.is_some() && !policies.route_table()).then(|| {
-                let routes = crate::tables::routes::private_endpoint_routes(
-                    scenario, &peerings, pe.subnet,
-                );
+                let routes =
+                    crate::tables::routes::private_endpoint_routes(scenario, &peerings, pe.subnet);
                 plane(routes, sub.vnet, None, sub.default_outbound_access)
             });
             endpoints.push(EndpointPlane {

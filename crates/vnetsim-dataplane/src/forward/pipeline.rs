@@ -1275,7 +1275,15 @@ impl Dataplane {
             subnet,
             route: hop.route,
         });
-        self.take_hop(vnet, RouteAt::Subnet(subnet), hop, key, forwarder, trace, rec)
+        self.take_hop(
+            vnet,
+            RouteAt::Subnet(subnet),
+            hop,
+            key,
+            forwarder,
+            trace,
+            rec,
+        )
     }
 
     /// Takes the next hop of route `hop`, chosen in the routes `at`.
@@ -1294,7 +1302,10 @@ impl Dataplane {
         match hop.kind {
             HopKind::Drop => Err((
                 DropReason::NoRoute,
-                at.cause(hop.route, |subnet, route| DropCause::NoneRoute { subnet, route }),
+                at.cause(hop.route, |subnet, route| DropCause::NoneRoute {
+                    subnet,
+                    route,
+                }),
             )),
             HopKind::Internet => Ok(Pos::Internet),
             HopKind::Local => self.arrive_in(vnet, key.dst),
@@ -1326,7 +1337,10 @@ impl Dataplane {
             }
             HopKind::Gateway { vnet: None, .. } => Err((
                 DropReason::NoRoute,
-                at.cause(hop.route, |subnet, route| DropCause::NoGateway { subnet, route }),
+                at.cause(hop.route, |subnet, route| DropCause::NoGateway {
+                    subnet,
+                    route,
+                }),
             )),
             HopKind::Gateway {
                 vnet: Some(gw),

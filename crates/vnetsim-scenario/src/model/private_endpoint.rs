@@ -125,7 +125,10 @@ mod tests {
     fn penp23_network_policy_values_parse_in_both_spellings() {
         for p in PrivateEndpointNetworkPolicies::ALL {
             assert_eq!(PrivateEndpointNetworkPolicies::parse(p.as_str()), Some(p));
-            assert_eq!(PrivateEndpointNetworkPolicies::parse(p.file_name()), Some(p));
+            assert_eq!(
+                PrivateEndpointNetworkPolicies::parse(p.file_name()),
+                Some(p)
+            );
         }
         assert_eq!(PrivateEndpointNetworkPolicies::parse("true"), None);
         assert_eq!(

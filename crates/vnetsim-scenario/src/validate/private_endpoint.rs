@@ -199,7 +199,8 @@ impl<'r> Resolver<'r> {
                     let msg = format!(
                         "IP {ip} of private endpoint `{}` is already held by a NIC or another \
                          private endpoint in VNet `{}`",
-                        p.name.value, self.sc.vnets[vnet.index()].name
+                        p.name.value,
+                        self.sc.vnets[vnet.index()].name
                     );
                     self.err(loc(text), ipath, Rule::DuplicateIp, msg);
                     return None;
@@ -260,11 +261,7 @@ impl<'r> Resolver<'r> {
     }
 
     /// A subnet written `vnet/subnet`, with its VNet.
-    fn pe_subnet(
-        &mut self,
-        text: &Spanned<String>,
-        path: &str,
-    ) -> Option<(VnetId, SubnetId)> {
+    fn pe_subnet(&mut self, text: &Spanned<String>, path: &str) -> Option<(VnetId, SubnetId)> {
         if let Some(sid) = self.sc.subnet_by_path(&text.value) {
             return Some((self.sc.subnets[sid.index()].vnet, sid));
         }
@@ -282,7 +279,12 @@ impl<'r> Resolver<'r> {
 
     /// A sender that is a private endpoint (by name or address): refused, as a private
     /// endpoint never initiates traffic [PEOV20].
-    pub(super) fn private_endpoint_sender(&mut self, name: &Spanned<String>, ip: Ipv4Addr, path: &str) -> bool {
+    pub(super) fn private_endpoint_sender(
+        &mut self,
+        name: &Spanned<String>,
+        ip: Ipv4Addr,
+        path: &str,
+    ) -> bool {
         let Some(pe) = self.sc.private_endpoints.iter().find(|p| p.ip == ip) else {
             return false;
         };
