@@ -590,3 +590,58 @@ fn pe20_explain_shows_the_endpoint_route_and_the_endpoint_hop() {
         hop.detail
     );
 }
+
+#[test]
+fn pe20_on_premises_reaches_an_endpoint_in_a_spoke_through_the_hub_gateway_and_gets_answers() {
+    // The GatewaySubnet of the hub holds the /32 of the spoke's endpoint (a peered VNet); the
+    // gateway advertises the spoke's range to the site (no separate /32, derived), and the
+    // endpoint's answers follow the spoke's gateway route back.
+    let n = Net::new(
+        r#"
+name: pe-onprem
+azure: { era: current }
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: GatewaySubnet, prefix: 10.0.255.0/27 } ]
+    gateway: { name: hub-gw, sku: VpnGw1 }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: pe, prefix: 10.1.3.0/24 } ]
+private_endpoints:
+  - { name: vault-pe, subnet: spoke/pe, service: contoso.vault.azure.net }
+peerings:
+  - { name: hub-to-spoke, from: hub, to: spoke, allow_gateway_transit: true }
+  - { name: spoke-to-hub, from: spoke, to: hub, use_remote_gateways: true }
+on_premises:
+  - name: branch
+    address_space: [192.168.10.0/24]
+    connection: hub-gw
+    hosts: [ { name: laptop, ip: 192.168.10.5 } ]
+"#,
+    );
+    let gateway_routes = n.rows("hub/GatewaySubnet");
+    assert!(gateway_routes.contains(&row(
+        "Default",
+        "Active",
+        "10.1.3.4/32",
+        "InterfaceEndpoint",
+        ""
+    )));
+    let r = n.send("laptop", "vault-pe", Protocol::Tcp, 443);
+    let vault = PrivateEndpointId(0);
+    assert_eq!(
+        r.outcome,
+        Outcome::Delivered(Destination::PrivateEndpoint(vault)),
+        "{:#?}",
+        r.steps
+    );
+    let mut flows = FlowTable::new();
+    let site = r.ingress;
+    let spec = common::tcp_spec("192.168.10.5", "10.1.3.4", 50000, 443);
+    let (o, _, meta) = send(&n, site, &spec, &mut flows);
+    assert_eq!(o, Outcome::Delivered(Destination::PrivateEndpoint(vault)));
+    let (o, steps) = answer(&n, vault, &meta, &mut flows);
+    let host = n.sc.host_by_name("laptop").unwrap();
+    assert_eq!(o, Outcome::Delivered(Destination::Host(host)), "{steps:#?}");
+}

@@ -441,3 +441,89 @@ fn select(routes: &mut [EffectiveRoute]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET: &str = r#"
+name: pe-routes
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets:
+      - { name: app, prefix: 10.0.1.0/24, route_table: rt }
+      - { name: pe, prefix: 10.0.3.0/24, route_table: rt, private_endpoint_network_policies: POLICIES }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: app, prefix: 10.1.1.0/24 } ]
+private_endpoints:
+  - { name: sql-pe, subnet: hub/pe, service: sql.database.windows.net }
+route_tables:
+  - name: rt
+    routes:
+      - { name: all, prefix: 0.0.0.0/0, next_hop: None }
+      - { name: hub, prefix: 10.0.0.0/16, next_hop: None }
+peerings:
+  - { name: a, from: hub, to: spoke }
+  - { name: b, from: spoke, to: hub }
+"#;
+
+    fn load(policies: &str) -> Scenario {
+        vnetsim_scenario::load_str(&NET.replace("POLICIES", policies), "t.yaml")
+            .unwrap_or_else(|e| panic!("{}", e.render(false)))
+    }
+
+    fn endpoint_route(routes: &[EffectiveRoute]) -> &EffectiveRoute {
+        routes
+            .iter()
+            .find(|r| r.next_hop == NextHopType::InterfaceEndpoint)
+            .expect("a /32 route")
+    }
+
+    #[test]
+    fn penp23_summarization_marks_the_32_invalid_only_with_route_table_policies() {
+        for (policies, state) in [
+            ("disabled", RouteState::Active),
+            ("route_table_enabled", RouteState::Invalid),
+        ] {
+            let sc = load(policies);
+            let peerings = PeeringStates::all_present(&sc);
+            let app = sc.subnet_by_path("hub/app").unwrap();
+            let routes = effective_routes(&sc, &peerings, app);
+            let r = endpoint_route(&routes);
+            assert_eq!(r.state, state, "{policies}");
+            assert_eq!(r.prefix.to_string(), "10.0.3.4/32");
+            assert_eq!(r.source, RouteSource::Default);
+            assert_eq!(r.name.as_deref(), Some("sql-pe"));
+            // The peer's routes hold it too, through the peering, with no user route there.
+            let spoke = sc.subnet_by_path("spoke/app").unwrap();
+            let routes = effective_routes(&sc, &peerings, spoke);
+            let r = endpoint_route(&routes);
+            assert_eq!(r.state, RouteState::Active);
+            assert!(matches!(r.target, RouteTarget::Peer { .. }));
+        }
+    }
+
+    #[test]
+    fn pefw25_the_endpoints_own_routes_leave_out_its_subnets_route_table() {
+        let sc = load("disabled");
+        let peerings = PeeringStates::all_present(&sc);
+        let pe = sc.subnet_by_path("hub/pe").unwrap();
+        let with = effective_routes(&sc, &peerings, pe);
+        let without = private_endpoint_routes(&sc, &peerings, pe);
+        assert!(with.iter().any(|r| r.source == RouteSource::User));
+        assert!(without.iter().all(|r| r.source != RouteSource::User));
+        // Without the table's 0.0.0.0/0 the reserved None routes come back.
+        assert!(
+            without
+                .iter()
+                .any(|r| r.next_hop == NextHopType::None && r.prefix.prefix_len() == 12)
+        );
+        assert!(
+            without
+                .iter()
+                .any(|r| r.prefix.to_string() == "0.0.0.0/0" && r.state == RouteState::Active)
+        );
+    }
+}
