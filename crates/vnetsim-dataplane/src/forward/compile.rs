@@ -3,8 +3,9 @@
 //! What it is for: turning a checked [`Scenario`] (and which peering links exist right now) into
 //! per-subnet effective routes with their compiled LPM tables, per-(NSG, VNet) compiled rules
 //! with resolved service tags (per (NSG, VNet, route table) with the current VirtualNetwork
-//! tag, which holds the prefixes of the subnet's user-defined routes), an address-to-NIC map
-//! and peering states (the tables of
+//! tag, which holds the prefixes of the subnet's user-defined routes), an address-to-NIC map,
+//! private endpoints (where they deliver, the NSG their subnet's network policies apply, the
+//! routes of their answers) and peering states (the tables of
 //! [`crate::tables`], joined up). What it is not: it holds no per-flow state (see
 //! [`crate::forward::pipeline::FlowTable`]) and does not change in place: a timed event builds
 //! a new [`Dataplane`].

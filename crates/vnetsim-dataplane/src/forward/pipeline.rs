@@ -7,7 +7,11 @@
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
 //! appliances re-routing from their own subnet. A packet a NIC sends to a platform address
 //! (168.63.129.16, 169.254.169.254) leaves that order: only rules naming a platform service tag
-//! apply to it and no route does; it is delivered to the platform. A timed driver decides a
+//! apply to it and no route does; it is delivered to the platform. A packet that reaches a
+//! private endpoint's address is delivered to the endpoint (its subnet NSG applies only under
+//! the subnet's network policies); the endpoint's answers enter at
+//! [`Ingress::PrivateEndpoint`] and follow its subnet's routes, without the route table unless
+//! the network policies include route tables [PENP23], [PEFW25]. A timed driver decides a
 //! packet's way segment by segment with [`Dataplane::decide`], from a [`SegmentStart`], through
 //! a [`Strategy`] (in full, or through a remembered decision); the pipeline tells a remembering
 //! strategy what a decision relied on by explicit calls (the NSG step names the flow record it
