@@ -271,7 +271,7 @@ rules! {
     PrivateEndpointSubnetFull = "private-endpoint-subnet-full":
         "A private endpoint without a static IP needs a free address in its subnet.",
     PrivateEndpointNsg = "private-endpoint-nsg":
-        "A private endpoint's network interface is read-only and takes no NSG; its subnet's NSG applies with network policies.",
+        "A private endpoint takes no NSG of its own (ARM privateEndpoints has no NSG property); its subnet's NSG applies with network policies.",
     PrivateEndpointService = "private-endpoint-service":
         "A private endpoint's service is the DNS name of its private-link resource.",
     PrivateEndpointSender = "private-endpoint-sender":

@@ -17,7 +17,7 @@ id_type!(
     PrivateEndpointId
 );
 
-/// A private endpoint: a read-only network interface with a private IP of its subnet,
+/// A private endpoint: a network interface, managed by Azure, with a private IP of its subnet,
 /// connecting privately to a private-link resource, reachable from its VNet, peered VNets and
 /// on-premises [PEOV20]. It never initiates traffic; it answers the connections made to it.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-/// A private endpoint: a read-only network interface of a private-link resource in a subnet
+/// A private endpoint: the network interface of a private-link resource in a subnet
 /// [PEOV20].
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,9 @@ pub struct RawPrivateEndpoint {
     /// FQDN rules; `explain` names it.
     #[schemars(with = "String")]
     pub service: Spanned<String>,
-    /// Refused: a private endpoint's network interface is read-only and takes no NSG of its own
+    /// Refused: a private endpoint takes no NSG of its own (ARM `privateEndpoints` has no NSG
+    /// property; rule `private-endpoint-nsg`); NSGs reach it through its subnet, with network
+    /// policies.
     /// (rule `private-endpoint-nsg`); NSGs reach it through its subnet, with network policies.
     #[schemars(with = "Option<String>")]
     pub nsg: Option<Spanned<String>>,

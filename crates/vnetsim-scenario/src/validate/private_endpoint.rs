@@ -4,8 +4,8 @@
 //! What it is for: a private endpoint sits in a subnet written `vnet/subnet`, never in a subnet
 //! that holds only a gateway or a firewall, at a static address inside its subnet that no NIC
 //! or other endpoint holds, or at the subnet's next free address (Azure allocates a dynamic
-//! private IP from the subnet, as for a NIC [PEOV20]); its network interface is read-only, so
-//! it takes no NSG of its own; its service is a DNS name, which resolves to the endpoint's
+//! private IP from the subnet, as for a NIC [PEOV20]); it takes no NSG of its own (ARM's
+//! `privateEndpoints` resource has no NSG property); its service is a DNS name, which resolves to the endpoint's
 //! address for firewall FQDN rules (the record its private DNS zone would hold). Names join the
 //! endpoints of probes and flows. What it is not: routing (the `/32` routes are the data
 //! plane's) or the rule that a private endpoint never sends (the traffic room's `sender`).
@@ -81,8 +81,8 @@ impl<'r> Resolver<'r> {
                     format!("{path}.nsg"),
                     Rule::PrivateEndpointNsg,
                     format!(
-                        "private endpoint `{}` takes no NSG of its own: its network interface is \
-                         read-only [PEOV20]",
+                        "private endpoint `{}` takes no NSG of its own: ARM's privateEndpoints \
+                         resource has no NSG property, Azure manages its network interface",
                         p.name.value
                     ),
                     "attach the NSG to the endpoint's subnet and set the subnet's \
