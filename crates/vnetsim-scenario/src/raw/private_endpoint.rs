@@ -34,7 +34,6 @@ pub struct RawPrivateEndpoint {
     /// Refused: a private endpoint takes no NSG of its own (ARM `privateEndpoints` has no NSG
     /// property; rule `private-endpoint-nsg`); NSGs reach it through its subnet, with network
     /// policies.
-    /// (rule `private-endpoint-nsg`); NSGs reach it through its subnet, with network policies.
     #[schemars(with = "Option<String>")]
     pub nsg: Option<Spanned<String>>,
 }
