@@ -267,7 +267,7 @@ rules! {
         "A public IP address belongs to one resource: a NIC, a firewall or an Internet host.",
     // Private endpoints.
     PrivateEndpointSubnet = "private-endpoint-subnet":
-        "A private endpoint cannot sit in GatewaySubnet, AzureFirewallSubnet or AzureFirewallManagementSubnet, which hold only their gateway or firewall.",
+        "A private endpoint sits in a Resource Manager VNet, not in GatewaySubnet, AzureFirewallSubnet or AzureFirewallManagementSubnet, which hold only their gateway or firewall.",
     PrivateEndpointSubnetFull = "private-endpoint-subnet-full":
         "A private endpoint without a static IP needs a free address in its subnet.",
     PrivateEndpointNsg = "private-endpoint-nsg":

@@ -161,3 +161,23 @@ fn penp23_network_policies_default_to_disabled_and_take_azure_values() {
     let err = load_str(&BASE.replace("route_table_enabled", "true"), "pe.yaml").unwrap_err();
     assert_eq!(err.rules(), vec!["unknown-variant"]);
 }
+
+#[test]
+fn pe20_a_private_endpoint_needs_a_resource_manager_vnet() {
+    let err = load_str(
+        r#"
+name: classic
+vnets:
+  - name: old
+    deployment: classic
+    address_space: [10.5.0.0/16]
+    subnets: [ { name: pe, prefix: 10.5.3.0/24 } ]
+private_endpoints:
+  - { name: p, subnet: old/pe, service: p.blob.core.windows.net }
+"#,
+        "classic.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(err.rules(), vec!["private-endpoint-subnet"]);
+    assert!(err.render(false).contains("classic VNet `old`"));
+}

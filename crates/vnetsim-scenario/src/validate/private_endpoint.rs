@@ -150,6 +150,21 @@ impl<'r> Resolver<'r> {
         held: &mut HashSet<(VnetId, Ipv4Addr)>,
     ) -> Option<Placed> {
         let (vnet, subnet) = self.pe_subnet(&p.subnet, &format!("{path}.subnet"))?;
+        if self.sc.vnets[vnet.index()].deployment == Deployment::Classic {
+            let msg = format!(
+                "private endpoint `{}` is in classic VNet `{}`; private endpoints are Resource \
+                 Manager resources (Microsoft.Network/privateEndpoints) in Resource Manager VNets",
+                p.name.value,
+                self.sc.vnets[vnet.index()].name
+            );
+            self.err(
+                loc(&p.subnet),
+                format!("{path}.subnet"),
+                Rule::PrivateEndpointSubnet,
+                msg,
+            );
+            return None;
+        }
         let sub = &self.sc.subnets[subnet.index()];
         if SPECIAL_SUBNETS.contains(&sub.name.as_str()) {
             let name = sub.name.clone();
