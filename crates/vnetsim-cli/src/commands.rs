@@ -78,6 +78,17 @@ fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8>
     })?;
     if flag == "from"
         && let Endpoint::Ip(ip) = endpoint
+        && let Some(pe) = scenario.private_endpoint_at(ip)
+    {
+        eprintln!(
+            "error: --from {name}: private endpoint {} never initiates traffic, it only answers \
+             connections made to it [private-endpoint-sender]; make it the --to",
+            scenario.private_endpoints[pe.index()].name
+        );
+        return Err(INVALID);
+    }
+    if flag == "from"
+        && let Endpoint::Ip(ip) = endpoint
         && let Some(place) = scenario.unheld_vnet_address(ip)
     {
         eprintln!(

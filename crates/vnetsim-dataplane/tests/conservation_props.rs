@@ -231,7 +231,10 @@ fn reason_of(cause: &DropCause) -> DropReason {
         | DropCause::NoGateway { .. }
         | DropCause::NoSite { .. }
         | DropCause::NotAdvertised { .. }
-        | DropCause::FromInternet => DropReason::NoRoute,
+        | DropCause::FromInternet
+        // A private endpoint's routes without its subnet's route table hold no
+        // VirtualAppliance route: only None or a missing gateway drop there.
+        | DropCause::EndpointRoute { .. } => DropReason::NoRoute,
         DropCause::NoNic { .. } | DropCause::NoHost { .. } => DropReason::NoDestination,
         DropCause::ApplianceUnreachable { .. } => DropReason::NextHopUnreachable,
         DropCause::NicIpForwardingOff { .. }
@@ -281,6 +284,9 @@ fn check(
                 Destination::Host(host) => prop_assert_eq!(sc.hosts[host.index()].ip, dst),
                 Destination::Internet => {}
                 Destination::Platform(e) => prop_assert_eq!(e.address(), dst),
+                Destination::PrivateEndpoint(pe) => {
+                    prop_assert_eq!(sc.private_endpoints[pe.index()].ip, dst)
+                }
             }
         }
         (

@@ -106,6 +106,9 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
             .filter_map(|n| n.public_ip)
             .map(|p| Endpoint::Ip(p.ip)),
     );
+    // Private endpoints: deliveries, and their answers (packets from an endpoint's address
+    // enter at the endpoint), routed with or without their subnet's route table [PENP23].
+    e.extend(s.private_endpoints.iter().map(|p| Endpoint::Ip(p.ip)));
     e
 }
 
@@ -126,6 +129,7 @@ proptest! {
             Just("hub-spoke-default-nsg-current.yaml"),
             Just("hub-firewall.yaml"),
             Just("firewall-dnat.yaml"),
+            Just("private-endpoint-bypass.yaml"),
         ],
         // A few flows per case, so that later packets of a flow (and its replies) meet the
         // cache entries and memos the earlier ones left.

@@ -37,12 +37,12 @@ pub trait Capture {
 }
 
 /// The VM whose egress shaper a packet entering at `ingress` waits in: a NIC's VM. Packets
-/// from a site or the Internet are not shaped at their sender.
+/// from a site, the Internet or a private endpoint's service are not shaped at their sender.
 #[inline]
 pub fn sender_vm(scenario: &Scenario, ingress: Ingress) -> Option<VmId> {
     match ingress {
         Ingress::Nic(nic) => Some(scenario.nics[nic.index()].vm),
-        Ingress::Site(_) | Ingress::Internet => None,
+        Ingress::Site(_) | Ingress::Internet | Ingress::PrivateEndpoint(_) => None,
     }
 }
 
@@ -65,9 +65,11 @@ pub fn segment_delay(scenario: &Scenario, start: SegmentStart, segment: Segment)
         Segment::Done(Outcome::Delivered(to)) => match to {
             // A platform address answers from the sender's host; vnetsim charges it the
             // host-to-host latency (derived).
-            Destination::Nic(_) | Destination::Internet | Destination::Platform(_) => {
-                lat.host_to_host
-            }
+            // A private endpoint is a NIC in its VNet: host-to-host too (derived).
+            Destination::Nic(_)
+            | Destination::Internet
+            | Destination::Platform(_)
+            | Destination::PrivateEndpoint(_) => lat.host_to_host,
             Destination::Host(h) => site_latency(scenario.hosts[h.index()].site),
         },
         Segment::Paused(w) => match w.at() {

@@ -19,7 +19,8 @@ impl Scenario {
                 .iter()
                 .map(|v| &*v.name)
                 .chain(self.hosts.iter().map(|h| &*h.name))
-                .chain(self.internet_hosts.iter().map(|h| &*h.name)),
+                .chain(self.internet_hosts.iter().map(|h| &*h.name))
+                .chain(self.private_endpoints.iter().map(|p| &*p.name)),
         )
     }
 
@@ -113,6 +114,9 @@ impl Scenario {
         if let Some(nic) = self.nic_by_path(name) {
             return Some(Endpoint::Nic(nic));
         }
+        if let Some(p) = self.private_endpoints.iter().find(|p| *p.name == *name) {
+            return Some(Endpoint::Ip(p.ip));
+        }
         name.parse::<Ipv4Addr>().ok().map(Endpoint::Ip)
     }
 
@@ -173,10 +177,22 @@ impl Scenario {
             Endpoint::Host(host) => self.hosts[host.index()].name.clone(),
             Endpoint::Ip(ip) => match self.internet_hosts.iter().find(|h| h.ip == ip) {
                 Some(h) => h.name.clone(),
-                None => ip.to_string().into(),
+                None => match self.private_endpoint_at(ip) {
+                    Some(p) => self.private_endpoints[p.index()].name.clone(),
+                    None => ip.to_string().into(),
+                },
             },
             Endpoint::Nic(nic) => self.nics[nic.index()].name.as_str().into(),
         }
+    }
+
+    /// The private endpoint holding `ip` (private endpoints never share an address with a NIC
+    /// of their VNet; across VNets the first in file order).
+    pub fn private_endpoint_at(&self, ip: Ipv4Addr) -> Option<PrivateEndpointId> {
+        self.private_endpoints
+            .iter()
+            .position(|p| p.ip == ip)
+            .map(|i| PrivateEndpointId(i as u32))
     }
 
     /// The IPv4 address of an endpoint (a VM's primary NIC, a NIC's own address).

@@ -58,6 +58,8 @@ mod asg;
 mod firewall;
 pub use asg::*;
 pub use firewall::*;
+mod private_endpoint;
+pub use private_endpoint::*;
 
 /// A whole checked scenario.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -114,6 +116,8 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// Application security groups with their member NICs.
     pub application_security_groups: Vec<ApplicationSecurityGroup>,
+    /// Private endpoints (network interfaces of private-link resources).
+    pub private_endpoints: Vec<PrivateEndpoint>,
 }
 
 /// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
@@ -406,6 +410,9 @@ pub struct Subnet {
     /// VMs without an explicit outbound method reach the Internet through an implicit public
     /// IP (ARM `defaultOutboundAccess`; false: a private subnet).
     pub default_outbound_access: bool,
+    /// ARM `privateEndpointNetworkPolicies`: whether the subnet's NSG and route table apply to
+    /// its private endpoints [PENP23].
+    pub private_endpoint_network_policies: PrivateEndpointNetworkPolicies,
 }
 
 /// A virtual machine.
@@ -653,6 +660,10 @@ pub enum NextHopType {
     VirtualAppliance,
     /// Drop.
     None,
+    /// To a private endpoint: the `/32` system route each private endpoint adds to its VNet
+    /// and to peered VNets [PENP23]. The type's name is unconfirmed: only community sources
+    /// show it (azure-current 8.2, 11.1).
+    InterfaceEndpoint,
 }
 
 impl NextHopType {
@@ -665,6 +676,7 @@ impl NextHopType {
             NextHopType::Internet => "Internet",
             NextHopType::VirtualAppliance => "VirtualAppliance",
             NextHopType::None => "None",
+            NextHopType::InterfaceEndpoint => "InterfaceEndpoint",
         }
     }
 }

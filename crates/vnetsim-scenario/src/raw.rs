@@ -22,6 +22,8 @@ mod asg;
 mod firewall;
 pub use asg::*;
 pub use firewall::*;
+mod private_endpoint;
+pub use private_endpoint::*;
 
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
 /// rates, ports (`80` or `"1000-2000"`) and comparisons use it, so `0` and `"0s"` both parse.
@@ -172,6 +174,9 @@ pub struct RawScenario {
     /// Application security groups, joined by NICs and named in NSG rules.
     #[serde(default)]
     pub application_security_groups: Vec<RawApplicationSecurityGroup>,
+    /// Private endpoints: network interfaces of private-link resources in subnets.
+    #[serde(default)]
+    pub private_endpoints: Vec<RawPrivateEndpoint>,
 }
 
 /// `virtual_network_access` switch.
@@ -294,6 +299,11 @@ pub struct RawSubnet {
     /// ARM `defaultOutboundAccess`: VMs without an explicit outbound method reach the Internet
     /// (default: `azure.default_outbound_access`).
     pub default_outbound_access: Option<bool>,
+    /// ARM `privateEndpointNetworkPolicies`: `disabled` (default), `enabled`,
+    /// `network_security_group_enabled` or `route_table_enabled` (Azure's PascalCase names are
+    /// accepted too): whether the subnet's NSG and route table apply to its private endpoints.
+    #[schemars(with = "Option<String>")]
+    pub private_endpoint_network_policies: Option<Spanned<String>>,
 }
 
 /// A virtual network gateway.

@@ -278,6 +278,17 @@ rules! {
         "A rule's source, or its destination, names exactly one application security group when it names any (ASG20).",
     AsgLimit = "asg-limit":
         "At most 3,000 application security groups, 20 per NIC, 4,000 NICs per group and 100 named by the rules of one NSG (limits).",
+    // Private endpoints.
+    PrivateEndpointSubnet = "private-endpoint-subnet":
+        "A private endpoint sits in a Resource Manager VNet, not in GatewaySubnet, AzureFirewallSubnet or AzureFirewallManagementSubnet, which hold only their gateway or firewall.",
+    PrivateEndpointSubnetFull = "private-endpoint-subnet-full":
+        "A private endpoint without a static IP needs a free address in its subnet.",
+    PrivateEndpointNsg = "private-endpoint-nsg":
+        "A private endpoint takes no NSG of its own (ARM privateEndpoints has no NSG property); its subnet's NSG applies with network policies.",
+    PrivateEndpointService = "private-endpoint-service":
+        "A private endpoint's service is the DNS name of its private-link resource.",
+    PrivateEndpointSender = "private-endpoint-sender":
+        "A private endpoint never initiates traffic: it is only the destination of flows and probes.",
 }
 
 impl Rule {

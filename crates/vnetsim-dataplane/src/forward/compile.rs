@@ -3,8 +3,9 @@
 //! What it is for: turning a checked [`Scenario`] (and which peering links exist right now) into
 //! per-subnet effective routes with their compiled LPM tables, per-(NSG, VNet) compiled rules
 //! with resolved service tags (per (NSG, VNet, route table) with the current VirtualNetwork
-//! tag, which holds the prefixes of the subnet's user-defined routes), an address-to-NIC map
-//! and peering states (the tables of
+//! tag, which holds the prefixes of the subnet's user-defined routes), an address-to-NIC map,
+//! private endpoints (where they deliver, the NSG their subnet's network policies apply, the
+//! routes of their answers) and peering states (the tables of
 //! [`crate::tables`], joined up). What it is not: it holds no per-flow state (see
 //! [`crate::forward::pipeline::FlowTable`]) and does not change in place: a timed event builds
 //! a new [`Dataplane`].
@@ -15,13 +16,13 @@ use std::net::Ipv4Addr;
 use foldhash::fast::FixedState;
 use ipnet::Ipv4Net;
 use vnetsim_scenario::{
-    FirewallId, HostId, NextHopType, NicId, NsgId, PeeringId, RouteTableId, Scenario, SubnetId,
-    VirtualNetworkAccessMode, VirtualNetworkTagMode, VnetId,
+    FirewallId, HostId, NextHopType, NicId, NsgId, PeeringId, PrivateEndpointId, RouteTableId,
+    Scenario, SubnetId, VirtualNetworkAccessMode, VirtualNetworkTagMode, VnetId,
 };
 
 use super::{
-    AZURE_HOST_IP, Dataplane, FirewallPlane, Hop, HopKind, LinkFlags, NicPlane, NsgPlane,
-    PublicOwner, SitePlane, SubnetPlane, VnetPlane, addr_key,
+    AZURE_HOST_IP, Dataplane, EndpointPlane, FirewallPlane, Hop, HopKind, LinkFlags, NicPlane,
+    NsgPlane, PublicOwner, SitePlane, SubnetPlane, VnetPlane, addr_key,
 };
 use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
@@ -151,29 +152,61 @@ impl Dataplane {
             }))
         };
 
+        let plane =
+            |routes: Vec<EffectiveRoute>, vnet: VnetId, nsg: Option<u32>, default_outbound| {
+                let mut hops = Vec::new();
+                let mut pairs = Vec::new();
+                for (r, route) in routes.iter().enumerate() {
+                    if route.state != RouteState::Active {
+                        continue;
+                    }
+                    let kind = resolve_hop(&peerings, &nic_by_addr, &vnets, vnet, route);
+                    pairs.push((route.prefix, hops.len() as u32));
+                    hops.push(Hop {
+                        kind,
+                        route: r as u32,
+                    });
+                }
+                SubnetPlane {
+                    lpm: Lpm::new(pairs),
+                    hops,
+                    routes,
+                    nsg,
+                    default_outbound,
+                }
+            };
         let mut subnets = Vec::with_capacity(scenario.subnets.len());
         for (s, sub) in scenario.subnets.iter().enumerate() {
             let routes =
                 crate::tables::routes::effective_routes(scenario, &peerings, SubnetId(s as u32));
-            let mut hops = Vec::new();
-            let mut pairs = Vec::new();
-            for (r, route) in routes.iter().enumerate() {
-                if route.state != RouteState::Active {
-                    continue;
-                }
-                let kind = resolve_hop(&peerings, &nic_by_addr, &vnets, sub.vnet, route);
-                pairs.push((route.prefix, hops.len() as u32));
-                hops.push(Hop {
-                    kind,
-                    route: r as u32,
-                });
-            }
-            subnets.push(SubnetPlane {
-                lpm: Lpm::new(pairs),
-                hops,
+            let nsg = nsg_for(sub.nsg, SubnetId(s as u32));
+            subnets.push(plane(routes, sub.vnet, nsg, sub.default_outbound_access));
+        }
+        // Private endpoints: where they deliver, the subnet NSG that filters traffic to them
+        // (network policies for NSGs), and the routes their answers follow (without the
+        // subnet's route table unless network policies include route tables) [PENP23].
+        let mut endpoint_by_addr = HashMap::with_hasher(FixedState::default());
+        let mut endpoints = Vec::with_capacity(scenario.private_endpoints.len());
+        for (i, pe) in scenario.private_endpoints.iter().enumerate() {
+            endpoint_by_addr
+                .entry(addr_key(pe.vnet.0, u32::from(pe.ip)))
+                .or_insert(PrivateEndpointId(i as u32));
+            let sub = &scenario.subnets[pe.subnet.index()];
+            let policies = sub.private_endpoint_network_policies;
+            let routes = (sub.route_table.is_some() && !policies.route_table()).then(|| {
+                let routes =
+                    crate::tables::routes::private_endpoint_routes(scenario, &peerings, pe.subnet);
+                plane(routes, sub.vnet, None, sub.default_outbound_access)
+            });
+            endpoints.push(EndpointPlane {
+                vnet: pe.vnet,
+                subnet: pe.subnet,
+                nsg: if policies.nsg() {
+                    subnets[pe.subnet.index()].nsg
+                } else {
+                    None
+                },
                 routes,
-                nsg: nsg_for(sub.nsg, SubnetId(s as u32)),
-                default_outbound: sub.default_outbound_access,
             });
         }
         let nics = scenario
@@ -219,6 +252,8 @@ impl Dataplane {
             }
         }
         Dataplane {
+            endpoints,
+            endpoint_by_addr,
             firewalls,
             public,
             access_mode: scenario.azure.virtual_network_access,
@@ -276,6 +311,14 @@ fn resolve_hop(
         NextHopType::None => HopKind::Drop,
         NextHopType::VnetLocal => HopKind::Local,
         NextHopType::Internet => HopKind::Internet,
+        // A private endpoint's /32: in this VNet, or in a connected peer [PENP23].
+        NextHopType::InterfaceEndpoint => match route.target {
+            RouteTarget::Peer { vnet: peer, .. } => match peerings.edge(vnet, peer) {
+                Some(edge) => HopKind::Peer(edge),
+                None => HopKind::Drop,
+            },
+            _ => HopKind::Local,
+        },
         NextHopType::VNetPeering => match route.target {
             RouteTarget::Peer { vnet: peer, .. } => match peerings.edge(vnet, peer) {
                 Some(edge) => HopKind::Peer(edge),

@@ -14,7 +14,7 @@
 //! place (same ingress, or a waypoint decided by the same data plane), and it forgets every
 //! memo ([`SegmentMemo::clear`]) when the data plane changes.
 
-use vnetsim_scenario::{FirewallId, HostId, Nanos, NicId, VnetId};
+use vnetsim_scenario::{FirewallId, HostId, Nanos, NicId, PrivateEndpointId, VnetId};
 
 use crate::forward::Dataplane;
 use crate::forward::flowcache::Recorder;
@@ -46,6 +46,7 @@ enum Kind {
     DeliveredHost,
     DeliveredInternet,
     DeliveredPlatform,
+    DeliveredEndpoint,
 }
 
 /// One segment's remembered decision (28 bytes; see the module documentation).
@@ -110,6 +111,9 @@ impl SegmentMemo {
             Kind::DeliveredPlatform => Segment::Done(Outcome::Delivered(Destination::Platform(
                 PlatformEndpoint::from_index(self.id),
             ))),
+            Kind::DeliveredEndpoint => Segment::Done(Outcome::Delivered(
+                Destination::PrivateEndpoint(PrivateEndpointId(self.id)),
+            )),
             Kind::DeliveredInternet | Kind::Empty => {
                 Segment::Done(Outcome::Delivered(Destination::Internet))
             }
@@ -152,6 +156,9 @@ impl SegmentMemo {
             }
             Segment::Done(Outcome::Delivered(Destination::Platform(e))) => {
                 (Kind::DeliveredPlatform, e.index(), 0, 0)
+            }
+            Segment::Done(Outcome::Delivered(Destination::PrivateEndpoint(pe))) => {
+                (Kind::DeliveredEndpoint, pe.0, 0, 0)
             }
             // Drops are rare and carry their cause: decided in full every time.
             Segment::Done(Outcome::Dropped(..)) => return None,

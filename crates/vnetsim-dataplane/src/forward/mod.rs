@@ -14,8 +14,8 @@ use std::net::Ipv4Addr;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    FirewallId, HostId, NicId, NsgId, PublicIpSku, SiteId, SubnetId, VirtualNetworkAccessMode,
-    VnetId,
+    FirewallId, HostId, NicId, NsgId, PrivateEndpointId, PublicIpSku, SiteId, SubnetId,
+    VirtualNetworkAccessMode, VnetId,
 };
 
 use crate::tables::addrset::AddrSet;
@@ -122,6 +122,20 @@ pub(crate) struct FirewallPlane {
     pub compiled: CompiledFirewall,
 }
 
+/// A private endpoint, compiled: where it sits, the subnet NSG that filters traffic to it
+/// (only with network policies for NSGs [PENP23]) and the routes its answers follow.
+#[derive(Debug)]
+pub(crate) struct EndpointPlane {
+    pub vnet: VnetId,
+    pub subnet: SubnetId,
+    /// Index into [`Dataplane::nsgs`]: the subnet's NSG, when network policies include NSGs.
+    pub nsg: Option<u32>,
+    /// The routes of its traffic when they differ from its subnet's: the subnet has a route
+    /// table and its network policies leave out route tables, so user routes do not apply
+    /// [PEFW25]. `None`: the subnet's own effective routes.
+    pub routes: Option<SubnetPlane>,
+}
+
 /// What holds a public IP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PublicOwner {
@@ -176,6 +190,10 @@ pub struct Dataplane {
     pub(crate) firewalls: Vec<FirewallPlane>,
     /// Public IP -> what holds it.
     pub(crate) public: HashMap<u32, PublicOwner, FixedState>,
+    /// Private endpoints, by [`PrivateEndpointId`].
+    pub(crate) endpoints: Vec<EndpointPlane>,
+    /// `(vnet << 32) | ip` -> private endpoint (empty without private endpoints).
+    pub(crate) endpoint_by_addr: HashMap<u64, PrivateEndpointId, FixedState>,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
@@ -231,6 +249,24 @@ impl Dataplane {
     /// and the subnet's user-route prefixes: see [`Dataplane::virtual_network_tag`].
     pub fn tags(&self, vnet: VnetId) -> &TagSets {
         &self.vnets[vnet.index()].tags
+    }
+
+    /// The routes a private endpoint's answers follow: its subnet's effective routes without
+    /// the route table when the subnet's network policies leave out route tables (user routes
+    /// do not apply to private endpoint traffic [PEFW25]), else its subnet's.
+    pub fn private_endpoint_routes(&self, pe: PrivateEndpointId) -> &[EffectiveRoute] {
+        let e = &self.endpoints[pe.index()];
+        match &e.routes {
+            Some(plane) => &plane.routes,
+            None => &self.subnets[e.subnet.index()].routes,
+        }
+    }
+
+    /// Whether the subnet NSG of a private endpoint filters traffic to it (network policies
+    /// for NSGs on its subnet, and an NSG there) [PENP23].
+    pub fn private_endpoint_nsg(&self, pe: PrivateEndpointId) -> Option<NsgId> {
+        let i = self.endpoints[pe.index()].nsg?;
+        Some(self.nsgs[i as usize].nsg)
     }
 
     /// The compiled rules of an Azure Firewall.

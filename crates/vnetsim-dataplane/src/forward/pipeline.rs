@@ -7,7 +7,11 @@
 //! Internet, None) -> destination subnet NSG in -> destination NIC NSG in -> delivered, with
 //! appliances re-routing from their own subnet. A packet a NIC sends to a platform address
 //! (168.63.129.16, 169.254.169.254) leaves that order: only rules naming a platform service tag
-//! apply to it and no route does; it is delivered to the platform. A timed driver decides a
+//! apply to it and no route does; it is delivered to the platform. A packet that reaches a
+//! private endpoint's address is delivered to the endpoint (its subnet NSG applies only under
+//! the subnet's network policies); the endpoint's answers enter at
+//! [`Ingress::PrivateEndpoint`] and follow its subnet's routes, without the route table unless
+//! the network policies include route tables [PENP23], [PEFW25]. A timed driver decides a
 //! packet's way segment by segment with [`Dataplane::decide`], from a [`SegmentStart`], through
 //! a [`Strategy`] (in full, or through a remembered decision); the pipeline tells a remembering
 //! strategy what a decision relied on by explicit calls (the NSG step names the flow record it
@@ -18,13 +22,13 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, FirewallId, HostId, Nanos, NicId, NsgId, PeeringId, Scenario,
-    ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, FirewallId, HostId, Nanos, NicId, NsgId, PeeringId,
+    PrivateEndpointId, Scenario, ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
 };
 
 use crate::forward::firewall::{FirewallDecision, FirewallSessions, NatKind, NatPoint};
 use crate::forward::vmflows::{Role, VmFlows};
-use crate::forward::{Dataplane, HopKind, NsgPlane, PublicOwner, addr_key};
+use crate::forward::{Dataplane, Hop, HopKind, NsgPlane, PublicOwner, addr_key};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::tables::nsg::{RuleRef, Verdict};
 use crate::tables::peering::Edge;
@@ -41,6 +45,9 @@ pub enum Ingress {
     /// Sent from the Internet: it reaches a VNet only at a public IP (a NIC's, or a
     /// firewall's through a DNAT rule).
     Internet,
+    /// The answer of the service behind a private endpoint, leaving the endpoint (a private
+    /// endpoint never initiates traffic [PEOV20]).
+    PrivateEndpoint(PrivateEndpointId),
 }
 
 /// Where a delivered packet ended.
@@ -55,6 +62,8 @@ pub enum Destination {
     /// A platform address (168.63.129.16, 169.254.169.254): the VM's host answers it
     /// [ip-168], [nsg-overview].
     Platform(PlatformEndpoint),
+    /// A private endpoint: the private-link service behind it receives the packet [PEOV20].
+    PrivateEndpoint(PrivateEndpointId),
 }
 
 /// Where an NSG was applied.
@@ -214,6 +223,15 @@ pub enum DropCause {
     PublicIpClosed {
         /// The NIC.
         nic: NicId,
+    },
+    /// A private endpoint's answer met a route that drops it (next hop None, or a next hop
+    /// that does not exist) among the routes its traffic follows (index into
+    /// [`Dataplane::private_endpoint_routes`]).
+    EndpointRoute {
+        /// The private endpoint.
+        pe: PrivateEndpointId,
+        /// The route.
+        route: u32,
     },
 }
 
@@ -392,6 +410,25 @@ pub enum Step {
     Deliver {
         /// Where.
         to: Destination,
+    },
+    /// The packet reached a private endpoint; its subnet's NSG applies only with network
+    /// policies for NSGs (recorded as [`Step::Nsg`] after this step) [PENP23].
+    PrivateEndpoint {
+        /// The private endpoint.
+        pe: PrivateEndpointId,
+    },
+    /// The service behind a private endpoint answers: the packet leaves the endpoint.
+    EndpointReply {
+        /// The private endpoint.
+        pe: PrivateEndpointId,
+    },
+    /// A route was chosen among the routes a private endpoint's traffic follows when they
+    /// differ from its subnet's (index into [`Dataplane::private_endpoint_routes`]).
+    EndpointRoute {
+        /// The private endpoint.
+        pe: PrivateEndpointId,
+        /// The route.
+        route: u32,
     },
     /// Dropped.
     Drop {
@@ -626,6 +663,35 @@ enum Pos {
     Platform(PlatformEndpoint),
     /// At an Azure Firewall, to be decided there.
     Firewall(FirewallId),
+    /// At a private endpoint.
+    Endpoint(PrivateEndpointId),
+}
+
+/// Which routes a hop was taken from: what a drop names.
+#[derive(Clone, Copy, Debug)]
+enum RouteAt {
+    /// A subnet's effective routes.
+    Subnet(SubnetId),
+    /// The routes a private endpoint's traffic follows.
+    Endpoint(PrivateEndpointId),
+}
+
+impl RouteAt {
+    /// The cause of a drop by `route`: `subnet` builds it for a subnet's routes.
+    #[inline]
+    fn cause(self, route: u32, subnet: impl FnOnce(SubnetId, u32) -> DropCause) -> DropCause {
+        match self {
+            RouteAt::Subnet(s) => subnet(s, route),
+            RouteAt::Endpoint(pe) => DropCause::EndpointRoute { pe, route },
+        }
+    }
+}
+
+/// The key under which a private endpoint's NSG flow records live in the [`FlowTable`]: a NIC
+/// number no NIC holds (counted down from the top).
+#[inline]
+fn endpoint_record(pe: PrivateEndpointId) -> NicId {
+    NicId(u32::MAX - pe.0)
 }
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
@@ -938,12 +1004,37 @@ impl Dataplane {
                     }
                 }
             }
+            SegmentStart::Ingress(Ingress::PrivateEndpoint(pe)) => {
+                trace.step(Step::EndpointReply { pe });
+                let pos = match self.endpoint_egress(pe, &key, trace, rec) {
+                    Ok(pos) => pos,
+                    Err((r, c)) => return done(Outcome::Dropped(r, c)),
+                };
+                // Routed to a firewall or a gateway: the packet waits for its bandwidth there.
+                let at = match pos {
+                    Pos::Firewall(fw) => Some(WaypointAt::Firewall(fw)),
+                    Pos::GatewayOut(vnet) => Some(WaypointAt::GatewayToSite(vnet)),
+                    _ => None,
+                };
+                if pause && let Some(at) = at {
+                    let w = Waypoint {
+                        at,
+                        forwarder: Forwarder::Origin,
+                        hops: 0,
+                    };
+                    return (Outcome::Delivered(Destination::Internet), Some(w));
+                }
+                (pos, Forwarder::Origin, 0)
+            }
         };
         while (hops as usize) < MAX_HOPS {
             hops += 1;
             let next = match pos {
                 Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
                 Pos::Platform(e) => return done(Outcome::Delivered(Destination::Platform(e))),
+                Pos::Endpoint(pe) => {
+                    return done(self.endpoint_arrive(pe, &key, flows, now, trace, rec));
+                }
                 Pos::Egress(nic) => {
                     match self.egress(nic, &key, forwarder, flows, now, trace, rec) {
                         Ok(Pos::Internet) => {
@@ -1188,13 +1279,37 @@ impl Dataplane {
             subnet,
             route: hop.route,
         });
+        self.take_hop(
+            vnet,
+            RouteAt::Subnet(subnet),
+            hop,
+            key,
+            forwarder,
+            trace,
+            rec,
+        )
+    }
+
+    /// Takes the next hop of route `hop`, chosen in the routes `at`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn take_hop<T: Trace, R: Reliance>(
+        &self,
+        vnet: VnetId,
+        at: RouteAt,
+        hop: Hop,
+        key: &FlowKey,
+        forwarder: Forwarder,
+        trace: &mut T,
+        rec: &mut R,
+    ) -> Decision {
         match hop.kind {
             HopKind::Drop => Err((
                 DropReason::NoRoute,
-                DropCause::NoneRoute {
+                at.cause(hop.route, |subnet, route| DropCause::NoneRoute {
                     subnet,
-                    route: hop.route,
-                },
+                    route,
+                }),
             )),
             HopKind::Internet => Ok(Pos::Internet),
             HopKind::Local => self.arrive_in(vnet, key.dst),
@@ -1204,10 +1319,10 @@ impl Dataplane {
             }
             HopKind::Appliance { nic: None, .. } => Err((
                 DropReason::NextHopUnreachable,
-                DropCause::ApplianceUnreachable {
+                at.cause(hop.route, |subnet, route| DropCause::ApplianceUnreachable {
                     subnet,
-                    route: hop.route,
-                },
+                    route,
+                }),
             )),
             HopKind::Appliance {
                 nic: Some(nic),
@@ -1226,10 +1341,10 @@ impl Dataplane {
             }
             HopKind::Gateway { vnet: None, .. } => Err((
                 DropReason::NoRoute,
-                DropCause::NoGateway {
+                at.cause(hop.route, |subnet, route| DropCause::NoGateway {
                     subnet,
-                    route: hop.route,
-                },
+                    route,
+                }),
             )),
             HopKind::Gateway {
                 vnet: Some(gw),
@@ -1251,9 +1366,90 @@ impl Dataplane {
                 // A packet to the firewall's private IP (a reply to a connection it translated)
                 // reaches the firewall.
                 Some((ip, fw)) if ip == dst => Ok(Pos::Firewall(fw)),
-                _ => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                _ => match self.endpoint_by_addr.get(&addr_key(vnet.0, dst)) {
+                    // A private endpoint's address: its service receives the packet.
+                    Some(pe) => Ok(Pos::Endpoint(*pe)),
+                    None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                },
             },
         }
+    }
+
+    /// The packet reaches private endpoint `pe`. Its subnet's NSG filters it only when the
+    /// subnet's network policies include NSGs: "By default, network policies are disabled for
+    /// a subnet" and NSGs do not apply to private endpoints then [PENP23], [PEFW25]. The NSG
+    /// is stateful as at a NIC (flow records under the endpoint's own key); a decision through
+    /// it is not remembered. Then the service behind the endpoint receives it.
+    fn endpoint_arrive<T: Trace, R: Reliance>(
+        &self,
+        pe: PrivateEndpointId,
+        key: &FlowKey,
+        flows: &mut FlowTable,
+        now: Nanos,
+        trace: &mut T,
+        rec: &mut R,
+    ) -> Outcome {
+        trace.step(Step::PrivateEndpoint { pe });
+        let e = &self.endpoints[pe.index()];
+        if let Some(i) = e.nsg {
+            rec.stateful();
+            let plane = &self.nsgs[i as usize];
+            let point = NsgPoint::Subnet(e.subnet);
+            let record = endpoint_record(pe);
+            if flows.hit(record, false, key, now) {
+                trace.step(Step::Nsg {
+                    point,
+                    nsg: plane.nsg,
+                    direction: Direction::Inbound,
+                    decision: NsgDecision::FlowRecord,
+                });
+            } else {
+                let verdict = plane.compiled.evaluate(Direction::Inbound, key);
+                if let Err((r, c)) =
+                    Self::apply_verdict(plane, point, Direction::Inbound, verdict, trace)
+                {
+                    return Outcome::Dropped(r, c);
+                }
+                flows.record(record, false, key, now);
+            }
+        }
+        Outcome::Delivered(Destination::PrivateEndpoint(pe))
+    }
+
+    /// The answer of the service behind private endpoint `pe` leaves it: routed by its
+    /// subnet's effective routes when the subnet's network policies include route tables (or
+    /// it has none), else by the same routes without the route table: "User-defined routes
+    /// (UDR) traffic is bypassed from private endpoints" [PEFW25], [PENP23]. No NSG applies
+    /// to it (network policies filter traffic to the endpoint; the answer belongs to a
+    /// connection made to it).
+    fn endpoint_egress<T: Trace, R: Reliance>(
+        &self,
+        pe: PrivateEndpointId,
+        key: &FlowKey,
+        trace: &mut T,
+        rec: &mut R,
+    ) -> Decision {
+        let e = &self.endpoints[pe.index()];
+        let Some(plane) = &e.routes else {
+            return self.route(e.vnet, e.subnet, key, Forwarder::Origin, trace, rec);
+        };
+        let Some(hop_index) = plane.lpm.lookup(key.dst) else {
+            return Err((DropReason::NoRoute, DropCause::NoMatch { subnet: e.subnet }));
+        };
+        let hop = plane.hops[hop_index as usize];
+        trace.step(Step::EndpointRoute {
+            pe,
+            route: hop.route,
+        });
+        self.take_hop(
+            e.vnet,
+            RouteAt::Endpoint(pe),
+            hop,
+            key,
+            Forwarder::Origin,
+            trace,
+            rec,
+        )
     }
 
     /// Checks a peering crossing from `from` over `edge`.

@@ -8,12 +8,13 @@
 
 use serde::Serialize;
 use vnetsim_scenario::{
-    AddressMatch, Direction, FirewallId, NsgId, Probe, Protocol, Scenario, SubnetId,
+    AddressMatch, Direction, FirewallId, NsgId, PrivateEndpointId, Probe, Protocol, Scenario,
+    SubnetId,
 };
 
 use crate::forward::Dataplane;
 use crate::forward::firewall::{FirewallDecision, NatKind, NatPoint};
-use crate::forward::pipeline::{DropCause, NsgDecision, NsgPoint, Outcome, Step};
+use crate::forward::pipeline::{Destination, DropCause, NsgDecision, NsgPoint, Outcome, Step};
 use crate::names::probe::{ProbeResult, destination_name, path_names};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::tables::nsg::RuleRef;
@@ -62,7 +63,8 @@ pub struct RuleView {
 /// One hop of an explanation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HopView {
-    /// What happened: send, nsg, route, peering, arrive, forward, gateway, deliver, drop.
+    /// What happened: send, nsg, route, peering, arrive, forward, gateway, endpoint (a private
+    /// endpoint reached), deliver, drop.
     pub kind: &'static str,
     /// Where (VM, subnet, VNet, gateway, site).
     pub at: String,
@@ -272,6 +274,79 @@ pub fn route_view(
     }
 }
 
+/// The view of route `route` among the routes private endpoint `pe`'s traffic follows.
+pub fn endpoint_route_view(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    pe: PrivateEndpointId,
+    route: u32,
+) -> RouteView {
+    let r = &dataplane.private_endpoint_routes(pe)[route as usize];
+    let p = &scenario.private_endpoints[pe.index()];
+    RouteView {
+        subnet: format!(
+            "{} (private endpoint {}, without the route table)",
+            scenario.subnet_path(p.subnet),
+            p.name
+        ),
+        source: r.source.as_str(),
+        prefix: r.prefix.to_string(),
+        next_hop_type: r.next_hop.as_str(),
+        next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
+        name: r.name.clone(),
+    }
+}
+
+/// One line on a route for a hop: `route 10.0.3.4/32 -> InterfaceEndpoint (Default, sql-pe)`,
+/// with what a private endpoint's /32 route means.
+fn route_text(r: &RouteView) -> String {
+    let endpoint = if r.next_hop_type == "InterfaceEndpoint" {
+        format!(
+            ": the /32 route private endpoint {} adds to its VNet and peered VNets (PENP23); the \
+             longest prefix wins over shorter user routes such as 0.0.0.0/0 (next hop type name \
+             unconfirmed)",
+            r.name.as_deref().unwrap_or("?")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "route {} -> {}{} ({}{}){endpoint}",
+        r.prefix,
+        r.next_hop_type,
+        r.next_hop_ip
+            .as_ref()
+            .map(|ip| format!(" {ip}"))
+            .unwrap_or_default(),
+        r.source,
+        r.name
+            .as_ref()
+            .map(|n| format!(", {n}"))
+            .unwrap_or_default(),
+    )
+}
+
+/// What a private endpoint's subnet network policies do to traffic to it, in a sentence.
+fn endpoint_policy_text(scenario: &Scenario, pe: PrivateEndpointId) -> String {
+    let p = &scenario.private_endpoints[pe.index()];
+    let sub = &scenario.subnets[p.subnet.index()];
+    let policies = sub.private_endpoint_network_policies;
+    let nsg = sub.nsg.map(|n| scenario.nsgs[n.index()].name.as_str());
+    let nsgs = match (policies.nsg(), nsg) {
+        (true, Some(n)) => format!("the subnet's NSG {n} filters traffic to it"),
+        (true, None) => "the subnet has no NSG".to_string(),
+        (false, Some(n)) => {
+            format!("the subnet's NSG {n} does not apply: network policies leave out NSGs")
+        }
+        (false, None) => "no NSG applies".to_string(),
+    };
+    format!(
+        "network policies {} on {}: {nsgs} (PENP23)",
+        policies.as_str(),
+        scenario.subnet_path(p.subnet)
+    )
+}
+
 fn vm_of_nic(scenario: &Scenario, nic: vnetsim_scenario::NicId) -> String {
     scenario.vms[scenario.nics[nic.index()].vm.index()]
         .name
@@ -434,6 +509,24 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 scenario.subnet_path(n.subnet)
             )
         }
+        DropCause::EndpointRoute { pe, route } => {
+            let r = endpoint_route_view(scenario, dataplane, pe, route);
+            let p = &scenario.private_endpoints[pe.index()];
+            let sub = &scenario.subnets[p.subnet.index()];
+            format!(
+                "route {} -> {} ({}{}) of private endpoint {}'s answers: they follow the routes \
+                 of {} without its route table, as network policies {} leave out route tables \
+                 (user-defined routes do not apply to private endpoint traffic, PEFW25), and \
+                 that route carries nothing",
+                r.prefix,
+                r.next_hop_type,
+                r.source,
+                r.name.map(|n| format!(", {n}")).unwrap_or_default(),
+                p.name,
+                scenario.subnet_path(p.subnet),
+                sub.private_endpoint_network_policies.as_str()
+            )
+        }
         DropCause::PublicIpClosed { nic } => {
             let n = &scenario.nics[nic.index()];
             format!(
@@ -578,22 +671,66 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 }),
             }
         }
+        Step::EndpointRoute { pe, route } => {
+            let r = endpoint_route_view(scenario, dataplane, pe, route);
+            HopView {
+                firewall_rule: None,
+                kind: "route",
+                at: r.subnet.clone(),
+                detail: route_text(&r),
+                route: Some(r),
+                rule: None,
+            }
+        }
+        Step::PrivateEndpoint { pe } => {
+            let p = &scenario.private_endpoints[pe.index()];
+            plain(
+                "endpoint",
+                p.name.to_string(),
+                format!(
+                    "private endpoint {} ({}) of {} in {}; {}",
+                    p.name,
+                    p.ip,
+                    p.service,
+                    scenario.subnet_path(p.subnet),
+                    endpoint_policy_text(scenario, pe)
+                ),
+            )
+        }
+        Step::EndpointReply { pe } => {
+            let p = &scenario.private_endpoints[pe.index()];
+            let sub = &scenario.subnets[p.subnet.index()];
+            let policies = sub.private_endpoint_network_policies;
+            let routes = match sub.route_table {
+                None => format!("the routes of {}", scenario.subnet_path(p.subnet)),
+                Some(t) if policies.route_table() => format!(
+                    "the routes of {} with route table {} (network policies {} include route \
+                     tables, PENP23)",
+                    scenario.subnet_path(p.subnet),
+                    scenario.route_tables[t.index()].name,
+                    policies.as_str()
+                ),
+                Some(t) => format!(
+                    "the routes of {} without route table {} (network policies {} leave out \
+                     route tables: user-defined routes do not apply to private endpoint \
+                     traffic, PEFW25)",
+                    scenario.subnet_path(p.subnet),
+                    scenario.route_tables[t.index()].name,
+                    policies.as_str()
+                ),
+            };
+            plain(
+                "send",
+                p.name.to_string(),
+                format!(
+                    "{} answers from private endpoint {} ({}); the answer follows {routes}",
+                    p.service, p.name, p.ip
+                ),
+            )
+        }
         Step::Route { subnet, route } => {
             let r = route_view(scenario, dataplane, subnet, route);
-            let detail = format!(
-                "route {} -> {}{} ({}{})",
-                r.prefix,
-                r.next_hop_type,
-                r.next_hop_ip
-                    .as_ref()
-                    .map(|ip| format!(" {ip}"))
-                    .unwrap_or_default(),
-                r.source,
-                r.name
-                    .as_ref()
-                    .map(|n| format!(", {n}"))
-                    .unwrap_or_default(),
-            );
+            let detail = route_text(&r);
             HopView {
                 firewall_rule: None,
                 kind: "route",
@@ -757,6 +894,19 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 format!("{place} translates the {what} to {}:{port}", ip_text(addr)),
             )
         }
+        Step::Deliver {
+            to: Destination::PrivateEndpoint(pe),
+        } => {
+            let p = &scenario.private_endpoints[pe.index()];
+            plain(
+                "deliver",
+                p.name.to_string(),
+                format!(
+                    "delivered to private endpoint {}: the private-link service {} receives it",
+                    p.name, p.service
+                ),
+            )
+        }
         Step::Deliver { to } => {
             let name = destination_name(scenario, to);
             plain("deliver", name.clone(), format!("delivered to {name}"))
@@ -795,6 +945,9 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 | DropCause::NoGateway { subnet, route }
                 | DropCause::ApplianceUnreachable { subnet, route } => {
                     Some(route_view(scenario, dataplane, subnet, route))
+                }
+                DropCause::EndpointRoute { pe, route } => {
+                    Some(endpoint_route_view(scenario, dataplane, pe, route))
                 }
                 _ => None,
             };

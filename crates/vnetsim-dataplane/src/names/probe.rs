@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use foldhash::fast::FixedState;
-use vnetsim_scenario::{Endpoint, NicId, Probe, Protocol, Scenario, SiteId};
+use vnetsim_scenario::{Endpoint, NicId, PrivateEndpointId, Probe, Protocol, Scenario, SiteId};
 
 use crate::forward::Dataplane;
 use crate::forward::pipeline::{Destination, FlowTable, Ingress, Outcome, Step};
@@ -54,6 +54,9 @@ pub fn ingress_for(scenario: &Scenario, endpoint: Endpoint) -> Ingress {
                 Ingress::Nic(vnetsim_scenario::NicId(nic as u32))
             } else if let Some(host) = scenario.hosts.iter().find(|h| h.ip == ip) {
                 Ingress::Site(host.site)
+            } else if let Some(pe) = scenario.private_endpoint_at(ip) {
+                // A private endpoint's address: the answers of the service behind it.
+                Ingress::PrivateEndpoint(pe)
             } else {
                 Ingress::Internet
             }
@@ -73,6 +76,8 @@ pub struct EndpointIndex {
     nic_by_ip: HashMap<Ipv4Addr, NicId, FixedState>,
     /// The site of the first host (in scenario order) holding each address.
     site_by_ip: HashMap<Ipv4Addr, SiteId, FixedState>,
+    /// The first private endpoint (in scenario order) holding each address.
+    endpoint_by_ip: HashMap<Ipv4Addr, PrivateEndpointId, FixedState>,
 }
 
 impl EndpointIndex {
@@ -95,10 +100,17 @@ impl EndpointIndex {
         for host in &scenario.hosts {
             site_by_ip.entry(host.ip).or_insert(host.site);
         }
+        let mut endpoint_by_ip = HashMap::with_hasher(FixedState::default());
+        for (i, pe) in scenario.private_endpoints.iter().enumerate() {
+            endpoint_by_ip
+                .entry(pe.ip)
+                .or_insert(PrivateEndpointId(i as u32));
+        }
         Self {
             vms,
             nic_by_ip,
             site_by_ip,
+            endpoint_by_ip,
         }
     }
 
@@ -115,6 +127,8 @@ impl EndpointIndex {
                     Ingress::Nic(nic)
                 } else if let Some(&site) = self.site_by_ip.get(&ip) {
                     Ingress::Site(site)
+                } else if let Some(&pe) = self.endpoint_by_ip.get(&ip) {
+                    Ingress::PrivateEndpoint(pe)
                 } else {
                     Ingress::Internet
                 }
@@ -236,7 +250,8 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
     path
 }
 
-/// The display name of a destination: the VM of a NIC, a host, or `Internet`.
+/// The display name of a destination: the VM of a NIC, a host, a private endpoint, or
+/// `Internet`.
 pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
     match to {
         Destination::Nic(nic) => scenario.vms[scenario.nics[nic.index()].vm.index()]
@@ -245,6 +260,7 @@ pub fn destination_name(scenario: &Scenario, to: Destination) -> String {
         Destination::Host(host) => scenario.hosts[host.index()].name.to_string(),
         Destination::Internet => "Internet".to_string(),
         Destination::Platform(e) => e.name().to_string(),
+        Destination::PrivateEndpoint(pe) => scenario.private_endpoints[pe.index()].name.to_string(),
     }
 }
 
@@ -293,6 +309,7 @@ vms:
                 .collect();
             endpoints.extend(sc.nics.iter().map(|n| Endpoint::Ip(n.ip)));
             endpoints.extend(sc.hosts.iter().map(|h| Endpoint::Ip(h.ip)));
+            endpoints.extend(sc.private_endpoints.iter().map(|p| Endpoint::Ip(p.ip)));
             endpoints.push(Endpoint::Ip(Ipv4Addr::new(203, 0, 113, 77)));
             for e in endpoints {
                 assert_eq!(index.ingress(&sc, e), ingress_for(&sc, e), "{path:?} {e:?}");

@@ -20,12 +20,22 @@
 //! - selection: longest prefix, then User > VirtualNetworkGateway (BGP) > Default on equal
 //!   prefixes; a 0.0.0.0/0 user route removes the reserved None routes of the subnet; system
 //!   routes of type VnetLocal and VNetPeering beat gateway routes even when those are more
-//!   specific.
+//!   specific;
+//! - private endpoint routes [PENP23]: each private endpoint adds a `/32` system route to every
+//!   subnet of its VNet and of the VNets peered with it (next hop type `InterfaceEndpoint`, a
+//!   name only community sources show); longest prefix lets it beat a user route 0.0.0.0/0 or
+//!   one for the VNet's range. With network policies for route tables on the endpoint's subnet,
+//!   a user route whose prefix lies inside the endpoint's VNet range and holds its address
+//!   invalidates it ("route summarization"; 0.0.0.0/0 never does). A private endpoint's own
+//!   traffic ignores its subnet's route table unless those policies include route tables
+//!   ([`private_endpoint_routes`]).
 
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use vnetsim_scenario::{NextHopType, PeeringId, Scenario, SubnetId, VnetId};
+use vnetsim_scenario::{
+    NextHopType, PeeringId, PrivateEndpointId, RouteTable, Scenario, SubnetId, VnetId,
+};
 
 use crate::tables::peering::PeeringStates;
 
@@ -146,9 +156,32 @@ pub fn effective_routes(
     subnet: SubnetId,
 ) -> Vec<EffectiveRoute> {
     let sub = &scenario.subnets[subnet.index()];
+    let table = sub.route_table.map(|t| &scenario.route_tables[t.index()]);
+    routes_with(scenario, peerings, subnet, table)
+}
+
+/// The routes the traffic of a private endpoint in `subnet` follows when the subnet's network
+/// policies leave out route tables: the subnet's effective routes as if it had no route table
+/// ("User-defined routes (UDR) traffic is bypassed from private endpoints" [PEFW25]; network
+/// policies for route tables make them apply [PENP23]).
+pub fn private_endpoint_routes(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    subnet: SubnetId,
+) -> Vec<EffectiveRoute> {
+    routes_with(scenario, peerings, subnet, None)
+}
+
+/// The effective routes of `subnet` with `table` as its route table.
+fn routes_with(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    subnet: SubnetId,
+    table: Option<&RouteTable>,
+) -> Vec<EffectiveRoute> {
+    let sub = &scenario.subnets[subnet.index()];
     let vnet_id = sub.vnet;
     let vnet = &scenario.vnets[vnet_id.index()];
-    let table = sub.route_table.map(|t| &scenario.route_tables[t.index()]);
     let mut routes = Vec::new();
 
     let system = |prefix, next_hop, name: Option<String>, target| EffectiveRoute {
@@ -182,6 +215,28 @@ pub fn effective_routes(
                 Some(scenario.peerings[link.index()].name.clone()),
                 RouteTarget::Peer { vnet: peer, link },
             ));
+        }
+    }
+    // Private endpoint routes: a /32 per endpoint of this VNet and of each Connected peer
+    // [PENP23] (no scenario without private endpoints pays more than an empty loop).
+    let mut endpoint_routes: Vec<(usize, PrivateEndpointId)> = Vec::new();
+    if !scenario.private_endpoints.is_empty() {
+        let mut add = |routes: &mut Vec<EffectiveRoute>, vnet: VnetId, target: RouteTarget| {
+            for (i, pe) in scenario.private_endpoints.iter().enumerate() {
+                if pe.vnet == vnet {
+                    endpoint_routes.push((routes.len(), PrivateEndpointId(i as u32)));
+                    routes.push(system(
+                        Ipv4Net::from(pe.ip),
+                        NextHopType::InterfaceEndpoint,
+                        Some(pe.name.to_string()),
+                        target,
+                    ));
+                }
+            }
+        };
+        add(&mut routes, vnet_id, RouteTarget::Plain);
+        for (link, peer) in peerings.connected_peers(vnet_id) {
+            add(&mut routes, peer, RouteTarget::Peer { vnet: peer, link });
         }
     }
     // Gateway routes.
@@ -268,7 +323,43 @@ pub fn effective_routes(
     }
 
     select(&mut routes);
+    summarize(scenario, &mut routes, &endpoint_routes);
     routes
+}
+
+/// Route summarization [PENP23]: with network policies for route tables on a private
+/// endpoint's subnet, an active user route whose prefix lies inside the endpoint's VNet
+/// address range and holds the endpoint's address invalidates the endpoint's `/32` route. The
+/// page's wording of the prefix changed between versions ("equal to or larger than the virtual
+/// network address space", then "equal to or smaller"); every version says 0.0.0.0/0 never
+/// does, and vnetsim reads a prefix inside the VNet's range (derived, azure-current 8.4).
+fn summarize(
+    scenario: &Scenario,
+    routes: &mut [EffectiveRoute],
+    endpoint_routes: &[(usize, PrivateEndpointId)],
+) {
+    for &(i, pe) in endpoint_routes {
+        let pe = &scenario.private_endpoints[pe.index()];
+        let policies = scenario.subnets[pe.subnet.index()].private_endpoint_network_policies;
+        if routes[i].state != RouteState::Active || !policies.route_table() {
+            continue;
+        }
+        let ranges = &scenario.vnets[pe.vnet.index()].address_space;
+        let summarizes = routes.iter().any(|u| {
+            u.source == RouteSource::User
+                && u.state == RouteState::Active
+                && u.prefix.prefix_len() > 0
+                && u.prefix.contains(&pe.ip)
+                && ranges.iter().any(|r| prefix_contains(*r, u.prefix))
+        });
+        if summarizes {
+            routes[i].state = RouteState::Invalid;
+            routes[i].note = Some(
+                "invalidated by a user route summarizing the private endpoint's VNet range: \
+                 network policies include route tables on the endpoint's subnet (PENP23)",
+            );
+        }
+    }
 }
 
 /// Whether route `b` (at index `bi`) beats route `a` (at `ai`) on an equal prefix.
@@ -348,5 +439,91 @@ fn select(routes: &mut [EffectiveRoute]) {
                  more specific BGP routes",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET: &str = r#"
+name: pe-routes
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets:
+      - { name: app, prefix: 10.0.1.0/24, route_table: rt }
+      - { name: pe, prefix: 10.0.3.0/24, route_table: rt, private_endpoint_network_policies: POLICIES }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: app, prefix: 10.1.1.0/24 } ]
+private_endpoints:
+  - { name: sql-pe, subnet: hub/pe, service: sql.database.windows.net }
+route_tables:
+  - name: rt
+    routes:
+      - { name: all, prefix: 0.0.0.0/0, next_hop: None }
+      - { name: hub, prefix: 10.0.0.0/16, next_hop: None }
+peerings:
+  - { name: a, from: hub, to: spoke }
+  - { name: b, from: spoke, to: hub }
+"#;
+
+    fn load(policies: &str) -> Scenario {
+        vnetsim_scenario::load_str(&NET.replace("POLICIES", policies), "t.yaml")
+            .unwrap_or_else(|e| panic!("{}", e.render(false)))
+    }
+
+    fn endpoint_route(routes: &[EffectiveRoute]) -> &EffectiveRoute {
+        routes
+            .iter()
+            .find(|r| r.next_hop == NextHopType::InterfaceEndpoint)
+            .expect("a /32 route")
+    }
+
+    #[test]
+    fn penp23_summarization_marks_the_32_invalid_only_with_route_table_policies() {
+        for (policies, state) in [
+            ("disabled", RouteState::Active),
+            ("route_table_enabled", RouteState::Invalid),
+        ] {
+            let sc = load(policies);
+            let peerings = PeeringStates::all_present(&sc);
+            let app = sc.subnet_by_path("hub/app").unwrap();
+            let routes = effective_routes(&sc, &peerings, app);
+            let r = endpoint_route(&routes);
+            assert_eq!(r.state, state, "{policies}");
+            assert_eq!(r.prefix.to_string(), "10.0.3.4/32");
+            assert_eq!(r.source, RouteSource::Default);
+            assert_eq!(r.name.as_deref(), Some("sql-pe"));
+            // The peer's routes hold it too, through the peering, with no user route there.
+            let spoke = sc.subnet_by_path("spoke/app").unwrap();
+            let routes = effective_routes(&sc, &peerings, spoke);
+            let r = endpoint_route(&routes);
+            assert_eq!(r.state, RouteState::Active);
+            assert!(matches!(r.target, RouteTarget::Peer { .. }));
+        }
+    }
+
+    #[test]
+    fn pefw25_the_endpoints_own_routes_leave_out_its_subnets_route_table() {
+        let sc = load("disabled");
+        let peerings = PeeringStates::all_present(&sc);
+        let pe = sc.subnet_by_path("hub/pe").unwrap();
+        let with = effective_routes(&sc, &peerings, pe);
+        let without = private_endpoint_routes(&sc, &peerings, pe);
+        assert!(with.iter().any(|r| r.source == RouteSource::User));
+        assert!(without.iter().all(|r| r.source != RouteSource::User));
+        // Without the table's 0.0.0.0/0 the reserved None routes come back.
+        assert!(
+            without
+                .iter()
+                .any(|r| r.next_hop == NextHopType::None && r.prefix.prefix_len() == 12)
+        );
+        assert!(
+            without
+                .iter()
+                .any(|r| r.prefix.to_string() == "0.0.0.0/0" && r.state == RouteState::Active)
+        );
     }
 }

@@ -586,6 +586,8 @@ impl<'c> Engine<'c> {
         if self.sources[flow].replies.is_some() && !reply {
             let ingress = match to {
                 Some(Destination::Nic(nic)) => Some(Ingress::Nic(nic)),
+                // The private-link service answers from its private endpoint.
+                Some(Destination::PrivateEndpoint(pe)) => Some(Ingress::PrivateEndpoint(pe)),
                 Some(Destination::Host(h)) => {
                     Some(Ingress::Site(self.network.scenario().hosts[h.index()].site))
                 }

@@ -11,7 +11,8 @@
 //! (subscriptions, VNets, subnets, VMs, NICs) come first; `gateways` adds each VNet's gateway;
 //! `peering` checks the file's links and hands the links present at time zero on; `gateways`
 //! then checks user routes against the gateway each subnet reaches, and builds the on-premises
-//! sites; `firewall` adds Azure Firewalls, their policies, IP groups, names, Internet hosts and
+//! sites; `private_endpoint` adds subnets' private endpoint network policies and the private
+//! endpoints; `firewall` adds Azure Firewalls, their policies, IP groups, names, Internet hosts and
 //! public IPs; `traffic` the settings and flows. `events` starts from the network the file declares
 //! (links, NSG rules, route tables) and checks each event with the rule functions of the rooms
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
@@ -24,6 +25,7 @@ mod firewall;
 mod gateways;
 mod network;
 mod peering;
+mod private_endpoint;
 mod resolver;
 mod security;
 mod traffic;
@@ -51,6 +53,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     let links = r.peerings();
     r.udr_gateway_kind();
     r.sites();
+    r.private_endpoints();
     r.firewalls();
     r.carriage();
     r.flows();

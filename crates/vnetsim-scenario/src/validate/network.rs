@@ -173,6 +173,8 @@ impl<'r> Resolver<'r> {
                 default_outbound_access: s
                     .default_outbound_access
                     .unwrap_or(self.sc.azure.default_outbound_access),
+                // Read by the private endpoint room.
+                private_endpoint_network_policies: Default::default(),
             });
         }
         ids

@@ -693,6 +693,11 @@ impl Resolver<'_> {
     pub(super) fn sender(&mut self, name: &Spanned<String>, path: &str) -> Option<Endpoint> {
         let endpoint = self.endpoint(name, path)?;
         if let Endpoint::Ip(ip) = endpoint
+            && self.private_endpoint_sender(name, ip, path)
+        {
+            return Some(endpoint);
+        }
+        if let Endpoint::Ip(ip) = endpoint
             && let Some(place) = self.sc.unheld_vnet_address(ip)
         {
             self.err(
@@ -743,6 +748,14 @@ impl Resolver<'_> {
                 Endpoint::Vm(VmId(*id))
             } else if *id < hosts {
                 Endpoint::Host(HostId(*id - vms))
+            } else if *id >= hosts + self.raw.internet.len() as u32 {
+                // A private endpoint is its private address.
+                Endpoint::Ip(
+                    self.sc
+                        .private_endpoints
+                        .get((*id - hosts) as usize - self.raw.internet.len())
+                        .map_or(Ipv4Addr::UNSPECIFIED, |p| p.ip),
+                )
             } else {
                 // An Internet host is its public address.
                 Endpoint::Ip(
