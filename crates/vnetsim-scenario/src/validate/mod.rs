@@ -17,6 +17,7 @@
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
 //! the rooms whose rules they reuse: never the other way.
 
+mod connections;
 mod events;
 mod expectations;
 mod firewall;
@@ -48,6 +49,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     let links = r.peerings();
     r.udr_gateway_kind();
     r.sites();
+    r.connections();
     r.firewalls();
     r.carriage();
     r.flows();
