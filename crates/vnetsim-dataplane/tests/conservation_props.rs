@@ -231,6 +231,7 @@ fn reason_of(cause: &DropCause) -> DropReason {
         | DropCause::NoGateway { .. }
         | DropCause::NoSite { .. }
         | DropCause::NotAdvertised { .. }
+        | DropCause::SiteNotConnected { .. }
         | DropCause::FromInternet => DropReason::NoRoute,
         DropCause::NoNic { .. } | DropCause::NoHost { .. } => DropReason::NoDestination,
         DropCause::ApplianceUnreachable { .. } => DropReason::NextHopUnreachable,

@@ -477,7 +477,7 @@ fn gateway_route_hop(
         },
     };
     HopView {
-        kind: "gateway-route",
+        kind: "gw-route",
         at: gw.clone(),
         detail: format!(
             "gateway {gw} sends it by its route {} over {} connection {} to {to} ({how})",
