@@ -88,7 +88,12 @@ fn gateway_rows(net: &Net, subnet: &str) -> Vec<(String, RouteState, String, Opt
         .collect()
 }
 
-fn row(p: &str, state: RouteState, name: &str, path: Option<&str>) -> (String, RouteState, String, Option<String>) {
+fn row(
+    p: &str,
+    state: RouteState,
+    name: &str,
+    path: Option<&str>,
+) -> (String, RouteState, String, Option<String>) {
     (p.into(), state, name.into(), path.map(str::to_owned))
 }
 
@@ -106,7 +111,10 @@ fn vpnfaq26_learned_routes_appear_in_subnets_with_their_as_path() {
             row("192.168.1.0/24", Active, "a-to-b", Some("65020")),
         ]
     );
-    let a = net.sc.vnets[net.vnet("hub-a").index()].gateway.clone().unwrap();
+    let a = net.sc.vnets[net.vnet("hub-a").index()]
+        .gateway
+        .clone()
+        .unwrap();
     for r in net.dp.routes(net.subnet("spoke/app")) {
         if r.source == RouteSource::VirtualNetworkGateway {
             assert_eq!(r.next_hop.as_str(), "VirtualNetworkGateway");
@@ -121,8 +129,18 @@ fn vpnfaq26_learned_routes_appear_in_subnets_with_their_as_path() {
 fn vpnfaq26_static_prefixes_of_a_local_network_gateway_stay_beside_bgp_routes() {
     let net = two_hubs(true);
     let rows = gateway_rows(&net, "hub-b/app");
-    assert!(rows.contains(&row("192.168.1.0/24", RouteState::Active, "b-to-branch", None)));
-    assert!(rows.contains(&row("192.168.0.0/16", RouteState::Active, "b-to-branch", Some("65050"))));
+    assert!(rows.contains(&row(
+        "192.168.1.0/24",
+        RouteState::Active,
+        "b-to-branch",
+        None
+    )));
+    assert!(rows.contains(&row(
+        "192.168.0.0/16",
+        RouteState::Active,
+        "b-to-branch",
+        Some("65050")
+    )));
     let b = net.vnet("hub-b");
     let origins: Vec<RouteOrigin> = net
         .dp
@@ -142,9 +160,23 @@ fn vpnfaq26_static_prefixes_of_a_local_network_gateway_stay_beside_bgp_routes() 
 fn vpnfaq26_default_route_is_accepted_but_not_passed_on() {
     let net = two_hubs(true);
     let rows = gateway_rows(&net, "hub-b/app");
-    assert!(rows.contains(&row("0.0.0.0/0", RouteState::Active, "b-to-branch", Some("65050"))));
-    assert!(!gateway_rows(&net, "hub-a/app").iter().any(|r| r.0 == "0.0.0.0/0"));
-    assert!(!net.dp.bgp_advertised(net.vnet("hub-b")).iter().any(|p| p.prefix_len() == 0));
+    assert!(rows.contains(&row(
+        "0.0.0.0/0",
+        RouteState::Active,
+        "b-to-branch",
+        Some("65050")
+    )));
+    assert!(
+        !gateway_rows(&net, "hub-a/app")
+            .iter()
+            .any(|r| r.0 == "0.0.0.0/0")
+    );
+    assert!(
+        !net.dp
+            .bgp_advertised(net.vnet("hub-b"))
+            .iter()
+            .any(|p| p.prefix_len() == 0)
+    );
     let r = net.send("a-vm", "8.8.8.8", Protocol::Udp, 53);
     assert_eq!(r.outcome, Outcome::Delivered(Destination::Internet));
     // hub-b tunnels it to the branch, where no host holds it.
@@ -160,7 +192,11 @@ fn vpnfaq26_routes_overlapping_the_vnet_are_not_advertised() {
     let rows = gateway_rows(&net, "hub-b/app");
     let r = rows.iter().find(|r| r.0 == "10.2.5.0/24").expect("learned");
     assert_eq!(r.1, RouteState::Invalid, "the VnetLocal route covers it");
-    assert!(!gateway_rows(&net, "hub-a/app").iter().any(|r| r.0 == "10.2.5.0/24"));
+    assert!(
+        !gateway_rows(&net, "hub-a/app")
+            .iter()
+            .any(|r| r.0 == "10.2.5.0/24")
+    );
 }
 
 /// [VPNFAQ26] with gateway transit the spokes' prefixes are advertised: the branch reaches the
@@ -169,14 +205,32 @@ fn vpnfaq26_routes_overlapping_the_vnet_are_not_advertised() {
 #[test]
 fn vpnfaq26_spoke_reaches_the_other_vnet_and_branch_by_bgp_transit() {
     let net = two_hubs(true);
-    assert!(net.dp.bgp_advertised(net.vnet("hub-a")).iter().any(|p| p.to_string() == "10.3.0.0/16"));
+    assert!(
+        net.dp
+            .bgp_advertised(net.vnet("hub-a"))
+            .iter()
+            .any(|p| p.to_string() == "10.3.0.0/16")
+    );
     for (from, to, nic) in [("s-vm", "b-vm", "b-nic"), ("branch-pc", "s-vm", "s-nic")] {
         let r = net.ping(from, to);
-        assert_eq!(r.outcome, Outcome::Delivered(Destination::Nic(net.nic(nic))), "{from} -> {to}: {:?}", r.steps);
-        assert!(r.steps.iter().any(|s| matches!(s, Step::GatewayRoute { .. })));
+        assert_eq!(
+            r.outcome,
+            Outcome::Delivered(Destination::Nic(net.nic(nic))),
+            "{from} -> {to}: {:?}",
+            r.steps
+        );
+        assert!(
+            r.steps
+                .iter()
+                .any(|s| matches!(s, Step::GatewayRoute { .. }))
+        );
     }
     let r = net.ping("s-vm", "branch-pc");
-    assert!(matches!(r.outcome, Outcome::Delivered(Destination::Host(_))), "{:?}", r.steps);
+    assert!(
+        matches!(r.outcome, Outcome::Delivered(Destination::Host(_))),
+        "{:?}",
+        r.steps
+    );
 }
 
 /// [VPNFAQ26] transit through VNet-to-VNet needs BGP on every connection: without BGP on
@@ -185,12 +239,18 @@ fn vpnfaq26_spoke_reaches_the_other_vnet_and_branch_by_bgp_transit() {
 #[test]
 fn vpnfaq26_transit_needs_bgp_on_every_vnet_to_vnet_connection() {
     let net = two_hubs(false);
-    assert!(matches!(net.ping("a-vm", "b-vm").outcome, Outcome::Delivered(_)));
+    assert!(matches!(
+        net.ping("a-vm", "b-vm").outcome,
+        Outcome::Delivered(_)
+    ));
     assert_eq!(
         gateway_rows(&net, "hub-a/app"),
         vec![row("10.2.0.0/16", RouteState::Active, "a-to-b", None)]
     );
-    assert_eq!(dropped(&net.ping("a-vm", "branch-pc")).0, DropReason::NoRoute);
+    assert_eq!(
+        dropped(&net.ping("a-vm", "branch-pc")).0,
+        DropReason::NoRoute
+    );
     // The spoke still gets hub-a's static route to hub-b, but hub-b has no route back to it.
     let r = net.ping("b-vm", "s-vm");
     assert_eq!(dropped(&r).0, DropReason::NoRoute);
@@ -226,7 +286,15 @@ fn vpnfaq26_the_shorter_as_path_wins() {
     );
     let net = Net::new(&yaml);
     let rows = gateway_rows(&net, "hub-a/app");
-    assert!(rows.contains(&row("192.168.0.0/16", RouteState::Active, "a-to-branch", Some("65050"))), "{rows:?}");
+    assert!(
+        rows.contains(&row(
+            "192.168.0.0/16",
+            RouteState::Active,
+            "a-to-branch",
+            Some("65050")
+        )),
+        "{rows:?}"
+    );
 }
 
 /// The gateway-to-gateway hop is a waypoint: the receiving gateway's SKU shapes the packet, as a
@@ -289,7 +357,10 @@ connections:
 "#,
     );
     let hub = &net.sc.vnets[net.vnet("hub").index()];
-    let (vpn_ip, er_ip) = (hub.gateway.as_ref().unwrap().ip, hub.expressroute.as_ref().unwrap().ip);
+    let (vpn_ip, er_ip) = (
+        hub.gateway.as_ref().unwrap().ip,
+        hub.expressroute.as_ref().unwrap().ip,
+    );
     assert_ne!(vpn_ip, er_ip);
     let routes: Vec<_> = net
         .dp
@@ -307,7 +378,15 @@ connections:
         ]
     );
     let dc = net.ping("vm", "dc-host");
-    assert!(matches!(dc.outcome, Outcome::Delivered(Destination::Host(_))), "{:?}", dc.steps);
+    assert!(
+        matches!(dc.outcome, Outcome::Delivered(Destination::Host(_))),
+        "{:?}",
+        dc.steps
+    );
     let branch = net.ping("vm", "branch-host");
-    assert!(matches!(branch.outcome, Outcome::Delivered(Destination::Host(_))), "{:?}", branch.steps);
+    assert!(
+        matches!(branch.outcome, Outcome::Delivered(Destination::Host(_))),
+        "{:?}",
+        branch.steps
+    );
 }

@@ -239,9 +239,7 @@ pub fn describe(scenario: &Scenario, action: &EventAction) -> String {
         }
         EventAction::AddConnection(c) => {
             let to = match c.to {
-                vnetsim_scenario::ConnectionPeer::Site(s) => {
-                    scenario.sites[s.index()].name.clone()
-                }
+                vnetsim_scenario::ConnectionPeer::Site(s) => scenario.sites[s.index()].name.clone(),
                 vnetsim_scenario::ConnectionPeer::Gateway(v) => {
                     scenario.vnets[v.index()].name.clone()
                 }

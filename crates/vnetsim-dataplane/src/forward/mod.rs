@@ -267,7 +267,10 @@ impl Dataplane {
     /// The prefixes the VPN gateway of `vnet` advertises over BGP (empty without a BGP
     /// session) [VPNFAQ26].
     pub fn bgp_advertised(&self, vnet: VnetId) -> &[ipnet::Ipv4Net] {
-        self.bgp.advertised.get(vnet.index()).map_or(&[], Vec::as_slice)
+        self.bgp
+            .advertised
+            .get(vnet.index())
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The AS path of the BGP route `prefix` named `name` (its connection) in the gateway

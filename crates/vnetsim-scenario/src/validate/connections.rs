@@ -300,7 +300,8 @@ impl Resolver<'_> {
                     Rule::ConnectionEndpoints,
                     format!(
                         "VNet-to-VNet connection `{}` leads from VNet `{}` to itself",
-                        c.name.value, self.sc.vnets[from.index()].name
+                        c.name.value,
+                        self.sc.vnets[from.index()].name
                     ),
                 );
                 return None;
@@ -312,7 +313,8 @@ impl Resolver<'_> {
                     Rule::ConnectionEndpoints,
                     format!(
                         "VNet-to-VNet connection `{}` leads to VNet `{}`, which has no VPN gateway",
-                        c.name.value, self.sc.vnets[w.index()].name
+                        c.name.value,
+                        self.sc.vnets[w.index()].name
                     ),
                 );
                 return None;
@@ -343,7 +345,12 @@ impl Resolver<'_> {
                     "VNet-to-VNet connection `{}` joins `{}` ({x}) and `{}` ({y}), whose address ranges overlap [VPNFAQ26]",
                     c.name.value, a.name, b.name
                 );
-                self.err(loc(&c.to), format!("{path}.to"), Rule::ConnectionAddressOverlap, msg);
+                self.err(
+                    loc(&c.to),
+                    format!("{path}.to"),
+                    Rule::ConnectionAddressOverlap,
+                    msg,
+                );
             }
             remote_gw = Some(r);
         }
@@ -374,7 +381,10 @@ impl Resolver<'_> {
     ) {
         let bpath = format!("{path}.bgp");
         let gateways: Vec<&Gateway> = std::iter::once(gw).chain(remote).collect();
-        if let Some(g) = gateways.iter().find(|g| g.sku.eq_ignore_ascii_case("Basic")) {
+        if let Some(g) = gateways
+            .iter()
+            .find(|g| g.sku.eq_ignore_ascii_case("Basic"))
+        {
             self.err(
                 at,
                 bpath,
@@ -403,7 +413,9 @@ impl Resolver<'_> {
                 let site = &self.sc.sites[s.index()];
                 site.bgp.map(|b| (b.asn, site.name.clone()))
             }
-            ConnectionPeer::Gateway(_) => remote.and_then(|r| r.bgp.map(|b| (b.asn, r.name.clone()))),
+            ConnectionPeer::Gateway(_) => {
+                remote.and_then(|r| r.bgp.map(|b| (b.asn, r.name.clone())))
+            }
         };
         let missing = match (gw.bgp, remote_asn.as_ref()) {
             (None, _) => Some(format!("gateway `{}`", gw.name)),
@@ -474,7 +486,11 @@ impl Resolver<'_> {
             );
             return None;
         }
-        self.unknown_peer(c, path, self.sc.sites.iter().map(|s| s.name.clone()).collect())
+        self.unknown_peer(
+            c,
+            path,
+            self.sc.sites.iter().map(|s| s.name.clone()).collect(),
+        )
     }
 
     /// The gateway end of a vnet2vnet connection.

@@ -127,10 +127,8 @@ impl Resolver<'_> {
                 }
             })
             .collect();
-        let two_kinds = list.len() == 2
-            && kinds[0].is_some()
-            && kinds[1].is_some()
-            && kinds[0] != kinds[1];
+        let two_kinds =
+            list.len() == 2 && kinds[0].is_some() && kinds[1].is_some() && kinds[0] != kinds[1];
         if list.len() > 2 || (list.len() == 2 && !two_kinds) {
             self.err(
                 loc(g),
@@ -180,7 +178,15 @@ impl Resolver<'_> {
             };
             let sku_name = skus[k].map_or_else(|| gw.sku.clone(), |s| s.name.to_owned());
             let bgp = gw.bgp.as_ref().and_then(|b| {
-                self.gateway_bgp(b, &gw.name, &sku_name, prefix, ip, loc(g), path_of(k, ".bgp"))
+                self.gateway_bgp(
+                    b,
+                    &gw.name,
+                    &sku_name,
+                    prefix,
+                    ip,
+                    loc(g),
+                    path_of(k, ".bgp"),
+                )
             });
             let policy_based = gw.vpn_type == Some(RawVpnType::PolicyBased);
             if two_kinds
