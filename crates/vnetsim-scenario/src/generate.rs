@@ -97,7 +97,7 @@ impl HubSpoke {
         let _ = writeln!(
             y,
             "# Generated: vnetsim generate hub-spoke --spokes {} --vms-per-spoke {} --flows {} \
-             --pps {} --packet-size {} --duration-ms {} --seed {}{}",
+             --pps {} --packet-size {} --duration-ms {} --seed {}{}{}",
             self.spokes,
             self.vms_per_spoke,
             self.flows,
@@ -105,11 +105,8 @@ impl HubSpoke {
             self.packet_size,
             self.duration_ms,
             self.seed,
-            format!(
-                "{}{}",
-                if self.nsgs { " --nsgs" } else { "" },
-                if self.firewall { " --firewall" } else { "" }
-            )
+            if self.nsgs { " --nsgs" } else { "" },
+            if self.firewall { " --firewall" } else { "" }
         );
         let _ = writeln!(
             y,
