@@ -390,3 +390,48 @@ connections:
         branch.steps
     );
 }
+
+/// A site that no connection joins (its only connection deleted, or none declared) sends
+/// nothing: `no-route`, and explain says why.
+#[test]
+fn bgp_a_site_without_a_connection_reaches_nothing() {
+    let mut sc = two_hubs(true).sc;
+    sc.connections.retain(|c| c.name != "b-to-branch");
+    let dp = Dataplane::compile(&sc);
+    let net = Net { sc, dp };
+    let r = net.ping("branch-pc", "b-vm");
+    assert!(matches!(
+        dropped(&r),
+        (
+            DropReason::NoRoute,
+            vnetsim_dataplane::pipeline::DropCause::SiteNotConnected { .. }
+        )
+    ));
+    let probe = net.probe_of("branch-pc", "b-vm", Protocol::Icmp, 0);
+    let text = vnetsim_dataplane::explain::explain(&net.sc, &net.dp, &probe, &r);
+    assert!(
+        text.hops
+            .iter()
+            .any(|h| h.detail.contains("no connection to a gateway")),
+        "{:?}",
+        text.hops
+    );
+}
+
+/// [security-overview] 2018: the VirtualNetwork tag holds "VNets connected to a virtual network
+/// gateway" and the on-premises ranges: what hub-b's gateway learned by BGP (hub-a, the spoke,
+/// the branch) is in hub-b's tag, so default NSG rules admit it; the default route is not.
+#[test]
+fn bgp_learned_prefixes_join_the_virtual_network_tag() {
+    let net = two_hubs(true);
+    let tag = net.dp.virtual_network_tag(&net.sc, net.subnet("hub-b/app"));
+    for p in [
+        "10.1.0.0/16",
+        "10.3.0.0/16",
+        "192.168.0.0/16",
+        "192.168.1.0/24",
+    ] {
+        assert!(tag.iter().any(|t| t.to_string() == p), "{p} in {tag:?}");
+    }
+    assert!(!tag.iter().any(|t| t.prefix_len() == 0));
+}
