@@ -210,25 +210,48 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
                     nic.ip,
                     nic.subnet
                 );
-                let mut t = Table::new([
-                    "Source",
-                    "State",
-                    "Address Prefix",
-                    "Next Hop Type",
-                    "Next Hop IP",
-                    "Name",
-                    "Note",
-                ]);
+                // BGP-learned routes carry their AS path [VPNFAQ26]: a column only then.
+                let bgp = nic.routes.iter().any(|r| r.as_path.is_some());
+                let mut t = if bgp {
+                    Table::new([
+                        "Source",
+                        "State",
+                        "Address Prefix",
+                        "Next Hop Type",
+                        "Next Hop IP",
+                        "Name",
+                        "AS Path",
+                        "Note",
+                    ])
+                } else {
+                    Table::new([
+                        "Source",
+                        "State",
+                        "Address Prefix",
+                        "Next Hop Type",
+                        "Next Hop IP",
+                        "Name",
+                        "Note",
+                    ])
+                };
                 for r in &nic.routes {
-                    t.row([
+                    let cells = [
                         r.source.to_string(),
                         r.state.to_string(),
                         r.prefix.clone(),
                         r.next_hop_type.to_string(),
                         r.next_hop_ip.clone().unwrap_or_else(|| "-".to_string()),
                         r.name.clone().unwrap_or_else(|| "-".to_string()),
-                        r.note.unwrap_or("").to_string(),
-                    ]);
+                    ];
+                    let note = r.note.unwrap_or("").to_string();
+                    if bgp {
+                        let [a, b, c, d, e, f] = cells;
+                        let path = r.as_path.clone().unwrap_or_else(|| "-".to_string());
+                        t.row([a, b, c, d, e, f, path, note]);
+                    } else {
+                        let [a, b, c, d, e, f] = cells;
+                        t.row([a, b, c, d, e, f, note]);
+                    }
                 }
                 out!("{}", t.render());
             }

@@ -19,7 +19,7 @@ pub mod wire;
 pub use forward::{Dataplane, firewall, flowcache, memo, pipeline};
 pub use names::{expect, explain, probe, views};
 pub use tables::firewall as firewall_rules;
-pub use tables::{addrset, asg, lpm, nsg, peering, platform, routes};
+pub use tables::{addrset, asg, bgp, lpm, nsg, peering, platform, routes};
 
 pub use flowcache::{Cached, FlowCache};
 pub use memo::SegmentMemo;

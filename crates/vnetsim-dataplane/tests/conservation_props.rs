@@ -232,6 +232,7 @@ fn reason_of(cause: &DropCause) -> DropReason {
         | DropCause::NoSite { .. }
         | DropCause::NotAdvertised { .. }
         | DropCause::FromInternet
+        | DropCause::SiteNotConnected { .. }
         // A private endpoint's routes without its subnet's route table hold no
         // VirtualAppliance route: only None or a missing gateway drop there.
         | DropCause::EndpointRoute { .. } => DropReason::NoRoute,

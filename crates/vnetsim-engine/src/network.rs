@@ -2,8 +2,8 @@
 //! applied so far, and the data plane compiled from it.
 //!
 //! What it is for: applying `events` (peerings removed or added, route tables and NSGs attached
-//! or detached, NSG rules added or removed, IP forwarding toggled, address spaces updated and
-//! peerings synced) and recompiling the data plane, with peering states moving as Azure's do (a
+//! or detached, NSG rules added or removed, IP forwarding toggled, address spaces updated,
+//! peerings synced, gateway connections added or removed) and recompiling the data plane, with peering states moving as Azure's do (a
 //! deleted link leaves its reverse Disconnected; a link whose remote VNet changed its address
 //! space stays active across the old ranges until it is synced [update-address-space]). What it is not: flow state; the NSG flow records live in the engine's
 //! `FlowTable` and survive a change, so open connections keep their verdict as in Azure.
@@ -133,6 +133,21 @@ impl Network {
                 }
             }
             EventAction::SyncPeering(id) => self.synced[id.index()] = None,
+            // A connection resource created or deleted: the gateway routes (static and BGP)
+            // are computed again from the connections present [VPNFAQ26].
+            EventAction::AddConnection(conn) => {
+                match sc
+                    .connections
+                    .iter()
+                    .position(|c| !c.shorthand && c.name == conn.name)
+                {
+                    Some(i) => sc.connections[i] = conn.clone(),
+                    None => sc.connections.push(conn.clone()),
+                }
+            }
+            EventAction::RemoveConnection(name) => {
+                sc.connections.retain(|c| c.shorthand || &c.name != name);
+            }
         }
         let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed)
             .with_synced(&self.synced);
@@ -222,6 +237,23 @@ pub fn describe(scenario: &Scenario, action: &EventAction) -> String {
                 scenario.vnets[link.to.index()].name
             )
         }
+        EventAction::AddConnection(c) => {
+            let to = match c.to {
+                vnetsim_scenario::ConnectionPeer::Site(s) => scenario.sites[s.index()].name.clone(),
+                vnetsim_scenario::ConnectionPeer::Gateway(v) => {
+                    scenario.vnets[v.index()].name.clone()
+                }
+            };
+            format!(
+                "add connection {} ({} {} -> {}{})",
+                c.name,
+                c.kind.as_str(),
+                scenario.vnets[c.from.index()].name,
+                to,
+                if c.bgp { ", BGP" } else { "" }
+            )
+        }
+        EventAction::RemoveConnection(name) => format!("remove connection {name}"),
         EventAction::SetIpForwarding { nic, enabled } => format!(
             "turn IP forwarding {} on NIC {}",
             if *enabled { "on" } else { "off" },

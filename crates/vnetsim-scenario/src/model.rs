@@ -55,8 +55,10 @@ id_type!(
 );
 
 mod asg;
+mod connections;
 mod firewall;
 pub use asg::*;
+pub use connections::*;
 pub use firewall::*;
 mod private_endpoint;
 pub use private_endpoint::*;
@@ -118,6 +120,9 @@ pub struct Scenario {
     pub application_security_groups: Vec<ApplicationSecurityGroup>,
     /// Private endpoints (network interfaces of private-link resources).
     pub private_endpoints: Vec<PrivateEndpoint>,
+    /// Connections of virtual network gateways: the sites' `connection` shorthands first (in
+    /// site order), then the file's `connections`.
+    pub connections: Vec<GatewayConnection>,
 }
 
 /// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
@@ -375,10 +380,12 @@ pub struct Vnet {
     pub address_space: Vec<Ipv4Net>,
     /// Its subnets, in file order.
     pub subnets: Vec<SubnetId>,
-    /// Its virtual network gateway, if any.
+    /// Its virtual network gateway, if any (with two, the VPN one).
     pub gateway: Option<Gateway>,
     /// Its Azure Firewall.
     pub firewall: Option<FirewallId>,
+    /// Its ExpressRoute gateway when it also holds a VPN gateway (coexistence [ERCOEX18]).
+    pub expressroute: Option<Gateway>,
 }
 
 /// A VNet's virtual network gateway (VPN or ExpressRoute).
@@ -390,8 +397,15 @@ pub struct Gateway {
     pub sku: String,
     /// The VNet's `GatewaySubnet`.
     pub subnet: SubnetId,
-    /// The gateway's private IP: the first usable address of the GatewaySubnet.
+    /// The gateway's private IP: the first usable address of the GatewaySubnet (an
+    /// ExpressRoute gateway beside a VPN gateway: the next one).
     pub ip: Ipv4Addr,
+    /// VPN or ExpressRoute.
+    pub kind: crate::sizes::GatewayKind,
+    /// A policy-based VPN gateway (static site-to-site only).
+    pub policy_based: bool,
+    /// BGP settings (none: default ASN 65515, no BGP peering address of its own).
+    pub bgp: Option<BgpSettings>,
 }
 
 /// A subnet of a VNet.
@@ -720,12 +734,17 @@ pub struct Site {
     pub name: String,
     /// The site's address ranges (the local network gateway's prefixes).
     pub address_space: Vec<Ipv4Net>,
-    /// The VNet whose gateway the site connects to.
-    pub connection: VnetId,
+    /// The VNet whose gateway the site's `connection` shorthand names (none: connected by
+    /// `connections` entries, or not at all).
+    pub connection: Option<VnetId>,
     /// One-way latency between the gateway and the site.
     pub latency: Nanos,
     /// Its hosts.
     pub hosts: Vec<HostId>,
+    /// BGP settings of its local network gateway.
+    pub bgp: Option<BgpSettings>,
+    /// Prefixes its device advertises over BGP.
+    pub advertises: Vec<Ipv4Net>,
 }
 
 /// A host at an on-premises site.
@@ -945,6 +964,10 @@ pub enum EventAction {
     /// Sync a peering link with the remote VNet's current address space (portal "Sync", REST
     /// `syncRemoteAddressSpace=true`).
     SyncPeering(PeeringId),
+    /// Create a gateway connection (a new one, or one named like a present one: replaced).
+    AddConnection(GatewayConnection),
+    /// Delete a gateway connection, by name.
+    RemoveConnection(String),
 }
 
 /// The stable drop reasons of reports and expectations.

@@ -19,8 +19,10 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 mod asg;
+mod connections;
 mod firewall;
 pub use asg::*;
+pub use connections::*;
 pub use firewall::*;
 mod private_endpoint;
 pub use private_endpoint::*;
@@ -177,6 +179,9 @@ pub struct RawScenario {
     /// Private endpoints: network interfaces of private-link resources in subnets.
     #[serde(default)]
     pub private_endpoints: Vec<RawPrivateEndpoint>,
+    /// Connections of virtual network gateways (site-to-site, VNet-to-VNet, ExpressRoute).
+    #[serde(default)]
+    pub connections: Vec<RawConnection>,
 }
 
 /// `virtual_network_access` switch.
@@ -273,7 +278,8 @@ pub struct RawVnet {
     /// Subnets.
     #[serde(default)]
     pub subnets: Vec<RawSubnet>,
-    /// The virtual network gateway; a list with more than one entry is rejected.
+    /// The virtual network gateway; a list of two holds one VPN and one ExpressRoute gateway
+    /// (coexistence).
     #[schemars(with = "Option<OneOrMany<RawGateway>>")]
     pub gateway: Option<Spanned<OneOrMany<RawGateway>>>,
     /// An Azure Firewall in the VNet's `AzureFirewallSubnet`.
@@ -314,6 +320,13 @@ pub struct RawGateway {
     pub name: String,
     /// SKU name, e.g. `VpnGw1` (from the gateway SKU catalog, any case).
     pub sku: String,
+    /// `vpn` or `expressroute`; default: the SKU's type.
+    #[serde(rename = "type")]
+    pub kind: Option<RawGatewayType>,
+    /// `route-based` (default) or `policy-based` (VPN gateways).
+    pub vpn_type: Option<RawVpnType>,
+    /// BGP settings (ASN, peering address); default ASN 65515.
+    pub bgp: Option<RawBgp>,
 }
 
 /// A virtual machine.
@@ -532,15 +545,23 @@ pub struct RawSite {
     /// Address ranges (CIDR).
     #[schemars(with = "Vec<String>")]
     pub address_space: Vec<Spanned<String>>,
-    /// The gateway (by gateway name, or by the name of the VNet holding it) it connects to.
-    #[schemars(with = "String")]
-    pub connection: Spanned<String>,
+    /// The gateway (by gateway name, or by the name of the VNet holding it) it connects to
+    /// with a static IPsec connection (or ExpressRoute, for an ExpressRoute gateway); none:
+    /// connected by `connections` entries, or not at all.
+    #[schemars(with = "Option<String>")]
+    pub connection: Option<Spanned<String>>,
     /// One-way latency gateway to site (default `5ms`).
     #[schemars(with = "Option<Text>")]
     pub latency: Option<Spanned<Text>>,
     /// Hosts.
     #[serde(default)]
     pub hosts: Vec<RawHost>,
+    /// BGP settings of the site's local network gateway (ASN, peering address).
+    pub bgp: Option<RawBgp>,
+    /// Prefixes the site's device advertises over BGP.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub advertises: Vec<Spanned<String>>,
 }
 
 /// A host at a site.
@@ -800,6 +821,11 @@ pub struct RawEvent {
     /// link owned by the VNet whose peer changed its address space).
     #[schemars(with = "Option<String>")]
     pub sync_peering: Option<Spanned<String>>,
+    /// Create a gateway connection (a new one, or one removed earlier).
+    pub add_connection: Option<RawConnection>,
+    /// Delete a gateway connection by name.
+    #[schemars(with = "Option<String>")]
+    pub remove_connection: Option<Spanned<String>>,
 }
 
 /// The packet of a probe expectation.

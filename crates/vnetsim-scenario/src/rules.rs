@@ -145,7 +145,7 @@ rules! {
         "A host's IP must lie inside its site's address space.",
     // Gateways and sites.
     GatewayMultiple = "gateway-multiple":
-        "A VNet has at most one virtual network gateway.",
+        "A VNet has at most one VPN gateway and one ExpressRoute gateway.",
     GatewaySubnetMissing = "gateway-subnet-missing":
         "A gateway needs a subnet named GatewaySubnet.",
     SiteConnectionNoGateway = "site-connection-no-gateway":
@@ -289,6 +289,31 @@ rules! {
         "A private endpoint's service is the DNS name of its private-link resource.",
     PrivateEndpointSender = "private-endpoint-sender":
         "A private endpoint never initiates traffic: it is only the destination of flows and probes.",
+    // Gateway connections and BGP.
+    GatewayTypeSku = "gateway-type-sku":
+        "A gateway's type (vpn or expressroute) is its SKU's type.",
+    GatewayCoexistence = "gateway-coexistence":
+        "A VPN gateway beside an ExpressRoute gateway is route-based and not Basic.",
+    BgpAsnReserved = "bgp-asn-reserved":
+        "A BGP ASN is 1 to 4294967295 and not one Azure reserves: 8074, 8075, 12076, 65517-65520, and 65515 for on-premises devices.",
+    BgpPeeringIp = "bgp-peering-ip":
+        "A BGP peering address is an IPv4 address; a site with BGP names one, a gateway's lies in its GatewaySubnet or in 169.254.21.0-169.254.22.255 (APIPA).",
+    GatewayBgpBasic = "gateway-bgp-basic":
+        "BGP needs a VPN gateway SKU other than Basic.",
+    UnknownConnectionPeer = "unknown-connection-peer":
+        "A connection goes to a declared site or gateway (by gateway or VNet name).",
+    UnknownGatewayConnection = "unknown-gateway-connection":
+        "Referenced gateway connections must exist.",
+    ConnectionEndpoints = "connection-endpoints":
+        "ipsec connects a VPN gateway to a site, vnet2vnet a VPN gateway to another VNet's VPN gateway, expressroute an ExpressRoute gateway to a site.",
+    ConnectionRouteBased = "connection-route-based":
+        "VNet-to-VNet connections and BGP need route-based VPN gateways.",
+    ConnectionBgpSettings = "connection-bgp-settings":
+        "A BGP connection needs BGP settings on both ends: the gateway and the site, or both gateways.",
+    ConnectionBgpAsn = "connection-bgp-asn":
+        "The two ends of a BGP connection have different ASNs.",
+    ConnectionAddressOverlap = "connection-address-overlap":
+        "VNets joined by a VNet-to-VNet connection have no overlapping address ranges.",
 }
 
 impl Rule {

@@ -148,6 +148,20 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("sync_peering", &["unknown-peering"]),
+    (
+        "add_connection",
+        &[
+            "unknown-connection",
+            "unknown-connection-peer",
+            "connection-endpoints",
+            "connection-route-based",
+            "connection-bgp-settings",
+            "connection-bgp-asn",
+            "connection-address-overlap",
+            "gateway-bgp-basic",
+        ],
+    ),
+    ("remove_connection", &["unknown-gateway-connection"]),
 ];
 
 #[test]

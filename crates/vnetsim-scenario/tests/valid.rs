@@ -100,7 +100,7 @@ fn contract_example_resolves() {
     assert!(p.allow_virtual_network_access && !p.allow_forwarded_traffic);
 
     assert_eq!(sc.sites.len(), 1);
-    assert_eq!(sc.sites[0].connection, hub);
+    assert_eq!(sc.sites[0].connection, Some(hub));
     assert_eq!(sc.sites[0].latency, 5_000_000);
     let pc = sc.host_by_name("branch-pc").unwrap();
     assert_eq!(sc.hosts[pc.index()].ip, Ipv4Addr::new(192, 168, 1, 10));

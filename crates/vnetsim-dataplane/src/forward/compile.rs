@@ -24,6 +24,7 @@ use super::{
     AZURE_HOST_IP, Dataplane, EndpointPlane, FirewallPlane, Hop, HopKind, LinkFlags, NicPlane,
     NsgPlane, PublicOwner, SitePlane, SubnetPlane, VnetPlane, addr_key,
 };
+use crate::tables::bgp::GatewayRibs;
 use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
 
@@ -49,11 +50,14 @@ impl Dataplane {
         for (i, host) in scenario.hosts.iter().enumerate() {
             host_by_addr.insert(addr_key(host.site.0, u32::from(host.ip)), HostId(i as u32));
         }
-        let sites: Vec<SitePlane> = scenario
-            .sites
-            .iter()
+        // Gateway routes: static connections and the BGP fixed point [VPNFAQ26].
+        let bgp = GatewayRibs::compute(scenario, &peerings);
+        let sites: Vec<SitePlane> = (0..scenario.sites.len())
             .map(|s| SitePlane {
-                gateway_vnet: s.connection,
+                gateway_vnet: bgp.site_gateway[s],
+                reach: bgp.site_reach[s]
+                    .as_ref()
+                    .map(|p| AddrSet::from_prefixes(p.iter().copied())),
             })
             .collect();
 
@@ -70,16 +74,18 @@ impl Dataplane {
             .map(|(v, vnet)| {
                 let id = VnetId(v as u32);
                 let space = AddrSet::from_prefixes(vnet.address_space.iter().copied());
-                let mut tags = tag_sets(scenario, &peerings, gateway_of[v], id);
+                let mut tags = tag_sets(scenario, &peerings, &bgp, gateway_of[v], id);
                 tags.application_security_groups = asgs.clone();
-                let own_sites: Vec<(Ipv4Net, u32)> = scenario
-                    .sites
+                // The gateways' table: the first route of each prefix (ExpressRoute first),
+                // as in the subnets' effective routes (the Lpm keeps the last of a repeat).
+                let routes = bgp.of(id);
+                let own_routes: Vec<(Ipv4Net, u32)> = routes
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| s.connection == id)
-                    .flat_map(|(i, s)| s.address_space.iter().map(move |p| (*p, i as u32)))
+                    .rev()
+                    .map(|(i, r)| (r.prefix, i as u32))
                     .collect();
-                let sites = (vnet.gateway.is_some()).then(|| Lpm::new(own_sites));
+                let sites = (vnet.gateway.is_some()).then(|| Lpm::new(own_routes));
                 let mut advertised = space.clone();
                 for (w, g) in gateway_of.iter().enumerate() {
                     if matches!(g, Some((gw, Some(_))) if *gw == id) {
@@ -132,6 +138,7 @@ impl Dataplane {
                     let prefixes = virtual_network_prefixes(
                         scenario,
                         &peerings,
+                        &bgp,
                         gateway_of[vnet.index()],
                         vnet,
                         Some(table),
@@ -177,8 +184,12 @@ impl Dataplane {
             };
         let mut subnets = Vec::with_capacity(scenario.subnets.len());
         for (s, sub) in scenario.subnets.iter().enumerate() {
-            let routes =
-                crate::tables::routes::effective_routes(scenario, &peerings, SubnetId(s as u32));
+            let routes = crate::tables::routes::effective_routes_with(
+                scenario,
+                &peerings,
+                &bgp,
+                SubnetId(s as u32),
+            );
             let nsg = nsg_for(sub.nsg, SubnetId(s as u32));
             subnets.push(plane(routes, sub.vnet, nsg, sub.default_outbound_access));
         }
@@ -194,8 +205,9 @@ impl Dataplane {
             let sub = &scenario.subnets[pe.subnet.index()];
             let policies = sub.private_endpoint_network_policies;
             let routes = (sub.route_table.is_some() && !policies.route_table()).then(|| {
-                let routes =
-                    crate::tables::routes::private_endpoint_routes(scenario, &peerings, pe.subnet);
+                let routes = crate::tables::routes::private_endpoint_routes(
+                    scenario, &peerings, &bgp, pe.subnet,
+                );
                 plane(routes, sub.vnet, None, sub.default_outbound_access)
             });
             endpoints.push(EndpointPlane {
@@ -260,6 +272,7 @@ impl Dataplane {
             enforce_forwarded: scenario.azure.forwarded_traffic
                 == vnetsim_scenario::ForwardedTrafficMode::Enforce,
             peerings,
+            bgp,
             links,
             vnets,
             subnets,
@@ -398,6 +411,7 @@ fn private_space() -> AddrSet {
 fn virtual_network_prefixes(
     scenario: &Scenario,
     peerings: &PeeringStates,
+    bgp: &GatewayRibs,
     gateway: Option<(VnetId, Option<PeeringId>)>,
     vnet: VnetId,
     current_for: Option<Option<RouteTableId>>,
@@ -427,10 +441,16 @@ fn virtual_network_prefixes(
                 .for_each(|p| push(*p));
         }
     }
-    // On-premises ranges reached through the gateway this VNet uses.
+    // On-premises ranges (and VNets connected to it) reached through the gateway this VNet
+    // uses: its gateway routes, static and BGP-learned ([security-overview] 2018: "all
+    // connected on-premises address spaces ... and VNets connected to a virtual network
+    // gateway"); a BGP default route is left out (derived: it would make every address
+    // VirtualNetwork).
     if let Some((gw, _)) = gateway {
-        for site in scenario.sites.iter().filter(|s| s.connection == gw) {
-            site.address_space.iter().for_each(|p| push(*p));
+        for r in bgp.of(gw) {
+            if r.prefix.prefix_len() > 0 {
+                push(r.prefix);
+            }
         }
     }
     if let Some(table) = current_for {
@@ -456,6 +476,7 @@ impl Dataplane {
         virtual_network_prefixes(
             scenario,
             &self.peerings,
+            &self.bgp,
             self.peerings.gateway_for(scenario, sub.vnet),
             sub.vnet,
             current.then_some(sub.route_table),
@@ -468,11 +489,12 @@ impl Dataplane {
 fn tag_sets(
     scenario: &Scenario,
     peerings: &PeeringStates,
+    bgp: &GatewayRibs,
     gateway: Option<(VnetId, Option<PeeringId>)>,
     vnet: VnetId,
 ) -> TagSets {
     let vn = AddrSet::from_prefixes(virtual_network_prefixes(
-        scenario, peerings, gateway, vnet, None,
+        scenario, peerings, bgp, gateway, vnet, None,
     ));
     let host = AddrSet::from_prefixes([Ipv4Net::from(AZURE_HOST_IP)]);
     // Internet (derived): everything outside the private ranges, the VirtualNetwork tag and

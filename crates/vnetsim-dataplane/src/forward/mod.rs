@@ -19,6 +19,7 @@ use vnetsim_scenario::{
 };
 
 use crate::tables::addrset::AddrSet;
+use crate::tables::bgp::{GatewayRibs, GatewayRoute};
 use crate::tables::firewall::CompiledFirewall;
 use crate::tables::lpm::Lpm;
 use crate::tables::nsg::{CompiledNsg, TagSets};
@@ -103,7 +104,8 @@ pub(crate) struct NicPlane {
 pub(crate) struct VnetPlane {
     pub space: AddrSet,
     pub tags: TagSets,
-    /// Sites behind this VNet's own gateway, by prefix.
+    /// The forwarding table of this VNet's own gateways: by prefix, the index of the route
+    /// in [`Dataplane::gateway_routes`] (the first of a repeated prefix, ExpressRoute first).
     pub sites: Option<Lpm<u32>>,
     /// Address space the gateway of this VNet advertises to its sites (its own space and the
     /// spaces of spokes that use it through gateway transit).
@@ -148,8 +150,11 @@ pub(crate) enum PublicOwner {
 /// An on-premises site, compiled.
 #[derive(Debug)]
 pub(crate) struct SitePlane {
-    /// The VNet whose gateway the site connects to.
-    pub gateway_vnet: VnetId,
+    /// The VNet whose gateway the site's packets enter (none: no connection now).
+    pub gateway_vnet: Option<VnetId>,
+    /// With BGP: the prefixes its gateway advertised to it (none: a static site, which
+    /// reaches what its gateway's VNet advertises).
+    pub reach: Option<AddrSet>,
 }
 
 /// An NSG compiled for use in one VNet (service tags depend on the VNet).
@@ -194,6 +199,8 @@ pub struct Dataplane {
     pub(crate) endpoints: Vec<EndpointPlane>,
     /// `(vnet << 32) | ip` -> private endpoint (empty without private endpoints).
     pub(crate) endpoint_by_addr: HashMap<u64, PrivateEndpointId, FixedState>,
+    /// Gateway routes (static and BGP-learned) of every VNet.
+    pub(crate) bgp: GatewayRibs,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).
@@ -280,12 +287,63 @@ impl Dataplane {
         self.public.contains_key(&u32::from(ip))
     }
 
-    /// The site whose address space holds `ip`, among the sites of the gateway in `vnet`.
-    pub(crate) fn site_for(&self, gateway_vnet: VnetId, ip: u32) -> Option<SiteId> {
-        self.vnets[gateway_vnet.index()]
-            .sites
-            .as_ref()?
-            .lookup(ip)
-            .map(SiteId)
+    /// The route the gateways of `gateway_vnet` forward `ip` by: an index into
+    /// [`Dataplane::gateway_routes`] of that VNet.
+    #[inline]
+    pub(crate) fn gateway_route_for(&self, gateway_vnet: VnetId, ip: u32) -> Option<u32> {
+        self.vnets[gateway_vnet.index()].sites.as_ref()?.lookup(ip)
+    }
+
+    /// The gateway routes (static and BGP-learned) of the gateways of `vnet`, as
+    /// [`GatewayRibs`] lists them.
+    pub fn gateway_routes(&self, vnet: VnetId) -> &[GatewayRoute] {
+        self.bgp.of(vnet)
+    }
+
+    /// The prefixes the VPN gateway of `vnet` advertises over BGP (empty without a BGP
+    /// session) [VPNFAQ26].
+    pub fn bgp_advertised(&self, vnet: VnetId) -> &[ipnet::Ipv4Net] {
+        self.bgp
+            .advertised
+            .get(vnet.index())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The AS path of the BGP route `prefix` named `name` (its connection) in the gateway
+    /// routes of `gateway_vnet`, written `65020 65050`; none for a static route.
+    pub fn as_path(
+        &self,
+        scenario: &vnetsim_scenario::Scenario,
+        gateway_vnet: VnetId,
+        prefix: ipnet::Ipv4Net,
+        name: Option<&str>,
+    ) -> Option<String> {
+        self.bgp
+            .of(gateway_vnet)
+            .iter()
+            .find(|r| {
+                r.prefix == prefix
+                    && name.is_none_or(|n| scenario.connections[r.connection as usize].name == n)
+            })
+            .and_then(GatewayRoute::as_path_text)
+    }
+
+    /// The VNet whose gateway a packet crosses to under gateway route `route` of `vnet` (a
+    /// VNet-to-VNet connection); `vnet` itself for a site route (never asked).
+    #[inline]
+    pub(crate) fn route_gateway(&self, vnet: VnetId, route: u32) -> VnetId {
+        match self.bgp.of(vnet).get(route as usize).map(|r| r.next) {
+            Some(crate::tables::bgp::GatewayNext::Gateway(w)) => w,
+            _ => vnet,
+        }
+    }
+
+    /// The site a packet from the gateway of `vnet` is handed to under gateway route `route`.
+    #[inline]
+    pub(crate) fn route_site(&self, vnet: VnetId, route: u32) -> Option<SiteId> {
+        match self.bgp.of(vnet).get(route as usize)?.next {
+            crate::tables::bgp::GatewayNext::Site(s) => Some(s),
+            crate::tables::bgp::GatewayNext::Gateway(_) => None,
+        }
     }
 }

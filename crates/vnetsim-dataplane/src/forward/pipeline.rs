@@ -233,6 +233,12 @@ pub enum DropCause {
         /// The route.
         route: u32,
     },
+    /// A site sent while no connection joins it to a gateway (its connections were removed,
+    /// or it never had one).
+    SiteNotConnected {
+        /// The site.
+        site: SiteId,
+    },
 }
 
 /// What kind of traffic Azure does not carry, for [`DropCause::NotCarried`].
@@ -436,6 +442,16 @@ pub enum Step {
         reason: DropReason,
         /// What decided it.
         cause: DropCause,
+    },
+    /// The gateways of `vnet` forward the packet by their route `route` (index into
+    /// [`Dataplane::gateway_routes`]): over a connection to a site or to another VNet's
+    /// gateway, a static or BGP-learned route [VPNFAQ26]. Not recorded for a site's
+    /// `connection` shorthand.
+    GatewayRoute {
+        /// The gateways' VNet.
+        vnet: VnetId,
+        /// The route.
+        route: u32,
     },
 }
 
@@ -709,7 +725,8 @@ pub struct Waypoint {
 pub enum WaypointAt {
     /// An appliance about to send, from this NIC, a packet it forwards (its VM's egress limit).
     Appliance(NicId),
-    /// The gateway of this VNet, with a packet from one of its sites.
+    /// The gateway of this VNet, with a packet from one of its sites, or from another VNet's
+    /// gateway over a VNet-to-VNet connection.
     GatewayFromSite(VnetId),
     /// The gateway of this VNet, with a packet routed to it from the VNet side: for one of its
     /// sites, or for a VNet peered with its VNet (a VPN gateway forwards between them
@@ -962,8 +979,20 @@ impl Dataplane {
             }
             SegmentStart::Ingress(Ingress::Site(site)) => {
                 trace.step(Step::FromSite { site });
-                let gw = self.sites[site.index()].gateway_vnet;
-                if !self.vnets[gw.index()].advertised.contains(key.dst) {
+                let plane = &self.sites[site.index()];
+                let Some(gw) = plane.gateway_vnet else {
+                    return done(Outcome::Dropped(
+                        DropReason::NoRoute,
+                        DropCause::SiteNotConnected { site },
+                    ));
+                };
+                // A BGP site sends what its gateway advertised to it; a static one what its
+                // gateway's VNet and spokes hold.
+                let reach = plane
+                    .reach
+                    .as_ref()
+                    .unwrap_or(&self.vnets[gw.index()].advertised);
+                if !reach.contains(key.dst) {
                     return done(Outcome::Dropped(
                         DropReason::NoRoute,
                         DropCause::NotAdvertised { site },
@@ -1124,8 +1153,36 @@ impl Dataplane {
                     forwarder = Forwarder::Appliance;
                     Ok(Pos::Egress(nic))
                 }
-                Pos::GatewayOut(gateway) => match self.site_for(gateway, key.dst) {
-                    Some(site) => {
+                Pos::GatewayOut(gateway) => match self.gateway_route_for(gateway, key.dst) {
+                    Some(route) if self.route_site(gateway, route).is_none() => {
+                        // A VNet-to-VNet connection: the packet crosses to the other VNet's
+                        // gateway, whose GatewaySubnet routes take it on [VPNFAQ26].
+                        trace.step(Step::GatewayRoute {
+                            vnet: gateway,
+                            route,
+                        });
+                        let to = self.route_gateway(gateway, route);
+                        if wire::forward_hop(packet).is_err() {
+                            return done(Outcome::Dropped(
+                                DropReason::TtlExceeded,
+                                DropCause::TtlAtGateway { gateway },
+                            ));
+                        }
+                        rec.ttl_hop();
+                        forwarder = Forwarder::Gateway;
+                        trace.step(Step::Gateway { vnet: to });
+                        Ok(Pos::GatewayIn(to))
+                    }
+                    Some(route) => {
+                        let site = self
+                            .route_site(gateway, route)
+                            .expect("a route that is not to a gateway is to a site");
+                        if !self.bgp.of(gateway)[route as usize].shorthand {
+                            trace.step(Step::GatewayRoute {
+                                vnet: gateway,
+                                route,
+                            });
+                        }
                         if wire::forward_hop(packet).is_err() {
                             return done(Outcome::Dropped(
                                 DropReason::TtlExceeded,
@@ -1180,6 +1237,8 @@ impl Dataplane {
             if pause {
                 let at = match pos {
                     Pos::GatewayOut(vnet) => Some(WaypointAt::GatewayToSite(vnet)),
+                    // Arrived over a VNet-to-VNet connection: the receiving gateway's shaper.
+                    Pos::GatewayIn(vnet) => Some(WaypointAt::GatewayFromSite(vnet)),
                     Pos::Firewall(fw) => Some(WaypointAt::Firewall(fw)),
                     Pos::Egress(nic) if forwarder == Forwarder::Appliance => {
                         Some(WaypointAt::Appliance(nic))

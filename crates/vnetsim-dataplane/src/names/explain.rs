@@ -33,8 +33,11 @@ pub struct RouteView {
     pub next_hop_type: &'static str,
     /// Next hop IP, if any.
     pub next_hop_ip: Option<String>,
-    /// User route name, or the peering / site it comes from.
+    /// User route name, or the peering / site / connection it comes from.
     pub name: Option<String>,
+    /// The AS path of a BGP-learned gateway route (`65020 65050`, nearest AS first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_path: Option<String>,
 }
 
 /// An NSG rule as shown in a hop.
@@ -271,6 +274,22 @@ pub fn route_view(
         next_hop_type: r.next_hop.as_str(),
         next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
         name: r.name.clone(),
+        as_path: route_as_path(scenario, dataplane, r),
+    }
+}
+
+/// The AS path of a gateway route of a subnet's effective routes, when BGP-learned.
+fn route_as_path(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    r: &crate::tables::routes::EffectiveRoute,
+) -> Option<String> {
+    match (r.source, r.target) {
+        (
+            crate::tables::routes::RouteSource::VirtualNetworkGateway,
+            crate::tables::routes::RouteTarget::Gateway { vnet, .. },
+        ) => dataplane.as_path(scenario, vnet, r.prefix, r.name.as_deref()),
+        _ => None,
     }
 }
 
@@ -294,6 +313,7 @@ pub fn endpoint_route_view(
         next_hop_type: r.next_hop.as_str(),
         next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
         name: r.name.clone(),
+        as_path: route_as_path(scenario, dataplane, r),
     }
 }
 
@@ -310,8 +330,13 @@ fn route_text(r: &RouteView) -> String {
     } else {
         String::new()
     };
+    let as_path = r
+        .as_path
+        .as_ref()
+        .map(|p| format!(", BGP AS path {p}"))
+        .unwrap_or_default();
     format!(
-        "route {} -> {}{} ({}{}){endpoint}",
+        "route {} -> {}{} ({}{}){as_path}{endpoint}",
         r.prefix,
         r.next_hop_type,
         r.next_hop_ip
@@ -405,12 +430,22 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
         ),
         DropCause::NotAdvertised { site } => {
             let s = &scenario.sites[site.index()];
-            format!(
-                "site {} has no route to it: gateway {} advertises only its VNet and the spokes \
-                 that use it with use_remote_gateways",
-                s.name,
-                gateway_name(scenario, s.connection)
-            )
+            let gw = dataplane.sites[site.index()].gateway_vnet;
+            let gw_name = gw.map_or_else(|| "-".to_string(), |g| gateway_name(scenario, g));
+            if dataplane.sites[site.index()].reach.is_some() {
+                format!(
+                    "site {} has no route to it: gateway {gw_name} did not advertise it over BGP \
+                     (it advertises its VNet, its spokes, its local network gateways' prefixes \
+                     and what it learned except the default route, VPNFAQ26)",
+                    s.name
+                )
+            } else {
+                format!(
+                    "site {} has no route to it: gateway {gw_name} advertises only its VNet and \
+                     the spokes that use it with use_remote_gateways",
+                    s.name
+                )
+            }
         }
         DropCause::NoNic { vnet } => format!(
             "no NIC in VNet {} holds the destination address",
@@ -536,6 +571,68 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 scenario.subnet_path(n.subnet)
             )
         }
+        DropCause::SiteNotConnected { site } => format!(
+            "site {} has no connection to a gateway now (no `connection`, and no connection \
+             entry to it present)",
+            scenario.sites[site.index()].name
+        ),
+    }
+}
+
+/// The hop of a gateway forwarding by one of its routes: which connection, static or BGP with
+/// its AS path [VPNFAQ26], and which gateway won an equal prefix [ERCOEX18].
+fn gateway_route_hop(
+    scenario: &Scenario,
+    dataplane: &Dataplane,
+    vnet: vnetsim_scenario::VnetId,
+    route: u32,
+) -> HopView {
+    use crate::tables::bgp::GatewayNext;
+    let r = &dataplane.gateway_routes(vnet)[route as usize];
+    let conn = &scenario.connections[r.connection as usize];
+    let v = &scenario.vnets[vnet.index()];
+    let gw = [v.gateway.as_ref(), v.expressroute.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|g| g.kind == r.gateway)
+        .map_or_else(|| gateway_name(scenario, vnet), |g| g.name.clone());
+    let to = match r.next {
+        GatewayNext::Site(s) => format!("site {}", scenario.sites[s.index()].name),
+        GatewayNext::Gateway(w) => format!(
+            "gateway {} of {}",
+            gateway_name(scenario, w),
+            scenario.vnets[w.index()].name
+        ),
+    };
+    let how = match r.as_path_text() {
+        Some(path) => format!("BGP-learned, AS path {path}"),
+        None => match r.next {
+            GatewayNext::Site(_) => "static: a prefix of the local network gateway".to_string(),
+            GatewayNext::Gateway(_) => {
+                "static: the address space of the VNet at the other end, no BGP".to_string()
+            }
+        },
+    };
+    HopView {
+        kind: "gw-route",
+        at: gw.clone(),
+        detail: format!(
+            "gateway {gw} sends it by its route {} over {} connection {} to {to} ({how})",
+            r.prefix,
+            conn.kind.as_str(),
+            conn.name
+        ),
+        route: Some(RouteView {
+            subnet: format!("gateway {gw}"),
+            source: "VirtualNetworkGateway",
+            prefix: r.prefix.to_string(),
+            next_hop_type: "VirtualNetworkGateway",
+            next_hop_ip: None,
+            name: Some(conn.name.clone()),
+            as_path: r.as_path_text(),
+        }),
+        rule: None,
+        firewall_rule: None,
     }
 }
 
@@ -605,16 +702,16 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
         }
         Step::FromSite { site } => {
             let s = &scenario.sites[site.index()];
+            let gw = dataplane.sites[site.index()]
+                .gateway_vnet
+                .map_or_else(|| "-".to_string(), |g| gateway_name(scenario, g));
             plain(
                 "send",
                 s.name.clone(),
-                format!(
-                    "sent from site {} to gateway {}",
-                    s.name,
-                    gateway_name(scenario, s.connection)
-                ),
+                format!("sent from site {} to gateway {gw}", s.name),
             )
         }
+        Step::GatewayRoute { vnet, route } => gateway_route_hop(scenario, dataplane, vnet, route),
         Step::Nsg {
             point,
             nsg,

@@ -229,7 +229,11 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
                 path.push(scenario.vms[vm.index()].name.to_string());
             }
             Step::Gateway { vnet } => {
-                if let Some(gw) = &scenario.vnets[vnet.index()].gateway {
+                // A gateway that routes a packet it received (from a site or another gateway)
+                // back to itself by its GatewaySubnet's routes is one hop.
+                if let Some(gw) = &scenario.vnets[vnet.index()].gateway
+                    && path.last() != Some(&gw.name)
+                {
                     path.push(gw.name.clone());
                 }
             }

@@ -30,6 +30,10 @@ pub struct RouteRow {
     pub name: Option<String>,
     /// Why Invalid, or which precedence exception applied.
     pub note: Option<&'static str>,
+    /// The AS path of a BGP-learned gateway route (`65020 65050`, nearest AS first)
+    /// [VPNFAQ26].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_path: Option<String>,
 }
 
 /// The effective routes of one NIC.
@@ -87,6 +91,13 @@ pub fn effective_routes_of_nic(
                 next_hop_ip: r.next_hop_ip.map(|ip| ip.to_string()),
                 name: r.name.clone(),
                 note: r.note,
+                as_path: match (r.source, r.target) {
+                    (
+                        crate::tables::routes::RouteSource::VirtualNetworkGateway,
+                        crate::tables::routes::RouteTarget::Gateway { vnet, .. },
+                    ) => dataplane.as_path(scenario, vnet, r.prefix, r.name.as_deref()),
+                    _ => None,
+                },
             })
             .collect(),
     }

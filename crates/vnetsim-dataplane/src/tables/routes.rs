@@ -13,9 +13,10 @@
 //!   range is removed;
 //! - peering routes (VNetPeering) for every address range of each Connected peer (as the
 //!   local link was last synced with, update-address-space);
-//! - gateway routes (VirtualNetworkGateway) for every on-premises prefix of the local gateway or
-//!   of the remote gateway used through `use_remote_gateways`, unless the subnet's route table
-//!   disables gateway route propagation;
+//! - gateway routes (VirtualNetworkGateway) of the local gateway or of the remote gateway used
+//!   through `use_remote_gateways` (static local network gateway prefixes and BGP-learned
+//!   routes, see [`crate::tables::bgp`]), unless the subnet's route table disables gateway
+//!   route propagation (neither static nor BGP routes then, [UDR-live]);
 //! - user routes of the subnet's route table;
 //! - selection: longest prefix, then User > VirtualNetworkGateway (BGP) > Default on equal
 //!   prefixes; a 0.0.0.0/0 user route removes the reserved None routes of the subnet; system
@@ -37,6 +38,7 @@ use vnetsim_scenario::{
     NextHopType, PeeringId, PrivateEndpointId, RouteTable, Scenario, SubnetId, VnetId,
 };
 
+use crate::tables::bgp::GatewayRibs;
 use crate::tables::peering::PeeringStates;
 
 /// Who created a route, as Azure's effective routes name it.
@@ -155,9 +157,21 @@ pub fn effective_routes(
     peerings: &PeeringStates,
     subnet: SubnetId,
 ) -> Vec<EffectiveRoute> {
+    let ribs = GatewayRibs::compute(scenario, peerings);
+    effective_routes_with(scenario, peerings, &ribs, subnet)
+}
+
+/// [`effective_routes`] with the gateway routes already computed (`ribs`, from the same
+/// scenario and peering states).
+pub fn effective_routes_with(
+    scenario: &Scenario,
+    peerings: &PeeringStates,
+    ribs: &GatewayRibs,
+    subnet: SubnetId,
+) -> Vec<EffectiveRoute> {
     let sub = &scenario.subnets[subnet.index()];
     let table = sub.route_table.map(|t| &scenario.route_tables[t.index()]);
-    routes_with(scenario, peerings, subnet, table)
+    routes_with(scenario, peerings, ribs, subnet, table)
 }
 
 /// The routes the traffic of a private endpoint in `subnet` follows when the subnet's network
@@ -167,15 +181,17 @@ pub fn effective_routes(
 pub fn private_endpoint_routes(
     scenario: &Scenario,
     peerings: &PeeringStates,
+    ribs: &GatewayRibs,
     subnet: SubnetId,
 ) -> Vec<EffectiveRoute> {
-    routes_with(scenario, peerings, subnet, None)
+    routes_with(scenario, peerings, ribs, subnet, None)
 }
 
 /// The effective routes of `subnet` with `table` as its route table.
 fn routes_with(
     scenario: &Scenario,
     peerings: &PeeringStates,
+    ribs: &GatewayRibs,
     subnet: SubnetId,
     table: Option<&RouteTable>,
 ) -> Vec<EffectiveRoute> {
@@ -241,27 +257,29 @@ fn routes_with(
     }
     // Gateway routes.
     let propagate = !table.is_some_and(|t| t.disable_gateway_route_propagation);
+    // Static (local network gateway) and BGP-learned routes of the gateways the VNet uses,
+    // one row per prefix and gateway, the ExpressRoute gateway's first [ERCOEX18], [VPNFAQ26].
     if propagate && let Some((gw_vnet, link)) = peerings.gateway_for(scenario, vnet_id) {
-        let gw = scenario.vnets[gw_vnet.index()]
-            .gateway
-            .as_ref()
-            .expect("gateway_for returns VNets with a gateway");
-        for site in scenario.sites.iter().filter(|s| s.connection == gw_vnet) {
-            for range in &site.address_space {
-                routes.push(EffectiveRoute {
-                    source: RouteSource::VirtualNetworkGateway,
-                    state: RouteState::Active,
-                    prefix: *range,
-                    next_hop: NextHopType::VirtualNetworkGateway,
-                    next_hop_ip: Some(gw.ip),
-                    name: Some(site.name.clone()),
-                    target: RouteTarget::Gateway {
-                        vnet: gw_vnet,
-                        link,
-                    },
-                    note: None,
-                });
-            }
+        let holder = &scenario.vnets[gw_vnet.index()];
+        for r in ribs.of(gw_vnet) {
+            let gw = [holder.gateway.as_ref(), holder.expressroute.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|g| g.kind == r.gateway)
+                .or(holder.gateway.as_ref());
+            routes.push(EffectiveRoute {
+                source: RouteSource::VirtualNetworkGateway,
+                state: RouteState::Active,
+                prefix: r.prefix,
+                next_hop: NextHopType::VirtualNetworkGateway,
+                next_hop_ip: gw.map(|g| g.ip),
+                name: Some(scenario.connections[r.connection as usize].name.clone()),
+                target: RouteTarget::Gateway {
+                    vnet: gw_vnet,
+                    link,
+                },
+                note: None,
+            });
         }
     }
     // Default route and reserved None routes.
@@ -404,6 +422,10 @@ fn select(routes: &mut [EffectiveRoute]) {
             routes[i].state = RouteState::Invalid;
             routes[i].note = Some(match (routes[j].source, routes[i].source) {
                 (RouteSource::User, _) => "overridden by a user route with the same prefix",
+                (RouteSource::VirtualNetworkGateway, RouteSource::VirtualNetworkGateway) => {
+                    "another gateway route with the same prefix wins: one route per prefix, \
+                     ExpressRoute over site-to-site VPN (ERCOEX18)"
+                }
                 (RouteSource::VirtualNetworkGateway, _) => {
                     "overridden by a gateway route with the same prefix (BGP > System)"
                 }
@@ -511,7 +533,8 @@ peerings:
         let peerings = PeeringStates::all_present(&sc);
         let pe = sc.subnet_by_path("hub/pe").unwrap();
         let with = effective_routes(&sc, &peerings, pe);
-        let without = private_endpoint_routes(&sc, &peerings, pe);
+        let ribs = GatewayRibs::compute(&sc, &peerings);
+        let without = private_endpoint_routes(&sc, &peerings, &ribs, pe);
         assert!(with.iter().any(|r| r.source == RouteSource::User));
         assert!(without.iter().all(|r| r.source != RouteSource::User));
         // Without the table's 0.0.0.0/0 the reserved None routes come back.

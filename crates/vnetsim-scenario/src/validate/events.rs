@@ -33,7 +33,7 @@ pub(super) struct Timeline {
 }
 
 /// The actions an event may take, as the `event-action` help lists them.
-const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding, update_address_space, sync_peering";
+const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding, update_address_space, sync_peering, add_connection, remove_connection";
 
 impl Resolver<'_> {
     /// Resolves every event, then checks each against the network at its time, starting from
@@ -85,6 +85,8 @@ impl Resolver<'_> {
             ev.set_ip_forwarding.is_some(),
             ev.update_address_space.is_some(),
             ev.sync_peering.is_some(),
+            ev.add_connection.is_some(),
+            ev.remove_connection.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -189,6 +191,12 @@ impl Resolver<'_> {
         } else if let Some(name) = &ev.sync_peering {
             let id = self.find(Kind::Peering, name, format!("{path}.sync_peering"))?;
             Some(EventAction::SyncPeering(PeeringId(id)))
+        } else if let Some(c) = &ev.add_connection {
+            self.connection_entry(c, &format!("{path}.add_connection"))
+                .map(EventAction::AddConnection)
+        } else if let Some(name) = &ev.remove_connection {
+            self.known_connection(name, &format!("{path}.remove_connection"))
+                .then(|| EventAction::RemoveConnection(name.value.clone()))
         } else {
             None
         }
@@ -393,6 +401,8 @@ impl Resolver<'_> {
             | EventAction::SetNicNsg { .. }
             | EventAction::SetIpForwarding { .. }
             | EventAction::SyncPeering(_) => {}
+            // Checked when resolved, by the rules of `connections` entries.
+            EventAction::AddConnection(_) | EventAction::RemoveConnection(_) => {}
         }
     }
 

@@ -1,7 +1,7 @@
 //! The gateways room: virtual network gateways, on-premises sites and their hosts, and the
 //! rule binding user routes to the kind of gateway they reach.
 //!
-//! What it is for: one gateway per VNet, in a GatewaySubnet, with a known SKU and a unique
+//! What it is for: one gateway per VNet (or a VPN and an ExpressRoute one), in a GatewaySubnet, with a known SKU and a unique
 //! name; sites connected to a gateway, their hosts inside the site's address space; no user
 //! route to VirtualNetworkGateway where the gateway reached is ExpressRoute. The last rule is
 //! shared with events ([`Resolver::expressroute_route`]), which can attach a route table or
@@ -22,14 +22,16 @@ use crate::rules::Rule;
 use crate::sizes;
 
 impl Resolver<'_> {
-    /// Each VNet's gateway (at most one, in GatewaySubnet, of a known SKU), then the gateway
-    /// name index.
+    /// Each VNet's gateways (at most one VPN and one ExpressRoute gateway, in GatewaySubnet,
+    /// of a known SKU), then the gateway name index (every gateway's name -> its VNet).
     pub(super) fn gateways(&mut self) {
         let raw = self.raw;
         let mut declared: Vec<(Spanned<String>, String)> = Vec::new();
         for (i, v) in raw.vnets.iter().enumerate() {
             let Some(g) = &v.gateway else { continue };
-            self.sc.vnets[i].gateway = self.gateway(v, g, i);
+            let (primary, expressroute) = self.gateway(v, g, i);
+            self.sc.vnets[i].gateway = primary;
+            self.sc.vnets[i].expressroute = expressroute;
             for gw in g.value.as_slice() {
                 declared.push((
                     Spanned::new(gw.name.clone(), loc(g), g.defined),
@@ -55,50 +57,93 @@ impl Resolver<'_> {
             }
         }
         for (i, v) in raw.vnets.iter().enumerate() {
-            if self.sc.vnets[i].gateway.is_some()
-                && let Some(first) = v.gateway.as_ref().and_then(|g| g.value.as_slice().first())
-            {
+            if self.sc.vnets[i].gateway.is_none() {
+                continue;
+            }
+            let Some(g) = v.gateway.as_ref() else {
+                continue;
+            };
+            // The first gateway written names the VNet's gateway, as before coexistence; a
+            // second one (the other type) is indexed too.
+            for gw in g.value.as_slice().iter().take(2) {
                 self.names
                     .gateways
-                    .entry(first.name.as_str())
+                    .entry(gw.name.as_str())
                     .or_insert((i as u32, Location::UNKNOWN));
             }
         }
     }
 
-    /// The gateway of VNet `v` (index `i`), declared as `g`.
+    /// The gateways of VNet `v` (index `i`), declared as `g`: the VPN gateway (or the only
+    /// one) and, beside it, an ExpressRoute gateway ([ERCOEX18] coexistence).
     fn gateway(
         &mut self,
         v: &RawVnet,
         g: &Spanned<OneOrMany<RawGateway>>,
         i: usize,
-    ) -> Option<Gateway> {
+    ) -> (Option<Gateway>, Option<Gateway>) {
         let list = g.value.as_slice();
-        if list.len() > 1 {
+        let path_of = |k: usize, field: &str| {
+            if list.len() > 1 {
+                format!("vnets[{i}].gateway[{k}]{field}")
+            } else {
+                format!("vnets[{i}].gateway{field}")
+            }
+        };
+        let skus: Vec<Option<sizes::GatewaySku>> = list
+            .iter()
+            .enumerate()
+            .map(|(k, gw)| self.gateway_sku(&gw.sku, loc(g), path_of(k, ".sku")))
+            .collect();
+        // Each gateway's type: the SKU's; a `type` written must agree with it.
+        let kinds: Vec<Option<sizes::GatewayKind>> = list
+            .iter()
+            .zip(&skus)
+            .enumerate()
+            .map(|(k, (gw, sku))| {
+                let written = gw.kind.map(|t| match t {
+                    RawGatewayType::Vpn => sizes::GatewayKind::Vpn,
+                    RawGatewayType::Expressroute => sizes::GatewayKind::ExpressRoute,
+                });
+                match (written, sku) {
+                    (Some(w), Some(s)) if w != s.kind => {
+                        self.err_help(
+                            loc(g),
+                            path_of(k, ".type"),
+                            Rule::GatewayTypeSku,
+                            format!(
+                                "gateway `{}` is written `type: {}` but SKU {} is an {} gateway SKU",
+                                gw.name,
+                                w.as_str(),
+                                s.name,
+                                s.kind.as_str()
+                            ),
+                            "leave `type` out, or pick a SKU of that type",
+                        );
+                        Some(s.kind)
+                    }
+                    (_, Some(s)) => Some(s.kind),
+                    (w, None) => w,
+                }
+            })
+            .collect();
+        let two_kinds =
+            list.len() == 2 && kinds[0].is_some() && kinds[1].is_some() && kinds[0] != kinds[1];
+        if list.len() > 2 || (list.len() == 2 && !two_kinds) {
             self.err(
                 loc(g),
                 format!("vnets[{i}].gateway"),
                 Rule::GatewayMultiple,
                 format!(
-                    "VNet `{}` lists {} gateways; a VNet has at most one virtual network gateway",
+                    "VNet `{}` lists {} gateways; a VNet has at most one VPN gateway and one ExpressRoute gateway [ERCOEX18]",
                     v.name.value,
                     list.len()
                 ),
             );
         }
-        let skus: Vec<Option<sizes::GatewaySku>> = list
-            .iter()
-            .enumerate()
-            .map(|(k, gw)| {
-                let path = if list.len() > 1 {
-                    format!("vnets[{i}].gateway[{k}].sku")
-                } else {
-                    format!("vnets[{i}].gateway.sku")
-                };
-                self.gateway_sku(&gw.sku, loc(g), path)
-            })
-            .collect();
-        let first = list.first()?;
+        if list.is_empty() {
+            return (None, None);
+        }
         let vnet = &self.sc.vnets[i];
         // The last subnet of that name, as written (a second one is a duplicate name).
         let subnet = vnet
@@ -116,21 +161,67 @@ impl Resolver<'_> {
                 format!("VNet `{}` has a gateway but no subnet named GatewaySubnet; Azure places gateways only in GatewaySubnet", v.name.value),
                 "add a subnet `{ name: GatewaySubnet, prefix: ... }` (a /27 is usual)",
             );
-            return None;
+            return (None, None);
         };
         let prefix = raw_subnet.prefix.value.trim().parse::<Ipv4Net>().ok();
-        Some(Gateway {
-            name: first.name.clone(),
-            sku: skus
-                .first()
-                .copied()
-                .flatten()
-                .map_or_else(|| first.sku.clone(), |s| s.name.to_owned()),
-            subnet,
-            ip: prefix
-                .map(|p| first_usable(p.trunc()))
-                .unwrap_or(Ipv4Addr::UNSPECIFIED),
-        })
+        let base = prefix
+            .map(|p| first_usable(p.trunc()))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let mut built: Vec<Gateway> = Vec::new();
+        for (k, gw) in list.iter().enumerate().take(2) {
+            let kind = kinds[k].unwrap_or(sizes::GatewayKind::Vpn);
+            // Coexisting, the ExpressRoute gateway takes the address after the VPN one's.
+            let ip = if two_kinds && kind == sizes::GatewayKind::ExpressRoute {
+                Ipv4Addr::from(u32::from(base).saturating_add(1))
+            } else {
+                base
+            };
+            let sku_name = skus[k].map_or_else(|| gw.sku.clone(), |s| s.name.to_owned());
+            let bgp = gw.bgp.as_ref().and_then(|b| {
+                self.gateway_bgp(
+                    b,
+                    &gw.name,
+                    &sku_name,
+                    prefix,
+                    ip,
+                    loc(g),
+                    path_of(k, ".bgp"),
+                )
+            });
+            let policy_based = gw.vpn_type == Some(RawVpnType::PolicyBased);
+            if two_kinds
+                && kind == sizes::GatewayKind::Vpn
+                && (policy_based || sku_name.eq_ignore_ascii_case("Basic"))
+            {
+                self.err(
+                    loc(g),
+                    path_of(k, ""),
+                    Rule::GatewayCoexistence,
+                    format!(
+                        "VPN gateway `{}` sits beside an ExpressRoute gateway, so it must be route-based and not of the Basic SKU [ERCOEX18]",
+                        gw.name
+                    ),
+                );
+            }
+            built.push(Gateway {
+                name: gw.name.clone(),
+                sku: sku_name,
+                subnet,
+                ip,
+                kind,
+                policy_based,
+                bgp,
+            });
+        }
+        if two_kinds {
+            let (vpn, er) = if built[0].kind == sizes::GatewayKind::Vpn {
+                (built[0].clone(), built[1].clone())
+            } else {
+                (built[1].clone(), built[0].clone())
+            };
+            return (Some(vpn), Some(er));
+        }
+        (built.into_iter().next(), None)
     }
 
     /// Looks a gateway SKU up in the catalog, reporting an unknown one (at `at`, the gateway
@@ -288,7 +379,20 @@ impl Resolver<'_> {
             .enumerate()
             .filter_map(|(k, a)| self.cidr(a, &format!("{path}.address_space[{k}]")))
             .collect();
-        let connection = self.connection(s, &path);
+        let connection = match &s.connection {
+            Some(c) => self.connection(c, &path),
+            None => None,
+        };
+        let bgp = s
+            .bgp
+            .as_ref()
+            .and_then(|b| self.site_bgp(b, &s.name, &format!("{path}.bgp")));
+        let advertises: Vec<Ipv4Net> = s
+            .advertises
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| self.cidr(a, &format!("{path}.advertises[{k}]")))
+            .collect();
         let latency = self.opt_duration(s.latency.as_ref(), &format!("{path}.latency"), 5_000_000);
         let site_id = SiteId(i as u32);
         let mut host_ids = Vec::new();
@@ -319,34 +423,32 @@ impl Resolver<'_> {
         self.sc.sites.push(Site {
             name: s.name.value.clone(),
             address_space: space,
-            connection: connection.unwrap_or(VnetId(0)),
+            connection,
             latency,
             hosts: host_ids,
+            bgp,
+            advertises,
         });
     }
 
     /// A site's connection: a gateway name, or a VNet that has a gateway.
-    fn connection(&mut self, s: &RawSite, path: &str) -> Option<VnetId> {
-        if let Some((v, _)) = self.names.gateways.get(s.connection.value.as_str()) {
+    fn connection(&mut self, connection: &Spanned<String>, path: &str) -> Option<VnetId> {
+        if let Some((v, _)) = self.names.gateways.get(connection.value.as_str()) {
             return Some(VnetId(*v));
         }
-        if let Some(&(v, _)) = self.names.vnets.get(s.connection.value.as_str()) {
+        if let Some(&(v, _)) = self.names.vnets.get(connection.value.as_str()) {
             if self.sc.vnets[v as usize].gateway.is_none() {
                 self.err_help(
-                    loc(&s.connection),
+                    loc(connection),
                     format!("{path}.connection"),
                     Rule::SiteConnectionNoGateway,
-                    format!("VNet `{}` has no virtual network gateway; a site-to-site connection ends on a VNet gateway", s.connection.value),
+                    format!("VNet `{}` has no virtual network gateway; a site-to-site connection ends on a VNet gateway", connection.value),
                     "add a `gateway` (and a GatewaySubnet) to the VNet",
                 );
             }
             return Some(VnetId(v));
         }
-        self.find(
-            Kind::Connection,
-            &s.connection,
-            format!("{path}.connection"),
-        );
+        self.find(Kind::Connection, connection, format!("{path}.connection"));
         None
     }
 }

@@ -19,6 +19,7 @@
 //! the rooms whose rules they reuse: never the other way.
 
 mod asg;
+mod connections;
 mod events;
 mod expectations;
 mod firewall;
@@ -54,6 +55,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     r.udr_gateway_kind();
     r.sites();
     r.private_endpoints();
+    r.connections();
     r.firewalls();
     r.carriage();
     r.flows();

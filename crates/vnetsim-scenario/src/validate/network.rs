@@ -98,6 +98,7 @@ impl<'r> Resolver<'r> {
                 subnets,
                 gateway: None,
                 firewall: None,
+                expressroute: None,
             });
         }
     }
