@@ -20,6 +20,8 @@ use serde_saphyr::Spanned;
 
 mod firewall;
 pub use firewall::*;
+mod lb;
+pub use lb::*;
 
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
 /// rates, ports (`80` or `"1000-2000"`) and comparisons use it, so `0` and `"0s"` both parse.
@@ -167,6 +169,9 @@ pub struct RawScenario {
     /// Hosts on the Internet: named public addresses.
     #[serde(default)]
     pub internet: Vec<RawInternetHost>,
+    /// Azure Load Balancers.
+    #[serde(default)]
+    pub load_balancers: Vec<RawLoadBalancer>,
 }
 
 /// `virtual_network_access` switch.
@@ -775,6 +780,8 @@ pub struct RawEvent {
     /// link owned by the VNet whose peer changed its address space).
     #[schemars(with = "Option<String>")]
     pub sync_peering: Option<Spanned<String>>,
+    /// Mark a load balancer's backend down (or up again).
+    pub set_backend_health: Option<RawSetBackendHealth>,
 }
 
 /// The packet of a probe expectation.

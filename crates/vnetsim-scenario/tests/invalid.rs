@@ -144,6 +144,10 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("sync_peering", &["unknown-peering"]),
+    (
+        "set_backend_health",
+        &["lb-unknown-name", "unknown-nic", "lb-backend"],
+    ),
 ];
 
 #[test]

@@ -12,7 +12,7 @@
 //! `peering` checks the file's links and hands the links present at time zero on; `gateways`
 //! then checks user routes against the gateway each subnet reaches, and builds the on-premises
 //! sites; `firewall` adds Azure Firewalls, their policies, IP groups, names, Internet hosts and
-//! public IPs; `traffic` the settings and flows. `events` starts from the network the file declares
+//! public IPs; `lb` Azure Load Balancers; `traffic` the settings and flows. `events` starts from the network the file declares
 //! (links, NSG rules, route tables) and checks each event with the rule functions of the rooms
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
 //! the rooms whose rules they reuse: never the other way.
@@ -21,6 +21,7 @@ mod events;
 mod expectations;
 mod firewall;
 mod gateways;
+mod lb;
 mod network;
 mod peering;
 mod resolver;
@@ -49,6 +50,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     r.udr_gateway_kind();
     r.sites();
     r.firewalls();
+    r.load_balancers();
     r.carriage();
     r.flows();
     let route_tables = r.sc.subnets.iter().map(|s| s.route_table).collect();
