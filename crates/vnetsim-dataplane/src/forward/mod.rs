@@ -28,6 +28,7 @@ use crate::tables::routes::EffectiveRoute;
 pub mod compile;
 pub mod firewall;
 pub mod flowcache;
+pub mod lb;
 pub mod memo;
 pub mod pipeline;
 pub mod vmflows;
@@ -60,6 +61,9 @@ pub(crate) enum HopKind {
         fw: FirewallId,
         crossing: Option<Edge>,
     },
+    /// Hand to an internal load balancer frontend (a VirtualAppliance route to its IP, the
+    /// index of the compiled frontend); `crossing` when it sits in a peer.
+    LoadBalancer { fe: u32, crossing: Option<Edge> },
 }
 
 /// An active route compiled for forwarding.
@@ -129,6 +133,8 @@ pub(crate) enum PublicOwner {
     Nic(NicId),
     /// An Azure Firewall.
     Firewall(FirewallId),
+    /// A public load balancer frontend (index of the compiled frontend).
+    LoadBalancer(u32),
 }
 
 /// An on-premises site, compiled.
@@ -176,6 +182,8 @@ pub struct Dataplane {
     pub(crate) firewalls: Vec<FirewallPlane>,
     /// Public IP -> what holds it.
     pub(crate) public: HashMap<u32, PublicOwner, FixedState>,
+    /// Azure Load Balancers (empty without any).
+    pub(crate) lb: lb::LbPlanes,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).

@@ -18,11 +18,12 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, FirewallId, HostId, Nanos, NicId, NsgId, PeeringId, Scenario,
-    ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, FirewallId, HostId, LoadBalancerId, Nanos, NicId, NsgId,
+    PeeringId, Scenario, ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
 };
 
 use crate::forward::firewall::{FirewallDecision, FirewallSessions, NatKind, NatPoint};
+use crate::forward::lb::{LbDecision, LbSessions};
 use crate::forward::vmflows::{Role, VmFlows};
 use crate::forward::{Dataplane, HopKind, NsgPlane, PublicOwner, addr_key};
 use crate::tables::firewall::FirewallRuleRef;
@@ -215,6 +216,31 @@ pub enum DropCause {
         /// The NIC.
         nic: NicId,
     },
+    /// A packet reached a load balancer frontend that no rule of it covers.
+    LbNoRule {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+    },
+    /// The rule that covers the packet has no healthy backend (probe refused by NSGs, or
+    /// marked down) [LBPROBE18].
+    LbNoHealthyBackend {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its rules.
+        rule: u32,
+    },
+    /// A Basic load balancer's internal frontend reached from a VNet of another region
+    /// (global peering) [LBFAQ26].
+    LbGlobalPeering {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+        /// The VNet the packet came from.
+        from: VnetId,
+    },
 }
 
 /// What kind of traffic Azure does not carry, for [`DropCause::NotCarried`].
@@ -400,6 +426,19 @@ pub enum Step {
         /// What decided it.
         cause: DropCause,
     },
+    /// A load balancer frontend placed the packet on a backend.
+    LoadBalancer {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+        /// A session kept the connection's backend, or a rule chose it.
+        decision: LbDecision,
+        /// Index into its rules: the rule that placed the connection.
+        rule: u32,
+        /// The backend.
+        backend: NicId,
+    },
 }
 
 /// A sink for the steps of a packet. `()` records nothing (the hot path); `Vec<Step>` records
@@ -474,6 +513,8 @@ pub struct FlowTable {
     vm: Option<Box<VmFlows>>,
     /// Connections Azure Firewalls allowed, with their translations.
     pub(crate) firewall: FirewallSessions,
+    /// Connections load balancers placed on backends.
+    pub(crate) lb: LbSessions,
 }
 
 impl FlowTable {
@@ -488,6 +529,7 @@ impl FlowTable {
             records: HashMap::default(),
             vm: VmFlows::for_scenario(scenario).map(Box::new),
             firewall: FirewallSessions::default(),
+            lb: LbSessions::default(),
         }
     }
 
@@ -498,6 +540,7 @@ impl FlowTable {
             records: HashMap::default(),
             vm: Some(Box::new(VmFlows::every_vm(scenario))),
             firewall: FirewallSessions::default(),
+            lb: LbSessions::default(),
         }
     }
 
@@ -545,6 +588,7 @@ impl FlowTable {
     pub fn clear(&mut self) {
         self.records.clear();
         self.firewall.clear();
+        self.lb.clear();
         if let Some(vm) = self.vm.as_deref_mut() {
             vm.clear();
         }
@@ -590,6 +634,18 @@ impl FlowTable {
         self.firewall.passes(slot, key, now)
     }
 
+    /// Connections load balancers placed (two entries each).
+    pub fn lb_sessions(&self) -> usize {
+        self.lb.len()
+    }
+
+    /// Whether the load balancer session in `slot` is alive and passes `key` unchanged
+    /// (refreshed here).
+    #[inline]
+    pub(crate) fn lb_passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
+        self.lb.passes(slot, key, now)
+    }
+
     fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
         self.records.insert(
             RecordKey {
@@ -626,6 +682,9 @@ enum Pos {
     Platform(PlatformEndpoint),
     /// At an Azure Firewall, to be decided there.
     Firewall(FirewallId),
+    /// At a load balancer frontend (compiled index), reached from a VNet (none: from the
+    /// Internet).
+    Lb { fe: u32, from: Option<VnetId> },
 }
 
 type Decision = Result<Pos, (DropReason, DropCause)>;
@@ -714,6 +773,10 @@ pub(crate) trait Reliance {
     /// sessions, unchanged (no translation): the next packets of the 5-tuple pass while that
     /// session lives.
     fn firewall_session(&mut self, slot: u32);
+    /// A load balancer passed the packet on the session in `slot` of the flow table's load
+    /// balancer sessions, unchanged, to that session's backend: the next packets of the
+    /// 5-tuple go there while that session lives.
+    fn lb_session(&mut self, slot: u32);
 }
 
 impl Reliance for () {
@@ -729,6 +792,8 @@ impl Reliance for () {
     fn stateful(&mut self) {}
     #[inline(always)]
     fn firewall_session(&mut self, _slot: u32) {}
+    #[inline(always)]
+    fn lb_session(&mut self, _slot: u32) {}
 }
 
 /// How a segment is decided: every time in full ([`Full`]), or through something that
@@ -922,6 +987,10 @@ impl Dataplane {
                         trace.step(Step::FromInternet);
                         (Pos::Firewall(fw), Forwarder::Origin, 0)
                     }
+                    Some(&PublicOwner::LoadBalancer(fe)) => {
+                        trace.step(Step::FromInternet);
+                        (Pos::Lb { fe, from: None }, Forwarder::Origin, 0)
+                    }
                     Some(&PublicOwner::Nic(nic)) => {
                         trace.step(Step::FromInternet);
                         match self.inbound_public_ip(nic, packet, &key, flows, now, trace, rec) {
@@ -939,13 +1008,37 @@ impl Dataplane {
                 }
             }
         };
+        // The frontend IP a load balancer rule with floating IP delivers to its backend: the
+        // backend's guest holds it [LBFIP23] (0: none; 0.0.0.0/8 is never a destination).
+        let mut floating_dst = 0u32;
         while (hops as usize) < MAX_HOPS {
             hops += 1;
             let next = match pos {
                 Pos::Internet => return done(Outcome::Delivered(Destination::Internet)),
                 Pos::Platform(e) => return done(Outcome::Delivered(Destination::Platform(e))),
                 Pos::Egress(nic) => {
-                    match self.egress(nic, &key, forwarder, flows, now, trace, rec) {
+                    // A backend answering a connection a load balancer placed on it: the reply
+                    // leaves with the frontend's address.
+                    let lb_reply = if forwarder == Forwarder::Origin {
+                        self.lb_reply(nic, &key, flows, now, rec)
+                    } else {
+                        None
+                    };
+                    let sent = self.egress(
+                        nic,
+                        &key,
+                        forwarder,
+                        lb_reply.is_some(),
+                        flows,
+                        now,
+                        trace,
+                        rec,
+                    );
+                    if let (Ok(_), Some(to)) = (&sent, lb_reply) {
+                        self.lb_reply_traced(&key, &to, packet, trace);
+                        key = to;
+                    }
+                    match sent {
                         Ok(Pos::Internet) => {
                             match self.to_internet(nic, packet, &key, trace, rec) {
                                 Ok(k) => {
@@ -982,6 +1075,18 @@ impl Dataplane {
                         Err((r, c)) => return done(Outcome::Dropped(r, c)),
                     }
                 }
+                Pos::Lb { fe, from } => {
+                    match self.lb_step(fe, from, packet, &key, flows, now, trace, rec) {
+                        Ok((k, backend, floating)) => {
+                            key = k;
+                            if floating {
+                                floating_dst = key.dst;
+                            }
+                            Ok(Pos::Arrive(backend))
+                        }
+                        Err((r, c)) => return done(Outcome::Dropped(r, c)),
+                    }
+                }
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
                     self.route(vnet, subnet, &key, forwarder, trace, rec)
@@ -989,7 +1094,8 @@ impl Dataplane {
                 Pos::Arrive(nic) => {
                     let n = &self.nics[nic.index()];
                     trace.step(Step::Arrive { nic });
-                    if key.dst != n.ip && !n.ip_forwarding {
+                    let local = key.dst == n.ip || key.dst == floating_dst;
+                    if !local && !n.ip_forwarding {
                         // Azure's destination check: without IP forwarding a NIC only
                         // receives packets addressed to it (virtual-network-network-interface).
                         return done(Outcome::Dropped(
@@ -1002,7 +1108,7 @@ impl Dataplane {
                     {
                         return done(Outcome::Dropped(r, c));
                     }
-                    if key.dst == n.ip {
+                    if local {
                         if let Err((r, c)) = flows.vm_admit(nic, &key, Role::Endpoint, now, rec) {
                             return done(Outcome::Dropped(r, c));
                         }
@@ -1118,14 +1224,15 @@ impl Dataplane {
         nic: NicId,
         key: &FlowKey,
         forwarder: Forwarder,
+        lb_reply: bool,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
         rec: &mut R,
     ) -> Decision {
         let n = &self.nics[nic.index()];
-        if key.src != n.ip && !n.ip_forwarding {
-            // Azure's source check: sending with a foreign source address needs IP forwarding.
+        if key.src != n.ip && !n.ip_forwarding && !lb_reply {
+            // Azure's source check (a floating IP backend answers from the frontend IP): sending with a foreign source address needs IP forwarding.
             return Err((
                 DropReason::ForwardingDisabled,
                 DropCause::NicSourceCheck { nic },
@@ -1197,10 +1304,19 @@ impl Dataplane {
                 },
             )),
             HopKind::Internet => Ok(Pos::Internet),
-            HopKind::Local => self.arrive_in(vnet, key.dst),
+            HopKind::Local => self.arrive_in(vnet, key.dst, vnet),
             HopKind::Peer(edge) => {
                 self.cross(vnet, &edge, key, forwarder, trace, rec)?;
-                self.arrive_in(edge.peer, key.dst)
+                self.arrive_in(edge.peer, key.dst, vnet)
+            }
+            HopKind::LoadBalancer { fe, crossing } => {
+                if let Some(edge) = crossing {
+                    self.cross(vnet, &edge, key, forwarder, trace, rec)?;
+                }
+                Ok(Pos::Lb {
+                    fe,
+                    from: Some(vnet),
+                })
             }
             HopKind::Appliance { nic: None, .. } => Err((
                 DropReason::NextHopUnreachable,
@@ -1244,14 +1360,21 @@ impl Dataplane {
         }
     }
 
-    fn arrive_in(&self, vnet: VnetId, dst: u32) -> Decision {
+    fn arrive_in(&self, vnet: VnetId, dst: u32, from: VnetId) -> Decision {
         match self.nic_by_addr.get(&addr_key(vnet.0, dst)) {
             Some(nic) => Ok(Pos::Arrive(*nic)),
             None => match self.vnets[vnet.index()].firewall {
                 // A packet to the firewall's private IP (a reply to a connection it translated)
                 // reaches the firewall.
                 Some((ip, fw)) if ip == dst => Ok(Pos::Firewall(fw)),
-                _ => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                // A packet to an internal load balancer frontend reaches the load balancer.
+                _ => match self.lb.internal_at(vnet, dst) {
+                    Some(fe) => Ok(Pos::Lb {
+                        fe,
+                        from: Some(from),
+                    }),
+                    None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                },
             },
         }
     }

@@ -521,7 +521,12 @@ impl<'r> Resolver<'r> {
             {
                 None
             } else {
-                self.lb_name(&r.frontend, &fe_names, &format!("{rpath}.frontend"), "frontend")
+                self.lb_name(
+                    &r.frontend,
+                    &fe_names,
+                    &format!("{rpath}.frontend"),
+                    "frontend",
+                )
             };
             let pool = self.lb_name(
                 &r.backend_pool,
@@ -654,7 +659,8 @@ impl<'r> Resolver<'r> {
                 .position(|r| std::ptr::eq(r, raw))
                 .unwrap_or(0)
         };
-        let overlap = |a: LbProtocol, b: LbProtocol| a == b || a == LbProtocol::All || b == LbProtocol::All;
+        let overlap =
+            |a: LbProtocol, b: LbProtocol| a == b || a == LbProtocol::All || b == LbProtocol::All;
         for (k, (rule, raw)) in rules.iter().enumerate() {
             let rpath = format!("{path}[{}]", index(raw));
             // A single non-floating HA ports rule allows no other rule on its load balancer
@@ -721,7 +727,11 @@ impl<'r> Resolver<'r> {
     }
 
     /// The load balancer named `name`, reported with the nearest name when there is none.
-    pub(super) fn lb_by_name(&mut self, name: &Spanned<String>, path: &str) -> Option<LoadBalancerId> {
+    pub(super) fn lb_by_name(
+        &mut self,
+        name: &Spanned<String>,
+        path: &str,
+    ) -> Option<LoadBalancerId> {
         if let Some(i) = self
             .sc
             .load_balancers
