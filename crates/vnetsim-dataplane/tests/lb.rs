@@ -344,3 +344,27 @@ fn lbsku23_basic_frontends_are_not_reachable_over_global_peering_standard_ones_a
         Outcome::Delivered(_)
     ));
 }
+
+#[test]
+fn lbsku23_a_public_frontend_takes_internet_traffic_to_a_backend_and_its_reply_leaves_as_the_frontend()
+ {
+    let yaml = r#"  - name: plb
+    frontends: [ { name: pub, public_ip: 203.0.113.50 } ]
+    backend_pools: [ { name: p, nics: [b1-nic, b2-nic] } ]
+    rules: [ { name: https, frontend: pub, backend_pool: p, protocol: tcp, frontend_port: 443, backend_port: 8443 } ]
+internet:
+  - { name: client, ip: 198.51.100.7 }"#;
+    let n = net(yaml, "10.0.1.4", "", "westeurope");
+    assert!(n.dp.is_public_ip("203.0.113.50".parse().unwrap()));
+    let mut flows = FlowTable::new();
+    let s = spec("198.51.100.7", "203.0.113.50", Protocol::Tcp, 40000, 443);
+    let (out, steps, meta) = send_at(&n.dp, Ingress::Internet, &s, &mut flows);
+    let (b, _) = backend(&steps).expect("placed");
+    assert_eq!(out, Outcome::Delivered(Destination::Nic(b)));
+    assert_eq!(meta.key.dst, u32::from(n.sc.nics[b.index()].ip));
+    assert_eq!(meta.key.dst_port, 8443);
+    let (back, _, rmeta) = reply(&n.dp, Ingress::Nic(b), &meta, &mut flows);
+    assert_eq!(back, Outcome::Delivered(Destination::Internet));
+    assert_eq!(rmeta.key.src, u32::from_be_bytes([203, 0, 113, 50]));
+    assert_eq!(rmeta.key.src_port, 443);
+}
