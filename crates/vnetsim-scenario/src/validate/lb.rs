@@ -778,3 +778,51 @@ impl<'r> Resolver<'r> {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{LbDistribution, LbFrontendKind, LbSku};
+
+    const BASE: &str = r#"
+name: x
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ { name: be, prefix: 10.0.1.0/24 } ]
+vms:
+  - { name: b1, size: Standard_D2s_v3, nics: [ { name: b1-nic, vnet: hub, subnet: be, ip: 10.0.1.4 } ] }
+  - { name: b2, size: Standard_D2s_v3, nics: [ { name: b2-nic, vnet: hub, subnet: be, ip: 10.0.1.6 } ] }
+load_balancers:
+  - name: ilb
+    sku: basic
+    frontends:
+      - { name: dyn, subnet: hub/be }
+      - { name: fixed, subnet: hub/be, ip: 10.0.1.5 }
+      - { name: dyn2, subnet: hub/be }
+    backend_pools: [ { name: p, nics: [b1-nic, b2-nic] } ]
+    probes: [ { name: h, protocol: http, port: 80 } ]
+    rules:
+      - { name: web, frontend: dyn, backend_pool: p, protocol: tcp, frontend_port: 80, backend_port: 80, probe: h, load_distribution: source_ip }
+"#;
+
+    #[test]
+    fn an_allocated_frontend_takes_the_first_free_usable_address() {
+        let sc = crate::load_str(BASE, "t.yaml").expect("loads");
+        let lb = &sc.load_balancers[0];
+        assert_eq!(lb.sku, LbSku::Basic);
+        // .4 is b1's, .5 the static frontend's, .6 b2's: the allocations take .7 and .8.
+        let ips: Vec<String> = lb.frontends.iter().map(|f| f.ip.to_string()).collect();
+        assert_eq!(ips, ["10.0.1.7", "10.0.1.5", "10.0.1.8"]);
+        assert!(matches!(lb.frontends[0].kind, LbFrontendKind::Internal { .. }));
+        assert_eq!(lb.rules[0].distribution, LbDistribution::SourceIp);
+        assert_eq!(lb.rules[0].probe, Some(0));
+        assert_eq!(lb.probes[0].interval, super::MIN_PROBE_INTERVAL);
+    }
+
+    #[test]
+    fn lbsku23_a_basic_load_balancer_has_no_https_probe() {
+        let text = BASE.replace("protocol: http, port: 80", "protocol: https, port: 443");
+        let err = crate::load_str(&text, "t.yaml").unwrap_err();
+        assert_eq!(err.rules(), vec!["lb-probe"]);
+    }
+}
