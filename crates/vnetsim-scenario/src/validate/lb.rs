@@ -813,7 +813,10 @@ load_balancers:
         // .4 is b1's, .5 the static frontend's, .6 b2's: the allocations take .7 and .8.
         let ips: Vec<String> = lb.frontends.iter().map(|f| f.ip.to_string()).collect();
         assert_eq!(ips, ["10.0.1.7", "10.0.1.5", "10.0.1.8"]);
-        assert!(matches!(lb.frontends[0].kind, LbFrontendKind::Internal { .. }));
+        assert!(matches!(
+            lb.frontends[0].kind,
+            LbFrontendKind::Internal { .. }
+        ));
         assert_eq!(lb.rules[0].distribution, LbDistribution::SourceIp);
         assert_eq!(lb.rules[0].probe, Some(0));
         assert_eq!(lb.probes[0].interval, super::MIN_PROBE_INTERVAL);
