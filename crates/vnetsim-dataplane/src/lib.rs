@@ -16,7 +16,7 @@ pub mod names;
 pub mod tables;
 pub mod wire;
 
-pub use forward::{Dataplane, firewall, flowcache, memo, pipeline};
+pub use forward::{Dataplane, firewall, flowcache, lb, memo, pipeline};
 pub use names::{expect, explain, probe, views};
 pub use tables::firewall as firewall_rules;
 pub use tables::{addrset, asg, bgp, lpm, nsg, peering, platform, routes};

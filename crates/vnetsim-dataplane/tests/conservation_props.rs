@@ -253,6 +253,9 @@ fn reason_of(cause: &DropCause) -> DropReason {
         DropCause::TtlAtFirewall { .. } => DropReason::TtlExceeded,
         DropCause::NoOutboundAccess { .. } => DropReason::NoOutboundAccess,
         DropCause::PublicIpClosed { .. } => DropReason::PublicIpClosed,
+        DropCause::LbNoRule { .. } => DropReason::LbNoRule,
+        DropCause::LbNoHealthyBackend { .. } => DropReason::LbNoHealthyBackend,
+        DropCause::LbGlobalPeering { .. } => DropReason::LbGlobalPeering,
         DropCause::NotCarried(NotCarried::Multicast) => DropReason::MulticastBlocked,
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
             DropReason::BroadcastBlocked

@@ -109,6 +109,13 @@ fn endpoints(s: &Scenario) -> Vec<Endpoint> {
     // Private endpoints: deliveries, and their answers (packets from an endpoint's address
     // enter at the endpoint), routed with or without their subnet's route table [PENP23].
     e.extend(s.private_endpoints.iter().map(|p| Endpoint::Ip(p.ip)));
+    // Load balancer frontends: a packet addressed to one is translated to its backend (never
+    // remembered); a next-hop frontend's sessions are what a remembered decision relies on.
+    e.extend(
+        s.load_balancers
+            .iter()
+            .flat_map(|l| l.frontends.iter().map(|f| Endpoint::Ip(f.ip))),
+    );
     e
 }
 
@@ -130,6 +137,7 @@ proptest! {
             Just("hub-firewall.yaml"),
             Just("firewall-dnat.yaml"),
             Just("private-endpoint-bypass.yaml"),
+            Just("nva-ha-ports.yaml"),
         ],
         // A few flows per case, so that later packets of a flow (and its replies) meet the
         // cache entries and memos the earlier ones left.
@@ -240,6 +248,38 @@ fn a_long_flow_through_an_appliance_is_remembered() {
         );
         assert_eq!(*first.get_or_insert(walked.clone()), walked);
     }
+}
+
+/// A long flow through NVAs behind an internal load balancer's HA ports frontend: the first
+/// packet places the connection (decided in full), the next ones rely on its session [LBHA17].
+#[test]
+fn lbha_a_long_flow_through_a_load_balanced_nva_is_remembered() {
+    let (s, ingress, spec) = long_flow("nva-ha-ports.yaml", "web1", "db2", Protocol::Tcp, 1433);
+    let dp = Dataplane::compile(&s);
+    let mut flows = FlowTable::new();
+    let mut memos = [SegmentMemo::default(); 4];
+    let mut first = None;
+    for i in 0..10u64 {
+        let mut p = [0u8; 64];
+        build_probe(&mut p, &spec).unwrap();
+        let walked = walk(
+            &dp,
+            &mut How::Memos(&mut memos),
+            &mut p,
+            ingress,
+            &mut flows,
+            i,
+        );
+        assert_eq!(walked.0.len(), 2, "through the NVA: two segments");
+        if i > 0 {
+            assert!(
+                !memos[0].is_empty() && !memos[1].is_empty(),
+                "{memos:?} {walked:?}"
+            );
+        }
+        assert_eq!(*first.get_or_insert(walked.clone()), walked);
+    }
+    assert_eq!(flows.lb_sessions(), 2);
 }
 
 #[test]

@@ -148,6 +148,13 @@ impl Network {
             EventAction::RemoveConnection(name) => {
                 sc.connections.retain(|c| c.shorthand || &c.name != name);
             }
+            EventAction::SetBackendHealth { lb, nic, healthy } => {
+                let down = &mut sc.load_balancers[lb.index()].down;
+                down.retain(|n| n != nic);
+                if !*healthy {
+                    down.push(*nic);
+                }
+            }
         }
         let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed)
             .with_synced(&self.synced);
@@ -254,6 +261,12 @@ pub fn describe(scenario: &Scenario, action: &EventAction) -> String {
             )
         }
         EventAction::RemoveConnection(name) => format!("remove connection {name}"),
+        EventAction::SetBackendHealth { lb, nic, healthy } => format!(
+            "mark backend {} of load balancer {} {}",
+            scenario.nics[nic.index()].name,
+            scenario.load_balancers[lb.index()].name,
+            if *healthy { "up" } else { "down" }
+        ),
         EventAction::SetIpForwarding { nic, enabled } => format!(
             "turn IP forwarding {} on NIC {}",
             if *enabled { "on" } else { "off" },

@@ -62,6 +62,8 @@ pub use connections::*;
 pub use firewall::*;
 mod private_endpoint;
 pub use private_endpoint::*;
+mod lb;
+pub use lb::*;
 
 /// A whole checked scenario.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,6 +125,8 @@ pub struct Scenario {
     /// Connections of virtual network gateways: the sites' `connection` shorthands first (in
     /// site order), then the file's `connections`.
     pub connections: Vec<GatewayConnection>,
+    /// Azure Load Balancers.
+    pub load_balancers: Vec<LoadBalancer>,
 }
 
 /// Which period of Azure's documentation a scenario follows. Every era-dependent switch of
@@ -968,6 +972,16 @@ pub enum EventAction {
     AddConnection(GatewayConnection),
     /// Delete a gateway connection, by name.
     RemoveConnection(String),
+    /// Mark a load balancer's backend down (`healthy: false`: it takes no new flows, its
+    /// flows keep it) or back to what its probe says (`healthy: true`) [LBPROBE18].
+    SetBackendHealth {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// The backend NIC.
+        nic: NicId,
+        /// Healthy again (true) or down (false).
+        healthy: bool,
+    },
 }
 
 /// The stable drop reasons of reports and expectations.
@@ -1012,11 +1026,18 @@ pub enum DropReason {
     NoOutboundAccess,
     /// A new connection from the Internet to a Standard public IP that no NSG allows.
     PublicIpClosed,
+    /// A packet reached a load balancer frontend whose rules have no healthy backend for it.
+    LbNoHealthyBackend,
+    /// A packet reached a load balancer frontend and no rule covers its protocol and port.
+    LbNoRule,
+    /// A Basic load balancer's frontend reached over global peering (another region), where
+    /// only Standard frontends answer [LBFAQ26].
+    LbGlobalPeering,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 19] = [
+    pub const ALL: [DropReason; 22] = [
         DropReason::NsgDenied,
         DropReason::NoRoute,
         DropReason::NoDestination,
@@ -1036,6 +1057,9 @@ impl DropReason {
         DropReason::FirewallNoSession,
         DropReason::NoOutboundAccess,
         DropReason::PublicIpClosed,
+        DropReason::LbNoHealthyBackend,
+        DropReason::LbNoRule,
+        DropReason::LbGlobalPeering,
     ];
 
     /// The stable name used in files and reports.
@@ -1060,6 +1084,9 @@ impl DropReason {
             DropReason::FirewallNoSession => "firewall-no-session",
             DropReason::NoOutboundAccess => "no-outbound-access",
             DropReason::PublicIpClosed => "public-ip-closed",
+            DropReason::LbNoHealthyBackend => "lb-no-healthy-backend",
+            DropReason::LbNoRule => "lb-no-rule",
+            DropReason::LbGlobalPeering => "lb-global-peering",
         }
     }
 

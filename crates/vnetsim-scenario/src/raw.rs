@@ -26,6 +26,8 @@ pub use connections::*;
 pub use firewall::*;
 mod private_endpoint;
 pub use private_endpoint::*;
+mod lb;
+pub use lb::*;
 
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
 /// rates, ports (`80` or `"1000-2000"`) and comparisons use it, so `0` and `"0s"` both parse.
@@ -182,6 +184,9 @@ pub struct RawScenario {
     /// Connections of virtual network gateways (site-to-site, VNet-to-VNet, ExpressRoute).
     #[serde(default)]
     pub connections: Vec<RawConnection>,
+    /// Azure Load Balancers.
+    #[serde(default)]
+    pub load_balancers: Vec<RawLoadBalancer>,
 }
 
 /// `virtual_network_access` switch.
@@ -826,6 +831,8 @@ pub struct RawEvent {
     /// Delete a gateway connection by name.
     #[schemars(with = "Option<String>")]
     pub remove_connection: Option<Spanned<String>>,
+    /// Mark a load balancer's backend down (or up again).
+    pub set_backend_health: Option<RawSetBackendHealth>,
 }
 
 /// The packet of a probe expectation.

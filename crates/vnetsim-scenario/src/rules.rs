@@ -314,6 +314,21 @@ rules! {
         "The two ends of a BGP connection have different ASNs.",
     ConnectionAddressOverlap = "connection-address-overlap":
         "VNets joined by a VNet-to-VNet connection have no overlapping address ranges.",
+    // Azure Load Balancer.
+    LbFrontend = "lb-frontend":
+        "A load balancer frontend is internal (`subnet` as `vnet/subnet`, an optional `ip` inside it that is usable and no NIC's or other frontend's) or public (`public_ip` only).",
+    LbUnknownName = "lb-unknown-name":
+        "A load-balancing rule's frontend, backend pool and probe, and an event's load balancer, name declared ones.",
+    LbHaPorts = "lb-ha-ports":
+        "HA ports (protocol All, frontend and backend port 0) only on a Standard load balancer's internal frontend; protocol All only with ports 0.",
+    LbPort = "lb-port":
+        "Load-balancing rule ports and probe ports run from 1 to 65535 (0 only in an HA ports rule).",
+    LbProbe = "lb-probe":
+        "A health probe is TCP, HTTP or HTTPS (HTTPS on Standard only), at an interval of at least 5 seconds.",
+    LbBackend = "lb-backend":
+        "A load balancer's backends sit in one VNet (an internal frontend's VNet), each NIC in one backend pool of the load balancer.",
+    LbRuleConflict = "lb-rule-conflict":
+        "Rules of a load balancer do not share a frontend, protocol and port; a backend port is reused on one pool only with floating IP; a non-floating HA ports rule is its load balancer's only rule.",
 }
 
 impl Rule {

@@ -162,6 +162,10 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("remove_connection", &["unknown-gateway-connection"]),
+    (
+        "set_backend_health",
+        &["lb-unknown-name", "unknown-nic", "lb-backend"],
+    ),
 ];
 
 #[test]

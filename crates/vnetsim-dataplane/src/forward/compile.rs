@@ -24,6 +24,7 @@ use super::{
     AZURE_HOST_IP, Dataplane, EndpointPlane, FirewallPlane, Hop, HopKind, LinkFlags, NicPlane,
     NsgPlane, PublicOwner, SitePlane, SubnetPlane, VnetPlane, addr_key,
 };
+use crate::forward::lb::LbPlanes;
 use crate::tables::bgp::GatewayRibs;
 use crate::tables::firewall::CompiledFirewall;
 use crate::tables::peering::PeeringStates;
@@ -221,7 +222,7 @@ impl Dataplane {
                 routes,
             });
         }
-        let nics = scenario
+        let nics: Vec<NicPlane> = scenario
             .nics
             .iter()
             .map(|nic| NicPlane {
@@ -263,9 +264,39 @@ impl Dataplane {
                 public.insert(u32::from(*ip), PublicOwner::Firewall(FirewallId(f as u32)));
             }
         }
+        let lb = LbPlanes::compile(scenario, &nics, |s| subnets[s].nsg, &nsgs);
+        for &(ip, fe) in &lb.public {
+            public.insert(ip, PublicOwner::LoadBalancer(fe));
+        }
+        // A VirtualAppliance route to an internal frontend's IP (no NIC holds it): the load
+        // balancer is the next hop [udr-overview], [LBHA17].
+        for (s, plane) in subnets.iter_mut().enumerate() {
+            let vnet = scenario.subnets[s].vnet;
+            for hop in plane.hops.iter_mut() {
+                if let HopKind::Appliance { nic: None, .. } = hop.kind {
+                    let ip = plane.routes[hop.route as usize]
+                        .next_hop_ip
+                        .map(u32::from)
+                        .unwrap_or(0);
+                    if let Some(fe) = lb.internal_at(vnet, ip) {
+                        hop.kind = HopKind::LoadBalancer { fe, crossing: None };
+                    } else if let Some((edge, fe)) = peerings
+                        .edges(vnet)
+                        .iter()
+                        .find_map(|e| lb.internal_at(e.peer, ip).map(|fe| (*e, fe)))
+                    {
+                        hop.kind = HopKind::LoadBalancer {
+                            fe,
+                            crossing: Some(edge),
+                        };
+                    }
+                }
+            }
+        }
         Dataplane {
             endpoints,
             endpoint_by_addr,
+            lb,
             firewalls,
             public,
             access_mode: scenario.azure.virtual_network_access,

@@ -70,6 +70,8 @@ pub enum NatPoint {
     Firewall(FirewallId),
     /// At this NIC's public IP.
     PublicIp(NicId),
+    /// At this load balancer (a frontend's destination to a backend, a backend's reply back).
+    LoadBalancer(vnetsim_scenario::LoadBalancerId),
 }
 
 /// One connection at a firewall, seen in one direction: what packets of `from` become.

@@ -46,6 +46,8 @@ struct Entry {
     ttl_hops: u8,
     /// The slot of the firewall session that passed the packet, if one did.
     firewall: Option<u32>,
+    /// The slot of the load balancer session that passed the packet, if one did.
+    lb: Option<u32>,
 }
 
 /// Collects what a remembered decision relied on while the full pipeline decides it: the
@@ -59,6 +61,8 @@ pub(crate) struct Recorder {
     pub(crate) ttl_hops: u8,
     /// The slot of the firewall session that passed the packet unchanged, if one did.
     pub(crate) firewall: Option<u32>,
+    /// The slot of the load balancer session that passed the packet unchanged, if one did.
+    pub(crate) lb: Option<u32>,
     /// False once more records or crossings came than an entry holds.
     pub(crate) fits: bool,
 }
@@ -81,6 +85,7 @@ impl Recorder {
             n_crossings: 0,
             ttl_hops: 0,
             firewall: None,
+            lb: None,
             fits: true,
         }
     }
@@ -143,6 +148,15 @@ impl Reliance for Recorder {
             self.fits = false;
         }
         self.firewall = Some(slot);
+    }
+
+    #[inline]
+    fn lb_session(&mut self, slot: u32) {
+        if self.lb.is_some_and(|s| s != slot) {
+            // Two load balancers on one segment: more than an entry holds.
+            self.fits = false;
+        }
+        self.lb = Some(slot);
     }
 
     #[inline]
@@ -247,6 +261,7 @@ impl Dataplane {
                 .all(|&(nic, outbound)| flows.hit(nic, outbound, &meta.key, now))
             && e.firewall
                 .is_none_or(|fw| flows.firewall_passes(fw, &meta.key, now))
+            && e.lb.is_none_or(|s| flows.lb_passes(s, &meta.key, now))
         {
             for _ in 0..e.ttl_hops {
                 // Cannot fail: the TTL was checked above.
@@ -267,7 +282,9 @@ impl Dataplane {
         );
         // Only decisions that evaluated NSGs are worth a cache entry: a lookup in a large
         // table costs more than re-deciding a segment without NSGs.
-        if rec.rememberable(&segment) && !malformed && (rec.n_records > 0 || rec.firewall.is_some())
+        if rec.rememberable(&segment)
+            && !malformed
+            && (rec.n_records > 0 || rec.firewall.is_some() || rec.lb.is_some())
         {
             cache.entries.insert(
                 ck,
@@ -280,6 +297,7 @@ impl Dataplane {
                     n_crossings: rec.n_crossings as u8,
                     ttl_hops: rec.ttl_hops,
                     firewall: rec.firewall,
+                    lb: rec.lb,
                 },
             );
         }

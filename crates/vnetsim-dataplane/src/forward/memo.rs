@@ -30,8 +30,11 @@ use crate::wire;
 const MEMO_RECORDS: usize = 2;
 const MEMO_CROSSINGS: usize = 2;
 /// The mark of a memo record that names a firewall session, not an NSG flow record (NIC ids
-/// stay below 2^30, so `nic << 1` never sets it).
+/// stay below 2^29, so `nic << 1` never sets it).
 const FIREWALL_RECORD: u32 = 1 << 31;
+/// The mark of a memo record that names a load balancer session (without [`FIREWALL_RECORD`]);
+/// session slots stay below it.
+const LB_RECORD: u32 = 1 << 30;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
@@ -62,8 +65,9 @@ pub struct SegmentMemo {
     ttl_hops: u8,
     n_records: u8,
     n_crossings: u8,
-    /// NSG flow records the decision relied on, `nic << 1 | outbound`, and the firewall
-    /// session, [`FIREWALL_RECORD`]` | slot` (its slot in the flow table's firewall sessions).
+    /// NSG flow records the decision relied on, `nic << 1 | outbound`, the firewall
+    /// session, [`FIREWALL_RECORD`]` | slot` (its slot in the flow table's firewall sessions),
+    /// and the load balancer session, [`LB_RECORD`]` | slot`.
     records: [u32; MEMO_RECORDS],
     /// Peering crossings, as edge numbers ([`crate::tables::peering::PeeringStates::edge_number`]).
     crossings: [u32; MEMO_CROSSINGS],
@@ -122,7 +126,8 @@ impl SegmentMemo {
 
     /// The memo of a decision, if it can be remembered.
     fn of(dp: &Dataplane, segment: Segment, rec: &Recorder) -> Option<Self> {
-        let n_records = rec.n_records + usize::from(rec.firewall.is_some());
+        let n_records =
+            rec.n_records + usize::from(rec.firewall.is_some()) + usize::from(rec.lb.is_some());
         if !rec.rememberable(&segment)
             || n_records > MEMO_RECORDS
             || rec.n_records > (FIREWALL_RECORD >> 1) as usize
@@ -174,16 +179,23 @@ impl SegmentMemo {
             ..Self::default()
         };
         for (slot, &(nic, outbound)) in memo.records.iter_mut().zip(&rec.records[..rec.n_records]) {
-            if nic.0 >= FIREWALL_RECORD >> 1 {
+            if nic.0 >= LB_RECORD >> 1 {
                 return None;
             }
             *slot = (nic.0 << 1) | u32::from(outbound);
         }
         if let Some(slot) = rec.firewall {
-            if slot >= FIREWALL_RECORD {
+            if slot >= LB_RECORD {
                 return None;
             }
             memo.records[rec.n_records] = FIREWALL_RECORD | slot;
+        }
+        if let Some(slot) = rec.lb {
+            if slot >= LB_RECORD {
+                return None;
+            }
+            let at = rec.n_records + usize::from(rec.firewall.is_some());
+            memo.records[at] = LB_RECORD | slot;
         }
         for (slot, (from, edge)) in memo
             .crossings
@@ -264,6 +276,8 @@ impl Dataplane {
                 .all(|&r| {
                     if r & FIREWALL_RECORD != 0 {
                         flows.firewall_passes(r & !FIREWALL_RECORD, &meta.key, now)
+                    } else if r & LB_RECORD != 0 {
+                        flows.lb_passes(r & !LB_RECORD, &meta.key, now)
                     } else {
                         flows.hit(NicId(r >> 1), r & 1 == 1, &meta.key, now)
                     }

@@ -29,6 +29,7 @@ use crate::tables::routes::EffectiveRoute;
 pub mod compile;
 pub mod firewall;
 pub mod flowcache;
+pub mod lb;
 pub mod memo;
 pub mod pipeline;
 pub mod vmflows;
@@ -61,6 +62,9 @@ pub(crate) enum HopKind {
         fw: FirewallId,
         crossing: Option<Edge>,
     },
+    /// Hand to an internal load balancer frontend (a VirtualAppliance route to its IP, the
+    /// index of the compiled frontend); `crossing` when it sits in a peer.
+    LoadBalancer { fe: u32, crossing: Option<Edge> },
 }
 
 /// An active route compiled for forwarding.
@@ -145,6 +149,8 @@ pub(crate) enum PublicOwner {
     Nic(NicId),
     /// An Azure Firewall.
     Firewall(FirewallId),
+    /// A public load balancer frontend (index of the compiled frontend).
+    LoadBalancer(u32),
 }
 
 /// An on-premises site, compiled.
@@ -201,6 +207,8 @@ pub struct Dataplane {
     pub(crate) endpoint_by_addr: HashMap<u64, PrivateEndpointId, FixedState>,
     /// Gateway routes (static and BGP-learned) of every VNet.
     pub(crate) bgp: GatewayRibs,
+    /// Azure Load Balancers (empty without any).
+    pub(crate) lb: lb::LbPlanes,
 }
 
 /// 168.63.129.16, Azure's host address (AzureLoadBalancer tag).

@@ -22,11 +22,13 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 use vnetsim_scenario::{
-    Access, Direction, DropReason, FirewallId, HostId, Nanos, NicId, NsgId, PeeringId,
-    PrivateEndpointId, Scenario, ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode, VnetId,
+    Access, Direction, DropReason, FirewallId, HostId, LoadBalancerId, Nanos, NicId, NsgId,
+    PeeringId, PrivateEndpointId, Scenario, ServiceTag, SiteId, SubnetId, VirtualNetworkAccessMode,
+    VnetId,
 };
 
 use crate::forward::firewall::{FirewallDecision, FirewallSessions, NatKind, NatPoint};
+use crate::forward::lb::{LbDecision, LbSessions};
 use crate::forward::vmflows::{Role, VmFlows};
 use crate::forward::{Dataplane, Hop, HopKind, NsgPlane, PublicOwner, addr_key};
 use crate::tables::firewall::FirewallRuleRef;
@@ -238,6 +240,31 @@ pub enum DropCause {
     SiteNotConnected {
         /// The site.
         site: SiteId,
+    },
+    /// A packet reached a load balancer frontend that no rule of it covers.
+    LbNoRule {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+    },
+    /// The rule that covers the packet has no healthy backend (probe refused by NSGs, or
+    /// marked down) [LBPROBE18].
+    LbNoHealthyBackend {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its rules.
+        rule: u32,
+    },
+    /// A Basic load balancer's internal frontend reached from a VNet of another region
+    /// (global peering) [LBFAQ26].
+    LbGlobalPeering {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+        /// The VNet the packet came from.
+        from: VnetId,
     },
 }
 
@@ -453,6 +480,19 @@ pub enum Step {
         /// The route.
         route: u32,
     },
+    /// A load balancer frontend placed the packet on a backend.
+    LoadBalancer {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+        /// A session kept the connection's backend, or a rule chose it.
+        decision: LbDecision,
+        /// Index into its rules: the rule that placed the connection.
+        rule: u32,
+        /// The backend.
+        backend: NicId,
+    },
 }
 
 /// A sink for the steps of a packet. `()` records nothing (the hot path); `Vec<Step>` records
@@ -527,6 +567,8 @@ pub struct FlowTable {
     vm: Option<Box<VmFlows>>,
     /// Connections Azure Firewalls allowed, with their translations.
     pub(crate) firewall: FirewallSessions,
+    /// Connections load balancers placed on backends.
+    pub(crate) lb: LbSessions,
 }
 
 impl FlowTable {
@@ -541,6 +583,7 @@ impl FlowTable {
             records: HashMap::default(),
             vm: VmFlows::for_scenario(scenario).map(Box::new),
             firewall: FirewallSessions::default(),
+            lb: LbSessions::default(),
         }
     }
 
@@ -551,6 +594,7 @@ impl FlowTable {
             records: HashMap::default(),
             vm: Some(Box::new(VmFlows::every_vm(scenario))),
             firewall: FirewallSessions::default(),
+            lb: LbSessions::default(),
         }
     }
 
@@ -598,6 +642,7 @@ impl FlowTable {
     pub fn clear(&mut self) {
         self.records.clear();
         self.firewall.clear();
+        self.lb.clear();
         if let Some(vm) = self.vm.as_deref_mut() {
             vm.clear();
         }
@@ -643,6 +688,18 @@ impl FlowTable {
         self.firewall.passes(slot, key, now)
     }
 
+    /// Connections load balancers placed (two entries each).
+    pub fn lb_sessions(&self) -> usize {
+        self.lb.len()
+    }
+
+    /// Whether the load balancer session in `slot` is alive and passes `key` unchanged
+    /// (refreshed here).
+    #[inline]
+    pub(crate) fn lb_passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
+        self.lb.passes(slot, key, now)
+    }
+
     fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
         self.records.insert(
             RecordKey {
@@ -681,6 +738,9 @@ enum Pos {
     Firewall(FirewallId),
     /// At a private endpoint.
     Endpoint(PrivateEndpointId),
+    /// At a load balancer frontend (compiled index), reached from a VNet (none: from the
+    /// Internet).
+    Lb { fe: u32, from: Option<VnetId> },
 }
 
 /// Which routes a hop was taken from: what a drop names.
@@ -797,6 +857,10 @@ pub(crate) trait Reliance {
     /// sessions, unchanged (no translation): the next packets of the 5-tuple pass while that
     /// session lives.
     fn firewall_session(&mut self, slot: u32);
+    /// A load balancer passed the packet on the session in `slot` of the flow table's load
+    /// balancer sessions, unchanged, to that session's backend: the next packets of the
+    /// 5-tuple go there while that session lives.
+    fn lb_session(&mut self, slot: u32);
 }
 
 impl Reliance for () {
@@ -812,6 +876,8 @@ impl Reliance for () {
     fn stateful(&mut self) {}
     #[inline(always)]
     fn firewall_session(&mut self, _slot: u32) {}
+    #[inline(always)]
+    fn lb_session(&mut self, _slot: u32) {}
 }
 
 /// How a segment is decided: every time in full ([`Full`]), or through something that
@@ -1017,6 +1083,10 @@ impl Dataplane {
                         trace.step(Step::FromInternet);
                         (Pos::Firewall(fw), Forwarder::Origin, 0)
                     }
+                    Some(&PublicOwner::LoadBalancer(fe)) => {
+                        trace.step(Step::FromInternet);
+                        (Pos::Lb { fe, from: None }, Forwarder::Origin, 0)
+                    }
                     Some(&PublicOwner::Nic(nic)) => {
                         trace.step(Step::FromInternet);
                         match self.inbound_public_ip(nic, packet, &key, flows, now, trace, rec) {
@@ -1056,6 +1126,9 @@ impl Dataplane {
                 (pos, Forwarder::Origin, 0)
             }
         };
+        // The frontend IP a load balancer rule with floating IP delivers to its backend: the
+        // backend's guest holds it [LBFIP23] (0: none; 0.0.0.0/8 is never a destination).
+        let mut floating_dst = 0u32;
         while (hops as usize) < MAX_HOPS {
             hops += 1;
             let next = match pos {
@@ -1065,7 +1138,28 @@ impl Dataplane {
                     return done(self.endpoint_arrive(pe, &key, flows, now, trace, rec));
                 }
                 Pos::Egress(nic) => {
-                    match self.egress(nic, &key, forwarder, flows, now, trace, rec) {
+                    // A backend answering a connection a load balancer placed on it: the reply
+                    // leaves with the frontend's address.
+                    let lb_reply = if forwarder == Forwarder::Origin {
+                        self.lb_reply(nic, &key, flows, now, rec)
+                    } else {
+                        None
+                    };
+                    let sent = self.egress(
+                        nic,
+                        &key,
+                        forwarder,
+                        lb_reply.is_some(),
+                        flows,
+                        now,
+                        trace,
+                        rec,
+                    );
+                    if let (Ok(_), Some(to)) = (&sent, lb_reply) {
+                        self.lb_reply_traced(&key, &to, packet, trace);
+                        key = to;
+                    }
+                    match sent {
                         Ok(Pos::Internet) => {
                             match self.to_internet(nic, packet, &key, trace, rec) {
                                 Ok(k) => {
@@ -1102,6 +1196,18 @@ impl Dataplane {
                         Err((r, c)) => return done(Outcome::Dropped(r, c)),
                     }
                 }
+                Pos::Lb { fe, from } => {
+                    match self.lb_step(fe, from, packet, &key, flows, now, trace, rec) {
+                        Ok((k, backend, floating)) => {
+                            key = k;
+                            if floating {
+                                floating_dst = key.dst;
+                            }
+                            Ok(Pos::Arrive(backend))
+                        }
+                        Err((r, c)) => return done(Outcome::Dropped(r, c)),
+                    }
+                }
                 Pos::GatewayIn(vnet) => {
                     let subnet = self.gateway_subnet(vnet);
                     self.route(vnet, subnet, &key, forwarder, trace, rec)
@@ -1109,7 +1215,8 @@ impl Dataplane {
                 Pos::Arrive(nic) => {
                     let n = &self.nics[nic.index()];
                     trace.step(Step::Arrive { nic });
-                    if key.dst != n.ip && !n.ip_forwarding {
+                    let local = key.dst == n.ip || key.dst == floating_dst;
+                    if !local && !n.ip_forwarding {
                         // Azure's destination check: without IP forwarding a NIC only
                         // receives packets addressed to it (virtual-network-network-interface).
                         return done(Outcome::Dropped(
@@ -1122,7 +1229,7 @@ impl Dataplane {
                     {
                         return done(Outcome::Dropped(r, c));
                     }
-                    if key.dst == n.ip {
+                    if local {
                         if let Err((r, c)) = flows.vm_admit(nic, &key, Role::Endpoint, now, rec) {
                             return done(Outcome::Dropped(r, c));
                         }
@@ -1268,14 +1375,15 @@ impl Dataplane {
         nic: NicId,
         key: &FlowKey,
         forwarder: Forwarder,
+        lb_reply: bool,
         flows: &mut FlowTable,
         now: Nanos,
         trace: &mut T,
         rec: &mut R,
     ) -> Decision {
         let n = &self.nics[nic.index()];
-        if key.src != n.ip && !n.ip_forwarding {
-            // Azure's source check: sending with a foreign source address needs IP forwarding.
+        if key.src != n.ip && !n.ip_forwarding && !lb_reply {
+            // Azure's source check (a floating IP backend answers from the frontend IP): sending with a foreign source address needs IP forwarding.
             return Err((
                 DropReason::ForwardingDisabled,
                 DropCause::NicSourceCheck { nic },
@@ -1371,10 +1479,19 @@ impl Dataplane {
                 }),
             )),
             HopKind::Internet => Ok(Pos::Internet),
-            HopKind::Local => self.arrive_in(vnet, key.dst),
+            HopKind::Local => self.arrive_in(vnet, key.dst, vnet),
             HopKind::Peer(edge) => {
                 self.cross(vnet, &edge, key, forwarder, trace, rec)?;
-                self.arrive_in(edge.peer, key.dst)
+                self.arrive_in(edge.peer, key.dst, vnet)
+            }
+            HopKind::LoadBalancer { fe, crossing } => {
+                if let Some(edge) = crossing {
+                    self.cross(vnet, &edge, key, forwarder, trace, rec)?;
+                }
+                Ok(Pos::Lb {
+                    fe,
+                    from: Some(vnet),
+                })
             }
             HopKind::Appliance { nic: None, .. } => Err((
                 DropReason::NextHopUnreachable,
@@ -1418,7 +1535,7 @@ impl Dataplane {
         }
     }
 
-    fn arrive_in(&self, vnet: VnetId, dst: u32) -> Decision {
+    fn arrive_in(&self, vnet: VnetId, dst: u32, from: VnetId) -> Decision {
         match self.nic_by_addr.get(&addr_key(vnet.0, dst)) {
             Some(nic) => Ok(Pos::Arrive(*nic)),
             None => match self.vnets[vnet.index()].firewall {
@@ -1428,7 +1545,15 @@ impl Dataplane {
                 _ => match self.endpoint_by_addr.get(&addr_key(vnet.0, dst)) {
                     // A private endpoint's address: its service receives the packet.
                     Some(pe) => Ok(Pos::Endpoint(*pe)),
-                    None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                    None => match self.lb.internal_at(vnet, dst) {
+                        // A packet to an internal load balancer frontend reaches the load
+                        // balancer.
+                        Some(fe) => Ok(Pos::Lb {
+                            fe,
+                            from: Some(from),
+                        }),
+                        None => Err((DropReason::NoDestination, DropCause::NoNic { vnet })),
+                    },
                 },
             },
         }

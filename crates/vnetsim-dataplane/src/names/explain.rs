@@ -14,6 +14,7 @@ use vnetsim_scenario::{
 
 use crate::forward::Dataplane;
 use crate::forward::firewall::{FirewallDecision, NatKind, NatPoint};
+use crate::forward::lb::LbDecision;
 use crate::forward::pipeline::{Destination, DropCause, NsgDecision, NsgPoint, Outcome, Step};
 use crate::names::probe::{ProbeResult, destination_name, path_names};
 use crate::tables::firewall::FirewallRuleRef;
@@ -562,6 +563,46 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 sub.private_endpoint_network_policies.as_str()
             )
         }
+        DropCause::LbNoRule { lb, frontend } => {
+            let l = &scenario.load_balancers[lb.index()];
+            let fe = &l.frontends[frontend as usize];
+            format!(
+                "load balancer {} has no rule on frontend {} ({}) for this protocol and port \
+                 (only an HA ports rule serves a frontend used as a route's next hop)",
+                l.name, fe.name, fe.ip
+            )
+        }
+        DropCause::LbNoHealthyBackend { lb, rule } => {
+            let l = &scenario.load_balancers[lb.index()];
+            let r = &l.rules[rule as usize];
+            let probe = match r.probe {
+                Some(p) => {
+                    let p = &l.probes[p as usize];
+                    format!(
+                        "probe {} ({} port {}) from 168.63.129.16 (AzureLoadBalancer)",
+                        p.name,
+                        p.protocol.as_str(),
+                        p.port
+                    )
+                }
+                None => "no probe".to_string(),
+            };
+            format!(
+                "rule {} of load balancer {} has no healthy backend in pool {}: each is marked \
+                 down or its NSGs refuse {probe}",
+                r.name, l.name, l.pools[r.pool as usize].name
+            )
+        }
+        DropCause::LbGlobalPeering { lb, frontend, from } => {
+            let l = &scenario.load_balancers[lb.index()];
+            format!(
+                "frontend {} of Basic load balancer {} is not reachable over global peering \
+                 (from {}, another region); a Standard load balancer's is [LBFAQ26]",
+                l.frontends[frontend as usize].name,
+                l.name,
+                scenario.vnets[from.index()].name
+            )
+        }
         DropCause::PublicIpClosed { nic } => {
             let n = &scenario.nics[nic.index()];
             format!(
@@ -973,6 +1014,10 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                     let n = scenario.firewalls[fw.index()].name.clone();
                     (format!("Azure Firewall {n}"), n)
                 }
+                NatPoint::LoadBalancer(lb) => {
+                    let n = scenario.load_balancers[lb.index()].name.clone();
+                    (format!("load balancer {n}"), n)
+                }
                 NatPoint::PublicIp(nic) => {
                     let n = &scenario.nics[nic.index()];
                     (
@@ -1001,6 +1046,57 @@ fn hop_view(scenario: &Scenario, dataplane: &Dataplane, step: &Step) -> HopView 
                 format!(
                     "delivered to private endpoint {}: the private-link service {} receives it",
                     p.name, p.service
+                ),
+            )
+        }
+        Step::LoadBalancer {
+            lb,
+            frontend,
+            decision,
+            rule,
+            backend,
+        } => {
+            let l = &scenario.load_balancers[lb.index()];
+            let fe = &l.frontends[frontend as usize];
+            let r = &l.rules[rule as usize];
+            let b = &scenario.nics[backend.index()];
+            let why = match decision {
+                LbDecision::Session => format!(
+                    "its connection's session (placed by rule {}) keeps backend",
+                    r.name
+                ),
+                LbDecision::Rule(_) => {
+                    let ports = if r.is_ha_ports() {
+                        "HA ports".to_string()
+                    } else {
+                        format!(
+                            "{} {} -> {}",
+                            r.protocol.as_str(),
+                            r.frontend_port,
+                            r.backend_port
+                        )
+                    };
+                    let healthy = dataplane.lb_healthy_backends(lb, rule).len();
+                    format!(
+                        "rule {} ({ports}, {} distribution{}) hashes it to backend",
+                        r.name,
+                        r.distribution.as_str(),
+                        if r.floating_ip { ", floating IP" } else { "" }
+                    ) + &format!(" (1 of {healthy} healthy)")
+                }
+            };
+            plain(
+                "lb",
+                l.name.clone(),
+                format!(
+                    "load balancer {} ({}) frontend {} ({}): {why} {} ({}) of {}",
+                    l.name,
+                    l.sku.as_str(),
+                    fe.name,
+                    fe.ip,
+                    b.name,
+                    b.ip,
+                    vm_of_nic(scenario, backend)
                 ),
             )
         }

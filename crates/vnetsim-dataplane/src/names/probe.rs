@@ -238,6 +238,9 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
                 }
             }
             Step::Firewall { fw, .. } => path.push(scenario.firewalls[fw.index()].name.clone()),
+            Step::LoadBalancer { lb, .. } => {
+                path.push(scenario.load_balancers[lb.index()].name.clone())
+            }
             // Delivered to the Internet: the Internet host the probe names, if it does.
             Step::Deliver {
                 to: Destination::Internet,

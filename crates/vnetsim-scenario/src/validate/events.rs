@@ -33,7 +33,7 @@ pub(super) struct Timeline {
 }
 
 /// The actions an event may take, as the `event-action` help lists them.
-const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding, update_address_space, sync_peering, add_connection, remove_connection";
+const ACTIONS: &str = "actions: remove_peering, add_peering, set_route_table, set_subnet_nsg, set_nic_nsg, add_nsg_rule, remove_nsg_rule, set_ip_forwarding, update_address_space, sync_peering, add_connection, remove_connection, set_backend_health";
 
 impl Resolver<'_> {
     /// Resolves every event, then checks each against the network at its time, starting from
@@ -87,6 +87,7 @@ impl Resolver<'_> {
             ev.sync_peering.is_some(),
             ev.add_connection.is_some(),
             ev.remove_connection.is_some(),
+            ev.set_backend_health.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -197,6 +198,19 @@ impl Resolver<'_> {
         } else if let Some(name) = &ev.remove_connection {
             self.known_connection(name, &format!("{path}.remove_connection"))
                 .then(|| EventAction::RemoveConnection(name.value.clone()))
+        } else if let Some(h) = &ev.set_backend_health {
+            let hpath = format!("{path}.set_backend_health");
+            let lb = self.lb_by_name(&h.load_balancer, &format!("{hpath}.load_balancer"));
+            let nic = self.find(Kind::Nic, &h.nic, format!("{hpath}.nic"));
+            let (lb, nic) = (lb?, NicId(nic?));
+            if !self.lb_backend_rules(lb, nic, &h.nic, &format!("{hpath}.nic")) {
+                return None;
+            }
+            Some(EventAction::SetBackendHealth {
+                lb,
+                nic,
+                healthy: h.healthy,
+            })
         } else {
             None
         }
@@ -400,7 +414,8 @@ impl Resolver<'_> {
             EventAction::SetSubnetNsg { .. }
             | EventAction::SetNicNsg { .. }
             | EventAction::SetIpForwarding { .. }
-            | EventAction::SyncPeering(_) => {}
+            | EventAction::SyncPeering(_)
+            | EventAction::SetBackendHealth { .. } => {}
             // Checked when resolved, by the rules of `connections` entries.
             EventAction::AddConnection(_) | EventAction::RemoveConnection(_) => {}
         }

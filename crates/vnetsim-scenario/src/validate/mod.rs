@@ -13,7 +13,7 @@
 //! then checks user routes against the gateway each subnet reaches, and builds the on-premises
 //! sites; `private_endpoint` adds subnets' private endpoint network policies and the private
 //! endpoints; `firewall` adds Azure Firewalls, their policies, IP groups, names, Internet hosts and
-//! public IPs; `traffic` the settings and flows. `events` starts from the network the file declares
+//! public IPs; `lb` Azure Load Balancers; `traffic` the settings and flows. `events` starts from the network the file declares
 //! (links, NSG rules, route tables) and checks each event with the rule functions of the rooms
 //! above, at its time. `expectations` comes last. Rooms import the resolver and, for events,
 //! the rooms whose rules they reuse: never the other way.
@@ -24,6 +24,7 @@ mod events;
 mod expectations;
 mod firewall;
 mod gateways;
+mod lb;
 mod network;
 mod peering;
 mod private_endpoint;
@@ -57,6 +58,7 @@ pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
     r.private_endpoints();
     r.connections();
     r.firewalls();
+    r.load_balancers();
     r.carriage();
     r.flows();
     let route_tables = r.sc.subnets.iter().map(|s| s.route_table).collect();
