@@ -33,15 +33,13 @@
 //! What it is not: a model of SNAT port exhaustion, threat intelligence, IDPS, TLS inspection,
 //! or scale-out (the SKU's throughput is a fixed shaper in the drivers).
 
-use std::collections::HashMap;
-
-use foldhash::fast::FixedState;
 use vnetsim_scenario::{
     DropReason, FirewallAction, FirewallId, Nanos, NicId, PublicIpSku, RuleKind,
 };
 
 use crate::forward::Dataplane;
-use crate::forward::pipeline::{DropCause, FLOW_IDLE_TIMEOUT, FlowTable, Reliance, Step, Trace};
+use crate::forward::pipeline::{DropCause, FlowTable, Reliance, Step, Trace};
+use crate::forward::sessions::{Session, SessionTable};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::wire::{self, FlowKey};
 
@@ -74,100 +72,24 @@ pub enum NatPoint {
     LoadBalancer(vnetsim_scenario::LoadBalancerId),
 }
 
-/// One connection at a firewall, seen in one direction: what packets of `from` become.
-#[derive(Clone, Copy, Debug)]
-struct Session {
-    /// The key as packets arrive.
-    from: FlowKey,
-    /// The key after translation (equal to `from` when nothing is translated).
-    to: FlowKey,
-    last: Nanos,
-}
+/// The connections firewalls allowed: per firewall (the scope) and arriving 5-tuple, the
+/// translation and when a packet last used it. Each connection has two entries, one per
+/// direction; idle for 4 minutes (Azure Firewall's TCP idle timeout [FWFAQ23]), an entry no
+/// longer admits packets. A slot always holds the same (firewall, arriving key): an entry is
+/// only ever replaced by a newer session of that pair.
+pub type FirewallSessions = SessionTable<()>;
 
-/// The connections firewalls allowed: per firewall and arriving 5-tuple, the translation and
-/// when a packet last used it. Each connection has two entries, one per direction. Idle for
-/// [`FLOW_IDLE_TIMEOUT`] (4 minutes, Azure Firewall's TCP idle timeout), an entry no longer
-/// admits packets. Entries live in a slab with a hash index, so that a remembered decision
-/// checks its session by slot, without hashing. A slot always holds the same (firewall,
-/// arriving key): an entry is only ever replaced by a newer session of that pair.
-#[derive(Clone, Debug, Default)]
-pub struct FirewallSessions {
-    index: HashMap<(u32, FlowKey), u32, FixedState>,
-    slab: Vec<Session>,
-}
-
-impl FirewallSessions {
-    /// Number of entries (two per connection).
-    pub fn len(&self) -> usize {
-        self.slab.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
-    }
-
-    /// Forgets every connection.
-    pub fn clear(&mut self) {
-        self.index.clear();
-        self.slab.clear();
-    }
-
-    /// Whether the session in `slot` is alive and passes `key` unchanged at firewall `fw`
-    /// (refreshing it).
-    #[inline]
-    pub(crate) fn passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
-        match self.slab.get_mut(slot as usize) {
-            Some(s)
-                if s.from == *key
-                    && s.to == *key
-                    && now.saturating_sub(s.last) <= FLOW_IDLE_TIMEOUT =>
-            {
-                s.last = now;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The live session of `key` at `fw` (refreshed): its translation and slot.
-    #[inline]
-    fn hit(&mut self, fw: FirewallId, key: &FlowKey, now: Nanos) -> Option<(FlowKey, u32)> {
-        let slot = *self.index.get(&(fw.0, *key))?;
-        let s = &mut self.slab[slot as usize];
-        if now.saturating_sub(s.last) > FLOW_IDLE_TIMEOUT {
-            return None;
-        }
-        s.last = now;
-        Some((s.to, slot))
-    }
-
-    /// Opens a session (both directions); returns the slot of `from`'s direction.
-    fn open(&mut self, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) -> u32 {
-        let forward = self.put(fw, from, to, now);
-        self.put(fw, to.reverse(), from.reverse(), now);
-        forward
-    }
-
-    fn put(&mut self, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) -> u32 {
-        let session = Session {
-            from,
-            to,
-            last: now,
-        };
-        match self.index.get(&(fw.0, from)) {
-            Some(&slot) => {
-                self.slab[slot as usize] = session;
-                slot
-            }
-            None => {
-                let slot = self.slab.len() as u32;
-                self.slab.push(session);
-                self.index.insert((fw.0, from), slot);
-                slot
-            }
-        }
-    }
+/// Opens a session at firewall `fw` (both directions); returns the slot of `from`'s direction.
+fn open(t: &mut FirewallSessions, fw: FirewallId, from: FlowKey, to: FlowKey, now: Nanos) -> u32 {
+    let session = |from, to| Session {
+        from,
+        to,
+        last: now,
+        data: (),
+    };
+    let forward = t.put(fw.0, session(from, to));
+    t.put(fw.0, session(to.reverse(), from.reverse()));
+    forward
 }
 
 impl Dataplane {
@@ -187,8 +109,8 @@ impl Dataplane {
         rec: &mut R,
     ) -> Result<FlowKey, (DropReason, DropCause)> {
         let plane = &self.firewalls[fw.index()];
-        let (to, decision, slot) = match flows.firewall.hit(fw, key, now) {
-            Some((to, slot)) => (to, FirewallDecision::Session, slot),
+        let (to, decision, slot) = match flows.firewall.hit(fw.0, key, now) {
+            Some((s, slot)) => (s.to, FirewallDecision::Session, slot),
             None => {
                 // A refusal is never remembered: a session opened later (the other way, or
                 // after an idle timeout) changes it. An opened session that passes the packet
@@ -236,7 +158,7 @@ impl Dataplane {
                         ..*key
                     },
                 };
-                let slot = flows.firewall.open(fw, *key, to, now);
+                let slot = open(&mut flows.firewall, fw, *key, to, now);
                 (to, FirewallDecision::Rule(m.rule), slot)
             }
         };

@@ -47,7 +47,8 @@ use vnetsim_scenario::{
 };
 
 use crate::forward::firewall::{NatKind, NatPoint};
-use crate::forward::pipeline::{DropCause, FLOW_IDLE_TIMEOUT, FlowTable, Reliance, Step, Trace};
+use crate::forward::pipeline::{DropCause, FlowTable, Reliance, Step, Trace};
+use crate::forward::sessions::{Session, SessionTable};
 use crate::forward::{Dataplane, NicPlane, NsgPlane, addr_key};
 use crate::tables::platform::HOST_VIP;
 use crate::wire::{self, FlowKey};
@@ -279,32 +280,25 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// One direction of a connection a load balancer placed: what packets of `from` become, and
-/// the backend.
+/// What a load balancer keeps beside one direction of a connection it placed: the backend and
+/// the rule that placed the connection.
 #[derive(Clone, Copy, Debug)]
-struct Session {
-    from: FlowKey,
-    to: FlowKey,
+pub(crate) struct Placed {
     backend: NicId,
-    /// The rule that placed the connection.
     rule: u32,
-    last: Nanos,
 }
 
 /// The scope of the entries that translate a backend's replies (not a frontend's number).
 const REPLY_SCOPE: u32 = u32::MAX;
 
-/// The connections load balancers placed: per frontend and arriving 5-tuple, the translation
-/// and the backend; per backend reply 5-tuple, its translation back to the frontend. Idle for
-/// [`FLOW_IDLE_TIMEOUT`] (4 minutes, the load balancer's default idle timeout [LBIDLE]) an
-/// entry no longer admits packets. Entries live in a slab with a hash index, so that a
-/// remembered decision checks its session by slot, without hashing; an expired entry replaced
-/// by a new connection gets a new slot, so that a slot always names one connection and its
-/// backend.
+/// The connections load balancers placed: per frontend (the scope) and arriving 5-tuple, the
+/// translation and the backend; per backend reply 5-tuple, its translation back to the
+/// frontend. Idle for 4 minutes (the load balancer's default idle timeout [LBIDLE]) an entry no
+/// longer admits packets. An expired entry replaced by a new connection gets a new slot, so
+/// that a slot always names one connection and its backend.
 #[derive(Clone, Debug, Default)]
 pub struct LbSessions {
-    index: HashMap<(u32, FlowKey), u32, FixedState>,
-    slab: Vec<Session>,
+    table: SessionTable<Placed>,
     /// Entries of the reply scope ever opened (a backend's egress looks only when some exist).
     replies: usize,
 }
@@ -312,52 +306,29 @@ pub struct LbSessions {
 impl LbSessions {
     /// Number of entries (two per connection).
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.table.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.table.is_empty()
     }
 
     /// Forgets every connection.
     pub fn clear(&mut self) {
-        self.index.clear();
-        self.slab.clear();
+        self.table.clear();
         self.replies = 0;
     }
 
     /// Whether the session in `slot` is alive and passes `key` unchanged (refreshing it).
     #[inline]
     pub(crate) fn passes(&mut self, slot: u32, key: &FlowKey, now: Nanos) -> bool {
-        match self.slab.get_mut(slot as usize) {
-            Some(s)
-                if s.from == *key
-                    && s.to == *key
-                    && now.saturating_sub(s.last) <= FLOW_IDLE_TIMEOUT =>
-            {
-                s.last = now;
-                true
-            }
-            _ => false,
-        }
+        self.table.passes(slot, key, now)
     }
 
-    #[inline]
-    fn hit(&mut self, scope: u32, key: &FlowKey, now: Nanos) -> Option<(Session, u32)> {
-        let slot = *self.index.get(&(scope, *key))?;
-        let s = &mut self.slab[slot as usize];
-        if now.saturating_sub(s.last) > FLOW_IDLE_TIMEOUT {
-            return None;
-        }
-        s.last = now;
-        Some((*s, slot))
-    }
-
-    fn put(&mut self, scope: u32, session: Session) -> u32 {
-        let slot = self.slab.len() as u32;
-        self.slab.push(session);
-        if self.index.insert((scope, session.from), slot).is_none() && scope == REPLY_SCOPE {
+    fn put(&mut self, scope: u32, session: Session<Placed>) -> u32 {
+        let (slot, new) = self.table.push(scope, session);
+        if new && scope == REPLY_SCOPE {
             self.replies += 1;
         }
         slot
@@ -392,7 +363,7 @@ impl Dataplane {
             ));
         }
         let addressed = key.dst == f.ip;
-        let (s, slot, decision) = match flows.lb.hit(fe, key, now) {
+        let (s, slot, decision) = match flows.lb.table.hit(fe, key, now) {
             Some((s, slot)) => (s, slot, LbDecision::Session),
             None => {
                 // Placing a connection: never remembered.
@@ -427,9 +398,11 @@ impl Dataplane {
                 let s = Session {
                     from: *key,
                     to,
-                    backend,
-                    rule: r.rule,
                     last: now,
+                    data: Placed {
+                        backend,
+                        rule: r.rule,
+                    },
                 };
                 let slot = flows.lb.put(fe, s);
                 // The other direction: a next-hop frontend sees the reply and keeps it on the
@@ -453,8 +426,8 @@ impl Dataplane {
             lb,
             frontend,
             decision,
-            rule: s.rule,
-            backend: s.backend,
+            rule: s.data.rule,
+            backend: s.data.backend,
         });
         if s.to == *key {
             rec.lb_session(slot);
@@ -468,7 +441,7 @@ impl Dataplane {
                 port: s.to.dst_port,
             });
         }
-        Ok((s.to, s.backend, floating))
+        Ok((s.to, s.data.backend, floating))
     }
 
     /// A packet a backend `nic` sends: if it answers a connection a load balancer placed on it,
@@ -488,8 +461,8 @@ impl Dataplane {
         }
         // Whether a connection is answered depends on the sessions: never remembered.
         rec.stateful();
-        match flows.lb.hit(REPLY_SCOPE, key, now) {
-            Some((s, _)) if s.backend == nic => Some(s.to),
+        match flows.lb.table.hit(REPLY_SCOPE, key, now) {
+            Some((s, _)) if s.data.backend == nic => Some(s.to),
             _ => None,
         }
     }

@@ -32,6 +32,7 @@ pub mod flowcache;
 pub mod lb;
 pub mod memo;
 pub mod pipeline;
+pub mod sessions;
 pub mod vmflows;
 
 /// A resolved next hop of an active route.
