@@ -42,6 +42,9 @@ nsgs:
   - name: no-probe
     rules:
       - {{ name: deny-probe, priority: 100, direction: inbound, access: deny, protocol: tcp, source: AzureLoadBalancer, destination: "*", destination_ports: "8080" }}
+  - name: web-in
+    rules:
+      - {{ name: allow-https, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: "*", destination_ports: "8443" }}
 route_tables:
   - name: rt1
     routes: [ {{ name: r, prefix: 10.2.0.0/16, next_hop: VirtualAppliance, next_hop_ip: {next_hop} }} ]
@@ -348,13 +351,14 @@ fn lbsku23_basic_frontends_are_not_reachable_over_global_peering_standard_ones_a
 #[test]
 fn lbsku23_a_public_frontend_takes_internet_traffic_to_a_backend_and_its_reply_leaves_as_the_frontend()
  {
+    // The backend's NSG opens the Standard frontend to the Internet [LBSKU23].
     let yaml = r#"  - name: plb
     frontends: [ { name: pub, public_ip: 203.0.113.50 } ]
-    backend_pools: [ { name: p, nics: [b1-nic, b2-nic] } ]
+    backend_pools: [ { name: p, nics: [b2-nic] } ]
     rules: [ { name: https, frontend: pub, backend_pool: p, protocol: tcp, frontend_port: 443, backend_port: 8443 } ]
 internet:
   - { name: client, ip: 198.51.100.7 }"#;
-    let n = net(yaml, "10.0.1.4", "", "westeurope");
+    let n = net(yaml, "10.0.1.4", ", nsg: web-in", "westeurope");
     assert!(n.dp.is_public_ip("203.0.113.50".parse().unwrap()));
     let mut flows = FlowTable::new();
     let s = spec("198.51.100.7", "203.0.113.50", Protocol::Tcp, 40000, 443);
@@ -367,4 +371,38 @@ internet:
     assert_eq!(back, Outcome::Delivered(Destination::Internet));
     assert_eq!(rmeta.key.src, u32::from_be_bytes([203, 0, 113, 50]));
     assert_eq!(rmeta.key.src_port, 443);
+}
+
+/// "Standard: closed to inbound flows unless allowed by a network security group; Basic: open
+/// by default" [LBSKU23]: a Standard public frontend whose backend has no NSG (on its NIC or
+/// subnet) takes nothing from the Internet; a Basic one does.
+#[test]
+fn lbsku23_a_standard_public_frontend_is_closed_without_an_nsg_a_basic_one_is_open() {
+    let lb = |sku: &str| {
+        format!(
+            r#"  - name: plb
+    sku: {sku}
+    frontends: [ {{ name: pub, public_ip: 203.0.113.50 }} ]
+    backend_pools: [ {{ name: p, nics: [b1-nic] }} ]
+    rules: [ {{ name: https, frontend: pub, backend_pool: p, protocol: tcp, frontend_port: 443, backend_port: 8443 }} ]
+internet:
+  - {{ name: client, ip: 198.51.100.7 }}"#
+        )
+    };
+    let s = spec("198.51.100.7", "203.0.113.50", Protocol::Tcp, 40000, 443);
+    let standard = net(&lb("Standard"), "10.0.1.4", "", "westeurope");
+    let (out, _, _) = send_at(&standard.dp, Ingress::Internet, &s, &mut FlowTable::new());
+    assert!(
+        matches!(
+            out,
+            Outcome::Dropped(DropReason::PublicIpClosed, DropCause::LbPublicClosed { .. })
+        ),
+        "{out:?}"
+    );
+    let basic = net(&lb("Basic"), "10.0.1.4", "", "westeurope");
+    let (out, _, _) = send_at(&basic.dp, Ingress::Internet, &s, &mut FlowTable::new());
+    assert!(
+        matches!(out, Outcome::Delivered(Destination::Nic(_))),
+        "{out:?}"
+    );
 }

@@ -261,9 +261,8 @@ impl Dataplane {
             addr: n.ip,
             port: to.dst_port,
         });
-        let guarded = n.nsg.is_some() || self.subnets[n.subnet.index()].nsg.is_some();
         if n.public_sku == Some(PublicIpSku::Standard)
-            && !guarded
+            && !self.nsg_guarded(nic)
             && !flows.hit(nic, false, &to, now)
         {
             return Err((
@@ -286,6 +285,14 @@ impl Dataplane {
         if self.nics[nic.index()].public_sku == Some(PublicIpSku::Standard) {
             flows.record_outbound(nic, key, now);
         }
+    }
+
+    /// Whether an NSG sits on NIC `nic` or its subnet: a Standard public IP or public load
+    /// balancer frontend is open inbound only through one [public-ip-sku], [LBSKU23].
+    #[inline]
+    pub(crate) fn nsg_guarded(&self, nic: NicId) -> bool {
+        let n = &self.nics[nic.index()];
+        n.nsg.is_some() || self.subnets[n.subnet.index()].nsg.is_some()
     }
 }
 

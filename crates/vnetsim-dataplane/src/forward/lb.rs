@@ -84,6 +84,10 @@ pub(crate) struct LbFrontendPlane {
     /// A Basic frontend's region (none: Standard, or public): reached from another region it
     /// drops [LBFAQ26].
     basic_region: Option<u32>,
+    /// A Standard load balancer's public frontend: "closed to inbound flows unless allowed by
+    /// a network security group" [LBSKU23], so a backend without any NSG takes nothing from
+    /// the Internet (a Basic one is open).
+    closed_unguarded: bool,
     rules: Vec<LbRulePlane>,
 }
 
@@ -205,6 +209,8 @@ impl LbPlanes {
                     frontend: f as u32,
                     ip,
                     basic_region,
+                    closed_unguarded: lb.sku == LbSku::Standard
+                        && matches!(fe.kind, LbFrontendKind::Public),
                     rules,
                 });
             }
@@ -382,6 +388,16 @@ impl Dataplane {
                 }
                 let h = tuple_hash(key, r.distribution);
                 let (backend, ip) = r.healthy[(h % r.healthy.len() as u64) as usize];
+                if f.closed_unguarded && from.is_none() && !self.nsg_guarded(backend) {
+                    return Err((
+                        DropReason::PublicIpClosed,
+                        DropCause::LbPublicClosed {
+                            lb,
+                            frontend,
+                            nic: backend,
+                        },
+                    ));
+                }
                 let to = if addressed && !r.floating {
                     FlowKey {
                         dst: ip,

@@ -266,6 +266,16 @@ pub enum DropCause {
         /// The VNet the packet came from.
         from: VnetId,
     },
+    /// A Standard load balancer's public frontend is closed to inbound connections unless an
+    /// NSG allows them, and the chosen backend's NIC and subnet have none [LBSKU23].
+    LbPublicClosed {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+        /// The backend the rule chose.
+        nic: NicId,
+    },
 }
 
 /// What kind of traffic Azure does not carry, for [`DropCause::NotCarried`].

@@ -612,6 +612,17 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 scenario.subnet_path(n.subnet)
             )
         }
+        DropCause::LbPublicClosed { lb, frontend, nic } => {
+            let l = &scenario.load_balancers[lb.index()];
+            let n = &scenario.nics[nic.index()];
+            format!(
+                "frontend {} of Standard load balancer {} is closed to inbound connections unless                  an NSG allows them (LBSKU23), and its backend {} has no NSG on the NIC nor on {}",
+                l.frontends[frontend as usize].name,
+                l.name,
+                n.name,
+                scenario.subnet_path(n.subnet)
+            )
+        }
         DropCause::SiteNotConnected { site } => format!(
             "site {} has no connection to a gateway now (no `connection`, and no connection \
              entry to it present)",
