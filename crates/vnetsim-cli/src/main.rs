@@ -7,6 +7,7 @@
 mod out;
 
 mod commands;
+mod import;
 mod live;
 mod replay;
 mod sweep;
@@ -41,6 +42,26 @@ pub enum Format {
     Text,
     /// Machine-readable JSON on stdout.
     Json,
+}
+
+/// Where `vnetsim import` reads a network from.
+#[derive(Subcommand, Debug)]
+enum ImportSource {
+    /// JSON printed by `az network vnet list`, `az network nic list`, `az network nsg list`,
+    /// `az network route-table list`, `az vm list`, `az network public-ip list` (or one
+    /// `az graph query` over those types), one or more files.
+    Az {
+        /// The exported JSON files, networks first (dynamic addresses are allocated in this
+        /// order).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the scenario here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The scenario's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,6 +169,9 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Bring a real network in: Azure CLI exports to a scenario file (era current).
+    #[command(subcommand)]
+    Import(ImportSource),
     /// Forward real programs' packets in real time: a loopback UDP port per NIC (--mode udp) or a
     /// network namespace with a TUN interface per VM (--mode netns, as root).
     Live(live::LiveArgs),
@@ -271,6 +295,11 @@ fn main() -> ExitCode {
             },
             output.as_deref(),
         ),
+        Command::Import(ImportSource::Az {
+            files,
+            output,
+            name,
+        }) => import::import_az(&files, output.as_deref(), &name),
         Command::Explain {
             file,
             from,

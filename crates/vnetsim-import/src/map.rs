@@ -1,0 +1,653 @@
+//! Azure resources mapped to a vnetsim scenario.
+//!
+//! What it is for: [`to_scenario`] turns the resources vnetsim models (virtual networks with
+//! their subnets and peerings, NSGs with their rules, route tables with their routes,
+//! application security groups, network interfaces, virtual machines, public IPs on NICs) into
+//! a scenario document with `azure: { era: current }`, every name taken from the resources.
+//! Child resources declared on their own (`virtualNetworks/subnets`, `.../virtualNetworkPeerings`,
+//! `networkSecurityGroups/securityRules`, `routeTables/routes`) join their parent, replacing an
+//! inline definition of the same name as ARM does. A NIC without a static address gets the
+//! lowest free address of its subnet from `.4` up, in the order the NICs come ("dynamic"
+//! allocation as Azure does it; Azure reserves the first four and the last address). Every
+//! resource type it does not map is listed with its count in [`Import::unmodelled`], and what
+//! it had to leave out of a mapped resource in [`Import::warnings`]. A VM with a NIC that has IP
+//! forwarding enabled is taken to forward in its guest too (`forwarding: true`: the guest's
+//! setting is not part of Azure's resources). What it is not: a checker
+//! of Azure's rules (the loader does that on the result).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde_json::Value;
+
+use crate::ImportError;
+use crate::resource::{Resource, get, prop, prop_array, prop_bool, prop_str, reference};
+use crate::yaml::Node;
+
+/// The result of an import.
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// The scenario document.
+    pub scenario: Node,
+    /// Resources mapped, by type, with their counts.
+    pub imported: BTreeMap<String, usize>,
+    /// Resource types not mapped, with their counts.
+    pub unmodelled: BTreeMap<String, usize>,
+    /// What was left out of mapped resources, one line each.
+    pub warnings: Vec<String>,
+}
+
+impl Import {
+    /// The header comment of the written scenario: what was imported, what was not.
+    pub fn header(&self, source: &str) -> Vec<String> {
+        let mut h = vec![
+            format!("Imported by `vnetsim import` from {source}."),
+            "Names are the resources' names; era current follows Microsoft's pages as they read now.".into(),
+            String::new(),
+            "Imported:".into(),
+        ];
+        h.extend(self.imported.iter().map(|(k, n)| format!("  {n} {k}")));
+        if !self.unmodelled.is_empty() {
+            h.push("Not modelled (left out):".into());
+            h.extend(self.unmodelled.iter().map(|(k, n)| format!("  {n} {k}")));
+        }
+        if !self.warnings.is_empty() {
+            h.push("Warnings:".into());
+            h.extend(self.warnings.iter().map(|w| format!("  {w}")));
+        }
+        h
+    }
+}
+
+const VNET: &str = "Microsoft.Network/virtualNetworks";
+const SUBNET: &str = "Microsoft.Network/virtualNetworks/subnets";
+const PEERING: &str = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings";
+const NSG: &str = "Microsoft.Network/networkSecurityGroups";
+const NSG_RULE: &str = "Microsoft.Network/networkSecurityGroups/securityRules";
+const ROUTE_TABLE: &str = "Microsoft.Network/routeTables";
+const ROUTE: &str = "Microsoft.Network/routeTables/routes";
+const NIC: &str = "Microsoft.Network/networkInterfaces";
+const VM: &str = "Microsoft.Compute/virtualMachines";
+const PUBLIC_IP: &str = "Microsoft.Network/publicIPAddresses";
+const ASG: &str = "Microsoft.Network/applicationSecurityGroups";
+
+const MAPPED: [&str; 11] = [
+    VNET,
+    SUBNET,
+    PEERING,
+    NSG,
+    NSG_RULE,
+    ROUTE_TABLE,
+    ROUTE,
+    NIC,
+    VM,
+    PUBLIC_IP,
+    ASG,
+];
+
+/// Children of a parent by name, in order: inline ones first, replaced by (or followed by)
+/// those declared on their own.
+fn children(inline: &[Value], own: &[&Resource], parent: &str) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = inline
+        .iter()
+        .filter_map(|c| Some((get(c, "name")?.as_str()?.to_string(), c.clone())))
+        .collect();
+    for r in own {
+        let Some((p, name)) = r.name.rsplit_once('/') else {
+            continue;
+        };
+        if !p.eq_ignore_ascii_case(parent) {
+            continue;
+        }
+        match out.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(slot) => slot.1 = r.body.clone(),
+            None => out.push((name.to_string(), r.body.clone())),
+        }
+    }
+    out
+}
+
+/// The last segment of a reference's full name (`vnet/subnet` keeps both for subnets).
+fn ref_name(obj: &Value, key: &str) -> Option<String> {
+    reference(obj, key).map(|(_, n)| n)
+}
+
+fn last(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// A string or list field of an NSG rule (`sourceAddressPrefix` / `sourceAddressPrefixes`).
+fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
+    let list: Vec<Node> = prop_array(rule, many)
+        .iter()
+        .filter_map(Value::as_str)
+        .map(Node::from)
+        .collect();
+    if !list.is_empty() {
+        return Some(if list.len() == 1 {
+            list.into_iter().next().expect("one")
+        } else {
+            Node::List(list)
+        });
+    }
+    prop_str(rule, one).map(Node::from)
+}
+
+/// Maps `resources` (in deployment order) to a scenario named `name`.
+pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportError> {
+    let mut imported: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unmodelled: BTreeMap<String, usize> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut of: HashMap<&str, Vec<&Resource>> = HashMap::new();
+    for r in resources {
+        match MAPPED.iter().find(|k| r.is(k)) {
+            Some(k) => {
+                of.entry(k).or_default().push(r);
+                *imported.entry((*k).to_string()).or_default() += 1;
+            }
+            None => *unmodelled.entry(r.kind.clone()).or_default() += 1,
+        }
+    }
+    let list = |k: &str| of.get(k).cloned().unwrap_or_default();
+
+    // Public IPs by name, for NICs.
+    let public_ips: HashMap<String, (&Resource, Option<String>)> = list(PUBLIC_IP)
+        .into_iter()
+        .map(|p| {
+            (
+                p.name.to_ascii_lowercase(),
+                (p, prop_str(&p.body, "ipAddress").map(str::to_string)),
+            )
+        })
+        .collect();
+
+    // Virtual networks and their subnets.
+    let mut vnets = Vec::new();
+    let mut subnet_nets: HashMap<String, Ipv4Net> = HashMap::new();
+    let mut vnet_names: HashSet<String> = HashSet::new();
+    for v in list(VNET) {
+        vnet_names.insert(v.name.to_ascii_lowercase());
+    }
+    let mut peerings = Vec::new();
+    let mut stubs: Vec<Node> = Vec::new();
+    let mut peering_names: HashSet<String> = HashSet::new();
+    let own_peerings = list(PEERING);
+    for v in list(VNET) {
+        let mut node = Node::map();
+        node.set("name", v.name.as_str());
+        if let Some(loc) = &v.location {
+            node.set("region", loc.as_str());
+        }
+        let space: Vec<Node> = prop(&v.body, "addressSpace")
+            .map(|a| prop_array(a, "addressPrefixes"))
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+            .map(Node::from)
+            .collect();
+        node.set("address_space", space);
+        let mut subnets = Vec::new();
+        for (sname, s) in children(prop_array(&v.body, "subnets"), &list(SUBNET), &v.name) {
+            let prefix = prop_str(&s, "addressPrefix")
+                .map(str::to_string)
+                .or_else(|| {
+                    prop_array(&s, "addressPrefixes")
+                        .first()
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            let Some(prefix) = prefix else {
+                warnings.push(format!(
+                    "subnet {}/{sname}: no addressPrefix, left out",
+                    v.name
+                ));
+                continue;
+            };
+            if let Ok(net) = prefix.parse::<Ipv4Net>() {
+                subnet_nets.insert(format!("{}/{sname}", v.name).to_ascii_lowercase(), net);
+            }
+            let mut sn = Node::map();
+            sn.set("name", sname.as_str()).set("prefix", prefix);
+            if let Some(n) = ref_name(&s, "networkSecurityGroup") {
+                sn.set("nsg", last(&n));
+            }
+            if let Some(n) = ref_name(&s, "routeTable") {
+                sn.set("route_table", last(&n));
+            }
+            if let Some(b) = prop_bool(&s, "defaultOutboundAccess") {
+                sn.set("default_outbound_access", b);
+            }
+            if let Some(p) = prop_str(&s, "privateEndpointNetworkPolicies") {
+                let p = match p.to_ascii_lowercase().as_str() {
+                    "enabled" => "enabled",
+                    "networksecuritygroupenabled" => "network_security_group_enabled",
+                    "routetableenabled" => "route_table_enabled",
+                    _ => "disabled",
+                };
+                sn.set("private_endpoint_network_policies", p);
+            }
+            subnets.push(sn);
+        }
+        if !subnets.is_empty() {
+            node.set("subnets", subnets);
+        }
+        vnets.push(node);
+
+        for (pname, p) in children(
+            prop_array(&v.body, "virtualNetworkPeerings"),
+            &own_peerings,
+            &v.name,
+        ) {
+            let Some(remote) = ref_name(&p, "remoteVirtualNetwork") else {
+                warnings.push(format!(
+                    "peering {}/{pname}: no remoteVirtualNetwork id, left out",
+                    v.name
+                ));
+                continue;
+            };
+            let remote = last(&remote).to_string();
+            if !vnet_names.contains(&remote.to_ascii_lowercase()) {
+                let space: Vec<Node> = prop(&p, "remoteAddressSpace")
+                    .map(|a| prop_array(a, "addressPrefixes"))
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(Node::from)
+                    .collect();
+                if space.is_empty() {
+                    warnings.push(format!(
+                        "peering {}/{pname}: the remote VNet {remote} is not in the import and \
+                         the peering gives no remoteAddressSpace, left out",
+                        v.name
+                    ));
+                    continue;
+                }
+                warnings.push(format!(
+                    "peering {}/{pname}: the remote VNet {remote} is not in the import; declared \
+                     as a stub (its address space from the peering, no subnets, no link back)",
+                    v.name
+                ));
+                vnet_names.insert(remote.to_ascii_lowercase());
+                let mut stub = Node::map();
+                stub.set("name", remote.as_str())
+                    .set("address_space", space);
+                stubs.push(stub);
+            }
+            let mut unique = pname.clone();
+            if !peering_names.insert(unique.to_ascii_lowercase()) {
+                unique = format!("{}-{pname}", v.name);
+                peering_names.insert(unique.to_ascii_lowercase());
+            }
+            let mut pn = Node::map();
+            pn.set("name", unique)
+                .set("from", v.name.as_str())
+                .set("to", remote);
+            for (arm, key) in [
+                ("allowVirtualNetworkAccess", "allow_virtual_network_access"),
+                ("allowForwardedTraffic", "allow_forwarded_traffic"),
+                ("allowGatewayTransit", "allow_gateway_transit"),
+                ("useRemoteGateways", "use_remote_gateways"),
+            ] {
+                if let Some(b) = prop_bool(&p, arm) {
+                    pn.set(key, b);
+                }
+            }
+            peerings.push(pn);
+        }
+    }
+    vnets.extend(stubs);
+
+    // NSGs.
+    let mut nsgs = Vec::new();
+    for g in list(NSG) {
+        let mut rules = Vec::new();
+        for (rname, r) in children(
+            prop_array(&g.body, "securityRules"),
+            &list(NSG_RULE),
+            &g.name,
+        ) {
+            let protocol = match prop_str(&r, "protocol")
+                .unwrap_or("*")
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "tcp" => "tcp",
+                "udp" => "udp",
+                "icmp" => "icmp",
+                "*" => "*",
+                other => {
+                    warnings.push(format!(
+                        "NSG {} rule {rname}: protocol {other} is not modelled (TCP, UDP, ICMP, *), rule left out",
+                        g.name
+                    ));
+                    continue;
+                }
+            };
+            let mut rn = Node::map();
+            rn.set("name", rname.as_str());
+            if let Some(p) = prop(&r, "priority").and_then(Value::as_i64) {
+                rn.set("priority", p);
+            }
+            rn.set(
+                "direction",
+                prop_str(&r, "direction")
+                    .unwrap_or("Inbound")
+                    .to_ascii_lowercase(),
+            )
+            .set(
+                "access",
+                prop_str(&r, "access")
+                    .unwrap_or("Allow")
+                    .to_ascii_lowercase(),
+            )
+            .set("protocol", protocol);
+            for (side, one, many, asgs, key_asg) in [
+                (
+                    "source",
+                    "sourceAddressPrefix",
+                    "sourceAddressPrefixes",
+                    "sourceApplicationSecurityGroups",
+                    "source_application_security_groups",
+                ),
+                (
+                    "destination",
+                    "destinationAddressPrefix",
+                    "destinationAddressPrefixes",
+                    "destinationApplicationSecurityGroups",
+                    "destination_application_security_groups",
+                ),
+            ] {
+                let groups: Vec<Node> = prop_array(&r, asgs)
+                    .iter()
+                    .filter_map(|a| get(a, "id")?.as_str())
+                    .filter_map(crate::resource::parse_id)
+                    .map(|(_, n)| Node::from(last(&n)))
+                    .collect();
+                if !groups.is_empty() {
+                    rn.set(key_asg, groups);
+                } else if let Some(v) = one_or_many(&r, one, many) {
+                    rn.set(side, v);
+                }
+            }
+            for (key, one, many) in [
+                ("source_ports", "sourcePortRange", "sourcePortRanges"),
+                (
+                    "destination_ports",
+                    "destinationPortRange",
+                    "destinationPortRanges",
+                ),
+            ] {
+                if let Some(v) = one_or_many(&r, one, many) {
+                    rn.set(key, v);
+                }
+            }
+            rules.push(rn);
+        }
+        let mut gn = Node::map();
+        gn.set("name", g.name.as_str());
+        if !rules.is_empty() {
+            gn.set("rules", rules);
+        }
+        nsgs.push(gn);
+    }
+
+    // Route tables.
+    let mut tables = Vec::new();
+    for t in list(ROUTE_TABLE) {
+        let mut tn = Node::map();
+        tn.set("name", t.name.as_str());
+        if prop_bool(&t.body, "disableBgpRoutePropagation") == Some(true) {
+            tn.set("disable_gateway_route_propagation", true);
+        }
+        let mut routes = Vec::new();
+        for (rname, r) in children(prop_array(&t.body, "routes"), &list(ROUTE), &t.name) {
+            let (Some(prefix), Some(hop)) =
+                (prop_str(&r, "addressPrefix"), prop_str(&r, "nextHopType"))
+            else {
+                warnings.push(format!(
+                    "route table {} route {rname}: no addressPrefix or nextHopType, left out",
+                    t.name
+                ));
+                continue;
+            };
+            if prefix.parse::<Ipv4Net>().is_err() {
+                warnings.push(format!(
+                    "route table {} route {rname}: prefix {prefix} is not an IPv4 prefix (service tag routes are not modelled), left out",
+                    t.name
+                ));
+                continue;
+            }
+            let mut rn = Node::map();
+            rn.set("name", rname.as_str())
+                .set("prefix", prefix)
+                .set("next_hop", hop);
+            if let Some(ip) = prop_str(&r, "nextHopIpAddress") {
+                rn.set("next_hop_ip", ip);
+            }
+            routes.push(rn);
+        }
+        if !routes.is_empty() {
+            tn.set("routes", routes);
+        }
+        tables.push(tn);
+    }
+
+    // NICs: their subnet and address; dynamic addresses allocated after every static one.
+    struct NicInfo {
+        name: String,
+        subnet: String,
+        ip: Option<Ipv4Addr>,
+        forwarding: bool,
+        node: Node,
+    }
+    let mut nics: Vec<NicInfo> = Vec::new();
+    let mut nic_of_vm: HashMap<String, String> = HashMap::new();
+    for n in list(NIC) {
+        let configs = prop_array(&n.body, "ipConfigurations");
+        let config = configs
+            .iter()
+            .find(|c| prop_bool(c, "primary") == Some(true))
+            .or_else(|| configs.first());
+        let Some(config) = config else {
+            warnings.push(format!("NIC {}: no IP configuration, left out", n.name));
+            continue;
+        };
+        if configs.len() > 1 {
+            warnings.push(format!(
+                "NIC {}: {} IP configurations, only the primary one is imported",
+                n.name,
+                configs.len()
+            ));
+        }
+        let Some(subnet) = ref_name(config, "subnet") else {
+            warnings.push(format!(
+                "NIC {}: its IP configuration names no subnet, left out",
+                n.name
+            ));
+            continue;
+        };
+        let stat = prop_str(config, "privateIPAllocationMethod")
+            .is_none_or(|m| m.eq_ignore_ascii_case("static"));
+        let ip = prop_str(config, "privateIPAddress")
+            .filter(|_| stat)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok());
+        let mut node = Node::map();
+        node.set("name", n.name.as_str())
+            .set("subnet", subnet.as_str());
+        let forwarding = prop_bool(&n.body, "enableIPForwarding") == Some(true);
+        if forwarding {
+            node.set("ip_forwarding", true);
+        }
+        if let Some(g) = ref_name(&n.body, "networkSecurityGroup") {
+            node.set("nsg", last(&g));
+        }
+        if let Some(p) = ref_name(config, "publicIPAddress") {
+            match public_ips.get(&p.to_ascii_lowercase()) {
+                Some((pip, Some(addr))) => {
+                    node.set("public_ip", addr.as_str());
+                    if let Some(sku) = get(&pip.body, "sku").and_then(|s| prop_str(s, "name")) {
+                        node.set("public_ip_sku", sku);
+                    }
+                }
+                _ => warnings.push(format!(
+                    "NIC {}: public IP {p} has no address in the import (not exported, or dynamic and not allocated), left out",
+                    n.name
+                )),
+            }
+        }
+        let groups: Vec<Node> = prop_array(config, "applicationSecurityGroups")
+            .iter()
+            .filter_map(|a| get(a, "id")?.as_str())
+            .filter_map(crate::resource::parse_id)
+            .map(|(_, n)| Node::from(last(&n)))
+            .collect();
+        if !groups.is_empty() {
+            node.set("application_security_groups", groups);
+        }
+        if let Some(vm) = ref_name(&n.body, "virtualMachine") {
+            nic_of_vm.insert(n.name.to_ascii_lowercase(), last(&vm).to_ascii_lowercase());
+        }
+        nics.push(NicInfo {
+            name: n.name.clone(),
+            subnet,
+            ip,
+            forwarding,
+            node,
+        });
+    }
+    let mut taken: HashSet<Ipv4Addr> = nics.iter().filter_map(|n| n.ip).collect();
+    for n in &mut nics {
+        let ip = match n.ip {
+            Some(ip) => ip,
+            None => {
+                let Some(net) = subnet_nets.get(&n.subnet.to_ascii_lowercase()) else {
+                    return Err(ImportError::Resource {
+                        resource: format!("{NIC} {}", n.name),
+                        message: format!(
+                            "a dynamic address in subnet {}, which the import does not hold",
+                            n.subnet
+                        ),
+                    });
+                };
+                let first = u32::from(net.network()) + 4;
+                let end = u32::from(net.broadcast());
+                let Some(ip) = (first..end)
+                    .map(Ipv4Addr::from)
+                    .find(|a| !taken.contains(a))
+                else {
+                    return Err(ImportError::Resource {
+                        resource: format!("{NIC} {}", n.name),
+                        message: format!("no free address left in subnet {}", n.subnet),
+                    });
+                };
+                taken.insert(ip);
+                ip
+            }
+        };
+        n.ip = Some(ip);
+        n.node.set("ip", ip.to_string());
+    }
+
+    // Virtual machines with their NICs (the primary first).
+    let mut vms = Vec::new();
+    let mut attached: HashSet<String> = HashSet::new();
+    for vm in list(VM) {
+        let mut refs: Vec<(bool, String)> = prop(&vm.body, "networkProfile")
+            .map(|p| prop_array(p, "networkInterfaces"))
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|r| {
+                let id = get(r, "id")?.as_str()?;
+                let (_, name) = crate::resource::parse_id(id)?;
+                Some((
+                    prop_bool(r, "primary") == Some(true),
+                    name.to_ascii_lowercase(),
+                ))
+            })
+            .collect();
+        for (nic, owner) in &nic_of_vm {
+            if owner.eq_ignore_ascii_case(&vm.name) && !refs.iter().any(|(_, n)| n == nic) {
+                refs.push((false, nic.clone()));
+            }
+        }
+        refs.sort_by_key(|(primary, _)| !primary);
+        let mut forwards = false;
+        let vm_nics: Vec<Node> = refs
+            .iter()
+            .filter_map(|(_, name)| nics.iter().find(|n| n.name.eq_ignore_ascii_case(name)))
+            .map(|n| {
+                attached.insert(n.name.to_ascii_lowercase());
+                forwards |= n.forwarding;
+                n.node.clone()
+            })
+            .collect();
+        if vm_nics.is_empty() {
+            warnings.push(format!(
+                "VM {}: none of its NICs is in the import, left out",
+                vm.name
+            ));
+            continue;
+        }
+        let size = prop(&vm.body, "hardwareProfile")
+            .and_then(|h| prop_str(h, "vmSize"))
+            .unwrap_or("Standard_D2s_v3");
+        let mut vn = Node::map();
+        vn.set("name", vm.name.as_str()).set("size", size);
+        // A NIC with IP forwarding is an appliance's: its guest is taken to forward (the guest's
+        // own setting is not in Azure's resources).
+        if forwards {
+            vn.set("forwarding", true);
+        }
+        if vm_nics.len() < refs.len() {
+            warnings.push(format!(
+                "VM {}: {} of its {} NICs are not in the import",
+                vm.name,
+                refs.len() - vm_nics.len(),
+                refs.len()
+            ));
+        }
+        vn.set("nics", vm_nics);
+        vms.push(vn);
+    }
+    for n in &nics {
+        if !attached.contains(&n.name.to_ascii_lowercase()) {
+            warnings.push(format!(
+                "NIC {}: attached to no VM in the import, left out",
+                n.name
+            ));
+        }
+    }
+
+    let mut doc = Node::map();
+    doc.set("name", name);
+    let mut azure = Node::map();
+    azure.set("era", "current");
+    doc.set("azure", azure);
+    let asgs: Vec<Node> = list(ASG)
+        .iter()
+        .map(|a| {
+            let mut n = Node::map();
+            n.set("name", a.name.as_str());
+            n
+        })
+        .collect();
+    for (key, items) in [
+        ("vnets", vnets),
+        ("application_security_groups", asgs),
+        ("nsgs", nsgs),
+        ("route_tables", tables),
+        ("vms", vms),
+        ("peerings", peerings),
+    ] {
+        if !items.is_empty() {
+            doc.set(key, items);
+        }
+    }
+    Ok(Import {
+        scenario: doc,
+        imported,
+        unmodelled,
+        warnings,
+    })
+}
