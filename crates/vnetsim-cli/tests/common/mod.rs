@@ -1,5 +1,8 @@
 //! Helpers shared by the binary's integration tests: the example scenarios and the binary.
 
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
