@@ -72,7 +72,12 @@ const VM: &str = "Microsoft.Compute/virtualMachines";
 const PUBLIC_IP: &str = "Microsoft.Network/publicIPAddresses";
 const ASG: &str = "Microsoft.Network/applicationSecurityGroups";
 
-const MAPPED: [&str; 11] = [
+const FIREWALL: &str = "Microsoft.Network/azureFirewalls";
+const FIREWALL_POLICY: &str = "Microsoft.Network/firewallPolicies";
+const RULE_GROUP: &str = "Microsoft.Network/firewallPolicies/ruleCollectionGroups";
+const IP_GROUP: &str = "Microsoft.Network/ipGroups";
+
+const MAPPED: [&str; 15] = [
     VNET,
     SUBNET,
     PEERING,
@@ -84,6 +89,10 @@ const MAPPED: [&str; 11] = [
     VM,
     PUBLIC_IP,
     ASG,
+    FIREWALL,
+    FIREWALL_POLICY,
+    RULE_GROUP,
+    IP_GROUP,
 ];
 
 /// Children of a parent by name, in order: inline ones first, replaced by (or followed by)
@@ -619,6 +628,119 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         }
     }
 
+    // Azure Firewalls, their policies (or classic rules) and IP groups.
+    let mut placeholders = 0u8;
+    let mut public_address = |pip: &str, owner: &str, warnings: &mut Vec<String>| -> String {
+        match public_ips.get(&pip.to_ascii_lowercase()) {
+            Some((_, Some(addr))) => addr.clone(),
+            _ => {
+                placeholders = placeholders.wrapping_add(1);
+                let addr = format!("203.0.113.{}", 100u16 + u16::from(placeholders));
+                warnings.push(format!(
+                    "{owner}: public IP {pip} has no address in the import; {addr} stands for it"
+                ));
+                addr
+            }
+        }
+    };
+    let ip_groups: Vec<Node> = list(IP_GROUP)
+        .iter()
+        .map(|g| {
+            let mut n = Node::map();
+            n.set("name", last(&g.name))
+                .set("addresses", strings(prop_array(&g.body, "ipAddresses")));
+            n
+        })
+        .collect();
+    let mut policies: Vec<Node> = Vec::new();
+    for p in list(FIREWALL_POLICY) {
+        let mut groups: Vec<Node> = Vec::new();
+        for (gname, g) in children(&[], &list(RULE_GROUP), &p.name) {
+            let mut collections = Vec::new();
+            for c in prop_array(&g, "ruleCollections") {
+                collections.extend(policy_collection(c, &p.name, &gname, &mut warnings));
+            }
+            let priority = prop(&g, "priority")
+                .and_then(Value::as_i64)
+                .unwrap_or(65000);
+            let mut gn = Node::map();
+            gn.set("name", gname.as_str())
+                .set("priority", priority)
+                .set("rule_collections", collections);
+            groups.push(gn);
+        }
+        let mut pn = Node::map();
+        pn.set("name", last(&p.name));
+        if let Some(snat) = prop(&p.body, "snat") {
+            let ranges = prop_array(snat, "privateRanges");
+            if !ranges.is_empty() {
+                pn.set("private_ranges", strings(ranges));
+            }
+        }
+        pn.set("rule_collection_groups", groups);
+        policies.push(pn);
+    }
+    for f in list(FIREWALL) {
+        let configs = prop_array(&f.body, "ipConfigurations");
+        let Some(vnet) = configs
+            .iter()
+            .find_map(|c| ref_name(c, "subnet"))
+            .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
+        else {
+            warnings.push(format!(
+                "firewall {}: no IP configuration with a subnet, left out",
+                f.name
+            ));
+            continue;
+        };
+        let Some(vnode) = vnets
+            .iter_mut()
+            .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
+        else {
+            warnings.push(format!(
+                "firewall {}: its VNet {vnet} is not in the import, left out",
+                f.name
+            ));
+            continue;
+        };
+        let owner = format!("firewall {}", f.name);
+        let publics: Vec<Node> = configs
+            .iter()
+            .filter_map(|c| ref_name(c, "publicIPAddress"))
+            .map(|pip| Node::from(public_address(&pip, &owner, &mut warnings)))
+            .collect();
+        let tier = prop(&f.body, "sku")
+            .and_then(|s| prop_str(s, "tier"))
+            .unwrap_or("Standard")
+            .to_string();
+        let mut fw = Node::map();
+        fw.set("name", f.name.as_str()).set("sku", tier);
+        let policy = match ref_name(&f.body, "firewallPolicy") {
+            Some(p) => Some(last(&p).to_string()),
+            None => {
+                // Classic rules on the firewall itself: a policy of their own.
+                let collections = classic_collections(&f.body);
+                (!collections.is_empty()).then(|| {
+                    let name = format!("{}-classic-rules", f.name);
+                    let mut g = Node::map();
+                    g.set("name", "classic")
+                        .set("priority", 100i64)
+                        .set("rule_collections", collections);
+                    let mut pn = Node::map();
+                    pn.set("name", name.as_str())
+                        .set("rule_collection_groups", vec![g]);
+                    policies.push(pn);
+                    name
+                })
+            }
+        };
+        if let Some(p) = policy {
+            fw.set("policy", p);
+        }
+        fw.set("public_ips", publics);
+        vnode.set("firewall", fw);
+    }
+
     let mut doc = Node::map();
     doc.set("name", name);
     let mut azure = Node::map();
@@ -634,6 +756,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         .collect();
     for (key, items) in [
         ("vnets", vnets),
+        ("ip_groups", ip_groups),
+        ("firewall_policies", policies),
         ("application_security_groups", asgs),
         ("nsgs", nsgs),
         ("route_tables", tables),
@@ -650,4 +774,205 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         unmodelled,
         warnings,
     })
+}
+
+/// The strings of a JSON array.
+fn strings(values: &[Value]) -> Vec<Node> {
+    values
+        .iter()
+        .filter_map(Value::as_str)
+        .map(Node::from)
+        .collect()
+}
+
+/// The `name` of a mapping node.
+fn node_name(n: &Node) -> Option<&str> {
+    match n {
+        Node::Map(m) => m
+            .iter()
+            .find(|(k, _)| k == "name")
+            .and_then(|(_, v)| match v {
+                Node::Str(s) => Some(s.as_str()),
+                _ => None,
+            }),
+        _ => None,
+    }
+}
+
+/// The last segments of the IDs a rule names (IP groups).
+fn id_names(values: &[Value]) -> Vec<Node> {
+    values
+        .iter()
+        .filter_map(|v| v.as_str().or_else(|| get(v, "id")?.as_str()))
+        .filter_map(crate::resource::parse_id)
+        .map(|(_, n)| Node::from(last(&n)))
+        .collect()
+}
+
+/// One firewall rule (of a policy, or classic) in the scenario's shape.
+fn firewall_rule(r: &Value, kind: &str) -> Node {
+    let mut n = Node::map();
+    n.set(
+        "name",
+        get(r, "name").and_then(Value::as_str).unwrap_or("rule"),
+    );
+    let protocols: Vec<Node> = if kind == "application" {
+        prop_array(r, "protocols")
+            .iter()
+            .filter_map(|p| {
+                let t = prop_str(p, "protocolType")?;
+                Some(match prop(p, "port").and_then(Value::as_i64) {
+                    Some(port) => Node::from(format!("{t}:{port}")),
+                    None => Node::from(t),
+                })
+            })
+            .collect()
+    } else {
+        let v = prop_array(r, "ipProtocols");
+        strings(if v.is_empty() {
+            prop_array(r, "protocols")
+        } else {
+            v
+        })
+    };
+    n.set("protocols", protocols);
+    for (arm, key) in [
+        ("sourceAddresses", "source_addresses"),
+        ("destinationAddresses", "destination_addresses"),
+        ("destinationFqdns", "destination_fqdns"),
+        ("destinationPorts", "destination_ports"),
+        ("targetFqdns", "target_fqdns"),
+    ] {
+        let v = strings(prop_array(r, arm));
+        if !v.is_empty() {
+            n.set(key, v);
+        }
+    }
+    for (arm, key) in [
+        ("sourceIpGroups", "source_ip_groups"),
+        ("destinationIpGroups", "destination_ip_groups"),
+    ] {
+        let v = id_names(prop_array(r, arm));
+        if !v.is_empty() {
+            n.set(key, v);
+        }
+    }
+    if let Some(a) = prop_str(r, "translatedAddress") {
+        n.set("translated_address", a);
+    }
+    if let Some(p) = prop(r, "translatedPort") {
+        let p = p
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| p.to_string());
+        n.set("translated_port", p);
+    }
+    n
+}
+
+/// The scenario's collections for one rule collection of a policy: a filter collection that
+/// holds network and application rules becomes two collections of one priority.
+fn policy_collection(
+    c: &Value,
+    policy: &str,
+    group: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<Node> {
+    let name = get(c, "name")
+        .and_then(Value::as_str)
+        .unwrap_or("collection");
+    let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+    let action = prop(c, "action")
+        .and_then(|a| prop_str(a, "type"))
+        .unwrap_or("Allow")
+        .to_ascii_lowercase();
+    let nat =
+        prop_str(c, "ruleCollectionType").is_some_and(|t| t.to_ascii_lowercase().contains("nat"));
+    let mut by_kind: Vec<(&str, Vec<Node>)> = Vec::new();
+    for r in prop_array(c, "rules") {
+        let rule_type = prop_str(r, "ruleType").map(str::to_ascii_lowercase);
+        let kind = match rule_type.as_deref() {
+            _ if nat => "dnat",
+            Some("applicationrule") => "application",
+            Some("networkrule") | None => "network",
+            Some(other) => {
+                warnings.push(format!(
+                    "firewall policy {policy} group {group} collection {name}: rule type {other} \
+                     is not modelled, left out"
+                ));
+                continue;
+            }
+        };
+        let rule = firewall_rule(r, kind);
+        match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, v)) => v.push(rule),
+            None => by_kind.push((kind, vec![rule])),
+        }
+    }
+    let split = by_kind.len() > 1;
+    by_kind
+        .into_iter()
+        .map(|(kind, rules)| {
+            let cname = if split {
+                format!("{name}-{kind}")
+            } else {
+                name.to_string()
+            };
+            let mut n = Node::map();
+            n.set("name", cname)
+                .set("priority", priority)
+                .set("kind", kind)
+                .set(
+                    "action",
+                    if nat {
+                        "dnat".to_string()
+                    } else {
+                        action.clone()
+                    },
+                )
+                .set("rules", rules);
+            n
+        })
+        .collect()
+}
+
+/// The classic rule collections of a firewall (`natRuleCollections`, `networkRuleCollections`,
+/// `applicationRuleCollections`).
+fn classic_collections(fw: &Value) -> Vec<Node> {
+    let mut out = Vec::new();
+    for (arm, kind) in [
+        ("natRuleCollections", "dnat"),
+        ("networkRuleCollections", "network"),
+        ("applicationRuleCollections", "application"),
+    ] {
+        for c in prop_array(fw, arm) {
+            let cname = get(c, "name")
+                .and_then(Value::as_str)
+                .unwrap_or("collection");
+            let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+            let action = prop(c, "action")
+                .and_then(|a| prop_str(a, "type"))
+                .unwrap_or("Allow")
+                .to_ascii_lowercase();
+            let rules: Vec<Node> = prop_array(c, "rules")
+                .iter()
+                .map(|r| firewall_rule(r, kind))
+                .collect();
+            let mut n = Node::map();
+            n.set("name", cname)
+                .set("priority", priority)
+                .set("kind", kind)
+                .set(
+                    "action",
+                    if kind == "dnat" {
+                        "dnat".to_string()
+                    } else {
+                        action
+                    },
+                )
+                .set("rules", rules);
+            out.push(n);
+        }
+    }
+    out
 }

@@ -22,7 +22,7 @@ fn import(dir: &str) -> (Import, String) {
     // Deployment order as a user would pass them: networks first.
     files.sort_by_key(|p| {
         let n = p.file_name().unwrap().to_string_lossy().to_string();
-        (!n.starts_with("vnets"), n)
+        (!n.starts_with("vnets") && !n.starts_with('1'), n)
     });
     let mut resources = Vec::new();
     for f in &files {
@@ -105,4 +105,32 @@ fn udr_overview_spoke_traffic_goes_through_the_appliance_and_nsgs_decide_at_the_
     // The other way, through the appliance too (spoke2's route table).
     let back = sim.probe("db-vm", "web-vm").tcp(1433).src_port(1433).send();
     assert!(back.is_delivered(), "{}", back.detail());
+}
+
+/// A hub with Azure Firewall and a policy, as `az network firewall list`, `az network firewall
+/// policy list` and `az network firewall policy rule-collection-group list` print it: the
+/// spokes' 0.0.0.0/0 route to the firewall's private IP sends spoke-to-spoke traffic through
+/// it; its network rule allows SQL and its default deny refuses the rest [FWRULE23].
+#[test]
+fn fwrule23_an_az_export_of_a_firewall_hub_sends_spoke_traffic_through_the_firewall() {
+    let (import, text) = import("az-hub-firewall");
+    assert!(import.unmodelled.is_empty(), "{:?}", import.unmodelled);
+    let sim = Sim::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let fw = &sim.scenario().firewalls[0];
+    assert_eq!(
+        fw.ip.to_string(),
+        "10.0.1.4",
+        "the first usable address of AzureFirewallSubnet"
+    );
+    assert_eq!(fw.public_ips[0].to_string(), "20.10.30.40");
+    let sql = sim.probe("vm1", "vm2").tcp(1433).send();
+    assert!(sql.is_delivered(), "{}", sql.detail());
+    assert_eq!(sql.path(), ["vm1", "hub-fw", "vm2"]);
+    let ssh = sim.probe("vm1", "vm2").tcp(22).send();
+    assert_eq!(
+        ssh.reason(),
+        Some(DropReason::FirewallDenied),
+        "{}",
+        ssh.detail()
+    );
 }
