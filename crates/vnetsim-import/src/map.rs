@@ -2,7 +2,9 @@
 //!
 //! What it is for: [`to_scenario`] turns the resources vnetsim models (virtual networks with
 //! their subnets and peerings, NSGs with their rules, route tables with their routes,
-//! application security groups, network interfaces, virtual machines, public IPs on NICs) into
+//! application security groups, network interfaces, virtual machines, public IPs, Azure
+//! Firewalls with firewall policies and IP groups, virtual and local network gateways and their
+//! connections, load balancers, private endpoints) into
 //! a scenario document with `azure: { era: current }`, every name taken from the resources.
 //! Child resources declared on their own (`virtualNetworks/subnets`, `.../virtualNetworkPeerings`,
 //! `networkSecurityGroups/securityRules`, `routeTables/routes`) join their parent, replacing an
@@ -77,7 +79,13 @@ const FIREWALL_POLICY: &str = "Microsoft.Network/firewallPolicies";
 const RULE_GROUP: &str = "Microsoft.Network/firewallPolicies/ruleCollectionGroups";
 const IP_GROUP: &str = "Microsoft.Network/ipGroups";
 
-const MAPPED: [&str; 15] = [
+const GATEWAY: &str = "Microsoft.Network/virtualNetworkGateways";
+const LOCAL_GATEWAY: &str = "Microsoft.Network/localNetworkGateways";
+const CONNECTION: &str = "Microsoft.Network/connections";
+const LOAD_BALANCER: &str = "Microsoft.Network/loadBalancers";
+const PRIVATE_ENDPOINT: &str = "Microsoft.Network/privateEndpoints";
+
+const MAPPED: [&str; 20] = [
     VNET,
     SUBNET,
     PEERING,
@@ -93,6 +101,11 @@ const MAPPED: [&str; 15] = [
     FIREWALL_POLICY,
     RULE_GROUP,
     IP_GROUP,
+    GATEWAY,
+    LOCAL_GATEWAY,
+    CONNECTION,
+    LOAD_BALANCER,
+    PRIVATE_ENDPOINT,
 ];
 
 /// Children of a parent by name, in order: inline ones first, replaced by (or followed by)
@@ -452,7 +465,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     }
     let mut nics: Vec<NicInfo> = Vec::new();
     let mut nic_of_vm: HashMap<String, String> = HashMap::new();
+    let mut pool_candidates: Vec<(String, String)> = Vec::new();
     for n in list(NIC) {
+        if prop(&n.body, "privateEndpoint").is_some() {
+            // A private endpoint's own interface: the endpoint stands for it.
+            continue;
+        }
         let configs = prop_array(&n.body, "ipConfigurations");
         let config = configs
             .iter()
@@ -513,6 +531,14 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             .collect();
         if !groups.is_empty() {
             node.set("application_security_groups", groups);
+        }
+        for pool in prop_array(config, "loadBalancerBackendAddressPools") {
+            if let Some((_, p)) = get(pool, "id")
+                .and_then(Value::as_str)
+                .and_then(crate::resource::parse_id)
+            {
+                pool_candidates.push((p.to_ascii_lowercase(), n.name.clone()));
+            }
         }
         if let Some(vm) = ref_name(&n.body, "virtualMachine") {
             nic_of_vm.insert(n.name.to_ascii_lowercase(), last(&vm).to_ascii_lowercase());
@@ -618,6 +644,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         }
         vn.set("nics", vm_nics);
         vms.push(vn);
+    }
+    let mut pool_members: HashMap<String, Vec<String>> = HashMap::new();
+    for (pool, nic) in pool_candidates {
+        if attached.contains(&nic.to_ascii_lowercase()) {
+            pool_members.entry(pool).or_default().push(nic);
+        }
     }
     for n in &nics {
         if !attached.contains(&n.name.to_ascii_lowercase()) {
@@ -741,6 +773,281 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         vnode.set("firewall", fw);
     }
 
+    // Virtual network gateways, local network gateways and connections.
+    let mut gateway_vnet: HashMap<String, String> = HashMap::new();
+    for g in list(GATEWAY) {
+        let Some(vnet) = prop_array(&g.body, "ipConfigurations")
+            .iter()
+            .find_map(|c| ref_name(c, "subnet"))
+            .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
+        else {
+            warnings.push(format!(
+                "gateway {}: no IP configuration with a subnet, left out",
+                g.name
+            ));
+            continue;
+        };
+        let Some(vnode) = vnets
+            .iter_mut()
+            .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
+        else {
+            warnings.push(format!(
+                "gateway {}: its VNet {vnet} is not in the import, left out",
+                g.name
+            ));
+            continue;
+        };
+        gateway_vnet.insert(g.name.to_ascii_lowercase(), vnet.clone());
+        let mut gn = Node::map();
+        gn.set("name", g.name.as_str()).set(
+            "sku",
+            prop(&g.body, "sku")
+                .and_then(|s| prop_str(s, "name"))
+                .unwrap_or("VpnGw1"),
+        );
+        let er = prop_str(&g.body, "gatewayType")
+            .is_some_and(|t| t.eq_ignore_ascii_case("ExpressRoute"));
+        gn.set("type", if er { "expressroute" } else { "vpn" });
+        if !er
+            && prop_str(&g.body, "vpnType").is_some_and(|t| t.eq_ignore_ascii_case("PolicyBased"))
+        {
+            gn.set("vpn_type", "policy-based");
+        }
+        if prop_bool(&g.body, "enableBgp") == Some(true)
+            && let Some(b) = bgp(&g.body)
+        {
+            gn.set("bgp", b);
+        }
+        add_gateway(vnode, gn);
+    }
+    let mut sites = Vec::new();
+    for l in list(LOCAL_GATEWAY) {
+        let mut sn = Node::map();
+        sn.set("name", l.name.as_str()).set(
+            "address_space",
+            strings(
+                prop(&l.body, "localNetworkAddressSpace")
+                    .map(|a| prop_array(a, "addressPrefixes"))
+                    .unwrap_or(&[]),
+            ),
+        );
+        if let Some(b) = bgp(&l.body) {
+            sn.set("bgp", b);
+        }
+        sites.push(sn);
+    }
+    let mut connections = Vec::new();
+    for c in list(CONNECTION) {
+        let kind = match prop_str(&c.body, "connectionType")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("ipsec") => "ipsec",
+            Some("vnet2vnet") => "vnet2vnet",
+            Some("expressroute") => "expressroute",
+            other => {
+                warnings.push(format!(
+                    "connection {}: type {} is not modelled, left out",
+                    c.name,
+                    other.unwrap_or("(none)")
+                ));
+                continue;
+            }
+        };
+        let from = ref_name(&c.body, "virtualNetworkGateway1").map(|n| last(&n).to_string());
+        let to = ref_name(&c.body, "virtualNetworkGateway2")
+            .or_else(|| ref_name(&c.body, "localNetworkGateway2"))
+            .map(|n| last(&n).to_string());
+        let (Some(from), Some(to)) = (from, to) else {
+            warnings.push(format!(
+                "connection {}: its gateways are not named (an ExpressRoute circuit peer is not modelled), left out",
+                c.name
+            ));
+            continue;
+        };
+        let mut cn = Node::map();
+        cn.set("name", c.name.as_str())
+            .set("type", kind)
+            .set("from", from)
+            .set("to", to);
+        if prop_bool(&c.body, "enableBgp") == Some(true) {
+            cn.set("bgp", true);
+        }
+        connections.push(cn);
+    }
+
+    // Load balancers (backend pools from the NICs' IP configurations).
+    let mut load_balancers = Vec::new();
+    for lb in list(LOAD_BALANCER) {
+        let mut ln = Node::map();
+        ln.set("name", lb.name.as_str());
+        if let Some(sku) = prop(&lb.body, "sku").and_then(|s| prop_str(s, "name")) {
+            ln.set("sku", sku);
+        }
+        let owner = format!("load balancer {}", lb.name);
+        let mut frontends = Vec::new();
+        for (fname, f) in children(
+            prop_array(&lb.body, "frontendIPConfigurations"),
+            &[],
+            &lb.name,
+        ) {
+            let mut fnode = Node::map();
+            fnode.set("name", fname.as_str());
+            if let Some(s) = ref_name(&f, "subnet") {
+                fnode.set("subnet", s);
+                if prop_str(&f, "privateIPAllocationMethod")
+                    .is_none_or(|m| m.eq_ignore_ascii_case("static"))
+                    && let Some(ip) = prop_str(&f, "privateIPAddress")
+                {
+                    fnode.set("ip", ip);
+                }
+            } else if let Some(p) = ref_name(&f, "publicIPAddress") {
+                fnode.set("public_ip", public_address(&p, &owner, &mut warnings));
+            } else {
+                warnings.push(format!(
+                    "{owner}: frontend {fname} has no subnet or public IP, left out"
+                ));
+                continue;
+            }
+            frontends.push(fnode);
+        }
+        let pools: Vec<Node> = children(prop_array(&lb.body, "backendAddressPools"), &[], &lb.name)
+            .into_iter()
+            .map(|(pname, _)| {
+                let members = pool_members
+                    .get(&format!("{}/{pname}", lb.name).to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default();
+                let mut pn = Node::map();
+                pn.set("name", pname.as_str()).set(
+                    "nics",
+                    members.into_iter().map(Node::from).collect::<Vec<_>>(),
+                );
+                pn
+            })
+            .collect();
+        let probes: Vec<Node> = children(prop_array(&lb.body, "probes"), &[], &lb.name)
+            .into_iter()
+            .map(|(pname, p)| {
+                let mut pn = Node::map();
+                pn.set("name", pname.as_str())
+                    .set(
+                        "protocol",
+                        prop_str(&p, "protocol")
+                            .unwrap_or("Tcp")
+                            .to_ascii_lowercase(),
+                    )
+                    .set(
+                        "port",
+                        prop(&p, "port").and_then(Value::as_i64).unwrap_or(80),
+                    );
+                if let Some(i) = prop(&p, "intervalInSeconds").and_then(Value::as_i64) {
+                    pn.set("interval", format!("{i}s"));
+                }
+                pn
+            })
+            .collect();
+        let mut rules = Vec::new();
+        for (rname, r) in children(prop_array(&lb.body, "loadBalancingRules"), &[], &lb.name) {
+            let (Some(fe), Some(pool)) = (
+                ref_name(&r, "frontendIPConfiguration"),
+                ref_name(&r, "backendAddressPool"),
+            ) else {
+                warnings.push(format!(
+                    "{owner}: rule {rname} names no frontend or backend pool, left out"
+                ));
+                continue;
+            };
+            let mut rn = Node::map();
+            rn.set("name", rname.as_str())
+                .set("frontend", last(&fe))
+                .set("backend_pool", last(&pool))
+                .set(
+                    "protocol",
+                    prop_str(&r, "protocol")
+                        .unwrap_or("Tcp")
+                        .to_ascii_lowercase(),
+                )
+                .set(
+                    "frontend_port",
+                    prop(&r, "frontendPort")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                )
+                .set(
+                    "backend_port",
+                    prop(&r, "backendPort").and_then(Value::as_i64).unwrap_or(0),
+                );
+            if let Some(p) = ref_name(&r, "probe") {
+                rn.set("probe", last(&p));
+            }
+            if prop_bool(&r, "enableFloatingIP") == Some(true) {
+                rn.set("floating_ip", true);
+            }
+            match prop_str(&r, "loadDistribution")
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("sourceip") => {
+                    rn.set("load_distribution", "source_ip");
+                }
+                Some("sourceipprotocol") => {
+                    rn.set("load_distribution", "source_ip_protocol");
+                }
+                _ => {}
+            }
+            rules.push(rn);
+        }
+        ln.set("frontends", frontends)
+            .set("backend_pools", pools)
+            .set("probes", probes)
+            .set("rules", rules);
+        load_balancers.push(ln);
+    }
+
+    // Private endpoints.
+    let mut endpoints = Vec::new();
+    for p in list(PRIVATE_ENDPOINT) {
+        let Some(subnet) = ref_name(&p.body, "subnet") else {
+            warnings.push(format!("private endpoint {}: no subnet, left out", p.name));
+            continue;
+        };
+        let dns = prop_array(&p.body, "customDnsConfigs");
+        let service = dns
+            .iter()
+            .find_map(|d| prop_str(d, "fqdn"))
+            .map(str::to_string);
+        let mut pn = Node::map();
+        pn.set("name", p.name.as_str()).set("subnet", subnet);
+        if let Some(ip) = dns
+            .iter()
+            .flat_map(|d| prop_array(d, "ipAddresses"))
+            .find_map(Value::as_str)
+            .or_else(|| {
+                prop_array(&p.body, "ipConfigurations")
+                    .iter()
+                    .find_map(|c| prop_str(c, "privateIPAddress"))
+            })
+        {
+            pn.set("ip", ip);
+        }
+        let service = service.unwrap_or_else(|| {
+            let target = prop_array(&p.body, "privateLinkServiceConnections")
+                .iter()
+                .find_map(|c| ref_name(c, "privateLinkServiceId"))
+                .map(|n| last(&n).to_ascii_lowercase())
+                .unwrap_or_else(|| p.name.to_ascii_lowercase());
+            let name = format!("{target}.privatelink.azure.net");
+            warnings.push(format!(
+                "private endpoint {}: no DNS name in customDnsConfigs; {name} stands for it",
+                p.name
+            ));
+            name
+        });
+        pn.set("service", service);
+        endpoints.push(pn);
+    }
+
     let mut doc = Node::map();
     doc.set("name", name);
     let mut azure = Node::map();
@@ -763,6 +1070,10 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         ("route_tables", tables),
         ("vms", vms),
         ("peerings", peerings),
+        ("on_premises", sites),
+        ("connections", connections),
+        ("load_balancers", load_balancers),
+        ("private_endpoints", endpoints),
     ] {
         if !items.is_empty() {
             doc.set(key, items);
@@ -975,4 +1286,32 @@ fn classic_collections(fw: &Value) -> Vec<Node> {
         }
     }
     out
+}
+
+/// The BGP settings of a gateway or local network gateway (`bgpSettings`: ASN, peering address).
+fn bgp(body: &Value) -> Option<Node> {
+    let b = prop(body, "bgpSettings")?;
+    let asn = prop(b, "asn").and_then(Value::as_i64)?;
+    let mut n = Node::map();
+    n.set("asn", asn);
+    if let Some(ip) = prop_str(b, "bgpPeeringAddress").filter(|s| !s.is_empty()) {
+        // Active-active gateways list two, comma-separated: the first is the instance's own.
+        n.set("peering_ip", ip.split(',').next().unwrap_or(ip).trim());
+    }
+    Some(n)
+}
+
+/// Adds a gateway to a VNet node: the second one (VPN beside ExpressRoute) makes a list.
+fn add_gateway(vnet: &mut Node, gateway: Node) {
+    let Node::Map(m) = vnet else {
+        return;
+    };
+    match m.iter_mut().find(|(k, _)| k == "gateway") {
+        Some((_, Node::List(l))) => l.push(gateway),
+        Some((_, existing)) => {
+            let first = std::mem::replace(existing, Node::List(Vec::new()));
+            *existing = Node::List(vec![first, gateway]);
+        }
+        None => m.push(("gateway".to_string(), gateway)),
+    }
 }

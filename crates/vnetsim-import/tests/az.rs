@@ -134,3 +134,34 @@ fn fwrule23_an_az_export_of_a_firewall_hub_sends_spoke_traffic_through_the_firew
         ssh.detail()
     );
 }
+
+/// A hub with a VPN gateway and a site-to-site connection, two NVAs behind an internal
+/// Standard load balancer with HA ports (the spoke's route to on-premises names its frontend),
+/// and a private endpoint, as the `az` list commands print them: the spoke's packet to
+/// on-premises goes through the load balancer, one NVA and the hub's gateway over the
+/// connection [LBSKU23], [VPNFAQ26]; the private endpoint's /32 route delivers to it [PENP23].
+#[test]
+fn lbsku23_penp23_an_az_export_with_gateway_load_balancer_and_private_endpoint_is_followed() {
+    let (import, text) = import("az-hub-gateway-lb-pe");
+    assert!(import.unmodelled.is_empty(), "{:?}", import.unmodelled);
+    assert!(import.warnings.is_empty(), "{:?}", import.warnings);
+    let sim = Sim::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let onprem = sim.probe("app", "192.168.1.10").tcp(443).send();
+    // The site declares no host at that address: the packet leaves Azure and is dropped there.
+    assert_eq!(
+        onprem.reason(),
+        Some(DropReason::NoDestination),
+        "{}",
+        onprem.detail()
+    );
+    assert_eq!(onprem.path()[..2], ["app", "nva-ilb"]);
+    assert!(
+        ["nva1", "nva2"].contains(&onprem.path()[2].as_str()),
+        "{:?}",
+        onprem.path()
+    );
+    assert_eq!(onprem.path()[3], "hub-gw");
+    let sql = sim.probe("app", "sql-pe").tcp(1433).send();
+    assert!(sql.is_delivered(), "{}", sql.detail());
+    assert_eq!(sql.path(), ["app", "sql-pe"]);
+}
