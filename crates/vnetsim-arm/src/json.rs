@@ -1,0 +1,327 @@
+//! JSON as Azure Resource Manager accepts it: `//` and `/* */` comments, trailing commas in
+//! objects and arrays, and raw newlines (and tabs) inside strings.
+//!
+//! What it is for: reading template and parameter files into [`serde_json::Value`], with a
+//! [`JsonError`] carrying the line and column of the first problem. What it is not: a general
+//! JSON5 parser (no single quotes, no unquoted keys, no hex numbers: ARM rejects those too).
+
+use serde_json::{Map, Number, Value};
+
+/// A syntax error in a template or parameters file, with its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct JsonError {
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// 1-based column (in characters) of the problem.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses ARM-flavoured JSON (comments, trailing commas, raw newlines in strings).
+pub fn parse(text: &str) -> Result<Value, JsonError> {
+    let mut p = Parser { src: text.as_bytes(), text, pos: 0, depth: 0 };
+    // A UTF-8 byte order mark is accepted, as ARM does.
+    if text.starts_with('\u{feff}') {
+        p.pos = 3;
+    }
+    p.skip_ws()?;
+    let v = p.value()?;
+    p.skip_ws()?;
+    if p.pos < p.src.len() {
+        return Err(p.err("unexpected text after the end of the JSON value"));
+    }
+    Ok(v)
+}
+
+/// Nesting limit, so hostile input cannot overflow the stack.
+const MAX_DEPTH: usize = 256;
+
+struct Parser<'a> {
+    src: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, message: impl Into<String>) -> JsonError {
+        self.err_at(self.pos, message)
+    }
+
+    fn err_at(&self, at: usize, message: impl Into<String>) -> JsonError {
+        let at = at.min(self.src.len());
+        let before = &self.text[..floor_char(self.text, at)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        JsonError { line, column, message: message.into() }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) -> Result<(), JsonError> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\r' | b'\n') => self.pos += 1,
+                Some(b'/') => match self.src.get(self.pos + 1) {
+                    Some(b'/') => {
+                        while let Some(c) = self.peek() {
+                            if c == b'\n' {
+                                break;
+                            }
+                            self.pos += 1;
+                        }
+                    }
+                    Some(b'*') => {
+                        let start = self.pos;
+                        self.pos += 2;
+                        loop {
+                            match self.peek() {
+                                None => return Err(self.err_at(start, "unterminated /* comment")),
+                                Some(b'*') if self.src.get(self.pos + 1) == Some(&b'/') => {
+                                    self.pos += 2;
+                                    break;
+                                }
+                                _ => self.pos += 1,
+                            }
+                        }
+                    }
+                    _ => return Err(self.err("unexpected '/'")),
+                },
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, JsonError> {
+        match self.peek() {
+            None => Err(self.err("unexpected end of input, expected a value")),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.keyword("true", Value::Bool(true)),
+            Some(b'f') => self.keyword("false", Value::Bool(false)),
+            Some(b'n') => self.keyword("null", Value::Null),
+            Some(_) => {
+                let c = self.text[self.pos..].chars().next().unwrap_or('?');
+                Err(self.err(format!("unexpected character '{c}', expected a value")))
+            }
+        }
+    }
+
+    fn keyword(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        if self.src[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.err(format!("invalid literal, expected '{word}'")))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), JsonError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err("JSON nested too deeply"));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        self.pos += 1;
+        let mut map = Map::new();
+        loop {
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'"') => {}
+                None => return Err(self.err("unterminated object, expected '}'")),
+                Some(_) => return Err(self.err("expected a property name in double quotes")),
+            }
+            let key = self.string()?;
+            self.skip_ws()?;
+            if self.peek() != Some(b':') {
+                return Err(self.err(format!("expected ':' after property name \"{key}\"")));
+            }
+            self.pos += 1;
+            self.skip_ws()?;
+            let v = self.value()?;
+            map.insert(key, v);
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(self.err("unterminated object, expected '}'")),
+                Some(_) => return Err(self.err("expected ',' or '}' in object")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Object(map))
+    }
+
+    fn array(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip_ws()?;
+            if self.peek() == Some(b']') {
+                self.pos += 1;
+                break;
+            }
+            items.push(self.value()?);
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(self.err("unterminated array, expected ']'")),
+                Some(_) => return Err(self.err("expected ',' or ']' in array")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(self.err_at(start, "unterminated string"));
+            };
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    let esc = self.src.get(self.pos + 1).copied();
+                    self.pos += 2;
+                    match esc {
+                        Some(b'"') => out.push('"'),
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'/') => out.push('/'),
+                        Some(b'b') => out.push('\u{8}'),
+                        Some(b'f') => out.push('\u{c}'),
+                        Some(b'n') => out.push('\n'),
+                        Some(b'r') => out.push('\r'),
+                        Some(b't') => out.push('\t'),
+                        Some(b'u') => {
+                            let hi = self.hex4()?;
+                            let ch = if (0xd800..0xdc00).contains(&hi)
+                                && self.src.get(self.pos) == Some(&b'\\')
+                                && self.src.get(self.pos + 1) == Some(&b'u')
+                            {
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff))
+                            } else {
+                                char::from_u32(hi)
+                            };
+                            out.push(ch.unwrap_or('\u{fffd}'));
+                        }
+                        _ => return Err(self.err_at(self.pos - 2, "invalid escape in string")),
+                    }
+                }
+                _ => {
+                    // Raw control characters (newlines, tabs) are kept as ARM keeps them.
+                    let rest = &self.text[self.pos..];
+                    let ch = rest.chars().next().unwrap_or('\u{fffd}');
+                    out.push(ch);
+                    self.pos += ch.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self.src.get(self.pos..self.pos + 4).ok_or_else(|| self.err("truncated \\u escape"))?;
+        let s = std::str::from_utf8(digits).map_err(|_| self.err("invalid \\u escape"))?;
+        let v = u32::from_str_radix(s, 16).map_err(|_| self.err("invalid \\u escape"))?;
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let mut float = false;
+        while let Some(c) = self.peek() {
+            match c {
+                b'0'..=b'9' => {}
+                b'.' | b'e' | b'E' | b'+' | b'-' => float = true,
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        let s = &self.text[start..self.pos];
+        if !float {
+            if let Ok(i) = s.parse::<i64>() {
+                return Ok(Value::Number(i.into()));
+            }
+        }
+        s.parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| self.err_at(start, format!("invalid number '{s}'")))
+    }
+}
+
+fn floor_char(s: &str, mut at: usize) -> usize {
+    while at > 0 && !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn comments_trailing_commas_and_raw_newlines_are_accepted() {
+        let v = parse("{\n // a comment\n \"a\": [1, 2,], /* block\n comment */ \"b\": \"x\ny\",\n}").unwrap();
+        assert_eq!(v, json!({"a": [1, 2], "b": "x\ny"}));
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = parse("{\n  \"a\": 1\n  \"b\": 2\n}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        let e = parse("{\"a\": tru}").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 7));
+        let e = parse("[1, 2").unwrap_err();
+        assert!(e.message.contains("unterminated"), "{e}");
+    }
+
+    #[test]
+    fn numbers_escapes_and_bom() {
+        let v = parse("\u{feff}[-3, 1.5, \"\\u00e9\\n\", 9223372036854775807]").unwrap();
+        assert_eq!(v, json!([-3, 1.5, "é\n", 9223372036854775807i64]));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = "[".repeat(10_000);
+        assert!(parse(&text).unwrap_err().message.contains("deeply"));
+    }
+}
