@@ -24,7 +24,10 @@ fn main() -> ExitCode {
             None => params = Some(Path::new(a)),
         }
     }
-    let opts = vnetsim_arm::EvalOptions { overrides, ..Default::default() };
+    let opts = vnetsim_arm::EvalOptions {
+        overrides,
+        ..Default::default()
+    };
     match vnetsim_arm::evaluate_file(Path::new(template), params, opts) {
         Ok(t) => {
             for r in &t.resources {

@@ -107,6 +107,8 @@ enum Fail {
     Deferred(String),
     /// Depends on the outputs of a nested deployment not evaluated yet.
     Pending(String),
+    /// A nested template's own error, already naming its file and path.
+    Arm(Box<ArmError>),
 }
 
 impl From<String> for Fail {
@@ -167,22 +169,51 @@ pub fn evaluate(template: &Value, opts: &EvalOptions<'_>) -> Result<EvaluatedTem
         by_name: RefCell::new(HashMap::new()),
         depth: RefCell::new(0),
     };
-    let file = opts.template_uri.clone().unwrap_or_else(|| "template".into());
+    let file = opts
+        .template_uri
+        .clone()
+        .unwrap_or_else(|| "template".into());
     let mut supplied: BTreeMap<String, Value> = opts.parameters.clone();
-    let decls = template.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+    let decls = template
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (name, text) in &opts.overrides {
-        let decl = decls.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, d)| d);
+        let decl = decls
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, d)| d);
         let Some(decl) = decl else {
             return Err(ArmError::Parameter {
                 name: name.clone(),
-                message: format!("--set {name}: the template declares no such parameter (declared: {})", names(&decls)),
+                message: format!(
+                    "--set {name}: the template declares no such parameter (declared: {})",
+                    names(&decls)
+                ),
             });
         };
-        let ty = decl.get("type").and_then(Value::as_str).unwrap_or("string").to_ascii_lowercase();
-        let v = convert_override(&ty, text).map_err(|message| ArmError::Parameter { name: name.clone(), message })?;
+        let ty = decl
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("string")
+            .to_ascii_lowercase();
+        let v = convert_override(&ty, text).map_err(|message| ArmError::Parameter {
+            name: name.clone(),
+            message,
+        })?;
         supplied.insert(name.clone(), v);
     }
-    let scope = Scope::new(&engine, file, template, supplied, opts.identity.clone(), opts.template_dir.clone(), opts.template_uri.clone(), Vec::new())?;
+    let scope = Scope::new(
+        &engine,
+        file,
+        template,
+        supplied,
+        opts.identity.clone(),
+        opts.template_dir.clone(),
+        opts.template_uri.clone(),
+        Vec::new(),
+    )?;
     let outputs = scope.run(template, "")?;
     let mut out = engine.out.into_inner();
     out.outputs = outputs;
@@ -195,19 +226,29 @@ fn names(m: &Map<String, Value>) -> String {
 
 fn convert_override(ty: &str, text: &str) -> Result<Value, String> {
     Ok(match ty {
-        "int" => Value::from(text.trim().parse::<i64>().map_err(|_| format!("'{text}' is not an integer"))?),
+        "int" => Value::from(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("'{text}' is not an integer"))?,
+        ),
         "bool" => match text.trim().to_ascii_lowercase().as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => return Err(format!("'{text}' is not true or false")),
         },
-        "array" | "object" | "secureobject" => crate::json::parse(text).map_err(|e| format!("'{text}' is not JSON: {e}"))?,
+        "array" | "object" | "secureobject" => {
+            crate::json::parse(text).map_err(|e| format!("'{text}' is not JSON: {e}"))?
+        }
         _ => Value::String(text.to_string()),
     })
 }
 
 fn lookup<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    m.get(key).or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    m.get(key).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -215,7 +256,10 @@ fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 fn scope_kind(template: &Value) -> ScopeKind {
-    let schema = get(template, "$schema").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    let schema = get(template, "$schema")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if schema.contains("subscriptiondeploymenttemplate") {
         ScopeKind::Subscription
     } else if schema.contains("managementgroupdeploymenttemplate") {
@@ -239,13 +283,19 @@ impl<'e, 'r> Scope<'e, 'r> {
         template_uri: Option<String>,
         chain: Vec<String>,
     ) -> Result<Self, ArmError> {
-        let err = |path: &str, message: String| ArmError::Template { file: file.clone(), path: path.into(), message };
+        let err = |path: &str, message: String| ArmError::Template {
+            file: file.clone(),
+            path: path.into(),
+            message,
+        };
         if !template.is_object() {
             return Err(err("", "a template must be a JSON object".into()));
         }
         let mut params = HashMap::new();
         if let Some(p) = get(template, "parameters") {
-            let p = p.as_object().ok_or_else(|| err("parameters", "must be an object".into()))?;
+            let p = p
+                .as_object()
+                .ok_or_else(|| err("parameters", "must be an object".into()))?;
             for (k, d) in p {
                 params.insert(k.to_lowercase(), (d.clone(), None));
             }
@@ -256,20 +306,31 @@ impl<'e, 'r> Scope<'e, 'r> {
                 None => {
                     return Err(ArmError::Parameter {
                         name: k.clone(),
-                        message: format!("a value was given for '{k}', which the template does not declare"),
+                        message: format!(
+                            "a value was given for '{k}', which the template does not declare"
+                        ),
                     });
                 }
             }
         }
         let mut vars = HashMap::new();
         if let Some(v) = get(template, "variables") {
-            let v = v.as_object().ok_or_else(|| err("variables", "must be an object".into()))?;
+            let v = v
+                .as_object()
+                .ok_or_else(|| err("variables", "must be an object".into()))?;
             for (k, x) in v {
                 if k.eq_ignore_ascii_case("copy") {
-                    let loops = x.as_array().ok_or_else(|| err("variables.copy", "must be an array".into()))?;
+                    let loops = x
+                        .as_array()
+                        .ok_or_else(|| err("variables.copy", "must be an array".into()))?;
                     for (i, l) in loops.iter().enumerate() {
-                        let name = get(l, "name").and_then(Value::as_str).ok_or_else(|| err(&format!("variables.copy[{i}].name"), "missing".into()))?;
-                        vars.insert(name.to_lowercase(), json!({"$copy": l, "$path": format!("variables.copy[{i}]")}));
+                        let name = get(l, "name").and_then(Value::as_str).ok_or_else(|| {
+                            err(&format!("variables.copy[{i}].name"), "missing".into())
+                        })?;
+                        vars.insert(
+                            name.to_lowercase(),
+                            json!({"$copy": l, "$path": format!("variables.copy[{i}]")}),
+                        );
                     }
                 } else {
                     vars.insert(k.to_lowercase(), x.clone());
@@ -278,10 +339,11 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         let mut declared_deployments = HashSet::new();
         for_each_resource_decl(template, &mut |r| {
-            if get(r, "type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Resources/deployments")) {
-                if let Some(n) = get(r, "name").and_then(Value::as_str) {
-                    declared_deployments.insert(n.to_lowercase());
-                }
+            let is_deployment = get(r, "type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Resources/deployments"));
+            if let (true, Some(n)) = (is_deployment, get(r, "name").and_then(Value::as_str)) {
+                declared_deployments.insert(n.to_lowercase());
             }
         });
         Ok(Self {
@@ -303,12 +365,21 @@ impl<'e, 'r> Scope<'e, 'r> {
     }
 
     fn err(&self, path: &str, message: impl Into<String>) -> ArmError {
-        ArmError::Template { file: self.file.clone(), path: path.to_string(), message: message.into() }
+        ArmError::Template {
+            file: self.file.clone(),
+            path: path.to_string(),
+            message: message.into(),
+        }
     }
 
     fn fail(&self, path: &str, f: Fail) -> ArmError {
         match f {
-            Fail::Error(m) => self.err(path, m),
+            // A message that starts with a longer path than `path` names its own place.
+            Fail::Error(m) => match m.split_once(": ") {
+                Some((p, rest)) if p.starts_with(path) && !p.contains(' ') => self.err(p, rest),
+                _ => self.err(path, m),
+            },
+            Fail::Arm(e) => *e,
             Fail::Deferred(m) => self.err(path, format!("needs a value known only at deployment time: {m}")),
             Fail::Pending(d) => self.err(path, format!("needs the outputs of nested deployment '{d}', which never completed (a cycle between deployments?)")),
         }
@@ -319,7 +390,8 @@ impl<'e, 'r> Scope<'e, 'r> {
         let mut keys: Vec<&String> = self.params.keys().collect();
         keys.sort();
         for k in keys {
-            self.param(k).map_err(|f| self.fail(&format!("{prefix}parameters.{k}"), f))?;
+            self.param(k)
+                .map_err(|f| self.fail(&format!("{prefix}parameters.{k}"), f))?;
         }
         self.run_resources(template, prefix, self)?;
         self.outputs(template, prefix)
@@ -327,12 +399,31 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     /// Evaluates a template's resources with expressions in `eval_scope` (the parent's, for
     /// a nested template in outer scope).
-    fn run_resources(&self, template: &Value, prefix: &str, eval_scope: &Scope<'_, '_>) -> Result<(), ArmError> {
-        let Some(res) = get(template, "resources") else { return Ok(()) };
+    fn run_resources(
+        &self,
+        template: &Value,
+        prefix: &str,
+        eval_scope: &Scope<'_, '_>,
+    ) -> Result<(), ArmError> {
+        let Some(res) = get(template, "resources") else {
+            return Ok(());
+        };
         let items: Vec<(String, &Value)> = match res {
-            Value::Array(a) => a.iter().enumerate().map(|(i, r)| (format!("{prefix}resources[{i}]"), r)).collect(),
-            Value::Object(o) => o.iter().map(|(k, r)| (format!("{prefix}resources.{k}"), r)).collect(),
-            _ => return Err(self.err(&format!("{prefix}resources"), "must be an array (or an object of symbolic names)")),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("{prefix}resources[{i}]"), r))
+                .collect(),
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, r)| (format!("{prefix}resources.{k}"), r))
+                .collect(),
+            _ => {
+                return Err(self.err(
+                    &format!("{prefix}resources"),
+                    "must be an array (or an object of symbolic names)",
+                ));
+            }
         };
         // Deployment order: file order, except that a resource needing the outputs of a
         // nested deployment not evaluated yet waits for it (passes until no progress).
@@ -366,27 +457,40 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn outputs(&self, template: &Value, prefix: &str) -> Result<BTreeMap<String, Value>, ArmError> {
         let mut out = BTreeMap::new();
-        let Some(o) = get(template, "outputs").and_then(Value::as_object) else { return Ok(out) };
+        let Some(o) = get(template, "outputs").and_then(Value::as_object) else {
+            return Ok(out);
+        };
         for (k, decl) in o {
             let path = format!("{prefix}outputs.{k}");
             if let Some(c) = get(decl, "condition") {
-                let c = self.value(c, &format!("{path}.condition"), &[]).map_err(|f| self.fail(&path, f))?;
+                let c = self
+                    .value(c, &format!("{path}.condition"), &[])
+                    .map_err(|f| self.fail(&path, f))?;
                 if c == Value::Bool(false) {
                     continue;
                 }
             }
             let v = if let Some(copy) = get(decl, "copy") {
-                let count = get(copy, "count").ok_or_else(|| self.err(&format!("{path}.copy"), "needs a count"))?;
-                let count = self.int_value(count, &format!("{path}.copy.count"), &[]).map_err(|f| self.fail(&path, f))?;
-                let input = get(copy, "input").ok_or_else(|| self.err(&format!("{path}.copy"), "needs an input"))?;
+                let count = get(copy, "count")
+                    .ok_or_else(|| self.err(&format!("{path}.copy"), "needs a count"))?;
+                let count = self
+                    .int_value(count, &format!("{path}.copy.count"), &[])
+                    .map_err(|f| self.fail(&path, f))?;
+                let input = get(copy, "input")
+                    .ok_or_else(|| self.err(&format!("{path}.copy"), "needs an input"))?;
                 let mut items = Vec::new();
                 for i in 0..count {
-                    let l = [Loop { name: None, index: i, resource: true }];
+                    let l = [Loop {
+                        name: None,
+                        index: i,
+                        resource: true,
+                    }];
                     items.push(self.value_lenient(input, &format!("{path}.copy.input"), &l)?);
                 }
                 Value::Array(items)
             } else {
-                let v = get(decl, "value").ok_or_else(|| self.err(&path, "an output needs a value or a copy"))?;
+                let v = get(decl, "value")
+                    .ok_or_else(|| self.err(&path, "an output needs a value or a copy"))?;
                 self.value_lenient(v, &format!("{path}.value"), &[])?
             };
             out.insert(k.clone(), v);
@@ -396,7 +500,8 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     /// Evaluates `v`, recording deferred sub-values instead of failing.
     fn value_lenient(&self, v: &Value, path: &str, loops: &[Loop]) -> Result<Value, ArmError> {
-        self.value_in(v, path, loops, true).map_err(|f| self.fail(path, f))
+        self.value_in(v, path, loops, true)
+            .map_err(|f| self.fail(path, f))
     }
 
     fn value(&self, v: &Value, path: &str, loops: &[Loop]) -> R<Value> {
@@ -405,7 +510,8 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn int_value(&self, v: &Value, path: &str, loops: &[Loop]) -> R<i64> {
         let x = self.value(v, path, loops)?;
-        x.as_i64().ok_or_else(|| Fail::Error(format!("{path}: expected an integer, got {}", kind(&x))))
+        x.as_i64()
+            .ok_or_else(|| Fail::Error(format!("{path}: expected an integer, got {}", kind(&x))))
     }
 
     /// Evaluates every expression in `v`, expanding property `copy` arrays. With `lenient`,
@@ -423,6 +529,9 @@ impl<'e, 'r> Scope<'e, 'r> {
                         });
                         Ok(Value::String(s.clone()))
                     }
+                    Err(Fail::Error(m)) if path.is_empty() => {
+                        Err(Fail::Error(format!("'{s}': {m}")))
+                    }
                     Err(Fail::Error(m)) => Err(Fail::Error(format!("{path}: '{s}': {m}"))),
                     other => other,
                 },
@@ -437,7 +546,11 @@ impl<'e, 'r> Scope<'e, 'r> {
             Value::Object(o) => {
                 let mut out = Map::new();
                 for (k, x) in o {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     if k.eq_ignore_ascii_case("copy") && x.is_array() {
                         for (i, c) in x.as_array().into_iter().flatten().enumerate() {
                             let cp = format!("{p}[{i}]");
@@ -455,18 +568,34 @@ impl<'e, 'r> Scope<'e, 'r> {
     }
 
     /// A property or variable loop `{name, count, input}`: the array of its inputs.
-    fn property_copy(&self, c: &Value, path: &str, loops: &[Loop], lenient: bool) -> R<(String, Vec<Value>)> {
-        let name = get(c, "name").and_then(Value::as_str).ok_or_else(|| Fail::Error(format!("{path}.name: a copy loop needs a name")))?;
-        let count = get(c, "count").ok_or_else(|| Fail::Error(format!("{path}.count: a copy loop needs a count")))?;
+    fn property_copy(
+        &self,
+        c: &Value,
+        path: &str,
+        loops: &[Loop],
+        lenient: bool,
+    ) -> R<(String, Vec<Value>)> {
+        let name = get(c, "name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Fail::Error(format!("{path}.name: a copy loop needs a name")))?;
+        let count = get(c, "count")
+            .ok_or_else(|| Fail::Error(format!("{path}.count: a copy loop needs a count")))?;
         let count = self.int_value(count, &format!("{path}.count"), loops)?;
         if !(0..=MAX_COPY).contains(&count) {
-            return Err(Fail::Error(format!("{path}.count: {count} is outside 0 to {MAX_COPY}")));
+            return Err(Fail::Error(format!(
+                "{path}.count: {count} is outside 0 to {MAX_COPY}"
+            )));
         }
-        let input = get(c, "input").ok_or_else(|| Fail::Error(format!("{path}.input: a copy loop needs an input")))?;
+        let input = get(c, "input")
+            .ok_or_else(|| Fail::Error(format!("{path}.input: a copy loop needs an input")))?;
         let mut items = Vec::new();
         for i in 0..count {
             let mut l = loops.to_vec();
-            l.push(Loop { name: Some(name.to_string()), index: i, resource: false });
+            l.push(Loop {
+                name: Some(name.to_string()),
+                index: i,
+                resource: false,
+            });
             items.push(self.value_in(input, &format!("{path}.input"), &l, lenient)?);
         }
         Ok((name.to_string(), items))
@@ -484,11 +613,15 @@ impl<'e, 'r> Scope<'e, 'r> {
         let (decl, supplied) = self.params.get(lower).ok_or_else(|| {
             let mut known: Vec<&String> = self.params.keys().collect();
             known.sort();
-            Fail::Error(format!("the template has no parameter '{lower}' (declared: {known:?})"))
+            Fail::Error(format!(
+                "the template has no parameter '{lower}' (declared: {known:?})"
+            ))
         })?;
         let key = format!("p:{lower}");
         if !self.in_progress.borrow_mut().insert(key.clone()) {
-            return Err(Fail::Error(format!("parameter '{lower}' depends on itself")));
+            return Err(Fail::Error(format!(
+                "parameter '{lower}' depends on itself"
+            )));
         }
         let v = match supplied {
             Some(v) => Ok(v.clone()),
@@ -503,7 +636,9 @@ impl<'e, 'r> Scope<'e, 'r> {
         self.in_progress.borrow_mut().remove(&key);
         let v = v?;
         check_param(lower, decl, &v)?;
-        self.param_cache.borrow_mut().insert(lower.to_string(), v.clone());
+        self.param_cache
+            .borrow_mut()
+            .insert(lower.to_string(), v.clone());
         Ok(v)
     }
 
@@ -514,19 +649,25 @@ impl<'e, 'r> Scope<'e, 'r> {
         let raw = self.vars.get(lower).ok_or_else(|| {
             let mut known: Vec<&String> = self.vars.keys().collect();
             known.sort();
-            Fail::Error(format!("the template has no variable '{lower}' (declared: {known:?})"))
+            Fail::Error(format!(
+                "the template has no variable '{lower}' (declared: {known:?})"
+            ))
         })?;
         let key = format!("v:{lower}");
         if !self.in_progress.borrow_mut().insert(key.clone()) {
             return Err(Fail::Error(format!("variable '{lower}' depends on itself")));
         }
         let v = match (get(raw, "$copy"), get(raw, "$path").and_then(Value::as_str)) {
-            (Some(c), Some(p)) => self.property_copy(c, p, &[], false).map(|(_, items)| Value::Array(items)),
+            (Some(c), Some(p)) => self
+                .property_copy(c, p, &[], false)
+                .map(|(_, items)| Value::Array(items)),
             _ => self.value(raw, &format!("variables.{lower}"), &[]),
         };
         self.in_progress.borrow_mut().remove(&key);
         let v = v?;
-        self.var_cache.borrow_mut().insert(lower.to_string(), v.clone());
+        self.var_cache
+            .borrow_mut()
+            .insert(lower.to_string(), v.clone());
         Ok(v)
     }
 
@@ -538,9 +679,15 @@ impl<'e, 'r> Scope<'e, 'r> {
                 let v = self.eval(b, loops)?;
                 match &v {
                     Value::Object(o) => lookup(o, name).cloned().ok_or_else(|| {
-                        Fail::Error(format!("the object has no property '{name}' (it has: {})", names(o)))
+                        Fail::Error(format!(
+                            "the object has no property '{name}' (it has: {})",
+                            names(o)
+                        ))
                     }),
-                    other => Err(Fail::Error(format!("cannot read property '{name}' of {}", kind(other)))),
+                    other => Err(Fail::Error(format!(
+                        "cannot read property '{name}' of {}",
+                        kind(other)
+                    ))),
                 }
             }
             Expr::Index(b, i) => {
@@ -549,14 +696,30 @@ impl<'e, 'r> Scope<'e, 'r> {
                 match (&v, &i) {
                     (Value::Array(a), Value::Number(n)) => {
                         let n = n.as_i64().unwrap_or(-1);
-                        usize::try_from(n).ok().and_then(|n| a.get(n)).cloned().ok_or_else(|| {
-                            Fail::Error(format!("index {n} is out of range for an array of length {}", a.len()))
+                        usize::try_from(n)
+                            .ok()
+                            .and_then(|n| a.get(n))
+                            .cloned()
+                            .ok_or_else(|| {
+                                Fail::Error(format!(
+                                    "index {n} is out of range for an array of length {}",
+                                    a.len()
+                                ))
+                            })
+                    }
+                    (Value::Object(o), Value::String(k)) => {
+                        lookup(o, k).cloned().ok_or_else(|| {
+                            Fail::Error(format!(
+                                "the object has no property '{k}' (it has: {})",
+                                names(o)
+                            ))
                         })
                     }
-                    (Value::Object(o), Value::String(k)) => lookup(o, k).cloned().ok_or_else(|| {
-                        Fail::Error(format!("the object has no property '{k}' (it has: {})", names(o)))
-                    }),
-                    (b, i) => Err(Fail::Error(format!("cannot index {} with {}", kind(b), kind(i)))),
+                    (b, i) => Err(Fail::Error(format!(
+                        "cannot index {} with {}",
+                        kind(b),
+                        kind(i)
+                    ))),
                 }
             }
             Expr::Call(name, args) => self.call(name, args, loops),
@@ -568,10 +731,18 @@ impl<'e, 'r> Scope<'e, 'r> {
         // Lazy: only the chosen branch is evaluated (if page).
         if lower == "if" {
             if args.len() != 3 {
-                return Err(Fail::Error(format!("if() expects 3 arguments, got {}", args.len())));
+                return Err(Fail::Error(format!(
+                    "if() expects 3 arguments, got {}",
+                    args.len()
+                )));
             }
             let c = self.eval(&args[0], loops)?;
-            let c = c.as_bool().ok_or_else(|| Fail::Error(format!("if() expects a boolean condition, got {}", kind(&c))))?;
+            let c = c.as_bool().ok_or_else(|| {
+                Fail::Error(format!(
+                    "if() expects a boolean condition, got {}",
+                    kind(&c)
+                ))
+            })?;
             return self.eval(&args[if c { 1 } else { 2 }], loops);
         }
         let mut vals = Vec::with_capacity(args.len());
@@ -593,15 +764,24 @@ impl<'e, 'r> Scope<'e, 'r> {
                     [Value::Number(n)] => (None, n.as_i64().unwrap_or(0)),
                     [Value::String(s)] => (Some(s.as_str()), 0),
                     [Value::String(s), o] => (Some(s.as_str()), as_int("copyIndex", o)?),
-                    _ => return Err(Fail::Error("copyIndex() expects ([loopName], [offset])".into())),
+                    _ => {
+                        return Err(Fail::Error(
+                            "copyIndex() expects ([loopName], [offset])".into(),
+                        ));
+                    }
                 };
                 let l = match loop_name {
-                    Some(n) => loops.iter().rev().find(|l| l.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n))),
+                    Some(n) => loops
+                        .iter()
+                        .rev()
+                        .find(|l| l.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n))),
                     None => loops.iter().rev().find(|l| l.resource).or(loops.last()),
                 };
                 let l = l.ok_or_else(|| {
                     Fail::Error(match loop_name {
-                        Some(n) => format!("copyIndex('{n}') is not inside a copy loop named '{n}'"),
+                        Some(n) => {
+                            format!("copyIndex('{n}') is not inside a copy loop named '{n}'")
+                        }
                         None => "copyIndex() is not inside a copy loop".into(),
                     })
                 })?;
@@ -615,7 +795,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             })),
             "resourcegroup" => {
                 if self.kind != ScopeKind::ResourceGroup {
-                    return Err(Fail::Error("resourceGroup() is only available in a resource group deployment".into()));
+                    return Err(Fail::Error(
+                        "resourceGroup() is only available in a resource group deployment".into(),
+                    ));
                 }
                 Ok(json!({
                     "id": format!("/subscriptions/{}/resourceGroups/{}", self.identity.subscription_id, self.identity.resource_group),
@@ -626,9 +808,15 @@ impl<'e, 'r> Scope<'e, 'r> {
                     "tags": {},
                 }))
             }
-            "tenant" => Ok(json!({"id": format!("/tenants/{}", self.identity.tenant_id), "tenantId": self.identity.tenant_id})),
+            "tenant" => Ok(
+                json!({"id": format!("/tenants/{}", self.identity.tenant_id), "tenantId": self.identity.tenant_id}),
+            ),
             "deployment" => {
-                let name = self.chain.last().cloned().unwrap_or_else(|| self.identity.deployment_name.clone());
+                let name = self
+                    .chain
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| self.identity.deployment_name.clone());
                 let mut props = json!({"mode": "Incremental", "provisioningState": "Accepted", "template": {"contentVersion": "1.0.0.0"}});
                 if let Some(u) = &self.template_uri {
                     props["templateLink"] = json!({"uri": u});
@@ -653,17 +841,25 @@ impl<'e, 'r> Scope<'e, 'r> {
             "tenantresourceid" => self.resource_id(&vals, IdKind::Tenant),
             "extensionresourceid" => {
                 if vals.len() < 3 {
-                    return Err(Fail::Error("extensionResourceId() expects (resourceId, type, names...)".into()));
+                    return Err(Fail::Error(
+                        "extensionResourceId() expects (resourceId, type, names...)".into(),
+                    ));
                 }
-                let scope = as_str("extensionResourceId", &vals[0])?.trim_end_matches('/').to_string();
+                let scope = as_str("extensionResourceId", &vals[0])?
+                    .trim_end_matches('/')
+                    .to_string();
                 let tail = type_and_names("extensionResourceId", &vals[1..])?;
                 Ok(Value::String(format!("{scope}/providers/{tail}")))
             }
             "reference" => self.reference(&vals),
-            n if n.starts_with("list") => Err(Fail::Deferred(format!("{name}() reads secrets or runtime state of a deployed resource"))),
+            n if n.starts_with("list") => Err(Fail::Deferred(format!(
+                "{name}() reads secrets or runtime state of a deployed resource"
+            ))),
             _ => match functions::call(&lower, vals)? {
                 Some(v) => Ok(v),
-                None => Err(Fail::Error(format!("the function '{name}' is not supported by vnetsim's ARM evaluator"))),
+                None => Err(Fail::Error(format!(
+                    "the function '{name}' is not supported by vnetsim's ARM evaluator"
+                ))),
             },
         }
     }
@@ -676,9 +872,14 @@ impl<'e, 'r> Scope<'e, 'r> {
         };
         // The resource type is the first argument containing '/'; what precedes it is
         // [subscriptionId,] [resourceGroupName] (resourceId page, "Return value").
-        let strs = vals.iter().map(|v| as_str(fname, v)).collect::<Result<Vec<_>, _>>()?;
+        let strs = vals
+            .iter()
+            .map(|v| as_str(fname, v))
+            .collect::<Result<Vec<_>, _>>()?;
         let t = strs.iter().position(|s| s.contains('/')).ok_or_else(|| {
-            Fail::Error(format!("{fname}(): no resource type (namespace/type) among the arguments {strs:?}"))
+            Fail::Error(format!(
+                "{fname}(): no resource type (namespace/type) among the arguments {strs:?}"
+            ))
         })?;
         let tail = type_and_names(fname, &vals[t..])?;
         let sub = &self.identity.subscription_id;
@@ -687,26 +888,48 @@ impl<'e, 'r> Scope<'e, 'r> {
             (IdKind::Subscription, 0) => format!("/subscriptions/{sub}/providers/{tail}"),
             (IdKind::Subscription, 1) => format!("/subscriptions/{}/providers/{tail}", strs[0]),
             (IdKind::Default, 0) => match self.kind {
-                ScopeKind::ResourceGroup => format!("/subscriptions/{sub}/resourceGroups/{}/providers/{tail}", self.identity.resource_group),
+                ScopeKind::ResourceGroup => format!(
+                    "/subscriptions/{sub}/resourceGroups/{}/providers/{tail}",
+                    self.identity.resource_group
+                ),
                 ScopeKind::Subscription => format!("/subscriptions/{sub}/providers/{tail}"),
                 _ => format!("/providers/{tail}"),
             },
-            (IdKind::Default, 1) => format!("/subscriptions/{sub}/resourceGroups/{}/providers/{tail}", strs[0]),
-            (IdKind::Default, 2) => format!("/subscriptions/{}/resourceGroups/{}/providers/{tail}", strs[0], strs[1]),
-            _ => return Err(Fail::Error(format!("{fname}(): too many arguments before the resource type '{}'", strs[t]))),
+            (IdKind::Default, 1) => format!(
+                "/subscriptions/{sub}/resourceGroups/{}/providers/{tail}",
+                strs[0]
+            ),
+            (IdKind::Default, 2) => format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/{tail}",
+                strs[0], strs[1]
+            ),
+            _ => {
+                return Err(Fail::Error(format!(
+                    "{fname}(): too many arguments before the resource type '{}'",
+                    strs[t]
+                )));
+            }
         };
         Ok(Value::String(id))
     }
 
     fn reference(&self, vals: &[Value]) -> R<Value> {
         if vals.is_empty() || vals.len() > 3 {
-            return Err(Fail::Error("reference() expects (resourceNameOrId, [apiVersion], ['Full'])".into()));
+            return Err(Fail::Error(
+                "reference() expects (resourceNameOrId, [apiVersion], ['Full'])".into(),
+            ));
         }
         let target = as_str("reference", &vals[0])?;
         let api = vals.get(1).and_then(Value::as_str);
-        let full = vals.get(2).and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("full"));
+        let full = vals
+            .get(2)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("full"));
         // A nested deployment of this template: its outputs.
-        let dep_name = if target.to_ascii_lowercase().contains("/providers/microsoft.resources/deployments/") {
+        let dep_name = if target
+            .to_ascii_lowercase()
+            .contains("/providers/microsoft.resources/deployments/")
+        {
             target.rsplit('/').next().unwrap_or(target)
         } else {
             target
@@ -714,36 +937,67 @@ impl<'e, 'r> Scope<'e, 'r> {
         let dep_lower = dep_name.to_lowercase();
         if let Some(outputs) = self.deployments.borrow().get(&dep_lower) {
             let props = json!({"outputs": outputs, "provisioningState": "Succeeded"});
-            return Ok(if full { json!({"properties": props, "name": dep_name}) } else { props });
+            return Ok(if full {
+                json!({"properties": props, "name": dep_name})
+            } else {
+                props
+            });
         }
         if self.declared_deployments.contains(&dep_lower) {
             return Err(Fail::Pending(dep_name.to_string()));
         }
-        let id = self.engine.by_name.borrow().get(&target.to_lowercase()).cloned();
+        let id = self
+            .engine
+            .by_name
+            .borrow()
+            .get(&target.to_lowercase())
+            .cloned();
         if let Some(r) = self.engine.resolver {
-            let req = ReferenceRequest { target, resource_id: id.as_deref(), api_version: api, full };
+            let req = ReferenceRequest {
+                target,
+                resource_id: id.as_deref(),
+                api_version: api,
+                full,
+            };
             if let Some(v) = r.resolve(&req) {
                 return Ok(v);
             }
         }
-        Err(Fail::Deferred(format!("reference('{target}') is runtime state of a deployed resource")))
+        Err(Fail::Deferred(format!(
+            "reference('{target}') is runtime state of a deployed resource"
+        )))
     }
 
     /// One resource declaration (and, for each copy, its children).
-    fn resource(&self, r: &Value, path: &str, parent: Option<(&str, &str)>, loops: &[Loop]) -> R<()> {
+    fn resource(
+        &self,
+        r: &Value,
+        path: &str,
+        parent: Option<(&str, &str)>,
+        loops: &[Loop],
+    ) -> R<()> {
         if !r.is_object() {
             return Err(Fail::Error(format!("{path}: a resource must be an object")));
         }
         if let Some(copy) = get(r, "copy") {
-            let count = get(copy, "count").ok_or_else(|| Fail::Error(format!("{path}.copy: a copy loop needs a count")))?;
+            let count = get(copy, "count")
+                .ok_or_else(|| Fail::Error(format!("{path}.copy: a copy loop needs a count")))?;
             let count = self.int_value(count, &format!("{path}.copy.count"), loops)?;
             if !(0..=MAX_COPY).contains(&count) {
-                return Err(Fail::Error(format!("{path}.copy.count: {count} is outside 0 to {MAX_COPY}")));
+                return Err(Fail::Error(format!(
+                    "{path}.copy.count: {count} is outside 0 to {MAX_COPY}"
+                )));
             }
-            let name = get(copy, "name").and_then(Value::as_str).map(str::to_string);
+            let name = get(copy, "name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             for i in 0..count {
                 let mut l = loops.to_vec();
-                l.push(Loop { name: name.clone(), index: i, resource: true });
+                l.push(Loop {
+                    name: name.clone(),
+                    index: i,
+                    resource: true,
+                });
                 self.one_resource(r, &format!("{path}<copy {i}>"), parent, &l)?;
             }
             return Ok(());
@@ -751,26 +1005,45 @@ impl<'e, 'r> Scope<'e, 'r> {
         self.one_resource(r, path, parent, loops)
     }
 
-    fn one_resource(&self, r: &Value, path: &str, parent: Option<(&str, &str)>, loops: &[Loop]) -> R<()> {
+    fn one_resource(
+        &self,
+        r: &Value,
+        path: &str,
+        parent: Option<(&str, &str)>,
+        loops: &[Loop],
+    ) -> R<()> {
         if let Some(c) = get(r, "condition") {
             let c = self.value(c, &format!("{path}.condition"), loops)?;
             match c {
                 Value::Bool(false) => return Ok(()),
                 Value::Bool(true) => {}
-                other => return Err(Fail::Error(format!("{path}.condition: expected a boolean, got {}", kind(&other)))),
+                other => {
+                    return Err(Fail::Error(format!(
+                        "{path}.condition: expected a boolean, got {}",
+                        kind(&other)
+                    )));
+                }
             }
         }
-        let t = get(r, "type").ok_or_else(|| Fail::Error(format!("{path}.type: a resource needs a type")))?;
+        let t = get(r, "type")
+            .ok_or_else(|| Fail::Error(format!("{path}.type: a resource needs a type")))?;
         let t = self.value(t, &format!("{path}.type"), loops)?;
-        let t = as_str("type", &t).map_err(|_| Fail::Error(format!("{path}.type: must be a string")))?.to_string();
-        let n = get(r, "name").ok_or_else(|| Fail::Error(format!("{path}.name: a resource needs a name")))?;
+        let t = as_str("type", &t)
+            .map_err(|_| Fail::Error(format!("{path}.type: must be a string")))?
+            .to_string();
+        let n = get(r, "name")
+            .ok_or_else(|| Fail::Error(format!("{path}.name: a resource needs a name")))?;
         let n = self.value(n, &format!("{path}.name"), loops)?;
-        let n = as_str("name", &n).map_err(|_| Fail::Error(format!("{path}.name: must be a string")))?.to_string();
+        let n = as_str("name", &n)
+            .map_err(|_| Fail::Error(format!("{path}.name: must be a string")))?
+            .to_string();
         // A child declared inside its parent: type and name are relative unless full
         // (child-resource-name-type page).
         let (full_type, full_name) = match parent {
             Some((pt, pn)) if !t.contains('/') => (format!("{pt}/{t}"), format!("{pn}/{n}")),
-            Some((_, pn)) if t.matches('/').count() == n.matches('/').count() + 2 => (t.clone(), format!("{pn}/{n}")),
+            Some((_, pn)) if t.matches('/').count() == n.matches('/').count() + 2 => {
+                (t.clone(), format!("{pn}/{n}"))
+            }
             _ => (t.clone(), n.clone()),
         };
         if full_type.matches('/').count() != full_name.matches('/').count() + 1 {
@@ -779,7 +1052,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             )));
         }
         if get(r, "existing").and_then(Value::as_bool) == Some(true) {
-            self.engine.out.borrow_mut().warnings.push(format!("{path}: '{full_name}' is an existing resource, referenced but not deployed"));
+            self.engine.out.borrow_mut().warnings.push(format!(
+                "{path}: '{full_name}' is an existing resource, referenced but not deployed"
+            ));
             return Ok(());
         }
         if full_type.eq_ignore_ascii_case("Microsoft.Resources/deployments") {
@@ -787,26 +1062,55 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         let mut decl = Map::new();
         for (k, v) in r.as_object().into_iter().flatten() {
-            let skip = ["resources", "copy", "condition", "dependsOn", "comments", "type", "name"];
+            let skip = [
+                "resources",
+                "copy",
+                "condition",
+                "dependsOn",
+                "comments",
+                "type",
+                "name",
+            ];
             if skip.iter().any(|s| s.eq_ignore_ascii_case(k)) {
                 continue;
             }
-            decl.insert(k.clone(), self.value_in(v, &format!("{path}.{k}"), loops, true)?);
+            decl.insert(
+                k.clone(),
+                self.value_in(v, &format!("{path}.{k}"), loops, true)?,
+            );
         }
-        let tail = type_and_names("resource", &[Value::String(full_type.clone()), Value::String(full_name.clone())])?;
+        let tail = type_and_names(
+            "resource",
+            &[
+                Value::String(full_type.clone()),
+                Value::String(full_name.clone()),
+            ],
+        )?;
         let sub = self.identity.subscription_id.clone();
         let (id, rg) = match self.kind {
             ScopeKind::ResourceGroup => (
-                format!("/subscriptions/{sub}/resourceGroups/{}/providers/{tail}", self.identity.resource_group),
+                format!(
+                    "/subscriptions/{sub}/resourceGroups/{}/providers/{tail}",
+                    self.identity.resource_group
+                ),
                 Some(self.identity.resource_group.clone()),
             ),
-            ScopeKind::Subscription if full_type.eq_ignore_ascii_case("Microsoft.Resources/resourceGroups") => {
-                (format!("/subscriptions/{sub}/resourceGroups/{full_name}"), None)
+            ScopeKind::Subscription
+                if full_type.eq_ignore_ascii_case("Microsoft.Resources/resourceGroups") =>
+            {
+                (
+                    format!("/subscriptions/{sub}/resourceGroups/{full_name}"),
+                    None,
+                )
             }
             ScopeKind::Subscription => (format!("/subscriptions/{sub}/providers/{tail}"), None),
             _ => (format!("/providers/{tail}"), None),
         };
-        let str_field = |k: &str| get(&Value::Object(decl.clone()), k).and_then(Value::as_str).map(str::to_string);
+        let str_field = |k: &str| {
+            get(&Value::Object(decl.clone()), k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let res = Resource {
             type_: full_type.clone(),
             name: full_name.clone(),
@@ -835,9 +1139,16 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         self.engine.out.borrow_mut().resources.push(res);
         if let Some(children) = get(r, "resources") {
-            let children = children.as_array().ok_or_else(|| Fail::Error(format!("{path}.resources: must be an array")))?;
+            let children = children
+                .as_array()
+                .ok_or_else(|| Fail::Error(format!("{path}.resources: must be an array")))?;
             for (i, c) in children.iter().enumerate() {
-                self.resource(c, &format!("{path}.resources[{i}]"), Some((&full_type, &full_name)), loops)?;
+                self.resource(
+                    c,
+                    &format!("{path}.resources[{i}]"),
+                    Some((&full_type, &full_name)),
+                    loops,
+                )?;
             }
         }
         Ok(())
@@ -849,7 +1160,9 @@ impl<'e, 'r> Scope<'e, 'r> {
         {
             let mut d = self.engine.depth.borrow_mut();
             if *d >= MAX_NESTING {
-                return Err(Fail::Error(format!("{path}: nested deployments deeper than {MAX_NESTING}")));
+                return Err(Fail::Error(format!(
+                    "{path}: nested deployments deeper than {MAX_NESTING}"
+                )));
             }
             *d += 1;
         }
@@ -859,11 +1172,14 @@ impl<'e, 'r> Scope<'e, 'r> {
     }
 
     fn deployment_inner(&self, r: &Value, path: &str, name: &str, loops: &[Loop]) -> R<()> {
-        let props = get(r, "properties").ok_or_else(|| Fail::Error(format!("{path}.properties: a deployment needs properties")))?;
+        let props = get(r, "properties").ok_or_else(|| {
+            Fail::Error(format!("{path}.properties: a deployment needs properties"))
+        })?;
         let mut identity = self.identity.clone();
         let mut kind = self.kind;
         if let Some(s) = get(r, "subscriptionId") {
-            identity.subscription_id = self.value_str(s, &format!("{path}.subscriptionId"), loops)?;
+            identity.subscription_id =
+                self.value_str(s, &format!("{path}.subscriptionId"), loops)?;
         }
         if let Some(g) = get(r, "resourceGroup") {
             identity.resource_group = self.value_str(g, &format!("{path}.resourceGroup"), loops)?;
@@ -873,20 +1189,46 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         let scope_opt = get(props, "expressionEvaluationOptions").and_then(|o| get(o, "scope"));
         let inner = match scope_opt {
-            Some(s) => self.value_str(s, &format!("{path}.properties.expressionEvaluationOptions.scope"), loops)?.eq_ignore_ascii_case("inner"),
+            Some(s) => self
+                .value_str(
+                    s,
+                    &format!("{path}.properties.expressionEvaluationOptions.scope"),
+                    loops,
+                )?
+                .eq_ignore_ascii_case("inner"),
             None => false,
         };
         let (template, file, dir, uri, tpath) = if let Some(t) = get(props, "template") {
-            (t.clone(), self.file.clone(), self.dir.clone(), self.template_uri.clone(), format!("{path}.properties.template."))
+            (
+                t.clone(),
+                self.file.clone(),
+                self.dir.clone(),
+                self.template_uri.clone(),
+                format!("{path}.properties.template."),
+            )
         } else if let Some(link) = get(props, "templateLink") {
             let link = self.value(link, &format!("{path}.properties.templateLink"), loops)?;
-            let (text, file) = self.load_linked(&link, &format!("{path}.properties.templateLink"))?;
-            let t = crate::json::parse(&text).map_err(|e| Fail::Error(format!("{path}.properties.templateLink: {}: {e}", file.display())))?;
+            let (text, file) =
+                self.load_linked(&link, &format!("{path}.properties.templateLink"))?;
+            let t = crate::json::parse(&text).map_err(|e| {
+                Fail::Error(format!(
+                    "{path}.properties.templateLink: {}: {e}",
+                    file.display()
+                ))
+            })?;
             let uri = format!("file://{}", file.display());
             let dir = file.parent().map(Path::to_path_buf);
-            (t, file.display().to_string(), dir, Some(uri), format!("{path}<{}>.", file.display()))
+            (
+                t,
+                file.display().to_string(),
+                dir,
+                Some(uri),
+                format!("{path}<{}>.", file.display()),
+            )
         } else {
-            return Err(Fail::Error(format!("{path}.properties: a deployment needs a template or a templateLink")));
+            return Err(Fail::Error(format!(
+                "{path}.properties: a deployment needs a template or a templateLink"
+            )));
         };
         let linked = get(props, "templateLink").is_some();
         let mut chain = self.chain.clone();
@@ -897,26 +1239,57 @@ impl<'e, 'r> Scope<'e, 'r> {
                 let p = self.value(p, &format!("{path}.properties.parameters"), loops)?;
                 for (k, v) in p.as_object().into_iter().flatten() {
                     let v = get(v, "value").cloned().ok_or_else(|| {
-                        Fail::Error(format!("{path}.properties.parameters.{k}: expected {{\"value\": ...}}"))
+                        Fail::Error(format!(
+                            "{path}.properties.parameters.{k}: expected {{\"value\": ...}}"
+                        ))
                     })?;
                     supplied.insert(k.clone(), v);
                 }
             }
-            let mut sub_scope = Scope::new(self.engine, file, &template, supplied, identity, dir, uri, chain)
-                .map_err(|e| Fail::Error(e.to_string()))?;
+            let mut sub_scope = Scope::new(
+                self.engine,
+                file,
+                &template,
+                supplied,
+                identity,
+                dir,
+                uri,
+                chain,
+            )
+            .map_err(|e| Fail::Arm(Box::new(e)))?;
             if get(&template, "$schema").is_none() || kind != ScopeKind::ResourceGroup {
                 sub_scope.kind = kind;
             }
-            sub_scope.run(&template, &tpath).map_err(|e| Fail::Error(e.to_string()))?
+            sub_scope
+                .run(&template, &tpath)
+                .map_err(|e| Fail::Arm(Box::new(e)))?
         } else {
             // Outer scope: the nested template's expressions are the parent's
             // (linked-templates page, "Expression evaluation scope in nested templates").
-            let mut sub_scope = Scope::new(self.engine, file, &json!({}), BTreeMap::new(), identity, dir, uri, chain)
-                .map_err(|e| Fail::Error(e.to_string()))?;
+            let mut sub_scope = Scope::new(
+                self.engine,
+                file,
+                &json!({}),
+                BTreeMap::new(),
+                identity,
+                dir,
+                uri,
+                chain,
+            )
+            .map_err(|e| Fail::Arm(Box::new(e)))?;
             sub_scope.kind = kind;
             sub_scope.declared_deployments = HashSet::new();
-            let mut outer = Scope::new(self.engine, self.file.clone(), &json!({}), BTreeMap::new(), sub_scope.identity.clone(), self.dir.clone(), self.template_uri.clone(), sub_scope.chain.clone())
-                .map_err(|e| Fail::Error(e.to_string()))?;
+            let mut outer = Scope::new(
+                self.engine,
+                self.file.clone(),
+                &json!({}),
+                BTreeMap::new(),
+                sub_scope.identity.clone(),
+                self.dir.clone(),
+                self.template_uri.clone(),
+                sub_scope.chain.clone(),
+            )
+            .map_err(|e| Fail::Arm(Box::new(e)))?;
             outer.kind = kind;
             outer.params = self.params.clone();
             outer.vars = self.vars.clone();
@@ -924,20 +1297,28 @@ impl<'e, 'r> Scope<'e, 'r> {
             outer.var_cache = RefCell::new(self.var_cache.borrow().clone());
             outer.declared_deployments = self.declared_deployments.clone();
             outer.deployments = RefCell::new(self.deployments.borrow().clone());
-            outer.run_resources(&template, &tpath, &outer).map_err(|e| Fail::Error(e.to_string()))?;
-            outer.outputs(&template, &tpath).map_err(|e| Fail::Error(e.to_string()))?
+            outer
+                .run_resources(&template, &tpath, &outer)
+                .map_err(|e| Fail::Arm(Box::new(e)))?;
+            outer
+                .outputs(&template, &tpath)
+                .map_err(|e| Fail::Arm(Box::new(e)))?
         };
         let outputs: Map<String, Value> = outputs
             .into_iter()
             .map(|(k, v)| (k, json!({"type": "Object", "value": v})))
             .collect();
-        self.deployments.borrow_mut().insert(name.to_lowercase(), Value::Object(outputs));
+        self.deployments
+            .borrow_mut()
+            .insert(name.to_lowercase(), Value::Object(outputs));
         Ok(())
     }
 
     fn value_str(&self, v: &Value, path: &str, loops: &[Loop]) -> R<String> {
         let x = self.value(v, path, loops)?;
-        x.as_str().map(str::to_string).ok_or_else(|| Fail::Error(format!("{path}: expected a string, got {}", kind(&x))))
+        x.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Fail::Error(format!("{path}: expected a string, got {}", kind(&x))))
     }
 
     /// Finds a linked template's file: `relativePath` against this template's directory, or
@@ -953,12 +1334,20 @@ impl<'e, 'r> Scope<'e, 'r> {
             if let Some(local) = clean.strip_prefix("file://") {
                 candidates.push(PathBuf::from(local));
             }
-            let segs: Vec<&str> = clean.split("://").last().unwrap_or(clean).split('/').filter(|s| !s.is_empty()).collect();
+            let segs: Vec<&str> = clean
+                .split("://")
+                .last()
+                .unwrap_or(clean)
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
             for i in 0..segs.len() {
                 candidates.push(dir.join(segs[i..].join("/")));
             }
         } else {
-            return Err(Fail::Error(format!("{path}: a templateLink needs a relativePath or a uri")));
+            return Err(Fail::Error(format!(
+                "{path}: a templateLink needs a relativePath or a uri"
+            )));
         }
         for c in &candidates {
             if let Ok(text) = std::fs::read_to_string(c) {
@@ -967,7 +1356,11 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         Err(Fail::Error(format!(
             "{path}: linked template not found (tried {})",
-            candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+            candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 }
@@ -982,7 +1375,10 @@ enum IdKind {
 fn single_str(name: &str, vals: &[Value]) -> R<String> {
     match vals {
         [v] => Ok(as_str(name, v)?.to_string()),
-        _ => Err(Fail::Error(format!("{name}() expects 1 argument, got {}", vals.len()))),
+        _ => Err(Fail::Error(format!(
+            "{name}() expects 1 argument, got {}",
+            vals.len()
+        ))),
     }
 }
 
@@ -1020,10 +1416,16 @@ fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
             v => allowed.contains(v),
         };
         if !ok {
-            return Err(Fail::Error(format!("parameter '{name}': {v} is not one of the allowedValues {}", Value::Array(allowed.clone()))));
+            return Err(Fail::Error(format!(
+                "parameter '{name}': {v} is not one of the allowedValues {}",
+                Value::Array(allowed.clone())
+            )));
         }
     }
-    let ty = get(decl, "type").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    let ty = get(decl, "type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let type_ok = match ty.as_str() {
         "string" | "securestring" => v.is_string(),
         "int" => v.is_i64(),
@@ -1033,23 +1435,30 @@ fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
         _ => true,
     };
     if !type_ok && !v.is_null() {
-        return Err(Fail::Error(format!("parameter '{name}' is declared {ty} but its value is {}", kind(v))));
+        return Err(Fail::Error(format!(
+            "parameter '{name}' is declared {ty} but its value is {}",
+            kind(v)
+        )));
     }
     let bound = |k: &str| get(decl, k).and_then(Value::as_i64);
-    if let Some(i) = v.as_i64() {
-        if bound("minValue").is_some_and(|m| i < m) || bound("maxValue").is_some_and(|m| i > m) {
-            return Err(Fail::Error(format!("parameter '{name}': {i} is outside minValue/maxValue")));
-        }
+    if let Some(i) = v.as_i64()
+        && (bound("minValue").is_some_and(|m| i < m) || bound("maxValue").is_some_and(|m| i > m))
+    {
+        return Err(Fail::Error(format!(
+            "parameter '{name}': {i} is outside minValue/maxValue"
+        )));
     }
     let len = match v {
         Value::String(s) => Some(s.encode_utf16().count() as i64),
         Value::Array(a) => Some(a.len() as i64),
         _ => None,
     };
-    if let Some(l) = len {
-        if bound("minLength").is_some_and(|m| l < m) || bound("maxLength").is_some_and(|m| l > m) {
-            return Err(Fail::Error(format!("parameter '{name}': length {l} is outside minLength/maxLength")));
-        }
+    if let Some(l) = len
+        && (bound("minLength").is_some_and(|m| l < m) || bound("maxLength").is_some_and(|m| l > m))
+    {
+        return Err(Fail::Error(format!(
+            "parameter '{name}': length {l} is outside minLength/maxLength"
+        )));
     }
     Ok(())
 }
@@ -1074,11 +1483,30 @@ fn for_each_resource_decl(template: &Value, f: &mut dyn FnMut(&Value)) {
 /// Evaluates a single expression string (with or without brackets) against an empty
 /// template: for tests and for callers checking a function.
 pub fn evaluate_expression(text: &str, identity: &Identity) -> Result<Value, String> {
-    let engine = Engine { resolver: None, out: RefCell::default(), by_name: RefCell::default(), depth: RefCell::new(0) };
-    let scope = Scope::new(&engine, "expression".into(), &json!({}), BTreeMap::new(), identity.clone(), None, None, Vec::new())
-        .map_err(|e| e.to_string())?;
-    let s = Value::String(if text.starts_with('[') { text.to_string() } else { format!("[{text}]") });
+    let engine = Engine {
+        resolver: None,
+        out: RefCell::default(),
+        by_name: RefCell::default(),
+        depth: RefCell::new(0),
+    };
+    let scope = Scope::new(
+        &engine,
+        "expression".into(),
+        &json!({}),
+        BTreeMap::new(),
+        identity.clone(),
+        None,
+        None,
+        Vec::new(),
+    )
+    .map_err(|e| e.to_string())?;
+    let s = Value::String(if text.starts_with('[') {
+        text.to_string()
+    } else {
+        format!("[{text}]")
+    });
     scope.value(&s, "", &[]).map_err(|f| match f {
         Fail::Error(m) | Fail::Deferred(m) | Fail::Pending(m) => m,
+        Fail::Arm(e) => e.to_string(),
     })
 }

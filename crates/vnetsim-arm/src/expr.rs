@@ -44,7 +44,12 @@ pub fn classify(s: &str) -> Template<'_> {
 
 /// Parses the inside of `[...]`. The error says what was expected and at which character.
 pub fn parse(text: &str) -> Result<Expr, String> {
-    let mut p = P { s: text.as_bytes(), text, pos: 0, depth: 0 };
+    let mut p = P {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
     p.ws();
     let e = p.expr()?;
     p.ws();
@@ -119,7 +124,8 @@ impl P<'_> {
                 break;
             }
         }
-        (self.pos > start && !self.s[start].is_ascii_digit()).then(|| self.text[start..self.pos].to_string())
+        (self.pos > start && !self.s[start].is_ascii_digit())
+            .then(|| self.text[start..self.pos].to_string())
     }
     fn primary(&mut self) -> Result<Expr, String> {
         self.ws();
@@ -150,7 +156,9 @@ impl P<'_> {
                     self.pos += 1;
                 }
                 let t = &self.text[start..self.pos];
-                t.parse::<i64>().map(Expr::Int).map_err(|_| self.err(&format!("invalid integer '{t}'")))
+                t.parse::<i64>()
+                    .map(Expr::Int)
+                    .map_err(|_| self.err(&format!("invalid integer '{t}'")))
             }
             Some(_) => {
                 let start = self.pos;
@@ -196,8 +204,14 @@ mod tests {
 
     #[test]
     fn classify_follows_the_double_bracket_escape() {
-        assert_eq!(classify("[[not an expression]"), Template::Literal("[not an expression]".into()));
-        assert_eq!(classify("[parameters('a')]"), Template::Expression("parameters('a')"));
+        assert_eq!(
+            classify("[[not an expression]"),
+            Template::Literal("[not an expression]".into())
+        );
+        assert_eq!(
+            classify("[parameters('a')]"),
+            Template::Expression("parameters('a')")
+        );
         assert_eq!(classify("plain"), Template::Literal("plain".into()));
         assert_eq!(classify("[]").clone(), Template::Expression(""));
     }
@@ -206,10 +220,16 @@ mod tests {
     fn nested_calls_properties_indexes_and_escaped_quotes() {
         let e = parse("concat('it''s', parameters('x').a[0], -3)").unwrap();
         let p = Expr::Index(
-            Box::new(Expr::Prop(Box::new(call("parameters", vec![Expr::Str("x".into())])), "a".into())),
+            Box::new(Expr::Prop(
+                Box::new(call("parameters", vec![Expr::Str("x".into())])),
+                "a".into(),
+            )),
             Box::new(Expr::Int(0)),
         );
-        assert_eq!(e, call("concat", vec![Expr::Str("it's".into()), p, Expr::Int(-3)]));
+        assert_eq!(
+            e,
+            call("concat", vec![Expr::Str("it's".into()), p, Expr::Int(-3)])
+        );
     }
 
     #[test]

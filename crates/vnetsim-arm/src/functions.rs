@@ -40,7 +40,8 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         "json" => {
             arity(name, &args, 1, 1)?;
             let s = as_str(name, &args[0])?;
-            serde_json::from_str(s).map_err(|e| format!("json(): the argument is not valid JSON: {e}"))?
+            serde_json::from_str(s)
+                .map_err(|e| format!("json(): the argument is not valid JSON: {e}"))?
         }
         "string" => {
             arity(name, &args, 1, 1)?;
@@ -51,9 +52,16 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             match &args[0] {
                 Value::Number(n) if n.is_i64() => args[0].clone(),
                 Value::String(s) => Value::from(
-                    s.trim().parse::<i64>().map_err(|_| format!("int(): cannot convert '{s}' to an integer"))?,
+                    s.trim()
+                        .parse::<i64>()
+                        .map_err(|_| format!("int(): cannot convert '{s}' to an integer"))?,
                 ),
-                other => return Err(format!("int() expects an integer or a string, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "int() expects an integer or a string, got {}",
+                        kind(other)
+                    ));
+                }
             }
         }
         "bool" => {
@@ -63,7 +71,12 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 Value::Number(n) => Value::Bool(n.as_i64() != Some(0)),
                 Value::String(s) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
                 Value::String(s) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
-                other => return Err(format!("bool(): cannot convert {} to a boolean", to_display(other))),
+                other => {
+                    return Err(format!(
+                        "bool(): cannot convert {} to a boolean",
+                        to_display(other)
+                    ));
+                }
             }
         }
         "array" => {
@@ -79,7 +92,12 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 Value::String(s) => utf16(s).len(),
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
-                other => return Err(format!("length() expects a string, array or object, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "length() expects a string, array or object, got {}",
+                        kind(other)
+                    ));
+                }
             } as i64)
         }
         "empty" => {
@@ -89,14 +107,25 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 Value::String(s) => s.is_empty(),
                 Value::Array(a) => a.is_empty(),
                 Value::Object(o) => o.is_empty(),
-                other => return Err(format!("empty() expects a string, array or object, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "empty() expects a string, array or object, got {}",
+                        kind(other)
+                    ));
+                }
             })
         }
         "range" => {
             arity(name, &args, 2, 2)?;
             let (start, count) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
-            if count < 0 || count > 10_000 || start.checked_add(count).is_none_or(|e| e > i64::from(i32::MAX)) {
-                return Err(format!("range({start}, {count}): the count must be 0 to 10000 and start + count at most 2147483647"));
+            if !(0..=10_000).contains(&count)
+                || start
+                    .checked_add(count)
+                    .is_none_or(|e| e > i64::from(i32::MAX))
+            {
+                return Err(format!(
+                    "range({start}, {count}): the count must be 0 to 10000 and start + count at most 2147483647"
+                ));
             }
             Value::Array((start..start + count).map(Value::from).collect())
         }
@@ -105,7 +134,12 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             let s = match &args[0] {
                 Value::String(s) => s.clone(),
                 Value::Number(n) if n.is_i64() => n.to_string(),
-                other => return Err(format!("padLeft() expects a string or integer, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "padLeft() expects a string or integer, got {}",
+                        kind(other)
+                    ));
+                }
             };
             let total = as_int(name, &args[1])?;
             let pad = match args.get(2) {
@@ -129,14 +163,31 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             let s = as_str(name, &args[0])?;
             let delims: Vec<String> = match &args[1] {
                 Value::String(d) => vec![d.clone()],
-                Value::Array(a) => a.iter().map(|d| as_str(name, d).map(str::to_string)).collect::<Result<_, _>>()?,
-                other => return Err(format!("split() expects a string or array delimiter, got {}", kind(other))),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|d| as_str(name, d).map(str::to_string))
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(format!(
+                        "split() expects a string or array delimiter, got {}",
+                        kind(other)
+                    ));
+                }
             };
-            Value::Array(split_multi(s, &delims).into_iter().map(Value::String).collect())
+            Value::Array(
+                split_multi(s, &delims)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )
         }
         "replace" => {
             arity(name, &args, 3, 3)?;
-            let (s, old, new) = (as_str(name, &args[0])?, as_str(name, &args[1])?, as_str(name, &args[2])?);
+            let (s, old, new) = (
+                as_str(name, &args[0])?,
+                as_str(name, &args[1])?,
+                as_str(name, &args[2])?,
+            );
             if old.is_empty() {
                 return Err("replace(): the old string cannot be empty".into());
             }
@@ -154,23 +205,39 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 (Value::Object(o), Value::String(k)) => o.keys().any(|x| x.eq_ignore_ascii_case(k)),
                 // Case-sensitive for strings, per the contains page.
                 (Value::String(s), x) => s.contains(&to_display(x)),
-                (c, _) => return Err(format!("contains() expects an array, object or string, got {}", kind(c))),
+                (c, _) => {
+                    return Err(format!(
+                        "contains() expects an array, object or string, got {}",
+                        kind(c)
+                    ));
+                }
             })
         }
         "first" | "last" => {
             let v = one(name, &args)?;
             match v {
-                Value::Array(a) => (if name == "first" { a.first() } else { a.last() }).cloned().unwrap_or(Value::Null),
+                Value::Array(a) => (if name == "first" { a.first() } else { a.last() })
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 Value::String(s) => {
-                    let c = if name == "first" { s.chars().next() } else { s.chars().last() };
+                    let c = if name == "first" {
+                        s.chars().next()
+                    } else {
+                        s.chars().last()
+                    };
                     Value::String(c.map(String::from).unwrap_or_default())
                 }
-                other => return Err(format!("{name}() expects an array or string, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "{name}() expects an array or string, got {}",
+                        kind(other)
+                    ));
+                }
             }
         }
         "createarray" => Value::Array(args),
         "createobject" => {
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err("createObject() expects pairs of key and value".into());
             }
             let mut m = Map::new();
@@ -193,9 +260,20 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             Value::from(r.ok_or_else(|| format!("{name}({a}, {b}) overflows a 64-bit integer"))?)
         }
         "min" | "max" => {
-            let items = if args.len() == 1 && args[0].is_array() { args[0].as_array().cloned().unwrap_or_default() } else { args };
-            let ints = items.iter().map(|v| as_int(name, v)).collect::<Result<Vec<_>, _>>()?;
-            let r = if name == "min" { ints.iter().min() } else { ints.iter().max() };
+            let items = if args.len() == 1 && args[0].is_array() {
+                args[0].as_array().cloned().unwrap_or_default()
+            } else {
+                args
+            };
+            let ints = items
+                .iter()
+                .map(|v| as_int(name, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let r = if name == "min" {
+                ints.iter().min()
+            } else {
+                ints.iter().max()
+            };
             Value::from(*r.ok_or_else(|| format!("{name}() needs at least one value"))?)
         }
         "less" | "lessorequals" | "greater" | "greaterorequals" => {
@@ -211,7 +289,10 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 _ => ord.is_ge(),
             })
         }
-        "coalesce" => args.into_iter().find(|v| !v.is_null()).unwrap_or(Value::Null),
+        "coalesce" => args
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
         "substring" => {
             arity(name, &args, 2, 3)?;
             let s = utf16(as_str(name, &args[0])?);
@@ -221,9 +302,14 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 None => s.len() as i64 - start,
             };
             if start < 0 || len < 0 || start + len > s.len() as i64 {
-                return Err(format!("substring(): start {start} and length {len} are outside a string of length {}", s.len()));
+                return Err(format!(
+                    "substring(): start {start} and length {len} are outside a string of length {}",
+                    s.len()
+                ));
             }
-            Value::String(String::from_utf16_lossy(&s[start as usize..(start + len) as usize]))
+            Value::String(String::from_utf16_lossy(
+                &s[start as usize..(start + len) as usize],
+            ))
         }
         "indexof" | "lastindexof" => {
             arity(name, &args, 2, 2)?;
@@ -231,12 +317,20 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             let s = utf16(&as_str(name, &args[0])?.to_lowercase());
             let f = utf16(&as_str(name, &args[1])?.to_lowercase());
             let pos = if f.is_empty() {
-                Some(if name == "indexof" { 0 } else { s.len().saturating_sub(1) })
+                Some(if name == "indexof" {
+                    0
+                } else {
+                    s.len().saturating_sub(1)
+                })
             } else if f.len() > s.len() {
                 None
             } else {
                 let mut hits = (0..=s.len() - f.len()).filter(|&i| s[i..i + f.len()] == f[..]);
-                if name == "indexof" { hits.next() } else { hits.last() }
+                if name == "indexof" {
+                    hits.next()
+                } else {
+                    hits.next_back()
+                }
             };
             Value::from(pos.map_or(-1, |p| p as i64))
         }
@@ -244,7 +338,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             arity(name, &args, 2, 2)?;
             let s = as_str(name, &args[0])?.to_lowercase();
             let f = as_str(name, &args[1])?.to_lowercase();
-            Value::Bool(if name == "startswith" { s.starts_with(&f) } else { s.ends_with(&f) })
+            Value::Bool(if name == "startswith" {
+                s.starts_with(&f)
+            } else {
+                s.ends_with(&f)
+            })
         }
         "take" | "skip" => {
             arity(name, &args, 2, 2)?;
@@ -252,15 +350,28 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             match &args[0] {
                 Value::Array(a) => {
                     let n = n.min(a.len());
-                    Value::Array(if name == "take" { a[..n].to_vec() } else { a[n..].to_vec() })
+                    Value::Array(if name == "take" {
+                        a[..n].to_vec()
+                    } else {
+                        a[n..].to_vec()
+                    })
                 }
                 Value::String(s) => {
                     let u = utf16(s);
                     let n = n.min(u.len());
-                    Value::String(String::from_utf16_lossy(if name == "take" { &u[..n] } else { &u[n..] }))
+                    Value::String(String::from_utf16_lossy(if name == "take" {
+                        &u[..n]
+                    } else {
+                        &u[n..]
+                    }))
                 }
                 Value::Null => Value::Null,
-                other => return Err(format!("{name}() expects an array or string, got {}", kind(other))),
+                other => {
+                    return Err(format!(
+                        "{name}() expects an array or string, got {}",
+                        kind(other)
+                    ));
+                }
             }
         }
         "join" => {
@@ -273,8 +384,15 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         }
         "uniquestring" | "guid" => {
             arity(name, &args, 1, usize::MAX)?;
-            let parts = args.iter().map(|a| as_str(name, a)).collect::<Result<Vec<_>, _>>()?;
-            Value::String(if name == "guid" { hash::guid(&parts) } else { hash::unique_string(&parts) })
+            let parts = args
+                .iter()
+                .map(|a| as_str(name, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            Value::String(if name == "guid" {
+                hash::guid(&parts)
+            } else {
+                hash::unique_string(&parts)
+            })
         }
         "uri" => {
             arity(name, &args, 2, 2)?;
@@ -350,7 +468,9 @@ fn union(args: Vec<Value>) -> Result<Value, String> {
         Value::Object(_) => {
             let mut acc = Map::new();
             for a in args {
-                let Value::Object(o) = a else { return Err("union() mixes objects with other values".into()) };
+                let Value::Object(o) = a else {
+                    return Err("union() mixes objects with other values".into());
+                };
                 merge_deep(&mut acc, o);
             }
             Ok(Value::Object(acc))
@@ -358,7 +478,9 @@ fn union(args: Vec<Value>) -> Result<Value, String> {
         Value::Array(_) => {
             let mut acc: Vec<Value> = Vec::new();
             for a in args {
-                let Value::Array(x) = a else { return Err("union() mixes arrays with other values".into()) };
+                let Value::Array(x) = a else {
+                    return Err("union() mixes arrays with other values".into());
+                };
                 for v in x {
                     if !acc.contains(&v) {
                         acc.push(v);
@@ -367,7 +489,10 @@ fn union(args: Vec<Value>) -> Result<Value, String> {
             }
             Ok(Value::Array(acc))
         }
-        other => Err(format!("union() expects objects or arrays, got {}", kind(other))),
+        other => Err(format!(
+            "union() expects objects or arrays, got {}",
+            kind(other)
+        )),
     }
 }
 
@@ -389,7 +514,9 @@ fn intersection(args: Vec<Value>) -> Result<Value, String> {
         Value::Object(first) => {
             let mut out = first.clone();
             for a in &args[1..] {
-                let o = a.as_object().ok_or("intersection() mixes objects with other values")?;
+                let o = a
+                    .as_object()
+                    .ok_or("intersection() mixes objects with other values")?;
                 out.retain(|k, v| o.get(k) == Some(v));
             }
             Ok(Value::Object(out))
@@ -397,13 +524,20 @@ fn intersection(args: Vec<Value>) -> Result<Value, String> {
         Value::Array(first) => {
             let mut out: Vec<Value> = Vec::new();
             for v in first {
-                if !out.contains(v) && args[1..].iter().all(|a| a.as_array().is_some_and(|x| x.contains(v))) {
+                if !out.contains(v)
+                    && args[1..]
+                        .iter()
+                        .all(|a| a.as_array().is_some_and(|x| x.contains(v)))
+                {
                     out.push(v.clone());
                 }
             }
             Ok(Value::Array(out))
         }
-        other => Err(format!("intersection() expects objects or arrays, got {}", kind(other))),
+        other => Err(format!(
+            "intersection() expects objects or arrays, got {}",
+            kind(other)
+        )),
     }
 }
 
@@ -432,13 +566,25 @@ fn format_fn(args: &[Value]) -> Result<Value, String> {
                         None => return Err(format!("format(): unterminated '{{' in '{f}'")),
                     }
                 }
-                let (head, fmt) = spec.split_once(':').map_or((spec.as_str(), None), |(h, f)| (h, Some(f)));
-                let (idx, align) = head.split_once(',').map_or((head, None), |(i, a)| (i, Some(a)));
-                let i: usize = idx.trim().parse().map_err(|_| format!("format(): invalid placeholder '{{{spec}}}'"))?;
-                let v = args.get(i + 1).ok_or_else(|| format!("format(): placeholder {{{i}}} has no argument"))?;
+                let (head, fmt) = spec
+                    .split_once(':')
+                    .map_or((spec.as_str(), None), |(h, f)| (h, Some(f)));
+                let (idx, align) = head
+                    .split_once(',')
+                    .map_or((head, None), |(i, a)| (i, Some(a)));
+                let i: usize = idx
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("format(): invalid placeholder '{{{spec}}}'"))?;
+                let v = args
+                    .get(i + 1)
+                    .ok_or_else(|| format!("format(): placeholder {{{i}}} has no argument"))?;
                 let mut s = format_one(v, fmt)?;
                 if let Some(a) = align {
-                    let w: i64 = a.trim().parse().map_err(|_| format!("format(): invalid alignment in '{{{spec}}}'"))?;
+                    let w: i64 = a
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("format(): invalid alignment in '{{{spec}}}'"))?;
                     let pad = (w.unsigned_abs() as usize).saturating_sub(s.chars().count());
                     let fill = " ".repeat(pad);
                     s = if w < 0 { s + &fill } else { fill + &s };
@@ -453,10 +599,20 @@ fn format_fn(args: &[Value]) -> Result<Value, String> {
 }
 
 fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
-    let Some(fmt) = fmt else { return Ok(to_display(v)) };
-    let n = v.as_i64().ok_or_else(|| format!("format(): ':{fmt}' needs an integer, got {}", to_display(v)))?;
+    let Some(fmt) = fmt else {
+        return Ok(to_display(v));
+    };
+    let n = v
+        .as_i64()
+        .ok_or_else(|| format!("format(): ':{fmt}' needs an integer, got {}", to_display(v)))?;
     let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
-    let digits: usize = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| format!("format(): unsupported format '{fmt}'"))? };
+    let digits: usize = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| format!("format(): unsupported format '{fmt}'"))?
+    };
     Ok(match kind {
         "D" | "d" => {
             let s = format!("{:0digits$}", n.unsigned_abs());
@@ -473,10 +629,18 @@ fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
                 }
                 grouped.push(c);
             }
-            let frac = if digits > 0 { format!(".{}", "0".repeat(digits)) } else { String::new() };
+            let frac = if digits > 0 {
+                format!(".{}", "0".repeat(digits))
+            } else {
+                String::new()
+            };
             format!("{}{grouped}{frac}", if n < 0 { "-" } else { "" })
         }
-        _ => return Err(format!("format(): unsupported format '{fmt}' (supported: D, X, x, N)")),
+        _ => {
+            return Err(format!(
+                "format(): unsupported format '{fmt}' (supported: D, X, x, N)"
+            ));
+        }
     })
 }
 
@@ -512,7 +676,10 @@ fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Strin
             (a, usize::MAX) => format!("at least {a}"),
             (a, b) => format!("{a} to {b}"),
         };
-        return Err(format!("{name}() expects {want} argument(s), got {}", args.len()));
+        return Err(format!(
+            "{name}() expects {want} argument(s), got {}",
+            args.len()
+        ));
     }
     Ok(())
 }
@@ -524,15 +691,18 @@ fn one<'a>(name: &str, args: &'a [Value]) -> Result<&'a Value, String> {
 
 /// The argument as a string, or an error naming the function.
 pub fn as_str<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
-    v.as_str().ok_or_else(|| format!("{name}() expects a string, got {}", kind(v)))
+    v.as_str()
+        .ok_or_else(|| format!("{name}() expects a string, got {}", kind(v)))
 }
 
 /// The argument as an integer, or an error naming the function.
 pub fn as_int(name: &str, v: &Value) -> Result<i64, String> {
-    v.as_i64().ok_or_else(|| format!("{name}() expects an integer, got {}", kind(v)))
+    v.as_i64()
+        .ok_or_else(|| format!("{name}() expects an integer, got {}", kind(v)))
 }
 
 /// The argument as a boolean, or an error naming the function.
 pub fn as_bool(name: &str, v: &Value) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| format!("{name}() expects a boolean, got {}", kind(v)))
+    v.as_bool()
+        .ok_or_else(|| format!("{name}() expects a boolean, got {}", kind(v)))
 }

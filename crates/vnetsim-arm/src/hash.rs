@@ -17,21 +17,45 @@ pub fn murmur64(data: &[u8]) -> u64 {
     const C2: u32 = 2_869_860_233; // 0xab0e9789
     let len = data.len();
     let (mut h1, mut h2) = (0u32, 0u32);
-    let word = |b: &[u8]| b.iter().rev().fold(0u32, |acc, &x| (acc << 8) | u32::from(x));
+    let word = |b: &[u8]| {
+        b.iter()
+            .rev()
+            .fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
+    };
     let mut i = 0;
     while i + 7 < len {
-        let k1 = word(&data[i..i + 4]).wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h1 = (h1 ^ k1).rotate_left(19).wrapping_add(h2).wrapping_mul(5).wrapping_add(1_444_728_091);
-        let k2 = word(&data[i + 4..i + 8]).wrapping_mul(C2).rotate_left(17).wrapping_mul(C1);
-        h2 = (h2 ^ k2).rotate_left(13).wrapping_add(h1).wrapping_mul(5).wrapping_add(197_830_471);
+        let k1 = word(&data[i..i + 4])
+            .wrapping_mul(C1)
+            .rotate_left(15)
+            .wrapping_mul(C2);
+        h1 = (h1 ^ k1)
+            .rotate_left(19)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(1_444_728_091);
+        let k2 = word(&data[i + 4..i + 8])
+            .wrapping_mul(C2)
+            .rotate_left(17)
+            .wrapping_mul(C1);
+        h2 = (h2 ^ k2)
+            .rotate_left(13)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(197_830_471);
         i += 8;
     }
     let tail = len - i;
     if tail > 0 {
-        let k1 = word(&data[i..i + tail.min(4)]).wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        let k1 = word(&data[i..i + tail.min(4)])
+            .wrapping_mul(C1)
+            .rotate_left(15)
+            .wrapping_mul(C2);
         h1 ^= k1;
         if tail > 4 {
-            let k2 = word(&data[i + 4..len]).wrapping_mul(C2).rotate_left(17).wrapping_mul(C1);
+            let k2 = word(&data[i + 4..len])
+                .wrapping_mul(C2)
+                .rotate_left(17)
+                .wrapping_mul(C1);
             h2 ^= k2;
         }
     }
@@ -72,8 +96,9 @@ pub fn unique_string(parts: &[&str]) -> String {
 }
 
 /// ARM's namespace for `guid()` (RFC 4122 byte order).
-const ARM_NAMESPACE: [u8; 16] =
-    [0x11, 0xfb, 0x06, 0xfb, 0x71, 0x2d, 0x4d, 0xdd, 0x98, 0xc7, 0xe7, 0x1b, 0xbd, 0x58, 0x88, 0x30];
+const ARM_NAMESPACE: [u8; 16] = [
+    0x11, 0xfb, 0x06, 0xfb, 0x71, 0x2d, 0x4d, 0xdd, 0x98, 0xc7, 0xe7, 0x1b, 0xbd, 0x58, 0x88, 0x30,
+];
 
 /// `guid(parts...)`: a version-5 UUID of the parts joined with `-` in ARM's namespace,
 /// lower-case with hyphens.
@@ -86,12 +111,25 @@ pub fn guid(parts: &[&str]) -> String {
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// SHA-1 (FIPS 180-4), only for UUID version 5.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xefcd_ab89,
+        0x98ba_dcfe,
+        0x1032_5476,
+        0xc3d2_e1f0,
+    ];
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -115,7 +153,12 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
                 _ => (b ^ c ^ d, 0xca62_c1d6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -143,10 +186,15 @@ mod tests {
 
     #[test]
     fn sha1_matches_fips_180_vectors() {
-        assert_eq!(hex(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(
-            hex(&sha1(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            hex(&sha1(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            )),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
         );
     }
@@ -157,7 +205,10 @@ mod tests {
     #[test]
     fn unique_string_matches_azure_published_value() {
         assert_eq!(
-            unique_string(&["/subscriptions/00000000-0000-0000-0000-000000000000", "resource-id"]),
+            unique_string(&[
+                "/subscriptions/00000000-0000-0000-0000-000000000000",
+                "resource-id"
+            ]),
             "cwvxuqg24sifi"
         );
     }
@@ -167,7 +218,11 @@ mod tests {
         for n in 0..40 {
             let s = unique_string(&[&"x".repeat(n)]);
             assert_eq!(s.len(), 13);
-            assert!(s.bytes().all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)), "{s}");
+            assert!(
+                s.bytes()
+                    .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)),
+                "{s}"
+            );
         }
         // Different tails give different hashes (every tail branch reaches the result).
         let all: std::collections::BTreeSet<String> =

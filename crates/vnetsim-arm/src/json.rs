@@ -21,7 +21,12 @@ pub struct JsonError {
 
 /// Parses ARM-flavoured JSON (comments, trailing commas, raw newlines in strings).
 pub fn parse(text: &str) -> Result<Value, JsonError> {
-    let mut p = Parser { src: text.as_bytes(), text, pos: 0, depth: 0 };
+    let mut p = Parser {
+        src: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
     // A UTF-8 byte order mark is accepted, as ARM does.
     if text.starts_with('\u{feff}') {
         p.pos = 3;
@@ -56,7 +61,11 @@ impl Parser<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        JsonError { line, column, message: message.into() }
+        JsonError {
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -229,7 +238,11 @@ impl Parser<'_> {
                             {
                                 self.pos += 2;
                                 let lo = self.hex4()?;
-                                char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff))
+                                char::from_u32(
+                                    0x10000
+                                        + ((hi - 0xd800) << 10)
+                                        + (lo.wrapping_sub(0xdc00) & 0x3ff),
+                                )
                             } else {
                                 char::from_u32(hi)
                             };
@@ -250,7 +263,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let digits = self.src.get(self.pos..self.pos + 4).ok_or_else(|| self.err("truncated \\u escape"))?;
+        let digits = self
+            .src
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("truncated \\u escape"))?;
         let s = std::str::from_utf8(digits).map_err(|_| self.err("invalid \\u escape"))?;
         let v = u32::from_str_radix(s, 16).map_err(|_| self.err("invalid \\u escape"))?;
         self.pos += 4;
@@ -272,10 +288,8 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let s = &self.text[start..self.pos];
-        if !float {
-            if let Ok(i) = s.parse::<i64>() {
-                return Ok(Value::Number(i.into()));
-            }
+        if let (false, Ok(i)) = (float, s.parse::<i64>()) {
+            return Ok(Value::Number(i.into()));
         }
         s.parse::<f64>()
             .ok()
@@ -299,7 +313,9 @@ mod tests {
 
     #[test]
     fn comments_trailing_commas_and_raw_newlines_are_accepted() {
-        let v = parse("{\n // a comment\n \"a\": [1, 2,], /* block\n comment */ \"b\": \"x\ny\",\n}").unwrap();
+        let v =
+            parse("{\n // a comment\n \"a\": [1, 2,], /* block\n comment */ \"b\": \"x\ny\",\n}")
+                .unwrap();
         assert_eq!(v, json!({"a": [1, 2], "b": "x\ny"}));
     }
 

@@ -135,12 +135,16 @@ pub struct EvaluatedTemplate {
 impl EvaluatedTemplate {
     /// The resources of a type (case-insensitive), in order.
     pub fn of_type<'a>(&'a self, type_: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
-        self.resources.iter().filter(move |r| r.type_.eq_ignore_ascii_case(type_))
+        self.resources
+            .iter()
+            .filter(move |r| r.type_.eq_ignore_ascii_case(type_))
     }
 
     /// The resource of that type and full name (case-insensitive), if deployed.
     pub fn find(&self, type_: &str, name: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.type_.eq_ignore_ascii_case(type_) && r.name.eq_ignore_ascii_case(name))
+        self.resources
+            .iter()
+            .find(|r| r.type_.eq_ignore_ascii_case(type_) && r.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -148,10 +152,24 @@ impl EvaluatedTemplate {
 /// A Key Vault `reference` parameter has no value here; it is left out so the template's
 /// default (if any) applies.
 pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, Value>, ArmError> {
-    let v = json::parse(text).map_err(|source| ArmError::Json { file: file.into(), source })?;
-    let err = |path: &str, message: &str| ArmError::Template { file: file.into(), path: path.into(), message: message.into() };
-    let params = v.get("parameters").ok_or_else(|| err("parameters", "a parameters file needs a \"parameters\" object"))?;
-    let params = params.as_object().ok_or_else(|| err("parameters", "must be an object"))?;
+    let v = json::parse(text).map_err(|source| ArmError::Json {
+        file: file.into(),
+        source,
+    })?;
+    let err = |path: &str, message: &str| ArmError::Template {
+        file: file.into(),
+        path: path.into(),
+        message: message.into(),
+    };
+    let params = v.get("parameters").ok_or_else(|| {
+        err(
+            "parameters",
+            "a parameters file needs a \"parameters\" object",
+        )
+    })?;
+    let params = params
+        .as_object()
+        .ok_or_else(|| err("parameters", "must be an object"))?;
     let mut out = BTreeMap::new();
     for (k, p) in params {
         match p.get("value") {
@@ -159,7 +177,12 @@ pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, 
                 out.insert(k.clone(), v.clone());
             }
             None if p.get("reference").is_some() => {}
-            None => return Err(err(&format!("parameters.{k}"), "expected {\"value\": ...} or a Key Vault \"reference\"")),
+            None => {
+                return Err(err(
+                    &format!("parameters.{k}"),
+                    "expected {\"value\": ...} or a Key Vault \"reference\"",
+                ));
+            }
         }
     }
     Ok(out)
@@ -168,13 +191,23 @@ pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, 
 /// Reads and evaluates a template file, with an optional parameters file; linked templates
 /// are resolved against the template's directory. `opts.parameters` (and overrides) take
 /// precedence over the parameters file.
-pub fn evaluate_file(template: &Path, parameters: Option<&Path>, opts: EvalOptions<'_>) -> Result<EvaluatedTemplate, ArmError> {
+pub fn evaluate_file(
+    template: &Path,
+    parameters: Option<&Path>,
+    opts: EvalOptions<'_>,
+) -> Result<EvaluatedTemplate, ArmError> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ArmError::Io { file: p.display().to_string(), message: e.to_string() })
+        std::fs::read_to_string(p).map_err(|e| ArmError::Io {
+            file: p.display().to_string(),
+            message: e.to_string(),
+        })
     };
     let text = read(template)?;
     let file = template.display().to_string();
-    let t = json::parse(&text).map_err(|source| ArmError::Json { file: file.clone(), source })?;
+    let t = json::parse(&text).map_err(|source| ArmError::Json {
+        file: file.clone(),
+        source,
+    })?;
     let mut opts = opts;
     if let Some(p) = parameters {
         let mut from_file = parse_parameters_file(&read(p)?, &p.display().to_string())?;

@@ -1,0 +1,442 @@
+//! Whole templates: copy loops (resource, property, variable, output), child resources,
+//! conditions, parameters files and overrides, nested and linked deployments, subscription
+//! scope, deferred references, and the errors a bad template gets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use vnetsim_arm::{
+    ArmError, EvalOptions, ReferenceRequest, ReferenceResolver, evaluate, evaluate_file,
+};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/templates")
+}
+
+fn prefixes(r: &vnetsim_arm::Resource) -> Vec<String> {
+    r.properties["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["properties"]["addressPrefix"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The hub-spoke sample with its parameters file (4 spokes, northeurope) and an override.
+#[test]
+fn hub_spoke_firewall_with_parameters_file_and_override() {
+    let mut overrides = BTreeMap::new();
+    overrides.insert("deployJumpbox".to_string(), "true".to_string());
+    let t = evaluate_file(
+        &dir().join("hub-spoke-firewall/azuredeploy.json"),
+        Some(&dir().join("hub-spoke-firewall/azuredeploy.parameters.json")),
+        EvalOptions {
+            overrides,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let vnets: Vec<&str> = t
+        .of_type("Microsoft.Network/virtualNetworks")
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(
+        vnets,
+        ["hub-vnet", "spoke-01", "spoke-02", "spoke-03", "spoke-04"]
+    );
+    let spoke3 = t
+        .find("Microsoft.Network/virtualNetworks", "spoke-03")
+        .unwrap();
+    assert_eq!(
+        prefixes(spoke3),
+        ["10.3.0.0/24", "10.3.1.0/24"],
+        "property copy loop"
+    );
+    assert_eq!(spoke3.properties["subnets"][1]["name"], json!("data"));
+    assert_eq!(
+        spoke3.properties["addressSpace"]["addressPrefixes"],
+        json!(["10.3.0.0/16"])
+    );
+    assert_eq!(
+        spoke3.location.as_deref(),
+        Some("northeurope"),
+        "parameters file value"
+    );
+    assert_eq!(spoke3.json_path, "resources[2]<copy 2>");
+    // Child declared inside its parent, deployed because of the override.
+    let jump = t
+        .find(
+            "Microsoft.Network/virtualNetworks/subnets",
+            "hub-vnet/jumpbox",
+        )
+        .unwrap();
+    assert_eq!(jump.properties["addressPrefix"], json!("10.0.3.0/24"));
+    assert!(
+        jump.id
+            .ends_with("/providers/Microsoft.Network/virtualNetworks/hub-vnet/subnets/jumpbox")
+    );
+    // Nested children of a copied resource: one per copy, full names composed.
+    let peerings: Vec<&str> = t
+        .of_type("Microsoft.Network/virtualNetworks/virtualNetworkPeerings")
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(peerings.len(), 8);
+    assert!(peerings.contains(&"spoke-04/to-hub"));
+    assert!(peerings.contains(&"hub-vnet/to-spoke-04"));
+    // Variable copy loop, json(format('{{...}}')) and if(..., json('null')).
+    let fw = t
+        .of_type("Microsoft.Network/azureFirewalls")
+        .next()
+        .unwrap();
+    assert!(
+        fw.name.starts_with("fw-") && fw.name.len() == 16,
+        "{}",
+        fw.name
+    );
+    assert_eq!(fw.zones, ["1", "2", "3"]);
+    let ipc = fw.properties["ipConfigurations"].as_array().unwrap();
+    assert_eq!(ipc.len(), 2);
+    assert!(
+        ipc[0]["properties"]["subnet"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/virtualNetworks/hub-vnet/subnets/AzureFirewallSubnet")
+    );
+    assert_eq!(ipc[1]["properties"]["subnet"], Value::Null);
+    assert!(
+        ipc[1]["properties"]["publicIPAddress"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/publicIPAddresses/fw-pip2")
+    );
+    assert_eq!(t.of_type("Microsoft.Network/publicIPAddresses").count(), 2);
+    assert_eq!(t.of_type("Microsoft.Network/networkInterfaces").count(), 4);
+    let rt = t
+        .find("Microsoft.Network/routeTables", "spokes-to-firewall")
+        .unwrap();
+    assert_eq!(
+        rt.properties["routes"][0]["properties"]["nextHopIpAddress"],
+        json!("10.0.1.4")
+    );
+    // Output copy, and the firewall's private IP deferred (runtime state).
+    assert_eq!(
+        t.outputs["spokeNames"],
+        json!(["spoke-01", "spoke-02", "spoke-03", "spoke-04"])
+    );
+    assert_eq!(t.deferred.len(), 1);
+    assert_eq!(t.deferred[0].json_path, "outputs.firewallPrivateIp.value");
+}
+
+#[test]
+fn condition_false_skips_the_resource_and_defaults_apply() {
+    let t = evaluate_file(
+        &dir().join("hub-spoke-firewall/azuredeploy.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        t.find(
+            "Microsoft.Network/virtualNetworks/subnets",
+            "hub-vnet/jumpbox"
+        )
+        .is_none()
+    );
+    assert_eq!(t.of_type("Microsoft.Network/virtualNetworks").count(), 4);
+    assert_eq!(
+        t.resources[0].location.as_deref(),
+        Some("westeurope"),
+        "[resourceGroup().location] default"
+    );
+}
+
+struct FirewallIp;
+impl ReferenceResolver for FirewallIp {
+    fn resolve(&self, r: &ReferenceRequest<'_>) -> Option<Value> {
+        let id = r.resource_id?;
+        id.contains("/azureFirewalls/").then(
+            || json!({"ipConfigurations": [{"properties": {"privateIPAddress": "10.0.1.4"}}]}),
+        )
+    }
+}
+
+#[test]
+fn reference_to_a_template_resource_is_asked_of_the_resolver() {
+    let t = evaluate_file(
+        &dir().join("hub-spoke-firewall/azuredeploy.json"),
+        None,
+        EvalOptions {
+            resolver: Some(&FirewallIp),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(t.outputs["firewallPrivateIp"], json!("10.0.1.4"));
+    assert!(t.deferred.is_empty());
+}
+
+/// Nested deployments: inner scope with passed parameters, outer scope reading the parent's
+/// parameters (case-insensitively), another resource group, and a linked template by
+/// relative path whose inputs come from another deployment's outputs.
+#[test]
+fn nested_inner_outer_and_linked_deployments() {
+    let t = evaluate_file(
+        &dir().join("nested/azuredeploy.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    let vnet = t
+        .find("Microsoft.Network/virtualNetworks", "corp-vnet")
+        .unwrap();
+    assert_eq!(
+        prefixes(vnet),
+        ["10.50.0.0/24", "10.50.1.0/24", "10.50.2.0/24"]
+    );
+    assert_eq!(vnet.properties["subnets"][2]["name"], json!("snet-3"));
+    assert_eq!(vnet.deployment, ["inner-vnet"]);
+    assert_eq!(
+        vnet.json_path,
+        "resources[1].properties.template.resources[0]"
+    );
+    assert!(
+        t.find("Microsoft.Network/networkSecurityGroups", "corp-nsg")
+            .is_some(),
+        "outer scope"
+    );
+    let other = t
+        .find("Microsoft.Network/virtualNetworks", "other-rg-vnet")
+        .unwrap();
+    assert_eq!(other.resource_group.as_deref(), Some("other-rg"));
+    assert!(other.id.contains("/resourceGroups/other-rg/"));
+    let peering = t
+        .of_type("Microsoft.Network/virtualNetworks/virtualNetworkPeerings")
+        .next()
+        .unwrap();
+    assert_eq!(peering.name, "corp-vnet/to-corp-vnet");
+    assert_eq!(
+        peering.properties["remoteVirtualNetwork"]["id"],
+        json!(vnet.id)
+    );
+    assert!(
+        peering.json_path.starts_with("resources[0]<"),
+        "{}",
+        peering.json_path
+    );
+    assert_eq!(t.outputs["peeringName"], json!("corp-vnet/to-corp-vnet"));
+    assert_eq!(t.outputs["subnets"], json!(3));
+    assert_eq!(t.outputs["otherRg"], json!("other-rg"));
+}
+
+#[test]
+fn subscription_scope_template_deploys_into_its_resource_group() {
+    let t = evaluate_file(
+        &dir().join("nested/subscription.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    let rg = t
+        .find("Microsoft.Resources/resourceGroups", "net-rg")
+        .unwrap();
+    assert_eq!(
+        rg.id,
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net-rg"
+    );
+    assert_eq!(rg.location.as_deref(), Some("swedencentral"));
+    let vnet = t
+        .find("Microsoft.Network/virtualNetworks", "landing-vnet")
+        .unwrap();
+    assert_eq!(vnet.resource_group.as_deref(), Some("net-rg"));
+    assert_eq!(t.outputs["vnetId"], json!(vnet.id));
+    assert_eq!(
+        t.outputs["rgId"],
+        json!(
+            "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Resources/resourceGroups/net-rg"
+        )
+    );
+}
+
+fn eval_json(text: &str) -> Result<vnetsim_arm::EvaluatedTemplate, ArmError> {
+    evaluate(
+        &vnetsim_arm::json::parse(text).unwrap(),
+        &EvalOptions::default(),
+    )
+}
+
+#[test]
+fn symbolic_name_resources_and_existing_ones() {
+    let t = eval_json(
+        r#"{"languageVersion": "2.0", "resources": {
+            "vnet": {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "v1",
+                     "properties": {"addressSpace": {"addressPrefixes": ["10.9.0.0/16"]}}},
+            "old": {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "v0", "existing": true}
+        }}"#,
+    )
+    .unwrap();
+    assert_eq!(t.resources.len(), 1);
+    assert_eq!(t.resources[0].json_path, "resources.vnet");
+    assert_eq!(t.resources[0].api_version.as_deref(), Some("2023-04-01"));
+    assert_eq!(t.warnings.len(), 1);
+}
+
+#[test]
+fn keys_are_case_insensitive_and_double_brackets_escape() {
+    let t = eval_json(
+        r#"{"parameters": {"VnetName": {"type": "string", "defaultValue": "Hub"}},
+            "variables": {"Config": {"AddressPrefix": "10.1.0.0/16"}},
+            "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "[parameters('vnetname')]",
+              "properties": {"addressSpace": {"addressPrefixes": ["[variables('CONFIG').addressprefix]"]},
+                             "note": "[[not an expression]"}}]}"#,
+    )
+    .unwrap();
+    let r = &t.resources[0];
+    assert_eq!(r.name, "Hub");
+    assert_eq!(
+        r.properties["addressSpace"]["addressPrefixes"],
+        json!(["10.1.0.0/16"])
+    );
+    assert_eq!(r.properties["note"], json!("[not an expression]"));
+}
+
+#[test]
+fn override_types_follow_the_declaration() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"parameters": {"n": {"type": "int"}, "list": {"type": "array"}, "on": {"type": "bool"}},
+            "outputs": {"o": {"type": "object", "value": "[createObject('n', parameters('n'), 'list', parameters('LIST'), 'on', parameters('on'))]"}}}"#,
+    )
+    .unwrap();
+    let mut overrides = BTreeMap::new();
+    overrides.insert("N".to_string(), "3".to_string());
+    overrides.insert("list".to_string(), "[\"a\", \"b\",]".to_string());
+    overrides.insert("on".to_string(), "False".to_string());
+    let out = evaluate(
+        &t,
+        &EvalOptions {
+            overrides,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out.outputs["o"],
+        json!({"n": 3, "list": ["a", "b"], "on": false})
+    );
+    let mut bad = BTreeMap::new();
+    bad.insert("n".to_string(), "three".to_string());
+    let e = evaluate(
+        &t,
+        &EvalOptions {
+            overrides: bad,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("'three' is not an integer"), "{e}");
+    let mut unknown = BTreeMap::new();
+    unknown.insert("nope".to_string(), "1".to_string());
+    let e = evaluate(
+        &t,
+        &EvalOptions {
+            overrides: unknown,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("declares no such parameter"), "{e}");
+}
+
+#[test]
+fn errors_name_the_json_path_and_the_expression() {
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v", "properties": {"subnets": [{"name": "[listKeysX('a')]"}, {"name": "[frobnicate(1)]"}]}}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resources[0].properties.subnets[1].name"), "{e}");
+    assert!(
+        e.contains("[frobnicate(1)]") && e.contains("not supported"),
+        "{e}"
+    );
+
+    let e = eval_json(r#"{"parameters": {"p": {"type": "string"}}, "resources": []}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameter 'p' has no value"), "{e}");
+
+    let e = eval_json(r#"{"parameters": {"sku": {"type": "string", "defaultValue": "Gold", "allowedValues": ["Basic", "Standard"]}}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("allowedValues"), "{e}");
+
+    let e = eval_json(r#"{"variables": {"a": "[variables('b')]", "b": "[variables('a')]"}, "outputs": {"x": {"type": "string", "value": "[variables('a')]"}}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("depends on itself"), "{e}");
+
+    let e = eval_json(r#"{"resources": [{"type": "Microsoft.Network/virtualNetworks/subnets", "name": "only-one"}]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("one segment per type segment"), "{e}");
+}
+
+#[test]
+fn json_errors_carry_file_line_and_column() {
+    let tmp = std::env::temp_dir().join(format!("vnetsim-arm-bad-{}.json", std::process::id()));
+    std::fs::write(&tmp, "{\n  \"resources\": [\n    {\"type\": 'x'}\n  ]\n}").unwrap();
+    let e = evaluate_file(&tmp, None, EvalOptions::default()).unwrap_err();
+    let _ = std::fs::remove_file(&tmp);
+    let ArmError::Json { source, .. } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!((source.line, source.column), (3, 14), "{e}");
+    assert!(e.to_string().contains(":3:14:"), "{e}");
+}
+
+#[test]
+fn linked_template_not_found_says_where_it_looked() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+            "properties": {"templateLink": {"uri": "https://example.invalid/samples/nested/missing.json"}}}]}"#,
+    )
+    .unwrap();
+    let e = evaluate(
+        &t,
+        &EvalOptions {
+            template_dir: Some(dir()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("linked template not found") && e.contains("missing.json"),
+        "{e}"
+    );
+}
+
+#[test]
+fn linked_template_by_uri_is_found_by_its_last_segments() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+            "properties": {"templateLink": {"uri": "[uri('https://raw.githubusercontent.com/org/repo/main/nested/azuredeploy.json', 'modules/peering.json')]"},
+                           "parameters": {"localVnetName": {"value": "a"}, "remoteVnetId": {"value": "/x/y/b"}}}}],
+            "outputs": {"p": {"type": "string", "value": "[reference('d').outputs.peeringName.value]"}}}"#,
+    )
+    .unwrap();
+    let out = evaluate(
+        &t,
+        &EvalOptions {
+            template_dir: Some(dir().join("nested")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(out.outputs["p"], json!("a/to-b"));
+}
