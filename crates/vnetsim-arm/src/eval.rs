@@ -433,11 +433,18 @@ impl<'e, 'r> Scope<'e, 'r> {
             let mut progress = false;
             let mut last_pending = None;
             for (path, r) in pending {
-                let mark = self.engine.out.borrow().resources.len();
+                let mark = {
+                    let out = self.engine.out.borrow();
+                    (out.resources.len(), out.deferred.len(), out.warnings.len())
+                };
                 match eval_scope.resource(r, &path, None, &[]) {
                     Ok(()) => progress = true,
                     Err(Fail::Pending(d)) => {
-                        self.engine.out.borrow_mut().resources.truncate(mark);
+                        // Undo what the attempt recorded; it is evaluated again later.
+                        let mut out = self.engine.out.borrow_mut();
+                        out.resources.truncate(mark.0);
+                        out.deferred.truncate(mark.1);
+                        out.warnings.truncate(mark.2);
                         last_pending = Some((path.clone(), d));
                         waiting.push((path, r));
                     }
@@ -625,7 +632,6 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
         let v = match supplied {
             Some(v) => Ok(v.clone()),
-            None if get(decl, "reference").is_some() => Ok(Value::Null),
             None => match get(decl, "defaultValue") {
                 Some(d) => self.value(d, &format!("parameters.{lower}.defaultValue"), &[]),
                 None => Err(Fail::Error(format!(
@@ -728,7 +734,7 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn call(&self, name: &str, args: &[Expr], loops: &[Loop]) -> R<Value> {
         let lower = name.to_ascii_lowercase();
-        // Lazy: only the chosen branch is evaluated (if page).
+        // Lazy: only the chosen branch is evaluated [ARMLOGIC].
         if lower == "if" {
             if args.len() != 3 {
                 return Err(Fail::Error(format!(
@@ -1037,8 +1043,7 @@ impl<'e, 'r> Scope<'e, 'r> {
         let n = as_str("name", &n)
             .map_err(|_| Fail::Error(format!("{path}.name: must be a string")))?
             .to_string();
-        // A child declared inside its parent: type and name are relative unless full
-        // (child-resource-name-type page).
+        // A child declared inside its parent: type and name are relative unless full [ARMCHILD].
         let (full_type, full_name) = match parent {
             Some((pt, pn)) if !t.contains('/') => (format!("{pt}/{t}"), format!("{pn}/{n}")),
             Some((_, pn)) if t.matches('/').count() == n.matches('/').count() + 2 => {
@@ -1264,8 +1269,8 @@ impl<'e, 'r> Scope<'e, 'r> {
                 .run(&template, &tpath)
                 .map_err(|e| Fail::Arm(Box::new(e)))?
         } else {
-            // Outer scope: the nested template's expressions are the parent's
-            // (linked-templates page, "Expression evaluation scope in nested templates").
+            // Outer scope (the default): the nested template's expressions are the parent's
+            // [ARMNEST] (linked-templates page, "Expression evaluation scope in nested templates").
             let mut sub_scope = Scope::new(
                 self.engine,
                 file,
@@ -1384,7 +1389,8 @@ fn single_str(name: &str, vals: &[Value]) -> R<String> {
 
 /// `Namespace/t1/t2` and names `n1`, `n2` (or `n1/n2`) into `Namespace/t1/n1/t2/n2`.
 fn type_and_names(fname: &str, vals: &[Value]) -> Result<String, String> {
-    let t = as_str(fname, &vals[0])?;
+    // ARM accepts a trailing '/' on the type ('Microsoft.Network/publicIPAddresses/').
+    let t = as_str(fname, &vals[0])?.trim_end_matches('/');
     let mut segs = t.split('/');
     let ns = segs.next().unwrap_or_default();
     let types: Vec<&str> = segs.collect();

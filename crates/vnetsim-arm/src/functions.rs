@@ -203,7 +203,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             Value::Bool(match (&args[0], &args[1]) {
                 (Value::Array(a), x) => a.contains(x),
                 (Value::Object(o), Value::String(k)) => o.keys().any(|x| x.eq_ignore_ascii_case(k)),
-                // Case-sensitive for strings, per the contains page.
+                // Case-sensitive for strings, case-insensitive for object keys [ARMSTR].
                 (Value::String(s), x) => s.contains(&to_display(x)),
                 (c, _) => {
                     return Err(format!(
@@ -313,7 +313,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         }
         "indexof" | "lastindexof" => {
             arity(name, &args, 2, 2)?;
-            // Case-insensitive, per the indexOf and lastIndexOf pages.
+            // Case-insensitive [ARMSTR] (indexOf, lastIndexOf).
             let s = utf16(&as_str(name, &args[0])?.to_lowercase());
             let f = utf16(&as_str(name, &args[1])?.to_lowercase());
             let pos = if f.is_empty() {
@@ -336,6 +336,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         }
         "startswith" | "endswith" => {
             arity(name, &args, 2, 2)?;
+            // Case-insensitive [ARMSTR].
             let s = as_str(name, &args[0])?.to_lowercase();
             let f = as_str(name, &args[1])?.to_lowercase();
             Value::Bool(if name == "startswith" {
@@ -496,7 +497,7 @@ fn union(args: Vec<Value>) -> Result<Value, String> {
     }
 }
 
-/// Later objects win; nested objects are merged recursively (union page, "objects").
+/// Later objects win; nested objects are merged recursively, arrays replaced [ARMOBJ].
 fn merge_deep(acc: &mut Map<String, Value>, o: Map<String, Value>) {
     for (k, v) in o {
         match (acc.get_mut(&k), v) {
@@ -645,7 +646,8 @@ fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
 }
 
 /// The string form ARM gives a value (`string()`, `concat`, `format`): strings as they are,
-/// booleans `True`/`False` (.NET), null empty, objects and arrays as compact JSON.
+/// booleans `True`/`False` as .NET writes them (the logical functions page shows `True` and
+/// `False` outputs) [ARMLOGIC], null empty, objects and arrays as compact JSON [ARMSTR].
 pub fn to_display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

@@ -149,8 +149,8 @@ impl EvaluatedTemplate {
 }
 
 /// Reads a parameters file (`{"parameters": {"x": {"value": ...}}}`) into values by name.
-/// A Key Vault `reference` parameter has no value here; it is left out so the template's
-/// default (if any) applies.
+/// A Key Vault `reference` parameter (a secret, never needed to simulate a network) gets
+/// the placeholder string `<Key Vault secret NAME>`.
 pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, Value>, ArmError> {
     let v = json::parse(text).map_err(|source| ArmError::Json {
         file: file.into(),
@@ -176,7 +176,16 @@ pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, 
             Some(v) => {
                 out.insert(k.clone(), v.clone());
             }
-            None if p.get("reference").is_some() => {}
+            None if p.get("reference").is_some() => {
+                let secret = p
+                    .pointer("/reference/secretName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(k);
+                out.insert(
+                    k.clone(),
+                    Value::String(format!("<Key Vault secret {secret}>")),
+                );
+            }
             None => {
                 return Err(err(
                     &format!("parameters.{k}"),
@@ -184,6 +193,24 @@ pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, 
                 ));
             }
         }
+    }
+    Ok(out)
+}
+
+/// Parses `--set name=value` arguments into the overrides map of [`EvalOptions`]; the text
+/// after the first `=` is the value (converted to the parameter's type at evaluation).
+pub fn parse_set<S: AsRef<str>>(items: &[S]) -> Result<BTreeMap<String, String>, ArmError> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let item = item.as_ref();
+        let (k, v) = item
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| ArmError::Parameter {
+                name: item.to_string(),
+                message: "--set expects name=value".into(),
+            })?;
+        out.insert(k.trim().to_string(), v.to_string());
     }
     Ok(out)
 }

@@ -16,9 +16,9 @@ fn err(e: &str) -> String {
 const STRING: &str =
     "https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string";
 
+/// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string
 #[test]
-fn string_page_concat_format_and_string() {
-    let _ = STRING;
+fn armstr_concat_format_and_string_booleans_are_dotnet_true_false() {
     assert_eq!(
         ev("concat('prefix', '-', 'suffix')"),
         json!("prefix-suffix")
@@ -43,8 +43,10 @@ fn string_page_concat_format_and_string() {
     assert_eq!(ev("string(true())"), json!("True"));
 }
 
+/// [ARMSTR] contains is case-sensitive for strings (case-insensitive for object keys);
+/// indexOf, lastIndexOf, startsWith and endsWith compare case-insensitively.
 #[test]
-fn string_page_search_functions_are_case_insensitive_where_documented() {
+fn armstr_contains_is_case_sensitive_index_of_starts_with_are_not() {
     // contains: case-sensitive for strings, case-insensitive for object keys.
     assert_eq!(ev("contains('OneTwoThree', 'e')"), json!(true));
     assert_eq!(ev("contains('OneTwoThree', 'z')"), json!(false));
@@ -72,7 +74,7 @@ fn string_page_search_functions_are_case_insensitive_where_documented() {
 }
 
 #[test]
-fn string_page_slicing_functions() {
+fn armstr_slicing_functions() {
     assert_eq!(ev("padLeft('123', 10, '0')"), json!("0000000123"));
     assert_eq!(ev("padLeft(7, 3, '0')"), json!("007"));
     assert_eq!(ev("padLeft('toolong', 3, '0')"), json!("toolong"));
@@ -120,10 +122,10 @@ fn string_page_slicing_functions() {
     );
 }
 
-/// `uniqueString`: Azure's published value (Azure/terraform-provider-azapi,
+/// [ARMHASH] `uniqueString`: Azure's published value (Azure/terraform-provider-azapi,
 /// internal/services/functions/unique_string_function_test.go), through the expression path.
 #[test]
-fn string_page_unique_string_matches_azure() {
+fn armhash_unique_string_matches_azure() {
     assert_eq!(
         ev("uniqueString('/subscriptions/00000000-0000-0000-0000-000000000000', 'resource-id')"),
         json!("cwvxuqg24sifi")
@@ -133,11 +135,11 @@ fn string_page_unique_string_matches_azure() {
     assert_eq!(ev("length(uniqueString(resourceGroup().id))"), json!(13));
 }
 
-/// `guid`: UUID v5 (SHA-1) in ARM's namespace 11fb06fb-712d-4ddd-98c7-e71bbd588830 of the
+/// [ARMHASH] `guid`: UUID v5 (SHA-1) in ARM's namespace 11fb06fb-712d-4ddd-98c7-e71bbd588830 of the
 /// parts joined with '-' (string functions page, "guid"; expected values from Python's
 /// `uuid.uuid5`, an independent implementation of RFC 4122).
 #[test]
-fn string_page_guid_is_uuid_v5_in_the_arm_namespace() {
+fn armhash_guid_is_uuid_v5_in_the_arm_namespace() {
     assert_eq!(
         ev("guid('a', 'b', 'c')"),
         json!("a98fa280-e03f-5afa-8d8e-92d0a9c201e8")
@@ -148,9 +150,9 @@ fn string_page_guid_is_uuid_v5_in_the_arm_namespace() {
     );
 }
 
-/// https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-array
+/// [ARMARR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-array
 #[test]
-fn array_page_examples() {
+fn armarr_examples() {
     assert_eq!(ev("array(1)"), json!([1]));
     assert_eq!(ev("array('efgh')"), json!(["efgh"]));
     assert_eq!(
@@ -185,9 +187,10 @@ fn array_page_examples() {
     assert_eq!(ev("createArray(1, 2, 3)[1]"), json!(2));
 }
 
-/// https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-object
+/// [ARMOBJ] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-object:
+/// objects merge recursively, later values win; arrays inside are replaced, not merged.
 #[test]
-fn object_page_union_merges_nested_objects() {
+fn armobj_union_merges_nested_objects() {
     assert_eq!(
         ev(
             "union(createObject('one', 'a', 'two', 'b', 'three', 'c1'), createObject('three', 'c2', 'four', 'd', 'five', 'e'))"
@@ -211,9 +214,10 @@ fn object_page_union_merges_nested_objects() {
     assert_eq!(ev("coalesce(null())"), Value::Null);
 }
 
-/// template-functions-comparison, -logical, -numeric pages.
+/// [ARMLOGIC] and the comparison and numeric function pages (template-functions-comparison,
+/// template-functions-numeric).
 #[test]
-fn comparison_logical_and_numeric_pages() {
+fn armlogic_comparison_logical_and_numeric() {
     assert_eq!(ev("equals(1, 1)"), json!(true));
     assert_eq!(ev("equals('a', 'A')"), json!(false));
     assert_eq!(
@@ -231,9 +235,6 @@ fn comparison_logical_and_numeric_pages() {
     assert_eq!(ev("bool('true')"), json!(true));
     assert_eq!(ev("bool(0)"), json!(false));
     assert_eq!(ev("bool(1)"), json!(true));
-    assert_eq!(ev("if(equals('a', 'a'), 'yes', 'no')"), json!("yes"));
-    // Only the chosen branch is evaluated: the other may fail.
-    assert_eq!(ev("if(true(), 'ok', parameters('missing'))"), json!("ok"));
     assert_eq!(ev("add(5, 3)"), json!(8));
     assert_eq!(ev("sub(7, 3)"), json!(4));
     assert_eq!(ev("mul(5, 3)"), json!(15));
@@ -245,9 +246,21 @@ fn comparison_logical_and_numeric_pages() {
     assert!(err("int('four')").contains("cannot convert"));
 }
 
-/// https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-resource#resourceid
+/// [ARMLOGIC] "if": when the condition is true only the true value is evaluated, and when it
+/// is false only the false value, so a branch may hold an expression valid only there
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-logical#if).
 #[test]
-fn resource_page_resource_id_forms() {
+fn armlogic_if_evaluates_only_the_chosen_branch() {
+    assert_eq!(ev("if(equals('a', 'a'), 'yes', 'no')"), json!("yes"));
+    assert_eq!(ev("if(true(), 'ok', parameters('missing'))"), json!("ok"));
+    assert_eq!(ev("if(false(), createArray(1)[5], 'fine')"), json!("fine"));
+    assert!(err("if(true(), createArray(1)[5], 'fine')").contains("out of range"));
+    assert!(err("if('yes', 1, 2)").contains("boolean"));
+}
+
+/// [ARMRES] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-resource#resourceid
+#[test]
+fn armres_resource_id_forms() {
     let rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vnetsim-rg";
     assert_eq!(
         ev("resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'sub')"),
@@ -323,9 +336,9 @@ fn identities_are_the_callers_placeholders() {
     );
 }
 
-/// https://learn.microsoft.com/azure/azure-resource-manager/templates/template-expressions
+/// [ARMSYN] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-expressions
 #[test]
-fn expressions_page_escapes_and_errors() {
+fn armsyn_escapes_case_insensitive_access_and_errors() {
     assert_eq!(ev("concat('it''s', ' ok')"), json!("it's ok"));
     assert_eq!(
         ev("createObject('A', createArray(1, 2)).a[1]"),

@@ -28,9 +28,9 @@ fn prefixes(r: &vnetsim_arm::Resource) -> Vec<String> {
         .collect()
 }
 
-/// The hub-spoke sample with its parameters file (4 spokes, northeurope) and an override.
+/// [ARMCOPY] [ARMCHILD] The hub-spoke sample with its parameters file (4 spokes, northeurope) and an override.
 #[test]
-fn hub_spoke_firewall_with_parameters_file_and_override() {
+fn armcopy_hub_spoke_firewall_with_parameters_file_and_override() {
     let mut overrides = BTreeMap::new();
     overrides.insert("deployJumpbox".to_string(), "true".to_string());
     let t = evaluate_file(
@@ -134,7 +134,7 @@ fn hub_spoke_firewall_with_parameters_file_and_override() {
 }
 
 #[test]
-fn condition_false_skips_the_resource_and_defaults_apply() {
+fn armsyn_condition_false_skips_the_resource_and_defaults_apply() {
     let t = evaluate_file(
         &dir().join("hub-spoke-firewall/azuredeploy.json"),
         None,
@@ -167,7 +167,7 @@ impl ReferenceResolver for FirewallIp {
 }
 
 #[test]
-fn reference_to_a_template_resource_is_asked_of_the_resolver() {
+fn armres_reference_to_a_template_resource_is_asked_of_the_resolver() {
     let t = evaluate_file(
         &dir().join("hub-spoke-firewall/azuredeploy.json"),
         None,
@@ -181,11 +181,11 @@ fn reference_to_a_template_resource_is_asked_of_the_resolver() {
     assert!(t.deferred.is_empty());
 }
 
-/// Nested deployments: inner scope with passed parameters, outer scope reading the parent's
+/// [ARMNEST] Nested deployments: inner scope with passed parameters, outer scope reading the parent's
 /// parameters (case-insensitively), another resource group, and a linked template by
 /// relative path whose inputs come from another deployment's outputs.
 #[test]
-fn nested_inner_outer_and_linked_deployments() {
+fn armnest_inner_outer_and_linked_deployments() {
     let t = evaluate_file(
         &dir().join("nested/azuredeploy.json"),
         None,
@@ -235,7 +235,7 @@ fn nested_inner_outer_and_linked_deployments() {
 }
 
 #[test]
-fn subscription_scope_template_deploys_into_its_resource_group() {
+fn armnest_subscription_scope_template_deploys_into_its_resource_group() {
     let t = evaluate_file(
         &dir().join("nested/subscription.json"),
         None,
@@ -271,7 +271,7 @@ fn eval_json(text: &str) -> Result<vnetsim_arm::EvaluatedTemplate, ArmError> {
 }
 
 #[test]
-fn symbolic_name_resources_and_existing_ones() {
+fn armsyn_symbolic_name_resources_and_existing_ones() {
     let t = eval_json(
         r#"{"languageVersion": "2.0", "resources": {
             "vnet": {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "v1",
@@ -287,7 +287,7 @@ fn symbolic_name_resources_and_existing_ones() {
 }
 
 #[test]
-fn keys_are_case_insensitive_and_double_brackets_escape() {
+fn armsyn_keys_are_case_insensitive_and_double_brackets_escape() {
     let t = eval_json(
         r#"{"parameters": {"VnetName": {"type": "string", "defaultValue": "Hub"}},
             "variables": {"Config": {"AddressPrefix": "10.1.0.0/16"}},
@@ -400,7 +400,7 @@ fn json_errors_carry_file_line_and_column() {
 }
 
 #[test]
-fn linked_template_not_found_says_where_it_looked() {
+fn armnest_linked_template_not_found_says_where_it_looked() {
     let t = vnetsim_arm::json::parse(
         r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
             "properties": {"templateLink": {"uri": "https://example.invalid/samples/nested/missing.json"}}}]}"#,
@@ -422,7 +422,7 @@ fn linked_template_not_found_says_where_it_looked() {
 }
 
 #[test]
-fn linked_template_by_uri_is_found_by_its_last_segments() {
+fn armnest_linked_template_by_uri_is_found_by_its_last_segments() {
     let t = vnetsim_arm::json::parse(
         r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
             "properties": {"templateLink": {"uri": "[uri('https://raw.githubusercontent.com/org/repo/main/nested/azuredeploy.json', 'modules/peering.json')]"},
@@ -439,4 +439,38 @@ fn linked_template_by_uri_is_found_by_its_last_segments() {
     )
     .unwrap();
     assert_eq!(out.outputs["p"], json!("a/to-b"));
+}
+
+#[test]
+fn parameters_file_key_vault_references_and_set_arguments() {
+    let p = vnetsim_arm::parse_parameters_file(
+        r#"{"parameters": {"a": {"value": 1}, "pw": {"reference": {"keyVault": {"id": "/x"}, "secretName": "admin"}}}}"#,
+        "p.json",
+    )
+    .unwrap();
+    assert_eq!(p["a"], json!(1));
+    assert_eq!(p["pw"], json!("<Key Vault secret admin>"));
+    let e = vnetsim_arm::parse_parameters_file(r#"{"parameters": {"a": 1}}"#, "p.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameters.a"), "{e}");
+    let set = vnetsim_arm::parse_set(&["count=3", "expr=a=b"]).unwrap();
+    assert_eq!(set["count"], "3");
+    assert_eq!(set["expr"], "a=b");
+    assert!(vnetsim_arm::parse_set(&["novalue"]).is_err());
+}
+
+#[test]
+fn armres_resource_id_accepts_a_trailing_slash_on_the_type() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"outputs": {"id": {"type": "string", "value": "[resourceId('Microsoft.Network/publicIPAddresses/', 'pip')]"}}}"#,
+    )
+    .unwrap();
+    let out = evaluate(&t, &EvalOptions::default()).unwrap();
+    assert!(
+        out.outputs["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/providers/Microsoft.Network/publicIPAddresses/pip")
+    );
 }
