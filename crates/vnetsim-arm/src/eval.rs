@@ -728,7 +728,11 @@ impl<'e, 'r> Scope<'e, 'r> {
                     ))),
                 }
             }
-            Expr::Call(name, args) => self.call(name, args, loops),
+            Expr::Call(name, args) => {
+                let v = self.call(name, args, loops)?;
+                functions::check_size(name, &v)?;
+                Ok(v)
+            }
         }
     }
 

@@ -12,6 +12,28 @@ use serde_json::{Map, Value};
 
 use crate::hash;
 
+/// The longest string a function may produce: ARM's limit on a template literal (131,072
+/// characters) times eight, so hostile input cannot exhaust memory by doubling strings.
+pub const MAX_STRING: usize = 1 << 20;
+
+/// The most elements an array a function produces may have.
+pub const MAX_ARRAY: usize = 100_000;
+
+/// Checks a function's result against [`MAX_STRING`] and [`MAX_ARRAY`].
+pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(s) if s.len() > MAX_STRING => Err(format!(
+            "{name}() produced a string of {} bytes, above the limit of {MAX_STRING}",
+            s.len()
+        )),
+        Value::Array(a) if a.len() > MAX_ARRAY => Err(format!(
+            "{name}() produced an array of {} elements, above the limit of {MAX_ARRAY}",
+            a.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Evaluates the pure function `name` (lower-case) on `args`. `Ok(None)`: no such function.
 pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
     let v = match name {
@@ -142,6 +164,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 }
             };
             let total = as_int(name, &args[1])?;
+            if total > MAX_STRING as i64 {
+                return Err(format!(
+                    "padLeft(): a total length of {total} exceeds {MAX_STRING}"
+                ));
+            }
             let pad = match args.get(2) {
                 None => ' ',
                 Some(v) => {
@@ -301,7 +328,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 Some(l) => as_int(name, l)?,
                 None => s.len() as i64 - start,
             };
-            if start < 0 || len < 0 || start + len > s.len() as i64 {
+            if start < 0 || len < 0 || start.checked_add(len).is_none_or(|e| e > s.len() as i64) {
                 return Err(format!(
                     "substring(): start {start} and length {len} are outside a string of length {}",
                     s.len()
@@ -586,6 +613,9 @@ fn format_fn(args: &[Value]) -> Result<Value, String> {
                         .trim()
                         .parse()
                         .map_err(|_| format!("format(): invalid alignment in '{{{spec}}}'"))?;
+                    if w.unsigned_abs() > MAX_STRING as u64 {
+                        return Err(format!("format(): alignment {w} exceeds {MAX_STRING}"));
+                    }
                     let pad = (w.unsigned_abs() as usize).saturating_sub(s.chars().count());
                     let fill = " ".repeat(pad);
                     s = if w < 0 { s + &fill } else { fill + &s };
@@ -614,6 +644,11 @@ fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
             .parse()
             .map_err(|_| format!("format(): unsupported format '{fmt}'"))?
     };
+    if digits > 999 {
+        return Err(format!(
+            "format(): precision {digits} in '{fmt}' is above 999"
+        ));
+    }
     Ok(match kind {
         "D" | "d" => {
             let s = format!("{:0digits$}", n.unsigned_abs());

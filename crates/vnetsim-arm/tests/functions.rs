@@ -13,9 +13,6 @@ fn err(e: &str) -> String {
     evaluate_expression(e, &Identity::default()).expect_err(e)
 }
 
-const STRING: &str =
-    "https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string";
-
 /// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string
 #[test]
 fn armstr_concat_format_and_string_booleans_are_dotnet_true_false() {

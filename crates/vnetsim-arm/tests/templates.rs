@@ -474,3 +474,73 @@ fn armres_resource_id_accepts_a_trailing_slash_on_the_type() {
             .ends_with("/providers/Microsoft.Network/publicIPAddresses/pip")
     );
 }
+
+/// Hostile or damaged input ends in an error, never a panic or a runaway allocation: every
+/// truncation of the sample templates, byte flips, and a doubling bomb.
+#[test]
+fn damaged_templates_end_in_errors_not_panics() {
+    let mut texts = Vec::new();
+    for f in [
+        "hub-spoke-firewall/azuredeploy.json",
+        "nested/azuredeploy.json",
+        "nested/subscription.json",
+    ] {
+        texts.push(std::fs::read_to_string(dir().join(f)).unwrap());
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for text in &texts {
+        let bytes = text.as_bytes();
+        for cut in (0..bytes.len()).step_by(7) {
+            if let Ok(s) = std::str::from_utf8(&bytes[..cut])
+                && let Ok(v) = vnetsim_arm::json::parse(s)
+            {
+                let _ = evaluate(&v, &EvalOptions::default());
+            }
+        }
+        for _ in 0..300 {
+            let mut b = bytes.to_vec();
+            for _ in 0..3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let i = (seed % b.len() as u64) as usize;
+                const BYTES: &[u8] = b"[]{}(),.'\"/0a-_:\\ ";
+                b[i] = BYTES[(seed >> 32) as usize % BYTES.len()];
+            }
+            if let Ok(s) = String::from_utf8(b)
+                && let Ok(v) = vnetsim_arm::json::parse(&s)
+            {
+                let opts = EvalOptions {
+                    template_dir: Some(dir().join("nested")),
+                    ..Default::default()
+                };
+                let _ = evaluate(&v, &opts);
+            }
+        }
+    }
+    let mut vars = serde_json::Map::new();
+    vars.insert("v0".into(), json!("abcdefgh"));
+    for i in 1..40 {
+        vars.insert(
+            format!("v{i}"),
+            json!(format!(
+                "[concat(variables('v{0}'), variables('v{0}'))]",
+                i - 1
+            )),
+        );
+    }
+    let t = json!({"variables": vars, "outputs": {"o": {"type": "string", "value": "[variables('v39')]"}}});
+    let e = evaluate(&t, &EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("above the limit"), "{e}");
+    for bad in [
+        "[padLeft('a', 2000000000)]",
+        "[format('{0,2000000000}', 'a')]",
+        "[substring('abc', 9223372036854775807, 1)]",
+        "[range(0, 100000000)]",
+    ] {
+        let t = json!({"outputs": {"o": {"type": "string", "value": bad}}});
+        assert!(evaluate(&t, &EvalOptions::default()).is_err(), "{bad}");
+    }
+}
