@@ -39,6 +39,8 @@ pub struct Identity {
     pub tenant_id: String,
     /// `deployment().name` of the top-level deployment.
     pub deployment_name: String,
+    /// `managementGroup().name`, for management group scope templates.
+    pub management_group: String,
 }
 
 impl Default for Identity {
@@ -49,6 +51,7 @@ impl Default for Identity {
             location: "westeurope".into(),
             tenant_id: "11111111-1111-1111-1111-111111111111".into(),
             deployment_name: "vnetsim".into(),
+            management_group: "vnetsim-mg".into(),
         }
     }
 }
@@ -362,6 +365,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             template_uri,
             chain,
         })
+    }
+
+    fn management_group_id(&self) -> String {
+        format!(
+            "/providers/Microsoft.Management/managementGroups/{}",
+            self.identity.management_group
+        )
     }
 
     fn err(&self, path: &str, message: impl Into<String>) -> ArmError {
@@ -818,6 +828,12 @@ impl<'e, 'r> Scope<'e, 'r> {
                     "tags": {},
                 }))
             }
+            "managementgroup" => Ok(json!({
+                "id": self.management_group_id(),
+                "name": self.identity.management_group,
+                "type": "Microsoft.Management/managementGroups",
+                "properties": {"displayName": self.identity.management_group, "tenantId": self.identity.tenant_id},
+            })),
             "tenant" => Ok(
                 json!({"id": format!("/tenants/{}", self.identity.tenant_id), "tenantId": self.identity.tenant_id}),
             ),
@@ -903,7 +919,10 @@ impl<'e, 'r> Scope<'e, 'r> {
                     self.identity.resource_group
                 ),
                 ScopeKind::Subscription => format!("/subscriptions/{sub}/providers/{tail}"),
-                _ => format!("/providers/{tail}"),
+                ScopeKind::ManagementGroup => {
+                    format!("{}/providers/{tail}", self.management_group_id())
+                }
+                ScopeKind::Tenant => format!("/providers/{tail}"),
             },
             (IdKind::Default, 1) => format!(
                 "/subscriptions/{sub}/resourceGroups/{}/providers/{tail}",
@@ -1113,7 +1132,11 @@ impl<'e, 'r> Scope<'e, 'r> {
                 )
             }
             ScopeKind::Subscription => (format!("/subscriptions/{sub}/providers/{tail}"), None),
-            _ => (format!("/providers/{tail}"), None),
+            ScopeKind::ManagementGroup => (
+                format!("{}/providers/{tail}", self.management_group_id()),
+                None,
+            ),
+            ScopeKind::Tenant => (format!("/providers/{tail}"), None),
         };
         let str_field = |k: &str| {
             get(&Value::Object(decl.clone()), k)
@@ -1193,7 +1216,7 @@ impl<'e, 'r> Scope<'e, 'r> {
         if let Some(g) = get(r, "resourceGroup") {
             identity.resource_group = self.value_str(g, &format!("{path}.resourceGroup"), loops)?;
             kind = ScopeKind::ResourceGroup;
-        } else if self.kind == ScopeKind::Subscription && get(r, "subscriptionId").is_some() {
+        } else if self.kind != ScopeKind::ResourceGroup && get(r, "subscriptionId").is_some() {
             kind = ScopeKind::Subscription;
         }
         let scope_opt = get(props, "expressionEvaluationOptions").and_then(|o| get(o, "scope"));

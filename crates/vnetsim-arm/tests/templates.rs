@@ -544,3 +544,43 @@ fn damaged_templates_end_in_errors_not_panics() {
         assert!(evaluate(&t, &EvalOptions::default()).is_err(), "{bad}");
     }
 }
+
+/// [ARMNEST] A management group template reaching a subscription, then a resource group,
+/// through nested deployments.
+#[test]
+fn armnest_management_group_to_subscription_to_resource_group() {
+    let t = evaluate_file(
+        &dir().join("nested/management-group.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    let policy = t
+        .find(
+            "Microsoft.Authorization/policyAssignments",
+            "deny-public-ip",
+        )
+        .unwrap();
+    assert_eq!(
+        policy.properties["scope"],
+        json!("/providers/Microsoft.Management/managementGroups/vnetsim-mg")
+    );
+    assert_eq!(
+        policy.id,
+        "/providers/Microsoft.Management/managementGroups/vnetsim-mg/providers/Microsoft.Authorization/policyAssignments/deny-public-ip"
+    );
+    let rg = t
+        .find("Microsoft.Resources/resourceGroups", "lz-network")
+        .unwrap();
+    assert_eq!(
+        rg.id,
+        "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/lz-network"
+    );
+    let vnet = t
+        .find("Microsoft.Network/virtualNetworks", "lz-vnet")
+        .unwrap();
+    let id = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/lz-network/providers/Microsoft.Network/virtualNetworks/lz-vnet";
+    assert_eq!(vnet.id, id);
+    assert_eq!(vnet.deployment, ["landing-zone", "lz-vnet"]);
+    assert_eq!(t.outputs["vnetId"], json!(id));
+}
