@@ -631,7 +631,14 @@ fn format_fn(args: &[Value]) -> Result<Value, String> {
 
 fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
     let Some(fmt) = fmt else {
-        return Ok(to_display(v));
+        return Ok(match v {
+            Value::Object(_) | Value::Array(_) => {
+                let mut out = String::new();
+                single_quoted_json(v, &mut out);
+                out
+            }
+            v => to_display(v),
+        });
     };
     let n = v
         .as_i64()
@@ -678,6 +685,52 @@ fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
             ));
         }
     })
+}
+
+/// `format` writes an object or array as compact JSON with single-quoted strings
+/// (`{'a':'b','!c':2}`), as ARM's evaluator does for Bicep string interpolation (Azure/bicep,
+/// `src/Bicep.Core.IntegrationTests/EvaluationTests.cs`,
+/// `String_expressions_are_evaluated_successfully`) [ARMSTR].
+fn single_quoted_json(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push('\'');
+            for c in s.chars() {
+                match c {
+                    '\'' => out.push_str("\\'"),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                single_quoted_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, x)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                single_quoted_json(&Value::String(k.clone()), out);
+                out.push(':');
+                single_quoted_json(x, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 /// The string form ARM gives a value (`string()`, `concat`, `format`): strings as they are,

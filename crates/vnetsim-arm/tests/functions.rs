@@ -350,3 +350,22 @@ fn armsyn_escapes_case_insensitive_access_and_errors() {
     assert!(err("copyIndex()").contains("not inside a copy loop"));
     assert!(err("parameters('x')").contains("no parameter 'x'"));
 }
+
+/// [ARMSTR] `format` writes booleans as `False`/`True` and objects and arrays as compact JSON
+/// with single quotes: ARM's evaluator in Azure/bicep
+/// `src/Bicep.Core.IntegrationTests/EvaluationTests.cs` (`String_expressions_are_evaluated_successfully`:
+/// `>False<>12948<>hello!<>{'a':'b','!c':2}<>[true,2893,'abc']<`). Keys here are chosen in
+/// sorted order: vnetsim keeps object keys sorted (serde_json without `preserve_order`).
+#[test]
+fn armstr_format_writes_objects_with_single_quotes() {
+    assert_eq!(
+        ev(
+            "format('>{0}<>{1}<>{2}<>{3}<>{4}<', false(), 12948, 'hello!', createObject('!c', 2, 'a', 'b'), createArray(true(), 2893, 'abc'))"
+        ),
+        json!(">False<>12948<>hello!<>{'!c':2,'a':'b'}<>[true,2893,'abc']<")
+    );
+    assert_eq!(
+        ev("format('{0}', createArray('it''s'))"),
+        json!("['it\\'s']")
+    );
+}
