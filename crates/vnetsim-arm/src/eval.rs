@@ -448,7 +448,21 @@ impl<'e, 'r> Scope<'e, 'r> {
                     (out.resources.len(), out.deferred.len(), out.warnings.len())
                 };
                 match eval_scope.resource(r, &path, None, &[]) {
-                    Ok(()) => progress = true,
+                    Ok(()) => {
+                        progress = true;
+                        // A languageVersion 2.0 symbolic name stands for its resource in
+                        // `reference()`, as a name would.
+                        let out = self.engine.out.borrow();
+                        if let (Some(sym), [one]) = (
+                            path.strip_prefix(&format!("{prefix}resources.")),
+                            &out.resources[mark.0..],
+                        ) {
+                            self.engine
+                                .by_name
+                                .borrow_mut()
+                                .insert(sym.to_lowercase(), one.id.clone());
+                        }
+                    }
                     Err(Fail::Pending(d)) => {
                         // Undo what the attempt recorded; it is evaluated again later.
                         let mut out = self.engine.out.borrow_mut();
@@ -1267,6 +1281,14 @@ impl<'e, 'r> Scope<'e, 'r> {
         chain.push(name.to_string());
         let outputs = if inner || linked {
             let mut supplied = BTreeMap::new();
+            if let Some(link) = get(props, "parametersLink") {
+                let lpath = format!("{path}.properties.parametersLink");
+                let link = self.value(link, &lpath, loops)?;
+                let (text, pfile) = self.load_linked(&link, &lpath)?;
+                let values = crate::parse_parameters_file(&text, &pfile.display().to_string())
+                    .map_err(|e| Fail::Arm(Box::new(e)))?;
+                supplied.extend(values);
+            }
             if let Some(p) = get(props, "parameters") {
                 let p = self.value(p, &format!("{path}.properties.parameters"), loops)?;
                 for (k, v) in p.as_object().into_iter().flatten() {

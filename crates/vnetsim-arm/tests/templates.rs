@@ -584,3 +584,62 @@ fn armnest_management_group_to_subscription_to_resource_group() {
     assert_eq!(vnet.deployment, ["landing-zone", "lz-vnet"]);
     assert_eq!(t.outputs["vnetId"], json!(id));
 }
+
+/// [ARMNEST] A linked template with its parameters from a linked parameters file.
+#[test]
+fn armnest_parameters_link_supplies_the_linked_templates_parameters() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+            "properties": {"templateLink": {"relativePath": "modules/peering.json"},
+                           "parametersLink": {"relativePath": "modules/peering.parameters.json"}}}],
+            "outputs": {"p": {"type": "string", "value": "[reference('d').outputs.peeringName.value]"}}}"#,
+    )
+    .unwrap();
+    let out = evaluate(
+        &t,
+        &EvalOptions {
+            template_dir: Some(dir().join("nested")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(out.outputs["p"], json!("from-file/to-remote"));
+    assert_eq!(out.resources[0].name, "from-file/to-remote");
+}
+
+struct ByTarget;
+impl ReferenceResolver for ByTarget {
+    fn resolve(&self, r: &ReferenceRequest<'_>) -> Option<Value> {
+        Some(json!({"target": r.target, "id": r.resource_id, "full": r.full, "api": r.api_version}))
+    }
+}
+
+/// [ARMRES] The resolver is told the resource id behind a name or a symbolic name.
+#[test]
+fn armres_reference_by_symbolic_name_gives_the_resolver_the_resource_id() {
+    let t = vnetsim_arm::json::parse(
+        r#"{"languageVersion": "2.0", "resources": {
+            "nic": {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2023-04-01", "name": "nic-1", "properties": {}}},
+            "outputs": {
+              "bySymbol": {"type": "object", "value": "[reference('nic', '2023-04-01', 'Full')]"},
+              "byName": {"type": "object", "value": "[reference('nic-1')]"}}}"#,
+    )
+    .unwrap();
+    let out = evaluate(
+        &t,
+        &EvalOptions {
+            resolver: Some(&ByTarget),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let id = out.resources[0].id.clone();
+    assert_eq!(
+        out.outputs["bySymbol"],
+        json!({"target": "nic", "id": id, "full": true, "api": "2023-04-01"})
+    );
+    assert_eq!(
+        out.outputs["byName"],
+        json!({"target": "nic-1", "id": id, "full": false, "api": null})
+    );
+}
