@@ -340,15 +340,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 }
             }
         }
-        let mut declared_deployments = HashSet::new();
-        for_each_resource_decl(template, &mut |r| {
-            let is_deployment = get(r, "type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Resources/deployments"));
-            if let (true, Some(n)) = (is_deployment, get(r, "name").and_then(Value::as_str)) {
-                declared_deployments.insert(n.to_lowercase());
-            }
-        });
+        let declared_deployments = declared_deployment_names(template);
         Ok(Self {
             engine,
             file,
@@ -1350,6 +1342,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             outer.param_cache = RefCell::new(self.param_cache.borrow().clone());
             outer.var_cache = RefCell::new(self.var_cache.borrow().clone());
             outer.declared_deployments = self.declared_deployments.clone();
+            outer
+                .declared_deployments
+                .extend(declared_deployment_names(&template));
             outer.deployments = RefCell::new(self.deployments.borrow().clone());
             outer
                 .run_resources(&template, &tpath, &outer)
@@ -1516,6 +1511,20 @@ fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
         )));
     }
     Ok(())
+}
+
+/// The lower-case names of the nested deployments a template declares (children included).
+fn declared_deployment_names(template: &Value) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for_each_resource_decl(template, &mut |r| {
+        let is_deployment = get(r, "type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Resources/deployments"));
+        if let (true, Some(n)) = (is_deployment, get(r, "name").and_then(Value::as_str)) {
+            names.insert(n.to_lowercase());
+        }
+    });
+    names
 }
 
 /// Calls `f` on every resource declaration of a template (nested children included), so the
