@@ -395,18 +395,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             self.param(k)
                 .map_err(|f| self.fail(&format!("{prefix}parameters.{k}"), f))?;
         }
-        self.run_resources(template, prefix, self)?;
+        self.run_resources(template, prefix)?;
         self.outputs(template, prefix)
     }
 
-    /// Evaluates a template's resources with expressions in `eval_scope` (the parent's, for
-    /// a nested template in outer scope).
-    fn run_resources(
-        &self,
-        template: &Value,
-        prefix: &str,
-        eval_scope: &Scope<'_, '_>,
-    ) -> Result<(), ArmError> {
+    /// Evaluates a template's resources with this scope's parameters and variables (a nested
+    /// template in outer scope is run by a copy of its parent's scope).
+    fn run_resources(&self, template: &Value, prefix: &str) -> Result<(), ArmError> {
         let Some(res) = get(template, "resources") else {
             return Ok(());
         };
@@ -439,7 +434,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                     let out = self.engine.out.borrow();
                     (out.resources.len(), out.deferred.len(), out.warnings.len())
                 };
-                match eval_scope.resource(r, &path, None, &[]) {
+                match self.resource(r, &path, None, &[]) {
                     Ok(()) => {
                         progress = true;
                         // A languageVersion 2.0 symbolic name stands for its resource in
@@ -464,7 +459,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                         last_pending = Some((path.clone(), d));
                         waiting.push((path, r));
                     }
-                    Err(f) => return Err(eval_scope.fail(&path, f)),
+                    Err(f) => return Err(self.fail(&path, f)),
                 }
             }
             if waiting.is_empty() {
@@ -472,7 +467,7 @@ impl<'e, 'r> Scope<'e, 'r> {
             }
             if !progress {
                 let (path, d) = last_pending.unwrap_or_default();
-                return Err(eval_scope.fail(&path, Fail::Pending(d)));
+                return Err(self.fail(&path, Fail::Pending(d)));
             }
             pending = waiting;
         }
@@ -1312,7 +1307,7 @@ impl<'e, 'r> Scope<'e, 'r> {
         } else {
             // Outer scope (the default): the nested template's expressions are the parent's
             // [ARMNEST] (linked-templates page, "Expression evaluation scope in nested templates").
-            let mut sub_scope = Scope::new(
+            let mut outer = Scope::new(
                 self.engine,
                 file,
                 &json!({}),
@@ -1321,19 +1316,6 @@ impl<'e, 'r> Scope<'e, 'r> {
                 dir,
                 uri,
                 chain,
-            )
-            .map_err(|e| Fail::Arm(Box::new(e)))?;
-            sub_scope.kind = kind;
-            sub_scope.declared_deployments = HashSet::new();
-            let mut outer = Scope::new(
-                self.engine,
-                self.file.clone(),
-                &json!({}),
-                BTreeMap::new(),
-                sub_scope.identity.clone(),
-                self.dir.clone(),
-                self.template_uri.clone(),
-                sub_scope.chain.clone(),
             )
             .map_err(|e| Fail::Arm(Box::new(e)))?;
             outer.kind = kind;
@@ -1347,7 +1329,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 .extend(declared_deployment_names(&template));
             outer.deployments = RefCell::new(self.deployments.borrow().clone());
             outer
-                .run_resources(&template, &tpath, &outer)
+                .run_resources(&template, &tpath)
                 .map_err(|e| Fail::Arm(Box::new(e)))?;
             outer
                 .outputs(&template, &tpath)
