@@ -144,8 +144,13 @@ struct Engine<'r> {
 struct Scope<'e, 'r> {
     engine: &'e Engine<'r>,
     file: String,
+    /// The scope `resourceGroup()`, `subscription()` and `resourceId()` read.
     kind: ScopeKind,
     identity: Identity,
+    /// Where this template's resources are deployed: the same as `identity` except for a
+    /// nested template in outer scope, whose expressions read the parent's scope.
+    target: Identity,
+    target_kind: ScopeKind,
     /// Lower-case parameter name to (declaration, supplied value).
     params: HashMap<String, (Value, Option<Value>)>,
     param_cache: RefCell<HashMap<String, Value>>,
@@ -345,6 +350,8 @@ impl<'e, 'r> Scope<'e, 'r> {
             engine,
             file,
             kind: scope_kind(template),
+            target: identity.clone(),
+            target_kind: scope_kind(template),
             identity,
             params,
             param_cache: RefCell::default(),
@@ -1115,14 +1122,14 @@ impl<'e, 'r> Scope<'e, 'r> {
                 Value::String(full_name.clone()),
             ],
         )?;
-        let sub = self.identity.subscription_id.clone();
-        let (id, rg) = match self.kind {
+        let sub = self.target.subscription_id.clone();
+        let (id, rg) = match self.target_kind {
             ScopeKind::ResourceGroup => (
                 format!(
                     "/subscriptions/{sub}/resourceGroups/{}/providers/{tail}",
-                    self.identity.resource_group
+                    self.target.resource_group
                 ),
-                Some(self.identity.resource_group.clone()),
+                Some(self.target.resource_group.clone()),
             ),
             ScopeKind::Subscription
                 if full_type.eq_ignore_ascii_case("Microsoft.Resources/resourceGroups") =>
@@ -1134,7 +1141,10 @@ impl<'e, 'r> Scope<'e, 'r> {
             }
             ScopeKind::Subscription => (format!("/subscriptions/{sub}/providers/{tail}"), None),
             ScopeKind::ManagementGroup => (
-                format!("{}/providers/{tail}", self.management_group_id()),
+                format!(
+                    "/providers/Microsoft.Management/managementGroups/{}/providers/{tail}",
+                    self.target.management_group
+                ),
                 None,
             ),
             ScopeKind::Tenant => (format!("/providers/{tail}"), None),
@@ -1300,6 +1310,7 @@ impl<'e, 'r> Scope<'e, 'r> {
             .map_err(|e| Fail::Arm(Box::new(e)))?;
             if get(&template, "$schema").is_none() || kind != ScopeKind::ResourceGroup {
                 sub_scope.kind = kind;
+                sub_scope.target_kind = kind;
             }
             sub_scope
                 .run(&template, &tpath)
@@ -1307,18 +1318,21 @@ impl<'e, 'r> Scope<'e, 'r> {
         } else {
             // Outer scope (the default): the nested template's expressions are the parent's
             // [ARMNEST] (linked-templates page, "Expression evaluation scope in nested templates").
+            // Resources still go to the deployment's resource group or subscription.
             let mut outer = Scope::new(
                 self.engine,
                 file,
                 &json!({}),
                 BTreeMap::new(),
-                identity,
+                self.identity.clone(),
                 dir,
                 uri,
                 chain,
             )
             .map_err(|e| Fail::Arm(Box::new(e)))?;
-            outer.kind = kind;
+            outer.kind = self.kind;
+            outer.target = identity;
+            outer.target_kind = kind;
             outer.params = self.params.clone();
             outer.vars = self.vars.clone();
             outer.param_cache = RefCell::new(self.param_cache.borrow().clone());

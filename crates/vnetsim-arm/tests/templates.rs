@@ -643,3 +643,70 @@ fn armres_reference_by_symbolic_name_gives_the_resolver_the_resource_id() {
         json!({"target": "nic-1", "id": id, "full": false, "api": null})
     );
 }
+
+/// [ARMNEST] `resourceGroup()` in a nested template resolves to the parent's resource group in
+/// outer scope (the default) and to the deployment's in inner scope; a linked template always
+/// resolves to its own. The resources go to the deployment's resource group either way.
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/scope-functions,
+/// "Function resolution in scopes": parentGroup / parentGroup / inlineGroup / linkedGroup.)
+#[test]
+fn armnest_scope_functions_resolve_to_parent_in_outer_scope_and_own_in_inner_or_linked() {
+    let nested = |name: &str, rg: &str, scope: &str| {
+        json!({"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name, "resourceGroup": rg,
+          "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": scope},
+            "template": {"resources": [{"type": "Microsoft.Network/networkSecurityGroups", "name": format!("{name}-nsg"), "properties": {}}],
+                         "outputs": {"rg": {"type": "string", "value": "[resourceGroup().name]"}}}}})
+    };
+    let t = json!({
+        "resources": [
+            nested("default", "inlineGroup", "outer"),
+            nested("inner", "inlineGroup", "inner"),
+            {"type": "Microsoft.Resources/deployments", "name": "linked", "resourceGroup": "linkedGroup",
+             "properties": {"templateLink": {"relativePath": "modules/rg-name.json"}}}
+        ],
+        "outputs": {
+            "parentRG": {"type": "string", "value": "[concat('Parent resource group is ', resourceGroup().name)]"},
+            "defaultScopeRG": {"type": "string", "value": "[concat('Default scope resource group is ', reference('default').outputs.rg.value)]"},
+            "innerScopeRG": {"type": "string", "value": "[concat('Inner scope resource group is ', reference('inner').outputs.rg.value)]"},
+            "linkedRG": {"type": "string", "value": "[concat('Linked resource group is ', reference('linked').outputs.rg.value)]"}
+        }
+    });
+    let identity = vnetsim_arm::Identity {
+        resource_group: "parentGroup".into(),
+        ..Default::default()
+    };
+    let out = evaluate(
+        &t,
+        &EvalOptions {
+            identity,
+            template_dir: Some(dir().join("nested")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out.outputs["parentRG"],
+        json!("Parent resource group is parentGroup")
+    );
+    assert_eq!(
+        out.outputs["defaultScopeRG"],
+        json!("Default scope resource group is parentGroup")
+    );
+    assert_eq!(
+        out.outputs["innerScopeRG"],
+        json!("Inner scope resource group is inlineGroup")
+    );
+    assert_eq!(
+        out.outputs["linkedRG"],
+        json!("Linked resource group is linkedGroup")
+    );
+    let rg_of = |n: &str| {
+        out.find("Microsoft.Network/networkSecurityGroups", n)
+            .unwrap()
+            .resource_group
+            .clone()
+    };
+    assert_eq!(rg_of("default-nsg").as_deref(), Some("inlineGroup"));
+    assert_eq!(rg_of("inner-nsg").as_deref(), Some("inlineGroup"));
+    assert_eq!(rg_of("linked-nsg").as_deref(), Some("linkedGroup"));
+}
