@@ -293,6 +293,7 @@ impl<'e, 'r> Scope<'e, 'r> {
     ) -> Result<Self, ArmError> {
         let err = |path: &str, message: String| ArmError::Template {
             file: file.clone(),
+            position: None,
             path: path.into(),
             message,
         };
@@ -376,6 +377,7 @@ impl<'e, 'r> Scope<'e, 'r> {
     fn err(&self, path: &str, message: impl Into<String>) -> ArmError {
         ArmError::Template {
             file: self.file.clone(),
+            position: None,
             path: path.to_string(),
             message: message.into(),
         }

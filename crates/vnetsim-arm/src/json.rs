@@ -21,11 +21,42 @@ pub struct JsonError {
 
 /// Parses ARM-flavoured JSON (comments, trailing commas, raw newlines in strings).
 pub fn parse(text: &str) -> Result<Value, JsonError> {
+    run(text, None)
+}
+
+/// Where the value at a JSON path (`resources[2].properties.subnets[0].name`, as evaluation
+/// errors name it) starts in `text`: 1-based line and column. Copy markers (`<copy 3>`) are
+/// ignored; a path that does not exist falls back to its nearest existing parent.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let mut spans = std::collections::HashMap::new();
+    run(text, Some(&mut spans)).ok()?;
+    let mut key = String::new();
+    let mut rest = path;
+    while let Some(i) = rest.find('<') {
+        key.push_str(&rest[..i]);
+        rest = rest[i..].split_once('>').map_or("", |(_, r)| r);
+    }
+    key.push_str(rest);
+    loop {
+        if let Some(&at) = spans.get(&key) {
+            return Some(line_col(text, at));
+        }
+        let cut = key.rfind(['.', '['])?;
+        key.truncate(cut);
+    }
+}
+
+fn run(
+    text: &str,
+    spans: Option<&mut std::collections::HashMap<String, usize>>,
+) -> Result<Value, JsonError> {
     let mut p = Parser {
         src: text.as_bytes(),
         text,
         pos: 0,
         depth: 0,
+        path: String::new(),
+        spans,
     };
     // A UTF-8 byte order mark is accepted, as ARM does.
     if text.starts_with('\u{feff}') {
@@ -40,6 +71,13 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     Ok(v)
 }
 
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..floor_char(text, at.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
 /// Nesting limit, so hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 256;
 
@@ -48,6 +86,9 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// The JSON path of the value being read, when `spans` records positions.
+    path: String,
+    spans: Option<&'a mut std::collections::HashMap<String, usize>>,
 }
 
 impl Parser<'_> {
@@ -56,11 +97,7 @@ impl Parser<'_> {
     }
 
     fn err_at(&self, at: usize, message: impl Into<String>) -> JsonError {
-        let at = at.min(self.src.len());
-        let before = &self.text[..floor_char(self.text, at)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let (line, column) = line_col(self.text, at);
         JsonError {
             line,
             column,
@@ -107,6 +144,9 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<Value, JsonError> {
+        if let Some(spans) = self.spans.as_deref_mut() {
+            spans.insert(self.path.clone(), self.pos);
+        }
         match self.peek() {
             None => Err(self.err("unexpected end of input, expected a value")),
             Some(b'{') => self.object(),
@@ -162,7 +202,15 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_ws()?;
+            let mark = self.path.len();
+            if self.spans.is_some() {
+                if mark > 0 {
+                    self.path.push('.');
+                }
+                self.path.push_str(&key);
+            }
             let v = self.value()?;
+            self.path.truncate(mark);
             map.insert(key, v);
             self.skip_ws()?;
             match self.peek() {
@@ -189,7 +237,12 @@ impl Parser<'_> {
                 self.pos += 1;
                 break;
             }
+            let mark = self.path.len();
+            if self.spans.is_some() {
+                self.path.push_str(&format!("[{}]", items.len()));
+            }
             items.push(self.value()?);
+            self.path.truncate(mark);
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -333,6 +386,20 @@ mod tests {
     fn numbers_escapes_and_bom() {
         let v = parse("\u{feff}[-3, 1.5, \"\\u00e9\\n\", 9223372036854775807]").unwrap();
         assert_eq!(v, json!([-3, 1.5, "é\n", 9223372036854775807i64]));
+    }
+
+    #[test]
+    fn locate_finds_the_line_of_a_json_path() {
+        let text = "{\n  \"resources\": [\n    {\"name\": \"a\"},\n    {\n      \"name\": \"[bad()]\"\n    }\n  ]\n}";
+        assert_eq!(locate(text, "resources[1].name"), Some((5, 15)));
+        assert_eq!(locate(text, "resources[1]<copy 3>.name"), Some((5, 15)));
+        assert_eq!(
+            locate(text, "resources[1].properties.x"),
+            Some((4, 5)),
+            "nearest parent"
+        );
+        assert_eq!(locate(text, "resources[0]"), Some((3, 5)));
+        assert_eq!(locate("{", "x"), None);
     }
 
     #[test]

@@ -58,10 +58,13 @@ pub enum ArmError {
         message: String,
     },
     /// An expression or declaration in the template is wrong or unsupported.
-    #[error("{file}: {path}: {message}")]
+    #[error("{file}{}: {path}: {message}", position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Template {
         /// The template file (or `template` when evaluated from a value).
         file: String,
+        /// Line and column of the value at `path`, when the file could be read back
+        /// ([`evaluate_file`] fills it in).
+        position: Option<(usize, usize)>,
         /// The JSON path of the value that failed.
         path: String,
         /// What failed, naming the expression.
@@ -158,6 +161,7 @@ pub fn parse_parameters_file(text: &str, file: &str) -> Result<BTreeMap<String, 
     })?;
     let err = |path: &str, message: &str| ArmError::Template {
         file: file.into(),
+        position: json::locate(text, path),
         path: path.into(),
         message: message.into(),
     };
@@ -247,5 +251,39 @@ pub fn evaluate_file(
     if opts.template_uri.is_none() {
         opts.template_uri = Some(file);
     }
-    evaluate(&t, &opts)
+    evaluate(&t, &opts).map_err(with_position)
+}
+
+/// Adds the line and column of a template error's JSON path, reading its file back (the
+/// main template or a linked one).
+fn with_position(e: ArmError) -> ArmError {
+    let ArmError::Template {
+        file,
+        position: None,
+        path,
+        message,
+    } = e
+    else {
+        return e;
+    };
+    // In a linked template the path continues after `<its file>.`; copy markers stay.
+    let mut inner = path.as_str();
+    let mut search = path.as_str();
+    while let Some(i) = search.find('<') {
+        let rest = &search[i + 1..];
+        let Some(end) = rest.find('>') else { break };
+        if !rest.starts_with("copy ") {
+            inner = rest[end + 1..].trim_start_matches('.');
+        }
+        search = &rest[end + 1..];
+    }
+    let position = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| json::locate(&text, inner));
+    ArmError::Template {
+        file,
+        position,
+        path,
+        message,
+    }
 }

@@ -710,3 +710,36 @@ fn armnest_scope_functions_resolve_to_parent_in_outer_scope_and_own_in_inner_or_
     assert_eq!(rg_of("inner-nsg").as_deref(), Some("inlineGroup"));
     assert_eq!(rg_of("linked-nsg").as_deref(), Some("linkedGroup"));
 }
+
+/// Errors from a file name the line and column of the value that failed, in the main
+/// template or in a linked one.
+#[test]
+fn template_errors_from_files_carry_line_and_column() {
+    let base = std::env::temp_dir().join(format!("vnetsim-arm-pos-{}", std::process::id()));
+    std::fs::create_dir_all(base.join("modules")).unwrap();
+    std::fs::write(
+        base.join("main.json"),
+        "{\n  \"resources\": [\n    {\n      \"type\": \"Microsoft.Network/virtualNetworks\",\n      \"name\": \"[concat('a', copyIndex())]\",\n      \"copy\": {\"name\": \"c\", \"count\": 2}\n    },\n    {\"type\": \"Microsoft.Resources/deployments\", \"name\": \"l\",\n     \"properties\": {\"templateLink\": {\"relativePath\": \"modules/bad.json\"}}}\n  ]\n}",
+    )
+    .unwrap();
+    std::fs::write(
+        base.join("modules/bad.json"),
+        "{\n  \"resources\": [\n    {\"type\": \"Microsoft.Network/networkSecurityGroups\",\n     \"name\": \"[nope()]\"}\n  ]\n}",
+    )
+    .unwrap();
+    let e = evaluate_file(&base.join("main.json"), None, EvalOptions::default()).unwrap_err();
+    let _ = std::fs::remove_dir_all(&base);
+    let ArmError::Template {
+        file,
+        position,
+        path,
+        ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
+    assert!(file.ends_with("bad.json"), "{e}");
+    assert_eq!(*position, Some((4, 14)), "{e}");
+    assert!(path.ends_with(".resources[0].name"), "{e}");
+    assert!(e.to_string().contains("bad.json:4:14: "), "{e}");
+}
