@@ -1309,7 +1309,12 @@ impl<'e, 'r> Scope<'e, 'r> {
                 uri,
                 chain,
             )
-            .map_err(|e| Fail::Arm(Box::new(e)))?;
+            .map_err(|e| match e {
+                ArmError::Parameter { name, message } => {
+                    Fail::Error(format!("{path}.properties.parameters.{name}: {message}"))
+                }
+                e => Fail::Arm(Box::new(e)),
+            })?;
             if get(&template, "$schema").is_none() || kind != ScopeKind::ResourceGroup {
                 sub_scope.kind = kind;
                 sub_scope.target_kind = kind;

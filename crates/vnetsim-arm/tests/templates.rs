@@ -743,3 +743,18 @@ fn template_errors_from_files_carry_line_and_column() {
     assert!(path.ends_with(".resources[0].name"), "{e}");
     assert!(e.to_string().contains("bad.json:4:14: "), "{e}");
 }
+
+#[test]
+fn armnest_a_parameter_the_nested_template_does_not_declare_is_named_with_its_path() {
+    let t = json!({"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+        "properties": {"expressionEvaluationOptions": {"scope": "inner"},
+            "parameters": {"unknown": {"value": 1}},
+            "template": {"parameters": {"known": {"type": "int", "defaultValue": 0}}}}}]});
+    let e = evaluate(&t, &EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("resources[0].properties.parameters.unknown") && e.contains("does not declare"),
+        "{e}"
+    );
+}
