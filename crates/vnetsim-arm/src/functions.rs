@@ -62,7 +62,8 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         "json" => {
             arity(name, &args, 1, 1)?;
             let s = as_str(name, &args[0])?;
-            serde_json::from_str(s)
+            // Json.NET's reader: single-quoted strings accepted [ARMSTR].
+            crate::json::parse_lenient(s)
                 .map_err(|e| format!("json(): the argument is not valid JSON: {e}"))?
         }
         "string" => {

@@ -24,6 +24,28 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     run(text, None)
 }
 
+/// Parses the argument of ARM's `json()`: as [`parse`], and strings may also be in single
+/// quotes (`{'one': 'a'}`), which the ARM engine's JSON reader (Json.NET) accepts; the
+/// string functions page feeds `"{'one': 'a', 'two': 'b'}"` to `base64ToJson` this way.
+pub fn parse_lenient(text: &str) -> Result<Value, JsonError> {
+    let mut p = Parser {
+        src: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+        single_quotes: true,
+        path: String::new(),
+        spans: None,
+    };
+    p.skip_ws()?;
+    let v = p.value()?;
+    p.skip_ws()?;
+    if p.pos < p.src.len() {
+        return Err(p.err("unexpected text after the end of the JSON value"));
+    }
+    Ok(v)
+}
+
 /// Where the value at a JSON path (`resources[2].properties.subnets[0].name`, as evaluation
 /// errors name it) starts in `text`: 1-based line and column. Copy markers (`<copy 3>`) are
 /// ignored; a path that does not exist falls back to its nearest existing parent.
@@ -55,6 +77,7 @@ fn run(
         text,
         pos: 0,
         depth: 0,
+        single_quotes: false,
         path: String::new(),
         spans,
     };
@@ -86,6 +109,8 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// Strings may be single-quoted too (the `json()` function's input).
+    single_quotes: bool,
     /// The JSON path of the value being read, when `spans` records positions.
     path: String,
     spans: Option<&'a mut std::collections::HashMap<String, usize>>,
@@ -152,6 +177,7 @@ impl Parser<'_> {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
             Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'\'') if self.single_quotes => Ok(Value::String(self.string()?)),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b't') => self.keyword("true", Value::Bool(true)),
             Some(b'f') => self.keyword("false", Value::Bool(false)),
@@ -192,6 +218,7 @@ impl Parser<'_> {
                     break;
                 }
                 Some(b'"') => {}
+                Some(b'\'') if self.single_quotes => {}
                 None => return Err(self.err("unterminated object, expected '}'")),
                 Some(_) => return Err(self.err("expected a property name in double quotes")),
             }
@@ -260,6 +287,7 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, JsonError> {
         let start = self.pos;
+        let quote = self.src[start];
         self.pos += 1;
         let mut out = String::new();
         loop {
@@ -267,7 +295,7 @@ impl Parser<'_> {
                 return Err(self.err_at(start, "unterminated string"));
             };
             match c {
-                b'"' => {
+                c if c == quote => {
                     self.pos += 1;
                     return Ok(out);
                 }
@@ -276,6 +304,7 @@ impl Parser<'_> {
                     self.pos += 2;
                     match esc {
                         Some(b'"') => out.push('"'),
+                        Some(b'\'') if quote == b'\'' => out.push('\''),
                         Some(b'\\') => out.push('\\'),
                         Some(b'/') => out.push('/'),
                         Some(b'b') => out.push('\u{8}'),
@@ -386,6 +415,15 @@ mod tests {
     fn numbers_escapes_and_bom() {
         let v = parse("\u{feff}[-3, 1.5, \"\\u00e9\\n\", 9223372036854775807]").unwrap();
         assert_eq!(v, json!([-3, 1.5, "é\n", 9223372036854775807i64]));
+    }
+
+    #[test]
+    fn single_quotes_only_in_lenient_mode() {
+        assert_eq!(
+            parse_lenient("{'one': 'a', \"two\": 'it\\'s'}").unwrap(),
+            json!({"one": "a", "two": "it's"})
+        );
+        assert!(parse("{'one': 'a'}").is_err());
     }
 
     #[test]

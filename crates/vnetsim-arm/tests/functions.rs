@@ -369,3 +369,15 @@ fn armstr_format_writes_objects_with_single_quotes() {
         json!("['it\\'s']")
     );
 }
+
+/// [ARMSTR] `json()` reads what the ARM engine's JSON reader reads, single-quoted strings
+/// included (the string functions page's `"{'one': 'a', 'two': 'b'}"` example data).
+#[test]
+fn armstr_json_accepts_single_quoted_strings() {
+    assert_eq!(
+        ev("json('{''one'': ''a'', ''two'': ''b''}')"),
+        json!({"one": "a", "two": "b"})
+    );
+    assert_eq!(ev("json('[1, 2, 3]')[2]"), json!(3));
+    assert!(err("json('{one: 1}')").contains("not valid JSON"));
+}
