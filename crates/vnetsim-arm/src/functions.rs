@@ -423,6 +423,30 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 hash::unique_string(&parts)
             })
         }
+        "base64" => Value::String(base64_encode(as_str(name, one(name, &args)?)?.as_bytes())),
+        "base64tostring" | "base64tojson" => {
+            let bytes = base64_decode(as_str(name, one(name, &args)?)?)
+                .ok_or_else(|| format!("{name}(): the argument is not base64"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{name}(): the decoded bytes are not UTF-8"))?;
+            if name == "base64tostring" {
+                Value::String(text)
+            } else {
+                crate::json::parse_lenient(&text)
+                    .map_err(|e| format!("base64ToJson(): not JSON: {e}"))?
+            }
+        }
+        "items" => {
+            // An object as [{key, value}] in key order (object functions page, "items").
+            let Value::Object(o) = one(name, &args)? else {
+                return Err(format!("items() expects an object, got {}", kind(&args[0])));
+            };
+            Value::Array(
+                o.iter()
+                    .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                    .collect(),
+            )
+        }
         "uri" => {
             arity(name, &args, 2, 2)?;
             let (base, rel) = (as_str(name, &args[0])?, as_str(name, &args[1])?);
@@ -443,6 +467,46 @@ pub fn resolve_uri(base: &str, rel: &str) -> String {
         Some(i) => format!("{}{}", &base[..=i], rel.trim_start_matches('/')),
         None => rel.to_string(),
     }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648) with padding.
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with optional padding; `None` if a character is outside the alphabet.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 fn utf16(s: &str) -> Vec<u16> {

@@ -381,3 +381,33 @@ fn armstr_json_accepts_single_quoted_strings() {
     assert_eq!(ev("json('[1, 2, 3]')[2]"), json!(3));
     assert!(err("json('{one: 1}')").contains("not valid JSON"));
 }
+
+/// [ARMSTR] base64 functions: the string functions page's example (`one, two, three` is
+/// `b25lLCB0d28sIHRocmVl`; `{'one': 'a', 'two': 'b'}` decodes to an object).
+#[test]
+fn armstr_base64_examples() {
+    assert_eq!(
+        ev("base64('one, two, three')"),
+        json!("b25lLCB0d28sIHRocmVl")
+    );
+    assert_eq!(
+        ev("base64ToString('b25lLCB0d28sIHRocmVl')"),
+        json!("one, two, three")
+    );
+    assert_eq!(
+        ev("base64ToJson(base64('{''one'': ''a'', ''two'': ''b''}'))"),
+        json!({"one": "a", "two": "b"})
+    );
+    assert_eq!(ev("base64('a')"), json!("YQ=="));
+    assert_eq!(ev("base64('ab')"), json!("YWI="));
+    assert!(err("base64ToString('*')").contains("not base64"));
+}
+
+/// [ARMOBJ] `items` turns an object into `{key, value}` entries sorted by key.
+#[test]
+fn armobj_items_sorts_by_key() {
+    assert_eq!(
+        ev("items(createObject('item002', 'b', 'item001', 'a'))"),
+        json!([{"key": "item001", "value": "a"}, {"key": "item002", "value": "b"}])
+    );
+}
