@@ -129,6 +129,8 @@ struct Loop {
     name: Option<String>,
     index: i64,
     resource: bool,
+    /// A lambda variable's value (`lambdaVariables(name)`); such entries are not loops.
+    value: Option<Value>,
 }
 
 /// State shared by every template of one evaluation.
@@ -511,6 +513,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                         name: None,
                         index: i,
                         resource: true,
+                        value: None,
                     }];
                     items.push(self.value_lenient(input, &format!("{path}.copy.input"), &l)?);
                 }
@@ -622,6 +625,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 name: Some(name.to_string()),
                 index: i,
                 resource: false,
+                value: None,
             });
             items.push(self.value_in(input, &format!("{path}.input"), &l, lenient)?);
         }
@@ -775,6 +779,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             })?;
             return self.eval(&args[if c { 1 } else { 2 }], loops);
         }
+        if let Some(r) = self.lambda_call(&lower, args, loops) {
+            return r;
+        }
         let mut vals = Vec::with_capacity(args.len());
         for a in args {
             vals.push(self.eval(a, loops)?);
@@ -801,11 +808,15 @@ impl<'e, 'r> Scope<'e, 'r> {
                     }
                 };
                 let l = match loop_name {
-                    Some(n) => loops
+                    Some(n) => loops.iter().rev().find(|l| {
+                        l.value.is_none()
+                            && l.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n))
+                    }),
+                    None => loops
                         .iter()
                         .rev()
-                        .find(|l| l.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n))),
-                    None => loops.iter().rev().find(|l| l.resource).or(loops.last()),
+                        .find(|l| l.resource)
+                        .or(loops.iter().rev().find(|l| l.value.is_none())),
                 };
                 let l = l.ok_or_else(|| {
                     Fail::Error(match loop_name {
@@ -898,6 +909,160 @@ impl<'e, 'r> Scope<'e, 'r> {
                 ))),
             },
         }
+    }
+
+    /// The lambda functions (`filter`, `map`, `reduce`, `sort`, `toObject`) and
+    /// `lambdaVariables`: the lambda's body is evaluated once per element with its
+    /// variables bound
+    /// (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-lambda).
+    /// `None`: not a lambda function.
+    fn lambda_call(&self, lower: &str, args: &[Expr], loops: &[Loop]) -> Option<R<Value>> {
+        let arity = match lower {
+            "lambdavariables" => {
+                return Some((|| {
+                    let [Expr::Str(n)] = args else {
+                        return Err(Fail::Error(
+                            "lambdaVariables() expects a variable name in quotes".into(),
+                        ));
+                    };
+                    loops
+                        .iter()
+                        .rev()
+                        .find(|l| l.value.is_some() && l.name.as_deref() == Some(n.as_str()))
+                        .and_then(|l| l.value.clone())
+                        .ok_or_else(|| {
+                            Fail::Error(format!(
+                                "lambdaVariables('{n}') is not inside a lambda declaring '{n}'"
+                            ))
+                        })
+                })());
+            }
+            "filter" | "map" | "sort" => 2,
+            "reduce" => 3,
+            "toobject" => 0,
+            _ => return None,
+        };
+        Some((|| {
+            if lower == "toobject" && !(2..=3).contains(&args.len())
+                || lower != "toobject" && args.len() != arity
+            {
+                return Err(Fail::Error(format!(
+                    "{lower}() has the wrong number of arguments"
+                )));
+            }
+            let input = self.eval(&args[0], loops)?;
+            let Value::Array(items) = input else {
+                return Err(Fail::Error(format!(
+                    "{lower}() expects an array, got {}",
+                    kind(&input)
+                )));
+            };
+            let lambda = |e: &Expr| -> R<(Vec<String>, Expr)> {
+                match e {
+                    Expr::Call(n, a) if n.eq_ignore_ascii_case("lambda") && a.len() >= 2 => {
+                        let mut names = Vec::new();
+                        for x in &a[..a.len() - 1] {
+                            let Expr::Str(v) = x else {
+                                return Err(Fail::Error(
+                                    "lambda() variable names must be string literals".into(),
+                                ));
+                            };
+                            names.push(v.clone());
+                        }
+                        Ok((names, a[a.len() - 1].clone()))
+                    }
+                    _ => Err(Fail::Error(format!(
+                        "{lower}() expects a lambda(...) argument"
+                    ))),
+                }
+            };
+            let apply = |(names, body): &(Vec<String>, Expr), vals: Vec<Value>| -> R<Value> {
+                let mut l = loops.to_vec();
+                for (n, v) in names.iter().zip(vals) {
+                    l.push(Loop {
+                        name: Some(n.clone()),
+                        index: 0,
+                        resource: false,
+                        value: Some(v),
+                    });
+                }
+                self.eval(body, &l)
+            };
+            match lower {
+                "filter" => {
+                    let f = lambda(&args[1])?;
+                    let mut out = Vec::new();
+                    for (i, x) in items.into_iter().enumerate() {
+                        let keep = apply(&f, vec![x.clone(), Value::from(i as i64)])?;
+                        match keep {
+                            Value::Bool(true) => out.push(x),
+                            Value::Bool(false) => {}
+                            other => {
+                                return Err(Fail::Error(format!(
+                                    "filter(): the lambda returned {}, not a boolean",
+                                    kind(&other)
+                                )));
+                            }
+                        }
+                    }
+                    Ok(Value::Array(out))
+                }
+                "map" => {
+                    let f = lambda(&args[1])?;
+                    let out = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| apply(&f, vec![x, Value::from(i as i64)]))
+                        .collect::<R<Vec<_>>>()?;
+                    Ok(Value::Array(out))
+                }
+                "reduce" => {
+                    let mut acc = self.eval(&args[1], loops)?;
+                    let f = lambda(&args[2])?;
+                    for (i, x) in items.into_iter().enumerate() {
+                        acc = apply(&f, vec![acc, x, Value::from(i as i64)])?;
+                    }
+                    Ok(acc)
+                }
+                "sort" => {
+                    let f = lambda(&args[1])?;
+                    // Insertion sort: the lambda says whether its first argument goes first.
+                    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                    for x in items {
+                        let mut at = out.len();
+                        while at > 0 {
+                            let before = apply(&f, vec![x.clone(), out[at - 1].clone()])?;
+                            if before != Value::Bool(true) {
+                                break;
+                            }
+                            at -= 1;
+                        }
+                        out.insert(at, x);
+                    }
+                    Ok(Value::Array(out))
+                }
+                _ => {
+                    let key = lambda(&args[1])?;
+                    let value = args.get(2).map(lambda).transpose()?;
+                    let mut out = Map::new();
+                    for x in items {
+                        let k = apply(&key, vec![x.clone()])?;
+                        let Value::String(k) = k else {
+                            return Err(Fail::Error(format!(
+                                "toObject(): a key must be a string, got {}",
+                                kind(&k)
+                            )));
+                        };
+                        let v = match &value {
+                            Some(v) => apply(v, vec![x])?,
+                            None => x,
+                        };
+                        out.insert(k, v);
+                    }
+                    Ok(Value::Object(out))
+                }
+            }
+        })())
     }
 
     fn resource_id(&self, vals: &[Value], k: IdKind) -> R<Value> {
@@ -1036,6 +1201,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                     name: name.clone(),
                     index: i,
                     resource: true,
+                    value: None,
                 });
                 self.one_resource(r, &format!("{path}<copy {i}>"), parent, &l)?;
             }

@@ -411,3 +411,41 @@ fn armobj_items_sorts_by_key() {
         json!([{"key": "item001", "value": "a"}, {"key": "item002", "value": "b"}])
     );
 }
+
+/// [ARMLAMBDA] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-lambda
+/// (the page's dog examples, reduced).
+#[test]
+fn armlambda_filter_map_reduce_sort_to_object() {
+    let dogs = "json('[{\"name\": \"Evie\", \"age\": 5}, {\"name\": \"Casper\", \"age\": 3}, {\"name\": \"Indy\", \"age\": 2}, {\"name\": \"Kira\", \"age\": 8}]')";
+    assert_eq!(
+        ev(&format!(
+            "map(filter({dogs}, lambda('dog', greaterOrEquals(lambdaVariables('dog').age, 5))), lambda('dog', lambdaVariables('dog').name))"
+        )),
+        json!(["Evie", "Kira"])
+    );
+    assert_eq!(
+        ev(&format!(
+            "reduce({dogs}, 0, lambda('cur', 'next', add(lambdaVariables('cur'), lambdaVariables('next').age)))"
+        )),
+        json!(18)
+    );
+    assert_eq!(
+        ev(&format!(
+            "map(sort({dogs}, lambda('a', 'b', less(lambdaVariables('a').age, lambdaVariables('b').age))), lambda('d', lambdaVariables('d').name))"
+        )),
+        json!(["Indy", "Casper", "Evie", "Kira"])
+    );
+    assert_eq!(
+        ev(&format!(
+            "toObject({dogs}, lambda('d', lambdaVariables('d').name), lambda('d', lambdaVariables('d').age)).Kira"
+        )),
+        json!(8)
+    );
+    assert_eq!(
+        ev("map(range(0, 3), lambda('x', 'i', add(lambdaVariables('x'), lambdaVariables('i'))))"),
+        json!([0, 2, 4])
+    );
+    assert!(err("lambdaVariables('x')").contains("not inside a lambda"));
+    assert!(err("map(createArray(1), 'notalambda')").contains("expects a lambda"));
+    assert!(err("filter(createArray(1), lambda('x', 1))").contains("not a boolean"));
+}
