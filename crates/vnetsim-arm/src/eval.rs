@@ -943,9 +943,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             _ => return None,
         };
         Some((|| {
-            if lower == "toobject" && !(2..=3).contains(&args.len())
-                || lower != "toobject" && args.len() != arity
-            {
+            let arity_ok = if lower == "toobject" {
+                (2..=3).contains(&args.len())
+            } else {
+                args.len() == arity
+            };
+            if !arity_ok {
                 return Err(Fail::Error(format!(
                     "{lower}() has the wrong number of arguments"
                 )));
