@@ -1187,6 +1187,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             return Err(Fail::Error(format!("{path}: a resource must be an object")));
         }
         if let Some(copy) = get(r, "copy") {
+            // [ARMCOPY] copy-resources, "Iteration for a child resource": a copy loop cannot
+            // be used on a child declared inside its parent.
+            if parent.is_some() {
+                return Err(Fail::Error(format!(
+                    "{path}.copy: a child resource declared inside its parent cannot have a copy loop; declare it at top level with its full type and name"
+                )));
+            }
             let count = get(copy, "count")
                 .ok_or_else(|| Fail::Error(format!("{path}.copy: a copy loop needs a count")))?;
             let count = self.int_value(count, &format!("{path}.copy.count"), loops)?;
@@ -1253,6 +1260,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             }
             _ => (t.clone(), n.clone()),
         };
+        // [ARMCHILD] "Child resources can only be defined five levels deep."
+        if parent.is_some() && full_type.matches('/').count() > 6 {
+            return Err(Fail::Error(format!(
+                "{path}: '{full_type}' nests child resources more than five levels deep"
+            )));
+        }
         if full_type.matches('/').count() != full_name.matches('/').count() + 1 {
             return Err(Fail::Error(format!(
                 "{path}: the name '{full_name}' needs one segment per type segment after the namespace of '{full_type}'"

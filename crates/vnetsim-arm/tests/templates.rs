@@ -758,3 +758,45 @@ fn armnest_a_parameter_the_nested_template_does_not_declare_is_named_with_its_pa
         "{e}"
     );
 }
+
+/// [ARMCOPY] copy-resources, "Iteration for a child resource": no copy loop on a child
+/// declared inside its parent (a copied parent's nested children are fine).
+#[test]
+fn armcopy_a_nested_child_cannot_have_a_copy_loop() {
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v",
+            "resources": [{"type": "subnets", "name": "[concat('s', copyIndex())]", "copy": {"name": "c", "count": 2}}]}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("resources[0].resources[0].copy") && e.contains("cannot have a copy loop"),
+        "{e}"
+    );
+}
+
+/// [ARMCHILD] "Child resources can only be defined five levels deep."
+#[test]
+fn armchild_children_nest_at_most_five_levels() {
+    let mut r = json!({"type": "f", "name": "f"});
+    for t in ["e", "d", "c", "b"] {
+        r = json!({"type": t, "name": t, "resources": [r]});
+    }
+    let five = json!({"resources": [{"type": "My.Rp/a", "name": "a", "resources": [r.clone()]}]});
+    assert_eq!(
+        evaluate(&five, &EvalOptions::default())
+            .unwrap()
+            .resources
+            .len(),
+        6
+    );
+    assert_eq!(
+        evaluate(&five, &EvalOptions::default()).unwrap().resources[5].name,
+        "a/b/c/d/e/f"
+    );
+    let six = json!({"resources": [{"type": "My.Rp/z", "name": "z", "resources": [{"type": "a", "name": "a", "resources": [r]}]}]});
+    let e = evaluate(&six, &EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("five levels"), "{e}");
+}
