@@ -589,7 +589,7 @@ fn union(args: Vec<Value>) -> Result<Value, String> {
     }
 }
 
-/// Later objects win; nested objects are merged recursively, arrays replaced [ARMOBJ].
+/// Later objects win; nested objects are merged recursively, arrays replaced \[ARMOBJ\].
 fn merge_deep(acc: &mut Map<String, Value>, o: Map<String, Value>) {
     for (k, v) in o {
         match (acc.get_mut(&k), v) {
@@ -755,7 +755,7 @@ fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
 /// `format` writes an object or array as compact JSON with single-quoted strings
 /// (`{'a':'b','!c':2}`), as ARM's evaluator does for Bicep string interpolation (Azure/bicep,
 /// `src/Bicep.Core.IntegrationTests/EvaluationTests.cs`,
-/// `String_expressions_are_evaluated_successfully`) [ARMSTR].
+/// `String_expressions_are_evaluated_successfully`) \[ARMSTR\].
 fn single_quoted_json(v: &Value, out: &mut String) {
     match v {
         Value::String(s) => {
@@ -800,7 +800,7 @@ fn single_quoted_json(v: &Value, out: &mut String) {
 
 /// The string form ARM gives a value (`string()`, `concat`, `format`): strings as they are,
 /// booleans `True`/`False` as .NET writes them (the logical functions page shows `True` and
-/// `False` outputs) [ARMLOGIC], null empty, objects and arrays as compact JSON [ARMSTR].
+/// `False` outputs) \[ARMLOGIC\], null empty, objects and arrays as compact JSON \[ARMSTR\].
 pub fn to_display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
