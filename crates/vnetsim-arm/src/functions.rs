@@ -1,0 +1,863 @@
+//! The ARM template functions that depend only on their arguments (string, array, object,
+//! comparison, logical, numeric, conversion, hashing).
+//!
+//! What it is for: [`call`] evaluates one such function on already-evaluated arguments, with
+//! the semantics of the function reference pages under
+//! <https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions>
+//! (each test names the page its expected value comes from). What it is not: the functions
+//! that read the deployment (`parameters`, `variables`, `copyIndex`, `resourceId`,
+//! `reference`, `resourceGroup`, ...), which live in `eval`, nor the lazy `if`.
+
+use serde_json::{Map, Value};
+
+use crate::hash;
+
+/// The longest string a function may produce: ARM's limit on a template literal (131,072
+/// characters) times eight, so hostile input cannot exhaust memory by doubling strings.
+pub const MAX_STRING: usize = 1 << 20;
+
+/// The most elements an array a function produces may have.
+pub const MAX_ARRAY: usize = 100_000;
+
+/// Checks a function's result against [`MAX_STRING`] and [`MAX_ARRAY`].
+pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(s) if s.len() > MAX_STRING => Err(format!(
+            "{name}() produced a string of {} bytes, above the limit of {MAX_STRING}",
+            s.len()
+        )),
+        Value::Array(a) if a.len() > MAX_ARRAY => Err(format!(
+            "{name}() produced an array of {} elements, above the limit of {MAX_ARRAY}",
+            a.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Evaluates the pure function `name` (lower-case) on `args`. `Ok(None)`: no such function.
+pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
+    let v = match name {
+        "concat" => concat(args)?,
+        "format" => format_fn(&args)?,
+        "equals" => {
+            arity(name, &args, 2, 2)?;
+            Value::Bool(args[0] == args[1])
+        }
+        "not" => {
+            arity(name, &args, 1, 1)?;
+            Value::Bool(!as_bool(name, &args[0])?)
+        }
+        "and" | "or" => {
+            arity(name, &args, 2, usize::MAX)?;
+            let mut acc = name == "and";
+            for a in &args {
+                let b = as_bool(name, a)?;
+                acc = if name == "and" { acc && b } else { acc || b };
+            }
+            Value::Bool(acc)
+        }
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        "json" => {
+            arity(name, &args, 1, 1)?;
+            let s = as_str(name, &args[0])?;
+            // Json.NET's reader: single-quoted strings accepted [ARMSTR].
+            crate::json::parse_lenient(s)
+                .map_err(|e| format!("json(): the argument is not valid JSON: {e}"))?
+        }
+        "string" => {
+            arity(name, &args, 1, 1)?;
+            Value::String(to_display(&args[0]))
+        }
+        "int" => {
+            arity(name, &args, 1, 1)?;
+            match &args[0] {
+                Value::Number(n) if n.is_i64() => args[0].clone(),
+                Value::String(s) => Value::from(
+                    s.trim()
+                        .parse::<i64>()
+                        .map_err(|_| format!("int(): cannot convert '{s}' to an integer"))?,
+                ),
+                other => {
+                    return Err(format!(
+                        "int() expects an integer or a string, got {}",
+                        kind(other)
+                    ));
+                }
+            }
+        }
+        "bool" => {
+            arity(name, &args, 1, 1)?;
+            match &args[0] {
+                Value::Bool(b) => Value::Bool(*b),
+                Value::Number(n) => Value::Bool(n.as_i64() != Some(0)),
+                Value::String(s) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+                Value::String(s) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+                other => {
+                    return Err(format!(
+                        "bool(): cannot convert {} to a boolean",
+                        to_display(other)
+                    ));
+                }
+            }
+        }
+        "array" => {
+            arity(name, &args, 1, 1)?;
+            match &args[0] {
+                Value::Array(_) => args[0].clone(),
+                other => Value::Array(vec![other.clone()]),
+            }
+        }
+        "length" => {
+            arity(name, &args, 1, 1)?;
+            Value::from(match &args[0] {
+                Value::String(s) => utf16(s).len(),
+                Value::Array(a) => a.len(),
+                Value::Object(o) => o.len(),
+                other => {
+                    return Err(format!(
+                        "length() expects a string, array or object, got {}",
+                        kind(other)
+                    ));
+                }
+            } as i64)
+        }
+        "empty" => {
+            arity(name, &args, 1, 1)?;
+            Value::Bool(match &args[0] {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                Value::Object(o) => o.is_empty(),
+                other => {
+                    return Err(format!(
+                        "empty() expects a string, array or object, got {}",
+                        kind(other)
+                    ));
+                }
+            })
+        }
+        "range" => {
+            arity(name, &args, 2, 2)?;
+            let (start, count) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
+            if !(0..=10_000).contains(&count)
+                || start
+                    .checked_add(count)
+                    .is_none_or(|e| e > i64::from(i32::MAX))
+            {
+                return Err(format!(
+                    "range({start}, {count}): the count must be 0 to 10000 and start + count at most 2147483647"
+                ));
+            }
+            Value::Array((start..start + count).map(Value::from).collect())
+        }
+        "padleft" => {
+            arity(name, &args, 2, 3)?;
+            let s = match &args[0] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) if n.is_i64() => n.to_string(),
+                other => {
+                    return Err(format!(
+                        "padLeft() expects a string or integer, got {}",
+                        kind(other)
+                    ));
+                }
+            };
+            let total = as_int(name, &args[1])?;
+            if total > MAX_STRING as i64 {
+                return Err(format!(
+                    "padLeft(): a total length of {total} exceeds {MAX_STRING}"
+                ));
+            }
+            let pad = match args.get(2) {
+                None => ' ',
+                Some(v) => {
+                    let p = as_str(name, v)?;
+                    let mut cs = p.chars();
+                    match (cs.next(), cs.next()) {
+                        (Some(c), None) => c,
+                        _ => return Err("padLeft(): the padding must be a single character".into()),
+                    }
+                }
+            };
+            let len = utf16(&s).len() as i64;
+            let mut out: String = std::iter::repeat_n(pad, (total - len).max(0) as usize).collect();
+            out.push_str(&s);
+            Value::String(out)
+        }
+        "split" => {
+            arity(name, &args, 2, 2)?;
+            let s = as_str(name, &args[0])?;
+            let delims: Vec<String> = match &args[1] {
+                Value::String(d) => vec![d.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .map(|d| as_str(name, d).map(str::to_string))
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(format!(
+                        "split() expects a string or array delimiter, got {}",
+                        kind(other)
+                    ));
+                }
+            };
+            Value::Array(
+                split_multi(s, &delims)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )
+        }
+        "replace" => {
+            arity(name, &args, 3, 3)?;
+            let (s, old, new) = (
+                as_str(name, &args[0])?,
+                as_str(name, &args[1])?,
+                as_str(name, &args[2])?,
+            );
+            if old.is_empty() {
+                return Err("replace(): the old string cannot be empty".into());
+            }
+            Value::String(s.replace(old, new))
+        }
+        "tolower" => Value::String(as_str(name, one(name, &args)?)?.to_lowercase()),
+        "toupper" => Value::String(as_str(name, one(name, &args)?)?.to_uppercase()),
+        "trim" => Value::String(as_str(name, one(name, &args)?)?.trim().to_string()),
+        "union" => union(args)?,
+        "intersection" => intersection(args)?,
+        "contains" => {
+            arity(name, &args, 2, 2)?;
+            Value::Bool(match (&args[0], &args[1]) {
+                (Value::Array(a), x) => a.contains(x),
+                (Value::Object(o), Value::String(k)) => o.keys().any(|x| x.eq_ignore_ascii_case(k)),
+                // Case-sensitive for strings, case-insensitive for object keys [ARMSTR].
+                (Value::String(s), x) => s.contains(&to_display(x)),
+                (c, _) => {
+                    return Err(format!(
+                        "contains() expects an array, object or string, got {}",
+                        kind(c)
+                    ));
+                }
+            })
+        }
+        "first" | "last" => {
+            let v = one(name, &args)?;
+            match v {
+                Value::Array(a) => (if name == "first" { a.first() } else { a.last() })
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                Value::String(s) => {
+                    let c = if name == "first" {
+                        s.chars().next()
+                    } else {
+                        s.chars().last()
+                    };
+                    Value::String(c.map(String::from).unwrap_or_default())
+                }
+                other => {
+                    return Err(format!(
+                        "{name}() expects an array or string, got {}",
+                        kind(other)
+                    ));
+                }
+            }
+        }
+        "createarray" => Value::Array(args),
+        "createobject" => {
+            if !args.len().is_multiple_of(2) {
+                return Err("createObject() expects pairs of key and value".into());
+            }
+            let mut m = Map::new();
+            for pair in args.chunks(2) {
+                m.insert(as_str(name, &pair[0])?.to_string(), pair[1].clone());
+            }
+            Value::Object(m)
+        }
+        "add" | "sub" | "mul" | "div" | "mod" => {
+            arity(name, &args, 2, 2)?;
+            let (a, b) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
+            let r = match name {
+                "add" => a.checked_add(b),
+                "sub" => a.checked_sub(b),
+                "mul" => a.checked_mul(b),
+                _ if b == 0 => return Err(format!("{name}(): division by zero")),
+                "div" => a.checked_div(b),
+                _ => a.checked_rem(b),
+            };
+            Value::from(r.ok_or_else(|| format!("{name}({a}, {b}) overflows a 64-bit integer"))?)
+        }
+        "min" | "max" => {
+            let items = if args.len() == 1 && args[0].is_array() {
+                args[0].as_array().cloned().unwrap_or_default()
+            } else {
+                args
+            };
+            let ints = items
+                .iter()
+                .map(|v| as_int(name, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let r = if name == "min" {
+                ints.iter().min()
+            } else {
+                ints.iter().max()
+            };
+            Value::from(*r.ok_or_else(|| format!("{name}() needs at least one value"))?)
+        }
+        "less" | "lessorequals" | "greater" | "greaterorequals" => {
+            arity(name, &args, 2, 2)?;
+            let ord = match (&args[0], &args[1]) {
+                (Value::String(a), Value::String(b)) => a.as_str().cmp(b.as_str()),
+                (a, b) => as_int(name, a)?.cmp(&as_int(name, b)?),
+            };
+            Value::Bool(match name {
+                "less" => ord.is_lt(),
+                "lessorequals" => ord.is_le(),
+                "greater" => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        "coalesce" => args
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
+        "substring" => {
+            arity(name, &args, 2, 3)?;
+            let s = utf16(as_str(name, &args[0])?);
+            let start = as_int(name, &args[1])?;
+            let len = match args.get(2) {
+                Some(l) => as_int(name, l)?,
+                None => s.len() as i64 - start,
+            };
+            if start < 0 || len < 0 || start.checked_add(len).is_none_or(|e| e > s.len() as i64) {
+                return Err(format!(
+                    "substring(): start {start} and length {len} are outside a string of length {}",
+                    s.len()
+                ));
+            }
+            Value::String(String::from_utf16_lossy(
+                &s[start as usize..(start + len) as usize],
+            ))
+        }
+        "indexof" | "lastindexof" => {
+            arity(name, &args, 2, 2)?;
+            // Case-insensitive [ARMSTR] (indexOf, lastIndexOf).
+            let s = utf16(&as_str(name, &args[0])?.to_lowercase());
+            let f = utf16(&as_str(name, &args[1])?.to_lowercase());
+            let pos = if f.is_empty() {
+                Some(if name == "indexof" {
+                    0
+                } else {
+                    s.len().saturating_sub(1)
+                })
+            } else if f.len() > s.len() {
+                None
+            } else {
+                let mut hits = (0..=s.len() - f.len()).filter(|&i| s[i..i + f.len()] == f[..]);
+                if name == "indexof" {
+                    hits.next()
+                } else {
+                    hits.next_back()
+                }
+            };
+            Value::from(pos.map_or(-1, |p| p as i64))
+        }
+        "startswith" | "endswith" => {
+            arity(name, &args, 2, 2)?;
+            // Case-insensitive [ARMSTR].
+            let s = as_str(name, &args[0])?.to_lowercase();
+            let f = as_str(name, &args[1])?.to_lowercase();
+            Value::Bool(if name == "startswith" {
+                s.starts_with(&f)
+            } else {
+                s.ends_with(&f)
+            })
+        }
+        "take" | "skip" => {
+            arity(name, &args, 2, 2)?;
+            let n = as_int(name, &args[1])?.max(0) as usize;
+            match &args[0] {
+                Value::Array(a) => {
+                    let n = n.min(a.len());
+                    Value::Array(if name == "take" {
+                        a[..n].to_vec()
+                    } else {
+                        a[n..].to_vec()
+                    })
+                }
+                Value::String(s) => {
+                    let u = utf16(s);
+                    let n = n.min(u.len());
+                    Value::String(String::from_utf16_lossy(if name == "take" {
+                        &u[..n]
+                    } else {
+                        &u[n..]
+                    }))
+                }
+                Value::Null => Value::Null,
+                other => {
+                    return Err(format!(
+                        "{name}() expects an array or string, got {}",
+                        kind(other)
+                    ));
+                }
+            }
+        }
+        "join" => {
+            arity(name, &args, 2, 2)?;
+            let Value::Array(a) = &args[0] else {
+                return Err(format!("join() expects an array, got {}", kind(&args[0])));
+            };
+            let sep = as_str(name, &args[1])?;
+            Value::String(a.iter().map(to_display).collect::<Vec<_>>().join(sep))
+        }
+        "uniquestring" | "guid" => {
+            arity(name, &args, 1, usize::MAX)?;
+            let parts = args
+                .iter()
+                .map(|a| as_str(name, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            Value::String(if name == "guid" {
+                hash::guid(&parts)
+            } else {
+                hash::unique_string(&parts)
+            })
+        }
+        "base64" => Value::String(base64_encode(as_str(name, one(name, &args)?)?.as_bytes())),
+        "base64tostring" | "base64tojson" => {
+            let bytes = base64_decode(as_str(name, one(name, &args)?)?)
+                .ok_or_else(|| format!("{name}(): the argument is not base64"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{name}(): the decoded bytes are not UTF-8"))?;
+            if name == "base64tostring" {
+                Value::String(text)
+            } else {
+                crate::json::parse_lenient(&text)
+                    .map_err(|e| format!("base64ToJson(): not JSON: {e}"))?
+            }
+        }
+        "items" => {
+            // An object as [{key, value}] in key order (object functions page, "items").
+            let Value::Object(o) = one(name, &args)? else {
+                return Err(format!("items() expects an object, got {}", kind(&args[0])));
+            };
+            Value::Array(
+                o.iter()
+                    .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                    .collect(),
+            )
+        }
+        "uri" => {
+            arity(name, &args, 2, 2)?;
+            let (base, rel) = (as_str(name, &args[0])?, as_str(name, &args[1])?);
+            Value::String(resolve_uri(base, rel))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
+}
+
+/// `uri(base, relative)`: the relative reference replaces everything after the base's last `/`.
+pub fn resolve_uri(base: &str, rel: &str) -> String {
+    if rel.contains("://") {
+        return rel.to_string();
+    }
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    match base.rfind('/') {
+        Some(i) => format!("{}{}", &base[..=i], rel.trim_start_matches('/')),
+        None => rel.to_string(),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648) with padding.
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with optional padding; `None` if a character is outside the alphabet.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn utf16(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+fn split_multi(s: &str, delims: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut rest = s;
+    'outer: while !rest.is_empty() {
+        for d in delims.iter().filter(|d| !d.is_empty()) {
+            if let Some(r) = rest.strip_prefix(d.as_str()) {
+                out.push(std::mem::take(&mut cur));
+                rest = r;
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        cur.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out.push(cur);
+    out
+}
+
+fn concat(args: Vec<Value>) -> Result<Value, String> {
+    if args.first().is_some_and(Value::is_array) {
+        let mut out = Vec::new();
+        for a in args {
+            match a {
+                Value::Array(x) => out.extend(x),
+                Value::Null => {}
+                other => return Err(format!("concat() of arrays got {}", kind(&other))),
+            }
+        }
+        return Ok(Value::Array(out));
+    }
+    let mut s = String::new();
+    for a in &args {
+        if a.is_array() || a.is_object() {
+            return Err(format!("concat() of strings got {}", kind(a)));
+        }
+        s.push_str(&to_display(a));
+    }
+    Ok(Value::String(s))
+}
+
+fn union(args: Vec<Value>) -> Result<Value, String> {
+    arity("union", &args, 1, usize::MAX)?;
+    match &args[0] {
+        Value::Object(_) => {
+            let mut acc = Map::new();
+            for a in args {
+                let Value::Object(o) = a else {
+                    return Err("union() mixes objects with other values".into());
+                };
+                merge_deep(&mut acc, o);
+            }
+            Ok(Value::Object(acc))
+        }
+        Value::Array(_) => {
+            let mut acc: Vec<Value> = Vec::new();
+            for a in args {
+                let Value::Array(x) = a else {
+                    return Err("union() mixes arrays with other values".into());
+                };
+                for v in x {
+                    if !acc.contains(&v) {
+                        acc.push(v);
+                    }
+                }
+            }
+            Ok(Value::Array(acc))
+        }
+        other => Err(format!(
+            "union() expects objects or arrays, got {}",
+            kind(other)
+        )),
+    }
+}
+
+/// Later objects win; nested objects are merged recursively, arrays replaced \[ARMOBJ\].
+fn merge_deep(acc: &mut Map<String, Value>, o: Map<String, Value>) {
+    for (k, v) in o {
+        match (acc.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_deep(a, b),
+            (_, v) => {
+                acc.insert(k, v);
+            }
+        }
+    }
+}
+
+fn intersection(args: Vec<Value>) -> Result<Value, String> {
+    arity("intersection", &args, 2, usize::MAX)?;
+    match &args[0] {
+        Value::Object(first) => {
+            let mut out = first.clone();
+            for a in &args[1..] {
+                let o = a
+                    .as_object()
+                    .ok_or("intersection() mixes objects with other values")?;
+                out.retain(|k, v| o.get(k) == Some(v));
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(first) => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in first {
+                if !out.contains(v)
+                    && args[1..]
+                        .iter()
+                        .all(|a| a.as_array().is_some_and(|x| x.contains(v)))
+                {
+                    out.push(v.clone());
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        other => Err(format!(
+            "intersection() expects objects or arrays, got {}",
+            kind(other)
+        )),
+    }
+}
+
+/// .NET composite formatting: `{index[,alignment][:format]}`, `{{` and `}}` escapes.
+fn format_fn(args: &[Value]) -> Result<Value, String> {
+    arity("format", args, 1, usize::MAX)?;
+    let f = as_str("format", &args[0])?;
+    let mut out = String::new();
+    let mut chars = f.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut spec = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(x) => spec.push(x),
+                        None => return Err(format!("format(): unterminated '{{' in '{f}'")),
+                    }
+                }
+                let (head, fmt) = spec
+                    .split_once(':')
+                    .map_or((spec.as_str(), None), |(h, f)| (h, Some(f)));
+                let (idx, align) = head
+                    .split_once(',')
+                    .map_or((head, None), |(i, a)| (i, Some(a)));
+                let i: usize = idx
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("format(): invalid placeholder '{{{spec}}}'"))?;
+                let v = args
+                    .get(i + 1)
+                    .ok_or_else(|| format!("format(): placeholder {{{i}}} has no argument"))?;
+                let mut s = format_one(v, fmt)?;
+                if let Some(a) = align {
+                    let w: i64 = a
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("format(): invalid alignment in '{{{spec}}}'"))?;
+                    if w.unsigned_abs() > MAX_STRING as u64 {
+                        return Err(format!("format(): alignment {w} exceeds {MAX_STRING}"));
+                    }
+                    let pad = (w.unsigned_abs() as usize).saturating_sub(s.chars().count());
+                    let fill = " ".repeat(pad);
+                    s = if w < 0 { s + &fill } else { fill + &s };
+                }
+                out.push_str(&s);
+            }
+            '}' => return Err(format!("format(): unmatched '}}' in '{f}'")),
+            c => out.push(c),
+        }
+    }
+    Ok(Value::String(out))
+}
+
+fn format_one(v: &Value, fmt: Option<&str>) -> Result<String, String> {
+    let Some(fmt) = fmt else {
+        return Ok(match v {
+            Value::Object(_) | Value::Array(_) => {
+                let mut out = String::new();
+                single_quoted_json(v, &mut out);
+                out
+            }
+            v => to_display(v),
+        });
+    };
+    let n = v
+        .as_i64()
+        .ok_or_else(|| format!("format(): ':{fmt}' needs an integer, got {}", to_display(v)))?;
+    let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
+    let digits: usize = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| format!("format(): unsupported format '{fmt}'"))?
+    };
+    if digits > 999 {
+        return Err(format!(
+            "format(): precision {digits} in '{fmt}' is above 999"
+        ));
+    }
+    Ok(match kind {
+        "D" | "d" => {
+            let s = format!("{:0digits$}", n.unsigned_abs());
+            if n < 0 { format!("-{s}") } else { s }
+        }
+        "X" => format!("{n:0digits$X}"),
+        "x" => format!("{n:0digits$x}"),
+        "N" | "n" => {
+            let raw = n.unsigned_abs().to_string();
+            let mut grouped = String::new();
+            for (i, c) in raw.chars().enumerate() {
+                if i > 0 && (raw.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            let frac = if digits > 0 {
+                format!(".{}", "0".repeat(digits))
+            } else {
+                String::new()
+            };
+            format!("{}{grouped}{frac}", if n < 0 { "-" } else { "" })
+        }
+        _ => {
+            return Err(format!(
+                "format(): unsupported format '{fmt}' (supported: D, X, x, N)"
+            ));
+        }
+    })
+}
+
+/// `format` writes an object or array as compact JSON with single-quoted strings
+/// (`{'a':'b','!c':2}`), as ARM's evaluator does for Bicep string interpolation (Azure/bicep,
+/// `src/Bicep.Core.IntegrationTests/EvaluationTests.cs`,
+/// `String_expressions_are_evaluated_successfully`) \[ARMSTR\].
+fn single_quoted_json(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push('\'');
+            for c in s.chars() {
+                match c {
+                    '\'' => out.push_str("\\'"),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                single_quoted_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, x)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                single_quoted_json(&Value::String(k.clone()), out);
+                out.push(':');
+                single_quoted_json(x, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The string form ARM gives a value (`string()`, `concat`, `format`): strings as they are,
+/// booleans `True`/`False` as .NET writes them (the logical functions page shows `True` and
+/// `False` outputs) \[ARMLOGIC\], null empty, objects and arrays as compact JSON \[ARMSTR\].
+pub fn to_display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => String::new(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A value's ARM type name, for messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), String> {
+    if args.len() < min || args.len() > max {
+        let want = match (min, max) {
+            (a, b) if a == b => format!("{a}"),
+            (a, usize::MAX) => format!("at least {a}"),
+            (a, b) => format!("{a} to {b}"),
+        };
+        return Err(format!(
+            "{name}() expects {want} argument(s), got {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+fn one<'a>(name: &str, args: &'a [Value]) -> Result<&'a Value, String> {
+    arity(name, args, 1, 1)?;
+    Ok(&args[0])
+}
+
+/// The argument as a string, or an error naming the function.
+pub fn as_str<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
+    v.as_str()
+        .ok_or_else(|| format!("{name}() expects a string, got {}", kind(v)))
+}
+
+/// The argument as an integer, or an error naming the function.
+pub fn as_int(name: &str, v: &Value) -> Result<i64, String> {
+    v.as_i64()
+        .ok_or_else(|| format!("{name}() expects an integer, got {}", kind(v)))
+}
+
+/// The argument as a boolean, or an error naming the function.
+pub fn as_bool(name: &str, v: &Value) -> Result<bool, String> {
+    v.as_bool()
+        .ok_or_else(|| format!("{name}() expects a boolean, got {}", kind(v)))
+}
