@@ -226,6 +226,8 @@ impl MatrixEndpoints {
 /// A named matrix row: what a table, CSV or JSON line prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MatrixRow {
+    /// The data plane's verdict.
+    pub outcome: Outcome,
     /// `delivered` or `dropped`.
     pub verdict: &'static str,
     /// The stable drop reason, when dropped.
@@ -381,6 +383,7 @@ impl<'a> Decider<'a> {
             Outcome::Dropped(reason, _) => ("dropped", Some(reason.as_str())),
         };
         MatrixRow {
+            outcome,
             verdict,
             reason,
             rule,
