@@ -664,3 +664,179 @@ fn table(plan: &Plan<'_>, all: bool, drops: usize, at: &str, sink: &mut impl FnM
     }
     flush(&mut buf, true, sink);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios")
+            .join(name);
+        vnetsim_scenario::load_file(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
+    }
+
+    /// Runs `write` over the whole matrix of `sc` on `ports` and returns what it printed.
+    fn output(
+        sc: &Scenario,
+        protocol: Protocol,
+        ports: &[u16],
+        write: impl Fn(&Plan<'_>, &mut dyn FnMut(&str)),
+    ) -> String {
+        let network = network_at(sc, 0);
+        let plan = Plan {
+            scenario: network.scenario(),
+            dataplane: network.dataplane(),
+            eps: MatrixEndpoints::of(sc),
+            protocol,
+            ports: ports.to_vec(),
+            at: 0,
+        };
+        let mut text = String::new();
+        write(&plan, &mut |s: &str| text.push_str(s));
+        text
+    }
+
+    fn json_of(sc: &Scenario, protocol: Protocol, ports: &[u16]) -> String {
+        output(sc, protocol, ports, |p, sink| json_out(p, &mut |s| sink(s)))
+    }
+
+    const EXAMPLES: [&str; 3] = [
+        "hub-firewall.yaml",
+        "asg-tiers.yaml",
+        "private-endpoint-bypass.yaml",
+    ];
+
+    /// Real JSON output reads back into the documented shape (unknown fields refused), writes
+    /// out to the same value, and its counts add up.
+    #[test]
+    fn json_output_reads_back_into_the_documented_shape() {
+        for name in EXAMPLES {
+            let sc = example(name);
+            for (protocol, ports) in [(Protocol::Tcp, &[22u16, 1433][..]), (Protocol::Icmp, &[0])]
+            {
+                let text = json_of(&sc, protocol, ports);
+                let report: MatrixReport = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+                let raw: serde_json::Value = serde_json::from_str(&text).expect("json");
+                assert_eq!(serde_json::to_value(&report).expect("value"), raw, "{name}");
+                assert_eq!(report.format, FORMAT_TAG);
+                assert_eq!(report.scenario, sc.name);
+                let rows = report.rows.len() as u64;
+                assert!(rows > 0, "{name}");
+                assert_eq!(report.totals.decisions, rows);
+                assert_eq!(report.totals.delivered + report.totals.dropped, rows);
+                let by_group: u64 = report.summary.iter().map(|g| g.counts.decisions).sum();
+                assert_eq!(by_group, rows, "{name}");
+                let delivered = report
+                    .rows
+                    .iter()
+                    .filter(|r| r.verdict == "delivered")
+                    .count() as u64;
+                assert_eq!(delivered, report.totals.delivered, "{name}");
+                if protocol == Protocol::Icmp {
+                    assert!(report.ports.is_empty());
+                    assert!(report.rows.iter().all(|r| r.port.is_none()));
+                }
+            }
+        }
+    }
+
+    /// The checked-in `docs/matrix.schema.json` is the schema of [`MatrixReport`];
+    /// `UPDATE_SCHEMA=1` rewrites it.
+    #[test]
+    fn checked_in_matrix_schema_is_current() {
+        let fresh = serde_json::to_string_pretty(&json_schema()).expect("json") + "\n";
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/matrix.schema.json");
+        if std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &fresh).expect("write schema");
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == fresh,
+            "docs/matrix.schema.json is out of date; run with UPDATE_SCHEMA=1 to rewrite it"
+        );
+        for field in ["format", "rows", "summary", "totals", "verdict", "reason", "rule"] {
+            assert!(fresh.contains(&format!("\"{field}\"")), "{field}");
+        }
+    }
+
+    /// CSV: the documented header, then one line per JSON row with the same cells.
+    #[test]
+    fn csv_lines_are_the_json_rows() {
+        let sc = example("hub-firewall.yaml");
+        let csv_text = output(&sc, Protocol::Tcp, &[22, 1433], |p, sink| {
+            csv(p, &mut |s| sink(s))
+        });
+        let report: MatrixReport =
+            serde_json::from_str(&json_of(&sc, Protocol::Tcp, &[22, 1433])).expect("json");
+        let mut lines = csv_text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("source,destination,protocol,port,verdict,reason,rule,path")
+        );
+        let lines: Vec<&str> = lines.collect();
+        assert_eq!(lines.len(), report.rows.len());
+        for (line, row) in lines.iter().zip(&report.rows) {
+            let want = format!(
+                "{},{},{},{},{},{},{},{}",
+                row.source,
+                row.destination,
+                row.protocol,
+                row.port.map(|p| p.to_string()).unwrap_or_default(),
+                row.verdict,
+                row.reason.as_deref().unwrap_or(""),
+                row.rule.as_deref().unwrap_or(""),
+                row.path.join(" > ")
+            );
+            assert_eq!(*line, want);
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_they_must_be() {
+        let mut s = String::new();
+        csv_field(&mut s, "plain");
+        s.push('|');
+        csv_field(&mut s, "a,b");
+        s.push('|');
+        csv_field(&mut s, "say \"hi\"");
+        assert_eq!(s, "plain|\"a,b\"|\"say \"\"hi\"\"\"");
+    }
+
+    /// The table's totals are the JSON's; the first drops listed are the JSON's first drops;
+    /// `--all` lists every row.
+    #[test]
+    fn table_summarizes_what_json_lists() {
+        let sc = example("hub-firewall.yaml");
+        let report: MatrixReport =
+            serde_json::from_str(&json_of(&sc, Protocol::Tcp, &[22, 443, 1433])).expect("json");
+        let text = output(&sc, Protocol::Tcp, &[22, 443, 1433], |p, sink| {
+            table(p, false, 3, "0s", &mut |s| sink(s))
+        });
+        let t = &report.totals;
+        assert!(
+            text.contains(&format!(
+                "{} decisions: {} delivered, {} dropped",
+                t.decisions, t.delivered, t.dropped
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!("first 3 of {} drops", t.dropped)), "{text}");
+        let first_drop = report
+            .rows
+            .iter()
+            .find(|r| r.verdict == "dropped")
+            .expect("a drop");
+        assert!(text.lines().any(|l| {
+            l.starts_with(&first_drop.source)
+                && l.contains(first_drop.reason.as_deref().unwrap_or("?"))
+        }));
+        let all = output(&sc, Protocol::Tcp, &[22, 443, 1433], |p, sink| {
+            table(p, true, 3, "0s", &mut |s| sink(s))
+        });
+        let every = all.split("every row").nth(1).expect("every row section");
+        assert_eq!(every.lines().count(), report.rows.len() + 2, "{all}");
+    }
+}
