@@ -519,7 +519,8 @@ fn row_cells(plan: &Plan<'_>, s: usize, t: usize, port: u16, row: &MatrixRow) ->
         plan.eps.sources[s].name.clone(),
         plan.eps.destinations[t].name.clone(),
         protocol_name(plan.protocol).to_string(),
-        plan.port_out(port).map_or_else(|| "-".to_string(), |p| p.to_string()),
+        plan.port_out(port)
+            .map_or_else(|| "-".to_string(), |p| p.to_string()),
         row.verdict.to_string(),
         row.reason.unwrap_or("-").to_string(),
         row.rule.clone().unwrap_or_else(|| "-".to_string()),
@@ -612,8 +613,20 @@ fn table(plan: &Plan<'_>, all: bool, drops: usize, at: &str, sink: &mut impl FnM
     buf.push_str(&groups.render());
     if all {
         // Every row, streamed: the name columns are as wide as the longest name.
-        let sw = plan.eps.sources.iter().map(|e| e.name.len()).max().unwrap_or(0);
-        let dw = plan.eps.destinations.iter().map(|e| e.name.len()).max().unwrap_or(0);
+        let sw = plan
+            .eps
+            .sources
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0);
+        let dw = plan
+            .eps
+            .destinations
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0);
         let widths = [sw.max(6), dw.max(11), 8, 5, 9, 24, 32];
         let line = |buf: &mut String, cells: &[String; 8]| {
             for (i, cell) in cells.iter().enumerate() {
@@ -713,11 +726,10 @@ mod tests {
     fn json_output_reads_back_into_the_documented_shape() {
         for name in EXAMPLES {
             let sc = example(name);
-            for (protocol, ports) in [(Protocol::Tcp, &[22u16, 1433][..]), (Protocol::Icmp, &[0])]
-            {
+            for (protocol, ports) in [(Protocol::Tcp, &[22u16, 1433][..]), (Protocol::Icmp, &[0])] {
                 let text = json_of(&sc, protocol, ports);
-                let report: MatrixReport = serde_json::from_str(&text)
-                    .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+                let report: MatrixReport =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
                 let raw: serde_json::Value = serde_json::from_str(&text).expect("json");
                 assert_eq!(serde_json::to_value(&report).expect("value"), raw, "{name}");
                 assert_eq!(report.format, FORMAT_TAG);
@@ -757,7 +769,9 @@ mod tests {
             on_disk == fresh,
             "docs/matrix.schema.json is out of date; run with UPDATE_SCHEMA=1 to rewrite it"
         );
-        for field in ["format", "rows", "summary", "totals", "verdict", "reason", "rule"] {
+        for field in [
+            "format", "rows", "summary", "totals", "verdict", "reason", "rule",
+        ] {
             assert!(fresh.contains(&format!("\"{field}\"")), "{field}");
         }
     }
@@ -823,7 +837,10 @@ mod tests {
             )),
             "{text}"
         );
-        assert!(text.contains(&format!("first 3 of {} drops", t.dropped)), "{text}");
+        assert!(
+            text.contains(&format!("first 3 of {} drops", t.dropped)),
+            "{text}"
+        );
         let first_drop = report
             .rows
             .iter()

@@ -54,7 +54,14 @@ fn explain_json(
         .arg("explain")
         .arg(file)
         .args(["--from", from, "--to", to, "--protocol", protocol])
-        .args(["--dst-port", &port.to_string(), "--at", at, "--format", "json"])
+        .args([
+            "--dst-port",
+            &port.to_string(),
+            "--at",
+            at,
+            "--format",
+            "json",
+        ])
         .output()
         .expect("runs");
     assert_eq!(
@@ -138,7 +145,15 @@ fn check_expect_probes(name: &str) -> usize {
         let m = matrix_json(
             &file,
             &[
-                "--protocol", protocol, "--ports", &port, "--at", &at, "--from", &from, "--to",
+                "--protocol",
+                protocol,
+                "--ports",
+                &port,
+                "--at",
+                &at,
+                "--from",
+                &from,
+                "--to",
                 &to,
             ],
         );
@@ -197,7 +212,10 @@ fn every_row_of_the_hub_firewall_matrix_is_what_explain_says() {
     let rows = m["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 5 * 4 * 2, "5 senders, 4 others each, 2 ports");
     for r in rows {
-        let (from, to) = (r["source"].as_str().unwrap(), r["destination"].as_str().unwrap());
+        let (from, to) = (
+            r["source"].as_str().unwrap(),
+            r["destination"].as_str().unwrap(),
+        );
         let port = r["port"].as_u64().unwrap() as u16;
         let explain = explain_json(&file, from, to, "tcp", port, "0s");
         assert_same_as_explain(r, &explain, &format!("{from} -> {to} {port}"));
@@ -237,7 +255,14 @@ fn groups_select_senders_and_receivers() {
     let file = scenario("hub-firewall.yaml");
     let m = matrix_json(
         &file,
-        &["--from", "spoke1,spoke2/data", "--to", "Internet", "--ports", "443"],
+        &[
+            "--from",
+            "spoke1,spoke2/data",
+            "--to",
+            "Internet",
+            "--ports",
+            "443",
+        ],
     );
     let sources: Vec<&str> = m["sources"]
         .as_array()
@@ -253,7 +278,10 @@ fn groups_select_senders_and_receivers() {
             .iter()
             .all(|d| d["kind"] == "internet")
     );
-    assert_eq!(row(&m, "web1", "updates")["rule"], "hub-fw/contoso-downloads");
+    assert_eq!(
+        row(&m, "web1", "updates")["rule"],
+        "hub-fw/contoso-downloads"
+    );
 }
 
 #[test]
@@ -284,7 +312,14 @@ fn a_generated_network_of_100_vms_is_decided_whole() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("hs.yaml");
     let gen_out = vnetsim()
-        .args(["generate", "hub-spoke", "--spokes", "20", "--vms-per-spoke", "5"])
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "20",
+            "--vms-per-spoke",
+            "5",
+        ])
         .args(["--flows", "10", "-o"])
         .arg(&file)
         .output()

@@ -35,7 +35,11 @@ fn examples() -> Vec<(String, Scenario, Dataplane, MatrixEndpoints)> {
 }
 
 fn protocol() -> impl Strategy<Value = Protocol> {
-    prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Icmp)]
+    prop_oneof![
+        Just(Protocol::Tcp),
+        Just(Protocol::Udp),
+        Just(Protocol::Icmp)
+    ]
 }
 
 fn port() -> impl Strategy<Value = u16> {

@@ -502,7 +502,10 @@ mod tests {
                 .any(|e| e.kind == MatrixKind::PrivateEndpoint && e.name == "sql-pe")
         );
         assert_eq!(
-            eps.sources.iter().filter(|e| e.kind == MatrixKind::Vm).count(),
+            eps.sources
+                .iter()
+                .filter(|e| e.kind == MatrixKind::Vm)
+                .count(),
             sc.vms.len()
         );
     }
@@ -556,9 +559,8 @@ mod tests {
         let sc = example("hub-firewall.yaml");
         let dp = Dataplane::compile(&sc);
         let eps = MatrixEndpoints::of(&sc);
-        let find = |list: &[MatrixEndpoint], n: &str| {
-            list.iter().find(|e| e.name == n).cloned().expect(n)
-        };
+        let find =
+            |list: &[MatrixEndpoint], n: &str| list.iter().find(|e| e.name == n).cloned().expect(n);
         let web1 = find(&eps.sources, "web1");
         let db2 = find(&eps.destinations, "db2");
         let mut d = Decider::new(&sc, &dp);
