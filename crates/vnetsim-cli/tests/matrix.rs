@@ -193,6 +193,12 @@ fn private_endpoint_bypass_matrix_agrees_with_its_expect_probes_and_explain() {
     assert_eq!(check_expect_probes("private-endpoint-bypass.yaml"), 6);
 }
 
+/// The matrix example: every expectation is a cell of the matrix.
+#[test]
+fn matrix_segments_matrix_agrees_with_its_expect_probes_and_explain() {
+    assert_eq!(check_expect_probes("matrix-segments.yaml"), 9);
+}
+
 #[test]
 fn peering_removed_matrix_follows_timed_events_as_explain_at() {
     let file = scenario("peering-removed.yaml");
