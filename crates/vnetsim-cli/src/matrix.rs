@@ -33,8 +33,8 @@ pub const FORMAT_TAG: &str = "vnetsim-matrix/1";
 /// Output format of `vnetsim matrix`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum MatrixFormat {
-    /// A summary per source group and destination group, then the first drops (`--all`: every
-    /// row).
+    /// A summary per source group and destination group, then the first drops (`--all`: then
+    /// every row).
     Table,
     /// `vnetsim-matrix/1` JSON: every row, the summary and the totals.
     Json,
@@ -67,7 +67,7 @@ pub struct MatrixArgs {
     /// load balancers and `lb/frontend`.
     #[arg(long, value_delimiter = ',', value_name = "GROUP")]
     pub to: Vec<String>,
-    /// Table: print every row instead of the summary and the first drops.
+    /// Table: list every row after the summary, instead of the first drops.
     #[arg(long)]
     pub all: bool,
     /// Table: how many drops to list under the summary.

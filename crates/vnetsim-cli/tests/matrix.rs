@@ -341,3 +341,30 @@ fn a_generated_network_of_100_vms_is_decided_whole() {
     assert_eq!(m["rows"].as_array().unwrap().len() as u64, n * (n - 1) * 4);
     assert!(elapsed.as_secs() < 60, "{elapsed:?}");
 }
+
+/// A load balancer frontend is a destination only, named `lb/frontend`; each row to it is what
+/// `vnetsim explain --to FRONTEND_IP` says (the backend the hash picks, through the balancer).
+#[test]
+fn load_balancer_frontend_rows_are_what_explain_says() {
+    let file = scenario("nva-ha-ports.yaml");
+    let m = matrix_json(&file, &["--ports", "1433", "--to", "hub-ilb"]);
+    let dest = &m["destinations"][0];
+    assert_eq!(dest["name"], "hub-ilb/fe");
+    assert_eq!(dest["kind"], "lb-frontend");
+    assert!(
+        m["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] != "lb-frontend")
+    );
+    let ip = dest["ip"].as_str().unwrap();
+    let rows = m["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let from = r["source"].as_str().unwrap();
+        let explain = explain_json(&file, from, ip, "tcp", 1433, "0s");
+        assert_same_as_explain(r, &explain, &format!("{from} -> hub-ilb/fe"));
+        assert!(r["path"].as_array().unwrap().iter().any(|h| h == "hub-ilb"));
+    }
+}
