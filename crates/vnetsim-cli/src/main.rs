@@ -9,6 +9,7 @@ mod out;
 mod commands;
 mod import;
 mod live;
+mod matrix;
 mod replay;
 mod sweep;
 mod table;
@@ -24,7 +25,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "vnetsim",
     version,
     about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
-             explain, routes, rules, bench, sweep, generate, live.",
+             explain, routes, rules, bench, sweep, generate, live, matrix, import.",
     long_about = None,
     after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
                   Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
@@ -201,6 +202,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The verdict of every pair of endpoints on each port (summary, every row, JSON or CSV).
+    Matrix(matrix::MatrixArgs),
     /// Effective routes of a VM's NIC(s), as Azure shows them.
     Routes {
         /// Scenario file.
@@ -312,6 +315,7 @@ fn main() -> ExitCode {
         } => commands::explain(
             &file, &from, &to, &protocol, src_port, dst_port, &at, format,
         ),
+        Command::Matrix(args) => matrix::matrix(&args),
         Command::Routes { file, vm, format } => commands::routes(&file, &vm, format),
         Command::Rules { file, vm, format } => commands::rules(&file, &vm, format),
     };
