@@ -41,10 +41,48 @@ pub fn import_az(files: &[PathBuf], output: Option<&Path>, name: &str) -> u8 {
         .iter()
         .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()))
         .collect();
-    let yaml = vnetsim_import::yaml::write(
-        &import.header(&format!("az exports: {}", sources.join(", "))),
-        &import.scenario,
-    );
+    write(
+        &import,
+        &format!("az exports: {}", sources.join(", ")),
+        output,
+    )
+}
+
+/// `vnetsim import arm TEMPLATE [--parameters P] [--set name=value]... [-o OUT] [--name N]`.
+pub fn import_arm(
+    template: &Path,
+    parameters: Option<&Path>,
+    set: &[String],
+    output: Option<&Path>,
+    name: &str,
+) -> u8 {
+    match vnetsim_import::arm::import_template(template, parameters, set, name) {
+        Ok(import) => {
+            let mut source = format!("the ARM template {}", file_name(template));
+            if let Some(p) = parameters {
+                source.push_str(&format!(" with {}", file_name(p)));
+            }
+            for s in set {
+                source.push_str(&format!(" --set {s}"));
+            }
+            write(&import, &source, output)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Writes the scenario (stdout without `output`), says what was left out, and loads it back.
+fn write(import: &vnetsim_import::Import, source: &str, output: Option<&Path>) -> u8 {
+    let yaml = vnetsim_import::yaml::write(&import.header(source), &import.scenario);
     for w in &import.warnings {
         tracing::warn!("{w}");
         eprintln!("warning: {w}");

@@ -63,6 +63,24 @@ enum ImportSource {
         #[arg(long, default_value = "imported")]
         name: String,
     },
+    /// An ARM template (JSON; Bicep compiles to it with `az bicep build`), with its parameters
+    /// file and overrides; nested and linked deployments are followed.
+    Arm {
+        /// The template.
+        template: PathBuf,
+        /// A parameters file (`{"parameters": {"x": {"value": ...}}}`).
+        #[arg(long)]
+        parameters: Option<PathBuf>,
+        /// A parameter value, `name=value` (repeatable); wins over the parameters file.
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// Write the scenario here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The scenario's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,7 +188,8 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Bring a real network in: Azure CLI exports to a scenario file (era current).
+    /// Bring a real network in: Azure CLI exports or an ARM template to a scenario file (era
+    /// current).
     #[command(subcommand)]
     Import(ImportSource),
     /// Forward real programs' packets in real time: a loopback UDP port per NIC (--mode udp) or a
@@ -303,6 +322,19 @@ fn main() -> ExitCode {
             output,
             name,
         }) => import::import_az(&files, output.as_deref(), &name),
+        Command::Import(ImportSource::Arm {
+            template,
+            parameters,
+            set,
+            output,
+            name,
+        }) => import::import_arm(
+            &template,
+            parameters.as_deref(),
+            &set,
+            output.as_deref(),
+            &name,
+        ),
         Command::Explain {
             file,
             from,

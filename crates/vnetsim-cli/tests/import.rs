@@ -78,3 +78,48 @@ fn import_az_refuses_a_file_that_is_not_json_with_its_name() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("vnets.json: not JSON (line 1"), "{stderr}");
 }
+
+#[test]
+fn import_arm_writes_a_scenario_whose_spokes_go_through_the_firewall() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("arm.yaml");
+    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vnetsim-import/tests/data/arm-hub-firewall/azuredeploy.json");
+    let run = vnetsim()
+        .args(["import", "arm"])
+        .arg(&template)
+        .args(["--set", "spokeCount=2", "-o"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(&out).expect("written");
+    assert!(
+        text.contains("era: current") && text.contains("--set spokeCount=2"),
+        "{text}"
+    );
+    let explain = vnetsim()
+        .arg("explain")
+        .arg(&out)
+        .args([
+            "--from",
+            "vm1",
+            "--to",
+            "vm2",
+            "--protocol",
+            "tcp",
+            "--dst-port",
+            "1433",
+        ])
+        .output()
+        .expect("runs");
+    let shown = String::from_utf8_lossy(&explain.stdout);
+    assert!(
+        shown.contains("verdict: delivered to vm2; path vm1 -> fw-"),
+        "{shown}"
+    );
+}

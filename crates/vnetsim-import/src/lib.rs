@@ -12,6 +12,7 @@
 //! imported. What it is not: a validator (the scenario loader checks the result against Azure's
 //! rules and says which file, line and rule) or a client of Azure (it reads files only).
 
+pub mod arm;
 pub mod az;
 pub mod map;
 pub mod resource;

@@ -38,6 +38,16 @@ pub struct Import {
     pub unmodelled: BTreeMap<String, usize>,
     /// What was left out of mapped resources, one line each.
     pub warnings: Vec<String>,
+    /// The private and public addresses the import gave resources that Azure would allocate
+    /// at deployment (NICs, firewalls, load balancer frontends, public IPs), by
+    /// `type/name` in lower case (`microsoft.network/networkinterfaces/web-nic`): what a
+    /// template's `reference()` of them returns.
+    pub addresses: BTreeMap<String, String>,
+}
+
+/// The key of [`Import::addresses`].
+pub fn address_key(kind: &str, name: &str) -> String {
+    format!("{kind}/{name}").to_ascii_lowercase()
 }
 
 impl Import {
@@ -158,6 +168,7 @@ fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
 
 /// Maps `resources` (in deployment order) to a scenario named `name`.
 pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportError> {
+    let addresses: std::cell::RefCell<BTreeMap<String, String>> = Default::default();
     let mut imported: BTreeMap<String, usize> = BTreeMap::new();
     let mut unmodelled: BTreeMap<String, usize> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -582,6 +593,9 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         };
         n.ip = Some(ip);
         n.node.set("ip", ip.to_string());
+        addresses
+            .borrow_mut()
+            .insert(address_key(NIC, &n.name), ip.to_string());
     }
 
     // Virtual machines with their NICs (the primary first).
@@ -663,7 +677,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     // Azure Firewalls, their policies (or classic rules) and IP groups.
     let mut placeholders = 0u8;
     let mut public_address = |pip: &str, owner: &str, warnings: &mut Vec<String>| -> String {
-        match public_ips.get(&pip.to_ascii_lowercase()) {
+        let addr = match public_ips.get(&pip.to_ascii_lowercase()) {
             Some((_, Some(addr))) => addr.clone(),
             _ => {
                 placeholders = placeholders.wrapping_add(1);
@@ -673,7 +687,11 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                 ));
                 addr
             }
-        }
+        };
+        addresses
+            .borrow_mut()
+            .insert(address_key(PUBLIC_IP, pip), addr.clone());
+        addr
     };
     let ip_groups: Vec<Node> = list(IP_GROUP)
         .iter()
@@ -735,6 +753,17 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             ));
             continue;
         };
+        // Its private IP: the first usable address of its subnet (validate/firewall).
+        if let Some(net) = configs
+            .iter()
+            .find_map(|c| ref_name(c, "subnet"))
+            .and_then(|s| subnet_nets.get(&s.to_ascii_lowercase()))
+        {
+            let ip = Ipv4Addr::from(u32::from(net.network()) + 4);
+            addresses
+                .borrow_mut()
+                .insert(address_key(FIREWALL, &f.name), ip.to_string());
+        }
         let owner = format!("firewall {}", f.name);
         let publics: Vec<Node> = configs
             .iter()
@@ -900,6 +929,10 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                     && let Some(ip) = prop_str(&f, "privateIPAddress")
                 {
                     fnode.set("ip", ip);
+                    addresses.borrow_mut().insert(
+                        address_key(LOAD_BALANCER, &format!("{}/{fname}", lb.name)),
+                        ip.to_string(),
+                    );
                 }
             } else if let Some(p) = ref_name(&f, "publicIPAddress") {
                 fnode.set("public_ip", public_address(&p, &owner, &mut warnings));
@@ -1084,6 +1117,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         imported,
         unmodelled,
         warnings,
+        addresses: addresses.into_inner(),
     })
 }
 

@@ -1,0 +1,183 @@
+//! ARM templates imported: evaluated by `vnetsim-arm`, mapped by [`crate::map`].
+//!
+//! What it is for: [`import_template`] evaluates a template (with a parameters file and
+//! `--set` overrides) twice. The first pass gives the resources; mapping them allocates what
+//! Azure allocates at deployment (dynamic NIC addresses, the firewall's private IP as the first
+//! usable address of its subnet, public IP stand-ins). The second pass answers the template's
+//! `reference()` of its own resources with those addresses (a route's next hop written as
+//! `reference(firewall).ipConfigurations[0].properties.privateIPAddress`, say), and its
+//! resources are mapped to the scenario. What it is not: the template language
+//! (`vnetsim-arm`) or the mapping (`map`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use vnetsim_arm::{EvalOptions, EvaluatedTemplate, ReferenceRequest, ReferenceResolver};
+
+use crate::ImportError;
+use crate::map::{Import, address_key, to_scenario};
+use crate::resource::Resource;
+
+/// Imports `template` (with `parameters` and `set` overrides `name=value`) as a scenario
+/// named `name`.
+pub fn import_template(
+    template: &Path,
+    parameters: Option<&Path>,
+    set: &[String],
+    name: &str,
+) -> Result<Import, ImportError> {
+    let arm = |e: vnetsim_arm::ArmError| ImportError::Input {
+        file: template.display().to_string(),
+        message: e.to_string(),
+    };
+    let overrides = vnetsim_arm::parse_set(set).map_err(arm)?;
+    fn options<'r>(
+        overrides: &std::collections::BTreeMap<String, String>,
+        resolver: Option<&'r dyn ReferenceResolver>,
+    ) -> EvalOptions<'r> {
+        EvalOptions {
+            overrides: overrides.clone(),
+            resolver,
+            ..EvalOptions::default()
+        }
+    }
+    let first =
+        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
+    let allocated = to_scenario(&resources(&first), name)?;
+    let runtime = Runtime::new(&first, &allocated);
+    let second =
+        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
+            .map_err(arm)?;
+    let mut import = to_scenario(&resources(&second), name)?;
+    import.warnings.extend(second.warnings.iter().cloned());
+    for d in &second.deferred {
+        import.warnings.push(format!(
+            "{}: `{}` left as written ({})",
+            d.json_path, d.expression, d.reason
+        ));
+    }
+    Ok(import)
+}
+
+/// The evaluated resources as the mapper reads them.
+fn resources(t: &EvaluatedTemplate) -> Vec<Resource> {
+    t.resources
+        .iter()
+        .map(|r| Resource {
+            kind: r.type_.clone(),
+            name: r.name.clone(),
+            location: r.location.clone(),
+            body: json!({
+                "id": r.id,
+                "name": r.name,
+                "type": r.type_,
+                "sku": r.sku.clone().unwrap_or(Value::Null),
+                "properties": r.properties,
+            }),
+            origin: r.json_path.clone(),
+        })
+        .collect()
+}
+
+/// What `reference()` of a template's own resource returns: its declared properties with the
+/// addresses a deployment would give it.
+struct Runtime {
+    by_id: HashMap<String, Value>,
+    by_name: HashMap<String, String>,
+}
+
+impl Runtime {
+    fn new(t: &EvaluatedTemplate, import: &Import) -> Self {
+        let mut by_id = HashMap::new();
+        let mut by_name = HashMap::new();
+        for r in &t.resources {
+            let mut props = r.properties.clone();
+            let kind = r.type_.to_ascii_lowercase();
+            let own = import.addresses.get(&address_key(&r.type_, &r.name));
+            match kind.as_str() {
+                "microsoft.network/networkinterfaces" | "microsoft.network/azurefirewalls" => {
+                    if let Some(ip) = own {
+                        if let Some(first) = props
+                            .get_mut("ipConfigurations")
+                            .and_then(Value::as_array_mut)
+                            .and_then(|c| c.first_mut())
+                        {
+                            set_private_ip(first, ip);
+                        }
+                        if kind.ends_with("azurefirewalls") && props.is_object() {
+                            props["hubIPAddresses"] = json!({ "privateIPAddress": ip });
+                        }
+                    }
+                }
+                "microsoft.network/publicipaddresses" => {
+                    if let (Some(ip), Some(obj)) = (own, props.as_object_mut()) {
+                        obj.insert("ipAddress".into(), json!(ip));
+                    }
+                }
+                "microsoft.network/loadbalancers" => {
+                    if let Some(fes) = props
+                        .get_mut("frontendIPConfigurations")
+                        .and_then(Value::as_array_mut)
+                    {
+                        for fe in fes {
+                            let fname = fe.get("name").and_then(Value::as_str).unwrap_or("");
+                            let key = address_key(&r.type_, &format!("{}/{fname}", r.name));
+                            if let Some(ip) = import.addresses.get(&key) {
+                                let ip = ip.clone();
+                                set_private_ip(fe, &ip);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let id = r.id.to_ascii_lowercase();
+            by_name.insert(r.name.to_ascii_lowercase(), id.clone());
+            by_id.insert(
+                id,
+                json!({
+                    "id": r.id,
+                    "name": r.name,
+                    "type": r.type_,
+                    "location": r.location,
+                    "sku": r.sku,
+                    "properties": props,
+                }),
+            );
+        }
+        Runtime { by_id, by_name }
+    }
+}
+
+/// Sets `properties.privateIPAddress` of an IP configuration.
+fn set_private_ip(config: &mut Value, ip: &str) {
+    if let Some(obj) = config.as_object_mut() {
+        let props = obj.entry("properties").or_insert_with(|| json!({}));
+        if let Some(p) = props.as_object_mut() {
+            p.insert("privateIPAddress".into(), json!(ip));
+        }
+    }
+}
+
+impl ReferenceResolver for Runtime {
+    fn resolve(&self, request: &ReferenceRequest<'_>) -> Option<Value> {
+        let id = request
+            .resource_id
+            .map(str::to_ascii_lowercase)
+            .or_else(|| {
+                let t = request.target.to_ascii_lowercase();
+                if self.by_id.contains_key(&t) {
+                    Some(t)
+                } else {
+                    self.by_name.get(&t).cloned()
+                }
+            })?;
+        let full = self.by_id.get(&id)?;
+        Some(if request.full {
+            full.clone()
+        } else {
+            full.get("properties").cloned().unwrap_or(Value::Null)
+        })
+    }
+}
