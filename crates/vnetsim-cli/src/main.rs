@@ -7,6 +7,7 @@
 mod out;
 
 mod commands;
+mod diff;
 mod import;
 mod live;
 mod matrix;
@@ -25,7 +26,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "vnetsim",
     version,
     about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
-             explain, routes, rules, bench, sweep, generate, live, matrix, import.",
+             explain, routes, rules, bench, sweep, generate, live, matrix, import, diff.",
     long_about = None,
     after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
                   Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
@@ -188,6 +189,9 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Which flows change verdict, path or deciding rule between two versions of a network
+    /// (scenario files or ARM templates); exit 1 when any did.
+    Diff(diff::DiffArgs),
     /// Bring a real network in: Azure CLI exports or an ARM template to a scenario file (era
     /// current).
     #[command(subcommand)]
@@ -317,6 +321,7 @@ fn main() -> ExitCode {
             },
             output.as_deref(),
         ),
+        Command::Diff(args) => diff::diff(&args),
         Command::Import(ImportSource::Az {
             files,
             output,

@@ -277,7 +277,7 @@ impl Summary {
 
 /// The scenario and data plane as they are at `at`: every timed event up to then applied in
 /// time order, as `vnetsim explain --at` sees the network.
-fn network_at(scenario: &Scenario, at: Nanos) -> Network {
+pub(crate) fn network_at(scenario: &Scenario, at: Nanos) -> Network {
     let mut events: Vec<_> = scenario.events.iter().filter(|e| e.at <= at).collect();
     events.sort_by_key(|e| e.at);
     let mut network = Network::new(scenario);
