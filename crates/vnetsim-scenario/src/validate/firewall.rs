@@ -152,13 +152,25 @@ impl<'r> Resolver<'r> {
         let mut out_groups = Vec::new();
         for (g, group) in p.rule_collection_groups.iter().enumerate() {
             let gpath = format!("{path}.rule_collection_groups[{g}]");
-            self.unique(&mut seen, &group.name, &gpath, "rule collection group");
+            self.unique_name(
+                &mut seen,
+                &group.name,
+                &gpath,
+                "rule collection group",
+                "their list",
+            );
             self.priority(&group.priority, &format!("{gpath}.priority"));
             let mut seen_c: HashMap<&str, u32> = HashMap::new();
             let mut collections = Vec::new();
             for (c, coll) in group.rule_collections.iter().enumerate() {
                 let cpath = format!("{gpath}.rule_collections[{c}]");
-                self.unique(&mut seen_c, &coll.name, &cpath, "rule collection");
+                self.unique_name(
+                    &mut seen_c,
+                    &coll.name,
+                    &cpath,
+                    "rule collection",
+                    "their list",
+                );
                 self.priority(&coll.priority, &format!("{cpath}.priority"));
                 if let Some(collection) = self.collection(coll, &cpath, groups) {
                     collections.push(collection);
@@ -177,13 +189,15 @@ impl<'r> Resolver<'r> {
         }
     }
 
-    /// Reports a name already used in the same list.
-    fn unique<'a>(
+    /// Reports a name already used in the same list (`scope` says which: "their list",
+    /// "their load balancer").
+    pub(super) fn unique_name<'a>(
         &mut self,
         seen: &mut HashMap<&'a str, u32>,
         name: &'a Spanned<String>,
         path: &str,
         kind: &str,
+        scope: &str,
     ) {
         if let Some(line) = seen.get(name.value.as_str()) {
             self.err(
@@ -191,7 +205,7 @@ impl<'r> Resolver<'r> {
                 format!("{path}.name"),
                 Rule::DuplicateName,
                 format!(
-                    "{kind} name `{}` is already used on line {line}; names are unique in their list",
+                    "{kind} name `{}` is already used on line {line}; names are unique in {scope}",
                     name.value
                 ),
             );
@@ -287,7 +301,7 @@ impl<'r> Resolver<'r> {
         let mut seen: HashMap<&str, u32> = HashMap::new();
         for (k, r) in c.rules.iter().enumerate() {
             let rpath = format!("{path}.rules[{k}]");
-            self.unique(&mut seen, &r.name, &rpath, "rule");
+            self.unique_name(&mut seen, &r.name, &rpath, "rule", "their list");
             if let Some(rule) = self.fw_rule(kind, r, &rpath, groups) {
                 rules.push(rule);
             }

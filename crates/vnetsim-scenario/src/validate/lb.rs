@@ -115,7 +115,13 @@ impl<'r> Resolver<'r> {
         let mut fe_names: HashMap<&str, u32> = HashMap::new();
         for (k, f) in l.frontends.iter().enumerate() {
             let fpath = format!("{path}.frontends[{k}]");
-            self.unique_in_lb(&mut fe_names, &f.name, &fpath, "frontend");
+            self.unique_name(
+                &mut fe_names,
+                &f.name,
+                &fpath,
+                "frontend",
+                "their load balancer",
+            );
             if let Some(fe) = self.frontend(f, &fpath, taken, statics, public) {
                 frontends.push((k, fe));
             }
@@ -125,7 +131,13 @@ impl<'r> Resolver<'r> {
         let mut probe_names: HashMap<&str, u32> = HashMap::new();
         for (k, p) in l.probes.iter().enumerate() {
             let ppath = format!("{path}.probes[{k}]");
-            self.unique_in_lb(&mut probe_names, &p.name, &ppath, "probe");
+            self.unique_name(
+                &mut probe_names,
+                &p.name,
+                &ppath,
+                "probe",
+                "their load balancer",
+            );
             if let Some(probe) = self.probe(p, sku, &ppath) {
                 probes.push((k, probe));
             }
@@ -139,29 +151,6 @@ impl<'r> Resolver<'r> {
             probes: probes.into_iter().map(|(_, p)| p).collect(),
             rules,
             down: Vec::new(),
-        }
-    }
-
-    /// Reports a name already used in the same list of one load balancer.
-    fn unique_in_lb<'a>(
-        &mut self,
-        seen: &mut HashMap<&'a str, u32>,
-        name: &'a Spanned<String>,
-        path: &str,
-        kind: &str,
-    ) {
-        if let Some(line) = seen.get(name.value.as_str()) {
-            self.err(
-                loc(name),
-                format!("{path}.name"),
-                Rule::DuplicateName,
-                format!(
-                    "{kind} name `{}` is already used on line {line}; names are unique in their load balancer",
-                    name.value
-                ),
-            );
-        } else {
-            seen.insert(&name.value, loc(name).line() as u32);
         }
     }
 
@@ -348,7 +337,13 @@ impl<'r> Resolver<'r> {
         let mut pools = Vec::new();
         for (k, p) in l.backend_pools.iter().enumerate() {
             let ppath = format!("{path}.backend_pools[{k}]");
-            self.unique_in_lb(&mut names, &p.name, &ppath, "backend pool");
+            self.unique_name(
+                &mut names,
+                &p.name,
+                &ppath,
+                "backend pool",
+                "their load balancer",
+            );
             let mut nics = Vec::new();
             for (j, n) in p.nics.iter().enumerate() {
                 let npath = format!("{ppath}.nics[{j}]");
@@ -515,7 +510,7 @@ impl<'r> Resolver<'r> {
         let mut rules: Vec<(LbRule, &RawLbRule)> = Vec::new();
         for (k, r) in l.rules.iter().enumerate() {
             let rpath = format!("{path}.rules[{k}]");
-            self.unique_in_lb(&mut names, &r.name, &rpath, "rule");
+            self.unique_name(&mut names, &r.name, &rpath, "rule", "their load balancer");
             let frontend = if declared(&fe_declared, &r.frontend.value)
                 && !fe_names.contains(&r.frontend.value.as_str())
             {
