@@ -117,6 +117,10 @@ enum Command {
         /// Run even when the estimate exceeds the limit of 10,000,000,000 packets.
         #[arg(long)]
         force: bool,
+        /// Print every row of every table (a run of more than 50 flows, shapers or peerings
+        /// otherwise shows its totals and the 20 rows that most need a look).
+        #[arg(long)]
+        all_rows: bool,
     },
     /// Replay a scenario and print wall seconds and simulated packets per wall second.
     Bench {
@@ -271,12 +275,14 @@ fn main() -> ExitCode {
             seed,
             format,
             force,
+            all_rows,
         } => {
             let outputs = replay::Outputs {
                 report: report.as_deref(),
                 pcap: pcap.as_deref(),
                 pcap_limit,
                 plot: plot.as_deref(),
+                all_rows,
             };
             replay::run(file.as_deref(), outputs, seed, format, force)
         }

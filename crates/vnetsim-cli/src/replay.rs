@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use vnetsim_engine::pcap::{CaptureLimit, PcapCapture};
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
-use vnetsim_engine::report::render_text;
+use vnetsim_engine::report::render_text_with;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
 use vnetsim_scenario::{Nanos, Scenario};
 
@@ -24,6 +24,8 @@ pub struct Outputs<'a> {
     pub pcap_limit: CaptureLimit,
     /// The directory for SVG plots.
     pub plot: Option<&'a Path>,
+    /// Every row of every table, even for a large run.
+    pub all_rows: bool,
 }
 
 fn scenario_of(file: Option<&Path>) -> Result<(Scenario, String), u8> {
@@ -162,7 +164,10 @@ pub fn run(
         eprintln!("error: cannot write pcap {}: {e}", path.display());
         return INVALID;
     }
-    let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
+    // The JSON is built only when it is written somewhere.
+    let json = (outputs.report.is_some() || format == Format::Json)
+        .then(|| serde_json::to_string_pretty(&report).expect("the report serializes") + "\n")
+        .unwrap_or_default();
     if let Some(path) = outputs.report
         && let Err(e) = OutputFile::write_whole(path, json.as_bytes())
     {
@@ -177,7 +182,7 @@ pub fn run(
     }
     match format {
         Format::Json => out!("{json}"),
-        Format::Text => out!("{}", render_text(&report)),
+        Format::Text => out!("{}", render_text_with(&report, outputs.all_rows)),
     }
     debug_assert!(report.conservation.holds());
     if report.expectations.failed > 0 {

@@ -657,3 +657,44 @@ fn asg20_rules_and_explain_name_the_groups() {
     assert_eq!(hop["rule"]["source_asg"], "asg-web");
     assert_eq!(hop["rule"]["destination_asg"], "asg-app");
 }
+
+#[test]
+fn a_large_run_summarises_its_tables_and_all_rows_prints_every_flow() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("gen.yaml");
+    let generate = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "3",
+            "--vms-per-spoke",
+            "10",
+        ])
+        .args(["--flows", "60", "--duration-ms", "10", "-o"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(generate.status.success());
+    let flow_rows = |text: &str| text.lines().filter(|l| l.starts_with("f-")).count();
+    let summary = vnetsim().arg("run").arg(&file).output().expect("runs");
+    let text = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        text.contains("60 flows; the 20 with the lowest delivered ratio"),
+        "{text}"
+    );
+    assert_eq!(flow_rows(&text), 20, "{text}");
+    assert!(
+        text.contains("conservation: sent"),
+        "totals cover every flow: {text}"
+    );
+    let all = vnetsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--all-rows")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(flow_rows(&text), 60, "{text}");
+    assert!(!text.contains("60 flows;"), "{text}");
+}

@@ -481,8 +481,50 @@ fn drops_text(dropped: &BTreeMap<&'static str, u64>) -> String {
     parts.join(", ")
 }
 
-/// The report as tables for a person.
+/// Rows a table shows before it summarises: a larger run shows its totals and the
+/// [`SUMMARY_ROWS`] rows that most need a look.
+pub const FULL_TABLE_ROWS: usize = 50;
+
+/// Rows a summarised table shows.
+pub const SUMMARY_ROWS: usize = 20;
+
+/// The report as tables for a person; tables of more than [`FULL_TABLE_ROWS`] rows are
+/// summarised (see [`render_text_with`]).
 pub fn render_text(report: &Report) -> String {
+    render_text_with(report, false)
+}
+
+/// Keeps the [`SUMMARY_ROWS`] rows that come first by `key` (ascending, then in report order),
+/// when there are more than [`FULL_TABLE_ROWS`] and `all` is off; says what it left out.
+fn summarised<T>(
+    items: &[T],
+    all: bool,
+    what: &str,
+    order: &str,
+    key: impl Fn(&T) -> (u64, u64),
+    out: &mut String,
+) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    if all || items.len() <= FULL_TABLE_ROWS {
+        return idx;
+    }
+    idx.sort_by_key(|&i| key(&items[i]));
+    idx.truncate(SUMMARY_ROWS);
+    idx.sort_unstable();
+    let _ = writeln!(
+        out,
+        "{} {what}; the {SUMMARY_ROWS} {order} below (run with --all-rows for every one, or \
+         --report for the JSON)",
+        items.len()
+    );
+    idx
+}
+
+/// The report as tables for a person. Unless `all`, a table of more than
+/// [`FULL_TABLE_ROWS`] rows shows the [`SUMMARY_ROWS`] that most need a look (flows with the
+/// lowest delivered ratio, shapers with the most queue overflows, the busiest peerings) after
+/// a line with the count; the conservation line and expectations always cover everything.
+pub fn render_text_with(report: &Report, all: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -494,9 +536,22 @@ pub fn render_text(report: &Report) -> String {
     );
     let _ = writeln!(out, "azure: {}", report.azure.describe());
     if !report.flows.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .flows
+        let shown = summarised(
+            &report.flows,
+            all,
+            "flows",
+            "with the lowest delivered ratio",
+            |f| {
+                let worst = f.replies.as_ref().map_or(f.forward.delivered_ratio, |r| {
+                    r.delivered_ratio.min(f.forward.delivered_ratio)
+                });
+                ((worst * 1e9) as u64, u64::MAX - f.forward.sent)
+            },
+            &mut out,
+        );
+        let rows: Vec<Vec<String>> = shown
             .iter()
+            .map(|&i| &report.flows[i])
             .flat_map(|f| {
                 let mut rows = vec![flow_row(&f.name, &f.from, &f.to, f.protocol, &f.forward)];
                 if let Some(r) = &f.replies {
@@ -547,9 +602,17 @@ pub fn render_text(report: &Report) -> String {
         out.push_str(&table(&["probe", "at", "packet", "verdict", "path"], &rows));
     }
     if !report.shapers.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .shapers
+        let shown = summarised(
+            &report.shapers,
+            all,
+            "shapers",
+            "with the most queue overflows and packets",
+            |s| (u64::MAX - s.queue_overflow, u64::MAX - s.packets),
+            &mut out,
+        );
+        let rows: Vec<Vec<String>> = shown
             .iter()
+            .map(|&i| &report.shapers[i])
             .map(|s| {
                 vec![
                     s.name.clone(),
@@ -566,9 +629,17 @@ pub fn render_text(report: &Report) -> String {
         ));
     }
     if !report.peerings.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .peerings
+        let shown = summarised(
+            &report.peerings,
+            all,
+            "peerings",
+            "carrying the most bytes",
+            |p| (u64::MAX - (p.bytes_forward + p.bytes_backward), 0),
+            &mut out,
+        );
+        let rows: Vec<Vec<String>> = shown
             .iter()
+            .map(|&i| &report.peerings[i])
             .map(|p| {
                 vec![
                     format!("{} <-> {}", p.vnets[0], p.vnets[1]),
