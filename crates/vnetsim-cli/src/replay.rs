@@ -165,9 +165,12 @@ pub fn run(
         return INVALID;
     }
     // The JSON is built only when it is written somewhere.
-    let json = (outputs.report.is_some() || format == Format::Json)
-        .then(|| serde_json::to_string_pretty(&report).expect("the report serializes") + "\n")
-        .unwrap_or_default();
+    let json = if outputs.report.is_some() || format == Format::Json {
+        serde_json::to_string_pretty(&report).expect("the report serializes") + "
+"
+    } else {
+        String::new()
+    };
     if let Some(path) = outputs.report
         && let Err(e) = OutputFile::write_whole(path, json.as_bytes())
     {
