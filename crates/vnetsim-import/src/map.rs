@@ -638,9 +638,17 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             ));
             continue;
         }
-        let size = prop(&vm.body, "hardwareProfile")
+        let declared = prop(&vm.body, "hardwareProfile")
             .and_then(|h| prop_str(h, "vmSize"))
             .unwrap_or("Standard_D2s_v3");
+        let size = catalog_size(declared);
+        if !size.eq_ignore_ascii_case(declared) {
+            warnings.push(format!(
+                "VM {}: size {declared} is not in vnetsim's size catalog; {size} (same series \
+                 letter and vCPUs where the catalog has one) stands for it",
+                vm.name
+            ));
+        }
         let mut vn = Node::map();
         vn.set("name", vm.name.as_str()).set("size", size);
         // A NIC with IP forwarding is an appliance's: its guest is taken to forward (the guest's
@@ -780,7 +788,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             Some(p) => Some(last(&p).to_string()),
             None => {
                 // Classic rules on the firewall itself: a policy of their own.
-                let collections = classic_collections(&f.body);
+                let collections = classic_collections(&f.body, &f.name, &mut warnings);
                 (!collections.is_empty()).then(|| {
                     let name = format!("{}-classic-rules", f.name);
                     let mut g = Node::map();
@@ -1154,6 +1162,58 @@ fn id_names(values: &[Value]) -> Vec<Node> {
         .collect()
 }
 
+/// A size of vnetsim's catalog (`vnetsim-scenario/data/vm-sizes.csv`) for a template's
+/// `vmSize`: the size itself when the catalog has it, else the catalog size of the same series
+/// letter and vCPU count (Azure's names carry both: `Standard_B2ms` is a 2-vCPU B-series), else
+/// any with that vCPU count, else `Standard_D2s_v3`. The catalog holds the sizes whose
+/// bandwidth the project checked; a template may name any of Azure's hundreds.
+pub fn catalog_size(declared: &str) -> String {
+    use vnetsim_scenario::sizes;
+    if let Some(s) = sizes::lookup(declared) {
+        return s.name.to_string();
+    }
+    let body = declared
+        .strip_prefix("Standard_")
+        .or_else(|| declared.strip_prefix("standard_"))
+        .unwrap_or(declared);
+    let series = body.chars().next().map(|c| c.to_ascii_uppercase());
+    let vcpus: Option<u32> = {
+        let digits: String = body
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let series_of = |name: &str| {
+        name.strip_prefix("Standard_")
+            .and_then(|b| b.chars().next())
+            .map(|c| c.to_ascii_uppercase())
+    };
+    let all = sizes::all();
+    let pick = vcpus.and_then(|n| {
+        all.iter()
+            .find(|s| s.vcpus == n && series_of(s.name) == series)
+            .or_else(|| all.iter().find(|s| s.vcpus == n))
+    });
+    pick.map_or_else(|| "Standard_D2s_v3".to_string(), |s| s.name.to_string())
+}
+
+/// The FQDN tags of an application rule that names no target FQDN (`fqdnTags:
+/// [WindowsUpdate]`), comma-separated: such a rule matches the hosts Microsoft keeps behind
+/// the tag (learn.microsoft.com/azure/firewall/fqdn-tags), which no scenario field holds, so
+/// it is left out (the firewall then denies what it would have allowed, never the reverse).
+fn fqdn_tags_only(r: &Value, kind: &str) -> Option<String> {
+    if kind != "application" || !prop_array(r, "targetFqdns").is_empty() {
+        return None;
+    }
+    let tags: Vec<&str> = prop_array(r, "fqdnTags")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
+}
+
 /// One firewall rule (of a policy, or classic) in the scenario's shape.
 fn firewall_rule(r: &Value, kind: &str) -> Node {
     let mut n = Node::map();
@@ -1248,6 +1308,14 @@ fn policy_collection(
                 continue;
             }
         };
+        if let Some(tags) = fqdn_tags_only(r, kind) {
+            warnings.push(format!(
+                "firewall policy {policy} group {group} collection {name}: application rule {} \
+                 matches FQDN tags only ({tags}), not modelled, left out",
+                get(r, "name").and_then(Value::as_str).unwrap_or("rule")
+            ));
+            continue;
+        }
         let rule = firewall_rule(r, kind);
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, v)) => v.push(rule),
@@ -1283,7 +1351,7 @@ fn policy_collection(
 
 /// The classic rule collections of a firewall (`natRuleCollections`, `networkRuleCollections`,
 /// `applicationRuleCollections`).
-fn classic_collections(fw: &Value) -> Vec<Node> {
+fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -> Vec<Node> {
     let mut out = Vec::new();
     for (arm, kind) in [
         ("natRuleCollections", "dnat"),
@@ -1301,8 +1369,22 @@ fn classic_collections(fw: &Value) -> Vec<Node> {
                 .to_ascii_lowercase();
             let rules: Vec<Node> = prop_array(c, "rules")
                 .iter()
+                .filter(|r| {
+                    let Some(tags) = fqdn_tags_only(r, kind) else {
+                        return true;
+                    };
+                    warnings.push(format!(
+                        "firewall {firewall} collection {cname}: application rule {} matches FQDN \
+                         tags only ({tags}), not modelled, left out",
+                        get(r, "name").and_then(Value::as_str).unwrap_or("rule")
+                    ));
+                    false
+                })
                 .map(|r| firewall_rule(r, kind))
                 .collect();
+            if rules.is_empty() {
+                continue;
+            }
             let mut n = Node::map();
             n.set("name", cname)
                 .set("priority", priority)
