@@ -150,6 +150,13 @@ impl Runtime {
     }
 }
 
+/// Whether `kind` (`Microsoft.Network/networkInterfaces`) is a resource type of the network
+/// provider, whose runtime properties the import knows.
+fn is_network_type(kind: &str) -> bool {
+    kind.get(..18)
+        .is_some_and(|p| p.eq_ignore_ascii_case("microsoft.network/"))
+}
+
 /// Sets `properties.privateIPAddress` of an IP configuration.
 fn set_private_ip(config: &mut Value, ip: &str) {
     if let Some(obj) = config.as_object_mut() {
@@ -174,10 +181,31 @@ impl ReferenceResolver for Runtime {
                 }
             })?;
         let full = self.by_id.get(&id)?;
+        // Only network resources are answered: what a deployment adds to another provider's
+        // resource (a storage account's `primaryEndpoints`, a SQL server's
+        // `fullyQualifiedDomainName`) is not in its declaration, so reading it would fail where
+        // Azure succeeds; left unanswered, the expression is kept as written with a warning.
+        if !is_network_type(full.get("type").and_then(Value::as_str).unwrap_or("")) {
+            return None;
+        }
         Some(if request.full {
             full.clone()
         } else {
             full.get("properties").cloned().unwrap_or(Value::Null)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_provider_types_are_answered() {
+        assert!(is_network_type("Microsoft.Network/networkInterfaces"));
+        assert!(is_network_type("microsoft.network/azureFirewalls"));
+        assert!(!is_network_type("Microsoft.Storage/storageAccounts"));
+        assert!(!is_network_type("Microsoft.Sql/servers"));
+        assert!(!is_network_type("Microsoft.Net"));
     }
 }

@@ -1214,8 +1214,36 @@ fn fqdn_tags_only(r: &Value, kind: &str) -> Option<String> {
     (!tags.is_empty()).then(|| tags.join(", "))
 }
 
+/// A rule's FQDNs in the scenario's form. Azure also accepts a wildcard without its dot,
+/// `*contoso.com`, for the name and every name under it (learn.microsoft.com/azure/firewall/
+/// firewall-faq, "How do wildcards work in target URLs and target FQDNs"); the scenario
+/// writes that as two names, `contoso.com` and `*.contoso.com`, said in a warning.
+fn fqdns(values: &[Value], rule: &Value, warnings: &mut Vec<String>) -> Vec<Node> {
+    let mut out = Vec::new();
+    for v in values.iter().filter_map(Value::as_str) {
+        match undotted_wildcard(v) {
+            Some(apex) => {
+                warnings.push(format!(
+                    "firewall rule {}: `{v}` written as `{apex}` and `*.{apex}`",
+                    get(rule, "name").and_then(Value::as_str).unwrap_or("rule")
+                ));
+                out.push(Node::from(apex));
+                out.push(Node::from(format!("*.{apex}")));
+            }
+            None => out.push(Node::from(v)),
+        }
+    }
+    out
+}
+
+/// The name after a leading `*` not followed by a dot (`*bing.com` -> `bing.com`).
+fn undotted_wildcard(v: &str) -> Option<&str> {
+    let rest = v.strip_prefix('*')?;
+    (!rest.is_empty() && !rest.starts_with('.') && rest.contains('.')).then_some(rest)
+}
+
 /// One firewall rule (of a policy, or classic) in the scenario's shape.
-fn firewall_rule(r: &Value, kind: &str) -> Node {
+fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
     let mut n = Node::map();
     n.set(
         "name",
@@ -1248,7 +1276,11 @@ fn firewall_rule(r: &Value, kind: &str) -> Node {
         ("destinationPorts", "destination_ports"),
         ("targetFqdns", "target_fqdns"),
     ] {
-        let v = strings(prop_array(r, arm));
+        let v = if arm.ends_with("Fqdns") {
+            fqdns(prop_array(r, arm), r, warnings)
+        } else {
+            strings(prop_array(r, arm))
+        };
         if !v.is_empty() {
             n.set(key, v);
         }
@@ -1316,7 +1348,7 @@ fn policy_collection(
             ));
             continue;
         }
-        let rule = firewall_rule(r, kind);
+        let rule = firewall_rule(r, kind, warnings);
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, v)) => v.push(rule),
             None => by_kind.push((kind, vec![rule])),
@@ -1367,21 +1399,18 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
                 .and_then(|a| prop_str(a, "type"))
                 .unwrap_or("Allow")
                 .to_ascii_lowercase();
-            let rules: Vec<Node> = prop_array(c, "rules")
-                .iter()
-                .filter(|r| {
-                    let Some(tags) = fqdn_tags_only(r, kind) else {
-                        return true;
-                    };
+            let mut rules: Vec<Node> = Vec::new();
+            for r in prop_array(c, "rules") {
+                if let Some(tags) = fqdn_tags_only(r, kind) {
                     warnings.push(format!(
                         "firewall {firewall} collection {cname}: application rule {} matches FQDN \
                          tags only ({tags}), not modelled, left out",
                         get(r, "name").and_then(Value::as_str).unwrap_or("rule")
                     ));
-                    false
-                })
-                .map(|r| firewall_rule(r, kind))
-                .collect();
+                    continue;
+                }
+                rules.push(firewall_rule(r, kind, warnings));
+            }
             if rules.is_empty() {
                 continue;
             }
@@ -1429,5 +1458,48 @@ fn add_gateway(vnet: &mut Node, gateway: Node) {
             *existing = Node::List(vec![first, gateway]);
         }
         None => m.push(("gateway".to_string(), gateway)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_catalog_size_is_kept_and_a_missing_one_gets_its_series_and_vcpus() {
+        assert_eq!(catalog_size("Standard_D2s_v3"), "Standard_D2s_v3");
+        assert_eq!(catalog_size("standard_d2s_v3"), "Standard_D2s_v3");
+        // B2ms: a 2-vCPU B-series size the catalog lacks.
+        assert_eq!(catalog_size("Standard_B2ms"), "Standard_B2s");
+        let d = catalog_size("Standard_Q4x");
+        let size = vnetsim_scenario::sizes::lookup(&d).expect("in the catalog");
+        assert_eq!(size.vcpus, 4);
+        assert_eq!(catalog_size("Custom"), "Standard_D2s_v3");
+    }
+
+    #[test]
+    fn an_application_rule_with_fqdn_tags_only_is_named() {
+        let tags = json!({"name": "wu", "fqdnTags": ["WindowsUpdate", "AzureBackup"]});
+        assert_eq!(
+            fqdn_tags_only(&tags, "application").as_deref(),
+            Some("WindowsUpdate, AzureBackup")
+        );
+        assert_eq!(fqdn_tags_only(&tags, "network"), None);
+        let both = json!({"fqdnTags": ["WindowsUpdate"], "targetFqdns": ["a.example"]});
+        assert_eq!(fqdn_tags_only(&both, "application"), None);
+    }
+
+    #[test]
+    fn an_undotted_wildcard_becomes_the_name_and_its_subdomains() {
+        assert_eq!(undotted_wildcard("*bing.com"), Some("bing.com"));
+        assert_eq!(undotted_wildcard("*.bing.com"), None);
+        assert_eq!(undotted_wildcard("*"), None);
+        assert_eq!(undotted_wildcard("www.bing.com"), None);
+        let mut w = Vec::new();
+        let rule = json!({"name": "r"});
+        let out = fqdns(&[json!("*bing.com"), json!("a.example")], &rule, &mut w);
+        assert_eq!(out.len(), 3);
+        assert_eq!(w.len(), 1);
     }
 }
