@@ -76,7 +76,10 @@ fn allocate_public_ips(resources: &mut [Resource]) -> Vec<String> {
     let mut warnings = Vec::new();
     let mut next = 0usize;
     for r in resources.iter_mut() {
-        if !r.kind.eq_ignore_ascii_case("microsoft.network/publicipaddresses") {
+        if !r
+            .kind
+            .eq_ignore_ascii_case("microsoft.network/publicipaddresses")
+        {
             continue;
         }
         let props = &mut r.body["properties"];

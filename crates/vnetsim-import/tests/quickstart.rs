@@ -65,7 +65,10 @@ fn hop(v: &vnetsim::Verdict, i: usize) -> &str {
 #[test]
 fn vnet_to_vnet_peering_vms_reach_each_other_directly() {
     let imp = import("vnet-to-vnet-peering", &[]);
-    assert_eq!(imp.imported["Microsoft.Network/virtualNetworks/virtualNetworkPeerings"], 2);
+    assert_eq!(
+        imp.imported["Microsoft.Network/virtualNetworks/virtualNetworkPeerings"],
+        2
+    );
     let sim = load_with(
         &imp,
         &format!(
@@ -189,7 +192,8 @@ fn site_to_site_vpn_create_reaches_the_local_network_through_the_gateway() {
     let sim = Sim::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     for host in ["onprem1", "onprem2"] {
         let v = sim.probe("vm1", host).tcp(443).send();
-        v.assert_delivered().assert_path(&["vm1", "azureGateway", host]);
+        v.assert_delivered()
+            .assert_path(&["vm1", "azureGateway", host]);
         let back = sim.probe(host, "vm1").tcp(22).send();
         back.assert_delivered();
     }
@@ -233,14 +237,20 @@ fn fw_docs_qs_dnat_per_public_ip_and_outbound_through_the_firewall() {
     assert_eq!(pips.len(), 2, "{:?}", imp.warnings);
     for (pip, target) in pips.iter().zip(["myVM1", "myVM2"]) {
         let v = sim.probe("198.51.100.7", pip).tcp(3389).send();
-        v.assert_delivered().assert_path(&["198.51.100.7", &fw, target]);
+        v.assert_delivered()
+            .assert_path(&["198.51.100.7", &fw, target]);
         let other_port = sim.probe("198.51.100.7", pip).tcp(22).send();
         assert!(other_port.is_dropped(), "{}", other_port.detail());
     }
     let inside = sim.probe("myVM1", "myVM2").tcp(3389).send();
     inside.assert_delivered().assert_path(&["myVM1", "myVM2"]);
     let out = sim.probe("myVM1", "198.51.100.7").tcp(443).send();
-    assert_eq!(out.reason(), Some(DropReason::FirewallDenied), "{}", out.detail());
+    assert_eq!(
+        out.reason(),
+        Some(DropReason::FirewallDenied),
+        "{}",
+        out.detail()
+    );
     assert_eq!(hop(&out, 0), "myVM1");
 }
 
@@ -254,7 +264,10 @@ fn internal_loadbalancer_create_frontend_serves_port_80_from_the_pool() {
     let sim = load(
         "internal-loadbalancer-create",
         &["adminUsername=azureuser", "adminPassword=Not-a-Secret-1"],
-        &format!("vms:\n{}", vm("client", "lb-vnet/backend-subnet", "10.0.0.10")),
+        &format!(
+            "vms:\n{}",
+            vm("client", "lb-vnet/backend-subnet", "10.0.0.10")
+        ),
     );
     let v = sim.probe("client", "10.0.0.6").tcp(80).send();
     v.assert_delivered();
@@ -312,7 +325,12 @@ fn azurefirewall_create_with_ipgroups_and_linux_jumpbox_servers_go_through_the_f
     );
     let sim = load_with(&imp, "");
     let out = sim.probe("Server", "12.0.0.5").tcp(90).send();
-    assert_eq!(out.reason(), Some(DropReason::FirewallDenied), "{}", out.detail());
+    assert_eq!(
+        out.reason(),
+        Some(DropReason::FirewallDenied),
+        "{}",
+        out.detail()
+    );
     let ssh = sim.probe("Server", "JumpBox").tcp(22).send();
     ssh.assert_delivered().assert_path(&["Server", "JumpBox"]);
     assert!(
@@ -346,11 +364,17 @@ fn azurefirewall_with_zones_sandbox_network_rule_allows_8000_8999_only() {
     assert_eq!(hop(&v, 1), "firewall1", "{}", v.detail());
     for port in [22, 7999, 9000] {
         let d = sim.probe("Server", "198.51.100.7").tcp(port).send();
-        assert_eq!(d.reason(), Some(DropReason::FirewallDenied), "{}", d.detail());
+        assert_eq!(
+            d.reason(),
+            Some(DropReason::FirewallDenied),
+            "{}",
+            d.detail()
+        );
     }
     // The jump box subnet has no route table: its Internet traffic does not meet the
     // firewall, and leaves by the jump box's own public IP (a private subnet without one would
     // have no outbound access).
     let jump = sim.probe("JumpBox", "198.51.100.7").tcp(22).send();
-    jump.assert_delivered().assert_path(&["JumpBox", "Internet"]);
+    jump.assert_delivered()
+        .assert_path(&["JumpBox", "Internet"]);
 }
