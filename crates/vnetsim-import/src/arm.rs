@@ -186,6 +186,32 @@ impl Runtime {
                 }
                 _ => {}
             }
+            // Children declared inside their parent (a VNet's `subnets`, an NSG's
+            // `securityRules`, a route table's `routes`) are resources of their own to
+            // `reference()`: `reference(resourceId('.../subnets', vnet, 'AzureBastionSubnet'))
+            // .addressPrefix` reads the subnet's declared properties.
+            for (collection, child_type) in inline_children(&kind) {
+                for c in props
+                    .get(*collection)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(cname) = c.get("name").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let cid = format!("{}/{child_type}/{cname}", r.id).to_ascii_lowercase();
+                    by_id.insert(
+                        cid,
+                        json!({
+                            "id": format!("{}/{child_type}/{cname}", r.id),
+                            "name": cname,
+                            "type": format!("{}/{child_type}", r.type_),
+                            "properties": c.get("properties").cloned().unwrap_or(json!({})),
+                        }),
+                    );
+                }
+            }
             let id = r.id.to_ascii_lowercase();
             by_name.insert(r.name.to_ascii_lowercase(), id.clone());
             by_id.insert(
@@ -201,6 +227,20 @@ impl Runtime {
             );
         }
         Runtime { by_id, by_name }
+    }
+}
+
+/// The child collections a network resource of type `kind` (lower case) declares inline, as
+/// (property, child type segment).
+fn inline_children(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        "microsoft.network/virtualnetworks" => &[
+            ("subnets", "subnets"),
+            ("virtualNetworkPeerings", "virtualNetworkPeerings"),
+        ],
+        "microsoft.network/networksecuritygroups" => &[("securityRules", "securityRules")],
+        "microsoft.network/routetables" => &[("routes", "routes")],
+        _ => &[],
     }
 }
 

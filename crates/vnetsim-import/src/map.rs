@@ -150,6 +150,42 @@ fn last(name: &str) -> &str {
 }
 
 /// A string or list field of an NSG rule (`sourceAddressPrefix` / `sourceAddressPrefixes`).
+/// The first source or destination of an NSG rule that is a service tag the scenario does
+/// not model (`GatewayManager`, `AzureCloud`, `Storage.WestEurope`): those stand for Azure's
+/// published ranges, which the scenario does not hold
+/// (https://learn.microsoft.com/azure/virtual-network/service-tags-overview).
+fn unmodelled_tag(rule: &Value) -> Option<String> {
+    let modelled = |t: &str| {
+        t == "*"
+            || t.parse::<Ipv4Net>().is_ok()
+            || t.parse::<std::net::Ipv4Addr>().is_ok()
+            || vnetsim_scenario::ServiceTag::ALL
+                .iter()
+                .any(|tag| tag.name().eq_ignore_ascii_case(t))
+    };
+    [
+        ("sourceAddressPrefix", "sourceAddressPrefixes"),
+        ("destinationAddressPrefix", "destinationAddressPrefixes"),
+    ]
+    .iter()
+    .flat_map(|(one, many)| {
+        prop_array(rule, many)
+            .iter()
+            .filter_map(Value::as_str)
+            .chain(prop_str(rule, one))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    })
+    .find(|t| {
+        // Names only: an unevaluated expression or a malformed address is the loader's to
+        // report.
+        !modelled(t)
+            && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    })
+    .map(str::to_string)
+}
+
 fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
     let list: Vec<Node> = prop_array(rule, many)
         .iter()
@@ -357,6 +393,16 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                     continue;
                 }
             };
+            if let Some(tag) = unmodelled_tag(&r) {
+                warnings.push(format!(
+                    "NSG {} rule {rname}: service tag {tag} is not modelled (VirtualNetwork, \
+                     Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, \
+                     AzurePlatformLKM), rule left out (an allow left out denies more, a deny \
+                     left out allows more)",
+                    g.name
+                ));
+                continue;
+            }
             let mut rn = Node::map();
             rn.set("name", rname.as_str());
             if let Some(p) = prop(&r, "priority").and_then(Value::as_i64) {
@@ -1163,9 +1209,10 @@ fn id_names(values: &[Value]) -> Vec<Node> {
 }
 
 /// A size of vnetsim's catalog (`vnetsim-scenario/data/vm-sizes.csv`) for a template's
-/// `vmSize`: the size itself when the catalog has it, else the catalog size of the same series
-/// letter and vCPU count (Azure's names carry both: `Standard_B2ms` is a 2-vCPU B-series), else
-/// any with that vCPU count, else `Standard_D2s_v3`. The catalog holds the sizes whose
+/// `vmSize`: the size itself when the catalog has it, else the catalog size of that vCPU count
+/// of the same series letter (and generation suffix, `_v4`, when one has it) (Azure's names
+/// carry all three: `Standard_B2ms` is a 2-vCPU B-series), else any with that vCPU count, else
+/// `Standard_D2s_v3`. The catalog holds the sizes whose
 /// bandwidth the project checked; a template may name any of Azure's hundreds.
 pub fn catalog_size(declared: &str) -> String {
     use vnetsim_scenario::sizes;
@@ -1190,11 +1237,23 @@ pub fn catalog_size(declared: &str) -> String {
             .and_then(|b| b.chars().next())
             .map(|c| c.to_ascii_uppercase())
     };
+    // The generation suffix (`_v4`), compared too: a D2ds_v4 is nearer a D2s_v4 than a D2.
+    let version = |name: &str| {
+        name.rsplit_once('_')
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .filter(|v| v.starts_with('v'))
+    };
     let all = sizes::all();
     let pick = vcpus.and_then(|n| {
-        all.iter()
-            .find(|s| s.vcpus == n && series_of(s.name) == series)
-            .or_else(|| all.iter().find(|s| s.vcpus == n))
+        all.iter().filter(|s| s.vcpus == n).max_by_key(|s| {
+            // Highest score wins; among equals, the first in catalog order.
+            let score = 2 * u8::from(series_of(s.name) == series)
+                + u8::from(version(s.name) == version(declared));
+            (
+                score,
+                std::cmp::Reverse(all.iter().position(|o| o.name == s.name)),
+            )
+        })
     });
     pick.map_or_else(|| "Standard_D2s_v3".to_string(), |s| s.name.to_string())
 }
@@ -1472,10 +1531,30 @@ mod tests {
         assert_eq!(catalog_size("standard_d2s_v3"), "Standard_D2s_v3");
         // B2ms: a 2-vCPU B-series size the catalog lacks.
         assert_eq!(catalog_size("Standard_B2ms"), "Standard_B2s");
+        // Same series, vCPUs and generation first.
+        assert_eq!(catalog_size("Standard_D2ds_v4"), "Standard_D2_v4");
+        assert_eq!(catalog_size("Standard_E4as_v5"), "Standard_E4_v3");
         let d = catalog_size("Standard_Q4x");
         let size = vnetsim_scenario::sizes::lookup(&d).expect("in the catalog");
         assert_eq!(size.vcpus, 4);
         assert_eq!(catalog_size("Custom"), "Standard_D2s_v3");
+    }
+
+    #[test]
+    fn nsg_rules_naming_an_unmodelled_service_tag_are_found() {
+        let r = |src: &str, dst: &str| json!({"properties": {"sourceAddressPrefix": src, "destinationAddressPrefix": dst}});
+        assert_eq!(
+            unmodelled_tag(&r("GatewayManager", "*")).as_deref(),
+            Some("GatewayManager")
+        );
+        assert_eq!(
+            unmodelled_tag(&r("*", "Storage.WestEurope")).as_deref(),
+            Some("Storage.WestEurope")
+        );
+        assert_eq!(unmodelled_tag(&r("VirtualNetwork", "internet")), None);
+        assert_eq!(unmodelled_tag(&r("10.0.0.0/16", "10.1.2.3")), None);
+        let many = json!({"sourceAddressPrefixes": ["10.0.0.0/8", "AzureCloud"]});
+        assert_eq!(unmodelled_tag(&many).as_deref(), Some("AzureCloud"));
     }
 
     #[test]
