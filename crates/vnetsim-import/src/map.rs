@@ -1261,7 +1261,8 @@ pub fn catalog_size(declared: &str) -> String {
 /// The FQDN tags of an application rule that names no target FQDN (`fqdnTags:
 /// [WindowsUpdate]`), comma-separated: such a rule matches the hosts Microsoft keeps behind
 /// the tag (learn.microsoft.com/azure/firewall/fqdn-tags), which no scenario field holds, so
-/// it is left out (the firewall then denies what it would have allowed, never the reverse).
+/// it is left out, said in a warning (from an allow collection the firewall then denies more,
+/// from a deny collection it allows more).
 fn fqdn_tags_only(r: &Value, kind: &str) -> Option<String> {
     if kind != "application" || !prop_array(r, "targetFqdns").is_empty() {
         return None;
