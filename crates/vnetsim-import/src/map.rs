@@ -149,7 +149,6 @@ fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
-/// A string or list field of an NSG rule (`sourceAddressPrefix` / `sourceAddressPrefixes`).
 /// The first source or destination of an NSG rule that is a service tag the scenario does
 /// not model (`GatewayManager`, `AzureCloud`, `Storage.WestEurope`): those stand for Azure's
 /// published ranges, which the scenario does not hold
@@ -186,6 +185,29 @@ fn unmodelled_tag(rule: &Value) -> Option<String> {
     .map(str::to_string)
 }
 
+/// The public DNS zone of a private endpoint's target sub-resource (`groupIds`), the name a
+/// client resolves (`<name>.database.windows.net`, whose CNAME is the `privatelink` zone's
+/// record): the table of https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+/// for the commonest services.
+fn service_zone(group: &str) -> Option<&'static str> {
+    Some(match group.to_ascii_lowercase().as_str() {
+        "sqlserver" => "database.windows.net",
+        "blob" => "blob.core.windows.net",
+        "file" => "file.core.windows.net",
+        "queue" => "queue.core.windows.net",
+        "table" => "table.core.windows.net",
+        "dfs" => "dfs.core.windows.net",
+        "web" => "web.core.windows.net",
+        "vault" => "vault.azure.net",
+        "registry" => "azurecr.io",
+        "sites" => "azurewebsites.net",
+        "sql" => "documents.azure.com",
+        "namespace" => "servicebus.windows.net",
+        _ => return None,
+    })
+}
+
+/// A string or list field of an NSG rule (`sourceAddressPrefix` / `sourceAddressPrefixes`).
 fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
     let list: Vec<Node> = prop_array(rule, many)
         .iter()
@@ -1119,12 +1141,30 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             pn.set("ip", ip);
         }
         let service = service.unwrap_or_else(|| {
-            let target = prop_array(&p.body, "privateLinkServiceConnections")
+            let connections = prop_array(&p.body, "privateLinkServiceConnections");
+            // `privateLinkServiceId` is a plain resource ID string.
+            let target = connections
                 .iter()
-                .find_map(|c| ref_name(c, "privateLinkServiceId"))
-                .map(|n| last(&n).to_ascii_lowercase())
-                .unwrap_or_else(|| p.name.to_ascii_lowercase());
-            let name = format!("{target}.privatelink.azure.net");
+                .find_map(|c| {
+                    prop_str(c, "privateLinkServiceId")
+                        .map(str::to_string)
+                        .or_else(|| {
+                            get(prop(c, "privateLinkServiceId")?, "id")?
+                                .as_str()
+                                .map(str::to_string)
+                        })
+                })
+                .and_then(|id| crate::resource::parse_id(&id))
+                .map(|(_, n)| last(&n).to_ascii_lowercase());
+            let group = connections
+                .iter()
+                .flat_map(|c| prop_array(c, "groupIds"))
+                .find_map(Value::as_str);
+            let name = match (&target, group.and_then(service_zone)) {
+                (Some(t), Some(zone)) => format!("{t}.{zone}"),
+                (Some(t), None) => format!("{t}.privatelink.azure.net"),
+                _ => format!("{}.privatelink.azure.net", p.name.to_ascii_lowercase()),
+            };
             warnings.push(format!(
                 "private endpoint {}: no DNS name in customDnsConfigs; {name} stands for it",
                 p.name
@@ -1556,6 +1596,13 @@ mod tests {
         assert_eq!(unmodelled_tag(&r("10.0.0.0/16", "10.1.2.3")), None);
         let many = json!({"sourceAddressPrefixes": ["10.0.0.0/8", "AzureCloud"]});
         assert_eq!(unmodelled_tag(&many).as_deref(), Some("AzureCloud"));
+    }
+
+    #[test]
+    fn a_private_endpoint_target_gets_its_service_zone() {
+        assert_eq!(service_zone("sqlServer"), Some("database.windows.net"));
+        assert_eq!(service_zone("blob"), Some("blob.core.windows.net"));
+        assert_eq!(service_zone("somethingElse"), None);
     }
 
     #[test]

@@ -280,8 +280,9 @@ fn internal_loadbalancer_create_frontend_serves_port_80_from_the_pool() {
 
 /// private-endpoint-sql: a private endpoint for an Azure SQL server in the VM's subnet. The
 /// VM reaches the endpoint's private address on 1433 within the VNet; the endpoint's /32
-/// route is what carries it
+/// route is what carries it; the server's name is in `database.windows.net`
 /// (https://learn.microsoft.com/azure/private-link/private-endpoint-overview,
+/// https://learn.microsoft.com/azure/private-link/private-endpoint-dns,
 /// https://learn.microsoft.com/azure/private-link/create-private-endpoint-template).
 #[test]
 fn private_endpoint_sql_vm_reaches_the_endpoint() {
@@ -297,6 +298,13 @@ fn private_endpoint_sql_vm_reaches_the_endpoint() {
     let sim = load_with(&imp, "");
     let sc = sim.scenario();
     assert_eq!(sc.private_endpoints.len(), 1);
+    // The name clients resolve: the SQL server's, in its service's public zone (the template
+    // names the server `sqlserver<uniqueString(resourceGroup().id)>`).
+    let service = &*sc.private_endpoints[0].service;
+    assert!(
+        service.starts_with("sqlserver") && service.ends_with(".database.windows.net"),
+        "{service}"
+    );
     let vm_name = sc.vms[0].name.to_string();
     let v = sim.probe(&vm_name, "myPrivateEndpoint").tcp(1433).send();
     v.assert_delivered()
