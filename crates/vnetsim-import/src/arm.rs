@@ -44,12 +44,17 @@ pub fn import_template(
     }
     let first =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
-    let allocated = to_scenario(&resources(&first), name)?;
+    let mut first_resources = resources(&first);
+    allocate_public_ips(&mut first_resources);
+    let allocated = to_scenario(&first_resources, name)?;
     let runtime = Runtime::new(&first, &allocated);
     let second =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
             .map_err(arm)?;
-    let mut import = to_scenario(&resources(&second), name)?;
+    let mut second_resources = resources(&second);
+    let public = allocate_public_ips(&mut second_resources);
+    let mut import = to_scenario(&second_resources, name)?;
+    import.warnings.extend(public);
     import.warnings.extend(second.warnings.iter().cloned());
     for d in &second.deferred {
         import.warnings.push(format!(
@@ -58,6 +63,55 @@ pub fn import_template(
         ));
     }
     Ok(import)
+}
+
+/// Gives every public IP of the template without an `ipAddress` the address a deployment
+/// would allocate, a stand-in from the documentation ranges (203.0.113.0/24, then
+/// 198.51.100.0/24 and 192.0.2.0/24) in template order, and returns one warning for each. A
+/// template never holds the address: Azure allocates a Static one when the resource is
+/// created and a Dynamic one when it is attached to a running resource
+/// (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#ip-address-assignment),
+/// so a deployed template's NICs, firewalls and gateways all have one.
+fn allocate_public_ips(resources: &mut [Resource]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut next = 0usize;
+    for r in resources.iter_mut() {
+        if !r
+            .kind
+            .eq_ignore_ascii_case("microsoft.network/publicipaddresses")
+        {
+            continue;
+        }
+        let props = &mut r.body["properties"];
+        if props.get("ipAddress").and_then(Value::as_str).is_some() {
+            continue;
+        }
+        let Some(addr) = stand_in(next) else {
+            warnings.push(format!(
+                "public IP {}: no stand-in address left, left without one",
+                r.name
+            ));
+            continue;
+        };
+        next += 1;
+        if !props.is_object() {
+            *props = json!({});
+        }
+        props["ipAddress"] = json!(addr);
+        warnings.push(format!(
+            "public IP {}: a deployment allocates its address; {addr} stands for it",
+            r.name
+        ));
+    }
+    warnings
+}
+
+/// The `i`-th stand-in public address: 203.0.113.1-254, then 198.51.100.1-254, then
+/// 192.0.2.1-254 (RFC 5737), none after.
+fn stand_in(i: usize) -> Option<String> {
+    let (net, host) = (i / 254, i % 254 + 1);
+    let base = ["203.0.113", "198.51.100", "192.0.2"].get(net)?;
+    Some(format!("{base}.{host}"))
 }
 
 /// The evaluated resources as the mapper reads them.
@@ -132,6 +186,32 @@ impl Runtime {
                 }
                 _ => {}
             }
+            // Children declared inside their parent (a VNet's `subnets`, an NSG's
+            // `securityRules`, a route table's `routes`) are resources of their own to
+            // `reference()`: `reference(resourceId('.../subnets', vnet, 'AzureBastionSubnet'))
+            // .addressPrefix` reads the subnet's declared properties.
+            for (collection, child_type) in inline_children(&kind) {
+                for c in props
+                    .get(*collection)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(cname) = c.get("name").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let cid = format!("{}/{child_type}/{cname}", r.id).to_ascii_lowercase();
+                    by_id.insert(
+                        cid,
+                        json!({
+                            "id": format!("{}/{child_type}/{cname}", r.id),
+                            "name": cname,
+                            "type": format!("{}/{child_type}", r.type_),
+                            "properties": c.get("properties").cloned().unwrap_or(json!({})),
+                        }),
+                    );
+                }
+            }
             let id = r.id.to_ascii_lowercase();
             by_name.insert(r.name.to_ascii_lowercase(), id.clone());
             by_id.insert(
@@ -148,6 +228,27 @@ impl Runtime {
         }
         Runtime { by_id, by_name }
     }
+}
+
+/// The child collections a network resource of type `kind` (lower case) declares inline, as
+/// (property, child type segment).
+fn inline_children(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        "microsoft.network/virtualnetworks" => &[
+            ("subnets", "subnets"),
+            ("virtualNetworkPeerings", "virtualNetworkPeerings"),
+        ],
+        "microsoft.network/networksecuritygroups" => &[("securityRules", "securityRules")],
+        "microsoft.network/routetables" => &[("routes", "routes")],
+        _ => &[],
+    }
+}
+
+/// Whether `kind` (`Microsoft.Network/networkInterfaces`) is a resource type of the network
+/// provider, whose runtime properties the import knows.
+fn is_network_type(kind: &str) -> bool {
+    kind.get(..18)
+        .is_some_and(|p| p.eq_ignore_ascii_case("microsoft.network/"))
 }
 
 /// Sets `properties.privateIPAddress` of an IP configuration.
@@ -174,10 +275,56 @@ impl ReferenceResolver for Runtime {
                 }
             })?;
         let full = self.by_id.get(&id)?;
+        // Only network resources are answered: what a deployment adds to another provider's
+        // resource (a storage account's `primaryEndpoints`, a SQL server's
+        // `fullyQualifiedDomainName`) is not in its declaration, so reading it would fail where
+        // Azure succeeds; left unanswered, the expression is kept as written with a warning.
+        if !is_network_type(full.get("type").and_then(Value::as_str).unwrap_or("")) {
+            return None;
+        }
         Some(if request.full {
             full.clone()
         } else {
             full.get("properties").cloned().unwrap_or(Value::Null)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_ips_without_an_address_get_documentation_stand_ins_in_order() {
+        assert_eq!(stand_in(0).as_deref(), Some("203.0.113.1"));
+        assert_eq!(stand_in(253).as_deref(), Some("203.0.113.254"));
+        assert_eq!(stand_in(254).as_deref(), Some("198.51.100.1"));
+        assert_eq!(stand_in(3 * 254), None);
+        let pip = |name: &str, props: Value| Resource {
+            kind: "Microsoft.Network/publicIPAddresses".into(),
+            name: name.into(),
+            location: None,
+            body: json!({ "name": name, "properties": props }),
+            origin: String::new(),
+        };
+        let mut rs = vec![
+            pip("a", json!({ "publicIPAllocationMethod": "Dynamic" })),
+            pip("b", json!({ "ipAddress": "20.1.2.3" })),
+            pip("c", Value::Null),
+        ];
+        let w = allocate_public_ips(&mut rs);
+        assert_eq!(w.len(), 2);
+        assert_eq!(rs[0].body["properties"]["ipAddress"], "203.0.113.1");
+        assert_eq!(rs[1].body["properties"]["ipAddress"], "20.1.2.3");
+        assert_eq!(rs[2].body["properties"]["ipAddress"], "203.0.113.2");
+    }
+
+    #[test]
+    fn only_network_provider_types_are_answered() {
+        assert!(is_network_type("Microsoft.Network/networkInterfaces"));
+        assert!(is_network_type("microsoft.network/azureFirewalls"));
+        assert!(!is_network_type("Microsoft.Storage/storageAccounts"));
+        assert!(!is_network_type("Microsoft.Sql/servers"));
+        assert!(!is_network_type("Microsoft.Net"));
     }
 }

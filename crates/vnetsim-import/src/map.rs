@@ -149,6 +149,64 @@ fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// The first source or destination of an NSG rule that is a service tag the scenario does
+/// not model (`GatewayManager`, `AzureCloud`, `Storage.WestEurope`): those stand for Azure's
+/// published ranges, which the scenario does not hold
+/// (https://learn.microsoft.com/azure/virtual-network/service-tags-overview).
+fn unmodelled_tag(rule: &Value) -> Option<String> {
+    let modelled = |t: &str| {
+        t == "*"
+            || t.parse::<Ipv4Net>().is_ok()
+            || t.parse::<std::net::Ipv4Addr>().is_ok()
+            || vnetsim_scenario::ServiceTag::ALL
+                .iter()
+                .any(|tag| tag.name().eq_ignore_ascii_case(t))
+    };
+    [
+        ("sourceAddressPrefix", "sourceAddressPrefixes"),
+        ("destinationAddressPrefix", "destinationAddressPrefixes"),
+    ]
+    .iter()
+    .flat_map(|(one, many)| {
+        prop_array(rule, many)
+            .iter()
+            .filter_map(Value::as_str)
+            .chain(prop_str(rule, one))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    })
+    .find(|t| {
+        // Names only: an unevaluated expression or a malformed address is the loader's to
+        // report.
+        !modelled(t)
+            && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    })
+    .map(str::to_string)
+}
+
+/// The public DNS zone of a private endpoint's target sub-resource (`groupIds`), the name a
+/// client resolves (`<name>.database.windows.net`, whose CNAME is the `privatelink` zone's
+/// record): the table of https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+/// for the commonest services.
+fn service_zone(group: &str) -> Option<&'static str> {
+    Some(match group.to_ascii_lowercase().as_str() {
+        "sqlserver" => "database.windows.net",
+        "blob" => "blob.core.windows.net",
+        "file" => "file.core.windows.net",
+        "queue" => "queue.core.windows.net",
+        "table" => "table.core.windows.net",
+        "dfs" => "dfs.core.windows.net",
+        "web" => "web.core.windows.net",
+        "vault" => "vault.azure.net",
+        "registry" => "azurecr.io",
+        "sites" => "azurewebsites.net",
+        "sql" => "documents.azure.com",
+        "namespace" => "servicebus.windows.net",
+        _ => return None,
+    })
+}
+
 /// A string or list field of an NSG rule (`sourceAddressPrefix` / `sourceAddressPrefixes`).
 fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
     let list: Vec<Node> = prop_array(rule, many)
@@ -357,6 +415,16 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                     continue;
                 }
             };
+            if let Some(tag) = unmodelled_tag(&r) {
+                warnings.push(format!(
+                    "NSG {} rule {rname}: service tag {tag} is not modelled (VirtualNetwork, \
+                     Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, \
+                     AzurePlatformLKM), rule left out (an allow left out denies more, a deny \
+                     left out allows more)",
+                    g.name
+                ));
+                continue;
+            }
             let mut rn = Node::map();
             rn.set("name", rname.as_str());
             if let Some(p) = prop(&r, "priority").and_then(Value::as_i64) {
@@ -638,9 +706,17 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             ));
             continue;
         }
-        let size = prop(&vm.body, "hardwareProfile")
+        let declared = prop(&vm.body, "hardwareProfile")
             .and_then(|h| prop_str(h, "vmSize"))
             .unwrap_or("Standard_D2s_v3");
+        let size = catalog_size(declared);
+        if !size.eq_ignore_ascii_case(declared) {
+            warnings.push(format!(
+                "VM {}: size {declared} is not in vnetsim's size catalog; {size} (same series \
+                 letter and vCPUs where the catalog has one) stands for it",
+                vm.name
+            ));
+        }
         let mut vn = Node::map();
         vn.set("name", vm.name.as_str()).set("size", size);
         // A NIC with IP forwarding is an appliance's: its guest is taken to forward (the guest's
@@ -780,7 +856,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             Some(p) => Some(last(&p).to_string()),
             None => {
                 // Classic rules on the firewall itself: a policy of their own.
-                let collections = classic_collections(&f.body);
+                let collections = classic_collections(&f.body, &f.name, &mut warnings);
                 (!collections.is_empty()).then(|| {
                     let name = format!("{}-classic-rules", f.name);
                     let mut g = Node::map();
@@ -1065,12 +1141,30 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             pn.set("ip", ip);
         }
         let service = service.unwrap_or_else(|| {
-            let target = prop_array(&p.body, "privateLinkServiceConnections")
+            let connections = prop_array(&p.body, "privateLinkServiceConnections");
+            // `privateLinkServiceId` is a plain resource ID string.
+            let target = connections
                 .iter()
-                .find_map(|c| ref_name(c, "privateLinkServiceId"))
-                .map(|n| last(&n).to_ascii_lowercase())
-                .unwrap_or_else(|| p.name.to_ascii_lowercase());
-            let name = format!("{target}.privatelink.azure.net");
+                .find_map(|c| {
+                    prop_str(c, "privateLinkServiceId")
+                        .map(str::to_string)
+                        .or_else(|| {
+                            get(prop(c, "privateLinkServiceId")?, "id")?
+                                .as_str()
+                                .map(str::to_string)
+                        })
+                })
+                .and_then(|id| crate::resource::parse_id(&id))
+                .map(|(_, n)| last(&n).to_ascii_lowercase());
+            let group = connections
+                .iter()
+                .flat_map(|c| prop_array(c, "groupIds"))
+                .find_map(Value::as_str);
+            let name = match (&target, group.and_then(service_zone)) {
+                (Some(t), Some(zone)) => format!("{t}.{zone}"),
+                (Some(t), None) => format!("{t}.privatelink.azure.net"),
+                _ => format!("{}.privatelink.azure.net", p.name.to_ascii_lowercase()),
+            };
             warnings.push(format!(
                 "private endpoint {}: no DNS name in customDnsConfigs; {name} stands for it",
                 p.name
@@ -1154,8 +1248,102 @@ fn id_names(values: &[Value]) -> Vec<Node> {
         .collect()
 }
 
+/// A size of vnetsim's catalog (`vnetsim-scenario/data/vm-sizes.csv`) for a template's
+/// `vmSize`: the size itself when the catalog has it, else the catalog size of that vCPU count
+/// of the same series letter (and generation suffix, `_v4`, when one has it) (Azure's names
+/// carry all three: `Standard_B2ms` is a 2-vCPU B-series), else any with that vCPU count, else
+/// `Standard_D2s_v3`. The catalog holds the sizes whose
+/// bandwidth the project checked; a template may name any of Azure's hundreds.
+pub fn catalog_size(declared: &str) -> String {
+    use vnetsim_scenario::sizes;
+    if let Some(s) = sizes::lookup(declared) {
+        return s.name.to_string();
+    }
+    let body = declared
+        .strip_prefix("Standard_")
+        .or_else(|| declared.strip_prefix("standard_"))
+        .unwrap_or(declared);
+    let series = body.chars().next().map(|c| c.to_ascii_uppercase());
+    let vcpus: Option<u32> = {
+        let digits: String = body
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let series_of = |name: &str| {
+        name.strip_prefix("Standard_")
+            .and_then(|b| b.chars().next())
+            .map(|c| c.to_ascii_uppercase())
+    };
+    // The generation suffix (`_v4`), compared too: a D2ds_v4 is nearer a D2s_v4 than a D2.
+    let version = |name: &str| {
+        name.rsplit_once('_')
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .filter(|v| v.starts_with('v'))
+    };
+    let all = sizes::all();
+    let pick = vcpus.and_then(|n| {
+        all.iter().filter(|s| s.vcpus == n).max_by_key(|s| {
+            // Highest score wins; among equals, the first in catalog order.
+            let score = 2 * u8::from(series_of(s.name) == series)
+                + u8::from(version(s.name) == version(declared));
+            (
+                score,
+                std::cmp::Reverse(all.iter().position(|o| o.name == s.name)),
+            )
+        })
+    });
+    pick.map_or_else(|| "Standard_D2s_v3".to_string(), |s| s.name.to_string())
+}
+
+/// The FQDN tags of an application rule that names no target FQDN (`fqdnTags:
+/// [WindowsUpdate]`), comma-separated: such a rule matches the hosts Microsoft keeps behind
+/// the tag (learn.microsoft.com/azure/firewall/fqdn-tags), which no scenario field holds, so
+/// it is left out, said in a warning (from an allow collection the firewall then denies more,
+/// from a deny collection it allows more).
+fn fqdn_tags_only(r: &Value, kind: &str) -> Option<String> {
+    if kind != "application" || !prop_array(r, "targetFqdns").is_empty() {
+        return None;
+    }
+    let tags: Vec<&str> = prop_array(r, "fqdnTags")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
+}
+
+/// A rule's FQDNs in the scenario's form. Azure also accepts a wildcard without its dot,
+/// `*contoso.com`, for the name and every name under it (learn.microsoft.com/azure/firewall/
+/// firewall-faq, "How do wildcards work in target URLs and target FQDNs"); the scenario
+/// writes that as two names, `contoso.com` and `*.contoso.com`, said in a warning.
+fn fqdns(values: &[Value], rule: &Value, warnings: &mut Vec<String>) -> Vec<Node> {
+    let mut out = Vec::new();
+    for v in values.iter().filter_map(Value::as_str) {
+        match undotted_wildcard(v) {
+            Some(apex) => {
+                warnings.push(format!(
+                    "firewall rule {}: `{v}` written as `{apex}` and `*.{apex}`",
+                    get(rule, "name").and_then(Value::as_str).unwrap_or("rule")
+                ));
+                out.push(Node::from(apex));
+                out.push(Node::from(format!("*.{apex}")));
+            }
+            None => out.push(Node::from(v)),
+        }
+    }
+    out
+}
+
+/// The name after a leading `*` not followed by a dot (`*bing.com` -> `bing.com`).
+fn undotted_wildcard(v: &str) -> Option<&str> {
+    let rest = v.strip_prefix('*')?;
+    (!rest.is_empty() && !rest.starts_with('.') && rest.contains('.')).then_some(rest)
+}
+
 /// One firewall rule (of a policy, or classic) in the scenario's shape.
-fn firewall_rule(r: &Value, kind: &str) -> Node {
+fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
     let mut n = Node::map();
     n.set(
         "name",
@@ -1188,7 +1376,11 @@ fn firewall_rule(r: &Value, kind: &str) -> Node {
         ("destinationPorts", "destination_ports"),
         ("targetFqdns", "target_fqdns"),
     ] {
-        let v = strings(prop_array(r, arm));
+        let v = if arm.ends_with("Fqdns") {
+            fqdns(prop_array(r, arm), r, warnings)
+        } else {
+            strings(prop_array(r, arm))
+        };
         if !v.is_empty() {
             n.set(key, v);
         }
@@ -1248,7 +1440,15 @@ fn policy_collection(
                 continue;
             }
         };
-        let rule = firewall_rule(r, kind);
+        if let Some(tags) = fqdn_tags_only(r, kind) {
+            warnings.push(format!(
+                "firewall policy {policy} group {group} collection {name}: application rule {} \
+                 matches FQDN tags only ({tags}), not modelled, left out",
+                get(r, "name").and_then(Value::as_str).unwrap_or("rule")
+            ));
+            continue;
+        }
+        let rule = firewall_rule(r, kind, warnings);
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, v)) => v.push(rule),
             None => by_kind.push((kind, vec![rule])),
@@ -1283,7 +1483,7 @@ fn policy_collection(
 
 /// The classic rule collections of a firewall (`natRuleCollections`, `networkRuleCollections`,
 /// `applicationRuleCollections`).
-fn classic_collections(fw: &Value) -> Vec<Node> {
+fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -> Vec<Node> {
     let mut out = Vec::new();
     for (arm, kind) in [
         ("natRuleCollections", "dnat"),
@@ -1299,10 +1499,21 @@ fn classic_collections(fw: &Value) -> Vec<Node> {
                 .and_then(|a| prop_str(a, "type"))
                 .unwrap_or("Allow")
                 .to_ascii_lowercase();
-            let rules: Vec<Node> = prop_array(c, "rules")
-                .iter()
-                .map(|r| firewall_rule(r, kind))
-                .collect();
+            let mut rules: Vec<Node> = Vec::new();
+            for r in prop_array(c, "rules") {
+                if let Some(tags) = fqdn_tags_only(r, kind) {
+                    warnings.push(format!(
+                        "firewall {firewall} collection {cname}: application rule {} matches FQDN \
+                         tags only ({tags}), not modelled, left out",
+                        get(r, "name").and_then(Value::as_str).unwrap_or("rule")
+                    ));
+                    continue;
+                }
+                rules.push(firewall_rule(r, kind, warnings));
+            }
+            if rules.is_empty() {
+                continue;
+            }
             let mut n = Node::map();
             n.set("name", cname)
                 .set("priority", priority)
@@ -1347,5 +1558,75 @@ fn add_gateway(vnet: &mut Node, gateway: Node) {
             *existing = Node::List(vec![first, gateway]);
         }
         None => m.push(("gateway".to_string(), gateway)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_catalog_size_is_kept_and_a_missing_one_gets_its_series_and_vcpus() {
+        assert_eq!(catalog_size("Standard_D2s_v3"), "Standard_D2s_v3");
+        assert_eq!(catalog_size("standard_d2s_v3"), "Standard_D2s_v3");
+        // B2ms: a 2-vCPU B-series size the catalog lacks.
+        assert_eq!(catalog_size("Standard_B2ms"), "Standard_B2s");
+        // Same series, vCPUs and generation first.
+        assert_eq!(catalog_size("Standard_D2ds_v4"), "Standard_D2_v4");
+        assert_eq!(catalog_size("Standard_E4as_v5"), "Standard_E4_v3");
+        let d = catalog_size("Standard_Q4x");
+        let size = vnetsim_scenario::sizes::lookup(&d).expect("in the catalog");
+        assert_eq!(size.vcpus, 4);
+        assert_eq!(catalog_size("Custom"), "Standard_D2s_v3");
+    }
+
+    #[test]
+    fn nsg_rules_naming_an_unmodelled_service_tag_are_found() {
+        let r = |src: &str, dst: &str| json!({"properties": {"sourceAddressPrefix": src, "destinationAddressPrefix": dst}});
+        assert_eq!(
+            unmodelled_tag(&r("GatewayManager", "*")).as_deref(),
+            Some("GatewayManager")
+        );
+        assert_eq!(
+            unmodelled_tag(&r("*", "Storage.WestEurope")).as_deref(),
+            Some("Storage.WestEurope")
+        );
+        assert_eq!(unmodelled_tag(&r("VirtualNetwork", "internet")), None);
+        assert_eq!(unmodelled_tag(&r("10.0.0.0/16", "10.1.2.3")), None);
+        let many = json!({"sourceAddressPrefixes": ["10.0.0.0/8", "AzureCloud"]});
+        assert_eq!(unmodelled_tag(&many).as_deref(), Some("AzureCloud"));
+    }
+
+    #[test]
+    fn a_private_endpoint_target_gets_its_service_zone() {
+        assert_eq!(service_zone("sqlServer"), Some("database.windows.net"));
+        assert_eq!(service_zone("blob"), Some("blob.core.windows.net"));
+        assert_eq!(service_zone("somethingElse"), None);
+    }
+
+    #[test]
+    fn an_application_rule_with_fqdn_tags_only_is_named() {
+        let tags = json!({"name": "wu", "fqdnTags": ["WindowsUpdate", "AzureBackup"]});
+        assert_eq!(
+            fqdn_tags_only(&tags, "application").as_deref(),
+            Some("WindowsUpdate, AzureBackup")
+        );
+        assert_eq!(fqdn_tags_only(&tags, "network"), None);
+        let both = json!({"fqdnTags": ["WindowsUpdate"], "targetFqdns": ["a.example"]});
+        assert_eq!(fqdn_tags_only(&both, "application"), None);
+    }
+
+    #[test]
+    fn an_undotted_wildcard_becomes_the_name_and_its_subdomains() {
+        assert_eq!(undotted_wildcard("*bing.com"), Some("bing.com"));
+        assert_eq!(undotted_wildcard("*.bing.com"), None);
+        assert_eq!(undotted_wildcard("*"), None);
+        assert_eq!(undotted_wildcard("www.bing.com"), None);
+        let mut w = Vec::new();
+        let rule = json!({"name": "r"});
+        let out = fqdns(&[json!("*bing.com"), json!("a.example")], &rule, &mut w);
+        assert_eq!(out.len(), 3);
+        assert_eq!(w.len(), 1);
     }
 }
