@@ -166,8 +166,7 @@ pub fn run(
     }
     // The JSON is built only when it is written somewhere.
     let json = if outputs.report.is_some() || format == Format::Json {
-        serde_json::to_string_pretty(&report).expect("the report serializes") + "
-"
+        serde_json::to_string_pretty(&report).expect("the report serializes") + "\n"
     } else {
         String::new()
     };
