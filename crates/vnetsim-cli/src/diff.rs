@@ -39,6 +39,12 @@ pub struct DiffArgs {
     /// `text` or `json` (`vnetsim-diff/1`).
     #[arg(long, default_value = "text")]
     pub format: String,
+    /// For ARM templates: a parameters file, used on both sides.
+    #[arg(long)]
+    pub parameters: Option<PathBuf>,
+    /// For ARM templates: a parameter value `name=value` (repeatable), used on both sides.
+    #[arg(long = "set")]
+    pub set: Vec<String>,
     /// A flow that must not change, `SOURCE,DESTINATION[,PORT]` (repeatable): with it, only
     /// these flows decide the exit code.
     #[arg(long = "expect-unchanged", value_name = "SRC,DST[,PORT]")]
@@ -91,7 +97,7 @@ struct DiffReport {
 
 /// Loads a side: an ARM template (a JSON file whose `$schema` is a deployment template's) is
 /// imported, anything else loaded as a scenario file.
-fn load_side(path: &Path) -> Result<(Scenario, bool), u8> {
+fn load_side(path: &Path, args: &DiffArgs) -> Result<(Scenario, bool), u8> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", path.display());
         INVALID
@@ -101,11 +107,16 @@ fn load_side(path: &Path) -> Result<(Scenario, bool), u8> {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         && text.contains("deploymentTemplate.json");
     let yaml = if is_template {
-        let import =
-            vnetsim_import::arm::import_template(path, None, &[], "imported").map_err(|e| {
-                eprintln!("error: {e}");
-                INVALID
-            })?;
+        let import = vnetsim_import::arm::import_template(
+            path,
+            args.parameters.as_deref(),
+            &args.set,
+            "imported",
+        )
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            INVALID
+        })?;
         vnetsim_import::yaml::write(&[], &import.scenario)
     } else {
         text
@@ -155,7 +166,7 @@ pub fn diff(args: &DiffArgs) -> u8 {
         expected.push((parts[0].to_string(), parts[1].to_string(), port));
     }
     let ((before, _), (after, after_template)) =
-        match (load_side(&args.before), load_side(&args.after)) {
+        match (load_side(&args.before, args), load_side(&args.after, args)) {
             (Ok(b), Ok(a)) => (b, a),
             (Err(c), _) | (_, Err(c)) => return c,
         };
@@ -168,8 +179,12 @@ pub fn diff(args: &DiffArgs) -> u8 {
     // `explain` reads scenario files: a template is imported first.
     let explain_file = if after_template {
         format!(
-            "vnetsim import arm {} -o after.yaml && vnetsim explain after.yaml",
-            args.after.display()
+            "vnetsim import arm {}{} -o after.yaml && vnetsim explain after.yaml",
+            args.after.display(),
+            args.set
+                .iter()
+                .map(|s| format!(" --set {s}"))
+                .collect::<String>()
         )
     } else {
         format!("vnetsim explain {}", args.after.display())

@@ -98,3 +98,71 @@ fn the_same_network_twice_exits_0_and_expect_unchanged_gates_on_its_flows() {
     );
     assert!(text.contains("vnetsim import arm"), "{text}");
 }
+
+/// The Architecture Center's hub-spoke (mspnp/samples, MIT) before and after a pull request
+/// that removes its only network rule (DNS, UDP 53, from anywhere): exactly the spoke-to-spoke
+/// DNS flows change, from a drop entering the other spoke (its peering refuses forwarded
+/// traffic) to the firewall's default deny [FWRULE23]; TCP flows do not change.
+#[test]
+fn fwrule23_a_public_hub_spoke_template_without_its_dns_rule_changes_exactly_the_dns_flows() {
+    let before = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vnetsim-import/tests/data/quickstart/mspnp-azure-hub-spoke/azuredeploy.json");
+    let mut template: Value =
+        serde_json::from_str(&std::fs::read_to_string(&before).expect("readable")).expect("JSON");
+    let group = template["resources"]
+        .as_array_mut()
+        .expect("resources")
+        .iter_mut()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("DefaultNetworkRuleCollectionGroup"))
+        })
+        .expect("the network rule collection group");
+    let rules = group["properties"]["ruleCollections"][0]["rules"]
+        .as_array_mut()
+        .expect("rules");
+    assert_eq!(rules[0]["name"], "DNS");
+    rules.clear();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let after = dir.path().join("azuredeploy.json");
+    std::fs::write(&after, template.to_string()).expect("written");
+    let set = [
+        "--set",
+        "adminPassword=Not-a-Secret-1",
+        "--set",
+        "deployVirtualMachines=true",
+    ];
+    let run = |protocol: &str, port: &str| {
+        vnetsim()
+            .arg("diff")
+            .arg(&before)
+            .arg(&after)
+            .args(set)
+            .args(["--protocol", protocol, "--ports", port, "--format", "json"])
+            .output()
+            .expect("runs")
+    };
+    let dns = run("udp", "53");
+    assert_eq!(
+        dns.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&dns.stderr)
+    );
+    let report: Value = serde_json::from_slice(&dns.stdout).expect("JSON");
+    let changed = report["changed"].as_array().expect("a list");
+    assert_eq!(changed.len(), 2, "{report:#}");
+    for c in changed {
+        assert!(c["source"].as_str().unwrap().contains("spoke"), "{c:#}");
+        assert_eq!(c["before"]["reason"], "forwarded-traffic-blocked");
+        assert_eq!(c["after"]["reason"], "firewall-denied");
+    }
+    let tcp = run("tcp", "22,443");
+    assert_eq!(
+        tcp.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&tcp.stdout)
+    );
+}
