@@ -15,8 +15,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use vnetsim_dataplane::explain::protocol_name;
-use vnetsim_dataplane::names::matrix::{Decider, MatrixEndpoints, MatrixRow};
+use vnetsim_dataplane::explain::{explain, protocol_name, render_text};
+use vnetsim_dataplane::names::matrix::{Decider, MatrixEndpoint, MatrixEndpoints, MatrixRow};
+use vnetsim_dataplane::probe::ProbeResult;
+use vnetsim_engine::network::Network;
 use vnetsim_scenario::{Protocol, Scenario};
 
 use crate::commands::{FAILED, INVALID, OK};
@@ -58,16 +60,35 @@ struct Side {
     reason: Option<&'static str>,
     rule: Option<String>,
     path: Vec<String>,
+    /// The packet hop by hop, as `vnetsim explain` prints it.
+    explanation: Vec<String>,
 }
 
-impl From<MatrixRow> for Side {
-    fn from(r: MatrixRow) -> Self {
-        Side {
-            verdict: r.verdict,
-            reason: r.reason,
-            rule: r.rule,
-            path: r.path,
-        }
+/// One side of a changed cell: the row and the explanation of the steps `decider` kept.
+fn side(
+    r: MatrixRow,
+    decider: &Decider<'_>,
+    network: &Network,
+    src: &MatrixEndpoint,
+    dst: &MatrixEndpoint,
+    protocol: Protocol,
+    port: u16,
+) -> Side {
+    let probe = Decider::probe(src, dst, protocol, port, 0);
+    let result = ProbeResult {
+        outcome: r.outcome,
+        steps: decider.steps().to_vec(),
+        ingress: src.ingress,
+        src: src.ip,
+        dst: dst.ip,
+    };
+    let e = explain(network.scenario(), network.dataplane(), &probe, &result);
+    Side {
+        verdict: r.verdict,
+        reason: r.reason,
+        rule: r.rule,
+        path: r.path,
+        explanation: render_text(&e).lines().map(str::to_string).collect(),
     }
 }
 
@@ -242,8 +263,8 @@ pub fn diff(args: &DiffArgs) -> u8 {
                         tb.name,
                         proto.to_ascii_lowercase()
                     ),
-                    before: rb.into(),
-                    after: ra.into(),
+                    before: side(rb, &db, &nb, sb, tb, protocol, port),
+                    after: side(ra, &da, &na, sa, ta, protocol, port),
                 });
             }
         }
@@ -278,7 +299,7 @@ pub fn diff(args: &DiffArgs) -> u8 {
             }
         }
     } else {
-        let side = |s: &Side| {
+        let line = |s: &Side| {
             let mut t = match s.reason {
                 Some(r) => format!("dropped ({r})"),
                 None => s.verdict.to_string(),
@@ -305,14 +326,20 @@ pub fn diff(args: &DiffArgs) -> u8 {
                 ""
             };
             out!(
-                "\n{} -> {} {}{port}{mark}\n  before: {}\n  after:  {}\n  why:    {}\n",
+                "\n{} -> {} {}{port}{mark}\n  before: {}\n  after:  {}\n",
                 c.source,
                 c.destination,
                 c.protocol,
-                side(&c.before),
-                side(&c.after),
-                c.explain
+                line(&c.before),
+                line(&c.after),
             );
+            for (label, s) in [("before", &c.before), ("after", &c.after)] {
+                outln!("  {label}, hop by hop:");
+                for l in s.explanation.iter().skip(1) {
+                    outln!("    {l}");
+                }
+            }
+            outln!("  again: {}", c.explain);
         }
         for (label, list) in [("only before", &only_before), ("only after", &only_after)] {
             if !list.is_empty() {

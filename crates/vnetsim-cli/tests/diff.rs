@@ -40,6 +40,15 @@ fn removing_a_firewall_rule_lists_exactly_the_flows_it_allowed_and_exits_1() {
         .map(|c| {
             assert_eq!(c["before"]["verdict"], "delivered");
             assert_eq!(c["after"]["reason"], "firewall-denied");
+            // Both explanations, hop by hop, as `explain` prints them.
+            let hops = |side: &str| c[side]["explanation"].as_array().expect("lines").len();
+            assert!(hops("before") > hops("after"), "{c:#}");
+            assert!(
+                c["after"]["explanation"]
+                    .to_string()
+                    .contains("denies by default"),
+                "{c:#}"
+            );
             (
                 c["source"].as_str().unwrap().to_string(),
                 c["destination"].as_str().unwrap().to_string(),
