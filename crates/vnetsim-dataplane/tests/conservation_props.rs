@@ -256,6 +256,7 @@ fn reason_of(cause: &DropCause) -> DropReason {
         DropCause::LbNoRule { .. } => DropReason::LbNoRule,
         DropCause::LbNoHealthyBackend { .. } => DropReason::LbNoHealthyBackend,
         DropCause::LbGlobalPeering { .. } => DropReason::LbGlobalPeering,
+        DropCause::LbOwnFrontend { .. } => DropReason::LbOwnFrontend,
         DropCause::LbPublicClosed { .. } => DropReason::PublicIpClosed,
         DropCause::NotCarried(NotCarried::Multicast) => DropReason::MulticastBlocked,
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {

@@ -406,3 +406,42 @@ internet:
         "{out:?}"
     );
 }
+
+/// "A backend VM cannot reach its own internal load balancer's frontend" [LBFAQ26]: whichever
+/// backend the hash would choose, a backend's packet to the frontend is dropped; a VM that is
+/// not a backend reaches it.
+#[test]
+fn lbfaq26_a_backend_cannot_reach_its_own_internal_frontend() {
+    let lb = r#"  - name: ilb
+    frontends: [ { name: fe, subnet: hub/be, ip: 10.0.1.100 } ]
+    backend_pools: [ { name: p, nics: [b1-nic, b2-nic] } ]
+    rules: [ { name: web, frontend: fe, backend_pool: p, protocol: tcp, frontend_port: 80, backend_port: 80 } ]"#;
+    let n = net(lb, "10.0.1.4", "", "westeurope");
+    for port in 40000..40008 {
+        let s = spec("10.0.1.4", "10.0.1.100", Protocol::Tcp, port, 80);
+        let (out, _, _) = send_at(
+            &n.dp,
+            Ingress::Nic(n.nic("b1-nic")),
+            &s,
+            &mut FlowTable::new(),
+        );
+        assert!(
+            matches!(
+                out,
+                Outcome::Dropped(DropReason::LbOwnFrontend, DropCause::LbOwnFrontend { .. })
+            ),
+            "{out:?}"
+        );
+    }
+    let s = spec("10.1.1.4", "10.0.1.100", Protocol::Tcp, 40000, 80);
+    let (out, _, _) = send_at(
+        &n.dp,
+        Ingress::Nic(n.nic("web-nic")),
+        &s,
+        &mut FlowTable::new(),
+    );
+    assert!(
+        matches!(out, Outcome::Delivered(Destination::Nic(_))),
+        "{out:?}"
+    );
+}

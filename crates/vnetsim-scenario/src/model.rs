@@ -1033,11 +1033,14 @@ pub enum DropReason {
     /// A Basic load balancer's frontend reached over global peering (another region), where
     /// only Standard frontends answer [LBFAQ26].
     LbGlobalPeering,
+    /// A backend of an internal load balancer sent to that load balancer's frontend: "a
+    /// backend VM cannot reach its own internal load balancer's frontend" [LBFAQ26].
+    LbOwnFrontend,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 22] = [
+    pub const ALL: [DropReason; 23] = [
         DropReason::NsgDenied,
         DropReason::NoRoute,
         DropReason::NoDestination,
@@ -1060,6 +1063,7 @@ impl DropReason {
         DropReason::LbNoHealthyBackend,
         DropReason::LbNoRule,
         DropReason::LbGlobalPeering,
+        DropReason::LbOwnFrontend,
     ];
 
     /// The stable name used in files and reports.
@@ -1087,6 +1091,7 @@ impl DropReason {
             DropReason::LbNoHealthyBackend => "lb-no-healthy-backend",
             DropReason::LbNoRule => "lb-no-rule",
             DropReason::LbGlobalPeering => "lb-global-peering",
+            DropReason::LbOwnFrontend => "lb-own-frontend",
         }
     }
 

@@ -88,6 +88,9 @@ pub(crate) struct LbFrontendPlane {
     /// a network security group" [LBSKU23], so a backend without any NSG takes nothing from
     /// the Internet (a Basic one is open).
     closed_unguarded: bool,
+    /// An internal frontend: the addresses of every backend of its load balancer (sorted),
+    /// which cannot reach it [LBFAQ26]. Empty for a public frontend.
+    own_backends: Vec<u32>,
     rules: Vec<LbRulePlane>,
 }
 
@@ -211,6 +214,20 @@ impl LbPlanes {
                     basic_region,
                     closed_unguarded: lb.sku == LbSku::Standard
                         && matches!(fe.kind, LbFrontendKind::Public),
+                    own_backends: match fe.kind {
+                        LbFrontendKind::Public => Vec::new(),
+                        LbFrontendKind::Internal { .. } => {
+                            let mut ips: Vec<u32> = lb
+                                .pools
+                                .iter()
+                                .flat_map(|p| &p.nics)
+                                .map(|n| nics[n.index()].ip)
+                                .collect();
+                            ips.sort_unstable();
+                            ips.dedup();
+                            ips
+                        }
+                    },
                     rules,
                 });
             }
@@ -369,6 +386,12 @@ impl Dataplane {
             ));
         }
         let addressed = key.dst == f.ip;
+        if addressed && f.own_backends.binary_search(&key.src).is_ok() {
+            return Err((
+                DropReason::LbOwnFrontend,
+                DropCause::LbOwnFrontend { lb, frontend },
+            ));
+        }
         let (s, slot, decision) = match flows.lb.table.hit(fe, key, now) {
             Some((s, slot)) => (s, slot, LbDecision::Session),
             None => {

@@ -266,6 +266,14 @@ pub enum DropCause {
         /// The VNet the packet came from.
         from: VnetId,
     },
+    /// A backend of an internal load balancer addressed its own load balancer's frontend
+    /// [LBFAQ26].
+    LbOwnFrontend {
+        /// The load balancer.
+        lb: LoadBalancerId,
+        /// Index into its frontends.
+        frontend: u32,
+    },
     /// A Standard load balancer's public frontend is closed to inbound connections unless an
     /// NSG allows them, and the chosen backend's NIC and subnet have none [LBSKU23].
     LbPublicClosed {

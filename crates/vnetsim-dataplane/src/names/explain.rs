@@ -612,6 +612,14 @@ pub fn cause_text(scenario: &Scenario, dataplane: &Dataplane, cause: &DropCause)
                 scenario.subnet_path(n.subnet)
             )
         }
+        DropCause::LbOwnFrontend { lb, frontend } => {
+            let l = &scenario.load_balancers[lb.index()];
+            format!(
+                "the sender is a backend of internal load balancer {}, and a backend VM cannot \
+                 reach its own internal load balancer's frontend {} (LBFAQ26)",
+                l.name, l.frontends[frontend as usize].name
+            )
+        }
         DropCause::LbPublicClosed { lb, frontend, nic } => {
             let l = &scenario.load_balancers[lb.index()];
             let n = &scenario.nics[nic.index()];
