@@ -35,8 +35,9 @@
 //!   Standard one can.
 //!
 //! What it is not: outbound rules, inbound NAT rules, SNAT ports, idle-timeout resets, probe
-//! timing (health is decided when the data plane is compiled, by NSGs and events), nor the
-//! rule that a backend cannot reach its own internal frontend [LBFAQ26].
+//! timing (health is decided when the data plane is compiled, by NSGs and events). A backend
+//! that addresses its own internal load balancer's frontend is dropped (`lb-own-frontend`,
+//! [LBFAQ26]).
 
 use std::collections::HashMap;
 
