@@ -808,25 +808,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     }
     for f in list(FIREWALL) {
         let configs = prop_array(&f.body, "ipConfigurations");
-        let Some(vnet) = configs
-            .iter()
-            .find_map(|c| ref_name(c, "subnet"))
-            .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
+        let Some((_, vnode)) = vnet_of(configs, &mut vnets, "firewall", &f.name, &mut warnings)
         else {
-            warnings.push(format!(
-                "firewall {}: no IP configuration with a subnet, left out",
-                f.name
-            ));
-            continue;
-        };
-        let Some(vnode) = vnets
-            .iter_mut()
-            .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
-        else {
-            warnings.push(format!(
-                "firewall {}: its VNet {vnet} is not in the import, left out",
-                f.name
-            ));
             continue;
         };
         // Its private IP: the first usable address of its subnet (validate/firewall).
@@ -881,25 +864,13 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     // Virtual network gateways, local network gateways and connections.
     let mut gateway_vnet: HashMap<String, String> = HashMap::new();
     for g in list(GATEWAY) {
-        let Some(vnet) = prop_array(&g.body, "ipConfigurations")
-            .iter()
-            .find_map(|c| ref_name(c, "subnet"))
-            .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
-        else {
-            warnings.push(format!(
-                "gateway {}: no IP configuration with a subnet, left out",
-                g.name
-            ));
-            continue;
-        };
-        let Some(vnode) = vnets
-            .iter_mut()
-            .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
-        else {
-            warnings.push(format!(
-                "gateway {}: its VNet {vnet} is not in the import, left out",
-                g.name
-            ));
+        let Some((vnet, vnode)) = vnet_of(
+            prop_array(&g.body, "ipConfigurations"),
+            &mut vnets,
+            "gateway",
+            &g.name,
+            &mut warnings,
+        ) else {
             continue;
         };
         gateway_vnet.insert(g.name.to_ascii_lowercase(), vnet.clone());
@@ -1628,5 +1599,39 @@ mod tests {
         let out = fqdns(&[json!("*bing.com"), json!("a.example")], &rule, &mut w);
         assert_eq!(out.len(), 3);
         assert_eq!(w.len(), 1);
+    }
+}
+
+/// The VNet (name and node) of the subnet the first IP configuration names, for a resource
+/// that lives in a VNet (firewall, gateway); `None`, said in a warning, when there is none or
+/// the import does not hold it.
+fn vnet_of<'v>(
+    configs: &[Value],
+    vnets: &'v mut [Node],
+    what: &str,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(String, &'v mut Node)> {
+    let Some(vnet) = configs
+        .iter()
+        .find_map(|c| ref_name(c, "subnet"))
+        .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
+    else {
+        warnings.push(format!(
+            "{what} {name}: no IP configuration with a subnet, left out"
+        ));
+        return None;
+    };
+    match vnets
+        .iter_mut()
+        .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
+    {
+        Some(node) => Some((vnet, node)),
+        None => {
+            warnings.push(format!(
+                "{what} {name}: its VNet {vnet} is not in the import, left out"
+            ));
+            None
+        }
     }
 }
