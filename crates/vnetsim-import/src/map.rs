@@ -1532,6 +1532,40 @@ fn add_gateway(vnet: &mut Node, gateway: Node) {
     }
 }
 
+/// The VNet (name and node) of the subnet the first IP configuration names, for a resource
+/// that lives in a VNet (firewall, gateway); `None`, said in a warning, when there is none or
+/// the import does not hold it.
+fn vnet_of<'v>(
+    configs: &[Value],
+    vnets: &'v mut [Node],
+    what: &str,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(String, &'v mut Node)> {
+    let Some(vnet) = configs
+        .iter()
+        .find_map(|c| ref_name(c, "subnet"))
+        .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
+    else {
+        warnings.push(format!(
+            "{what} {name}: no IP configuration with a subnet, left out"
+        ));
+        return None;
+    };
+    match vnets
+        .iter_mut()
+        .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
+    {
+        Some(node) => Some((vnet, node)),
+        None => {
+            warnings.push(format!(
+                "{what} {name}: its VNet {vnet} is not in the import, left out"
+            ));
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1599,39 +1633,5 @@ mod tests {
         let out = fqdns(&[json!("*bing.com"), json!("a.example")], &rule, &mut w);
         assert_eq!(out.len(), 3);
         assert_eq!(w.len(), 1);
-    }
-}
-
-/// The VNet (name and node) of the subnet the first IP configuration names, for a resource
-/// that lives in a VNet (firewall, gateway); `None`, said in a warning, when there is none or
-/// the import does not hold it.
-fn vnet_of<'v>(
-    configs: &[Value],
-    vnets: &'v mut [Node],
-    what: &str,
-    name: &str,
-    warnings: &mut Vec<String>,
-) -> Option<(String, &'v mut Node)> {
-    let Some(vnet) = configs
-        .iter()
-        .find_map(|c| ref_name(c, "subnet"))
-        .and_then(|s| s.split_once('/').map(|(v, _)| v.to_string()))
-    else {
-        warnings.push(format!(
-            "{what} {name}: no IP configuration with a subnet, left out"
-        ));
-        return None;
-    };
-    match vnets
-        .iter_mut()
-        .find(|v| node_name(v).is_some_and(|n| n.eq_ignore_ascii_case(&vnet)))
-    {
-        Some(node) => Some((vnet, node)),
-        None => {
-            warnings.push(format!(
-                "{what} {name}: its VNet {vnet} is not in the import, left out"
-            ));
-            None
-        }
     }
 }
