@@ -335,9 +335,12 @@ impl Plan<'_> {
     }
 
     /// Calls `f(source, destination, port)` for every cell, sources outermost, never a source
-    /// to itself.
+    /// to itself; stops when stdout is gone (`| head`), since the rows would be dropped.
     fn cells(&self, mut f: impl FnMut(usize, usize, u16)) {
         for (s, src) in self.eps.sources.iter().enumerate() {
+            if crate::out::stdout_gone() {
+                return;
+            }
             for (d, dst) in self.eps.destinations.iter().enumerate() {
                 if src.kind == dst.kind && src.endpoint == dst.endpoint {
                     continue;

@@ -61,6 +61,12 @@ fn record(e: io::Error) {
     }
 }
 
+/// Whether stdout is closed or failed: further output would be dropped, so work that only
+/// produces output (the matrix's CSV rows, say) may stop.
+pub fn stdout_gone() -> bool {
+    STDOUT.load(Ordering::Relaxed) != FINE
+}
+
 /// Flushes stdout and says whether everything written reached it (a closed pipe counts as
 /// reached: the reader chose to stop). `false` means the command must exit 2.
 pub fn finish_stdout() -> bool {

@@ -373,3 +373,44 @@ fn load_balancer_frontend_rows_are_what_explain_says() {
         }
     }
 }
+
+/// `vnetsim matrix ... --format csv | head -1`: once the reader is gone the matrix stops
+/// deciding, quietly, and exits 0 (a closed pipe is the reader's choice).
+#[test]
+fn csv_stops_when_the_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("gen.yaml");
+    let generate = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "10",
+            "--vms-per-spoke",
+            "30",
+        ])
+        .args(["--flows", "1", "-o"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(generate.status.success());
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vnetsim"))
+        .arg("matrix")
+        .arg(&file)
+        .args(["--format", "csv"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(first.starts_with("source,destination"), "{first}");
+    // The reader is dropped here: the next chunk meets a closed pipe.
+    let started = std::time::Instant::now();
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
