@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{scenario, vnetsim};
+use common::{json_of, scenario, vnetsim};
 use serde_json::Value;
 
 fn write_temp(text: &str) -> tempfile::NamedTempFile {
@@ -14,10 +14,6 @@ fn write_temp(text: &str) -> tempfile::NamedTempFile {
         .expect("temp file");
     std::fs::write(file.path(), text).expect("write");
     file
-}
-
-fn json_of(output: &[u8]) -> Value {
-    serde_json::from_slice(output).expect("valid JSON on stdout")
 }
 
 #[test]

@@ -5,13 +5,9 @@ mod common;
 
 use std::time::Instant;
 
-use common::{scenario, vnetsim};
+use common::{json_of, scenario, vnetsim};
 use serde_json::Value;
 use vnetsim_scenario::{Endpoint, Expectation, ExpectedVerdict, Protocol, Scenario};
-
-fn json_of(output: &[u8]) -> Value {
-    serde_json::from_slice(output).expect("valid JSON on stdout")
-}
 
 fn protocol_name(p: Protocol) -> &'static str {
     match p {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Net;
+use common::{Net, spec};
 use vnetsim_dataplane::firewall::FirewallDecision;
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{Destination, DropCause, FlowTable, Ingress, Outcome, Step};
@@ -64,20 +64,6 @@ fn policy(collections: &str) -> String {
         rule_collections:
 {collections}"#
     )
-}
-
-/// A packet of `protocol` from `src` to `dst` (TTL 64).
-fn spec(src: &str, dst: &str, protocol: Protocol, sport: u16, dport: u16) -> PacketSpec {
-    PacketSpec {
-        src: src.parse().unwrap(),
-        dst: dst.parse().unwrap(),
-        protocol,
-        src_port: sport,
-        dst_port: dport,
-        ttl: 64,
-        total_len: 64,
-        identification: 1,
-    }
 }
 
 /// Forwards a built packet through `flows`; returns the outcome, the steps and the bytes as

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::Net;
+use common::{Net, spec};
 use vnetsim_dataplane::lb::LbDecision;
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{Dataplane, Destination, DropCause, FlowTable, Ingress, Outcome, Step};
@@ -66,19 +66,6 @@ const HA: &str = r#"  - name: ilb
     backend_pools: [ { name: p, nics: [b1-nic, b2-nic] } ]
     probes: [ { name: h, protocol: tcp, port: 8080 } ]
     rules: [ { name: ha, frontend: fe, backend_pool: p, protocol: all, frontend_port: 0, backend_port: 0, probe: h } ]"#;
-
-fn spec(src: &str, dst: &str, protocol: Protocol, sport: u16, dport: u16) -> PacketSpec {
-    PacketSpec {
-        src: src.parse().unwrap(),
-        dst: dst.parse().unwrap(),
-        protocol,
-        src_port: sport,
-        dst_port: dport,
-        ttl: 64,
-        total_len: 64,
-        identification: 1,
-    }
-}
 
 fn send_at(
     dp: &Dataplane,

@@ -18,3 +18,9 @@ pub fn scenario(name: &str) -> PathBuf {
 pub fn vnetsim() -> Command {
     Command::cargo_bin("vnetsim").expect("binary builds")
 }
+
+/// A command's stdout read as JSON.
+pub fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(output)))
+}

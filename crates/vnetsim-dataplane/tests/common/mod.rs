@@ -256,3 +256,17 @@ pub fn tcp_spec(src: &str, dst: &str, src_port: u16, dst_port: u16) -> PacketSpe
         identification: 1,
     }
 }
+
+/// A packet of `protocol` from `src` to `dst` (TTL 64, 64 bytes).
+pub fn spec(src: &str, dst: &str, protocol: Protocol, sport: u16, dport: u16) -> PacketSpec {
+    PacketSpec {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol,
+        src_port: sport,
+        dst_port: dport,
+        ttl: 64,
+        total_len: 64,
+        identification: 1,
+    }
+}
