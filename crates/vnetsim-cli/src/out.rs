@@ -61,6 +61,19 @@ fn record(e: io::Error) {
     }
 }
 
+/// Streams a large output (a report's JSON) to stdout through a buffer, without building it
+/// in memory first; errors are recorded as [`write_stdout`] records them.
+pub fn write_stdout_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    if STDOUT.load(Ordering::Relaxed) != FINE {
+        return;
+    }
+    let stdout = io::stdout();
+    let mut buffered = BufWriter::with_capacity(1 << 16, stdout.lock());
+    if let Err(e) = write(&mut buffered).and_then(|()| buffered.flush()) {
+        record(e);
+    }
+}
+
 /// Whether stdout is closed or failed: further output would be dropped, so work that only
 /// produces output (the matrix's CSV rows, say) may stop.
 pub fn stdout_gone() -> bool {
@@ -137,6 +150,17 @@ impl OutputFile {
             }
             None => Ok(()),
         }
+    }
+
+    /// Writes `target` whole through `write` (streamed, not built in memory first), or not at
+    /// all: on an error the temporary file is removed.
+    pub fn write_with(
+        target: &Path,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut f = OutputFile::create(target)?;
+        write(&mut f)?;
+        f.commit()
     }
 
     /// Writes `bytes` to `target` whole, or not at all.

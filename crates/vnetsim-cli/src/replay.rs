@@ -1,6 +1,6 @@
 //! `vnetsim run` and `vnetsim bench`: the timed replay of a scenario through the engine.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use vnetsim_scenario::{Nanos, Scenario};
 
 use crate::Format;
 use crate::commands::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, FAILED, INVALID, OK, load};
-use crate::out::{OutputFile, check_distinct, out, outln};
+use crate::out::{OutputFile, check_distinct, out, outln, write_stdout_with};
 
 /// Where `run` writes its side outputs.
 pub struct Outputs<'a> {
@@ -164,14 +164,10 @@ pub fn run(
         eprintln!("error: cannot write pcap {}: {e}", path.display());
         return INVALID;
     }
-    // The JSON is built only when it is written somewhere.
-    let json = if outputs.report.is_some() || format == Format::Json {
-        serde_json::to_string_pretty(&report).expect("the report serializes") + "\n"
-    } else {
-        String::new()
-    };
+    // The JSON is streamed where it goes, never built in memory (a 1,000,000-flow report is
+    // over 500 MB of text).
     if let Some(path) = outputs.report
-        && let Err(e) = OutputFile::write_whole(path, json.as_bytes())
+        && let Err(e) = OutputFile::write_with(path, |w| write_report_json(w, &report))
     {
         eprintln!("error: cannot write report {}: {e}", path.display());
         return INVALID;
@@ -183,7 +179,7 @@ pub fn run(
         return INVALID;
     }
     match format {
-        Format::Json => out!("{json}"),
+        Format::Json => write_stdout_with(|w| write_report_json(w, &report)),
         Format::Text => out!("{}", render_text_with(&report, outputs.all_rows)),
     }
     debug_assert!(report.conservation.holds());
@@ -192,6 +188,12 @@ pub fn run(
     } else {
         OK
     }
+}
+
+/// The report as pretty JSON and a final newline, streamed into `w`.
+fn write_report_json(w: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, report)?;
+    w.write_all(b"\n")
 }
 
 fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
