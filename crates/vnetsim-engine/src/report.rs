@@ -55,6 +55,102 @@ pub struct Latency {
     pub mean: f64,
 }
 
+/// Packets of one direction of a flow dropped, by reason: the engine's own counters moved into
+/// the report (no allocation per flow), read and serialized as a map from the stable reason
+/// name to the count, names in alphabetical order, reasons with no drop left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drops(Option<Box<[u64; DropReason::ALL.len()]>>);
+
+impl Drops {
+    /// Drops from counters indexed by `DropReason as usize` (`None`: no drop).
+    pub fn from_counts(counts: Option<Box<[u64; DropReason::ALL.len()]>>) -> Drops {
+        Drops(counts)
+    }
+
+    /// Builds the counts from (reason, count) pairs, adding repeated reasons.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (DropReason, u64)>) -> Drops {
+        let mut drops = Drops::default();
+        for (reason, n) in pairs {
+            if n > 0 {
+                drops.0.get_or_insert_default()[reason as usize] += n;
+            }
+        }
+        drops
+    }
+
+    /// Packets dropped for `reason`.
+    pub fn count(&self, reason: DropReason) -> u64 {
+        self.0.as_ref().map_or(0, |c| c[reason as usize])
+    }
+
+    /// The count of the reason named `name` (its stable name), `None` when none was dropped
+    /// for it or the name is no reason.
+    pub fn get(&self, name: &str) -> Option<&u64> {
+        let counts = self.0.as_ref()?;
+        let reason = DropReason::from_name(name)?;
+        let n = &counts[reason as usize];
+        (*n > 0).then_some(n)
+    }
+
+    /// (reason, count) of every reason with drops, in the order of their names.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        let counts = self.0.as_deref();
+        BY_NAME.iter().filter_map(move |&r| {
+            let n = counts.map_or(0, |c| c[r as usize]);
+            (n > 0).then_some((r, n))
+        })
+    }
+
+    /// The names of the reasons with drops, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.iter().map(|(r, _)| r.as_str())
+    }
+
+    /// The counts of the reasons with drops, in the order of their names.
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(_, n)| n)
+    }
+
+    /// All packets dropped, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.0.as_ref().map_or(0, |c| c.iter().sum())
+    }
+
+    /// How many reasons have drops.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether nothing was dropped.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+}
+
+impl std::ops::Index<&str> for Drops {
+    type Output = u64;
+
+    /// The count of the reason named `name`; panics, as a map does, when there is none.
+    fn index(&self, name: &str) -> &u64 {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no packet dropped as `{name}`"))
+    }
+}
+
+impl Serialize for Drops {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter().map(|(r, n)| (r.as_str(), n)))
+    }
+}
+
+/// Every drop reason in the order of its name: the order of a report's keys.
+static BY_NAME: std::sync::LazyLock<[DropReason; DropReason::ALL.len()]> =
+    std::sync::LazyLock::new(|| {
+        let mut all = DropReason::ALL;
+        all.sort_by_key(|r| r.as_str());
+        all
+    });
+
 /// Counts of one direction of a flow.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DirectionReport {
@@ -63,7 +159,7 @@ pub struct DirectionReport {
     /// Packets delivered.
     pub delivered: u64,
     /// Packets dropped, by reason.
-    pub dropped: BTreeMap<&'static str, u64>,
+    pub dropped: Drops,
     /// Packets on their way at the end.
     pub in_flight: u64,
     /// Bytes sent.
@@ -347,19 +443,12 @@ pub fn metric_value(flow: &FlowReport, metric: FlowMetric) -> f64 {
         FlowMetric::LatencyP90 => latency(|l| l.p90),
         FlowMetric::LatencyP99 => latency(|l| l.p99),
         FlowMetric::LatencyMax => latency(|l| l.max),
-        FlowMetric::Drops(reason) => flow
-            .forward
-            .dropped
-            .get(reason.as_str())
-            .copied()
-            .unwrap_or(0) as f64,
+        FlowMetric::Drops(reason) => flow.forward.dropped.count(reason) as f64,
         // A flow without replies has none delivered and none dropped.
         FlowMetric::ReplyDeliveredRatio => flow.replies.as_ref().map_or(0.0, |r| r.delivered_ratio),
-        FlowMetric::ReplyDrops(reason) => flow
-            .replies
-            .as_ref()
-            .and_then(|r| r.dropped.get(reason.as_str()).copied())
-            .unwrap_or(0) as f64,
+        FlowMetric::ReplyDrops(reason) => {
+            flow.replies.as_ref().map_or(0, |r| r.dropped.count(reason)) as f64
+        }
     }
 }
 
@@ -473,11 +562,14 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn drops_text(dropped: &BTreeMap<&'static str, u64>) -> String {
+fn drops_text(dropped: &Drops) -> String {
     if dropped.is_empty() {
         return "-".into();
     }
-    let parts: Vec<String> = dropped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    let parts: Vec<String> = dropped
+        .iter()
+        .map(|(r, n)| format!("{n} {}", r.as_str()))
+        .collect();
     parts.join(", ")
 }
 

@@ -278,7 +278,7 @@ events:
         f.forward
     );
     assert_eq!(
-        f.forward.dropped.keys().copied().collect::<Vec<_>>(),
+        f.forward.dropped.keys().collect::<Vec<_>>(),
         ["forwarding-disabled"]
     );
     assert_eq!(report.events.len(), 1);

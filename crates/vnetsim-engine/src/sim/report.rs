@@ -16,8 +16,8 @@ use super::Engine;
 use super::source::DirStats;
 use crate::prefetch;
 use crate::report::{
-    AzureReport, DirectionReport, ExpectationResult, ExpectationSummary, FlowReport, Latency,
-    NicReport, PeeringReport, REPORT_FORMAT, Report, check_flow,
+    AzureReport, DirectionReport, Drops, ExpectationResult, ExpectationSummary, FlowReport,
+    Latency, NicReport, PeeringReport, REPORT_FORMAT, Report, check_flow,
 };
 
 impl Engine<'_> {
@@ -42,62 +42,77 @@ impl Engine<'_> {
                 *in_flight.entry((pkt.flow, pkt.reply)).or_insert(0) += 1;
             }
         }
+        // What only the replay needed goes before the report's rows are built: the report's
+        // peak memory is the scenario, the flows' counters and the rows.
+        drop(std::mem::take(&mut self.packets));
+        drop(std::mem::take(&mut self.free));
+        drop(std::mem::take(&mut self.fifos));
+        drop(std::mem::take(&mut self.queue));
+        drop(std::mem::take(&mut self.cache));
+        drop(std::mem::take(&mut self.flows_nsg));
         let sc = self.network.scenario();
-        let flows: Vec<FlowReport> = self
-            .slot_of_flow
-            .iter()
-            .enumerate()
-            .map(|(i, &slot)| {
-                prefetch_names(sc, i);
-                let (f, s) = (&sc.traffic[i], &self.sources[slot as usize]);
-                let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
-                let dir = |d: &DirStats, flight: u64| DirectionReport {
-                    sent: d.sent,
-                    delivered: d.delivered,
-                    dropped: d.drops_by_reason(),
-                    in_flight: flight,
-                    bytes_sent: d.sent * u64::from(s.size),
-                    bytes_delivered: d.delivered * u64::from(s.size),
-                    delivered_ratio: if d.sent == 0 {
-                        1.0
-                    } else {
-                        d.delivered as f64 / d.sent as f64
-                    },
-                    throughput_bps: (d.delivered * u64::from(s.size)) as f64 * 8.0 / active,
-                    latency_ns: (d.delivered > 0).then(|| Latency {
-                        min: d.latency.min(),
-                        p50: d.latency.value_at_quantile(0.5),
-                        p90: d.latency.value_at_quantile(0.9),
-                        p99: d.latency.value_at_quantile(0.99),
-                        p999: d.latency.value_at_quantile(0.999),
-                        max: d.latency.max(),
-                        mean: (d.latency.mean() * 1000.0).round() / 1000.0,
-                    }),
-                };
-                FlowReport {
-                    name: f.name.clone(),
-                    from: sc.endpoint_name(f.from),
-                    to: sc.endpoint_name(f.to),
-                    protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
-                    packet_size: s.size,
-                    offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
-                    start_ns: s.start,
-                    end_ns: s.end,
-                    forward: dir(
-                        &s.forward,
-                        in_flight.get(&(slot, false)).copied().unwrap_or(0),
-                    ),
-                    replies: s.replies.as_ref().map(|r| {
-                        Box::new(dir(r, in_flight.get(&(slot, true)).copied().unwrap_or(0)))
-                    }),
-                    latency_cdf: if self.latency_cdf {
+        let sources = &mut self.sources;
+        let latency_cdf = self.latency_cdf;
+        let flows: Vec<FlowReport> =
+            self.slot_of_flow
+                .iter()
+                .enumerate()
+                .map(|(i, &slot)| {
+                    prefetch_names(sc, i);
+                    let (f, s) = (&sc.traffic[i], &mut sources[slot as usize]);
+                    let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
+                    let size = u64::from(s.size);
+                    // The drop counters move into the report (no allocation per row).
+                    let dir = |d: &mut DirStats, flight: u64| DirectionReport {
+                        sent: d.sent,
+                        delivered: d.delivered,
+                        dropped: Drops::from_counts(d.dropped.take()),
+                        in_flight: flight,
+                        bytes_sent: d.sent * size,
+                        bytes_delivered: d.delivered * size,
+                        delivered_ratio: if d.sent == 0 {
+                            1.0
+                        } else {
+                            d.delivered as f64 / d.sent as f64
+                        },
+                        throughput_bps: (d.delivered * size) as f64 * 8.0 / active,
+                        latency_ns: (d.delivered > 0).then(|| Latency {
+                            min: d.latency.min(),
+                            p50: d.latency.value_at_quantile(0.5),
+                            p90: d.latency.value_at_quantile(0.9),
+                            p99: d.latency.value_at_quantile(0.99),
+                            p999: d.latency.value_at_quantile(0.999),
+                            max: d.latency.max(),
+                            mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+                        }),
+                    };
+                    let cdf = if latency_cdf {
                         s.forward.latency.buckets().collect()
                     } else {
                         Vec::new()
-                    },
-                }
-            })
-            .collect();
+                    };
+                    let forward = dir(
+                        &mut s.forward,
+                        in_flight.get(&(slot, false)).copied().unwrap_or(0),
+                    );
+                    let replies = s.replies.as_mut().map(|r| {
+                        Box::new(dir(r, in_flight.get(&(slot, true)).copied().unwrap_or(0)))
+                    });
+                    FlowReport {
+                        name: f.name.clone(),
+                        from: sc.endpoint_name(f.from),
+                        to: sc.endpoint_name(f.to),
+                        protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
+                        packet_size: s.size,
+                        offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
+                        start_ns: s.start,
+                        end_ns: s.end,
+                        forward,
+                        replies,
+                        latency_cdf: cdf,
+                    }
+                })
+                .collect();
         let mut results = Vec::new();
         for (index, e) in sc.expectations.iter().enumerate() {
             match e {

@@ -9,7 +9,7 @@
 //! tests guard the hand-made layout. What it is not: the packet's way after its emission
 //! (the event loop in [`super`]) or the report (see [`super::report`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::RngExt;
 use vnetsim_dataplane::probe::{EndpointIndex, probe_size};
@@ -46,18 +46,6 @@ pub(super) struct DirStats {
 impl DirStats {
     pub(super) fn drop_one(&mut self, reason: DropReason) {
         self.dropped.get_or_insert_default()[reason as usize] += 1;
-    }
-
-    pub(super) fn drops_by_reason(&self) -> BTreeMap<&'static str, u64> {
-        let Some(dropped) = &self.dropped else {
-            return BTreeMap::new();
-        };
-        DropReason::ALL
-            .iter()
-            .zip(dropped.iter())
-            .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| (r.as_str(), *n))
-            .collect()
     }
 }
 
