@@ -5,6 +5,7 @@
 //! every verdict comes from `vnetsim-dataplane`.
 
 mod out;
+mod pretty;
 
 mod commands;
 mod diff;

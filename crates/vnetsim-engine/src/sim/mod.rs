@@ -290,7 +290,11 @@ impl<'c> Engine<'c> {
         if let Some(end) = self.end {
             self.now = self.now.max(end);
         }
-        self.report()
+        // Phase boundaries for `VNETSIM_LOG=debug`, whose timestamps time the phases.
+        tracing::debug!(events = self.events_processed, "event loop ended");
+        let report = self.report();
+        tracing::debug!(flows = report.flows.len(), "report built");
+        report
     }
 
     fn apply_event(&mut self, i: usize) {
