@@ -161,6 +161,8 @@ pub(crate) struct Sink {
     /// Byte offset of the start of each line.
     line_starts: Vec<usize>,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Rule, line and column of each diagnostic about a scale set, said once.
+    said: std::collections::HashSet<(Rule, u32, u32)>,
 }
 
 impl Sink {
@@ -172,6 +174,7 @@ impl Sink {
             source: Arc::new(NamedSource::new(file, source.to_owned())),
             line_starts,
             diagnostics: Vec::new(),
+            said: std::collections::HashSet::new(),
         }
     }
 
@@ -254,6 +257,11 @@ impl Sink {
     ) {
         let line = u32::try_from(loc.line()).unwrap_or(u32::MAX);
         let column = u32::try_from(loc.column()).unwrap_or(u32::MAX);
+        let path = path.into();
+        // The instances of a scale set break a rule together: say it once.
+        if path.starts_with("scale_sets[") && !self.said.insert((rule, line, column)) {
+            return;
+        }
         let span = loc.span();
         let text_len = self.text().len() as u64;
         let byte = match (span.byte_offset(), span.byte_len()) {
@@ -280,7 +288,7 @@ impl Sink {
             file: self.file.clone(),
             line,
             column,
-            path: path.into(),
+            path,
             rule: rule.code(),
             message: message.into(),
             help,

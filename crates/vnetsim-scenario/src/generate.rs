@@ -93,7 +93,7 @@ impl HubSpoke {
                 self.packet_size
             ));
         }
-        let mut y = String::with_capacity(200 * (self.spokes * self.vms_per_spoke) as usize + 4096);
+        let mut y = String::with_capacity(400 * self.spokes as usize + 4096);
         let _ = writeln!(
             y,
             "# Generated: vnetsim generate hub-spoke --spokes {} --vms-per-spoke {} --flows {} \
@@ -155,16 +155,30 @@ impl HubSpoke {
             );
         }
         y.push_str("vms:\n  - { name: nva, size: Standard_F72s_v2, forwarding: true, nics: [ { name: nva-nic, vnet: hub, subnet: appliances, ip: 10.0.1.4, ip_forwarding: true } ] }\n");
+        // Each spoke's VMs: scale sets of up to 1,000 instances (`s<spoke>_<i>`, then
+        // `s<spoke>-<set>_<i>`), at 10.<spoke>.16.4 upwards in order.
+        y.push_str("scale_sets:\n");
         for s in 1..=self.spokes {
-            for v in 0..self.vms_per_spoke {
-                // Past the subnet's reserved .0 to .3: 10.s.16.4 upwards.
-                let offset = v + 4;
+            let mut left = self.vms_per_spoke;
+            let mut set = 0;
+            while left > 0 {
+                let n = left.min(1000);
+                let name = if set == 0 {
+                    format!("s{s}")
+                } else {
+                    format!("s{s}-{set}")
+                };
+                let group = if n > 100 {
+                    ", single_placement_group: false"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     y,
-                    "  - {{ name: s{s}vm{v}, size: Standard_D2s_v3, nics: [ {{ name: s{s}vm{v}-nic, vnet: spoke{s}, subnet: app, ip: 10.{s}.{}.{} }} ] }}",
-                    16 + offset / 256,
-                    offset % 256
+                    "  - {{ name: {name}, size: Standard_D2s_v3, instances: {n}{group}, subnet: spoke{s}/app }}"
                 );
+                left -= n;
+                set += 1;
             }
         }
         y.push_str("peerings:\n");

@@ -42,13 +42,14 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
             max_total_scalar_bytes: 1 << 30,
         },
     };
-    let raw: RawScenario = match serde_saphyr::from_str_with_options(source, options) {
+    let mut raw: RawScenario = match serde_saphyr::from_str_with_options(source, options) {
         Ok(raw) => raw,
         Err(err) => {
             yaml_error(&mut sink, &err);
             return Err(LoadError::from_sink(sink));
         }
     };
+    validate::expand_scale_sets(&mut raw, &mut sink);
     let scenario = validate::resolve(&raw, &mut sink);
     if sink.diagnostics.is_empty() {
         Ok(scenario)

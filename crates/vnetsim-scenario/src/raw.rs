@@ -28,6 +28,8 @@ mod private_endpoint;
 pub use private_endpoint::*;
 mod lb;
 pub use lb::*;
+mod scale_set;
+pub use scale_set::*;
 
 /// A scalar kept as text: a YAML string, integer, float or boolean. Durations (`2ms`, `0`),
 /// rates, ports (`80` or `"1000-2000"`) and comparisons use it, so `0` and `"0s"` both parse.
@@ -130,6 +132,9 @@ pub struct RawScenario {
     /// Virtual machines.
     #[serde(default)]
     pub vms: Vec<RawVm>,
+    /// Virtual machine scale sets: many identical VMs in a few lines.
+    #[serde(default)]
+    pub scale_sets: Vec<RawScaleSet>,
     /// Network security groups.
     #[serde(default)]
     pub nsgs: Vec<RawNsg>,
@@ -357,6 +362,11 @@ pub struct RawVm {
     /// NICs; the first is the primary.
     #[schemars(with = "Vec<RawNic>")]
     pub nics: Spanned<Vec<RawNic>>,
+    /// The scale set (its index in `scale_sets`) this VM is an instance of; never written in
+    /// a file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub scale_set: Option<u32>,
 }
 
 /// A network interface.

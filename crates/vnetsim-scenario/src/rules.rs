@@ -278,6 +278,11 @@ rules! {
         "A rule's source, or its destination, names exactly one application security group when it names any (ASG20).",
     AsgLimit = "asg-limit":
         "At most 3,000 application security groups, 20 per NIC, 4,000 NICs per group and 100 named by the rules of one NSG (limits).",
+    // Virtual machine scale sets.
+    ScaleSetCapacity = "scale-set-capacity":
+        "A scale set holds at most 100 instances in a single placement group (Azure's default), at most 1,000 otherwise.",
+    ScaleSetSubnetFull = "scale-set-subnet-full":
+        "A scale set's instances need a free address each in its subnet.",
     // Private endpoints.
     PrivateEndpointSubnet = "private-endpoint-subnet":
         "A private endpoint sits in a Resource Manager VNet, not in GatewaySubnet, AzureFirewallSubnet or AzureFirewallManagementSubnet, which hold only their gateway or firewall.",

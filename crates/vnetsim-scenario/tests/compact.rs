@@ -102,7 +102,7 @@ fn the_same_file_gives_the_same_flows_and_another_seed_others() {
     let mut text = network(4, 5);
     text.push_str(
         "traffic:\n  - name: mesh\n    pairs:\n      from: [vnet:spoke1, vnet:spoke2]\n      \
-         to: [vnet:spoke3, s4vm0]\n      count: 1000\n      seed: 7\n      spread: 1ms\n    \
+         to: [vnet:spoke3, s4_0]\n      count: 1000\n      seed: 7\n      spread: 1ms\n    \
          protocol: tcp\n    dst_port: 443\n    rate: 1pps\n    packet_size: 200\n    start: 2ms\n",
     );
     let (a, b) = (load(&text), load(&text));
@@ -116,7 +116,7 @@ fn the_same_file_gives_the_same_flows_and_another_seed_others() {
     assert!(starts.len() > 900, "starts are spread");
     let other = load(&text.replace("seed: 7", "seed: 8"));
     assert_ne!(a.traffic, other.traffic);
-    // Senders only from spokes 1 and 2, receivers only in spoke 3 or s4vm0.
+    // Senders only from spokes 1 and 2, receivers only in spoke 3 or s4_0.
     for f in &a.traffic {
         assert!([1, 2].contains(&vnet_of(&a, f.from)), "{f:?}");
         assert!([3, 4].contains(&vnet_of(&a, f.to)), "{f:?}");
@@ -127,11 +127,11 @@ fn the_same_file_gives_the_same_flows_and_another_seed_others() {
 fn flows_written_out_and_compact_entries_mix_and_expectations_name_made_flows() {
     let mut text = network(2, 3);
     text.push_str(
-        "traffic:\n  - { name: one, from: s1vm0, to: s2vm0, protocol: udp, rate: 1pps, packet_size: 100 }\n\
+        "traffic:\n  - { name: one, from: s1_0, to: s2_0, protocol: udp, rate: 1pps, packet_size: 100 }\n\
          \x20 - name: mesh\n    pairs: { from: [vnet:spoke1], to: [vnet:spoke2], count: 5 }\n    \
          protocol: udp\n    rate: 1pps\n    packet_size: 100\n\
-         \x20 - { name: mesh-5, from: s1vm1, to: s2vm1, protocol: udp, rate: 1pps, packet_size: 100 }\n\
-         \x20 - { name: mesh-03, from: s1vm1, to: s2vm1, protocol: udp, rate: 1pps, packet_size: 100 }\n\
+         \x20 - { name: mesh-5, from: s1_1, to: s2_1, protocol: udp, rate: 1pps, packet_size: 100 }\n\
+         \x20 - { name: mesh-03, from: s1_1, to: s2_1, protocol: udp, rate: 1pps, packet_size: 100 }\n\
          expect:\n  - { flow: mesh-3, delivered_ratio: \">= 1\" }\n  - { flow: mesh-5, delivered_ratio: \">= 1\" }\n\
          \x20 - { flow: one, delivered_ratio: \">= 1\" }\n",
     );
@@ -163,7 +163,7 @@ fn a_flow_written_out_must_not_take_a_made_name() {
     text.push_str(
         "traffic:\n  - name: mesh\n    pairs: { from: [vnet:spoke1], to: [vnet:spoke2], count: 10 }\n    \
          protocol: udp\n    rate: 1pps\n    packet_size: 100\n\
-         \x20 - { name: mesh-9, from: s1vm1, to: s2vm1, protocol: udp, rate: 1pps, packet_size: 100 }\n",
+         \x20 - { name: mesh-9, from: s1_1, to: s2_1, protocol: udp, rate: 1pps, packet_size: 100 }\n",
     );
     let err = refused(&text);
     assert_eq!(
@@ -211,10 +211,10 @@ fn each_broken_pairing_is_named_with_its_line_field_and_rule() {
         (
             entry(
                 "{ from: [vnet:spoke1], to: [vnet:spoke2], count: 3 }",
-                "    from: s1vm0\n",
+                "    from: s1_0\n",
             ),
             "flow-shape",
-            "from: s1vm0",
+            "from: s1_0",
             "traffic[0].from",
         ),
         (
@@ -233,7 +233,7 @@ fn each_broken_pairing_is_named_with_its_line_field_and_rule() {
             "traffic[0].pairs.from[0]",
         ),
         (
-            entry("{ from: [s1vm0], to: [nobody], count: 3 }", ""),
+            entry("{ from: [s1_0], to: [nobody], count: 3 }", ""),
             "unknown-endpoint",
             "pairs:",
             "traffic[0].pairs.to[0]",
@@ -314,7 +314,7 @@ fn the_whole_file_holds_at_most_ten_million_flows() {
 fn hosts_and_addresses_pair_too_and_a_lone_receiver_may_be_the_sender() {
     let mut text = network(2, 1);
     text.push_str(
-        "traffic:\n  - name: mesh\n    pairs: { from: [s1vm0, 10.2.16.4], to: [s1vm0], count: 4, seed: 3 }\n    \
+        "traffic:\n  - name: mesh\n    pairs: { from: [s1_0, 10.2.16.4], to: [s1_0], count: 4, seed: 3 }\n    \
          protocol: icmp\n    rate: 1pps\n    packet_size: 100\n",
     );
     let s = load(&text);

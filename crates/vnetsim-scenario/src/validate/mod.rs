@@ -5,6 +5,9 @@
 //! resolution goes on past errors so one run reports them all. What it is not: YAML parsing
 //! (the `load` module) or packet decisions (the data plane).
 //!
+//! Before the rooms, `scale_set` turns each scale set into its instances, written-out VMs as
+//! far as every room after it can tell.
+//!
 //! How the rooms fit: a [`resolver::Resolver`] holds the raw file, the diagnostics, the
 //! scenario being built and the name indexes; each room adds its part in the order below, and
 //! reads only what earlier rooms built. `security` (NSGs, route tables) and `network`
@@ -29,6 +32,7 @@ mod network;
 mod peering;
 mod private_endpoint;
 mod resolver;
+mod scale_set;
 mod security;
 mod traffic;
 
@@ -38,6 +42,7 @@ use crate::raw::RawScenario;
 
 use events::Timeline;
 use resolver::Resolver;
+pub(crate) use scale_set::expand as expand_scale_sets;
 
 /// Resolves a whole raw scenario. Problems go to `sink`; the returned scenario is only
 /// meaningful when none were recorded.

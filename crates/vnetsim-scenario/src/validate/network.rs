@@ -21,6 +21,14 @@ use crate::sizes;
 /// The addresses held in each VNet: (VNet, IP) -> (NIC name, line).
 type Held = HashMap<(VnetId, Ipv4Addr), (String, u64)>;
 
+/// Where VM `i` is written: `vms[i]`, or `scale_sets[k]` for an instance of a scale set.
+fn vm_path(v: &RawVm, i: usize) -> String {
+    match v.scale_set {
+        Some(k) => format!("scale_sets[{k}]"),
+        None => format!("vms[{i}]"),
+    }
+}
+
 impl<'r> Resolver<'r> {
     /// Subscriptions; "default" in tenant "default" when a VNet needs it and none is declared.
     pub(super) fn subscriptions(&mut self) {
@@ -236,7 +244,7 @@ impl<'r> Resolver<'r> {
             raw.vms
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (&v.name, format!("vms[{i}].name"))),
+                .map(|(i, v)| (&v.name, format!("{}.name", vm_path(v, i)))),
         );
         self.names.nics = self.index(
             "NIC",
@@ -245,7 +253,10 @@ impl<'r> Resolver<'r> {
                     .value
                     .iter()
                     .enumerate()
-                    .map(move |(k, n)| (&n.name, format!("vms[{i}].nics[{k}].name")))
+                    .map(move |(k, n)| match v.scale_set {
+                        Some(_) => (&n.name, format!("{}.name", vm_path(v, i))),
+                        None => (&n.name, format!("{}.nics[{k}].name", vm_path(v, i))),
+                    })
             }),
         );
         let mut held = Held::new();
@@ -256,7 +267,7 @@ impl<'r> Resolver<'r> {
 
     /// One VM: size, bandwidth, NICs.
     fn vm(&mut self, v: &RawVm, i: usize, held: &mut Held) {
-        let path = format!("vms[{i}]");
+        let path = vm_path(v, i);
         let size = self.vm_size(v, &path);
         let bandwidth = v.bandwidth.as_ref().and_then(|b| match self.rate(b, &format!("{path}.bandwidth")) {
             Some(Rate::BitsPerSecond(bps)) => Some(bps),
@@ -283,7 +294,11 @@ impl<'r> Resolver<'r> {
         let mut nic_ids = Vec::new();
         let mut first_vnet: Option<VnetId> = None;
         for (k, n) in v.nics.value.iter().enumerate() {
-            let npath = format!("{path}.nics[{k}]");
+            // A scale set's NIC settings are the scale set's own fields.
+            let npath = match v.scale_set {
+                Some(_) => path.clone(),
+                None => format!("{path}.nics[{k}]"),
+            };
             let (nic, vnet) = self.nic(v, n, VmId(i as u32), first_vnet, &npath, held);
             first_vnet = first_vnet.or(vnet);
             nic_ids.push(NicId(self.sc.nics.len() as u32));
