@@ -5,13 +5,12 @@
 //! one address per NIC in a VNet, NIC counts of the VM size). What it is not: gateways (the
 //! gateways room), NSG and route table contents (the security room) or peerings.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use serde_saphyr::{Location, Spanned};
 
-use super::resolver::{Kind, Resolver, first_usable, loc, overlaps};
+use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps};
 use crate::diag::nearest;
 use crate::model::*;
 use crate::raw::*;
@@ -19,7 +18,7 @@ use crate::rules::Rule;
 use crate::sizes;
 
 /// The addresses held in each VNet: (VNet, IP) -> (NIC name, line).
-type Held = HashMap<(VnetId, Ipv4Addr), (String, u64)>;
+type Held<'r> = FastMap<(VnetId, Ipv4Addr), (&'r str, u64)>;
 
 /// Where VM `i` is written: `vms[i]`, or `scale_sets[k]` for an instance of a scale set.
 fn vm_path(v: &RawVm, i: usize) -> String {
@@ -259,14 +258,14 @@ impl<'r> Resolver<'r> {
                     })
             }),
         );
-        let mut held = Held::new();
+        let mut held = Held::default();
         for (i, v) in raw.vms.iter().enumerate() {
             self.vm(v, i, &mut held);
         }
     }
 
     /// One VM: size, bandwidth, NICs.
-    fn vm(&mut self, v: &RawVm, i: usize, held: &mut Held) {
+    fn vm(&mut self, v: &'r RawVm, i: usize, held: &mut Held<'r>) {
         let path = vm_path(v, i);
         let size = self.vm_size(v, &path);
         let bandwidth = v.bandwidth.as_ref().and_then(|b| match self.rate(b, &format!("{path}.bandwidth")) {
@@ -380,11 +379,11 @@ impl<'r> Resolver<'r> {
     fn nic(
         &mut self,
         v: &RawVm,
-        n: &RawNic,
+        n: &'r RawNic,
         vm: VmId,
         first_vnet: Option<VnetId>,
         npath: &str,
-        held: &mut Held,
+        held: &mut Held<'r>,
     ) -> (Nic, Option<VnetId>) {
         let (vnet, subnet, subnet_loc) = self.nic_subnet(n, npath);
         if let (Some(vid), Some(first)) = (vnet, first_vnet)
@@ -412,7 +411,7 @@ impl<'r> Resolver<'r> {
                 );
                 self.err(loc(&n.ip), format!("{npath}.ip"), Rule::DuplicateIp, msg);
             } else {
-                held.insert((vid, ip), (n.name.value.clone(), loc(&n.ip).line()));
+                held.insert((vid, ip), (n.name.value.as_str(), loc(&n.ip).line()));
             }
         }
         let nsg = n

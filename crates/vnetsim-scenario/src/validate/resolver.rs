@@ -19,7 +19,10 @@ use crate::rules::Rule;
 use crate::units::{parse_duration, parse_rate};
 
 /// A name index of one kind: name -> (id, location).
-pub(super) type Names<'a> = HashMap<&'a str, (u32, Location)>;
+/// A hash map with a fast, fixed-seed hasher: names come from the user's own file, and a fixed
+/// seed keeps every iteration order the same from run to run.
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub(super) type Names<'a> = FastMap<&'a str, (u32, Location)>;
 
 /// Where a value sits in the file.
 pub(super) fn loc<T>(s: &Spanned<T>) -> Location {
@@ -241,7 +244,7 @@ impl<'r> Resolver<'r> {
         kind: &str,
         items: impl Iterator<Item = (&'r Spanned<String>, String)>,
     ) -> Names<'r> {
-        let mut names = Names::new();
+        let mut names = Names::default();
         self.index_into(kind, items, &mut names, 0);
         names
     }

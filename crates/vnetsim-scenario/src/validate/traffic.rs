@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use super::resolver::{Kind, Resolver, loc};
+use super::resolver::{FastMap, Kind, Resolver, loc};
 use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
@@ -496,7 +496,7 @@ impl Resolver<'_> {
             }
         }
         // Each sender's flows count their own source ports: one slot per distinct sender.
-        let mut slot_of: HashMap<Endpoint, u32> = HashMap::new();
+        let mut slot_of: FastMap<Endpoint, u32> = FastMap::default();
         let slots: Vec<u32> = senders
             .iter()
             .map(|&e| {
