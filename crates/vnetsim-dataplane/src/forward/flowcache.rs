@@ -53,8 +53,14 @@ struct Entry {
 /// Collects what a remembered decision relied on while the full pipeline decides it: the
 /// pipeline reports each NSG flow record, peering crossing and TTL decrement through
 /// [`Reliance`] as it goes (the trace is left to the caller).
+/// [`Recorder::slots`] of a record whose slot is not known.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 pub(crate) struct Recorder {
     pub(crate) records: [(NicId, bool); MAX_RECORDS],
+    /// Each record's slot in the flow table as [`FlowTable::hit_slot`] names it;
+    /// [`NO_SLOT`] until known.
+    pub(crate) slots: [u32; MAX_RECORDS],
     pub(crate) n_records: usize,
     pub(crate) crossings: [(VnetId, Edge); MAX_CROSSINGS],
     pub(crate) n_crossings: usize,
@@ -73,6 +79,7 @@ impl Recorder {
     pub(crate) fn new() -> Self {
         Recorder {
             records: [(NicId(0), false); MAX_RECORDS],
+            slots: [NO_SLOT; MAX_RECORDS],
             n_records: 0,
             crossings: [(
                 VnetId(0),
@@ -107,6 +114,17 @@ impl Recorder {
 }
 
 impl Reliance for Recorder {
+    #[inline]
+    fn flow_slot(&mut self, nic: NicId, outbound: bool, named: u32) {
+        if let Some(i) = self.records[..self.n_records]
+            .iter()
+            .position(|&r| r == (nic, outbound))
+            && self.slots[i] == NO_SLOT
+        {
+            self.slots[i] = named;
+        }
+    }
+
     #[inline]
     fn flow_record(&mut self, nic: NicId, outbound: bool) {
         if self.records[..self.n_records].contains(&(nic, outbound)) {

@@ -29,8 +29,8 @@ use crate::wire;
 /// remembered; the way through an appliance relies on two records per segment).
 const MEMO_RECORDS: usize = 2;
 const MEMO_CROSSINGS: usize = 2;
-/// The mark of a memo record that names a firewall session, not an NSG flow record (NIC ids
-/// stay below 2^29, so `nic << 1` never sets it).
+/// The mark of a memo record that names a firewall session, not an NSG flow record (an NSG
+/// record is named by its slot in the flow table, shifted left once, below 2^30).
 const FIREWALL_RECORD: u32 = 1 << 31;
 /// The mark of a memo record that names a load balancer session (without [`FIREWALL_RECORD`]);
 /// session slots stay below it.
@@ -178,11 +178,12 @@ impl SegmentMemo {
             n_crossings: rec.n_crossings as u8,
             ..Self::default()
         };
-        for (slot, &(nic, outbound)) in memo.records.iter_mut().zip(&rec.records[..rec.n_records]) {
-            if nic.0 >= LB_RECORD >> 1 {
+        // NSG flow records by their slot in the flow table (refreshed without a hash lookup).
+        for (slot, &named) in memo.records.iter_mut().zip(&rec.slots[..rec.n_records]) {
+            if named >= LB_RECORD {
                 return None;
             }
-            *slot = (nic.0 << 1) | u32::from(outbound);
+            *slot = named;
         }
         if let Some(slot) = rec.firewall {
             if slot >= LB_RECORD {
@@ -279,7 +280,13 @@ impl Dataplane {
                     } else if r & LB_RECORD != 0 {
                         flows.lb_passes(r & !LB_RECORD, &meta.key, now)
                     } else {
-                        flows.hit(NicId(r >> 1), r & 1 == 1, &meta.key, now)
+                        // The record's slot answers unless the connection's other record
+                        // may (see `FlowTable::hit_named`); then the full lookup does.
+                        flows.hit_named(r, now).unwrap_or_else(|| {
+                            flows.named_nic(r).is_some_and(|(nic, outbound)| {
+                                flows.hit(nic, outbound, &meta.key, now)
+                            })
+                        })
                     }
                 })
     }

@@ -575,13 +575,32 @@ impl std::hash::Hash for RecordKey {
     }
 }
 
+/// One NSG flow record in [`FlowTable`]'s slots.
+#[derive(Clone, Copy, Debug)]
+struct RecordSlot {
+    /// When a packet last used it.
+    seen: Nanos,
+    nic: u32,
+    outbound: bool,
+    /// The slot of the record of the same NIC for the other direction of the connection
+    /// (the reverse key), once it exists.
+    partner: u32,
+}
+
+/// [`RecordSlot::partner`] before the other direction's record exists.
+const NO_PARTNER: u32 = u32::MAX;
+
 /// The state a run keeps per connection: NSG flow records (a connection allowed at a NIC, in
 /// one direction, admits its packets and its reverse packets there without rule checks, until
 /// idle for [`FLOW_IDLE_TIMEOUT`]) and, where a VM can reach its flow limit, its active
 /// connections ([`VmFlows`]).
 #[derive(Clone, Debug, Default)]
 pub struct FlowTable {
-    records: HashMap<RecordKey, Nanos, FixedState>,
+    /// Where each record lives in `slots`.
+    records: HashMap<RecordKey, u32, FixedState>,
+    /// The records, in the order they were made (never removed until [`FlowTable::clear`]):
+    /// a memo names its records by slot and refreshes them without a hash lookup.
+    slots: Vec<RecordSlot>,
     vm: Option<Box<VmFlows>>,
     /// Connections Azure Firewalls allowed, with their translations.
     pub(crate) firewall: FirewallSessions,
@@ -599,6 +618,7 @@ impl FlowTable {
     pub fn for_scenario(scenario: &Scenario) -> Self {
         FlowTable {
             records: HashMap::default(),
+            slots: Vec::new(),
             vm: VmFlows::for_scenario(scenario).map(Box::new),
             firewall: FirewallSessions::default(),
             lb: LbSessions::default(),
@@ -610,6 +630,7 @@ impl FlowTable {
     pub fn for_any_traffic(scenario: &Scenario) -> Self {
         FlowTable {
             records: HashMap::default(),
+            slots: Vec::new(),
             vm: Some(Box::new(VmFlows::every_vm(scenario))),
             firewall: FirewallSessions::default(),
             lb: LbSessions::default(),
@@ -659,6 +680,7 @@ impl FlowTable {
     /// Forgets every record and every VM's connections (the limits stay).
     pub fn clear(&mut self) {
         self.records.clear();
+        self.slots.clear();
         self.firewall.clear();
         self.lb.clear();
         if let Some(vm) = self.vm.as_deref_mut() {
@@ -667,6 +689,19 @@ impl FlowTable {
     }
 
     pub(crate) fn hit(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> bool {
+        self.hit_slot(nic, outbound, key, now).is_some()
+    }
+
+    /// Like [`FlowTable::hit`], naming the record that admitted the packet: its slot, shifted
+    /// left once, with the low bit set when it is the reverse record (the one the connection's
+    /// other direction made).
+    pub(crate) fn hit_slot(
+        &mut self,
+        nic: NicId,
+        outbound: bool,
+        key: &FlowKey,
+        now: Nanos,
+    ) -> Option<u32> {
         let forward = RecordKey {
             nic: nic.0,
             outbound,
@@ -677,15 +712,47 @@ impl FlowTable {
             outbound: !outbound,
             key: key.reverse(),
         };
-        for k in [forward, reverse] {
-            if let Some(seen) = self.records.get_mut(&k)
-                && now.saturating_sub(*seen) <= FLOW_IDLE_TIMEOUT
-            {
-                *seen = now;
-                return true;
+        for (k, bit) in [(forward, 0), (reverse, 1)] {
+            if let Some(&slot) = self.records.get(&k) {
+                let seen = &mut self.slots[slot as usize].seen;
+                if now.saturating_sub(*seen) <= FLOW_IDLE_TIMEOUT {
+                    *seen = now;
+                    return Some((slot << 1) | bit);
+                }
             }
         }
-        false
+        None
+    }
+
+    /// [`FlowTable::hit`] for the packet whose record was `named` (as [`FlowTable::hit_slot`]
+    /// names it) when its decision was remembered, without a hash lookup where the answer
+    /// cannot differ from `hit`'s: `Some` with the answer, `None` when only `hit` can tell.
+    #[inline]
+    pub(crate) fn hit_named(&mut self, named: u32, now: Nanos) -> Option<bool> {
+        let slot = *self.slots.get((named >> 1) as usize)?;
+        let alive = now.saturating_sub(slot.seen) <= FLOW_IDLE_TIMEOUT;
+        if named & 1 == 0 {
+            // The packet's own record: `hit` looks at it first.
+            if !alive {
+                return None;
+            }
+        } else if slot.partner != NO_PARTNER {
+            // The reverse record, but the packet's own exists too: `hit` prefers it.
+            return None;
+        } else if !alive {
+            // Only the reverse record exists, and it expired.
+            return Some(false);
+        }
+        self.slots[(named >> 1) as usize].seen = now;
+        Some(true)
+    }
+
+    /// The NIC and direction of the packet whose record was `named` (see
+    /// [`FlowTable::hit_slot`]).
+    #[inline]
+    pub(crate) fn named_nic(&self, named: u32) -> Option<(NicId, bool)> {
+        let slot = self.slots.get((named >> 1) as usize)?;
+        Some((NicId(slot.nic), slot.outbound != (named & 1 == 1)))
     }
 
     /// Notes an outbound connection of `nic` (sent through its public IP) so that its replies
@@ -718,15 +785,38 @@ impl FlowTable {
         self.lb.passes(slot, key, now)
     }
 
-    fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) {
-        self.records.insert(
-            RecordKey {
-                nic: nic.0,
-                outbound,
-                key: *key,
-            },
-            now,
-        );
+    /// Makes or refreshes the record of `key` at `nic` in one direction; its slot.
+    fn record(&mut self, nic: NicId, outbound: bool, key: &FlowKey, now: Nanos) -> u32 {
+        let k = RecordKey {
+            nic: nic.0,
+            outbound,
+            key: *key,
+        };
+        if let Some(&slot) = self.records.get(&k) {
+            self.slots[slot as usize].seen = now;
+            return slot;
+        }
+        let slot = self.slots.len() as u32;
+        let reverse = RecordKey {
+            nic: nic.0,
+            outbound: !outbound,
+            key: key.reverse(),
+        };
+        let partner = match self.records.get(&reverse) {
+            Some(&other) => {
+                self.slots[other as usize].partner = slot;
+                other
+            }
+            None => NO_PARTNER,
+        };
+        self.slots.push(RecordSlot {
+            seen: now,
+            nic: nic.0,
+            outbound,
+            partner,
+        });
+        self.records.insert(k, slot);
+        slot
     }
 }
 
@@ -861,6 +951,9 @@ pub(crate) trait Reliance {
     /// The NSGs of `nic` in one direction were applied (through a flow record or rules); the
     /// record of that NIC and direction admits the next packets.
     fn flow_record(&mut self, nic: NicId, outbound: bool);
+    /// The record of `nic` in that direction is `named` (see [`FlowTable::hit_slot`]).
+    #[inline(always)]
+    fn flow_slot(&mut self, _nic: NicId, _outbound: bool, _named: u32) {}
     /// The packet crossed a peering from `from` over `edge`.
     fn crossing(&mut self, from: VnetId, edge: Edge);
     /// An appliance or gateway decremented the packet's TTL.
@@ -1712,7 +1805,8 @@ impl Dataplane {
         // Past here the NSGs pass (leaving or refreshing this record) or deny (and a denial
         // is never remembered): the decision relies on the record of this NIC and direction.
         rec.flow_record(nic, outbound);
-        if flows.hit(nic, outbound, key, now) {
+        if let Some(named) = flows.hit_slot(nic, outbound, key, now) {
+            rec.flow_slot(nic, outbound, named);
             for (point, nsg) in order {
                 if let Some(i) = nsg {
                     let nsg = self.nsgs[i as usize].nsg;
@@ -1732,7 +1826,8 @@ impl Dataplane {
             let verdict = plane.compiled.evaluate(direction, key);
             Self::apply_verdict(plane, point, direction, verdict, trace)?;
         }
-        flows.record(nic, outbound, key, now);
+        let slot = flows.record(nic, outbound, key, now);
+        rec.flow_slot(nic, outbound, slot << 1);
         Ok(())
     }
 
