@@ -207,6 +207,9 @@ pub(crate) async fn drive<E: Endpoints>(
         // The thread only ends before its job if it panicked: pass that on.
         rethrow(handle);
     }
+    // Dropped before the end (a caller gives up on the run), the loop still stops, and the
+    // thread drops the fabric and the endpoints' sockets.
+    let _stop_on_drop = StopOnDrop(Arc::clone(&bell));
     tokio::pin!(shutdown);
     let out = tokio::select! {
         biased;
@@ -227,6 +230,15 @@ pub(crate) async fn drive<E: Endpoints>(
             out
         }
         Err(_) => rethrow(handle),
+    }
+}
+
+/// Stops the clock thread's loop when dropped.
+struct StopOnDrop(Arc<Bell>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
@@ -494,6 +506,49 @@ mod tests {
         )
         .await;
         assert!(out.is_ok(), "ends without a shutdown signal");
+    }
+
+    /// Endpoints that say when they are dropped.
+    struct Dropped(std::sync::mpsc::Sender<()>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    impl Endpoints for Dropped {
+        type Msg = ();
+
+        fn received(&mut self, (): ()) -> Option<(NicId, Vec<u8>)> {
+            None
+        }
+
+        fn deliver(&mut self, _: &Delivery) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_given_up_on_stops_its_thread_and_drops_the_endpoints() {
+        let clock = ClockThread::spawn().expect("a thread starts");
+        let (inbox, intake) = clock.inbox::<()>();
+        let (dropped, on_drop) = std::sync::mpsc::channel();
+        let run = drive(
+            clock,
+            Fabric::new(&scenario()),
+            Dropped(dropped),
+            intake,
+            None,
+            std::future::pending(),
+        );
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), run).await;
+        assert!(gave_up.is_err(), "the run only ends when told");
+        assert!(
+            on_drop.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the thread let go of the endpoints"
+        );
+        assert!(!inbox.send(()).await, "nothing takes packets any more");
     }
 
     #[test]
