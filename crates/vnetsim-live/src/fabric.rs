@@ -153,35 +153,41 @@ impl Fabric {
     /// The VM of `nic` sends the IPv4 packet `bytes` at `now`. Bytes that are not a valid IPv4
     /// packet are dropped at once as `malformed` (and counted on the NIC).
     pub fn ingest(&mut self, nic: NicId, bytes: &[u8], now: Nanos) {
+        self.ingest_owned(nic, bytes.to_vec(), now);
+    }
+
+    /// [`Fabric::ingest`] of a packet the driver already holds in a buffer of its own: the
+    /// buffer travels with the packet (no copy) and comes back in its [`Delivery`].
+    pub fn ingest_owned(&mut self, nic: NicId, mut bytes: Vec<u8>, now: Nanos) {
         let Some(counters) = self.nics.get_mut(nic.index()) else {
             return;
         };
         self.conservation.sent += 1;
         counters.counters.tx_packets += 1;
-        let meta = vnetsim_dataplane::wire::parse(bytes);
+        let meta = vnetsim_dataplane::wire::parse(&bytes);
         // A datagram longer than its packet's IPv4 total length carries trailing bytes that are
         // not part of the packet (as Ethernet padding is not): they are cut off, never forwarded.
-        let bytes = match &meta {
-            Ok(m) => &bytes[..usize::from(m.total_len)],
-            Err(_) => bytes,
-        };
+        if let Ok(m) = &meta {
+            bytes.truncate(usize::from(m.total_len));
+        }
         counters.counters.tx_bytes += bytes.len() as u64;
         if let Err(e) = meta {
             counters.malformed += 1;
             tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
             if let Some(c) = self.capture.as_deref_mut() {
-                c.dropped(now, bytes, DropReason::Malformed);
+                c.dropped(now, &bytes, DropReason::Malformed);
             }
             self.drop_packet(DropReason::Malformed);
             return;
         }
+        let len = bytes.len();
         let slot = self.alloc(InFlight {
-            bytes: bytes.to_vec(),
+            bytes,
             next: SegmentStart::Ingress(Ingress::Nic(nic)),
             delivered_to: None,
         });
         match journey::sender_vm(self.network.scenario(), Ingress::Nic(nic)) {
-            Some(vm) => self.shape(slot, Limit::Vm(vm), bytes.len(), now),
+            Some(vm) => self.shape(slot, Limit::Vm(vm), len, now),
             None => self.leave(slot, now),
         }
     }
@@ -218,6 +224,13 @@ impl Fabric {
     /// equal times), and returns the packets delivered to NICs.
     pub fn advance(&mut self, now: Nanos) -> Vec<Delivery> {
         let mut out = Vec::new();
+        self.advance_into(now, &mut out);
+        out
+    }
+
+    /// [`Fabric::advance`] into a vector the driver keeps from call to call: the delivered
+    /// packets are appended to `out`.
+    pub fn advance_into(&mut self, now: Nanos, out: &mut Vec<Delivery>) {
         loop {
             let event = self
                 .events
@@ -246,7 +259,6 @@ impl Fabric {
                 _ => break,
             }
         }
-        out
     }
 
     /// A delivered packet could not be handed over: no program has sent from that NIC yet, so

@@ -37,10 +37,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use vnetsim_scenario::{NicId, Scenario};
 
-use crate::drive::{Endpoints, drive};
+use crate::drive::{ClockThread, Endpoints, drive};
 use crate::fabric::{Delivery, Fabric};
 use crate::report::LiveReport;
 use crate::tun::{self, Tun};
@@ -449,6 +448,7 @@ pub struct NetnsFabric {
     // Field order matters: the interfaces close before the guard deletes the namespaces.
     tuns: Vec<Tun>,
     fabric: Fabric,
+    clock: ClockThread,
     map: NetnsMap,
     cleanup: Cleanup,
 }
@@ -460,6 +460,8 @@ impl NetnsFabric {
     pub fn create(scenario: &Scenario, prefix: &str) -> Result<NetnsFabric, NetnsError> {
         check_prefix(prefix)?;
         check_privileges()?;
+        let clock = ClockThread::spawn()
+            .map_err(|e| NetnsError::Failed(format!("cannot start the clock thread: {e}")))?;
         let names = namespace_names(scenario, prefix);
         let used: Vec<String> = scenario
             .vms
@@ -530,6 +532,7 @@ impl NetnsFabric {
         Ok(NetnsFabric {
             tuns,
             fabric: Fabric::new(scenario),
+            clock,
             map: NetnsMap {
                 format: NETNS_MAP_FORMAT,
                 scenario: scenario.name.clone(),
@@ -555,7 +558,8 @@ impl NetnsFabric {
     pub async fn run(self, options: RunOptions, shutdown: impl Future<Output = ()>) -> NetnsRun {
         let NetnsFabric {
             tuns,
-            mut fabric,
+            fabric,
+            clock,
             map: _,
             mut cleanup,
         } = self;
@@ -570,19 +574,19 @@ impl NetnsFabric {
                 }
             }
         }
-        let (tx, rx) = mpsc::channel::<(u32, Vec<u8>)>(1024);
+        let (inbox, intake) = clock.inbox::<(u32, Vec<u8>)>();
         let mut readers = Vec::with_capacity(devices.len());
         for (i, device) in devices.iter().enumerate() {
             let Some(device) = device.clone() else {
                 continue;
             };
-            let tx = tx.clone();
+            let inbox = inbox.clone();
             readers.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; MAX_PACKET];
                 loop {
                     match device.recv(&mut buf).await {
                         Ok(n) if n > 0 && buf[0] >> 4 == 4 => {
-                            if tx.send((i as u32, buf[..n].to_vec())).await.is_err() {
+                            if !inbox.send((i as u32, buf[..n].to_vec())).await {
                                 break;
                             }
                         }
@@ -595,12 +599,15 @@ impl NetnsFabric {
                 }
             }));
         }
-        drop(tx);
-        let mut endpoints = TunEndpoints { devices: &devices };
-        let now = drive(
-            &mut fabric,
-            &mut endpoints,
-            rx,
+        drop(inbox);
+        let endpoints = TunEndpoints {
+            devices: devices.clone(),
+        };
+        let (fabric, endpoints, now) = drive(
+            clock,
+            fabric,
+            endpoints,
+            intake,
             options.stats_every,
             shutdown,
         )
@@ -611,6 +618,7 @@ impl NetnsFabric {
             let _ = r.await;
         }
         // The last references: the interfaces go with their descriptors.
+        drop(endpoints);
         drop(devices);
         let leftovers = cleanup.run();
         NetnsRun { report, leftovers }
@@ -618,22 +626,22 @@ impl NetnsFabric {
 }
 
 /// Namespace mode's endpoints: a delivery is written to the NIC's TUN device.
-struct TunEndpoints<'a> {
-    devices: &'a [Option<Arc<tun::AsyncTun>>],
+struct TunEndpoints {
+    devices: Vec<Option<Arc<tun::AsyncTun>>>,
 }
 
-impl Endpoints for TunEndpoints<'_> {
+impl Endpoints for TunEndpoints {
     type Msg = (u32, Vec<u8>);
 
     fn received(&mut self, (nic, bytes): Self::Msg) -> Option<(NicId, Vec<u8>)> {
         Some((NicId(nic), bytes))
     }
 
-    async fn deliver(&mut self, d: &Delivery) -> bool {
+    fn deliver(&mut self, d: &Delivery) -> bool {
         let Some(device) = self.devices.get(d.nic.index()).and_then(Option::as_ref) else {
             return false;
         };
-        if let Err(e) = device.send(&d.bytes).await {
+        if let Err(e) = device.send_now(&d.bytes) {
             tracing::warn!(nic = d.nic.0, error = %e, "interface write failed");
         }
         true

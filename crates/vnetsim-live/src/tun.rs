@@ -6,7 +6,8 @@
 //! write injects one, with no extra header), non-blocking, close-on-exec. The interface lives
 //! as long as the descriptor: it is not persistent, so closing the descriptor (or the process
 //! ending, however it ends) removes it. The descriptor stays valid after the interface is
-//! moved into another network namespace. [`AsyncTun`] reads and writes it under tokio.
+//! moved into another network namespace. [`AsyncTun`] reads and writes it under tokio, and
+//! writes it from any thread with [`AsyncTun::send_now`].
 //! What it is not: a configurator: addresses, routes and namespaces are set with `ip`.
 
 use std::fs::{File, OpenOptions};
@@ -100,6 +101,17 @@ impl AsyncTun {
                 Err(_would_block) => continue,
             }
         }
+    }
+
+    /// Hands one IP packet to the interface's stack at once, from any thread (a non-blocking
+    /// write; while the device is full it waits a bounded time for room).
+    pub fn send_now(&self, packet: &[u8]) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        let file = self.fd.get_ref();
+        crate::drive::write_or_wait(file.as_fd(), || {
+            let mut writer: &File = file;
+            writer.write(packet).map(|_| ())
+        })
     }
 
     /// Hands one IP packet to the interface's stack, as if it arrived on the interface.

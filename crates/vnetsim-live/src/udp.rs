@@ -28,15 +28,14 @@
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use vnetsim_scenario::{NicId, Scenario};
 
-use crate::drive::{Endpoints, drive};
+use crate::drive::{ClockThread, Endpoints, drive, write_or_wait};
 use crate::fabric::{Delivery, Fabric};
 use crate::report::LiveReport;
 
@@ -141,7 +140,7 @@ pub const RECEIVE_BUFFER_BYTES: usize = 4 << 20;
 /// Asks for a larger receive buffer; as root the kernel's `rmem_max` cap is passed over
 /// (`SO_RCVBUFFORCE`). A refusal keeps the default buffer: losses then show as
 /// `dropped_by_kernel`.
-fn enlarge_receive_buffer(socket: &UdpSocket) {
+fn enlarge_receive_buffer(socket: &std::net::UdpSocket) {
     use std::os::fd::AsRawFd;
     let size = RECEIVE_BUFFER_BYTES as libc::c_int;
     let fd = socket.as_raw_fd();
@@ -190,13 +189,18 @@ fn kernel_drops_in(table: &str, ports: &[u16]) -> Vec<u64> {
 #[derive(Debug)]
 pub struct UdpFabric {
     fabric: Fabric,
-    sockets: Vec<Arc<UdpSocket>>,
+    /// Read under tokio.
+    sockets: Vec<UdpSocket>,
+    /// The same sockets, written from the clock thread.
+    senders: Vec<std::net::UdpSocket>,
+    clock: ClockThread,
     map: PortMap,
 }
 
 impl UdpFabric {
     /// Builds the fabric and binds NIC `i` to `127.0.0.1:(base_port + i)` (ephemeral ports when
-    /// `base_port` is 0). Fails when a port is taken or the range passes 65535.
+    /// `base_port` is 0). Fails when a port is taken, the range passes 65535 or the fabric's
+    /// clock thread cannot start.
     pub async fn bind(scenario: &Scenario, base_port: u16) -> io::Result<UdpFabric> {
         let count = scenario.nics.len();
         if base_port != 0 && usize::from(base_port) + count > usize::from(u16::MAX) + 1 {
@@ -206,6 +210,7 @@ impl UdpFabric {
             ));
         }
         let mut sockets = Vec::with_capacity(count);
+        let mut senders = Vec::with_capacity(count);
         let mut nics = Vec::with_capacity(count);
         for (i, nic) in scenario.nics.iter().enumerate() {
             let port = if base_port == 0 {
@@ -213,10 +218,12 @@ impl UdpFabric {
             } else {
                 base_port + i as u16
             };
-            let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("127.0.0.1:{port}: {e}")))?;
+            let context = |e: io::Error| io::Error::new(e.kind(), format!("127.0.0.1:{port}: {e}"));
+            let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).map_err(context)?;
             enlarge_receive_buffer(&socket);
+            socket.set_nonblocking(true).map_err(context)?;
+            let sender = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
+            let socket = UdpSocket::from_std(socket).map_err(context)?;
             let port = socket.local_addr()?.port();
             nics.push(PortEntry {
                 nic: nic.name.clone(),
@@ -224,11 +231,16 @@ impl UdpFabric {
                 ip: nic.ip,
                 port,
             });
-            sockets.push(Arc::new(socket));
+            sockets.push(socket);
+            senders.push(sender);
         }
+        let clock = ClockThread::spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start the clock thread: {e}")))?;
         Ok(UdpFabric {
             fabric: Fabric::new(scenario),
             sockets,
+            senders,
+            clock,
             map: PortMap {
                 format: PORT_MAP_FORMAT,
                 scenario: scenario.name.clone(),
@@ -252,21 +264,22 @@ impl UdpFabric {
     /// signal), then returns what happened.
     pub async fn run(self, options: RunOptions, shutdown: impl Future<Output = ()>) -> LiveReport {
         let UdpFabric {
-            mut fabric,
+            fabric,
             sockets,
+            senders,
+            clock,
             map,
         } = self;
-        let (tx, rx) = mpsc::channel::<(u32, Vec<u8>, SocketAddr)>(1024);
+        let (inbox, intake) = clock.inbox::<(u32, Vec<u8>, SocketAddr)>();
         let mut receivers = Vec::with_capacity(sockets.len());
-        for (i, socket) in sockets.iter().enumerate() {
-            let socket = Arc::clone(socket);
-            let tx = tx.clone();
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let inbox = inbox.clone();
             receivers.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; MAX_DATAGRAM];
                 loop {
                     match socket.recv_from(&mut buf).await {
                         Ok((n, from)) => {
-                            if tx.send((i as u32, buf[..n].to_vec(), from)).await.is_err() {
+                            if !inbox.send((i as u32, buf[..n].to_vec(), from)).await {
                                 break;
                             }
                         }
@@ -277,17 +290,19 @@ impl UdpFabric {
                 }
             }));
         }
-        drop(tx);
-        let mut endpoints = UdpEndpoints {
-            peers: vec![None; sockets.len()],
-            foreign: vec![0; sockets.len()],
+        drop(inbox);
+        let count = senders.len();
+        let endpoints = UdpEndpoints {
+            peers: vec![None; count],
+            foreign: vec![0; count],
             allow_rebind: options.allow_rebind,
-            sockets: &sockets,
+            sockets: senders,
         };
-        let now = drive(
-            &mut fabric,
-            &mut endpoints,
-            rx,
+        let (fabric, endpoints, now) = drive(
+            clock,
+            fabric,
+            endpoints,
+            intake,
             options.stats_every,
             shutdown,
         )
@@ -307,16 +322,17 @@ impl UdpFabric {
 }
 
 /// UDP mode's endpoints: a delivery goes to the program registered for the NIC's port (the
-/// first address that sent to it, or the last with `allow_rebind`).
-struct UdpEndpoints<'a> {
-    sockets: &'a [Arc<UdpSocket>],
+/// first address that sent to it, or the last with `allow_rebind`). The sockets are the NICs'
+/// own, open for the whole run (so `/proc/net/udp` still lists them for the report).
+struct UdpEndpoints {
+    sockets: Vec<std::net::UdpSocket>,
     peers: Vec<Option<SocketAddr>>,
     /// Datagrams refused per NIC because another program holds it.
     foreign: Vec<u64>,
     allow_rebind: bool,
 }
 
-impl Endpoints for UdpEndpoints<'_> {
+impl Endpoints for UdpEndpoints {
     type Msg = (u32, Vec<u8>, SocketAddr);
 
     fn received(&mut self, (nic, bytes, from): Self::Msg) -> Option<(NicId, Vec<u8>)> {
@@ -333,12 +349,15 @@ impl Endpoints for UdpEndpoints<'_> {
         (!bytes.is_empty()).then_some((NicId(nic), bytes))
     }
 
-    async fn deliver(&mut self, d: &Delivery) -> bool {
+    fn deliver(&mut self, d: &Delivery) -> bool {
         let i = d.nic.index();
-        let Some(peer) = self.peers[i] else {
+        let (Some(Some(peer)), Some(socket)) = (self.peers.get(i), self.sockets.get(i)) else {
             return false;
         };
-        if let Err(e) = self.sockets[i].send_to(&d.bytes, peer).await {
+        let peer = *peer;
+        if let Err(e) = write_or_wait(socket.as_fd(), || {
+            socket.send_to(&d.bytes, peer).map(|_| ())
+        }) {
             tracing::warn!(nic = i, %peer, error = %e, "send failed");
         }
         true
