@@ -26,3 +26,17 @@ def scenarios() -> Path:
 def repo() -> Path:
     """The repository's root."""
     return REPO
+
+
+@pytest.fixture
+def cli() -> Path:
+    """The `vnetsim` command line built from this repository (`VNETSIM_BIN`, else
+    `target/debug` or `target/release`), to compare answers with; skips when none is built."""
+    import os
+
+    given = os.environ.get("VNETSIM_BIN")
+    candidates = [Path(given)] if given else [REPO / "target/debug/vnetsim", REPO / "target/release/vnetsim"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    pytest.skip("no vnetsim binary built (cargo build -p vnetsim-cli, or set VNETSIM_BIN)")
