@@ -379,23 +379,26 @@ impl PySim {
 }
 
 /// Imports an ARM template file (with an optional parameters file and `name=value`
-/// overrides) as scenario YAML; returns (yaml, warnings).
+/// overrides) as scenario YAML; returns (yaml, warnings). `shown` names the template (and
+/// `shown_parameters` the parameters) in the written file's header.
 #[pyfunction]
-#[pyo3(signature = (template, parameters, overrides, name))]
+#[pyo3(signature = (template, parameters, overrides, name, shown, shown_parameters))]
 fn import_arm(
     py: Python<'_>,
     template: PathBuf,
     parameters: Option<PathBuf>,
     overrides: Vec<String>,
     name: &str,
+    shown: &str,
+    shown_parameters: Option<&str>,
 ) -> PyResult<(String, Vec<String>)> {
     let imported = py.detach(|| {
         vnetsim_import::arm::import_template(&template, parameters.as_deref(), &overrides, name)
     });
     let import = imported.map_err(|e| raise(py, "TemplateError", (e.to_string(),)))?;
-    let mut source = format!("the ARM template {}", template.display());
-    if let Some(p) = &parameters {
-        source.push_str(&format!(" with {}", p.display()));
+    let mut source = format!("the ARM template {shown}");
+    if let Some(p) = shown_parameters {
+        source.push_str(&format!(" with {p}"));
     }
     for s in &overrides {
         source.push_str(&format!(" --set {s}"));

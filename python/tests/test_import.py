@@ -32,6 +32,7 @@ def test_a_template_file_imports_and_its_vnets_peer(peering_template):
     scn = vnetsim.import_arm(peering_template, name="peering")
     assert scn.name == "peering"
     assert "vNet1" in scn.yaml and "vNet2" in scn.yaml
+    assert "from the ARM template azuredeploy.json." in scn.yaml
     assert isinstance(scn.warnings, list)
     v = with_vms(scn).probe("vm1", "vm2", protocol="tcp", dst_port=443)
     assert v.delivered and v.path == ["vm1", "vm2"]
@@ -43,6 +44,7 @@ def test_parameters_and_overrides(peering_template):
     assert "alpha" in by_values.yaml and "vNet1" not in by_values.yaml
     by_set = vnetsim.import_arm(json.dumps(template), set={"vnet2Name": "beta"})
     assert "beta" in by_set.yaml and "vNet2" not in by_set.yaml
+    assert "template.json (given as JSON) --set vnet2Name=beta" in by_set.yaml
     v = with_vms(by_values, "alpha", "vNet2").probe("vm2", "vm1")
     assert v.delivered
 

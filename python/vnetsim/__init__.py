@@ -464,18 +464,19 @@ def load(source: Union[PathLike, str]) -> Scenario:
     return Scenario(_native.Sim.load(path))
 
 
-def _json_file(value: Any, directory: str, name: str) -> str:
-    """A path for a template or parameters given as a path, JSON text or a dict."""
+def _json_file(value: Any, directory: str, name: str) -> Tuple[str, str]:
+    """A path for a template or parameters given as a path, JSON text or a dict, and the name
+    to show for it (the file's name, or ``name (given as JSON)``)."""
     if isinstance(value, os.PathLike) or (isinstance(value, str) and not value.lstrip().startswith("{")):
         path = os.fspath(value)
         if not os.path.exists(path):
             raise FileNotFoundError(2, "No such file", path)
-        return path
+        return path, os.path.basename(path)
     text = value if isinstance(value, str) else json.dumps(value)
     path = os.path.join(directory, name)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    return path
+    return path, f"{name} (given as JSON)"
 
 
 def import_arm(
@@ -494,8 +495,8 @@ def import_arm(
         value = v if isinstance(v, str) else json.dumps(v)
         overrides.append(f"{k}={value}")
     with tempfile.TemporaryDirectory(prefix="vnetsim-arm-") as tmp:
-        template_path = _json_file(template, tmp, "template.json")
-        parameters_path = None
+        template_path, shown = _json_file(template, tmp, "template.json")
+        parameters_path, shown_parameters = None, None
         if parameters is not None:
             if isinstance(parameters, Mapping) and "parameters" not in parameters:
                 parameters = {
@@ -503,10 +504,8 @@ def import_arm(
                     "contentVersion": "1.0.0.0",
                     "parameters": {k: {"value": v} for k, v in parameters.items()},
                 }
-            parameters_path = _json_file(parameters, tmp, "parameters.json")
-        yaml, warnings = _native.import_arm(template_path, parameters_path, overrides, name)
-    is_path = isinstance(template, os.PathLike) or (
-        isinstance(template, str) and not template.lstrip().startswith("{")
-    )
-    shown = f"<import of {os.path.basename(os.fspath(template)) if is_path else 'template'}>"
-    return Scenario(_native.Sim.from_yaml(yaml, shown), yaml=yaml, warnings=warnings)
+            parameters_path, shown_parameters = _json_file(parameters, tmp, "parameters.json")
+        yaml, warnings = _native.import_arm(
+            template_path, parameters_path, overrides, name, shown, shown_parameters
+        )
+    return Scenario(_native.Sim.from_yaml(yaml, f"<import of {shown}>"), yaml=yaml, warnings=warnings)

@@ -10,7 +10,12 @@ def parse_duration(text: str) -> int:
     it is not one."""
 
 def import_arm(
-    template: str, parameters: Optional[str], overrides: List[str], name: str
+    template: str,
+    parameters: Optional[str],
+    overrides: List[str],
+    name: str,
+    shown: str,
+    shown_parameters: Optional[str],
 ) -> Tuple[str, List[str]]:
     """(scenario YAML, warnings) of an ARM template file; raises ``TemplateError``."""
 
