@@ -104,6 +104,8 @@ def test_an_unknown_endpoint_is_a_lookup_error_with_a_hint(hub):
         ({"at": "10"}, ValueError),
         ({"at": -1}, ValueError),
         ({"at": float("nan")}, ValueError),
+        ({"at": float("inf")}, ValueError),
+        ({"at": 10**12}, ValueError),
         ({"at": [1]}, TypeError),
     ],
 )

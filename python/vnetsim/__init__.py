@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -67,8 +68,8 @@ def _nanos(at: Time) -> int:
     if isinstance(at, datetime.timedelta):
         ns = (at.days * 86_400 + at.seconds) * 1_000_000_000 + at.microseconds * 1_000
     elif isinstance(at, (int, float)):
-        if at != at:  # NaN
-            raise ValueError("at: NaN is not a time")
+        if isinstance(at, float) and not math.isfinite(at):
+            raise ValueError(f"at: {at!r} is not a time")
         ns = round(at * 1_000_000_000)
     else:
         raise TypeError(
