@@ -205,6 +205,18 @@ impl Sim {
         }
     }
 
+    /// Calls `f` with the network as it is at simulated time `at`: the scenario with every
+    /// timed event up to `at` applied, and its data plane compiled from it (the one compiled at
+    /// load when no event applies). For read-only views at a time (routes, a reachability
+    /// matrix); probes already use it.
+    pub fn with_network_at<R>(
+        &self,
+        at: Duration,
+        f: impl FnOnce(&Scenario, &Dataplane) -> R,
+    ) -> R {
+        self.with_network(nanos(at), f)
+    }
+
     /// Calls `f` with the network as it is at `at`: the scenario with every timed event up to
     /// `at` applied, and its compiled data plane.
     fn with_network<R>(&self, at: Nanos, f: impl FnOnce(&Scenario, &Dataplane) -> R) -> R {

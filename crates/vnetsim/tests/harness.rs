@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vnetsim::{DropReason, Error, ReportExt, Sim, assert_delivered, assert_dropped};
+use vnetsim_dataplane::views::effective_routes_of_nic;
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
 use vnetsim_scenario::Protocol;
 
@@ -156,6 +157,29 @@ fn probes_at_a_time_see_the_timed_events_up_to_then() {
     at(100).assert_delivered();
     at(600).assert_dropped("no-route");
     at(900).assert_delivered();
+}
+
+#[test]
+fn the_network_at_a_time_has_the_timed_events_up_to_then_applied() {
+    let sim = Sim::load(scenario("peering-removed.yaml")).unwrap();
+    let peering_routes = |ms| {
+        sim.with_network_at(Duration::from_millis(ms), |sc, dp| {
+            let vm = sc.vm_by_name("vm-a").expect("vm-a");
+            let nic = sc.vms[vm.index()].nics[0];
+            effective_routes_of_nic(sc, dp, nic)
+                .routes
+                .iter()
+                .filter(|r| r.next_hop_type == "VNetPeering" && r.state == "Active")
+                .count()
+        })
+    };
+    assert_eq!(peering_routes(100), 1);
+    assert_eq!(
+        peering_routes(600),
+        0,
+        "one link removed at 500 ms: Disconnected"
+    );
+    assert_eq!(peering_routes(900), 1, "added back at 800 ms");
 }
 
 #[test]
