@@ -50,10 +50,15 @@ pub fn sweep(
         eprintln!("error: {e}");
         return INVALID;
     }
+    let started = std::time::Instant::now();
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    tracing::debug!(
+        "sweep: scenario loaded in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     // A part names the file it replayed, so parts of different files never merge.
     let id = match shard {
         Some(_) => match std::fs::read(file) {
@@ -79,6 +84,10 @@ pub fn sweep(
     let jobs = jobs.unwrap_or_else(vnetsim_sweep::default_jobs);
     let prepared = Prepared::new(&scenario);
     drop(scenario);
+    tracing::debug!(
+        "sweep: network compiled at {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let keep = report.is_some() || matches!(format, Format::Json);
     let runs = if keep {
         match RunFragments::spill() {
@@ -99,6 +108,10 @@ pub fn sweep(
         }
     };
     drop(prepared);
+    tracing::debug!(
+        "sweep: runs merged at {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     // The report, or the shard's part.
     let mut write = |w: &mut dyn Write| -> std::io::Result<()> {
         match (shard, &id) {
@@ -113,6 +126,10 @@ pub fn sweep(
         eprintln!("error: cannot write report {}: {e}", path.display());
         return INVALID;
     }
+    tracing::debug!(
+        "sweep: report written at {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     match format {
         Format::Json => write_stdout_with(&mut write),
         Format::Text => {
