@@ -131,7 +131,8 @@ fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<V
 /// seeds) and merges the runs into `runs` as they finish. Workers take the next seed as they
 /// finish, so a slow seed does not hold the others back; a run is folded in once every run
 /// before it (in seed order) is, and then dropped, so only the runs finished ahead of a slower
-/// one wait in memory. Fails only when the runs cannot be kept.
+/// one wait in memory (about one per worker when seeds cost alike), and a worker waits while
+/// `jobs` finished runs are not yet taken by the merge. Fails only when the runs cannot be kept.
 pub fn sweep(
     prepared: &Prepared,
     seeds: Seeds,
@@ -147,7 +148,9 @@ pub fn sweep(
     let mut busy_seconds = 0.0;
     let mut failure: Option<io::Error> = None;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel();
+        // Bounded: a worker that finishes while the merge is behind waits before replaying
+        // another seed, so finished runs never pile up in memory.
+        let (tx, rx) = mpsc::sync_channel(jobs);
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 let tx = tx.clone();
