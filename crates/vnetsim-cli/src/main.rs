@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "vnetsim",
     version,
     about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
-             explain, routes, rules, bench, sweep, generate, live, matrix, import, diff.",
+             explain, routes, rules, bench, sweep, merge, generate, live, matrix, import, diff.",
     long_about = None,
     after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
                   Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
@@ -147,7 +147,11 @@ enum Command {
         /// Worker threads, at least 1 (default: the machine's cores).
         #[arg(long)]
         jobs: Option<std::num::NonZeroUsize>,
-        /// Write the merged JSON report here.
+        /// Replay only shard I of N (from 0): a contiguous block of the seeds; the report is
+        /// then a part for `vnetsim merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Write the merged JSON report (with --shard: the part) here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
         /// Output format.
@@ -156,6 +160,15 @@ enum Command {
         /// Run even when the estimate of all replays exceeds 10,000,000,000 packets.
         #[arg(long)]
         force: bool,
+    },
+    /// Merge the parts of a sharded sweep (`sweep --shard I/N`) into the sweep's report.
+    Merge {
+        /// Part files, one per shard, in any order.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Write the report here (default: standard output).
+        #[arg(long, short, value_name = "OUT.json")]
+        output: Option<PathBuf>,
     },
     /// Write a generated scenario (a hub with an appliance, spokes, VMs and flows).
     Generate {
@@ -298,10 +311,20 @@ fn main() -> ExitCode {
             file,
             seeds,
             jobs,
+            shard,
             report,
             format,
             force,
-        } => sweep::sweep(&file, &seeds, jobs, report.as_deref(), format, force),
+        } => sweep::sweep(
+            &file,
+            &seeds,
+            jobs,
+            shard.as_deref(),
+            report.as_deref(),
+            format,
+            force,
+        ),
+        Command::Merge { parts, output } => sweep::merge(&parts, output.as_deref()),
         Command::Generate {
             kind: _,
             spokes,

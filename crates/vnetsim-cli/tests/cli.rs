@@ -532,6 +532,102 @@ fn sweep_runs_every_seed_and_merges_one_report() {
 }
 
 #[test]
+fn shards_merged_give_the_single_host_sweeps_report_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario("peered-latency.yaml"))
+        .unwrap()
+        .replace(
+            "start: 0s, duration: 1s",
+            "pattern: poisson, start: 0s, duration: 1s",
+        );
+    let file = write_temp(&text);
+    let sweep = |extra: &[&str], report: &PathBuf| {
+        let out = vnetsim()
+            .arg("sweep")
+            .arg(file.path())
+            .args(["--seeds", "0..6"])
+            .args(extra)
+            .arg("--report")
+            .arg(report)
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let single = dir.path().join("single.json");
+    sweep(&["--jobs", "1"], &single);
+    let two = dir.path().join("two.json");
+    sweep(&["--jobs", "2"], &two);
+    assert_eq!(
+        std::fs::read(&single).unwrap(),
+        std::fs::read(&two).unwrap()
+    );
+    let parts: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let part = dir.path().join(format!("part-{i}.json"));
+            sweep(&["--shard", &format!("{i}/3")], &part);
+            part
+        })
+        .collect();
+    let merged = dir.path().join("merged.json");
+    let out = vnetsim()
+        .arg("merge")
+        .args(parts.iter().rev())
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&single).unwrap(),
+        std::fs::read(&merged).unwrap()
+    );
+    // To standard output, the same bytes.
+    let out = vnetsim().arg("merge").args(&parts).output().unwrap();
+    assert_eq!(out.stdout, std::fs::read(&single).unwrap());
+
+    // A missing shard is named with its seeds; a shard twice is refused.
+    let out = vnetsim().arg("merge").args(&parts[..2]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shard 2/3 (seeds 4..6)"), "{err}");
+    let out = vnetsim()
+        .arg("merge")
+        .args([&parts[0], &parts[1], &parts[1], &parts[2]])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("given twice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A bad shard is refused before anything runs.
+    for shard in ["3/3", "x", "1/0"] {
+        let out = vnetsim()
+            .arg("sweep")
+            .arg(file.path())
+            .args(["--shard", shard])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{shard}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--shard"),
+            "{shard}"
+        );
+    }
+}
+
+#[test]
 fn generate_writes_a_scenario_that_validates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gen.yaml");

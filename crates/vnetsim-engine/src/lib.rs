@@ -20,7 +20,7 @@ pub mod sim;
 pub use estimate::Estimate;
 pub use journey::Capture;
 pub use report::Report;
-pub use sim::{Engine, Options, replay};
+pub use sim::{Engine, Options, Prepared, replay};
 
 /// Asks the processor to start loading the cache line holding `p`, so that a later access
 /// does not wait for memory. A hint: it changes no memory and no result.

@@ -7,21 +7,27 @@
 //! deleted link leaves its reverse Disconnected; a link whose remote VNet changed its address
 //! space stays active across the old ranges until it is synced [update-address-space]). What it is not: flow state; the NSG flow records live in the engine's
 //! `FlowTable` and survive a change, so open connections keep their verdict as in Azure.
+//!
+//! The scenario and the compiled data plane are shared (`Arc`): cloning a `Network` is cheap, so
+//! replays of one scenario (a sweep's seeds) start from one compilation; a change copies the
+//! scenario on write and compiles a data plane of its own.
+
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 use vnetsim_dataplane::{Dataplane, PeeringStates};
 use vnetsim_scenario::{EventAction, PeeringId, Scenario};
 
 /// The current network.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Network {
-    scenario: Scenario,
+    scenario: Arc<Scenario>,
     present: Vec<bool>,
     removed: Vec<bool>,
     /// Per link: the remote address space it was last synced with, while the remote VNet's
     /// differs (`None`: in sync).
     synced: Vec<Option<Vec<Ipv4Net>>>,
-    dataplane: Dataplane,
+    dataplane: Arc<Dataplane>,
     generation: u64,
 }
 
@@ -30,8 +36,8 @@ impl Network {
     pub fn new(scenario: &Scenario) -> Self {
         let n = scenario.peerings.len();
         Self {
-            dataplane: Dataplane::compile(scenario),
-            scenario: scenario.clone(),
+            dataplane: Arc::new(Dataplane::compile(scenario)),
+            scenario: Arc::new(scenario.clone()),
             present: vec![true; n],
             removed: vec![false; n],
             synced: vec![None; n],
@@ -56,7 +62,7 @@ impl Network {
 
     /// Applies one change and recompiles the data plane.
     pub fn apply(&mut self, action: &EventAction) {
-        let sc = &mut self.scenario;
+        let sc = Arc::make_mut(&mut self.scenario);
         match action {
             EventAction::RemovePeering(id) => {
                 self.present[id.index()] = false;
@@ -158,7 +164,7 @@ impl Network {
         }
         let states = PeeringStates::compute(&self.scenario, &self.present, &self.removed)
             .with_synced(&self.synced);
-        self.dataplane = Dataplane::compile_with(&self.scenario, states);
+        self.dataplane = Arc::new(Dataplane::compile_with(&self.scenario, states));
         self.generation += 1;
     }
 

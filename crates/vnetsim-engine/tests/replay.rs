@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use vnetsim_engine::{Engine, Options, Report, replay};
+use vnetsim_engine::{Engine, Options, Prepared, Report, replay};
 use vnetsim_scenario::Scenario;
 
 fn scenario(name: &str) -> Scenario {
@@ -59,6 +59,40 @@ fn the_same_file_and_seed_give_byte_identical_reports() {
         let a = serde_json::to_string(&replay(&s)).unwrap();
         let b = serde_json::to_string(&replay(&s)).unwrap();
         assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn replays_from_one_prepared_scenario_equal_replays_compiled_alone() {
+    // Every example (timed changes included: a change must not reach the shared network),
+    // prepared once, replayed on two threads at once with several seeds.
+    for (name, s) in all_scenarios() {
+        let prepared = Prepared::new(&s);
+        let options = |seed| Options {
+            seed: Some(seed),
+            ..Options::default()
+        };
+        let alone: Vec<String> = (0..3)
+            .map(|seed| serde_json::to_string(&Engine::new(&s, options(seed)).run()).unwrap())
+            .collect();
+        let shared: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..3)
+                .map(|seed| {
+                    let prepared = &prepared;
+                    scope.spawn(move || {
+                        serde_json::to_string(&Engine::from_prepared(prepared, options(seed)).run())
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(alone, shared, "{name}");
+        assert_eq!(
+            prepared.scenario(),
+            &s,
+            "{name}: the prepared scenario is unchanged"
+        );
     }
 }
 

@@ -171,14 +171,93 @@ pub struct Engine<'c> {
     capture: Option<&'c mut dyn Capture>,
 }
 
+/// What every replay of one scenario starts from, whatever its seed: the compiled network
+/// (data plane and scenario, shared), and each flow's source in its initial state (template
+/// packet, ingress, shaper, interval, window), in the order of its first packet.
+///
+/// Built once by [`Prepared::new`]; immutable and `Send + Sync`, so the replays of a sweep, on
+/// any number of threads, each start with [`Engine::from_prepared`] from the same value instead
+/// of compiling the network again. It holds no randomness: the seed belongs to each replay.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    network: Network,
+    /// Flow sources in their initial state, in the order of their first packet (slots).
+    sources: Vec<Source>,
+    /// The slot of each flow of the file.
+    slot_of_flow: Vec<u32>,
+    /// First emissions (time, slot), in time order.
+    first: Vec<(Nanos, u32)>,
+}
+
+impl Prepared {
+    /// Compiles `scenario`'s network and builds its flow sources.
+    pub fn new(scenario: &Scenario) -> Self {
+        let network = Network::new(scenario);
+        // Flows are stored in the order of their first packet: constant flows then emit (and
+        // mostly deliver) in memory order, which the processor prefetches, instead of jumping
+        // across 100,000 flows. Slots map back to the file's order in the report.
+        let mut order: Vec<usize> = (0..scenario.traffic.len()).collect();
+        order.sort_by_key(|&i| (scenario.traffic[i].start, i));
+        let mut slot_of_flow = vec![0; order.len()];
+        let mut sources = Vec::with_capacity(order.len());
+        let endpoints = EndpointIndex::new(scenario);
+        let mut scratch = Vec::new();
+        for (slot, &i) in order.iter().enumerate() {
+            sources.push(Source::new(
+                network.scenario(),
+                i,
+                &scenario.traffic[i],
+                &endpoints,
+                &mut scratch,
+            ));
+            slot_of_flow[i] = slot as u32;
+        }
+        // First packets, in time order (constant flows enter their FIFO sorted).
+        let mut first: Vec<(Nanos, u32)> = sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.start < s.end)
+            .map(|(i, s)| (s.start, i as u32))
+            .collect();
+        first.sort_unstable();
+        Prepared {
+            network,
+            sources,
+            slot_of_flow,
+            first,
+        }
+    }
+
+    /// The scenario it was prepared from.
+    pub fn scenario(&self) -> &Scenario {
+        self.network.scenario()
+    }
+}
+
 impl<'c> Engine<'c> {
     /// Prepares a replay: compiles the network and schedules every flow, event and probe.
+    /// The same as [`Engine::from_prepared`] with a [`Prepared`] made for this replay alone.
     pub fn new(scenario: &Scenario, options: Options) -> Self {
+        Self::start(Prepared::new(scenario), options)
+    }
+
+    /// Prepares a replay from a scenario prepared once ([`Prepared::new`]) for many replays:
+    /// the network is shared, not compiled again; the flow sources are copied.
+    pub fn from_prepared(prepared: &Prepared, options: Options) -> Self {
+        Self::start(prepared.clone(), options)
+    }
+
+    fn start(prepared: Prepared, options: Options) -> Self {
+        let Prepared {
+            network,
+            sources,
+            slot_of_flow,
+            first,
+        } = prepared;
+        let scenario = network.scenario();
         let seed = options.seed.unwrap_or(scenario.seed);
-        let network = Network::new(scenario);
         let nic_counts = vec![NicCounts::default(); scenario.nics.len()];
         let mut engine = Engine {
-            network,
             flows_nsg: FlowTable::for_scenario(scenario),
             cache: FlowCache::new(),
             queue: EventQueue::default(),
@@ -193,8 +272,8 @@ impl<'c> Engine<'c> {
             packets: Vec::new(),
             free: Vec::new(),
             live: 0,
-            sources: Vec::new(),
-            slot_of_flow: Vec::new(),
+            sources,
+            slot_of_flow,
             shapers: Shapers::new(scenario),
             nic_counts,
             peerings: vec![[0, 0]; scenario.peerings.len()],
@@ -205,39 +284,26 @@ impl<'c> Engine<'c> {
             events_applied: Vec::new(),
             events_processed: 0,
             capture: None,
+            network,
         };
         // Timed changes first: at equal times they happen before probes and packets.
-        for (i, e) in scenario.events.iter().enumerate() {
-            engine.schedule(e.at, What::Event(i as u32));
-        }
-        for (i, e) in scenario.expectations.iter().enumerate() {
-            if let Expectation::Probe { probe, .. } = e {
-                engine.schedule(probe.at, What::Probe(i as u32));
-            }
-        }
-        // Flows are stored in the order of their first packet: constant flows then emit (and
-        // mostly deliver) in memory order, which the processor prefetches, instead of jumping
-        // across 100,000 flows. Slots map back to the file's order in the report.
-        let mut order: Vec<usize> = (0..scenario.traffic.len()).collect();
-        order.sort_by_key(|&i| (scenario.traffic[i].start, i));
-        engine.slot_of_flow = vec![0; order.len()];
-        engine.sources.reserve_exact(order.len());
-        let endpoints = EndpointIndex::new(scenario);
-        let mut scratch = Vec::new();
-        for (slot, &i) in order.iter().enumerate() {
-            let source = engine.source(i, &scenario.traffic[i], &endpoints, &mut scratch);
-            engine.sources.push(source);
-            engine.slot_of_flow[i] = slot as u32;
-        }
-        // First packets, in time order (constant flows enter their FIFO sorted).
-        let mut first: Vec<(Nanos, u32)> = engine
-            .sources
+        let scenario = engine.network.scenario();
+        let events: Vec<Nanos> = scenario.events.iter().map(|e| e.at).collect();
+        let probes: Vec<(usize, Nanos)> = scenario
+            .expectations
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.start < s.end)
-            .map(|(i, s)| (s.start, i as u32))
+            .filter_map(|(i, e)| match e {
+                Expectation::Probe { probe, .. } => Some((i, probe.at)),
+                _ => None,
+            })
             .collect();
-        first.sort_unstable();
+        for (i, at) in events.into_iter().enumerate() {
+            engine.schedule(at, What::Event(i as u32));
+        }
+        for (i, at) in probes {
+            engine.schedule(at, What::Probe(i as u32));
+        }
         for (at, f) in first {
             engine.schedule_emit(at, f);
         }

@@ -15,7 +15,7 @@ use rand::RngExt;
 use vnetsim_dataplane::probe::{EndpointIndex, probe_size};
 use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{Ingress, SegmentMemo};
-use vnetsim_scenario::{DropReason, Endpoint, Nanos, Pattern, Protocol, Rate, VmId};
+use vnetsim_scenario::{DropReason, Endpoint, Nanos, Pattern, Protocol, Rate, Scenario, VmId};
 
 use super::{Engine, FIRST_FLOW_PORT, What};
 use crate::journey::SegmentStart;
@@ -33,7 +33,7 @@ pub(super) const MEMOS: usize = 2;
 /// beyond the first if its latency varies, and the drop counters once one of its packets is
 /// dropped). Every packet of a flow, and every reply, has the flow's size (TTL decrements do
 /// not change it), so bytes are `packets * size`.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(C)]
 pub(super) struct DirStats {
     pub(super) sent: u64,
@@ -52,7 +52,7 @@ impl DirStats {
 /// Longest header a template holds: IPv4 + TCP without options.
 pub(super) const TEMPLATE_LEN: usize = 40;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[repr(C)]
 pub(super) struct Source {
     // Laid out by hand, in the order a packet touches it (with 100,000 flows each emission
@@ -83,17 +83,16 @@ pub(super) struct Source {
     pub(super) replies: Option<Box<DirStats>>,
 }
 
-impl Engine<'_> {
-    /// The source of flow `i` (`endpoints` indexes the scenario's addresses; `scratch` is
-    /// reused for building templates).
-    pub(super) fn source(
-        &self,
+impl Source {
+    /// The source of flow `i` of `sc` in its initial state (`endpoints` indexes the scenario's
+    /// addresses; `scratch` is reused for building templates).
+    pub(super) fn new(
+        sc: &Scenario,
         i: usize,
         f: &vnetsim_scenario::Flow,
         endpoints: &EndpointIndex,
         scratch: &mut Vec<u8>,
     ) -> Source {
-        let sc = self.network.scenario();
         let ingress = endpoints.ingress(sc, f.from);
         let shaper = match (f.from, ingress) {
             // A VM sends from its primary NIC.
@@ -153,7 +152,9 @@ impl Engine<'_> {
             replies: f.reply.then(Box::default),
         }
     }
+}
 
+impl Engine<'_> {
     /// Schedules flow `f`'s next packet. Constant flows of one interval keep their next
     /// emissions in a FIFO (they stay in time order, as each adds the same interval), so the
     /// tens of thousands of pending emissions never enter the heap; Poisson flows use the heap.

@@ -1,0 +1,589 @@
+//! The streaming merge: runs folded one at a time, in seed order, into per-flow running
+//! min, sum and max, and the merged report (`vnetsim-sweep/1`) written from those.
+//!
+//! What it is for: keeping a sweep's memory independent of its seed count. Each run is folded
+//! into a [`Tally`] per flow and metric as soon as the runs before it are in, then dropped; its
+//! entry of the report's `runs` array is kept as JSON text in [`RunFragments`] (an anonymous
+//! temporary file), because the report lists the per-flow spreads before the runs. The fold
+//! adds values in seed order, exactly as a sum over all runs at once would, so the report is
+//! byte-identical whatever the number of workers or hosts. What it is not: the replays (see
+//! the crate root) or the part files of a sharded sweep (`part`).
+
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::seeds::Seeds;
+
+/// The format of a merged report.
+pub const REPORT_FORMAT: &str = "vnetsim-sweep/1";
+
+/// A run's conservation block: `sent = delivered + dropped + in_flight`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct RunConservation {
+    /// Packets created (traffic, replies and probes).
+    pub sent: u64,
+    /// Packets delivered.
+    pub delivered: u64,
+    /// Packets dropped, for a reason.
+    pub dropped: u64,
+    /// Packets still on their way when the replay ended.
+    pub in_flight: u64,
+}
+
+/// One replay of a sweep, as the report lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SweepRun {
+    /// Its seed.
+    pub seed: u64,
+    /// Wall seconds the replay took: measured, not simulated, so kept out of the report (which
+    /// stays byte-identical for the same file and seeds).
+    #[serde(skip)]
+    pub wall_seconds: f64,
+    /// Its conservation block.
+    pub conservation: RunConservation,
+    /// Expectations of the scenario that failed in this replay.
+    pub expectations_failed: u64,
+    /// Per-flow results, in the scenario's traffic order.
+    pub flows: Vec<SweepFlow>,
+}
+
+/// One flow's result in one replay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SweepFlow {
+    /// The flow's name.
+    pub name: Arc<str>,
+    /// Delivered packets over sent packets of its forward direction.
+    pub delivered_ratio: f64,
+    /// Delivered bits per second of its forward direction.
+    pub throughput_bps: f64,
+    /// 99th percentile one-way latency, when a packet was delivered.
+    pub latency_p99_ns: Option<u64>,
+}
+
+/// Min, mean and max of one metric over the runs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Spread {
+    /// Smallest value.
+    pub min: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`, or `None` when there is none.
+    pub fn of(values: impl Iterator<Item = f64>) -> Option<Spread> {
+        let mut tally = Tally::default();
+        values.for_each(|v| tally.add(v));
+        tally.spread()
+    }
+}
+
+/// The running count, sum, min and max of one metric, values added in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tally {
+    /// Values added.
+    pub count: u64,
+    /// Their sum, added in the order they came.
+    pub sum: f64,
+    /// The smallest (positive infinity while empty).
+    pub min: f64,
+    /// The largest (negative infinity while empty).
+    pub max: f64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Tally {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.count += 1;
+    }
+
+    /// Min, mean and max, or `None` before the first value.
+    pub fn spread(&self) -> Option<Spread> {
+        (self.count > 0).then(|| Spread {
+            min: self.min,
+            mean: self.sum / self.count as f64,
+            max: self.max,
+        })
+    }
+}
+
+/// Written as `null` while empty (JSON has no infinities).
+impl Serialize for Tally {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown {
+            count: u64,
+            sum: f64,
+            min: f64,
+            max: f64,
+        }
+        (self.count > 0)
+            .then_some(Shown {
+                count: self.count,
+                sum: self.sum,
+                min: self.min,
+                max: self.max,
+            })
+            .serialize(serializer)
+    }
+}
+
+/// One flow's three tallies.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowTally {
+    /// The flow's name.
+    pub name: Arc<str>,
+    /// Of the delivered ratio.
+    pub delivered_ratio: Tally,
+    /// Of the throughput.
+    pub throughput_bps: Tally,
+    /// Of the 99th percentile latency, over the runs that delivered a packet.
+    pub latency_p99_ns: Tally,
+}
+
+/// One flow over all runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlowSpread {
+    /// The flow's name.
+    pub name: Arc<str>,
+    /// Spread of the delivered ratio.
+    pub delivered_ratio: Option<Spread>,
+    /// Spread of the throughput.
+    pub throughput_bps: Option<Spread>,
+    /// Spread of the 99th percentile latency, over the runs that delivered a packet.
+    pub latency_p99_ns: Option<Spread>,
+}
+
+/// Why a run does not fit the merge.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunMismatch {
+    /// A different number of flows than the scenario's.
+    #[error("run of seed {seed} has {found} flows where the scenario has {expected}")]
+    FlowCount {
+        /// The run's seed.
+        seed: u64,
+        /// Flows in the run.
+        found: usize,
+        /// Flows of the scenario.
+        expected: usize,
+    },
+    /// A flow named differently than the scenario's flow at its position.
+    #[error(
+        "run of seed {seed} names its flow {position} `{found}` where the scenario has `{expected}`"
+    )]
+    FlowName {
+        /// The run's seed.
+        seed: u64,
+        /// The flow's position, from 0.
+        position: usize,
+        /// The run's name for it.
+        found: String,
+        /// The scenario's.
+        expected: String,
+    },
+}
+
+/// The running merge of a sweep's runs, in seed order.
+#[derive(Clone, Debug)]
+pub struct Merger {
+    flows: Vec<FlowTally>,
+    runs: u64,
+    runs_with_failed_expectations: u64,
+}
+
+impl Merger {
+    /// An empty merge over flows named `names`, in the scenario's traffic order.
+    pub fn new(names: impl IntoIterator<Item = Arc<str>>) -> Merger {
+        Merger {
+            flows: names
+                .into_iter()
+                .map(|name| FlowTally {
+                    name,
+                    delivered_ratio: Tally::default(),
+                    throughput_bps: Tally::default(),
+                    latency_p99_ns: Tally::default(),
+                })
+                .collect(),
+            runs: 0,
+            runs_with_failed_expectations: 0,
+        }
+    }
+
+    /// Folds the next run (in seed order) in, or says why it does not belong (nothing is
+    /// folded then).
+    pub fn add(&mut self, run: &SweepRun) -> Result<(), RunMismatch> {
+        if run.flows.len() != self.flows.len() {
+            return Err(RunMismatch::FlowCount {
+                seed: run.seed,
+                found: run.flows.len(),
+                expected: self.flows.len(),
+            });
+        }
+        if let Some((position, (f, t))) = run
+            .flows
+            .iter()
+            .zip(&self.flows)
+            .enumerate()
+            .find(|(_, (f, t))| !Arc::ptr_eq(&f.name, &t.name) && f.name != t.name)
+        {
+            return Err(RunMismatch::FlowName {
+                seed: run.seed,
+                position,
+                found: f.name.to_string(),
+                expected: t.name.to_string(),
+            });
+        }
+        for (f, t) in run.flows.iter().zip(&mut self.flows) {
+            t.delivered_ratio.add(f.delivered_ratio);
+            t.throughput_bps.add(f.throughput_bps);
+            if let Some(p99) = f.latency_p99_ns {
+                t.latency_p99_ns.add(p99 as f64);
+            }
+        }
+        self.runs += 1;
+        self.runs_with_failed_expectations += u64::from(run.expectations_failed > 0);
+        Ok(())
+    }
+
+    /// Runs folded in.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Runs folded in with at least one failed expectation.
+    pub fn runs_with_failed_expectations(&self) -> u64 {
+        self.runs_with_failed_expectations
+    }
+
+    /// The per-flow tallies so far.
+    pub fn tallies(&self) -> &[FlowTally] {
+        &self.flows
+    }
+
+    /// The per-flow spreads so far.
+    pub fn spreads(&self) -> Vec<FlowSpread> {
+        self.flows
+            .iter()
+            .map(|t| FlowSpread {
+                name: t.name.clone(),
+                delivered_ratio: t.delivered_ratio.spread(),
+                throughput_bps: t.throughput_bps.spread(),
+                latency_p99_ns: t.latency_p99_ns.spread(),
+            })
+            .collect()
+    }
+}
+
+/// Indentation of a run inside a report or part: the document's object, then its `runs` array.
+const RUN_INDENT: &[u8] = b"    ";
+
+/// A run's entry of a `runs` array as JSON text, indented as the pretty printer indents it two
+/// levels deep (made by the worker that replayed it, so formatting runs in parallel).
+pub fn run_fragment(run: &SweepRun) -> Vec<u8> {
+    let alone = serde_json::to_vec_pretty(run).expect("a run serializes");
+    let mut out = Vec::with_capacity(alone.len() + alone.len() / 8);
+    for (i, line) in alone.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+            out.extend_from_slice(RUN_INDENT);
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// The `runs` array of a report as it is made: each run's [`run_fragment`], in seed order, in
+/// an anonymous temporary file (or only counted, when no report is written).
+pub struct RunFragments {
+    spill: Option<File>,
+    count: u64,
+}
+
+impl RunFragments {
+    /// Keeps the runs, in a temporary file that disappears with this value.
+    pub fn spill() -> io::Result<RunFragments> {
+        Ok(RunFragments {
+            spill: Some(tempfile::tempfile()?),
+            count: 0,
+        })
+    }
+
+    /// Only counts the runs (no report will be written).
+    pub fn discard() -> RunFragments {
+        RunFragments {
+            spill: None,
+            count: 0,
+        }
+    }
+
+    /// Whether runs are kept (the fragments are worth making).
+    pub fn keeps(&self) -> bool {
+        self.spill.is_some()
+    }
+
+    /// Appends the next run's fragment.
+    pub fn push(&mut self, fragment: &[u8]) -> io::Result<()> {
+        if let Some(file) = &mut self.spill {
+            let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+            file.write_all(sep)?;
+            file.write_all(RUN_INDENT)?;
+            file.write_all(fragment)?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Runs pushed.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether no run was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Writes the `runs` array, one level deep, as the pretty printer writes it.
+    pub(crate) fn write_array(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.count == 0 {
+            return out.write_all(b"[]");
+        }
+        let Some(file) = &mut self.spill else {
+            return Err(io::Error::other("the runs of this sweep were not kept"));
+        };
+        out.write_all(b"[")?;
+        file.flush()?;
+        file.rewind()?;
+        io::copy(file, out)?;
+        out.write_all(b"\n  ]")
+    }
+}
+
+/// Writes `head` (a struct serialized as a JSON object, its fields before `runs`), then the
+/// `runs` array, then `tail` fields, exactly as `serde_json::to_writer_pretty` writes one
+/// struct with all those fields in that order.
+pub(crate) fn write_document<H: Serialize>(
+    out: &mut dyn Write,
+    head: &H,
+    runs: &mut RunFragments,
+    tail: &[(&str, u64)],
+) -> io::Result<()> {
+    let head = serde_json::to_vec_pretty(head).map_err(io::Error::other)?;
+    // `{\n  "a": 1,\n  ...\n}`: reopened after its last field.
+    let Some(open) = head.strip_suffix(b"\n}") else {
+        return Err(io::Error::other("the head of a report is not an object"));
+    };
+    out.write_all(open)?;
+    out.write_all(b",\n  \"runs\": ")?;
+    runs.write_array(out)?;
+    for (name, value) in tail {
+        write!(out, ",\n  \"{name}\": {value}")?;
+    }
+    out.write_all(b"\n}")
+}
+
+/// The head of a merged report: its fields before `runs`.
+#[derive(Serialize)]
+struct ReportHead<'a> {
+    format: &'static str,
+    scenario: &'a str,
+    seeds: &'a Seeds,
+    flows: Vec<FlowSpread>,
+}
+
+/// Writes the merged report (`vnetsim-sweep/1`) of `merger`'s runs, whose fragments are in
+/// `runs`, without a trailing newline.
+pub fn write_report(
+    out: &mut dyn Write,
+    scenario: &str,
+    seeds: &Seeds,
+    merger: &Merger,
+    runs: &mut RunFragments,
+) -> io::Result<()> {
+    let head = ReportHead {
+        format: REPORT_FORMAT,
+        scenario,
+        seeds,
+        flows: merger.spreads(),
+    };
+    write_document(
+        out,
+        &head,
+        runs,
+        &[(
+            "runs_with_failed_expectations",
+            merger.runs_with_failed_expectations(),
+        )],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_of_nothing_is_none() {
+        assert_eq!(Spread::of(std::iter::empty()), None);
+        assert_eq!(
+            Spread::of([1.0, 3.0, 2.0].into_iter()),
+            Some(Spread {
+                min: 1.0,
+                mean: 2.0,
+                max: 3.0
+            })
+        );
+    }
+
+    fn run(seed: u64, values: &[(f64, Option<u64>)]) -> SweepRun {
+        SweepRun {
+            seed,
+            wall_seconds: 0.5,
+            conservation: RunConservation {
+                sent: 10,
+                delivered: 7,
+                dropped: 2,
+                in_flight: 1,
+            },
+            expectations_failed: seed % 2,
+            flows: values
+                .iter()
+                .enumerate()
+                .map(|(i, &(v, p99))| SweepFlow {
+                    name: format!("f\"{i}\n").into(),
+                    delivered_ratio: v,
+                    throughput_bps: v * 1e6 + 0.1,
+                    latency_p99_ns: p99,
+                })
+                .collect(),
+        }
+    }
+
+    /// The report as one in-memory value, the way it was serialized before the merge streamed.
+    #[derive(Serialize)]
+    struct Whole<'a> {
+        format: &'static str,
+        scenario: &'a str,
+        seeds: &'a Seeds,
+        flows: Vec<FlowSpread>,
+        runs: &'a [SweepRun],
+        runs_with_failed_expectations: u64,
+    }
+
+    fn streamed(seeds: &Seeds, runs: &[SweepRun], names: usize) -> String {
+        let mut merger = Merger::new((0..names).map(|i| Arc::from(format!("f\"{i}\n"))));
+        let mut fragments = RunFragments::spill().unwrap();
+        for r in runs {
+            merger.add(r).unwrap();
+            fragments.push(&run_fragment(r)).unwrap();
+        }
+        let mut out = Vec::new();
+        write_report(&mut out, "sc\u{e9}", seeds, &merger, &mut fragments).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_streamed_report_is_the_whole_report_byte_for_byte() {
+        let runs: Vec<SweepRun> = (0..5)
+            .map(|s| {
+                run(
+                    s,
+                    &[
+                        (0.1 * s as f64 + 1.0 / 3.0, Some(40_500 + s)),
+                        (0.7, None),
+                        (f64::MIN_POSITIVE * s as f64, (s > 2).then_some(7)),
+                    ],
+                )
+            })
+            .collect();
+        let seeds = Seeds::List(vec![0, 1, 2, 3, 4]);
+        for n in [0, 1, 5] {
+            let spreads = |runs: &[SweepRun]| {
+                (0..3)
+                    .map(|i| FlowSpread {
+                        name: format!("f\"{i}\n").into(),
+                        delivered_ratio: Spread::of(
+                            runs.iter().map(|r| r.flows[i].delivered_ratio),
+                        ),
+                        throughput_bps: Spread::of(runs.iter().map(|r| r.flows[i].throughput_bps)),
+                        latency_p99_ns: Spread::of(
+                            runs.iter()
+                                .filter_map(|r| r.flows[i].latency_p99_ns.map(|v| v as f64)),
+                        ),
+                    })
+                    .collect()
+            };
+            let whole = Whole {
+                format: REPORT_FORMAT,
+                scenario: "sc\u{e9}",
+                seeds: &seeds,
+                flows: spreads(&runs[..n]),
+                runs: &runs[..n],
+                runs_with_failed_expectations: runs[..n]
+                    .iter()
+                    .filter(|r| r.expectations_failed > 0)
+                    .count() as u64,
+            };
+            assert_eq!(
+                streamed(&seeds, &runs[..n], 3),
+                serde_json::to_string_pretty(&whole).unwrap(),
+                "{n} runs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_that_does_not_fit_is_refused_and_not_folded() {
+        let mut merger = Merger::new((0..2).map(|i| Arc::from(format!("f\"{i}\n"))));
+        let mut r = run(3, &[(1.0, None), (1.0, None)]);
+        r.flows[1].name = "c".into();
+        assert!(matches!(
+            merger.add(&r),
+            Err(RunMismatch::FlowName { position: 1, .. })
+        ));
+        r.flows.pop();
+        assert_eq!(
+            merger.add(&r),
+            Err(RunMismatch::FlowCount {
+                seed: 3,
+                found: 1,
+                expected: 2
+            })
+        );
+        assert_eq!(merger.runs(), 0);
+        assert_eq!(merger.tallies()[0].delivered_ratio.count, 0);
+    }
+
+    #[test]
+    fn an_empty_tally_is_written_as_null() {
+        assert_eq!(serde_json::to_string(&Tally::default()).unwrap(), "null");
+        let mut t = Tally::default();
+        t.add(2.0);
+        t.add(0.5);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"count":2,"sum":2.5,"min":0.5,"max":2.0}"#
+        );
+    }
+}
