@@ -90,30 +90,58 @@ pub fn write_array<T: Serialize + Sync>(w: &mut dyn Write, items: &[T]) -> io::R
             w.write_all(&buf)?;
         }
     } else {
-        for (b, batch) in chunks.chunks(workers).enumerate() {
-            let first = b == 0;
-            let buffers = std::thread::scope(|scope| {
-                let handles: Vec<_> = batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, chunk)| {
-                        scope.spawn(move || {
-                            let mut buf = Vec::new();
-                            serialize_chunk(&mut buf, chunk, first && i == 0).map(|()| buf)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect::<Vec<_>>()
-            });
-            for buf in buffers {
-                w.write_all(&buf?)?;
-            }
-        }
+        write_chunks_in_parallel(w, &chunks, workers)?;
     }
     w.write_all(b"\n  ]")
+}
+
+/// Serializes `chunks` on `workers` threads while this one writes the finished ones in order:
+/// the writing (often the slower part, into the page cache) overlaps the serializing. At most
+/// a few chunks wait in memory: a worker blocks while the writer is behind.
+fn write_chunks_in_parallel<T: Serialize + Sync>(
+    w: &mut dyn Write,
+    chunks: &[&[T]],
+    workers: usize,
+) -> io::Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(workers);
+        for _ in 0..workers {
+            let (tx, next) = (tx.clone(), &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else { break };
+                    let mut buf = Vec::new();
+                    let done = serialize_chunk(&mut buf, chunk, i == 0).map(|()| buf);
+                    // The writer gone (it failed): stop.
+                    if tx.send((i, done)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut want = 0;
+        let written = (|| {
+            for (i, done) in &rx {
+                waiting.insert(i, done);
+                while let Some(done) = waiting.remove(&want) {
+                    w.write_all(&done?)?;
+                    want += 1;
+                }
+            }
+            Ok(())
+        })();
+        // Dropping the receiver stops the workers before the scope waits for them.
+        drop(rx);
+        written
+    })
 }
 
 /// The elements of `chunk`, each after `\n` (or `,\n` unless it opens the array) and four
