@@ -196,22 +196,20 @@ impl Prepared {
         // Flows are stored in the order of their first packet: constant flows then emit (and
         // mostly deliver) in memory order, which the processor prefetches, instead of jumping
         // across 100,000 flows. Slots map back to the file's order in the report.
-        let mut order: Vec<usize> = (0..scenario.traffic.len()).collect();
-        order.sort_by_key(|&i| (scenario.traffic[i].start, i));
+        // (start, index) pairs are distinct: an unstable sort gives the stable order.
+        let mut order: Vec<(Nanos, u32)> = scenario
+            .traffic
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, i as u32))
+            .collect();
+        order.sort_unstable();
         let mut slot_of_flow = vec![0; order.len()];
-        let mut sources = Vec::with_capacity(order.len());
-        let endpoints = EndpointIndex::new(scenario);
-        let mut scratch = Vec::new();
-        for (slot, &i) in order.iter().enumerate() {
-            sources.push(Source::new(
-                network.scenario(),
-                i,
-                &scenario.traffic[i],
-                &endpoints,
-                &mut scratch,
-            ));
-            slot_of_flow[i] = slot as u32;
+        for (slot, &(_, i)) in order.iter().enumerate() {
+            slot_of_flow[i as usize] = slot as u32;
         }
+        let endpoints = EndpointIndex::new(scenario);
+        let sources = build_sources(network.scenario(), &order, &endpoints);
         // First packets, in time order (constant flows enter their FIFO sorted).
         let mut first: Vec<(Nanos, u32)> = sources
             .iter()
@@ -232,6 +230,50 @@ impl Prepared {
     pub fn scenario(&self) -> &Scenario {
         self.network.scenario()
     }
+}
+
+/// Flows at or above which sources are built on all cores.
+const PARALLEL_SOURCES: usize = 1 << 16;
+
+/// The source of each flow in `order` (slot order): independent of one another, so a large
+/// scenario's are built on all cores, each thread a contiguous run of slots, joined in order.
+fn build_sources(sc: &Scenario, order: &[(Nanos, u32)], endpoints: &EndpointIndex) -> Vec<Source> {
+    let build = |part: &[(Nanos, u32)], into: &mut Vec<Source>| {
+        let mut scratch = Vec::new();
+        into.extend(part.iter().map(|&(_, i)| {
+            let i = i as usize;
+            Source::new(sc, i, &sc.traffic[i], endpoints, &mut scratch)
+        }));
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut sources = Vec::with_capacity(order.len());
+    if workers == 1 || order.len() < PARALLEL_SOURCES {
+        build(order, &mut sources);
+        return sources;
+    }
+    let per = order.len().div_ceil(workers);
+    let (mine, rest) = order.split_at(per);
+    let others: Vec<Vec<Source>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rest
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut v = Vec::with_capacity(part.len());
+                    build(part, &mut v);
+                    v
+                })
+            })
+            .collect();
+        build(mine, &mut sources);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for v in others {
+        sources.extend(v);
+    }
+    sources
 }
 
 impl<'c> Engine<'c> {
