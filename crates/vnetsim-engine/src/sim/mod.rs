@@ -238,6 +238,22 @@ const PARALLEL_SOURCES: usize = 1 << 16;
 /// The source of each flow in `order` (slot order): independent of one another, so a large
 /// scenario's are built on all cores, each thread a contiguous run of slots, joined in order.
 fn build_sources(sc: &Scenario, order: &[(Nanos, u32)], endpoints: &EndpointIndex) -> Vec<Source> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if order.len() < PARALLEL_SOURCES {
+        1
+    } else {
+        workers
+    };
+    build_sources_on(sc, order, endpoints, workers)
+}
+
+/// [`build_sources`] on `workers` threads.
+fn build_sources_on(
+    sc: &Scenario,
+    order: &[(Nanos, u32)],
+    endpoints: &EndpointIndex,
+    workers: usize,
+) -> Vec<Source> {
     let build = |part: &[(Nanos, u32)], into: &mut Vec<Source>| {
         let mut scratch = Vec::new();
         into.extend(part.iter().map(|&(_, i)| {
@@ -245,9 +261,8 @@ fn build_sources(sc: &Scenario, order: &[(Nanos, u32)], endpoints: &EndpointInde
             Source::new(sc, i, &sc.traffic[i], endpoints, &mut scratch)
         }));
     };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut sources = Vec::with_capacity(order.len());
-    if workers == 1 || order.len() < PARALLEL_SOURCES {
+    if workers <= 1 || order.is_empty() {
         build(order, &mut sources);
         return sources;
     }
@@ -747,4 +762,37 @@ pub fn replay(scenario: &Scenario) -> Report {
 /// Whether an endpoint is a VM (its packets are shaped by the VM's size).
 pub fn is_vm(endpoint: Endpoint) -> bool {
     matches!(endpoint, Endpoint::Vm(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sources built on several threads are the ones one thread builds, in the same slots.
+    #[test]
+    fn sources_built_on_several_threads_equal_one_threads() {
+        let text = vnetsim_scenario::generate::HubSpoke {
+            spokes: 5,
+            vms_per_spoke: 20,
+            flows: 1_001,
+            ..Default::default()
+        }
+        .to_yaml()
+        .unwrap();
+        let sc = vnetsim_scenario::load_str(&text, "g.yaml").unwrap();
+        let mut order: Vec<(Nanos, u32)> = sc
+            .traffic
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, i as u32))
+            .collect();
+        order.sort_unstable();
+        let endpoints = EndpointIndex::new(&sc);
+        let one = format!("{:?}", build_sources_on(&sc, &order, &endpoints, 1));
+        for workers in [2, 3, 7] {
+            let many = format!("{:?}", build_sources_on(&sc, &order, &endpoints, workers));
+            assert!(one == many, "{workers} workers");
+        }
+        assert!(build_sources_on(&sc, &[], &endpoints, 3).is_empty());
+    }
 }
