@@ -131,11 +131,8 @@ impl PySim {
 
 /// The NICs `vm` names: every NIC of a VM, or one NIC written `vm/nic` or by its name.
 fn nics_of(py: Python<'_>, scenario: &Scenario, vm: &str) -> PyResult<Vec<NicId>> {
-    if let Some(id) = scenario.vm_by_name(vm) {
-        return Ok(scenario.vms[id.index()].nics.clone());
-    }
-    if let Some(nic) = scenario.nic_by_path(vm) {
-        return Ok(vec![nic]);
+    if let Some(nics) = scenario.nics_named(vm) {
+        return Ok(nics);
     }
     let hint = scenario
         .nearest_vm_name(vm)

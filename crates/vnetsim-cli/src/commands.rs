@@ -170,11 +170,8 @@ fn load_vm(
 }
 
 fn nics_or_exit(scenario: &Scenario, vm: &str) -> Result<Vec<vnetsim_scenario::NicId>, u8> {
-    if let Some(id) = scenario.vm_by_name(vm) {
-        return Ok(scenario.vms[id.index()].nics.clone());
-    }
-    if let Some(nic) = scenario.nic_by_path(vm) {
-        return Ok(vec![nic]);
+    if let Some(nics) = scenario.nics_named(vm) {
+        return Ok(nics);
     }
     let hint = scenario
         .nearest_vm_name(vm)

@@ -134,6 +134,15 @@ impl Scenario {
         self.nic_by_name(name)
     }
 
+    /// The NICs `name` names: every NIC of a VM, or one NIC written `vm/nic` or by its own
+    /// name (what `routes --vm` and `rules --vm` list).
+    pub fn nics_named(&self, name: &str) -> Option<Vec<NicId>> {
+        if let Some(id) = self.vm_by_name(name) {
+            return Some(self.vms[id.index()].nics.clone());
+        }
+        self.nic_by_path(name).map(|nic| vec![nic])
+    }
+
     /// The application security group with this name.
     pub fn asg_by_name(&self, name: &str) -> Option<AsgId> {
         self.application_security_groups

@@ -196,14 +196,7 @@ impl Prepared {
         // Flows are stored in the order of their first packet: constant flows then emit (and
         // mostly deliver) in memory order, which the processor prefetches, instead of jumping
         // across 100,000 flows. Slots map back to the file's order in the report.
-        // (start, index) pairs are distinct: an unstable sort gives the stable order.
-        let mut order: Vec<(Nanos, u32)> = scenario
-            .traffic
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.start, i as u32))
-            .collect();
-        order.sort_unstable();
+        let order = flow_order(scenario);
         let mut slot_of_flow = vec![0; order.len()];
         for (slot, &(_, i)) in order.iter().enumerate() {
             slot_of_flow[i as usize] = slot as u32;
@@ -230,6 +223,19 @@ impl Prepared {
     pub fn scenario(&self) -> &Scenario {
         self.network.scenario()
     }
+}
+
+/// Each flow's (start, index in the file), in the order of its first packet: the slots.
+fn flow_order(scenario: &Scenario) -> Vec<(Nanos, u32)> {
+    let mut order: Vec<(Nanos, u32)> = scenario
+        .traffic
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.start, i as u32))
+        .collect();
+    // The pairs are distinct: an unstable sort gives the stable order.
+    order.sort_unstable();
+    order
 }
 
 /// Flows at or above which sources are built on all cores.
@@ -780,13 +786,7 @@ mod tests {
         .to_yaml()
         .unwrap();
         let sc = vnetsim_scenario::load_str(&text, "g.yaml").unwrap();
-        let mut order: Vec<(Nanos, u32)> = sc
-            .traffic
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.start, i as u32))
-            .collect();
-        order.sort_unstable();
+        let order = flow_order(&sc);
         let endpoints = EndpointIndex::new(&sc);
         let one = format!("{:?}", build_sources_on(&sc, &order, &endpoints, 1));
         for workers in [2, 3, 7] {
