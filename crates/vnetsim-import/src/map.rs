@@ -2,7 +2,8 @@
 //!
 //! What it is for: [`to_scenario`] turns the resources vnetsim models (virtual networks with
 //! their subnets and peerings, NSGs with their rules, route tables with their routes,
-//! application security groups, network interfaces, virtual machines, public IPs, Azure
+//! application security groups, network interfaces, virtual machines, virtual machine scale
+//! sets (as `scale_sets`), public IPs, Azure
 //! Firewalls with firewall policies and IP groups, virtual and local network gateways and their
 //! connections, load balancers, private endpoints) into
 //! a scenario document with `azure: { era: current }`, every name taken from the resources.
@@ -81,6 +82,7 @@ const ROUTE_TABLE: &str = "Microsoft.Network/routeTables";
 const ROUTE: &str = "Microsoft.Network/routeTables/routes";
 const NIC: &str = "Microsoft.Network/networkInterfaces";
 const VM: &str = "Microsoft.Compute/virtualMachines";
+const SCALE_SET: &str = "Microsoft.Compute/virtualMachineScaleSets";
 const PUBLIC_IP: &str = "Microsoft.Network/publicIPAddresses";
 const ASG: &str = "Microsoft.Network/applicationSecurityGroups";
 
@@ -95,7 +97,8 @@ const CONNECTION: &str = "Microsoft.Network/connections";
 const LOAD_BALANCER: &str = "Microsoft.Network/loadBalancers";
 const PRIVATE_ENDPOINT: &str = "Microsoft.Network/privateEndpoints";
 
-const MAPPED: [&str; 20] = [
+const MAPPED: [&str; 21] = [
+    SCALE_SET,
     VNET,
     SUBNET,
     PEERING,
@@ -147,6 +150,113 @@ fn ref_name(obj: &Value, key: &str) -> Option<String> {
 
 fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Virtual machine scale sets (Uniform): capacity and size from `sku`, the subnet, NSG, IP
+/// forwarding and application security groups of the primary NIC configuration's primary IP
+/// configuration; the loader names the instances `<name>_<i>` and gives them the subnet's next
+/// free addresses, as Azure does.
+fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
+    let mut out = Vec::new();
+    for s in list {
+        let sku = get(&s.body, "sku");
+        let capacity = sku
+            .and_then(|k| get(k, "capacity"))
+            .and_then(|c| c.as_u64().or_else(|| c.as_str()?.trim().parse().ok()))
+            .unwrap_or(0);
+        let declared = sku
+            .and_then(|k| get(k, "name"))
+            .and_then(Value::as_str)
+            .unwrap_or("Standard_D2s_v3");
+        if prop_str(&s.body, "orchestrationMode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("flexible"))
+        {
+            warnings.push(format!(
+                "scale set {}: Flexible orchestration; its instances are imported with Uniform's names (`{}_<i>`)",
+                s.name, s.name
+            ));
+        }
+        let configs = prop(&s.body, "virtualMachineProfile")
+            .and_then(|p| get(p, "networkProfile"))
+            .map(|p| prop_array(p, "networkInterfaceConfigurations"))
+            .unwrap_or(&[]);
+        let Some(nic) = configs
+            .iter()
+            .find(|c| prop_bool(c, "primary") == Some(true))
+            .or_else(|| configs.first())
+        else {
+            warnings.push(format!(
+                "scale set {}: no network interface configuration, left out",
+                s.name
+            ));
+            continue;
+        };
+        if configs.len() > 1 {
+            warnings.push(format!(
+                "scale set {}: {} network interface configurations, only the primary one is imported",
+                s.name,
+                configs.len()
+            ));
+        }
+        let ips = prop_array(nic, "ipConfigurations");
+        let Some(ipc) = ips
+            .iter()
+            .find(|c| prop_bool(c, "primary") == Some(true))
+            .or_else(|| ips.first())
+        else {
+            warnings.push(format!(
+                "scale set {}: no IP configuration, left out",
+                s.name
+            ));
+            continue;
+        };
+        let Some(subnet) = ref_name(ipc, "subnet") else {
+            warnings.push(format!(
+                "scale set {}: its IP configuration names no subnet, left out",
+                s.name
+            ));
+            continue;
+        };
+        let size = catalog_size(declared);
+        if !size.eq_ignore_ascii_case(declared) {
+            warnings.push(format!(
+                "scale set {}: size {declared} is not in vnetsim's size catalog; {size} stands for it",
+                s.name
+            ));
+        }
+        if !prop_array(ipc, "loadBalancerBackendAddressPools").is_empty() {
+            warnings.push(format!(
+                "scale set {}: its load balancer backend pools are not imported (name the instances `{}_<i>` in the pool)",
+                s.name, s.name
+            ));
+        }
+        let mut node = Node::map();
+        node.set("name", s.name.as_str())
+            .set("size", size)
+            .set("instances", i64::try_from(capacity).unwrap_or(i64::MAX));
+        // ARM's default for a Uniform scale set is a single placement group.
+        if prop_bool(&s.body, "singlePlacementGroup") == Some(false) {
+            node.set("single_placement_group", false);
+        }
+        node.set("subnet", subnet.as_str());
+        if let Some(g) = ref_name(nic, "networkSecurityGroup") {
+            node.set("nsg", last(&g));
+        }
+        if prop_bool(nic, "enableIPForwarding") == Some(true) {
+            node.set("ip_forwarding", true).set("forwarding", true);
+        }
+        let groups: Vec<Node> = prop_array(ipc, "applicationSecurityGroups")
+            .iter()
+            .filter_map(|a| get(a, "id")?.as_str())
+            .filter_map(crate::resource::parse_id)
+            .map(|(_, n)| Node::from(last(&n)))
+            .collect();
+        if !groups.is_empty() {
+            node.set("application_security_groups", groups);
+        }
+        out.push(node);
+    }
+    out
 }
 
 /// The first source or destination of an NSG rule that is a service tag the scenario does
@@ -735,6 +845,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         vn.set("nics", vm_nics);
         vms.push(vn);
     }
+    let scale_sets = scale_sets(&list(SCALE_SET), &mut warnings);
     let mut pool_members: HashMap<String, Vec<String>> = HashMap::new();
     for (pool, nic) in pool_candidates {
         if attached.contains(&nic.to_ascii_lowercase()) {
@@ -1167,6 +1278,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         ("nsgs", nsgs),
         ("route_tables", tables),
         ("vms", vms),
+        ("scale_sets", scale_sets),
         ("peerings", peerings),
         ("on_premises", sites),
         ("connections", connections),

@@ -52,3 +52,36 @@ fn set_overrides_change_the_imported_network() {
         sql.detail()
     );
 }
+
+/// A virtual machine scale set imports as a scale set: `sku.capacity` instances named
+/// `<scale set>_<i>` at the subnet's next free addresses, with the NIC configuration's NSG
+/// [VMSSPG].
+#[test]
+fn vmsspg_a_scale_set_imports_with_its_capacity_subnet_and_nsg() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arm-vmss/azuredeploy.json");
+    let import = arm::import_template(&path, None, &["instanceCount=4".into()], "arm-vmss")
+        .expect("imports");
+    assert!(import.unmodelled.is_empty(), "{:?}", import.unmodelled);
+    let text = yaml::write(&import.header("test"), &import.scenario);
+    let sim = Sim::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let sc = sim.scenario();
+    let names: Vec<&str> = sc.vms.iter().map(|v| &*v.name).collect();
+    assert_eq!(
+        names,
+        ["jump", "web_0", "web_1", "web_2", "web_3"],
+        "{text}"
+    );
+    let web3 = &sc.vms[sc.vm_by_name("web_3").unwrap().index()];
+    assert_eq!(
+        sc.nics[web3.nics[0].index()].ip,
+        std::net::Ipv4Addr::new(10, 0, 1, 7)
+    );
+    assert!(sim.probe("jump", "web_2").tcp(80).send().is_delivered());
+    let ssh = sim.probe("jump", "web_2").tcp(22).send();
+    assert_eq!(
+        ssh.reason(),
+        Some(DropReason::NsgDenied),
+        "{}",
+        ssh.detail()
+    );
+}
