@@ -133,7 +133,21 @@ def test_a_ray_sweep_of_200_seeds_equals_the_local_one(ray_local, cli, scenarios
     on_ray = vnetsim.sweep(path, range(200), executor="ray")
     assert on_ray.json == local.json
     assert on_ray.json == cli_sweep(cli, path, "0..200", tmp_path)
+    with pytest.raises(vnetsim.ScenarioError):
+        vnetsim.sweep("name: x\nvnets: 3\n", range(2), executor="ray")
+    with pytest.raises(ValueError, match="jobs"):
+        vnetsim.sweep(path, range(2), executor="ray", jobs=2)
     # More shards than CPUs, and than seeds: empty shards merge too.
     assert vnetsim.sweep(path, [7, 1, 4], executor="ray", shards=5).json == (
         vnetsim.sweep(path, [7, 1, 4]).json
     )
+
+
+def test_a_scenario_file_is_shipped_as_its_bytes(scenarios, tmp_path):
+    from vnetsim._sweep import _scenario_text
+
+    crlf = tmp_path / "crlf.yaml"
+    crlf.write_bytes((scenarios / SCENARIO).read_bytes().replace(b"\n", b"\r\n"))
+    text, source = _scenario_text(crlf)
+    assert text.encode() == crlf.read_bytes()
+    assert source == str(crlf)

@@ -90,7 +90,8 @@ def _scenario_text(scenario: Any) -> "tuple[str, str]":
     path = os.fspath(scenario)
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such scenario file", path)
-    with open(path, encoding="utf-8") as f:
+    # newline="": the bytes as they are, so a part's scenario hash is the command line's.
+    with open(path, encoding="utf-8", newline="") as f:
         return f.read(), path
 
 
@@ -144,8 +145,8 @@ def sweep(
     in this process on ``jobs`` threads (default: every core). ``executor="ray"`` needs a Ray
     instance (``ray.init`` is called with no arguments when none is connected): the scenario
     text goes to the object store once (``ray.put``), one task replays each of ``shards``
-    shards (default: the CPUs Ray reports, at most the number of seeds), and the parts are
-    merged here. A sweep over 10,000,000,000 packets is refused (``ValueError``) unless
+    shards (default: the CPUs Ray reports, at most the number of seeds) on the CPUs Ray gives
+    it, and the parts are merged here. A sweep over 10,000,000,000 packets is refused (``ValueError``) unless
     ``force``."""
     text, source = _scenario_text(scenario)
     seeds_text, n = _seeds_text(seeds)
@@ -157,7 +158,11 @@ def sweep(
         return SweepReport(_native.sweep(text, source, seeds_text, jobs, bool(force)))
     if executor != "ray":
         raise ValueError(f'executor {executor!r}: expected "local" or "ray"')
+    if jobs is not None:
+        raise ValueError('jobs: only for executor="local"; a Ray task uses the CPUs Ray gives it')
     ray = _import_ray()
+    # Load once here, so a broken scenario raises its ScenarioError before any task starts.
+    _native.Sim.from_yaml(text, source)
     if not ray.is_initialized():
         ray.init()
     if shards is None:
