@@ -2,14 +2,17 @@
 //!
 //! What it is for: exposing the harness API (`vnetsim::Sim`), the effective route and rule
 //! listings, the reachability matrix, replays and the ARM template importer to Python through
-//! PyO3. Every answer crosses as the same JSON the command line prints (`vnetsim explain
-//! --format json`, `routes`, `rules`, `matrix`, `run --report`) or as plain values; the Python
+//! PyO3, and sweeps (`sweep`: whole, by shard, and the merge of parts). Every answer crosses
+//! as the same JSON the command line prints (`vnetsim explain --format json`, `routes`,
+//! `rules`, `matrix`, `run --report`, `sweep`, `merge`) or as plain values; the Python
 //! package (`python/vnetsim/__init__.py`) turns them into verdict objects, lists of dicts with
 //! the Azure CLI's field names, and report dicts. Failures become the Python exceptions of
 //! `vnetsim._errors`, carrying the scenario's diagnostics (file, line, column, rule code).
 //! What it is not: a decision maker (every verdict comes from `vnetsim-dataplane`, every replay
 //! from `vnetsim-engine`) and not the public Python API (that is the `vnetsim` package, whose
 //! names are the stable ones).
+
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -417,6 +420,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySim>()?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(import_arm, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_part, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::merge_parts, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -29,6 +29,8 @@ from ._errors import Diagnostic, NameNotFoundError, ScenarioError, TemplateError
 
 __all__ = [
     "load",
+    "sweep",
+    "SweepReport",
     "import_arm",
     "Scenario",
     "Verdict",
@@ -510,3 +512,6 @@ def import_arm(
             template_path, parameters_path, overrides, name, shown, shown_parameters
         )
     return Scenario(_native.Sim.from_yaml(yaml, f"<import of {shown}>"), yaml=yaml, warnings=warnings)
+
+
+from ._sweep import SweepReport, sweep  # noqa: E402  (uses the names above)

@@ -57,3 +57,20 @@ class Sim:
         self, seed: Optional[int], latency_cdf: bool, force: bool
     ) -> Tuple[str, List[Tuple[str, List[Tuple[float, float]]]]]:
         """(report JSON as ``vnetsim run --report`` writes it, per-flow latency CDFs)."""
+
+def sweep(text: str, source: str, seeds: str, jobs: Optional[int] = None, force: bool = False) -> str:
+    """The report ``vnetsim sweep --report`` writes for the scenario text and seeds."""
+
+def sweep_part(
+    text: str,
+    source: str,
+    seeds: str,
+    index: int,
+    count: int,
+    jobs: Optional[int] = None,
+    force: bool = False,
+) -> str:
+    """The part ``vnetsim sweep --shard index/count --report`` writes."""
+
+def merge_parts(parts: List[str]) -> str:
+    """The report ``vnetsim merge`` writes for the parts' texts."""
