@@ -3,9 +3,12 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use vnetsim_dataplane::Dataplane;
 use vnetsim_dataplane::explain::render_text;
 use vnetsim_dataplane::views::{effective_routes_of_nic, effective_rules_of_nic};
+use vnetsim_scenario::diag::Diagnostic;
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 use crate::Format;
@@ -31,8 +34,73 @@ pub fn load(file: &Path) -> Result<Scenario, u8> {
     })
 }
 
-/// `vnetsim validate FILE`.
-pub fn validate(file: &Path) -> u8 {
+/// The JSON output of `vnetsim validate --format json` (`format: "vnetsim-validate/1"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateOut {
+    /// Always `vnetsim-validate/1`.
+    pub format: String,
+    /// The scenario file as given on the command line.
+    pub file: String,
+    /// Whether the scenario is valid (then `diagnostics` is empty).
+    pub valid: bool,
+    /// Every problem found, sorted by line and column.
+    pub diagnostics: Vec<DiagnosticOut>,
+}
+
+/// One problem found in a scenario file: a loader [`Diagnostic`] as data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosticOut {
+    /// The file name as given to the loader.
+    pub file: String,
+    /// 1-based line (0 when the position is unknown, e.g. an I/O error).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+    /// Field path inside the file, e.g. `vnets[1].address_space[0]` (empty for the whole file).
+    pub path: String,
+    /// Stable rule code, e.g. `peering-address-overlap`.
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for DiagnosticOut {
+    fn from(d: &Diagnostic) -> Self {
+        DiagnosticOut {
+            file: d.file.clone(),
+            line: d.line,
+            column: d.column,
+            path: d.path.clone(),
+            rule: d.rule.to_string(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// `vnetsim validate FILE [--format json]`: exit 0 valid, 2 invalid, in either format.
+pub fn validate(file: &Path, format: Format) -> u8 {
+    if format == Format::Json {
+        let (valid, diagnostics) = match vnetsim_scenario::load_file(file) {
+            Ok(_) => (true, Vec::new()),
+            Err(e) => (
+                false,
+                e.diagnostics.iter().map(DiagnosticOut::from).collect(),
+            ),
+        };
+        let report = ValidateOut {
+            format: "vnetsim-validate/1".to_string(),
+            file: file.display().to_string(),
+            valid,
+            diagnostics,
+        };
+        outln!("{}", to_json(&report));
+        return if valid { OK } else { INVALID };
+    }
     match load(file) {
         Ok(s) => {
             outln!(
@@ -53,6 +121,11 @@ pub fn validate(file: &Path) -> u8 {
         }
         Err(code) => code,
     }
+}
+
+/// Pretty JSON of an output type whose serialization cannot fail (plain structs, string keys).
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("serializes")
 }
 
 fn parse_protocol(text: &str) -> Option<Protocol> {

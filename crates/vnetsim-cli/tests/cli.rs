@@ -87,6 +87,68 @@ fn validate_refuses_overlapping_peered_vnets_with_file_line_and_rule() {
 }
 
 #[test]
+fn validate_json_of_a_valid_file_is_tagged_and_has_no_diagnostics() {
+    let file = scenario("gateway-transit.yaml");
+    let out = vnetsim()
+        .args(["validate", "--format", "json"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let json = json_of(&out.stdout);
+    assert_eq!(json["format"], "vnetsim-validate/1");
+    assert_eq!(json["file"], file.display().to_string());
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["diagnostics"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn validate_json_lists_every_problem_as_data_and_exits_2() {
+    let file = write_temp(
+        "name: two-problems\n\
+         vnets:\n\
+         \x20 - { name: a, address_space: [10.0.0.0/16], subnets: [] }\n\
+         \x20 - { name: b, address_space: [10.0.0.0/16], subnets: [] }\n\
+         peerings:\n\
+         \x20 - { name: a-to-b, from: a, to: b }\n\
+         \x20 - { name: b-to-x, from: b, to: x }\n",
+    );
+    let out = vnetsim()
+        .args(["validate", "--format", "json"])
+        .arg(file.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let json = json_of(&out.stdout);
+    assert_eq!(json["format"], "vnetsim-validate/1");
+    assert_eq!(json["valid"], false);
+    let diagnostics = json["diagnostics"].as_array().expect("an array");
+    assert_eq!(diagnostics.len(), 2, "{json:#}");
+    let shown = file.path().display().to_string();
+    let rules: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["rule"].as_str().expect("a rule code"))
+        .collect();
+    assert_eq!(rules, ["peering-address-overlap", "unknown-vnet"]);
+    for (d, (line, path)) in diagnostics
+        .iter()
+        .zip([(6, "peerings[0].to"), (7, "peerings[1].to")])
+    {
+        assert_eq!(d["file"], shown.as_str());
+        assert_eq!(d["line"], line, "{d:#}");
+        assert!(d["column"].as_u64().is_some_and(|c| c > 0), "{d:#}");
+        assert_eq!(d["path"], path);
+        assert!(!d["message"].as_str().unwrap_or("").is_empty(), "{d:#}");
+        assert!(d.get("help").is_some(), "{d:#}");
+    }
+    assert!(
+        diagnostics[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`x`"))
+    );
+}
+
+#[test]
 fn a_failed_expectation_exits_1_and_says_why() {
     let text = std::fs::read_to_string(scenario("one-sided-peering.yaml")).unwrap();
     let broken = text.replacen(
