@@ -123,6 +123,28 @@ pub fn validate(file: &Path, format: Format) -> u8 {
     }
 }
 
+/// The `format` tag of `vnetsim explain --format json`.
+pub const EXPLAIN_FORMAT: &str = "vnetsim-explain/1";
+/// The `format` tag of `vnetsim routes --format json`.
+pub const ROUTES_FORMAT: &str = "vnetsim-routes/1";
+/// The `format` tag of `vnetsim rules --format json`.
+pub const RULES_FORMAT: &str = "vnetsim-rules/1";
+
+/// An output object with its `format` tag first, then the fields of `body` as they are.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    format: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// The JSON of `routes` and `rules`: the tag, then one object per NIC.
+#[derive(Serialize)]
+struct Nics<'a, T: Serialize> {
+    format: &'static str,
+    nics: &'a [T],
+}
+
 /// Pretty JSON of an output type whose serialization cannot fail (plain structs, string keys).
 fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).expect("serializes")
@@ -223,7 +245,10 @@ pub fn explain(
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(explanation).expect("serializes")
+            to_json(&Tagged {
+                format: EXPLAIN_FORMAT,
+                body: explanation,
+            })
         ),
         Format::Text => out!("{}", render_text(explanation)),
     }
@@ -273,7 +298,10 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&nics).expect("serializes")
+            to_json(&Nics {
+                format: ROUTES_FORMAT,
+                nics: &nics,
+            })
         ),
         Format::Text => {
             for nic in &nics {
@@ -346,7 +374,10 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&nics).expect("serializes")
+            to_json(&Nics {
+                format: RULES_FORMAT,
+                nics: &nics,
+            })
         ),
         Format::Text => {
             for nic in &nics {

@@ -267,6 +267,7 @@ fn bench_reports_packets_per_wall_second() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let b = json_of(&out.stdout);
+    assert_eq!(b["format"], "vnetsim-bench/1");
     assert!(b["simulated_packets"].as_u64().unwrap() > 30_000);
     assert!(b["wall_seconds"].as_f64().unwrap() > 0.0);
     assert!(b["packets_per_wall_second"].as_f64().unwrap() > 0.0);
@@ -394,7 +395,9 @@ fn service_tags_2021_rules_list_the_virtual_network_tag_as_azure_does() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     assert_eq!(
         nics[0]["virtual_network_tag"],
         serde_json::json!([
@@ -410,7 +413,9 @@ fn service_tags_2021_rules_list_the_virtual_network_tag_as_azure_does() {
         .args(["--vm", "web1", "--format", "json"])
         .output()
         .expect("runs");
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     assert_eq!(
         nics[0]["virtual_network_tag"],
         serde_json::json!(["10.1.0.0/16", "10.0.0.0/16"])
@@ -488,7 +493,9 @@ fn routes_always_show_prefix_and_next_hop_ip() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-routes/1");
+    let nics = &doc["nics"];
     let routes = nics[0]["routes"].as_array().unwrap();
     let gw = routes
         .iter()
@@ -525,7 +532,9 @@ fn rules_list_both_levels_in_evaluation_order() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     let groups = nics[0]["groups"].as_array().unwrap();
     let order: Vec<(String, String)> = groups
         .iter()
@@ -738,16 +747,16 @@ fn multinic_routes_rules_and_explain_take_a_nic() {
         );
         json_of(&out.stdout)
     };
-    let all = json(&["routes", "--vm", "app1"]);
+    let all = json(&["routes", "--vm", "app1"])["nics"].clone();
     assert_eq!(all.as_array().unwrap().len(), 2);
     for name in ["app1/app1-mgmt", "app1-mgmt"] {
-        let one = json(&["routes", "--vm", name]);
+        let one = json(&["routes", "--vm", name])["nics"].clone();
         assert_eq!(one.as_array().unwrap().len(), 1);
         assert_eq!(one[0]["nic"], "app1-mgmt");
         assert_eq!(one[0]["route_table"], "mgmt-rt");
         assert_eq!(one[0], all[1]);
     }
-    let rules = json(&["rules", "--vm", "app1/app1-mgmt"]);
+    let rules = json(&["rules", "--vm", "app1/app1-mgmt"])["nics"].clone();
     assert_eq!(rules[0]["groups"][0]["nsg"], "mgmt");
     let e = json(&[
         "explain",
@@ -782,7 +791,9 @@ fn asg20_rules_and_explain_name_the_groups() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     let rule = nics[0]["groups"][0]["rules"]
         .as_array()
         .unwrap()
