@@ -39,6 +39,7 @@ pub fn load(file: &Path) -> Result<Scenario, u8> {
 #[serde(deny_unknown_fields)]
 pub struct ValidateOut {
     /// Always `vnetsim-validate/1`.
+    #[schemars(extend("const" = "vnetsim-validate/1"))]
     pub format: String,
     /// The scenario file as given on the command line.
     pub file: String,
@@ -130,19 +131,66 @@ pub const ROUTES_FORMAT: &str = "vnetsim-routes/1";
 /// The `format` tag of `vnetsim rules --format json`.
 pub const RULES_FORMAT: &str = "vnetsim-rules/1";
 
-/// An output object with its `format` tag first, then the fields of `body` as they are.
-#[derive(Serialize)]
-struct Tagged<'a, T: Serialize> {
-    format: &'static str,
+/// The JSON output of `vnetsim explain --format json`: the tag, then the explanation's fields.
+#[derive(Serialize, JsonSchema)]
+pub struct ExplainOut<'a> {
+    /// Always `vnetsim-explain/1`.
+    #[schemars(extend("const" = "vnetsim-explain/1"))]
+    pub format: &'static str,
+    /// The probe's explanation, its fields at this level.
     #[serde(flatten)]
-    body: &'a T,
+    pub explanation: &'a vnetsim_dataplane::explain::Explanation,
 }
 
-/// The JSON of `routes` and `rules`: the tag, then one object per NIC.
-#[derive(Serialize)]
-struct Nics<'a, T: Serialize> {
-    format: &'static str,
-    nics: &'a [T],
+/// The JSON output of `vnetsim routes --format json`.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesOut<'a> {
+    /// Always `vnetsim-routes/1`.
+    #[schemars(extend("const" = "vnetsim-routes/1"))]
+    pub format: &'static str,
+    /// The effective routes of each NIC named, in the VM's order.
+    pub nics: &'a [vnetsim_dataplane::views::NicRoutes],
+}
+
+/// The JSON output of `vnetsim rules --format json`.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesOut<'a> {
+    /// Always `vnetsim-rules/1`.
+    #[schemars(extend("const" = "vnetsim-rules/1"))]
+    pub format: &'static str,
+    /// The effective security rules of each NIC named, in the VM's order.
+    pub nics: &'a [vnetsim_dataplane::views::NicRules],
+}
+
+/// The JSON Schemas of the tagged outputs this module and `bench` print, by the file name
+/// they are checked in under in `docs/`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let value = |s: schemars::Schema| serde_json::to_value(s).expect("schema serializes");
+    vec![
+        (
+            "validate.schema.json",
+            value(schemars::schema_for!(ValidateOut)),
+        ),
+        (
+            "explain.schema.json",
+            value(schemars::schema_for!(ExplainOut<'static>)),
+        ),
+        (
+            "routes.schema.json",
+            value(schemars::schema_for!(RoutesOut<'static>)),
+        ),
+        (
+            "rules.schema.json",
+            value(schemars::schema_for!(RulesOut<'static>)),
+        ),
+        (
+            "bench.schema.json",
+            value(schemars::schema_for!(crate::replay::BenchOut)),
+        ),
+    ]
 }
 
 /// Pretty JSON of an output type whose serialization cannot fail (plain structs, string keys).
@@ -245,9 +293,9 @@ pub fn explain(
     match format {
         Format::Json => outln!(
             "{}",
-            to_json(&Tagged {
+            to_json(&ExplainOut {
                 format: EXPLAIN_FORMAT,
-                body: explanation,
+                explanation,
             })
         ),
         Format::Text => out!("{}", render_text(explanation)),
@@ -298,7 +346,7 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            to_json(&Nics {
+            to_json(&RoutesOut {
                 format: ROUTES_FORMAT,
                 nics: &nics,
             })
@@ -374,7 +422,7 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            to_json(&Nics {
+            to_json(&RulesOut {
                 format: RULES_FORMAT,
                 nics: &nics,
             })
@@ -430,4 +478,26 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
         }
     }
     OK
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every checked-in `docs/*.schema.json` of these outputs is the schema of its type;
+    /// `UPDATE_SCHEMA=1` rewrites them.
+    #[test]
+    fn checked_in_output_schemas_are_current() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+        for (name, schema) in super::json_schemas() {
+            let path = docs.join(name);
+            let text = serde_json::to_string_pretty(&schema).expect("serializes") + "\n";
+            if std::env::var_os("UPDATE_SCHEMA").is_some() {
+                std::fs::write(&path, &text).expect("write schema");
+            }
+            let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                checked_in == text,
+                "docs/{name} is out of date; run with UPDATE_SCHEMA=1 to rewrite it"
+            );
+        }
+    }
 }

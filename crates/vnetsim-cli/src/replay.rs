@@ -254,6 +254,7 @@ fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
 #[serde(deny_unknown_fields)]
 pub struct BenchOut {
     /// Always `vnetsim-bench/1`.
+    #[schemars(extend("const" = "vnetsim-bench/1"))]
     pub format: String,
     /// The scenario's name.
     pub scenario: String,
