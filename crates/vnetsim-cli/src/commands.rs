@@ -164,7 +164,7 @@ pub struct RulesOut<'a> {
     pub nics: &'a [vnetsim_dataplane::views::NicRules],
 }
 
-/// The JSON Schemas of the tagged outputs this module and `bench` print, by the file name
+/// The JSON Schemas of the tagged outputs this module, `bench` and `diff` print, by the file name
 /// they are checked in under in `docs/`.
 #[cfg_attr(not(test), allow(dead_code))]
 pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
@@ -189,6 +189,10 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "bench.schema.json",
             value(schemars::schema_for!(crate::replay::BenchOut)),
+        ),
+        (
+            "diff.schema.json",
+            value(schemars::schema_for!(crate::diff::DiffReport)),
         ),
     ]
 }

@@ -164,3 +164,57 @@ fn matrix_output_matches_its_schema() {
         ),
     );
 }
+
+#[test]
+fn diff_output_matches_its_schema() {
+    let before = scenario("nsg-blocks-peer.yaml");
+    let text = std::fs::read_to_string(&before).expect("scenario");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let same = output(
+        &[
+            "diff".to_string(),
+            before.display().to_string(),
+            before.display().to_string(),
+            "--format".to_string(),
+            "json".to_string(),
+        ],
+        0,
+    );
+    check("diff.schema.json", "vnetsim-diff/1", &same);
+    // One more VNet and VM (an endpoint on one side only) and a deny rule turned allow (changed
+    // cells): exit 1.
+    let after = dir.path().join("after.yaml");
+    let grown = text.replacen(
+        "vms:\n",
+        "vms:\n  - { name: extra1, size: Standard_D2s_v3, nics: [ { name: extra1-nic, vnet: extra, subnet: s, ip: 10.99.0.4 } ] }\n",
+        1,
+    )
+    .replacen(
+        "vnets:\n",
+        "vnets:\n  - { name: extra, address_space: [10.99.0.0/16], subnets: [ { name: s, prefix: 10.99.0.0/24 } ] }\n",
+        1,
+    )
+    .replacen(
+        "name: deny-app-vnet, priority: 200, direction: inbound, access: deny",
+        "name: deny-app-vnet, priority: 200, direction: inbound, access: allow",
+        1,
+    );
+    assert_ne!(grown, text);
+    std::fs::write(&after, grown).expect("write");
+    let changed = output(
+        &[
+            "diff".to_string(),
+            before.display().to_string(),
+            after.display().to_string(),
+            "--format".to_string(),
+            "json".to_string(),
+        ],
+        1,
+    );
+    assert_eq!(changed["only_after"][0], "extra1", "{changed:#}");
+    assert!(
+        !changed["changed"].as_array().expect("changed").is_empty(),
+        "{changed:#}"
+    );
+    check("diff.schema.json", "vnetsim-diff/1", &changed);
+}
