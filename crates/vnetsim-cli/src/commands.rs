@@ -3,9 +3,12 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use vnetsim_dataplane::Dataplane;
 use vnetsim_dataplane::explain::render_text;
 use vnetsim_dataplane::views::{effective_routes_of_nic, effective_rules_of_nic};
+use vnetsim_scenario::diag::Diagnostic;
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
 use crate::Format;
@@ -31,8 +34,74 @@ pub fn load(file: &Path) -> Result<Scenario, u8> {
     })
 }
 
-/// `vnetsim validate FILE`.
-pub fn validate(file: &Path) -> u8 {
+/// The JSON output of `vnetsim validate --format json` (`format: "vnetsim-validate/1"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateOut {
+    /// Always `vnetsim-validate/1`.
+    #[schemars(extend("const" = "vnetsim-validate/1"))]
+    pub format: String,
+    /// The scenario file as given on the command line.
+    pub file: String,
+    /// Whether the scenario is valid (then `diagnostics` is empty).
+    pub valid: bool,
+    /// Every problem found, sorted by line and column.
+    pub diagnostics: Vec<DiagnosticOut>,
+}
+
+/// One problem found in a scenario file: a loader [`Diagnostic`] as data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosticOut {
+    /// The file name as given to the loader.
+    pub file: String,
+    /// 1-based line (0 when the position is unknown, e.g. an I/O error).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+    /// Field path inside the file, e.g. `vnets[1].address_space[0]` (empty for the whole file).
+    pub path: String,
+    /// Stable rule code, e.g. `peering-address-overlap`.
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for DiagnosticOut {
+    fn from(d: &Diagnostic) -> Self {
+        DiagnosticOut {
+            file: d.file.clone(),
+            line: d.line,
+            column: d.column,
+            path: d.path.clone(),
+            rule: d.rule.to_string(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// `vnetsim validate FILE [--format json]`: exit 0 valid, 2 invalid, in either format.
+pub fn validate(file: &Path, format: Format) -> u8 {
+    if format == Format::Json {
+        let (valid, diagnostics) = match vnetsim_scenario::load_file(file) {
+            Ok(_) => (true, Vec::new()),
+            Err(e) => (
+                false,
+                e.diagnostics.iter().map(DiagnosticOut::from).collect(),
+            ),
+        };
+        let report = ValidateOut {
+            format: "vnetsim-validate/1".to_string(),
+            file: file.display().to_string(),
+            valid,
+            diagnostics,
+        };
+        outln!("{}", to_json(&report));
+        return if valid { OK } else { INVALID };
+    }
     match load(file) {
         Ok(s) => {
             outln!(
@@ -53,6 +122,84 @@ pub fn validate(file: &Path) -> u8 {
         }
         Err(code) => code,
     }
+}
+
+/// The `format` tag of `vnetsim explain --format json`.
+pub const EXPLAIN_FORMAT: &str = "vnetsim-explain/1";
+/// The `format` tag of `vnetsim routes --format json`.
+pub const ROUTES_FORMAT: &str = "vnetsim-routes/1";
+/// The `format` tag of `vnetsim rules --format json`.
+pub const RULES_FORMAT: &str = "vnetsim-rules/1";
+
+/// The JSON output of `vnetsim explain --format json`: the tag, then the explanation's fields.
+#[derive(Serialize, JsonSchema)]
+pub struct ExplainOut<'a> {
+    /// Always `vnetsim-explain/1`.
+    #[schemars(extend("const" = "vnetsim-explain/1"))]
+    pub format: &'static str,
+    /// The probe's explanation, its fields at this level.
+    #[serde(flatten)]
+    pub explanation: &'a vnetsim_dataplane::explain::Explanation,
+}
+
+/// The JSON output of `vnetsim routes --format json`.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesOut<'a> {
+    /// Always `vnetsim-routes/1`.
+    #[schemars(extend("const" = "vnetsim-routes/1"))]
+    pub format: &'static str,
+    /// The effective routes of each NIC named, in the VM's order.
+    pub nics: &'a [vnetsim_dataplane::views::NicRoutes],
+}
+
+/// The JSON output of `vnetsim rules --format json`.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesOut<'a> {
+    /// Always `vnetsim-rules/1`.
+    #[schemars(extend("const" = "vnetsim-rules/1"))]
+    pub format: &'static str,
+    /// The effective security rules of each NIC named, in the VM's order.
+    pub nics: &'a [vnetsim_dataplane::views::NicRules],
+}
+
+/// The JSON Schemas of the tagged outputs this module, `bench` and `diff` print, by the file name
+/// they are checked in under in `docs/`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let value = |s: schemars::Schema| serde_json::to_value(s).expect("schema serializes");
+    vec![
+        (
+            "validate.schema.json",
+            value(schemars::schema_for!(ValidateOut)),
+        ),
+        (
+            "explain.schema.json",
+            value(schemars::schema_for!(ExplainOut<'static>)),
+        ),
+        (
+            "routes.schema.json",
+            value(schemars::schema_for!(RoutesOut<'static>)),
+        ),
+        (
+            "rules.schema.json",
+            value(schemars::schema_for!(RulesOut<'static>)),
+        ),
+        (
+            "bench.schema.json",
+            value(schemars::schema_for!(crate::replay::BenchOut)),
+        ),
+        (
+            "diff.schema.json",
+            value(schemars::schema_for!(crate::diff::DiffReport)),
+        ),
+    ]
+}
+
+/// Pretty JSON of an output type whose serialization cannot fail (plain structs, string keys).
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("serializes")
 }
 
 fn parse_protocol(text: &str) -> Option<Protocol> {
@@ -150,7 +297,10 @@ pub fn explain(
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(explanation).expect("serializes")
+            to_json(&ExplainOut {
+                format: EXPLAIN_FORMAT,
+                explanation,
+            })
         ),
         Format::Text => out!("{}", render_text(explanation)),
     }
@@ -197,7 +347,10 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&nics).expect("serializes")
+            to_json(&RoutesOut {
+                format: ROUTES_FORMAT,
+                nics: &nics,
+            })
         ),
         Format::Text => {
             for nic in &nics {
@@ -270,7 +423,10 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&nics).expect("serializes")
+            to_json(&RulesOut {
+                format: RULES_FORMAT,
+                nics: &nics,
+            })
         ),
         Format::Text => {
             for nic in &nics {
@@ -323,4 +479,26 @@ pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
         }
     }
     OK
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every checked-in `docs/*.schema.json` of these outputs is the schema of its type;
+    /// `UPDATE_SCHEMA=1` rewrites them.
+    #[test]
+    fn checked_in_output_schemas_are_current() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+        for (name, schema) in super::json_schemas() {
+            let path = docs.join(name);
+            let text = serde_json::to_string_pretty(&schema).expect("serializes") + "\n";
+            if std::env::var_os("UPDATE_SCHEMA").is_some() {
+                std::fs::write(&path, &text).expect("write schema");
+            }
+            let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                checked_in == text,
+                "docs/{name} is out of date; run with UPDATE_SCHEMA=1 to rewrite it"
+            );
+        }
+    }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use vnetsim_dataplane::explain::{explain, protocol_name, render_text};
 use vnetsim_dataplane::names::matrix::{Decider, MatrixEndpoint, MatrixEndpoints, MatrixRow};
@@ -54,11 +55,16 @@ pub struct DiffArgs {
 }
 
 /// One side of a changed cell.
-#[derive(Serialize, Debug, PartialEq)]
-struct Side {
+#[derive(Serialize, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Side {
+    /// `delivered` or `dropped`.
     verdict: &'static str,
+    /// The stable drop reason, when dropped.
     reason: Option<&'static str>,
+    /// The NSG rule, firewall rule or route that decided, where one did.
     rule: Option<String>,
+    /// Sender, appliances, firewalls, load balancers and gateways, receiver when delivered.
     path: Vec<String>,
     /// The packet hop by hop, as `vnetsim explain` prints it.
     explanation: Vec<String>,
@@ -93,26 +99,43 @@ fn side(
 }
 
 /// A cell whose verdict, reason, path or rule changed.
-#[derive(Serialize, Debug)]
-struct Change {
+#[derive(Serialize, Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Change {
+    /// Sender name.
     source: String,
+    /// Receiver name.
     destination: String,
+    /// `tcp`, `udp` or `icmp`.
     protocol: &'static str,
+    /// Destination port (none for icmp).
     port: Option<u16>,
+    /// The cell against the network before.
     before: Side,
+    /// The cell against the network after.
     after: Side,
+    /// The `vnetsim explain` command that shows the new side.
     explain: String,
 }
 
-/// The JSON report.
-#[derive(Serialize, Debug)]
-struct DiffReport {
+/// The JSON output of `vnetsim diff --format json` (`format: "vnetsim-diff/1"`).
+#[derive(Serialize, Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiffReport {
+    /// Always `vnetsim-diff/1`.
+    #[schemars(extend("const" = "vnetsim-diff/1"))]
     format: &'static str,
+    /// The file of the network before, as given.
     before: String,
+    /// The file of the network after, as given.
     after: String,
+    /// Cells decided on each side (ordered pairs present on both sides, times ports).
     cells: usize,
+    /// The cells that changed.
     changed: Vec<Change>,
+    /// Endpoints present before only.
     only_before: Vec<String>,
+    /// Endpoints present after only.
     only_after: Vec<String>,
 }
 

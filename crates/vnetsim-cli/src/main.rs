@@ -91,6 +91,9 @@ enum Command {
     Validate {
         /// Scenario file (YAML or JSON).
         file: PathBuf,
+        /// Output format (json: `vnetsim-validate/1`, the diagnostics as data on stdout).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Replay a scenario and check its expectations (exit 0 all hold, 1 some failed, 2 invalid).
     Run {
@@ -279,7 +282,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Validate { file } => commands::validate(&file),
+        Command::Validate { file, format } => commands::validate(&file, format),
         Command::Run {
             file,
             report,

@@ -82,6 +82,7 @@ pub struct MatrixArgs {
 #[serde(deny_unknown_fields)]
 pub struct MatrixReport {
     /// Always `vnetsim-matrix/1`.
+    #[schemars(extend("const" = "vnetsim-matrix/1"))]
     pub format: String,
     /// The scenario's name.
     pub scenario: String,

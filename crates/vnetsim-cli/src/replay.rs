@@ -249,6 +249,29 @@ fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
     OutputFile::write_whole(&dir.join("latency-cdf.svg"), svg.as_bytes()).map_err(|e| e.to_string())
 }
 
+/// The JSON output of `vnetsim bench --format json` (`format: "vnetsim-bench/1"`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchOut {
+    /// Always `vnetsim-bench/1`.
+    #[schemars(extend("const" = "vnetsim-bench/1"))]
+    pub format: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file as given.
+    pub file: String,
+    /// Wall-clock seconds of the replay (engine set-up and event loop, not loading).
+    pub wall_seconds: f64,
+    /// Simulated nanoseconds covered.
+    pub simulated_ns: u64,
+    /// Packets sent in the simulation.
+    pub simulated_packets: u64,
+    /// Events the engine processed.
+    pub events_processed: u64,
+    /// Simulated packets per wall-clock second.
+    pub packets_per_wall_second: f64,
+}
+
 /// `vnetsim bench FILE`: replays the scenario and reports wall-clock speed.
 pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 {
     let (scenario, shown) = match scenario_of(Some(file)) {
@@ -273,15 +296,17 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::json!({
-                "scenario": report.scenario,
-                "file": shown,
-                "wall_seconds": wall,
-                "simulated_ns": report.simulated_ns,
-                "simulated_packets": packets,
-                "events_processed": report.events_processed,
-                "packets_per_wall_second": rate,
+            serde_json::to_string_pretty(&BenchOut {
+                format: "vnetsim-bench/1".to_string(),
+                scenario: report.scenario.clone(),
+                file: shown.clone(),
+                wall_seconds: wall,
+                simulated_ns: report.simulated_ns,
+                simulated_packets: packets,
+                events_processed: report.events_processed,
+                packets_per_wall_second: rate,
             })
+            .expect("serializes")
         ),
         Format::Text => {
             outln!("scenario '{}' ({shown})", report.scenario);

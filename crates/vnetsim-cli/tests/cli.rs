@@ -87,6 +87,68 @@ fn validate_refuses_overlapping_peered_vnets_with_file_line_and_rule() {
 }
 
 #[test]
+fn validate_json_of_a_valid_file_is_tagged_and_has_no_diagnostics() {
+    let file = scenario("gateway-transit.yaml");
+    let out = vnetsim()
+        .args(["validate", "--format", "json"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let json = json_of(&out.stdout);
+    assert_eq!(json["format"], "vnetsim-validate/1");
+    assert_eq!(json["file"], file.display().to_string());
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["diagnostics"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn validate_json_lists_every_problem_as_data_and_exits_2() {
+    let file = write_temp(
+        "name: two-problems\n\
+         vnets:\n\
+         \x20 - { name: a, address_space: [10.0.0.0/16], subnets: [] }\n\
+         \x20 - { name: b, address_space: [10.0.0.0/16], subnets: [] }\n\
+         peerings:\n\
+         \x20 - { name: a-to-b, from: a, to: b }\n\
+         \x20 - { name: b-to-x, from: b, to: x }\n",
+    );
+    let out = vnetsim()
+        .args(["validate", "--format", "json"])
+        .arg(file.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let json = json_of(&out.stdout);
+    assert_eq!(json["format"], "vnetsim-validate/1");
+    assert_eq!(json["valid"], false);
+    let diagnostics = json["diagnostics"].as_array().expect("an array");
+    assert_eq!(diagnostics.len(), 2, "{json:#}");
+    let shown = file.path().display().to_string();
+    let rules: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["rule"].as_str().expect("a rule code"))
+        .collect();
+    assert_eq!(rules, ["peering-address-overlap", "unknown-vnet"]);
+    for (d, (line, path)) in diagnostics
+        .iter()
+        .zip([(6, "peerings[0].to"), (7, "peerings[1].to")])
+    {
+        assert_eq!(d["file"], shown.as_str());
+        assert_eq!(d["line"], line, "{d:#}");
+        assert!(d["column"].as_u64().is_some_and(|c| c > 0), "{d:#}");
+        assert_eq!(d["path"], path);
+        assert!(!d["message"].as_str().unwrap_or("").is_empty(), "{d:#}");
+        assert!(d.get("help").is_some(), "{d:#}");
+    }
+    assert!(
+        diagnostics[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`x`"))
+    );
+}
+
+#[test]
 fn a_failed_expectation_exits_1_and_says_why() {
     let text = std::fs::read_to_string(scenario("one-sided-peering.yaml")).unwrap();
     let broken = text.replacen(
@@ -205,6 +267,7 @@ fn bench_reports_packets_per_wall_second() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let b = json_of(&out.stdout);
+    assert_eq!(b["format"], "vnetsim-bench/1");
     assert!(b["simulated_packets"].as_u64().unwrap() > 30_000);
     assert!(b["wall_seconds"].as_f64().unwrap() > 0.0);
     assert!(b["packets_per_wall_second"].as_f64().unwrap() > 0.0);
@@ -332,7 +395,9 @@ fn service_tags_2021_rules_list_the_virtual_network_tag_as_azure_does() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     assert_eq!(
         nics[0]["virtual_network_tag"],
         serde_json::json!([
@@ -348,7 +413,9 @@ fn service_tags_2021_rules_list_the_virtual_network_tag_as_azure_does() {
         .args(["--vm", "web1", "--format", "json"])
         .output()
         .expect("runs");
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     assert_eq!(
         nics[0]["virtual_network_tag"],
         serde_json::json!(["10.1.0.0/16", "10.0.0.0/16"])
@@ -426,7 +493,9 @@ fn routes_always_show_prefix_and_next_hop_ip() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-routes/1");
+    let nics = &doc["nics"];
     let routes = nics[0]["routes"].as_array().unwrap();
     let gw = routes
         .iter()
@@ -463,7 +532,9 @@ fn rules_list_both_levels_in_evaluation_order() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     let groups = nics[0]["groups"].as_array().unwrap();
     let order: Vec<(String, String)> = groups
         .iter()
@@ -676,16 +747,16 @@ fn multinic_routes_rules_and_explain_take_a_nic() {
         );
         json_of(&out.stdout)
     };
-    let all = json(&["routes", "--vm", "app1"]);
+    let all = json(&["routes", "--vm", "app1"])["nics"].clone();
     assert_eq!(all.as_array().unwrap().len(), 2);
     for name in ["app1/app1-mgmt", "app1-mgmt"] {
-        let one = json(&["routes", "--vm", name]);
+        let one = json(&["routes", "--vm", name])["nics"].clone();
         assert_eq!(one.as_array().unwrap().len(), 1);
         assert_eq!(one[0]["nic"], "app1-mgmt");
         assert_eq!(one[0]["route_table"], "mgmt-rt");
         assert_eq!(one[0], all[1]);
     }
-    let rules = json(&["rules", "--vm", "app1/app1-mgmt"]);
+    let rules = json(&["rules", "--vm", "app1/app1-mgmt"])["nics"].clone();
     assert_eq!(rules[0]["groups"][0]["nsg"], "mgmt");
     let e = json(&[
         "explain",
@@ -720,7 +791,9 @@ fn asg20_rules_and_explain_name_the_groups() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    let nics = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["format"], "vnetsim-rules/1");
+    let nics = &doc["nics"];
     let rule = nics[0]["groups"][0]["rules"]
         .as_array()
         .unwrap()

@@ -22,7 +22,7 @@ use crate::tables::nsg::RuleRef;
 use crate::tables::platform::PlatformEndpoint;
 
 /// A route as shown in a hop.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RouteView {
     /// `vnet/subnet` whose effective routes were used.
     pub subnet: String,
@@ -42,7 +42,7 @@ pub struct RouteView {
 }
 
 /// An NSG rule as shown in a hop.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RuleView {
     /// NSG name.
     pub nsg: String,
@@ -65,7 +65,7 @@ pub struct RuleView {
 }
 
 /// One hop of an explanation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct HopView {
     /// What happened: send, nsg, route, peering, arrive, forward, gateway, endpoint (a private
     /// endpoint reached), deliver, drop.
@@ -86,7 +86,7 @@ pub struct HopView {
 }
 
 /// An Azure Firewall rule as shown in a hop.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FirewallRuleView {
     /// Firewall name.
     pub firewall: String,
@@ -106,7 +106,7 @@ pub struct FirewallRuleView {
 }
 
 /// A whole explanation of one probe.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Explanation {
     /// Sender name.
     pub from: String,

@@ -14,7 +14,7 @@ use crate::forward::Dataplane;
 use crate::tables::nsg::{CompiledNsg, RuleRef};
 
 /// One effective route row.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RouteRow {
     /// Default, VirtualNetworkGateway or User.
     pub source: &'static str,
@@ -37,7 +37,7 @@ pub struct RouteRow {
 }
 
 /// The effective routes of one NIC.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NicRoutes {
     /// NIC name.
     pub nic: String,
@@ -104,7 +104,7 @@ pub fn effective_routes_of_nic(
 }
 
 /// One security rule row.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RuleRow {
     /// Priority.
     pub priority: u16,
@@ -127,7 +127,7 @@ pub struct RuleRow {
 }
 
 /// One NSG applied at one stage of one direction.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RuleGroup {
     /// `Inbound` or `Outbound`.
     pub direction: &'static str,
@@ -142,7 +142,7 @@ pub struct RuleGroup {
 }
 
 /// The effective security rules of one NIC.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NicRules {
     /// NIC name.
     pub nic: String,
