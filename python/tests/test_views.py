@@ -102,7 +102,9 @@ def test_routes_and_rules_are_the_listings_of_the_command_line(hub, cli, scenari
         out = subprocess.run(
             [str(cli), cmd, str(scenarios / "hub-and-spoke.yaml"), "--vm", "nva1", "--format",
              "json"], check=True, capture_output=True, text=True).stdout
-        return json.loads(out)
+        listing = json.loads(out)
+        assert listing["format"] == f"vnetsim-{cmd}/1"
+        return listing["nics"]
     routes = listed("routes")
     assert [r["addressPrefix"] for r in hub.routes("nva1")] == \
         [r["prefix"] for nic in routes for r in nic["routes"]]
