@@ -148,6 +148,24 @@ fn ref_name(obj: &Value, key: &str) -> Option<String> {
     reference(obj, key).map(|(_, n)| n)
 }
 
+/// The configuration marked `primary`, else the first (ARM's NIC and IP configurations).
+fn primary(configs: &[Value]) -> Option<&Value> {
+    configs
+        .iter()
+        .find(|c| prop_bool(c, "primary") == Some(true))
+        .or_else(|| configs.first())
+}
+
+/// The application security groups an IP configuration joins, by name.
+fn security_groups(ip_config: &Value) -> Vec<Node> {
+    prop_array(ip_config, "applicationSecurityGroups")
+        .iter()
+        .filter_map(|a| get(a, "id")?.as_str())
+        .filter_map(crate::resource::parse_id)
+        .map(|(_, n)| Node::from(last(&n)))
+        .collect()
+}
+
 fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -180,11 +198,7 @@ fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
             .and_then(|p| get(p, "networkProfile"))
             .map(|p| prop_array(p, "networkInterfaceConfigurations"))
             .unwrap_or(&[]);
-        let Some(nic) = configs
-            .iter()
-            .find(|c| prop_bool(c, "primary") == Some(true))
-            .or_else(|| configs.first())
-        else {
+        let Some(nic) = primary(configs) else {
             warnings.push(format!(
                 "scale set {}: no network interface configuration, left out",
                 s.name
@@ -199,11 +213,7 @@ fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
             ));
         }
         let ips = prop_array(nic, "ipConfigurations");
-        let Some(ipc) = ips
-            .iter()
-            .find(|c| prop_bool(c, "primary") == Some(true))
-            .or_else(|| ips.first())
-        else {
+        let Some(ipc) = primary(ips) else {
             warnings.push(format!(
                 "scale set {}: no IP configuration, left out",
                 s.name
@@ -245,12 +255,7 @@ fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
         if prop_bool(nic, "enableIPForwarding") == Some(true) {
             node.set("ip_forwarding", true).set("forwarding", true);
         }
-        let groups: Vec<Node> = prop_array(ipc, "applicationSecurityGroups")
-            .iter()
-            .filter_map(|a| get(a, "id")?.as_str())
-            .filter_map(crate::resource::parse_id)
-            .map(|(_, n)| Node::from(last(&n)))
-            .collect();
+        let groups = security_groups(ipc);
         if !groups.is_empty() {
             node.set("application_security_groups", groups);
         }
@@ -661,10 +666,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             continue;
         }
         let configs = prop_array(&n.body, "ipConfigurations");
-        let config = configs
-            .iter()
-            .find(|c| prop_bool(c, "primary") == Some(true))
-            .or_else(|| configs.first());
+        let config = primary(configs);
         let Some(config) = config else {
             warnings.push(format!("NIC {}: no IP configuration, left out", n.name));
             continue;
@@ -712,12 +714,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                 )),
             }
         }
-        let groups: Vec<Node> = prop_array(config, "applicationSecurityGroups")
-            .iter()
-            .filter_map(|a| get(a, "id")?.as_str())
-            .filter_map(crate::resource::parse_id)
-            .map(|(_, n)| Node::from(last(&n)))
-            .collect();
+        let groups = security_groups(config);
         if !groups.is_empty() {
             node.set("application_security_groups", groups);
         }
