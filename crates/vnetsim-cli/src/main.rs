@@ -154,6 +154,10 @@ enum Command {
         /// then a part for `vnetsim merge`.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
+        /// Also sweep over the named variants of the scenario in this file (YAML or JSON; see
+        /// docs/sweep.md): every variant replays every seed.
+        #[arg(long, value_name = "V.yaml")]
+        variants: Option<PathBuf>,
         /// Write the merged JSON report (with --shard: the part) here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
@@ -315,6 +319,7 @@ fn main() -> ExitCode {
             seeds,
             jobs,
             shard,
+            variants,
             report,
             format,
             force,
@@ -323,6 +328,7 @@ fn main() -> ExitCode {
             &seeds,
             jobs,
             shard.as_deref(),
+            variants.as_deref(),
             report.as_deref(),
             format,
             force,
