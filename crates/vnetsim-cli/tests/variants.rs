@@ -26,6 +26,22 @@ fn sweep(extra: &[&str], variants: &Path, report: &Path) -> std::process::Output
         .expect("runs")
 }
 
+/// Asserts `value` is valid against `docs/NAME`, and that the schema refuses it with another
+/// format tag.
+fn valid(name: &str, value: &serde_json::Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "docs/{name}: {errors:?}");
+    let mut other = value.clone();
+    other["format"] = "vnetsim-sweep/1".into();
+    assert!(!v.is_valid(&other), "docs/{name} accepts another format");
+}
+
 #[test]
 fn the_example_variants_sweep_and_shards_merge_into_its_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,6 +91,8 @@ fn the_example_variants_sweep_and_shards_merge_into_its_report() {
         .collect();
     let part = json_of(&std::fs::read(&parts[1]).unwrap());
     assert_eq!(part["format"], "vnetsim-sweep-variants-part/1");
+    valid("sweep-variants-part.schema.json", &part);
+    valid("sweep-variants.schema.json", &report);
     assert_eq!(part["grid"], serde_json::json!({ "start": 2, "end": 5 }));
     let merged = dir.path().join("merged.json");
     let out = vnetsim()

@@ -455,12 +455,113 @@ pub fn sweep_variants(
     ))
 }
 
+/// The merged report of a sweep over variants as one type, for its JSON Schema
+/// (`docs/sweep-variants.schema.json`) and for reading it back; the report itself is written
+/// streaming, by [`GridMerged::write_report`].
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "vnetsim sweep over variants (vnetsim-sweep-variants/1)")]
+pub struct VariantsReportFile {
+    /// Always `vnetsim-sweep-variants/1`.
+    #[schemars(extend("const" = "vnetsim-sweep-variants/1"))]
+    pub format: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seeds every variant replayed, in order.
+    pub seeds: Vec<u64>,
+    /// One row per variant, in the variants file's order: what to read first.
+    pub comparison: Vec<ComparisonRow>,
+    /// Per variant, its edits and per-flow results.
+    pub variants: Vec<VariantReport>,
+    /// Every run, variant by variant and seed by seed within each.
+    pub runs: Vec<SweepRun>,
+    /// Runs with at least one failed expectation, over all variants.
+    pub runs_with_failed_expectations: u64,
+}
+
+/// One variant's row of the comparison.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonRow {
+    /// The variant's name.
+    pub variant: String,
+    /// Its runs (one per seed).
+    pub runs: u64,
+    /// Delivered packets over sent packets, all runs together (`null`: nothing sent).
+    pub delivered_ratio: Option<f64>,
+    /// Packets sent, all runs together.
+    pub sent: u64,
+    /// Packets delivered, all runs together.
+    pub delivered: u64,
+    /// Packets dropped, all runs together.
+    pub dropped: u64,
+    /// Packets still on their way when the runs ended, all runs together.
+    pub in_flight: u64,
+    /// Drops by reason, all runs together.
+    pub drops_by_reason: BTreeMap<String, u64>,
+    /// Min, mean and max over the runs of all flows' throughput added up, in bits per second
+    /// (`null`: no run).
+    pub throughput_bps: Option<SpreadValues>,
+    /// Min, mean and max over the runs of the largest per-flow 99th percentile latency, in ns
+    /// (`null`: no run delivered a packet).
+    pub worst_latency_p99_ns: Option<SpreadValues>,
+    /// Runs with at least one failed expectation.
+    pub runs_with_failed_expectations: u64,
+}
+
+/// One variant in the report.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantReport {
+    /// Its name.
+    pub name: String,
+    /// Its edits in words (`set PATH = VALUE`, `remove PATH`, `add PATH[NAME]`).
+    pub edits: Vec<String>,
+    /// Per flow, in its scenario's traffic order, the spreads over its runs.
+    pub flows: Vec<FlowSpreadValues>,
+    /// Its runs with at least one failed expectation.
+    pub runs_with_failed_expectations: u64,
+}
+
+/// One flow's spreads over a variant's runs, as a sweep without variants gives them.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpreadValues {
+    /// The flow's name.
+    pub name: String,
+    /// Of the delivered ratio (`null`: no run).
+    pub delivered_ratio: Option<SpreadValues>,
+    /// Of the throughput in bits per second (`null`: no run).
+    pub throughput_bps: Option<SpreadValues>,
+    /// Of the 99th percentile latency in ns, over the runs that delivered a packet (`null`:
+    /// none did).
+    pub latency_p99_ns: Option<SpreadValues>,
+}
+
+/// Min, mean and max of one metric.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpreadValues {
+    /// The smallest value.
+    pub min: f64,
+    /// The arithmetic mean.
+    pub mean: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+/// The JSON Schema of the merged report over variants (`docs/sweep-variants.schema.json`).
+pub fn variants_report_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(VariantsReportFile)).expect("schema serializes")
+}
+
 /// A part over variants as one type, for its JSON Schema (`docs/sweep-variants-part.schema.json`).
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "vnetsim sweep part over variants (vnetsim-sweep-variants-part/1)")]
 pub struct VariantsPartFile {
     /// Always `vnetsim-sweep-variants-part/1`.
+    #[schemars(extend("const" = "vnetsim-sweep-variants-part/1"))]
     pub format: String,
     /// The scenario's name.
     pub scenario: String,
@@ -760,23 +861,38 @@ mod tests {
         assert_eq!(covered, vec![1; 12]);
     }
 
-    /// The checked-in `docs/sweep-variants-part.schema.json` is the schema of
-    /// [`VariantsPartFile`]; `UPDATE_SCHEMA=1` rewrites it.
+    /// The checked-in schemas `docs/sweep-variants-part.schema.json` and
+    /// `docs/sweep-variants.schema.json` are those of [`VariantsPartFile`] and
+    /// [`VariantsReportFile`]; `UPDATE_SCHEMA=1` rewrites them.
     #[test]
-    fn checked_in_variants_part_schema_is_current() {
-        let fresh = serde_json::to_string_pretty(&variants_part_schema()).expect("json") + "\n";
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../docs/sweep-variants-part.schema.json");
-        if std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &fresh).expect("write schema");
-        }
-        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            on_disk == fresh,
-            "docs/sweep-variants-part.schema.json is out of date; run with UPDATE_SCHEMA=1"
-        );
-        for field in ["variants_hash", "grid", "drops_by_reason", "variant"] {
-            assert!(fresh.contains(&format!("\"{field}\"")), "{field}");
+    fn checked_in_variants_schemas_are_current() {
+        for (name, schema, fields) in [
+            (
+                "sweep-variants-part.schema.json",
+                variants_part_schema(),
+                &["variants_hash", "grid", "drops_by_reason", "variant"][..],
+            ),
+            (
+                "sweep-variants.schema.json",
+                variants_report_schema(),
+                &["comparison", "worst_latency_p99_ns", "edits", "variant"][..],
+            ),
+        ] {
+            let fresh = serde_json::to_string_pretty(&schema).expect("json") + "\n";
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../docs")
+                .join(name);
+            if std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+                std::fs::write(&path, &fresh).expect("write schema");
+            }
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                on_disk == fresh,
+                "docs/{name} is out of date; run with UPDATE_SCHEMA=1 to rewrite it"
+            );
+            for field in fields {
+                assert!(fresh.contains(&format!("\"{field}\"")), "{name}: {field}");
+            }
         }
     }
 }

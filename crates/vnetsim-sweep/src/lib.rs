@@ -29,9 +29,10 @@ mod seeds;
 mod variants;
 
 pub use grid::{
-    AnyMerged, Comparison, GridBlock, GridMerged, PartVariant, VARIANTS_PART_FORMAT,
-    VARIANTS_REPORT_FORMAT, VariantMerge, VariantsPartFile, grid_estimate, merge_any_parts,
-    merge_variant_parts, shard_block, sweep_variants, variants_part_schema,
+    AnyMerged, Comparison, ComparisonRow, FlowSpreadValues, GridBlock, GridMerged, PartVariant,
+    SpreadValues, VARIANTS_PART_FORMAT, VARIANTS_REPORT_FORMAT, VariantMerge, VariantReport,
+    VariantsPartFile, VariantsReportFile, grid_estimate, merge_any_parts, merge_variant_parts,
+    shard_block, sweep_variants, variants_part_schema, variants_report_schema,
 };
 pub use merge::{
     FlowSpread, FlowTally, Merger, REPORT_FORMAT, RunConservation, RunFragments, RunMismatch,

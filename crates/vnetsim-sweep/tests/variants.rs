@@ -9,7 +9,8 @@ use vnetsim_engine::Prepared;
 use vnetsim_sweep::edit::Node;
 use vnetsim_sweep::{
     AnyMerged, MergeError, RunFragments, ScenarioId, Seeds, Shard, VARIANTS_REPORT_FORMAT,
-    Variants, VariantsError, merge_any_parts, shard_block, sweep, sweep_variants,
+    Variants, VariantsError, VariantsPartFile, VariantsReportFile, merge_any_parts, shard_block,
+    sweep, sweep_variants,
 };
 
 fn scenarios_dir() -> PathBuf {
@@ -136,6 +137,10 @@ fn the_report_compares_and_lists_every_variant() {
     let report: serde_json::Value =
         serde_json::from_str(&text_of(|w| merged.write_report(w))).unwrap();
     assert_eq!(report["format"], VARIANTS_REPORT_FORMAT);
+    // The report reads back as the type its schema comes from (unknown fields refused).
+    let typed: VariantsReportFile = serde_json::from_value(report.clone()).unwrap();
+    assert_eq!(typed.comparison.len(), 5);
+    assert_eq!(typed.runs[3].variant.as_deref(), Some("same-size"));
     let names: Vec<&str> = report["variants"]
         .as_array()
         .unwrap()
@@ -241,6 +246,8 @@ fn write_parts(
             let mut merged = grid(text, sc, "0..3", Some(block), 2);
             let path = dir.join(format!("part-{count}-{i}.json"));
             let body = text_of(|w| merged.write_part(w, &id, &v.hash(), &all, shard));
+            let typed: VariantsPartFile = serde_json::from_str(&body).unwrap();
+            assert_eq!(typed.variants.len(), 5);
             std::fs::write(&path, body).unwrap();
             path
         })
