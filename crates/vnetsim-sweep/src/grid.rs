@@ -6,8 +6,8 @@
 //! present or not) over many seeds. The grid lists the variants in their file's order and,
 //! within each, the seeds in order: position `v * S + i` is variant `v` with seed `i` of the
 //! `S` seeds. A sweep replays a contiguous block of positions (all of them, or a shard's, cut
-//! by the same rule as seeds are, see `seeds`), one variant after another, each on every
-//! worker; its runs are folded in grid order into one [`Merger`] and one [`Comparison`] per
+//! by the same rule as seeds are, see `seeds`) on a pool of workers that take the next position
+//! as they finish, across variants; its runs are folded in grid order into one [`Merger`] and one [`Comparison`] per
 //! variant, and their report entries kept in one [`RunFragments`], so the report is the same
 //! byte for byte whatever the number of workers or shards. What it is not: the edits and their
 //! checks (`variants`, `edit`) or the single-scenario sweep (the crate root).
@@ -17,7 +17,8 @@ use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
 use serde::de::IgnoredAny;
@@ -31,7 +32,7 @@ use crate::merge::{
 use crate::part::{MergeError, ScenarioId, read_json};
 use crate::seeds::{Seeds, Shard};
 use crate::variants::Variants;
-use crate::{SweepTiming, replay_seeds};
+use crate::{SweepTiming, replay};
 
 /// The format of a merged report of a sweep over variants.
 pub const VARIANTS_REPORT_FORMAT: &str = "vnetsim-sweep-variants/1";
@@ -394,8 +395,12 @@ pub fn shard_block(shard: Shard, variants: usize, seeds: usize) -> Range<u64> {
 }
 
 /// Replays the grid positions `block` of `variants` (whose checked scenarios are `scenarios`,
-/// in the same order) over `seeds`, one variant after another on `jobs` workers, and merges
-/// the runs in grid order. Fails only when the runs cannot be kept.
+/// in the same order) over `seeds` on `jobs` workers, and merges the runs in grid order.
+///
+/// The workers take the next position as they finish, across variants, so a grid of many
+/// variants and few seeds keeps every worker busy. A variant's network is compiled by the
+/// first worker that needs it and dropped once its last run is merged, so at most about one
+/// compiled network per worker is alive. Fails only when the runs cannot be kept.
 pub fn sweep_variants(
     scenarios: &[Scenario],
     variants: &Variants,
@@ -420,37 +425,92 @@ pub fn sweep_variants(
         .collect();
     let keep = runs.keeps();
     let mut merged = GridMerged::new(name, seeds.clone(), heads, block.start, runs);
+    let per = seeds.len() as u64;
+    let count = scenarios.len().min(variants.list.len()) as u64;
+    let block = block.start.min(count * per)..block.end.min(count * per);
+    let len = (block.end - block.start) as usize;
+    let jobs = jobs.get().min(len.max(1));
+    // Each variant's compiled network, while its runs are under way.
+    let compiled: Vec<Mutex<Option<Arc<Prepared>>>> =
+        scenarios.iter().map(|_| Mutex::new(None)).collect();
+    let prepared = |v: usize| -> Arc<Prepared> {
+        let mut slot = compiled[v].lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| {
+            tracing::debug!("variant `{}`: network compiled", variants.list[v].name);
+            Arc::new(Prepared::new(&scenarios[v]))
+        })
+        .clone()
+    };
+    let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let (mut used, mut busy) = (1, 0.0);
-    for (v, (variant, scenario)) in variants.list.iter().zip(scenarios).enumerate() {
-        let mine = seeds.slice(seeds_of(v, seeds.len(), &block));
-        if mine.is_empty() {
-            continue;
+    let mut busy_seconds = 0.0;
+    let mut failure: Option<io::Error> = None;
+    std::thread::scope(|scope| {
+        // Bounded, as in a sweep over seeds: finished runs never pile up.
+        let (tx, rx) = mpsc::sync_channel(jobs);
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let tx = tx.clone();
+                let (next, prepared, block) = (&next, &prepared, &block);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let position = block.start + i as u64;
+                        if position >= block.end {
+                            break;
+                        }
+                        let v = (position / per) as usize;
+                        let Some(seed) = seeds.get((position % per) as usize) else {
+                            break;
+                        };
+                        let network = prepared(v);
+                        let done = replay(&network, seed, keep, Some(&variants.list[v].name));
+                        drop(network);
+                        if tx.send((i, done)).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut due = 0usize;
+        for (i, done) in rx {
+            waiting.insert(i, done);
+            while let Some((run, fragment)) = waiting.remove(&due) {
+                busy_seconds += run.wall_seconds;
+                let position = block.start + due as u64;
+                if failure.is_none()
+                    && let Err(e) = merged.add(&run, fragment.as_deref())
+                {
+                    tracing::debug!("run at grid position {position} not folded: {e}");
+                    failure = Some(io::Error::other(e));
+                }
+                // The variant's last run in the block: its network is no longer needed.
+                if (position + 1).is_multiple_of(per) || position + 1 == block.end {
+                    let v = (position / per) as usize;
+                    let mut slot = compiled[v].lock().unwrap_or_else(|p| p.into_inner());
+                    *slot = None;
+                }
+                due += 1;
+            }
         }
-        let prepared = Prepared::new(scenario);
-        let (jobs, b) = replay_seeds(
-            &prepared,
-            &mine,
-            jobs,
-            keep,
-            Some(&variant.name),
-            |_, run, fragment| merged.add(run, fragment).map_err(io::Error::other),
-        )?;
-        used = used.max(jobs);
-        busy += b;
-        tracing::debug!(
-            "variant `{}`: {} replays at {:.3} s",
-            variant.name,
-            mine.len(),
-            started.elapsed().as_secs_f64()
-        );
+        for worker in workers {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
     Ok((
         merged,
         SweepTiming {
-            jobs: used,
+            jobs,
             wall_seconds: started.elapsed().as_secs_f64(),
-            busy_seconds: busy,
+            busy_seconds,
         },
     ))
 }

@@ -96,7 +96,7 @@ pub fn default_jobs() -> NonZeroUsize {
 
 /// Replays one seed; its report entry is made here too (when kept), on the worker's thread.
 /// With a variant's name (`tag`), the run names its variant and keeps its drops by reason.
-fn replay(
+pub(crate) fn replay(
     prepared: &Prepared,
     seed: u64,
     fragment: bool,
