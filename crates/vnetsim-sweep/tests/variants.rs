@@ -348,3 +348,27 @@ fn bad_variants_are_errors_naming_the_file_line_variant_and_diagnostic() {
     let e = fail("variants:\n  - name: a\n  - name: a\n");
     assert!(e.to_string().contains("used twice"), "{e}");
 }
+
+#[test]
+fn many_variants_of_one_seed_use_every_worker() {
+    let (text, sc) = base();
+    let v = Variants::parse(VARIANTS, "v.yaml").unwrap();
+    let scenarios = v.scenarios(&sc, &text, "shaping.yaml").unwrap();
+    let seeds: Seeds = "5".parse().unwrap();
+    let run = |workers: usize| {
+        let (mut merged, timing) = sweep_variants(
+            &scenarios,
+            &v,
+            &seeds,
+            0..5,
+            jobs(workers),
+            RunFragments::spill().unwrap(),
+        )
+        .unwrap();
+        (text_of(|w| merged.write_report(w)), timing.jobs)
+    };
+    let (one, used_one) = run(1);
+    let (three, used_three) = run(3);
+    assert_eq!((used_one, used_three), (1, 3));
+    assert_eq!(one, three);
+}
