@@ -387,6 +387,24 @@ fn seeds_of(v: usize, per: usize, block: &Range<u64>) -> Range<usize> {
     start as usize..end.max(start) as usize
 }
 
+/// What a block of grid positions replays, in words: `variant `a` seeds 2..4, variant `b`
+/// seeds 0..1`, or `no runs`.
+fn describe_block(variants: &[PartVariant], seeds: &Seeds, block: &Range<u64>) -> String {
+    let parts: Vec<String> = variants
+        .iter()
+        .enumerate()
+        .filter_map(|(v, variant)| {
+            let mine = seeds.slice(seeds_of(v, seeds.len(), block));
+            (!mine.is_empty()).then(|| format!("variant `{}` seeds {mine}", variant.name))
+        })
+        .collect();
+    if parts.is_empty() {
+        "no runs".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// The grid positions of `shard` in a grid of `variants` variants of `seeds` seeds each.
 pub fn shard_block(shard: Shard, variants: usize, seeds: usize) -> Range<u64> {
     let len = variants.saturating_mul(seeds);
@@ -787,7 +805,10 @@ pub fn merge_variant_parts(
             .map(|&index| {
                 let shard = Shard { index, count };
                 let b = shard_block(shard, grid_len, seeds.len());
-                format!("shard {shard} (grid positions {}..{})", b.start, b.end)
+                format!(
+                    "shard {shard} ({})",
+                    describe_block(&head.variants, &seeds, &b)
+                )
             })
             .collect();
         if missing.len() > 10 {

@@ -272,14 +272,24 @@ fn shards_merge_into_the_single_host_report_byte_for_byte() {
         assert_eq!(merged_report(&parts).unwrap(), whole, "{count} shards");
     }
     let parts = write_parts(dir.path(), &text, &sc, 4);
-    assert!(matches!(
-        merged_report(&parts[..3]),
-        Err(MergeError::Gaps {
-            count: 1,
-            of: 4,
-            ..
-        })
-    ));
+    let gaps = merged_report(&parts[..3]).unwrap_err();
+    assert!(
+        matches!(
+            gaps,
+            MergeError::Gaps {
+                count: 1,
+                of: 4,
+                ..
+            }
+        ),
+        "{gaps}"
+    );
+    // 15 positions in 4 shards: shard 3 holds positions 11..15.
+    assert!(
+        gaps.to_string()
+            .ends_with("shard 3/4 (variant `denied` seeds 2..3, variant `no-traffic` seeds 0..3)"),
+        "{gaps}"
+    );
     assert!(matches!(
         merged_report(&[
             parts[0].clone(),
