@@ -336,17 +336,14 @@ impl Variants {
                 out.push(base.clone());
                 continue;
             }
-            let doc =
-                match &mut doc {
-                    Some(d) => d,
-                    None => doc.insert(serde_saphyr::from_str(text).map_err(|e| {
-                        VariantsError::File {
-                            source_name: source.to_owned(),
-                            line: e.location().map_or(0, |l| l.line()),
-                            message: format!("the scenario cannot be read for editing: {e}"),
-                        }
-                    })?),
-                };
+            let doc = match &mut doc {
+                Some(d) => d,
+                None => doc.insert(read_document(text).map_err(|e| VariantsError::File {
+                    source_name: source.to_owned(),
+                    line: e.location().map_or(0, |l| l.line()),
+                    message: format!("the scenario cannot be read for editing: {e}"),
+                })?),
+            };
             let mut edited = doc.clone();
             for (edit, line) in &v.edits {
                 edit.apply(&mut edited).map_err(|e| VariantsError::Edit {
@@ -373,6 +370,20 @@ impl Variants {
         }
         Ok(out)
     }
+}
+
+/// Reads a scenario's YAML as a document to edit, with the scenario loader's limits (a
+/// generated scenario exceeds the parser's default budget of nodes).
+fn read_document(text: &str) -> Result<Node, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: 100_000_000,
+            max_nodes: 40_000_000,
+            max_depth: 64,
+            max_total_scalar_bytes: 1 << 30,
+        },
+    };
+    serde_saphyr::from_str_with_options(text, options)
 }
 
 #[cfg(test)]
@@ -442,6 +453,34 @@ variants:
         assert!(e.to_string().contains("empty"));
         assert!(Variants::parse("", "v.yaml").is_err());
         assert!(Variants::parse("[1, 2", "v.yaml").is_err());
+    }
+
+    #[test]
+    fn a_scenario_past_the_parsers_default_budget_is_edited() {
+        // 20,000 flows written out: about 400,000 YAML nodes, past the default 250,000.
+        let mut text = String::from(
+            "name: big\nvnets:\n  - { name: v, address_space: [10.0.0.0/16], subnets: \
+             [{ name: s, prefix: 10.0.0.0/24 }] }\nvms:\n  - { name: a, size: Standard_D2s_v3, \
+             nics: [{ name: a-nic, subnet: v/s, ip: 10.0.0.4 }] }\n  - { name: b, size: \
+             Standard_D2s_v3, nics: [{ name: b-nic, subnet: v/s, ip: 10.0.0.5 }] }\ntraffic:\n",
+        );
+        for i in 0..20_000 {
+            text.push_str(&format!(
+                "  - {{ name: f{i}, from: a, to: b, protocol: udp, dst_port: {}, rate: 1pps, \
+                 packet_size: 100, start: 0s, duration: 1s }}\n",
+                1000 + i % 5000
+            ));
+        }
+        let base = vnetsim_scenario::load_str(&text, "big.yaml").unwrap();
+        let v = Variants::parse(
+            "variants:\n  - name: faster\n    set:\n      traffic[f7].rate: 2pps\n",
+            "v.yaml",
+        )
+        .unwrap();
+        let edited = v.scenarios(&base, &text, "big.yaml").unwrap();
+        assert_eq!(edited[0].traffic.len(), 20_000);
+        assert_ne!(edited[0].traffic[7].rate, base.traffic[7].rate);
+        assert_eq!(edited[0].traffic[8].rate, base.traffic[8].rate);
     }
 
     #[test]
