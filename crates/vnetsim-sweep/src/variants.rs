@@ -341,7 +341,10 @@ impl Variants {
                 None => doc.insert(read_document(text).map_err(|e| VariantsError::File {
                     source_name: source.to_owned(),
                     line: e.location().map_or(0, |l| l.line()),
-                    message: format!("the scenario cannot be read for editing: {e}"),
+                    message: format!(
+                        "the scenario cannot be read for editing: {}",
+                        e.without_snippet()
+                    ),
                 })?),
             };
             let mut edited = doc.clone();
