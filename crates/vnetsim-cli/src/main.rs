@@ -15,6 +15,7 @@ mod matrix;
 mod replay;
 mod sweep;
 mod table;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,8 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "vnetsim",
     version,
     about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
-             explain, routes, rules, bench, sweep, merge, generate, live, matrix, import, diff.",
+             explain, routes, rules, flow-verify, next-hop, bench, sweep, merge, generate, live, \
+             matrix, import, diff.",
     long_about = None,
     after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
                   Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
@@ -45,6 +47,18 @@ pub enum Format {
     Text,
     /// Machine-readable JSON on stdout.
     Json,
+}
+
+/// Output format of the commands that mirror an Azure CLI command (`routes`, `rules`,
+/// `flow-verify`, `next-hop`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewFormat {
+    /// Tables and sentences for a person.
+    Text,
+    /// vnetsim's JSON, with its `format` tag, on stdout.
+    Json,
+    /// The JSON the Azure CLI prints for the same question (its keys, spellings and order).
+    Az,
 }
 
 /// Where `vnetsim import` reads a network from.
@@ -255,9 +269,10 @@ enum Command {
         /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
-        /// Output format.
+        /// text, json (`vnetsim-routes/1`) or az (what `az network nic
+        /// show-effective-route-table` prints, for one NIC).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: ViewFormat,
     },
     /// Effective security rules of a VM's NIC(s), both levels, in evaluation order.
     Rules {
@@ -266,10 +281,17 @@ enum Command {
         /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
-        /// Output format.
+        /// text, json (`vnetsim-rules/1`) or az (what `az network nic list-effective-nsg`
+        /// prints, for one NIC).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: ViewFormat,
     },
+    /// Which security rule allows or denies one packet at a VM's NIC, as Network Watcher's IP
+    /// flow verify (`az network watcher test-ip-flow`) answers.
+    FlowVerify(watcher::FlowVerifyArgs),
+    /// The next hop type, address and route table from a VM's NIC to an address, as Network
+    /// Watcher's next hop (`az network watcher show-next-hop`) answers.
+    NextHop(watcher::NextHopArgs),
 }
 
 fn main() -> ExitCode {
@@ -388,6 +410,8 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix::matrix(&args),
         Command::Routes { file, vm, format } => commands::routes(&file, &vm, format),
         Command::Rules { file, vm, format } => commands::rules(&file, &vm, format),
+        Command::FlowVerify(args) => watcher::flow_verify(&args),
+        Command::NextHop(args) => watcher::next_hop(&args),
     };
     // A closed pipe is not an error (the reader chose to stop); any other failure to write
     // stdout is, even when the command itself succeeded.
