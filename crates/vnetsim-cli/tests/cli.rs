@@ -900,3 +900,30 @@ fn a_large_run_summarises_its_tables_and_all_rows_prints_every_flow() {
     assert_eq!(flow_rows(&text), 60, "{text}");
     assert!(!text.contains("60 flows;"), "{text}");
 }
+
+/// Every command that takes a name suggests the nearest one when it does not know it: a VNet or
+/// subnet in a matrix selector, an endpoint in a diff's watched flow.
+#[test]
+fn names_are_suggested_in_matrix_selectors_and_diff_watches() {
+    let hub = scenario("hub-and-spoke.yaml");
+    let out = vnetsim()
+        .args(["matrix", &hub.display().to_string(), "--to", "spoke1/ap"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `spoke1/app`?"), "{stderr}");
+    let out = vnetsim()
+        .args([
+            "diff",
+            &hub.display().to_string(),
+            &hub.display().to_string(),
+            "--expect-unchanged",
+            "web,db1,1433",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `web1`?"), "{stderr}");
+}
