@@ -452,4 +452,51 @@ mod tests {
             );
         }
     }
+
+    /// The environment variables the Rust sources (`src/` of each crate, not their tests) read
+    /// by name (`var`, `var_os`,
+    /// `try_from_env` with a string literal).
+    fn variables_read(dir: &std::path::Path, found: &mut std::collections::BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                variables_read(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for call in ["var_os(\"", "var(\"", "try_from_env(\""] {
+                    for (i, _) in text.match_indices(call) {
+                        let rest = &text[i + call.len()..];
+                        if let Some(end) = rest.find('"') {
+                            found.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every environment variable the code reads, and the thread pool's, is in the README's
+    /// table.
+    #[test]
+    fn every_environment_variable_is_documented() {
+        let readme = include_str!("../../../README.md");
+        let mut vars = std::collections::BTreeSet::new();
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for krate in std::fs::read_dir(&crates).expect("crates").flatten() {
+            variables_read(&krate.path().join("src"), &mut vars);
+        }
+        assert!(vars.contains("VNETSIM_LOG"), "{vars:?}");
+        vars.extend(["RAYON_NUM_THREADS", "VNETSIM_BIN"].map(String::from));
+        for var in vars {
+            assert!(
+                readme.contains(&format!("| `{var}` |")),
+                "README's environment table misses {var}"
+            );
+        }
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("VNETSIM_LOG"), "{help}");
+    }
 }
