@@ -364,6 +364,23 @@ fn one_nic(
     }
 }
 
+/// Prints what `answer` gives for the one NIC `--format az` answers for, or says why there
+/// is not one.
+fn print_az<T: Serialize>(
+    scenario: &Scenario,
+    vm: &str,
+    nics: &[vnetsim_scenario::NicId],
+    answer: impl FnOnce(vnetsim_scenario::NicId) -> T,
+) -> u8 {
+    match one_nic(scenario, vm, nics) {
+        Ok(nic) => {
+            outln!("{}", to_json(&answer(nic)));
+            OK
+        }
+        Err(code) => code,
+    }
+}
+
 /// `vnetsim routes FILE --vm NAME` (a VM, or one NIC as `vm/nic` or by its name).
 pub fn routes(file: &Path, vm: &str, format: ViewFormat) -> u8 {
     let (scenario, nics, dataplane) = match load_vm(file, vm) {
@@ -371,16 +388,9 @@ pub fn routes(file: &Path, vm: &str, format: ViewFormat) -> u8 {
         Err(code) => return code,
     };
     if format == ViewFormat::Az {
-        return match one_nic(&scenario, vm, &nics) {
-            Ok(nic) => {
-                outln!(
-                    "{}",
-                    to_json(&crate::watcher::az_routes(&scenario, &dataplane, nic))
-                );
-                OK
-            }
-            Err(code) => code,
-        };
+        return print_az(&scenario, vm, &nics, |nic| {
+            crate::watcher::az_routes(&scenario, &dataplane, nic)
+        });
     }
     let nics: Vec<_> = nics
         .iter()
@@ -460,16 +470,9 @@ pub fn rules(file: &Path, vm: &str, format: ViewFormat) -> u8 {
         Err(code) => return code,
     };
     if format == ViewFormat::Az {
-        return match one_nic(&scenario, vm, &nics) {
-            Ok(nic) => {
-                outln!(
-                    "{}",
-                    to_json(&crate::watcher::az_rules(&scenario, &dataplane, nic))
-                );
-                OK
-            }
-            Err(code) => code,
-        };
+        return print_az(&scenario, vm, &nics, |nic| {
+            crate::watcher::az_rules(&scenario, &dataplane, nic)
+        });
     }
     let nics: Vec<_> = nics
         .iter()
