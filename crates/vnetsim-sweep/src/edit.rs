@@ -629,6 +629,49 @@ fn walk<'a>(
     Ok(node)
 }
 
+/// A loader's field path (`vms[0].nics[1].ip`) with every position of a named item replaced by
+/// its name, as variants write paths (`vms[web1].nics[web1-nic].ip`). Parts it cannot follow
+/// in `doc` stay as they are.
+pub fn named_path(doc: &Node, path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut node = Some(doc);
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let Some(close) = after.find(']') else {
+                out.push_str(rest);
+                break;
+            };
+            let inner = &after[..close];
+            let item = match (node, inner.parse::<usize>()) {
+                (Some(Node::Seq(items)), Ok(i)) => items.get(i),
+                _ => None,
+            };
+            match item.and_then(Node::name) {
+                Some(name) => {
+                    let _ = write!(out, "[{name}]");
+                }
+                None => {
+                    let _ = write!(out, "[{inner}]");
+                }
+            }
+            node = item;
+            rest = &after[close + 1..];
+            continue;
+        }
+        let dot = usize::from(rest.starts_with('.'));
+        let end = rest[dot..].find(['.', '[']).map_or(rest.len(), |e| e + dot);
+        let field = &rest[dot..end];
+        out.push_str(&rest[..end]);
+        node = match node {
+            Some(Node::Map(m)) => m.get(field),
+            _ => None,
+        };
+        rest = &rest[end..];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -877,6 +920,29 @@ vnets:
         assert!(m.contains("no field `bandwidth`"), "{m}");
         // Nothing was changed by the failed edits.
         assert_eq!(d, doc());
+    }
+
+    #[test]
+    fn loader_paths_are_written_with_names() {
+        let d = doc();
+        assert_eq!(named_path(&d, "vms[0].size"), "vms[web1].size");
+        assert_eq!(
+            named_path(&d, "vms[0].nics[0].ip"),
+            "vms[web1].nics[web1-nic].ip"
+        );
+        assert_eq!(
+            named_path(&d, "nsgs[0].rules[1].priority"),
+            "nsgs[web-nsg].rules[allow-web].priority"
+        );
+        // Unnamed items, positions past the end and unknown fields stay as written.
+        assert_eq!(
+            named_path(&d, "vnets[0].address_space[1]"),
+            "vnets[hub].address_space[1]"
+        );
+        assert_eq!(named_path(&d, "vms[9].size"), "vms[9].size");
+        assert_eq!(named_path(&d, "other[0].x"), "other[0].x");
+        assert_eq!(named_path(&d, ""), "");
+        assert_eq!(named_path(&d, "vms[0"), "vms[0");
     }
 
     #[test]

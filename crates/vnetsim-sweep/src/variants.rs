@@ -98,8 +98,9 @@ pub enum VariantsError {
         line: u64,
         /// The variant.
         variant: String,
-        /// The loader's diagnostics of the edited scenario (their lines are those of the
-        /// edited text, so only their paths, rules and messages are shown).
+        /// The loader's diagnostics of the edited scenario, their paths written with names
+        /// (`vms[web1].size`, not `vms[0].size`); their lines are those of the edited text, so
+        /// only their paths, rules and messages are shown.
         diagnostics: Vec<Diagnostic>,
     },
 }
@@ -361,11 +362,15 @@ impl Variants {
             match vnetsim_scenario::load_str(&yaml, &name) {
                 Ok(s) => out.push(s),
                 Err(e) => {
+                    let mut diagnostics = e.diagnostics;
+                    for d in &mut diagnostics {
+                        d.path = crate::edit::named_path(&edited, &d.path);
+                    }
                     return Err(VariantsError::Invalid {
                         source_name: self.source.clone(),
                         line: v.line,
                         variant: v.name.to_string(),
-                        diagnostics: e.diagnostics,
+                        diagnostics,
                     });
                 }
             }

@@ -340,6 +340,7 @@ fn bad_variants_are_errors_naming_the_file_line_variant_and_diagnostic() {
     };
     assert_eq!((*line, variant.as_str()), (2, "tiny"));
     assert_eq!(diagnostics[0].rule, "unknown-vm-size");
+    assert_eq!(diagnostics[0].path, "vms[sender].size");
     let shown = e.to_string();
     assert!(
         shown.starts_with("v.yaml:2: variant `tiny`: the edited scenario is not valid:\n  - "),
