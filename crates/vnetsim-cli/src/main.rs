@@ -181,6 +181,10 @@ enum Command {
         /// Run even when the estimate of all replays exceeds 10,000,000,000 packets.
         #[arg(long)]
         force: bool,
+        /// Print every flow's line (a sweep of more than 50 flows otherwise shows its count and
+        /// the 20 flows with the lowest mean delivered ratio).
+        #[arg(long)]
+        all_rows: bool,
     },
     /// Merge the parts of a sharded sweep (`sweep --shard I/N`) into the sweep's report.
     Merge {
@@ -345,6 +349,7 @@ fn main() -> ExitCode {
             report,
             format,
             force,
+            all_rows,
         } => sweep::sweep(
             &file,
             &seeds,
@@ -354,6 +359,7 @@ fn main() -> ExitCode {
             report.as_deref(),
             format,
             force,
+            all_rows,
         ),
         Command::Merge { parts, output } => sweep::merge(&parts, output.as_deref()),
         Command::Generate {

@@ -35,6 +35,7 @@ pub fn sweep(
     report: Option<&Path>,
     format: Format,
     force: bool,
+    all_rows: bool,
 ) -> u8 {
     let all: Seeds = match seeds.parse() {
         Ok(s) => s,
@@ -168,7 +169,7 @@ pub fn sweep(
                 timing.busy_seconds,
                 timing.speedup()
             );
-            print_summary(&merged);
+            print_summary(&merged, all_rows);
         }
     }
     exit_code(&merged)
@@ -357,7 +358,8 @@ fn exit_code(merged: &Merged) -> u8 {
     }
 }
 
-fn print_summary(merged: &Merged) {
+fn print_summary(merged: &Merged, all_rows: bool) {
+    use vnetsim_engine::report::{FULL_TABLE_ROWS, SUMMARY_ROWS};
     let show = |s: Option<Spread>| {
         let s = s.unwrap_or(Spread {
             min: 0.0,
@@ -366,7 +368,22 @@ fn print_summary(merged: &Merged) {
         });
         format!("{:.4} / {:.4} / {:.4}", s.min, s.mean, s.max)
     };
-    for f in merged.merger.tallies() {
+    let tallies = merged.merger.tallies();
+    let mut shown: Vec<usize> = (0..tallies.len()).collect();
+    if !all_rows && tallies.len() > FULL_TABLE_ROWS {
+        // The flows that most need a look: lowest mean delivered ratio, then file order.
+        let mean = |i: usize| tallies[i].delivered_ratio.spread().map_or(0.0, |s| s.mean);
+        shown.sort_by(|&a, &b| mean(a).total_cmp(&mean(b)).then(a.cmp(&b)));
+        shown.truncate(SUMMARY_ROWS);
+        shown.sort_unstable();
+        outln!(
+            "{} flows; the {SUMMARY_ROWS} with the lowest mean delivered ratio below (run with \
+             --all-rows for every one, or --report for the JSON)",
+            tallies.len()
+        );
+    }
+    for i in shown {
+        let f = &tallies[i];
         outln!(
             "flow {}: delivered ratio min/mean/max {}",
             f.name,

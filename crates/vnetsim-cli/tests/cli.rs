@@ -927,3 +927,44 @@ fn names_are_suggested_in_matrix_selectors_and_diff_watches() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did you mean `web1`?"), "{stderr}");
 }
+
+/// A sweep of many flows prints their count and the 20 that most need a look, not one line per
+/// flow; `--all-rows` prints every one.
+#[test]
+fn a_sweep_of_many_flows_summarises_its_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("g.yaml");
+    let out = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "5",
+            "--vms-per-spoke",
+            "4",
+        ])
+        .args(["--flows", "80", "-o"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let sweep = |extra: &[&str]| {
+        let out = vnetsim()
+            .arg("sweep")
+            .arg(&file)
+            .args(["--seeds", "0..2"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let short = sweep(&[]);
+    assert!(
+        short.contains("80 flows; the 20 with the lowest"),
+        "{short}"
+    );
+    assert_eq!(short.matches("\nflow ").count(), 20, "{short}");
+    let all = sweep(&["--all-rows"]);
+    assert_eq!(all.matches("\nflow ").count(), 80, "{all}");
+}
