@@ -313,11 +313,9 @@ impl Sink {
     }
 }
 
-/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
-pub(crate) fn nearest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo
+/// (the "did you mean" of diagnostics and of command-line names).
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

@@ -17,6 +17,7 @@ use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{Ingress, SegmentMemo};
 use vnetsim_scenario::{DropReason, Endpoint, Nanos, Pattern, Protocol, Rate, Scenario, VmId};
 
+use super::segments::{self, Received};
 use super::{Engine, FIRST_FLOW_PORT, What};
 use crate::journey::SegmentStart;
 use crate::latency::LatencyHistogram;
@@ -80,7 +81,14 @@ pub(super) struct Source {
     pub(super) memos: [SegmentMemo; MEMOS],
     pub(super) forward: DirStats,
     /// Counters of the destination's answers, for flows with `reply: true`.
-    pub(super) replies: Option<Box<DirStats>>,
+    pub(super) replies: Option<Box<Replies>>,
+}
+
+/// A flow's answers: their counters, and what each side of its TCP connection received.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Replies {
+    pub(super) stats: DirStats,
+    pub(super) received: Received,
 }
 
 impl Source {
@@ -128,7 +136,9 @@ impl Source {
             dst_port,
             ttl: 64,
             total_len: size,
-            identification: 0,
+            // The template's TCP initial sequence number (or ICMP echo sequence number, which
+            // each packet overwrites) differs from flow to flow.
+            identification: (i as u16).wrapping_add(1),
         };
         let template_ok = wire::build_probe(full, &spec).is_ok();
         let mut template = [0u8; TEMPLATE_LEN];
@@ -151,6 +161,25 @@ impl Source {
             forward: DirStats::default(),
             replies: f.reply.then(Box::default),
         }
+    }
+}
+
+impl Source {
+    /// The initial sequence number of a TCP flow's source (its template's).
+    #[inline]
+    pub(super) fn client_isn(&self) -> u32 {
+        u32::from_be_bytes([
+            self.template[24],
+            self.template[25],
+            self.template[26],
+            self.template[27],
+        ])
+    }
+
+    /// The TCP payload of each of its packets.
+    #[inline]
+    pub(super) fn payload(&self) -> u64 {
+        u64::from(self.size).saturating_sub(40)
     }
 }
 
@@ -249,6 +278,9 @@ impl Engine<'_> {
             }
             wire::set_identification(buf, identification);
         }
+        if ok {
+            self.stamp_segment(fi, p, identification);
+        }
         {
             let d = &mut self.sources[fi].forward;
             d.sent += 1;
@@ -276,6 +308,63 @@ impl Engine<'_> {
         if next < s.end {
             self.schedule_emit(next.max(self.now), f);
         }
+    }
+}
+
+impl Engine<'_> {
+    /// Gives packet `p`, just copied from flow `fi`'s template, the headers of its place in the
+    /// flow (see [`segments`]): a TCP segment's sequence and acknowledgment numbers and flags,
+    /// an ICMP echo's sequence number.
+    #[inline]
+    fn stamp_segment(&mut self, fi: usize, p: u32, identification: u16) {
+        let protocol = self.sources[fi].template[9];
+        if protocol == wire::PROTO_ICMP {
+            wire::set_icmp_echo_seq(&mut self.packets[p as usize].buf, identification);
+            return;
+        }
+        if protocol != wire::PROTO_TCP {
+            return;
+        }
+        let last = self.is_last_emission(fi);
+        let s = &self.sources[fi];
+        let k = s.emitted;
+        let isn = s.client_isn();
+        let seq = isn.wrapping_add(segments::segment_start(k, s.payload()) as u32);
+        let server = segments::server_isn(isn);
+        let ack = match (&s.replies, k) {
+            (_, 0 | 1) => 0,
+            (Some(r), _) => server.wrapping_add(r.received.by_client as u32),
+            // Answers are not modeled: as if the SYN-ACK alone had come back.
+            (None, _) => server.wrapping_add(1),
+        };
+        let flags = segments::client_flags(k, last);
+        wire::set_tcp_segment(&mut self.packets[p as usize].buf, seq, ack, flags);
+    }
+
+    /// Whether flow `fi`'s packet just emitted is its last: the time of the next one, as
+    /// [`Engine::emit`] computes it after sending, is past the flow's end. A Poisson flow's
+    /// next gap is drawn after this packet is sent, from the one random stream, after the
+    /// jitter its first segment may draw: both are tried on a copy of the stream, and the
+    /// packet is the last only when both say so (so an answer never differs from the run's).
+    fn is_last_emission(&self, fi: usize) -> bool {
+        let s = &self.sources[fi];
+        if !s.poisson {
+            let next =
+                vnetsim_scenario::units::after(s.start, round_ns(s.emitted as f64 * s.interval));
+            return next >= s.end;
+        }
+        let next_after = |rng: &mut rand::rngs::ChaCha8Rng| {
+            let u: f64 = rng.random();
+            round_ns(s.next_time + -(1.0 - u).ln() * s.interval) >= s.end
+        };
+        let copy = || rand::rngs::ChaCha8Rng::deserialize_state(&self.rng.serialize_state());
+        let no_jitter = next_after(&mut copy());
+        if self.jitter == 0 {
+            return no_jitter;
+        }
+        let mut rng = copy();
+        let _: Nanos = rng.random_range(0..=self.jitter);
+        no_jitter && next_after(&mut rng)
     }
 }
 
