@@ -806,6 +806,86 @@ mod tests {
         assert_eq!(by_packets.finish().unwrap(), 3);
     }
 
+    /// A pcapng capture counts its bytes exactly (section header, each interface when first
+    /// used, each packet and its comment), so a limit in bytes leaves a whole file within it;
+    /// drops are written on the `dropped` interface, and a classic capture leaves them out.
+    #[test]
+    fn pcapng_bytes_are_counted_exactly_and_drops_have_their_interface() {
+        let sc = vnetsim_scenario::load_str(
+            "name: t\nvnets:\n  - { name: v, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.0.0.0/24 } ] }\nvms:\n  - { name: a, size: Standard_D2s_v3, nics: [ { name: a-nic, vnet: v, subnet: s, ip: 10.0.0.4 } ] }\n",
+            "t.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let packet = probe(Protocol::Udp, 101, 1);
+        let run = |limit: CaptureLimit| {
+            let mut c = PcapCapture::pcapng(Vec::new(), &sc)
+                .unwrap()
+                .with_limit(limit);
+            for i in 0..5 {
+                c.packet(seen(i, &packet));
+                c.dropped(
+                    seen(i, &packet),
+                    DropReason::NoRoute,
+                    "dropped (no-route): x",
+                );
+            }
+            let tracked = c.file_bytes;
+            let cut = c.cut();
+            let (n, file) = c.finish_into().unwrap();
+            (n, file, tracked, cut)
+        };
+        let (n, file, tracked, cut) = run(CaptureLimit::Unlimited);
+        assert_eq!((n, cut), (10, 0));
+        assert_eq!(file.len() as u64, tracked, "every byte counted");
+        let half = tracked / 2;
+        let (n, file, tracked, cut) = run(CaptureLimit::Bytes(half));
+        assert_eq!(file.len() as u64, tracked);
+        assert!(
+            tracked <= half && n > 0 && cut == 10 - n,
+            "{n} {cut} {tracked}"
+        );
+
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&file[..]).unwrap();
+        let mut comments = 0;
+        while let Some(block) = reader.next_block() {
+            if let pcap_file::pcapng::Block::EnhancedPacket(p) = block.unwrap() {
+                comments += p.options.len();
+            }
+        }
+        assert!(comments > 0);
+        let names: Vec<String> = reader
+            .interfaces()
+            .iter()
+            .map(|i| format!("{:?}", i.options[0]))
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names[0].contains("a-nic out") && names[1].contains("dropped"),
+            "{names:?}"
+        );
+
+        let mut classic = PcapCapture::new(Vec::new()).unwrap();
+        classic.dropped(seen(0, &packet), DropReason::NoRoute, "x");
+        assert_eq!(
+            classic.finish().unwrap(),
+            0,
+            "no drops in a classic capture"
+        );
+    }
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!("pcapng".parse(), Ok(PcapFormat::PcapNg));
+        assert_eq!("pcap".parse(), Ok(PcapFormat::Pcap));
+        assert_eq!(PcapFormat::default(), PcapFormat::PcapNg);
+        assert!(
+            "ng".parse::<PcapFormat>()
+                .unwrap_err()
+                .contains("pcapng or pcap")
+        );
+        assert_eq!(PcapFormat::Pcap.to_string(), "pcap");
+    }
+
     #[test]
     fn capture_limits_parse() {
         assert_eq!("none".parse(), Ok(CaptureLimit::Unlimited));
