@@ -241,15 +241,61 @@ fn packet_block_bytes(len: usize, comment: Option<&str>) -> u64 {
 /// Pass a buffered writer (`BufWriter`) for files: each block is written as it comes.
 pub struct PcapNgSink<W: Write> {
     writer: PcapNgWriter<W>,
-    /// The id of each interface declared so far (in the order they were declared).
-    interfaces: HashMap<Interface, u32>,
+    interfaces: InterfaceIds,
     packets: u64,
+}
+
+/// The id of each interface declared so far (ids in the order they were declared): a NIC's
+/// two sides in a table indexed by the NIC (most records), the other places in a map.
+#[derive(Debug, Default)]
+struct InterfaceIds {
+    /// `2 * nic + side` -> id + 1 (0: not declared).
+    nics: Vec<u32>,
+    others: HashMap<Interface, u32>,
+    count: u32,
+}
+
+impl InterfaceIds {
+    fn slot(interface: Interface) -> Option<usize> {
+        match interface {
+            Interface::Hop(Hop {
+                place: Place::Nic(nic),
+                side,
+            }) => Some(2 * nic.index() + usize::from(side == crate::journey::Side::In)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn get(&self, interface: Interface) -> Option<u32> {
+        match Self::slot(interface) {
+            Some(i) => self.nics.get(i).and_then(|&id| id.checked_sub(1)),
+            None => self.others.get(&interface).copied(),
+        }
+    }
+
+    fn insert(&mut self, interface: Interface) -> u32 {
+        let id = self.count;
+        self.count += 1;
+        match Self::slot(interface) {
+            Some(i) => {
+                if self.nics.len() <= i {
+                    self.nics.resize(i + 1, 0);
+                }
+                self.nics[i] = id + 1;
+            }
+            None => {
+                self.others.insert(interface, id);
+            }
+        }
+        id
+    }
 }
 
 impl<W: Write> fmt::Debug for PcapNgSink<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PcapNgSink")
-            .field("interfaces", &self.interfaces.len())
+            .field("interfaces", &self.interfaces.count)
             .field("packets", &self.packets)
             .finish_non_exhaustive()
     }
@@ -266,20 +312,20 @@ impl<W: Write> PcapNgSink<W> {
             PcapNgWriter::with_section_header(writer, section).map_err(PcapError::Header)?;
         Ok(Self {
             writer,
-            interfaces: HashMap::new(),
+            interfaces: InterfaceIds::default(),
             packets: 0,
         })
     }
 
     /// The id of `interface`, if it was declared.
     pub fn interface_id(&self, interface: Interface) -> Option<u32> {
-        self.interfaces.get(&interface).copied()
+        self.interfaces.get(interface)
     }
 
     /// Declares `interface` under `name` (its `if_name`) and gives its id; an interface
     /// declared before keeps its id and is not written again.
     pub fn declare(&mut self, interface: Interface, name: &str) -> Result<u32, PcapError> {
-        if let Some(&id) = self.interfaces.get(&interface) {
+        if let Some(id) = self.interfaces.get(interface) {
             return Ok(id);
         }
         let block = InterfaceDescriptionBlock {
@@ -296,9 +342,7 @@ impl<W: Write> PcapNgSink<W> {
                 name: name.to_string(),
                 source,
             })?;
-        let id = self.interfaces.len() as u32;
-        self.interfaces.insert(interface, id);
-        Ok(id)
+        Ok(self.interfaces.insert(interface))
     }
 
     /// Writes one IPv4 packet seen at simulated time `at_ns` (nanoseconds) on interface `id`
@@ -712,16 +756,20 @@ impl<W: Write> PcapCapture<W> {
         let Some(sink) = self.sink.as_mut() else {
             return;
         };
+        let mut id = None;
         let (packets, declare, record) = match sink {
             Sink::Classic(s) => (s.packets(), 0, RECORD_HEADER_BYTES + bytes.len() as u64),
-            Sink::Ng { sink, names } => (
-                sink.packets(),
-                match sink.interface_id(interface) {
-                    Some(_) => 0,
-                    None => interface_block_bytes(&names.name(interface)),
-                },
-                packet_block_bytes(bytes.len(), comment),
-            ),
+            Sink::Ng { sink, names } => {
+                id = sink.interface_id(interface);
+                (
+                    sink.packets(),
+                    match id {
+                        Some(_) => 0,
+                        None => interface_block_bytes(&names.name(interface)),
+                    },
+                    packet_block_bytes(bytes.len(), comment),
+                )
+            }
         };
         let full = self.cut > 0
             || match self.limit {
@@ -737,7 +785,7 @@ impl<W: Write> PcapCapture<W> {
         let written = match sink {
             Sink::Classic(s) => s.write(at, bytes),
             Sink::Ng { sink, names } => {
-                let id = match sink.interface_id(interface) {
+                let id = match id {
                     Some(id) => Ok(id),
                     None => sink.declare(interface, &names.name(interface)),
                 };

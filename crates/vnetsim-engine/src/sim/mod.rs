@@ -583,12 +583,12 @@ impl<'c> Engine<'c> {
     }
 
     fn drop_packet(&mut self, p: u32, reason: DropReason) {
-        self.drop_for(p, reason, None);
+        self.drop_for(p, reason, None, self.now);
     }
 
     /// Drops packet `p` for `reason`, decided by `cause` when a decision dropped it (the
-    /// capture names it).
-    fn drop_for(&mut self, p: u32, reason: DropReason, cause: Option<DropCause>) {
+    /// capture names it, at time `at`: when the packet left, for a decision).
+    fn drop_for(&mut self, p: u32, reason: DropReason, cause: Option<DropCause>, at: Nanos) {
         self.conservation.dropped += 1;
         self.drops[reason as usize] += 1;
         self.dir(p).drop_one(reason);
@@ -610,7 +610,7 @@ impl<'c> Engine<'c> {
                 None => format!("dropped ({})", reason.as_str()),
             };
             let seen = Seen {
-                at: self.now,
+                at,
                 bytes: &pkt.buf,
                 hop,
                 flow: self.flow_of_slot.get(pkt.flow as usize).copied(),
@@ -729,7 +729,9 @@ impl<'c> Engine<'c> {
         }
         let delay = journey::segment_delay(self.network.scenario(), start, segment);
         match segment {
-            Segment::Done(Outcome::Dropped(reason, cause)) => self.drop_for(p, reason, Some(cause)),
+            Segment::Done(Outcome::Dropped(reason, cause)) => {
+                self.drop_for(p, reason, Some(cause), departure)
+            }
             Segment::Done(Outcome::Delivered(to)) => {
                 self.packets[p as usize].delivered_to = Some(to);
                 let at = after(after(departure, delay), self.jitter());
