@@ -227,6 +227,15 @@ fn connections_read_as_real_ones() {
         }
         assert_eq!(segs[0].1, client[0].0.wrapping_add(client[0].3));
     }
+    // The SSH flow is never answered (db1's NSG denies it): its source sends its SYN again
+    // and again, as a client does, and never data.
+    let ssh: Vec<Segment> = tcp
+        .iter()
+        .filter(|((i, k), _)| i == "web1-nic out" && k.dst_port == 22)
+        .flat_map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(ssh.len(), 5 + 1, "the flow's five packets and the probe");
+    assert!(ssh.iter().all(|s| s.2 == TCP_SYN), "{ssh:?}");
     // What the client acknowledges is what it has received of the answers, never more.
     let sent = flow_segments("web1-nic out", 1433);
     let answers = answer_segments("db1-nic out", 1433);

@@ -877,9 +877,9 @@ impl<'c> Engine<'c> {
 
 impl Engine<'_> {
     /// The server of TCP flow `flow` received segment `p` and answers it with `r` (built as a
-    /// SYN-ACK): its sequence number follows the server's earlier answers, its flags are the
-    /// SYN-ACK's, an ACK's or a FIN's, and it acknowledges the furthest segment received
-    /// (see [`segments`]).
+    /// SYN-ACK): a SYN-ACK to a SYN, else an ACK (with FIN to a FIN) whose sequence number
+    /// follows the server's earlier data; it acknowledges the furthest segment received (see
+    /// [`segments`]).
     fn answer_segment(&mut self, flow: usize, p: u32, r: u32, request: &wire::PacketMeta) {
         let src = &mut self.sources[flow];
         let (isn, payload) = (src.client_isn(), src.payload());
@@ -890,11 +890,16 @@ impl Engine<'_> {
         let start = segments::offset_near(request.seq, isn, *got);
         let len = wire::tcp_segment_len(&self.packets[p as usize].buf).unwrap_or(0);
         *got = (*got).max(start + u64::from(len));
-        let answer = replies.stats.sent;
-        let seq =
-            segments::server_isn(isn).wrapping_add(segments::segment_start(answer, payload) as u32);
         let ack = isn.wrapping_add(*got as u32);
-        let flags = segments::server_flags(answer, request.tcp_flags);
+        // A SYN (again) gets the SYN-ACK (again); a data segment the server's next one.
+        let start = if request.tcp_flags & wire::TCP_SYN != 0 {
+            0
+        } else {
+            replies.received.server_data += 1;
+            segments::segment_start(replies.received.server_data + 1, payload)
+        };
+        let seq = segments::server_isn(isn).wrapping_add(start as u32);
+        let flags = segments::server_flags(request.tcp_flags);
         wire::set_tcp_segment(&mut self.packets[r as usize].buf, seq, ack, flags);
     }
 

@@ -1,11 +1,14 @@
 //! The TCP connection and ICMP echo numbering a flow's packets carry.
 //!
 //! What it is for: giving each packet of a traffic flow the headers a real connection would
-//! show, so that a capture reads as one: a TCP flow's first packet is the SYN, the server's
-//! first answer the SYN-ACK, every later segment an ACK whose sequence number advances by the
-//! payload of the segments before it and whose acknowledgment number is the end of what the
-//! other side has received so far; the last packet of a flow carries FIN, and the answer to it
-//! FIN too. An ICMP echo flow numbers its requests 1, 2, 3, ... and answers echo them.
+//! show, so that a capture reads as one. A TCP flow's packets are its SYN until the connection
+//! is established (its source has received an answer; for a flow whose answers are not
+//! modeled, one of its packets was delivered): a SYN that gets no answer is sent again, as a
+//! real client retransmits it. The server answers a SYN with the SYN-ACK. After that every
+//! segment is an ACK whose sequence number advances by the payload of the segments before it
+//! and whose acknowledgment number is the end of what the other side has received so far; the
+//! last packet of a flow carries FIN, and the answer to it FIN too. An ICMP echo flow numbers
+//! its requests 1, 2, 3, ... and answers echo them.
 //!
 //! The handshake segments are the flow's own packets, not extra ones: every packet keeps the
 //! flow's size (a SYN carries the same payload as the segments after it, as data on a SYN may
@@ -14,21 +17,28 @@
 //! cumulative acknowledgment; after a loss (the replay never retransmits) it acknowledges past
 //! the gap, and a capture shows the lost segment as "not captured".
 //!
-//! What it is not: a TCP implementation. Windows, retransmission, timers and options are not
-//! modeled; the engine's rates decide when packets leave, never the connection. Nothing here
-//! decides a packet's fate: the data plane reads one TCP flag (a firewall opens a session for
-//! a SYN only), which the first packet of each flow carries as before.
+//! What it is not: a TCP implementation. Windows, retransmission of data, timers and options
+//! are not modeled; the engine's rates decide when packets leave, never the connection.
+//! Nothing here decides a packet's fate. The data plane reads one TCP flag: a firewall opens a
+//! session for a SYN only. Every packet used to be a SYN; now the packets after the SYN are
+//! sent only once a packet of the flow went the whole way (so through any firewall on it,
+//! which opened the session they find), and decisions are the ones they were. A session that
+//! ends while a connection goes on (idle expiry, or a firewall a timed change puts on the way)
+//! now drops its later segments as `firewall-no-session`, as a stateful firewall does.
 
 use vnetsim_dataplane::wire::{TCP_ACK, TCP_FIN, TCP_SYN};
 
 /// What each side of a flow with replies has received: the end of the furthest segment, as an
-/// offset from the sender's initial sequence number (0: nothing yet).
+/// offset from the sender's initial sequence number (0: nothing yet); and how many data
+/// segments (not SYN-ACKs) the server sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Received {
     /// By the flow's destination (the server), of the source's sequence space.
     pub(super) by_server: u64,
     /// By the flow's source (the client), of the server's sequence space.
     pub(super) by_client: u64,
+    /// Data segments the server sent.
+    pub(super) server_data: u64,
 }
 
 /// Where the `k`-th segment (from 1) of a side sending `payload` bytes per segment starts in
@@ -39,28 +49,22 @@ pub(super) fn segment_start(k: u64, payload: u64) -> u64 {
     if k <= 1 { 0 } else { 1 + (k - 1) * payload }
 }
 
-/// The flags of the `k`-th segment (from 1) of a flow's source; `last` when no packet follows.
-/// A one-packet flow sends its SYN alone (SYN with FIN is not a connection).
+/// The flags of a data segment of a flow's source, once its connection is established (before,
+/// every packet is the SYN); `last` when no packet follows.
 #[inline]
-pub(super) fn client_flags(k: u64, last: bool) -> u8 {
-    match (k <= 1, last) {
-        (true, _) => TCP_SYN,
-        (false, true) => TCP_ACK | TCP_FIN,
-        (false, false) => TCP_ACK,
-    }
+pub(super) fn client_flags(last: bool) -> u8 {
+    if last { TCP_ACK | TCP_FIN } else { TCP_ACK }
 }
 
-/// The flags of the server's `r`-th answer (from 1) to a segment with flags `request`: the
-/// first answer is the SYN-ACK; an answer to a FIN carries FIN.
+/// The flags of the server's answer to a segment with flags `request`: SYN-ACK to a SYN, FIN
+/// to a FIN, else ACK.
 #[inline]
-pub(super) fn server_flags(r: u64, request: u8) -> u8 {
-    let syn = if r <= 1 { TCP_SYN } else { 0 };
-    let fin = if request & TCP_FIN != 0 && r > 1 {
-        TCP_FIN
+pub(super) fn server_flags(request: u8) -> u8 {
+    if request & TCP_SYN != 0 {
+        TCP_SYN | TCP_ACK
     } else {
-        0
-    };
-    syn | TCP_ACK | fin
+        TCP_ACK | (request & TCP_FIN)
+    }
 }
 
 /// The server's initial sequence number, derived from the client's.
@@ -89,13 +93,11 @@ mod tests {
         assert_eq!(segment_start(2, 460), 461);
         assert_eq!(segment_start(3, 460), 921);
         assert_eq!(segment_start(2, 0), 1, "a bare SYN takes one");
-        assert_eq!(client_flags(1, false), TCP_SYN);
-        assert_eq!(client_flags(1, true), TCP_SYN);
-        assert_eq!(client_flags(2, false), TCP_ACK);
-        assert_eq!(client_flags(7, true), TCP_ACK | TCP_FIN);
-        assert_eq!(server_flags(1, TCP_SYN), TCP_SYN | TCP_ACK);
-        assert_eq!(server_flags(2, TCP_ACK), TCP_ACK);
-        assert_eq!(server_flags(5, TCP_ACK | TCP_FIN), TCP_ACK | TCP_FIN);
+        assert_eq!(client_flags(false), TCP_ACK);
+        assert_eq!(client_flags(true), TCP_ACK | TCP_FIN);
+        assert_eq!(server_flags(TCP_SYN), TCP_SYN | TCP_ACK);
+        assert_eq!(server_flags(TCP_ACK), TCP_ACK);
+        assert_eq!(server_flags(TCP_ACK | TCP_FIN), TCP_ACK | TCP_FIN);
         assert_ne!(server_isn(7), 7);
     }
 

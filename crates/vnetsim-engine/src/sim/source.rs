@@ -64,8 +64,11 @@ pub(super) struct Source {
     pub(super) interval: f64,
     pub(super) next_time: f64,
     pub(super) ingress: Ingress,
-    /// The VM whose egress shaper the flow's packets wait in.
-    pub(super) shaper: Option<u32>,
+    /// The VM whose egress shaper the flow's packets wait in ([`NO_SHAPER`]: none; see
+    /// [`Source::shaper`]).
+    pub(super) shaper_vm: u32,
+    /// TCP: how many of its packets were SYNs (sent until the connection is established).
+    pub(super) syns: u32,
     pub(super) size: u16,
     pub(super) poisson: bool,
     /// Whether the template could be built (a packet size under the headers cannot).
@@ -102,11 +105,11 @@ impl Source {
         scratch: &mut Vec<u8>,
     ) -> Source {
         let ingress = endpoints.ingress(sc, f.from);
-        let shaper = match (f.from, ingress) {
+        let shaper_vm = match (f.from, ingress) {
             // A VM sends from its primary NIC.
-            (Endpoint::Vm(vm), Ingress::Nic(_)) => Some(vm.0),
-            (_, Ingress::Nic(nic)) => Some(sc.nics[nic.index()].vm.0),
-            _ => None,
+            (Endpoint::Vm(vm), Ingress::Nic(_)) => vm.0,
+            (_, Ingress::Nic(nic)) => sc.nics[nic.index()].vm.0,
+            _ => NO_SHAPER,
         };
         let size = f.packet_size.max(probe_size_min(f.protocol));
         let interval = match f.rate {
@@ -149,7 +152,8 @@ impl Source {
             template_ok,
             size,
             ingress,
-            shaper,
+            shaper_vm,
+            syns: 0,
             interval,
             poisson: f.pattern == Pattern::Poisson,
             start,
@@ -164,7 +168,17 @@ impl Source {
     }
 }
 
+/// [`Source::shaper_vm`] of a flow whose packets are not shaped at their sender (from a site,
+/// the Internet or a private endpoint's service).
+pub(super) const NO_SHAPER: u32 = u32::MAX;
+
 impl Source {
+    /// The VM whose egress shaper the flow's packets wait in.
+    #[inline]
+    pub(super) fn shaper(&self) -> Option<u32> {
+        (self.shaper_vm != NO_SHAPER).then_some(self.shaper_vm)
+    }
+
     /// The initial sequence number of a TCP flow's source (its template's).
     #[inline]
     pub(super) fn client_isn(&self) -> u32 {
@@ -246,7 +260,7 @@ impl Engine<'_> {
         }
         if let Some(&(_, next)) = fifo.get(PREFETCH_AHEAD / 2) {
             let s = &self.sources[next as usize];
-            if let Some(vm) = s.shaper {
+            if let Some(vm) = s.shaper() {
                 self.shapers.prefetch(Limit::Vm(VmId(vm)));
             }
             if let Some(nic) = s.memos.iter().find_map(|m| m.delivered_nic()) {
@@ -261,7 +275,13 @@ impl Engine<'_> {
         let (size, ingress, shaper, identification, ok) = {
             let s = &mut self.sources[fi];
             s.emitted += 1;
-            (s.size, s.ingress, s.shaper, s.emitted as u16, s.template_ok)
+            (
+                s.size,
+                s.ingress,
+                s.shaper(),
+                s.emitted as u16,
+                s.template_ok,
+            )
         };
         let p = self.alloc(f, false, SegmentStart::Ingress(ingress), usize::from(size));
         {
@@ -326,18 +346,31 @@ impl Engine<'_> {
             return;
         }
         let last = self.is_last_emission(fi);
-        let s = &self.sources[fi];
-        let k = s.emitted;
+        let s = &mut self.sources[fi];
         let isn = s.client_isn();
-        let seq = isn.wrapping_add(segments::segment_start(k, s.payload()) as u32);
         let server = segments::server_isn(isn);
-        let ack = match (&s.replies, k) {
-            (_, 0 | 1) => 0,
-            (Some(r), _) => server.wrapping_add(r.received.by_client as u32),
-            // Answers are not modeled: as if the SYN-ACK alone had come back.
-            (None, _) => server.wrapping_add(1),
+        // Established once the source has an answer (its SYN-ACK), or, for a flow whose
+        // answers are not modeled, once one of its packets was delivered.
+        let (established, ack) = match &s.replies {
+            Some(r) => (
+                r.received.by_client > 0,
+                server.wrapping_add(r.received.by_client as u32),
+            ),
+            None => (s.forward.delivered > 0, server.wrapping_add(1)),
         };
-        let flags = segments::client_flags(k, last);
+        let (seq, ack, flags) = if established {
+            // The j-th data segment (from 1) follows the SYN's payload.
+            let j = s.emitted - u64::from(s.syns);
+            let start = segments::segment_start(j + 1, s.payload());
+            (
+                isn.wrapping_add(start as u32),
+                ack,
+                segments::client_flags(last),
+            )
+        } else {
+            s.syns = s.syns.saturating_add(1);
+            (isn, 0, wire::TCP_SYN)
+        };
         wire::set_tcp_segment(&mut self.packets[p as usize].buf, seq, ack, flags);
     }
 
