@@ -345,3 +345,77 @@ fn a_capture_changes_nothing_and_repeats() {
     let (_, records) = read(&file);
     assert!(records.iter().all(|r| r.at_ns <= 1_000_000_000));
 }
+
+/// A flow faster than its round trip: its source sends the SYN again until the SYN-ACK comes
+/// back (the server answers each SYN with the same SYN-ACK), then data that starts right
+/// after the SYN's payload, with no gap; the server's data starts after its SYN-ACK's.
+#[test]
+fn syns_repeat_until_the_connection_is_established() {
+    let sc = common::hub_and_spoke_with(
+        "traffic:\n  - { name: fast, from: web1, to: db1, protocol: tcp, dst_port: 1433, \
+         rate: 100000pps, packet_size: 100, start: 0s, duration: 1ms, reply: true }\n",
+    );
+    let (report, file) = capture(&sc, CaptureFilter::all());
+    assert_eq!(
+        report.conservation.dropped, 3,
+        "the three dropped probes only"
+    );
+    let (_, records) = read(&file);
+    let segments = |iface: &str, src_port: Option<u16>| -> Vec<Segment> {
+        records
+            .iter()
+            .filter(|r| r.interface == iface)
+            .filter_map(|r| {
+                let m = wire::parse(&r.bytes).ok()?;
+                let ours = match src_port {
+                    Some(p) => m.key.src_port == p,
+                    None => m.key.dst_port == 1433 && m.key.src_port != 49152,
+                };
+                (m.key.protocol == wire::PROTO_TCP && ours).then(|| {
+                    let ack = u32::from_be_bytes(r.bytes[28..32].try_into().unwrap());
+                    (
+                        m.seq,
+                        ack,
+                        m.tcp_flags,
+                        wire::tcp_segment_len(&r.bytes).unwrap(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let sent = segments("web1-nic out", None);
+    assert_eq!(sent.len(), 100);
+    let syns = sent.iter().take_while(|s| s.2 == TCP_SYN).count();
+    assert!(
+        syns > 1 && syns < 20,
+        "{syns} SYNs before the SYN-ACK came back"
+    );
+    assert!(
+        sent[..syns].iter().all(|s| s.0 == sent[0].0),
+        "the same SYN again"
+    );
+    assert_eq!(
+        sent[syns].0,
+        sent[0].0.wrapping_add(sent[0].3),
+        "data after the SYN"
+    );
+    for w in sent[syns..].windows(2) {
+        assert_eq!(w[1].0, w[0].0.wrapping_add(w[0].3), "{w:?}");
+        assert!(w[1].2 & TCP_SYN == 0);
+    }
+    assert_eq!(sent[99].2, TCP_ACK | TCP_FIN);
+    let answers = segments("db1-nic out", Some(1433));
+    assert_eq!(answers.len(), 100);
+    let syn_acks = answers
+        .iter()
+        .take_while(|s| s.2 == TCP_SYN | TCP_ACK)
+        .count();
+    assert_eq!(syn_acks, syns, "one SYN-ACK per SYN");
+    assert!(answers[..syns].iter().all(|s| s.0 == answers[0].0));
+    assert_eq!(answers[syns].0, answers[0].0.wrapping_add(answers[0].3));
+    for w in answers[syns..].windows(2) {
+        assert_eq!(w[1].0, w[0].0.wrapping_add(w[0].3), "{w:?}");
+    }
+    // The first data segment acknowledges the SYN-ACK, no more.
+    assert_eq!(sent[syns].1, answers[0].0.wrapping_add(answers[0].3));
+}

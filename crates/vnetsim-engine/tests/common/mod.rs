@@ -27,17 +27,27 @@ pub fn hub_and_spoke_text() -> String {
 /// hub-and-spoke, with [`TRAFFIC`] when `traffic` (and a bandwidth for dns1, which traffic
 /// needs).
 pub fn hub_and_spoke(traffic: bool) -> Scenario {
-    let mut text = hub_and_spoke_text();
     if traffic {
-        // Azure publishes no bandwidth for dns1's B-series size: a run with traffic needs one.
-        text = text.replacen(
-            "size: Standard_B2s\n",
-            "size: Standard_B2s\n    bandwidth: 1Gbps\n",
-            1,
-        );
-        assert!(text.contains("bandwidth: 1Gbps"), "dns1's size moved");
-        text.push_str(TRAFFIC);
+        hub_and_spoke_with(TRAFFIC)
+    } else {
+        load(hub_and_spoke_text())
     }
+}
+
+/// hub-and-spoke with `traffic` (a `traffic:` section) and a bandwidth for dns1, which Azure
+/// does not publish for its B-series size and a run with traffic needs.
+pub fn hub_and_spoke_with(traffic: &str) -> Scenario {
+    let mut text = hub_and_spoke_text().replacen(
+        "size: Standard_B2s\n",
+        "size: Standard_B2s\n    bandwidth: 1Gbps\n",
+        1,
+    );
+    assert!(text.contains("bandwidth: 1Gbps"), "dns1's size moved");
+    text.push_str(traffic);
+    load(text)
+}
+
+fn load(text: String) -> Scenario {
     vnetsim_scenario::load_str(&text, "hub-and-spoke.yaml")
         .unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
