@@ -4,8 +4,11 @@
 //! What it is for: the packet-facing edge of the data plane. [`parse`] reads the fields the
 //! pipeline needs from borrowed bytes (verifying the header checksum), [`build_probe`] and
 //! [`build_reply`] write valid IPv4 + TCP/UDP/ICMP packets into a caller-owned buffer with
-//! etherparse's `PacketBuilder`, and [`forward_hop`] decrements the TTL in place with an
-//! incremental checksum update. None of them allocates or panics. The parser is hand-written
+//! etherparse's `PacketBuilder`, [`forward_hop`] decrements the TTL in place with an
+//! incremental checksum update, and [`set_tcp_segment`] and [`set_icmp_echo_seq`] restamp a
+//! built packet's TCP sequence, acknowledgment and flags or ICMP echo sequence number the same
+//! way (how a traffic source numbers its copies of a template). None of them allocates or
+//! panics. The parser is hand-written
 //! (a few fixed offsets, faster than a full slice parse) and property-tested to agree with
 //! etherparse on every packet it accepts.
 //!
