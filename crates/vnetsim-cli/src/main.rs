@@ -116,9 +116,17 @@ enum Command {
         /// Write the JSON report here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
-        /// Write every packet at every hop to this pcap file (simulated timestamps).
-        #[arg(long, value_name = "OUT.pcap")]
+        /// Write every packet at every hop to this capture (pcapng: one interface per hop,
+        /// drops with their reason; simulated timestamps).
+        #[arg(long, value_name = "OUT.pcapng")]
         pcap: Option<PathBuf>,
+        /// The capture's format: pcapng, or pcap (classic: one stream, no drops).
+        #[arg(long, value_name = "FORMAT", default_value = "pcapng")]
+        pcap_format: vnetsim_engine::pcap::PcapFormat,
+        /// Capture only these flows (every hop) and what passes these VMs or NICs; repeat the
+        /// flag or give a comma-separated list.
+        #[arg(long, value_name = "NAMES")]
+        pcap_filter: Vec<String>,
         /// Stop the capture at this size (500MB, 1GiB), this many records (100000packets) or
         /// never (none); what is left out is counted and said.
         #[arg(long, value_name = "LIMIT", default_value = "1GiB")]
@@ -317,6 +325,8 @@ fn main() -> ExitCode {
             file,
             report,
             pcap,
+            pcap_format,
+            pcap_filter,
             pcap_limit,
             plot,
             seed,
@@ -327,6 +337,8 @@ fn main() -> ExitCode {
             let outputs = replay::Outputs {
                 report: report.as_deref(),
                 pcap: pcap.as_deref(),
+                pcap_format,
+                pcap_filter: &pcap_filter,
                 pcap_limit,
                 plot: plot.as_deref(),
                 all_rows,

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::pcap::{CaptureLimit, PcapCapture};
+use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapCapture, PcapFormat};
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
 use vnetsim_engine::report::render_text_without_failures;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
@@ -22,6 +22,10 @@ pub struct Outputs<'a> {
     pub report: Option<&'a Path>,
     /// The pcap capture.
     pub pcap: Option<&'a Path>,
+    /// Its format.
+    pub pcap_format: PcapFormat,
+    /// Flow, VM and NIC names it is limited to (none: everything).
+    pub pcap_filter: &'a [String],
     /// Where the capture stops.
     pub pcap_limit: CaptureLimit,
     /// The directory for SVG plots.
@@ -128,11 +132,25 @@ pub fn run(
         eprintln!("error: {e}");
         return INVALID;
     }
+    let filter = match CaptureFilter::parse(&scenario, outputs.pcap_filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --pcap-filter: {e}");
+            return INVALID;
+        }
+    };
+    if !filter.is_all() && outputs.pcap.is_none() {
+        eprintln!("error: --pcap-filter needs --pcap");
+        return INVALID;
+    }
     let mut capture = match outputs.pcap {
         Some(path) => match OutputFile::create(path)
             .map_err(|e| e.to_string())
-            .and_then(|f| PcapCapture::new(f).map_err(|e| e.to_string()))
-            .map(|c| c.with_limit(outputs.pcap_limit))
+            .and_then(|f| {
+                PcapCapture::with_format(f, outputs.pcap_format, &scenario)
+                    .map_err(|e| e.to_string())
+            })
+            .map(|c| c.with_limit(outputs.pcap_limit).with_filter(filter))
         {
             Ok(capture) => Some(capture),
             Err(e) => {

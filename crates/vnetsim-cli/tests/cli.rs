@@ -282,7 +282,21 @@ fn pcap_and_plot_are_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = std::fs::read(&pcap).unwrap();
-    // Nanosecond pcap magic, link type 228 (raw IPv4).
+    // pcapng by default: a section header block, little-endian.
+    assert_eq!(&bytes[..4], &0x0a0d_0d0a_u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &0x1a2b_3c4d_u32.to_le_bytes());
+    // Classic pcap on request: nanosecond magic, link type 228 (raw IPv4).
+    let classic = dir.path().join("classic.pcap");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .arg("--pcap")
+        .arg(&classic)
+        .args(["--pcap-format", "pcap"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let bytes = std::fs::read(&classic).unwrap();
     assert_eq!(&bytes[..4], &0xa1b2_3c4d_u32.to_le_bytes());
     assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 228);
     let svg = std::fs::read_to_string(plot.join("latency-cdf.svg")).unwrap();

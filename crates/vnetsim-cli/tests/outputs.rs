@@ -328,3 +328,54 @@ fn a_capture_stops_at_its_limit_and_says_so() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_capture_filter_keeps_what_it_names_and_suggests_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.pcapng");
+    let one = dir.path().join("one.pcapng");
+    for (path, filter) in [(&all, None), (&one, Some("ping-peer"))] {
+        let mut cmd = vnetsim();
+        cmd.arg("run")
+            .arg(scenario("peered-latency.yaml"))
+            .arg("--pcap")
+            .arg(path);
+        if let Some(f) = filter {
+            cmd.args(["--pcap-filter", f]);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    }
+    let (all, one) = (
+        std::fs::metadata(&all).unwrap().len(),
+        std::fs::metadata(&one).unwrap().len(),
+    );
+    assert!(one > 1_000 && one < all, "{one} of {all}");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .arg("--pcap")
+        .arg(dir.path().join("x.pcapng"))
+        .args(["--pcap-filter", "ping-local,ping-peeer"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("--pcap-filter") && err.contains("did you mean `ping-peer`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.pcapng").exists(), "nothing written");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("peered-latency.yaml"))
+        .args(["--pcap-filter", "ping-local"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("needs --pcap"),
+        "{}",
+        stderr_of(&out)
+    );
+}

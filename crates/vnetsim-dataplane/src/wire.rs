@@ -4,8 +4,11 @@
 //! What it is for: the packet-facing edge of the data plane. [`parse`] reads the fields the
 //! pipeline needs from borrowed bytes (verifying the header checksum), [`build_probe`] and
 //! [`build_reply`] write valid IPv4 + TCP/UDP/ICMP packets into a caller-owned buffer with
-//! etherparse's `PacketBuilder`, and [`forward_hop`] decrements the TTL in place with an
-//! incremental checksum update. None of them allocates or panics. The parser is hand-written
+//! etherparse's `PacketBuilder`, [`forward_hop`] decrements the TTL in place with an
+//! incremental checksum update, and [`set_tcp_segment`] and [`set_icmp_echo_seq`] restamp a
+//! built packet's TCP sequence, acknowledgment and flags or ICMP echo sequence number the same
+//! way (how a traffic source numbers its copies of a template). None of them allocates or
+//! panics. The parser is hand-written
 //! (a few fixed offsets, faster than a full slice parse) and property-tested to agree with
 //! etherparse on every packet it accepts.
 //!
@@ -671,6 +674,70 @@ pub fn set_identification(buf: &mut [u8], identification: u16) {
     h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
+/// TCP FIN flag.
+pub const TCP_FIN: u8 = 0x01;
+
+/// Where the transport header of an unfragmented-or-first-fragment IPv4 packet starts, if the
+/// buffer holds at least `need` bytes of it.
+fn transport_at(buf: &[u8], protocol: u8, need: usize) -> Option<usize> {
+    let h = buf.get(..IPV4_HEADER_LEN)?;
+    if h[0] >> 4 != 4 || h[9] != protocol || be16(h, 6) & 0x1fff != 0 {
+        return None;
+    }
+    let hl = usize::from(h[0] & 0x0f) * 4;
+    (hl >= IPV4_HEADER_LEN && buf.len() >= hl + need).then_some(hl)
+}
+
+/// Sets a TCP packet's sequence number, acknowledgment number and flags (byte 13) in place,
+/// patching the TCP checksum incrementally (RFC 1624): how a traffic source turns each copy
+/// of its template segment into the next segment of its connection. Returns whether it wrote:
+/// a packet that is not TCP, a non-first fragment or too short a buffer is left unchanged.
+pub fn set_tcp_segment(buf: &mut [u8], seq: u32, ack: u32, flags: u8) -> bool {
+    let Some(t) = transport_at(buf, PROTO_TCP, TCP_HEADER_LEN) else {
+        return false;
+    };
+    let mut hc = be16(buf, t + 16);
+    let words = |x: u32| [(x >> 16) as u16, x as u16];
+    let (seq_w, ack_w) = (words(seq), words(ack));
+    let flags_w = (u16::from(buf[t + 12]) << 8) | u16::from(flags);
+    let new = [seq_w[0], seq_w[1], ack_w[0], ack_w[1], flags_w];
+    for (k, &word) in new.iter().enumerate() {
+        let at = t + 4 + 2 * k;
+        let old = be16(buf, at);
+        if old != word {
+            hc = csum_update(hc, old, word);
+            buf[at..at + 2].copy_from_slice(&word.to_be_bytes());
+        }
+    }
+    buf[t + 16..t + 18].copy_from_slice(&hc.to_be_bytes());
+    true
+}
+
+/// Sets an ICMP echo's sequence number in place, patching the ICMP checksum incrementally
+/// (RFC 1624). Returns whether it wrote: a packet that is not ICMP or too short a buffer is
+/// left unchanged.
+pub fn set_icmp_echo_seq(buf: &mut [u8], seq: u16) -> bool {
+    let Some(t) = transport_at(buf, PROTO_ICMP, ICMP_HEADER_LEN) else {
+        return false;
+    };
+    let old = be16(buf, t + 6);
+    let hc = csum_update(be16(buf, t + 2), old, seq);
+    buf[t + 6..t + 8].copy_from_slice(&seq.to_be_bytes());
+    buf[t + 2..t + 4].copy_from_slice(&hc.to_be_bytes());
+    true
+}
+
+/// The bytes of sequence space a TCP segment takes: its payload, plus one for SYN and one for
+/// FIN; `None` for anything else than a whole first-fragment TCP segment.
+pub fn tcp_segment_len(buf: &[u8]) -> Option<u32> {
+    let t = transport_at(buf, PROTO_TCP, TCP_HEADER_LEN)?;
+    let total = usize::from(be16(buf, 2));
+    let data_offset = usize::from(buf[t + 12] >> 4) * 4;
+    let payload = total.checked_sub(t + data_offset)?;
+    let flags = buf[t + 13];
+    Some(payload as u32 + u32::from(flags & TCP_SYN != 0) + u32::from(flags & TCP_FIN != 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,6 +755,48 @@ mod tests {
             total_len,
             identification: 0x1234,
         }
+    }
+
+    proptest! {
+        /// A TCP segment rewritten in place keeps valid checksums and reads back as written.
+        #[test]
+        fn set_tcp_segment_keeps_checksums(seq in any::<u32>(), ack in any::<u32>(), flags in any::<u8>(), len in 40u16..200) {
+            let mut buf = vec![0u8; usize::from(len)];
+            let n = build_probe(&mut buf, &spec(Protocol::Tcp, len)).unwrap();
+            prop_assert!(set_tcp_segment(&mut buf[..n], seq, ack, flags));
+            etherparse_checks(&buf[..n]);
+            let m = parse(&buf[..n]).unwrap();
+            prop_assert_eq!(m.seq, seq);
+            prop_assert_eq!(m.tcp_flags, flags);
+            prop_assert_eq!(be32(&buf, 28), ack);
+            let syn_fin = u32::from(flags & TCP_SYN != 0) + u32::from(flags & TCP_FIN != 0);
+            prop_assert_eq!(tcp_segment_len(&buf[..n]), Some(u32::from(len) - 40 + syn_fin));
+        }
+
+        /// An ICMP echo's sequence number rewritten in place keeps a valid checksum.
+        #[test]
+        fn set_icmp_echo_seq_keeps_the_checksum(seq in any::<u16>(), len in 28u16..200) {
+            let mut buf = vec![0u8; usize::from(len)];
+            let n = build_probe(&mut buf, &spec(Protocol::Icmp, len)).unwrap();
+            prop_assert!(set_icmp_echo_seq(&mut buf[..n], seq));
+            etherparse_checks(&buf[..n]);
+            prop_assert_eq!(parse(&buf[..n]).unwrap().seq, u32::from(seq));
+        }
+    }
+
+    #[test]
+    fn segment_setters_leave_other_packets_alone() {
+        let mut udp = vec![0u8; 60];
+        build_probe(&mut udp, &spec(Protocol::Udp, 60)).unwrap();
+        let before = udp.clone();
+        assert!(!set_tcp_segment(&mut udp, 1, 2, TCP_ACK));
+        assert!(!set_icmp_echo_seq(&mut udp, 3));
+        assert_eq!(udp, before);
+        assert_eq!(tcp_segment_len(&udp), None);
+        let mut short = [0x45u8, 0, 0, 40, 0, 0, 0, 0, 64, 6];
+        assert!(!set_tcp_segment(&mut short, 1, 2, TCP_ACK));
+        assert_eq!(tcp_segment_len(&short), None);
+        assert!(!set_tcp_segment(&mut [], 1, 2, TCP_ACK));
     }
 
     /// Checks every checksum with etherparse's own computation; returns the TCP flags

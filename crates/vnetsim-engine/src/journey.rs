@@ -6,15 +6,19 @@
 //! ([`vnetsim_dataplane::Dataplane::decide`]); the segment takes [`segment_delay`]; a packet
 //! paused at a waypoint queues in that appliance VM's or gateway's shaper ([`arrival`]) and the
 //! next segment starts there; timed changes apply to the network with [`apply_event`]; every
-//! packet is copied to a [`Capture`] as it leaves each hop and as it is delivered, and a
-//! [`crate::pcap::PcapCapture`] keeps a capture's first write error.
+//! packet is copied to a [`Capture`] at each [`Hop`] (leaving a place, reaching a waypoint,
+//! delivered; drops with their reason), and a [`crate::pcap::PcapCapture`] keeps a capture's
+//! first write error.
 //!
 //! What it is not: a clock, a queue or a random source. Each driver keeps its own time
 //! (virtual or wall clock) and its own order of pending work; the engine adds its seeded
 //! jitter to [`segment_delay`], the live fabric none. Nothing here allocates per packet.
 
 use vnetsim_dataplane::{Destination, Ingress, Outcome, Segment, WaypointAt};
-use vnetsim_scenario::{DropReason, Event, Nanos, NicId, Scenario, VmId};
+use vnetsim_scenario::{
+    DropReason, Event, FirewallId, HostId, Nanos, NicId, PrivateEndpointId, Scenario, SiteId, VmId,
+    VnetId,
+};
 
 pub use vnetsim_dataplane::SegmentStart;
 
@@ -22,17 +26,158 @@ use crate::network::{Network, describe};
 use crate::report::EventReport;
 use crate::shaper::Limit;
 
-/// A place packets are copied to as they leave each hop and as they are delivered (a pcap
-/// file, a test).
-pub trait Capture {
-    /// The packet `bytes` is on the wire at time `at`.
-    fn packet(&mut self, at: Nanos, bytes: &[u8]);
+/// A point of a packet's way where a capture sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// A NIC: a VM's (sending, receiving) or an appliance's (forwarding).
+    Nic(NicId),
+    /// The gateway of this VNet.
+    Gateway(VnetId),
+    /// An Azure Firewall.
+    Firewall(FirewallId),
+    /// An on-premises site (packets it sends).
+    Site(SiteId),
+    /// An on-premises host (packets delivered to it).
+    Host(HostId),
+    /// The Internet.
+    Internet,
+    /// A platform address (168.63.129.16, 169.254.169.254).
+    Platform,
+    /// A private endpoint (the service behind it sends and receives).
+    PrivateEndpoint(PrivateEndpointId),
+}
 
-    /// The packet `bytes` was dropped at time `at` for `reason` (by a decision, a full queue
-    /// or because it is malformed). Captures that write only what is on the wire (pcap)
-    /// ignore it.
-    fn dropped(&mut self, at: Nanos, bytes: &[u8], reason: DropReason) {
-        let _ = (at, bytes, reason);
+/// Which way a packet passes a [`Place`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    /// Leaving it (after its shaper, before the data plane decides the next segment).
+    Out,
+    /// Reaching it (after the segment's decision: TTL decremented, addresses translated).
+    In,
+}
+
+/// Where a capture sees a packet: a place and a side, one pcapng interface each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hop {
+    /// Where.
+    pub place: Place,
+    /// Which way.
+    pub side: Side,
+}
+
+impl Hop {
+    /// Where a packet whose next segment starts at `start` leaves from.
+    pub fn leaving(start: SegmentStart) -> Hop {
+        let place = match start {
+            SegmentStart::Ingress(i) => match i {
+                Ingress::Nic(nic) => Place::Nic(nic),
+                Ingress::Site(s) => Place::Site(s),
+                Ingress::Internet => Place::Internet,
+                Ingress::PrivateEndpoint(pe) => Place::PrivateEndpoint(pe),
+            },
+            SegmentStart::At(w) => Self::waypoint(w.at()),
+        };
+        Hop {
+            place,
+            side: Side::Out,
+        }
+    }
+
+    /// Where a packet paused at waypoint `at` arrives.
+    pub fn arriving(at: WaypointAt) -> Hop {
+        Hop {
+            place: Self::waypoint(at),
+            side: Side::In,
+        }
+    }
+
+    /// Where a packet delivered to `to` arrives.
+    pub fn delivered(to: Destination) -> Hop {
+        let place = match to {
+            Destination::Nic(nic) => Place::Nic(nic),
+            Destination::Host(h) => Place::Host(h),
+            Destination::Internet => Place::Internet,
+            Destination::Platform(_) => Place::Platform,
+            Destination::PrivateEndpoint(pe) => Place::PrivateEndpoint(pe),
+        };
+        Hop {
+            place,
+            side: Side::In,
+        }
+    }
+
+    fn waypoint(at: WaypointAt) -> Place {
+        match at {
+            WaypointAt::Appliance(nic) => Place::Nic(nic),
+            WaypointAt::GatewayFromSite(v) | WaypointAt::GatewayToSite(v) => Place::Gateway(v),
+            WaypointAt::Firewall(f) => Place::Firewall(f),
+        }
+    }
+
+    /// The place's name in `scenario` (a NIC's, a gateway's, ...), without the side.
+    pub fn place_name(&self, scenario: &Scenario) -> String {
+        match self.place {
+            Place::Nic(nic) => scenario.nics[nic.index()].name.to_string(),
+            Place::Gateway(v) => {
+                let vnet = &scenario.vnets[v.index()];
+                match (&vnet.gateway, &vnet.expressroute) {
+                    (Some(g), _) | (None, Some(g)) => g.name.clone(),
+                    (None, None) => format!("{}-gateway", vnet.name),
+                }
+            }
+            Place::Firewall(f) => scenario.firewalls[f.index()].name.clone(),
+            Place::Site(s) => scenario.sites[s.index()].name.to_string(),
+            Place::Host(h) => scenario.hosts[h.index()].name.to_string(),
+            Place::Internet => "internet".to_string(),
+            Place::Platform => "platform".to_string(),
+            Place::PrivateEndpoint(pe) => scenario.private_endpoints[pe.index()].name.to_string(),
+        }
+    }
+
+    /// The interface name a capture gives it: the place's name and `out` or `in`
+    /// (`web1-nic out`, `nva1-nic in`, `hub-gw out`).
+    pub fn name(&self, scenario: &Scenario) -> String {
+        let side = match self.side {
+            Side::Out => "out",
+            Side::In => "in",
+        };
+        format!("{} {side}", self.place_name(scenario))
+    }
+
+    /// The NIC it is on, if any.
+    pub fn nic(&self) -> Option<NicId> {
+        match self.place {
+            Place::Nic(nic) => Some(nic),
+            _ => None,
+        }
+    }
+}
+
+/// A packet as a capture sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen<'a> {
+    /// The simulated time, in nanoseconds since the start.
+    pub at: Nanos,
+    /// The IPv4 packet.
+    pub bytes: &'a [u8],
+    /// Where.
+    pub hop: Hop,
+    /// The flow it belongs to (its index in the scenario's `traffic`, replies included);
+    /// `None` for probes.
+    pub flow: Option<u32>,
+}
+
+/// A place packets are copied to as they pass each hop (a pcap file, a test).
+pub trait Capture {
+    /// The packet is on the wire at `seen.hop`.
+    fn packet(&mut self, seen: Seen<'_>);
+
+    /// The packet was dropped for `reason` (by a decision, a full queue or because it is
+    /// malformed) on its way from `seen.hop` (where it was last seen); `detail` says why in
+    /// words (the rule, when one decided), or is empty. Captures that write only what is on
+    /// the wire ignore it.
+    fn dropped(&mut self, seen: Seen<'_>, reason: DropReason, detail: &str) {
+        let _ = (seen, reason, detail);
     }
 }
 
@@ -132,7 +277,7 @@ mod tests {
 
     use vnetsim_dataplane::wire::{PacketSpec, build_probe};
     use vnetsim_dataplane::{FlowTable, Full};
-    use vnetsim_scenario::{Protocol, SiteId, VnetId};
+    use vnetsim_scenario::Protocol;
 
     use super::*;
 

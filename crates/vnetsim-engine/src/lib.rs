@@ -18,7 +18,7 @@ pub mod shaper;
 pub mod sim;
 
 pub use estimate::Estimate;
-pub use journey::Capture;
+pub use journey::{Capture, Hop, Place, Seen, Side};
 pub use report::Report;
 pub use sim::{Engine, Options, Prepared, replay};
 

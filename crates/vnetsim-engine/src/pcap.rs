@@ -1,19 +1,33 @@
-//! Captures of simulated packets as pcap files.
+//! Captures of simulated packets: pcapng with one interface per hop, or classic pcap.
 //!
-//! What it is for: writing the IPv4 packets a replay sends into a classic pcap file that
-//! Wireshark and tshark open: nanosecond timestamps, link type raw IPv4 (`LINKTYPE_IPV4`, 228,
-//! so each record is the IPv4 packet itself with no link-layer header), little-endian headers.
+//! What it is for: writing the IPv4 packets a replay sends into files that Wireshark and
+//! tshark open. Two formats ([`PcapFormat`]):
+//!
+//! - **pcapng** (the default of `vnetsim run --pcap`, [`PcapNgSink`]): one interface per place
+//!   and side a packet passes (`web1-nic out`, `nva1-nic in`, `hub-gw out`, named by
+//!   [`HopNames`]), declared when its first packet comes, so a packet through an appliance shows
+//!   once on each interface it passes and never twice on one. Dropped packets go to one more
+//!   interface, `dropped`, each with a comment naming the drop reason, the rule or cause that
+//!   decided it, and where the packet was last seen. Nanosecond timestamps (`if_tsresol` 9),
+//!   link type raw IPv4 (`LINKTYPE_IPV4`, 228), little-endian.
+//! - **pcap** (classic, [`PcapSink`]): every packet at every hop in one stream, as before;
+//!   no interfaces and no drops (the format has no place for either).
+//!
 //! A packet's timestamp is its simulated time in nanoseconds since the start of the replay, so
 //! a capture reads as starting at the Unix epoch. The output depends only on the packets and
-//! times given, never on the clock or the machine.
+//! times given, never on the clock or the machine. [`CaptureFilter`] keeps the packets of
+//! named flows and those seen on named VMs' or NICs' interfaces.
 //!
-//! [`PcapCapture`] is the [`Capture`] every driver writes a pcap file with: it remembers the
-//! first write error, stops writing there and reports it when finished.
+//! [`PcapCapture`] is the [`Capture`] every driver writes a file with: it remembers the first
+//! write error, stops writing there and reports it when finished, and stops at its
+//! [`CaptureLimit`].
 //!
-//! What it is not: a capture of real interfaces, a pcapng writer, or a filter: the caller
-//! decides which packets at which points of their way are written, and in what order (pcap does
-//! not require increasing timestamps, and this writer does not reorder).
+//! What it is not: a capture of real interfaces, or a decision of which points of a packet's
+//! way are seen (the driver reports them, see [`crate::journey::Hop`]); neither writer
+//! reorders (pcap and pcapng do not require increasing timestamps across interfaces).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -21,10 +35,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
 use pcap_file::{DataLink, Endianness, TsResolution};
-use vnetsim_scenario::Nanos;
+use vnetsim_scenario::{DropReason, Nanos, NicId, Scenario};
 
-use crate::journey::Capture;
+use crate::journey::{Capture, Hop, Place, Seen};
 
 /// The largest packet a capture holds: the largest IPv4 packet, also the file's snap length.
 pub const MAX_PACKET_BYTES: usize = 65535;
@@ -37,6 +57,13 @@ pub const MAX_TIMESTAMP_NS: u64 = (u32::MAX as u64 + 1) * 1_000_000_000 - 1;
 pub enum PcapError {
     /// Writing the file header failed.
     Header(pcap_file::PcapError),
+    /// Writing a pcapng interface description failed.
+    Interface {
+        /// The interface's name.
+        name: String,
+        /// What the pcap library reported.
+        source: pcap_file::PcapError,
+    },
     /// Writing a packet record failed.
     Packet {
         /// Index of the packet in the capture (0 for the first).
@@ -68,6 +95,9 @@ impl fmt::Display for PcapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PcapError::Header(e) => write!(f, "writing the pcap file header failed: {e}"),
+            PcapError::Interface { name, source } => {
+                write!(f, "writing the pcapng interface `{name}` failed: {source}")
+            }
             PcapError::Packet {
                 index,
                 at_ns,
@@ -92,7 +122,9 @@ impl fmt::Display for PcapError {
 impl std::error::Error for PcapError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PcapError::Header(e) | PcapError::Packet { source: e, .. } => Some(e),
+            PcapError::Header(e)
+            | PcapError::Packet { source: e, .. }
+            | PcapError::Interface { source: e, .. } => Some(e),
             PcapError::Flush(e) => Some(e),
             PcapError::PacketTooLong { .. } | PcapError::TimestampOutOfRange { .. } => None,
         }
@@ -173,14 +205,385 @@ impl<W: Write> PcapSink<W> {
     }
 }
 
-/// A [`Capture`] into a [`PcapSink`] that remembers its first write error: from then on it
-/// writes nothing, and [`PcapCapture::finish`] reports that error.
+/// What a pcapng interface shows: the packets at one hop, or the dropped ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Interface {
+    /// Packets at this place and side.
+    Hop(Hop),
+    /// Dropped packets, each with a comment saying why.
+    Dropped,
+}
+
+/// The name of the interface of dropped packets.
+pub const DROPPED_INTERFACE: &str = "dropped";
+
+/// Bytes of `len` rounded up to 32 bits, as pcapng pads every field.
+fn padded(len: usize) -> u64 {
+    len.div_ceil(4) as u64 * 4
+}
+
+/// Bytes of the pcapng section header block this writer starts with (no options).
+const SECTION_HEADER_BYTES: u64 = 28;
+
+/// Bytes of an interface description block named `name` (name, timestamp resolution, end).
+fn interface_block_bytes(name: &str) -> u64 {
+    12 + 8 + (4 + padded(name.len())) + (4 + 4) + 4
+}
+
+/// Bytes of an enhanced packet block of `len` bytes with an optional comment.
+fn packet_block_bytes(len: usize, comment: Option<&str>) -> u64 {
+    12 + 20 + padded(len) + comment.map_or(0, |c| 4 + padded(c.len()) + 4)
+}
+
+/// A pcapng file being written: one section, interfaces declared as they are first used,
+/// nanosecond timestamps, raw IPv4 records.
+///
+/// Pass a buffered writer (`BufWriter`) for files: each block is written as it comes.
+pub struct PcapNgSink<W: Write> {
+    writer: PcapNgWriter<W>,
+    interfaces: InterfaceIds,
+    packets: u64,
+}
+
+/// The id of each interface declared so far (ids in the order they were declared): a NIC's
+/// two sides in a table indexed by the NIC (most records), the other places in a map.
+#[derive(Debug, Default)]
+struct InterfaceIds {
+    /// `2 * nic + side` -> id + 1 (0: not declared).
+    nics: Vec<u32>,
+    others: HashMap<Interface, u32>,
+    count: u32,
+}
+
+impl InterfaceIds {
+    fn slot(interface: Interface) -> Option<usize> {
+        match interface {
+            Interface::Hop(Hop {
+                place: Place::Nic(nic),
+                side,
+            }) => Some(2 * nic.index() + usize::from(side == crate::journey::Side::In)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn get(&self, interface: Interface) -> Option<u32> {
+        match Self::slot(interface) {
+            Some(i) => self.nics.get(i).and_then(|&id| id.checked_sub(1)),
+            None => self.others.get(&interface).copied(),
+        }
+    }
+
+    fn insert(&mut self, interface: Interface) -> u32 {
+        let id = self.count;
+        self.count += 1;
+        match Self::slot(interface) {
+            Some(i) => {
+                if self.nics.len() <= i {
+                    self.nics.resize(i + 1, 0);
+                }
+                self.nics[i] = id + 1;
+            }
+            None => {
+                self.others.insert(interface, id);
+            }
+        }
+        id
+    }
+}
+
+impl<W: Write> fmt::Debug for PcapNgSink<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PcapNgSink")
+            .field("interfaces", &self.interfaces.count)
+            .field("packets", &self.packets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> PcapNgSink<W> {
+    /// Starts a capture on `writer` by writing the section header (little-endian).
+    pub fn new(writer: W) -> Result<Self, PcapError> {
+        let section = SectionHeaderBlock {
+            endianness: Endianness::Little,
+            ..Default::default()
+        };
+        let writer =
+            PcapNgWriter::with_section_header(writer, section).map_err(PcapError::Header)?;
+        Ok(Self {
+            writer,
+            interfaces: InterfaceIds::default(),
+            packets: 0,
+        })
+    }
+
+    /// The id of `interface`, if it was declared.
+    pub fn interface_id(&self, interface: Interface) -> Option<u32> {
+        self.interfaces.get(interface)
+    }
+
+    /// Declares `interface` under `name` (its `if_name`) and gives its id; an interface
+    /// declared before keeps its id and is not written again.
+    pub fn declare(&mut self, interface: Interface, name: &str) -> Result<u32, PcapError> {
+        if let Some(id) = self.interfaces.get(interface) {
+            return Ok(id);
+        }
+        let block = InterfaceDescriptionBlock {
+            linktype: DataLink::IPV4,
+            snaplen: MAX_PACKET_BYTES as u32,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Borrowed(name)),
+                InterfaceDescriptionOption::IfTsResol(9),
+            ],
+        };
+        self.writer
+            .write_pcapng_block(block)
+            .map_err(|source| PcapError::Interface {
+                name: name.to_string(),
+                source,
+            })?;
+        Ok(self.interfaces.insert(interface))
+    }
+
+    /// Writes one IPv4 packet seen at simulated time `at_ns` (nanoseconds) on interface `id`
+    /// (from [`PcapNgSink::declare`]), with an optional comment. A packet longer than
+    /// [`MAX_PACKET_BYTES`] is refused and nothing is written.
+    pub fn write(
+        &mut self,
+        id: u32,
+        at_ns: u64,
+        packet: &[u8],
+        comment: Option<&str>,
+    ) -> Result<(), PcapError> {
+        let index = self.packets;
+        if packet.len() > MAX_PACKET_BYTES {
+            return Err(PcapError::PacketTooLong {
+                index,
+                len: packet.len(),
+            });
+        }
+        let block = EnhancedPacketBlock {
+            interface_id: id,
+            timestamp: Duration::from_nanos(at_ns),
+            // Fits: checked against MAX_PACKET_BYTES above.
+            original_len: packet.len() as u32,
+            data: Cow::Borrowed(packet),
+            options: comment
+                .map(|c| vec![EnhancedPacketOption::Comment(Cow::Borrowed(c))])
+                .unwrap_or_default(),
+        };
+        self.writer
+            .write_pcapng_block(block)
+            .map_err(|source| PcapError::Packet {
+                index,
+                at_ns,
+                source,
+            })?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// How many packets were written so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Ends the capture: flushes the writer and gives it back.
+    pub fn finish(self) -> Result<W, PcapError> {
+        let mut writer = self.writer.into_inner();
+        writer.flush().map_err(PcapError::Flush)?;
+        Ok(writer)
+    }
+}
+
+/// The file format of a capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PcapFormat {
+    /// pcapng: one interface per hop, drops with comments.
+    #[default]
+    PcapNg,
+    /// Classic pcap: one stream, no drops.
+    Pcap,
+}
+
+impl std::str::FromStr for PcapFormat {
+    type Err = String;
+
+    /// `pcapng` or `pcap`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "pcapng" => Ok(PcapFormat::PcapNg),
+            "pcap" => Ok(PcapFormat::Pcap),
+            other => Err(format!("`{other}`: expected pcapng or pcap")),
+        }
+    }
+}
+
+impl fmt::Display for PcapFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PcapFormat::PcapNg => "pcapng",
+            PcapFormat::Pcap => "pcap",
+        })
+    }
+}
+
+/// The interface names of a scenario's hops ([`Hop::name`]), known without the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct HopNames {
+    places: HashMap<Place, String>,
+}
+
+impl HopNames {
+    /// The names of every place of `scenario`.
+    pub fn new(scenario: &Scenario) -> Self {
+        use vnetsim_scenario::{FirewallId, HostId, PrivateEndpointId, SiteId, VnetId};
+        let mut places = vec![Place::Internet, Place::Platform];
+        places.extend((0..scenario.nics.len()).map(|i| Place::Nic(NicId(i as u32))));
+        places.extend(
+            (0..scenario.vnets.len())
+                .filter(|&i| {
+                    scenario.vnets[i].gateway.is_some() || scenario.vnets[i].expressroute.is_some()
+                })
+                .map(|i| Place::Gateway(VnetId(i as u32))),
+        );
+        places.extend((0..scenario.firewalls.len()).map(|i| Place::Firewall(FirewallId(i as u32))));
+        places.extend((0..scenario.sites.len()).map(|i| Place::Site(SiteId(i as u32))));
+        places.extend((0..scenario.hosts.len()).map(|i| Place::Host(HostId(i as u32))));
+        places.extend(
+            (0..scenario.private_endpoints.len())
+                .map(|i| Place::PrivateEndpoint(PrivateEndpointId(i as u32))),
+        );
+        let places = places
+            .into_iter()
+            .map(|place| {
+                let hop = Hop {
+                    place,
+                    side: crate::journey::Side::Out,
+                };
+                (place, hop.place_name(scenario))
+            })
+            .collect();
+        HopNames { places }
+    }
+
+    /// The interface name of `interface` (`web1-nic out`, `dropped`).
+    pub fn name(&self, interface: Interface) -> String {
+        match interface {
+            Interface::Dropped => DROPPED_INTERFACE.to_string(),
+            Interface::Hop(hop) => {
+                let side = match hop.side {
+                    crate::journey::Side::Out => "out",
+                    crate::journey::Side::In => "in",
+                };
+                match self.places.get(&hop.place) {
+                    Some(place) => format!("{place} {side}"),
+                    // A place the scenario did not have when the names were taken.
+                    None => format!("{:?} {side}", hop.place),
+                }
+            }
+        }
+    }
+}
+
+/// Which packets a capture keeps: all of them, or those of the named flows (every hop,
+/// replies included) and those seen on the named NICs (a VM stands for its NICs) — the union.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureFilter {
+    /// Flows kept, by index in the scenario's traffic (empty with `nics`: keep everything).
+    flows: Vec<u32>,
+    /// NICs whose interfaces are kept.
+    nics: Vec<NicId>,
+}
+
+impl CaptureFilter {
+    /// Keeps every packet.
+    pub fn all() -> Self {
+        CaptureFilter::default()
+    }
+
+    /// Whether it keeps every packet.
+    pub fn is_all(&self) -> bool {
+        self.flows.is_empty() && self.nics.is_empty()
+    }
+
+    /// The filter of `names` (each a flow, VM or NIC name of `scenario`; a comma-separated
+    /// list counts as its names). An unknown name is an error that suggests the nearest name.
+    pub fn parse<S: AsRef<str>>(scenario: &Scenario, names: &[S]) -> Result<Self, String> {
+        let mut filter = CaptureFilter::all();
+        for name in names
+            .iter()
+            .flat_map(|n| n.as_ref().split(','))
+            .map(str::trim)
+        {
+            if name.is_empty() {
+                return Err("an empty name: expected flow, VM or NIC names".to_string());
+            }
+            let mut found = false;
+            if let Some(i) = scenario.traffic.iter().position(|f| *f.name == *name) {
+                filter.flows.push(i as u32);
+                found = true;
+            }
+            if let Some(vm) = scenario.vm_by_name(name) {
+                filter.nics.extend(&scenario.vms[vm.index()].nics);
+                found = true;
+            }
+            if let Some(nic) = scenario.nic_by_name(name) {
+                filter.nics.push(nic);
+                found = true;
+            }
+            if !found {
+                let candidates = scenario
+                    .traffic
+                    .iter()
+                    .map(|f| &*f.name)
+                    .chain(scenario.vms.iter().map(|v| &*v.name))
+                    .chain(scenario.nics.iter().map(|n| &*n.name));
+                let hint = vnetsim_scenario::diag::nearest(name, candidates)
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                return Err(format!("no flow, VM or NIC is named `{name}`{hint}"));
+            }
+        }
+        filter.flows.sort_unstable();
+        filter.flows.dedup();
+        filter.nics.sort_unstable();
+        filter.nics.dedup();
+        Ok(filter)
+    }
+
+    /// Whether the capture keeps the packet `seen`.
+    pub fn keeps(&self, seen: &Seen<'_>) -> bool {
+        self.is_all()
+            || seen
+                .flow
+                .is_some_and(|f| self.flows.binary_search(&f).is_ok())
+            || seen
+                .hop
+                .nic()
+                .is_some_and(|n| self.nics.binary_search(&n).is_ok())
+    }
+}
+
+/// The file a [`PcapCapture`] writes.
+#[derive(Debug)]
+enum Sink<W: Write> {
+    Classic(PcapSink<W>),
+    Ng {
+        sink: PcapNgSink<W>,
+        names: HopNames,
+    },
+}
+
+/// A [`Capture`] into a pcapng or pcap file that remembers its first write error: from then
+/// on it writes nothing, and [`PcapCapture::finish`] reports that error.
 #[derive(Debug)]
 pub struct PcapCapture<W: Write> {
-    sink: Option<PcapSink<W>>,
+    sink: Option<Sink<W>>,
     error: Option<PcapError>,
     limit: CaptureLimit,
-    /// Bytes of the file so far (header and records).
+    filter: CaptureFilter,
+    /// Bytes of the file so far (header, interfaces and records).
     file_bytes: u64,
     /// Records left out because the limit was reached.
     cut: u64,
@@ -254,7 +657,7 @@ impl fmt::Display for CaptureLimit {
 }
 
 impl PcapCapture<BufWriter<File>> {
-    /// Creates the file at `path` and writes the pcap header.
+    /// Creates the file at `path` and writes the classic pcap header.
     pub fn create(path: &Path) -> Result<Self, String> {
         let file = File::create(path).map_err(|e| e.to_string())?;
         PcapCapture::new(BufWriter::new(file)).map_err(|e| e.to_string())
@@ -262,21 +665,58 @@ impl PcapCapture<BufWriter<File>> {
 }
 
 impl<W: Write> PcapCapture<W> {
-    /// A capture writing to `writer` (the pcap header is written now).
+    /// A classic pcap capture writing to `writer` (the pcap header is written now).
     pub fn new(writer: W) -> Result<Self, PcapError> {
         Ok(PcapCapture {
-            sink: Some(PcapSink::new(writer)?),
+            sink: Some(Sink::Classic(PcapSink::new(writer)?)),
             error: None,
             limit: CaptureLimit::Unlimited,
+            filter: CaptureFilter::all(),
             file_bytes: FILE_HEADER_BYTES,
             cut: 0,
         })
+    }
+
+    /// A pcapng capture of `scenario`'s replay writing to `writer`: one interface per hop,
+    /// named after the scenario's NICs, gateways, ... (the section header is written now).
+    pub fn pcapng(writer: W, scenario: &Scenario) -> Result<Self, PcapError> {
+        Ok(PcapCapture {
+            sink: Some(Sink::Ng {
+                sink: PcapNgSink::new(writer)?,
+                names: HopNames::new(scenario),
+            }),
+            error: None,
+            limit: CaptureLimit::Unlimited,
+            filter: CaptureFilter::all(),
+            file_bytes: SECTION_HEADER_BYTES,
+            cut: 0,
+        })
+    }
+
+    /// A capture of `scenario`'s replay in `format` (see [`PcapCapture::new`] and
+    /// [`PcapCapture::pcapng`]).
+    pub fn with_format(
+        writer: W,
+        format: PcapFormat,
+        scenario: &Scenario,
+    ) -> Result<Self, PcapError> {
+        match format {
+            PcapFormat::PcapNg => Self::pcapng(writer, scenario),
+            PcapFormat::Pcap => Self::new(writer),
+        }
     }
 
     /// The same capture, stopping at `limit`: later records are counted in
     /// [`PcapCapture::cut`] and left out, so a capture never grows without bound.
     pub fn with_limit(mut self, limit: CaptureLimit) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// The same capture, keeping only what `filter` keeps (packets left out by the filter
+    /// are not counted anywhere).
+    pub fn with_filter(mut self, filter: CaptureFilter) -> Self {
+        self.filter = filter;
         self
     }
 
@@ -297,35 +737,89 @@ impl<W: Write> PcapCapture<W> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let sink = self
-            .sink
-            .expect("a capture without a write error still holds its sink");
-        let packets = sink.packets();
-        sink.finish().map(|w| (packets, w))
+        match self.sink {
+            Some(Sink::Classic(sink)) => {
+                let packets = sink.packets();
+                sink.finish().map(|w| (packets, w))
+            }
+            Some(Sink::Ng { sink, .. }) => {
+                let packets = sink.packets();
+                sink.finish().map(|w| (packets, w))
+            }
+            None => unreachable!("a capture without a write error still holds its sink"),
+        }
     }
-}
 
-impl<W: Write> Capture for PcapCapture<W> {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
+    /// Writes `bytes` at `at` on `interface` (pcapng) or in the stream (pcap; `comment` and
+    /// the interface are left out), within the limit.
+    fn record(&mut self, at: Nanos, bytes: &[u8], interface: Interface, comment: Option<&str>) {
         let Some(sink) = self.sink.as_mut() else {
             return;
         };
-        let record = RECORD_HEADER_BYTES + bytes.len() as u64;
+        let mut id = None;
+        let (packets, declare, record) = match sink {
+            Sink::Classic(s) => (s.packets(), 0, RECORD_HEADER_BYTES + bytes.len() as u64),
+            Sink::Ng { sink, names } => {
+                id = sink.interface_id(interface);
+                (
+                    sink.packets(),
+                    match id {
+                        Some(_) => 0,
+                        None => interface_block_bytes(&names.name(interface)),
+                    },
+                    packet_block_bytes(bytes.len(), comment),
+                )
+            }
+        };
         let full = self.cut > 0
             || match self.limit {
                 CaptureLimit::Unlimited => false,
-                CaptureLimit::Bytes(max) => self.file_bytes + record > max,
-                CaptureLimit::Packets(max) => sink.packets() >= max,
+                CaptureLimit::Bytes(max) => self.file_bytes + declare + record > max,
+                CaptureLimit::Packets(max) => packets >= max,
             };
         if full {
             self.cut += 1;
             return;
         }
-        self.file_bytes += record;
-        if let Err(e) = sink.write(at, bytes) {
+        self.file_bytes += declare + record;
+        let written = match sink {
+            Sink::Classic(s) => s.write(at, bytes),
+            Sink::Ng { sink, names } => {
+                let id = match id {
+                    Some(id) => Ok(id),
+                    None => sink.declare(interface, &names.name(interface)),
+                };
+                id.and_then(|id| sink.write(id, at, bytes, comment))
+            }
+        };
+        if let Err(e) = written {
             self.error = Some(e);
             self.sink = None;
         }
+    }
+}
+
+impl<W: Write> Capture for PcapCapture<W> {
+    fn packet(&mut self, seen: Seen<'_>) {
+        if self.filter.keeps(&seen) {
+            self.record(seen.at, seen.bytes, Interface::Hop(seen.hop), None);
+        }
+    }
+
+    fn dropped(&mut self, seen: Seen<'_>, reason: DropReason, detail: &str) {
+        let Some(Sink::Ng { names, .. }) = &self.sink else {
+            return;
+        };
+        if !self.filter.keeps(&seen) {
+            return;
+        }
+        let last = names.name(Interface::Hop(seen.hop));
+        let comment = if detail.is_empty() {
+            format!("dropped ({}); last seen at {last}", reason.as_str())
+        } else {
+            format!("{detail}; last seen at {last}")
+        };
+        self.record(seen.at, seen.bytes, Interface::Dropped, Some(&comment));
     }
 }
 
@@ -349,8 +843,8 @@ mod tests {
             .unwrap()
             .with_limit(CaptureLimit::Bytes(24 + 2 * 116 + 50));
         for i in 0..10 {
-            by_packets.packet(i, &packet);
-            by_bytes.packet(i, &packet);
+            by_packets.packet(seen(i, &packet));
+            by_bytes.packet(seen(i, &packet));
         }
         assert_eq!(by_packets.cut(), 7);
         assert_eq!(by_bytes.cut(), 8);
@@ -358,6 +852,86 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(file.len(), 24 + 2 * 116, "a whole file of two records");
         assert_eq!(by_packets.finish().unwrap(), 3);
+    }
+
+    /// A pcapng capture counts its bytes exactly (section header, each interface when first
+    /// used, each packet and its comment), so a limit in bytes leaves a whole file within it;
+    /// drops are written on the `dropped` interface, and a classic capture leaves them out.
+    #[test]
+    fn pcapng_bytes_are_counted_exactly_and_drops_have_their_interface() {
+        let sc = vnetsim_scenario::load_str(
+            "name: t\nvnets:\n  - { name: v, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.0.0.0/24 } ] }\nvms:\n  - { name: a, size: Standard_D2s_v3, nics: [ { name: a-nic, vnet: v, subnet: s, ip: 10.0.0.4 } ] }\n",
+            "t.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let packet = probe(Protocol::Udp, 101, 1);
+        let run = |limit: CaptureLimit| {
+            let mut c = PcapCapture::pcapng(Vec::new(), &sc)
+                .unwrap()
+                .with_limit(limit);
+            for i in 0..5 {
+                c.packet(seen(i, &packet));
+                c.dropped(
+                    seen(i, &packet),
+                    DropReason::NoRoute,
+                    "dropped (no-route): x",
+                );
+            }
+            let tracked = c.file_bytes;
+            let cut = c.cut();
+            let (n, file) = c.finish_into().unwrap();
+            (n, file, tracked, cut)
+        };
+        let (n, file, tracked, cut) = run(CaptureLimit::Unlimited);
+        assert_eq!((n, cut), (10, 0));
+        assert_eq!(file.len() as u64, tracked, "every byte counted");
+        let half = tracked / 2;
+        let (n, file, tracked, cut) = run(CaptureLimit::Bytes(half));
+        assert_eq!(file.len() as u64, tracked);
+        assert!(
+            tracked <= half && n > 0 && cut == 10 - n,
+            "{n} {cut} {tracked}"
+        );
+
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&file[..]).unwrap();
+        let mut comments = 0;
+        while let Some(block) = reader.next_block() {
+            if let pcap_file::pcapng::Block::EnhancedPacket(p) = block.unwrap() {
+                comments += p.options.len();
+            }
+        }
+        assert!(comments > 0);
+        let names: Vec<String> = reader
+            .interfaces()
+            .iter()
+            .map(|i| format!("{:?}", i.options[0]))
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names[0].contains("a-nic out") && names[1].contains("dropped"),
+            "{names:?}"
+        );
+
+        let mut classic = PcapCapture::new(Vec::new()).unwrap();
+        classic.dropped(seen(0, &packet), DropReason::NoRoute, "x");
+        assert_eq!(
+            classic.finish().unwrap(),
+            0,
+            "no drops in a classic capture"
+        );
+    }
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!("pcapng".parse(), Ok(PcapFormat::PcapNg));
+        assert_eq!("pcap".parse(), Ok(PcapFormat::Pcap));
+        assert_eq!(PcapFormat::default(), PcapFormat::PcapNg);
+        assert!(
+            "ng".parse::<PcapFormat>()
+                .unwrap_err()
+                .contains("pcapng or pcap")
+        );
+        assert_eq!(PcapFormat::Pcap.to_string(), "pcap");
     }
 
     #[test]
@@ -369,6 +943,19 @@ mod tests {
         assert!("5 parsecs".parse::<CaptureLimit>().is_err());
         assert!("-1MB".parse::<CaptureLimit>().is_err());
         assert!("99999999999999GiB".parse::<CaptureLimit>().is_err());
+    }
+
+    /// `bytes` seen at `at` leaving the first NIC.
+    fn seen(at: Nanos, bytes: &[u8]) -> Seen<'_> {
+        Seen {
+            at,
+            bytes,
+            hop: Hop {
+                place: Place::Nic(NicId(0)),
+                side: crate::journey::Side::Out,
+            },
+            flow: None,
+        }
     }
 
     fn probe(protocol: Protocol, total_len: u16, identification: u16) -> Vec<u8> {
@@ -488,8 +1075,8 @@ mod tests {
     #[test]
     fn a_capture_reports_its_first_error() {
         let mut capture = PcapCapture::new(HeaderOnly(0)).expect("header fits");
-        capture.packet(7, &probe(Protocol::Udp, 28, 1));
-        capture.packet(9, &probe(Protocol::Udp, 28, 2));
+        capture.packet(seen(7, &probe(Protocol::Udp, 28, 1)));
+        capture.packet(seen(9, &probe(Protocol::Udp, 28, 2)));
         let err = capture.finish().unwrap_err();
         assert!(
             err.to_string()
@@ -497,8 +1084,8 @@ mod tests {
             "{err}"
         );
         let mut capture = PcapCapture::new(Vec::new()).expect("a vector takes anything");
-        capture.packet(7, &probe(Protocol::Udp, 28, 1));
-        capture.packet(9, &probe(Protocol::Udp, 28, 2));
+        capture.packet(seen(7, &probe(Protocol::Udp, 28, 1)));
+        capture.packet(seen(9, &probe(Protocol::Udp, 28, 2)));
         assert_eq!(capture.finish().expect("nothing failed"), 2);
     }
 

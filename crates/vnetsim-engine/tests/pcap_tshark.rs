@@ -1,12 +1,21 @@
-//! A capture written by `PcapSink` opens in tshark, which finds every IPv4 header checksum good
-//! and reads the simulated times as the packets' timestamps. Needs `tshark` on PATH; without it
-//! the test says so and passes without checking anything.
+//! Captures read by Wireshark's tshark: a classic capture written by `PcapSink`, whose IPv4
+//! header checksums tshark finds good and whose times it reads as the simulated ones; and the
+//! pcapng capture of `scenarios/hub-and-spoke.yaml` (alone, and with TCP and ICMP traffic
+//! through its appliance), which tshark reads as one named interface per hop with no TCP
+//! sequence analysis warning on any interface, nor on any NIC's two interfaces together.
+//!
+//! The build script sets `cfg(has_tshark)` when `tshark` runs; without it these tests show as
+//! ignored with that reason in the test summary.
 
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::Command;
 
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
-use vnetsim_engine::pcap::PcapSink;
+use vnetsim_engine::pcap::{CaptureFilter, PcapSink};
 use vnetsim_scenario::Protocol;
 
 fn probe(protocol: Protocol, total_len: u16, identification: u16) -> Vec<u8> {
@@ -47,7 +56,7 @@ fn tshark_available() -> bool {
 }
 
 #[test]
-#[ignore = "needs tshark: run with --ignored (CI installs it and does)"]
+#[cfg_attr(not(has_tshark), ignore = "tshark is not installed")]
 fn tshark_finds_good_checksums_and_the_simulated_times() {
     assert!(
         tshark_available(),
@@ -127,4 +136,154 @@ fn epoch_text_parses_to_nanoseconds() {
     assert_eq!(epoch_ns("7"), Some(7_000_000_000));
     assert_eq!(epoch_ns("1.0000000001"), None);
     assert_eq!(epoch_ns("x.1"), None);
+}
+
+/// Runs tshark with `args` and gives its standard output (the test fails if tshark does).
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The frames of `file` that tshark's TCP sequence analysis flags (retransmission, out of
+/// order, ACKed unseen segment, ...), when it reads only the frames `filter` keeps (written to
+/// a file of their own first: the analysis of one file follows a connection across
+/// interfaces).
+fn flagged(file: &Path, filter: &str, dir: &Path) -> String {
+    let part = dir.join("part.pcapng");
+    let part_s = part.to_str().unwrap();
+    tshark(&["-r", file.to_str().unwrap(), "-Y", filter, "-w", part_s]);
+    tshark(&[
+        "-r",
+        part_s,
+        "-Y",
+        "tcp.analysis.flags",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.expert.message",
+    ])
+}
+
+/// Interface id to name, as tshark reads the file, and the frames per interface name.
+fn interfaces(file: &Path) -> (BTreeMap<u32, String>, BTreeMap<String, usize>) {
+    let out = tshark(&[
+        "-r",
+        file.to_str().unwrap(),
+        "-T",
+        "fields",
+        "-e",
+        "frame.interface_id",
+        "-e",
+        "frame.interface_name",
+    ]);
+    let mut ids = BTreeMap::new();
+    let mut frames = BTreeMap::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let (id, name) = line.split_once('\t').expect("two fields");
+        let id: u32 = id.trim().parse().expect("an interface id");
+        let previous = ids.insert(id, name.trim().to_string());
+        assert!(
+            previous.is_none_or(|p| p == name.trim()),
+            "interface {id} has two names"
+        );
+        *frames.entry(name.trim().to_string()).or_insert(0) += 1;
+    }
+    (ids, frames)
+}
+
+/// The "Done when" check of the capture of hub-and-spoke: tshark reads one interface per hop,
+/// each named and declared once, and its TCP sequence analysis flags nothing on any interface
+/// or VM's NIC (both its interfaces together), but for the connection an NSG denies (its SYNs
+/// are retransmitted, and flagged so). With traffic through the appliance the same holds for every hop of the TCP
+/// connection and the ICMP echoes; the whole file read at once (every packet once per hop)
+/// is flagged, which shows the analysis ran.
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "tshark is not installed")]
+fn tshark_reads_hub_and_spoke_as_one_interface_per_hop_without_tcp_warnings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for traffic in [false, true] {
+        let sc = common::hub_and_spoke(traffic);
+        let (_, bytes) = common::capture(&sc, CaptureFilter::all());
+        let file = dir.path().join(format!("hub-and-spoke-{traffic}.pcapng"));
+        std::fs::write(&file, &bytes).expect("write capture");
+        let (ids, frames) = interfaces(&file);
+        let names: BTreeSet<&String> = ids.values().collect();
+        assert_eq!(names.len(), ids.len(), "one interface per name: {ids:?}");
+        let mut expected: BTreeSet<&str> = [
+            "web1-nic out",
+            "web1-nic in",
+            "db1-nic out",
+            "db1-nic in",
+            "dns1-nic in",
+            "batch1-nic out",
+            "dropped",
+        ]
+        .into();
+        if traffic {
+            expected.extend(["nva1-nic in", "nva1-nic out"]);
+        }
+        let got: BTreeSet<&str> = names.iter().map(|n| n.as_str()).collect();
+        assert_eq!(got, expected, "traffic: {traffic}");
+        // The SSH flow never gets an answer (db1's NSG denies it): its source sends SYN after
+        // SYN, which tshark rightly reads as retransmissions. Every other connection is clean.
+        let others = "not tcp.port == 22";
+        for name in ids.values() {
+            let one = format!("frame.interface_name == \"{name}\" and {others}");
+            let f = flagged(&file, &one, dir.path());
+            assert!(f.trim().is_empty(), "{name} (traffic: {traffic}):\n{f}");
+        }
+        if traffic {
+            let ssh = flagged(
+                &file,
+                "frame.interface_name == \"web1-nic out\" and tcp.port == 22",
+                dir.path(),
+            );
+            let lines: Vec<&str> = ssh.lines().collect();
+            // The flow's five SYNs: the first and four retransmissions (the probe's SYN is a
+            // connection of its own).
+            assert_eq!(lines.len(), 4, "{ssh}");
+            assert!(lines.iter().all(|l| l.contains("retransmission")), "{ssh}");
+        }
+        // A VM's NIC as a capture on it sees it, both ways (not the appliance's: what it
+        // forwards passes it twice, in and out, as on a real router).
+        for nic in ["web1-nic", "db1-nic"] {
+            let both = format!(
+                "(frame.interface_name == \"{nic} out\" or frame.interface_name == \"{nic} in\") \
+                 and {others}"
+            );
+            let f = flagged(&file, &both, dir.path());
+            assert!(f.trim().is_empty(), "{nic} (traffic: {traffic}):\n{f}");
+        }
+        if traffic {
+            assert_eq!(frames["nva1-nic in"], frames["nva1-nic out"], "{frames:?}");
+            let f = flagged(&file, "frame", dir.path());
+            assert!(
+                f.contains("retransmission"),
+                "a packet at two hops reads as a retransmission in one stream:\n{f}"
+            );
+            let comments = tshark(&[
+                "-r",
+                file.to_str().unwrap(),
+                "-Y",
+                "frame.comment contains \"deny-ssh-from-spokes\"",
+                "-T",
+                "fields",
+                "-e",
+                "frame.interface_name",
+            ]);
+            let lines: Vec<&str> = comments.lines().collect();
+            assert_eq!(lines.len(), 6, "{comments}");
+            assert!(lines.iter().all(|l| *l == "dropped"), "{comments}");
+        }
+    }
 }

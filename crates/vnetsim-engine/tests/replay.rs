@@ -219,7 +219,7 @@ fn the_duration_ends_the_run_and_leaves_packets_in_flight() {
 fn deliveries_counted_ahead_match_deliveries_as_events() {
     struct Discard;
     impl vnetsim_engine::Capture for Discard {
-        fn packet(&mut self, _at: u64, _bytes: &[u8]) {}
+        fn packet(&mut self, _seen: vnetsim_engine::Seen<'_>) {}
     }
     for (name, s) in all_scenarios() {
         let plain = replay(&s);

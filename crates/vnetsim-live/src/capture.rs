@@ -1,7 +1,7 @@
 //! Pcap capture of live packets.
 //!
-//! What it is for: `vnetsim live --pcap OUT.pcap`: every packet as it leaves each hop and as it
-//! is delivered, written with `vnetsim_engine::pcap::PcapCapture` (nanosecond pcap, raw IPv4),
+//! What it is for: `vnetsim live --pcap OUT.pcap`: every packet as it leaves each hop, reaches
+//! a waypoint and is delivered, written with `vnetsim_engine::pcap::PcapCapture` (nanosecond pcap, raw IPv4),
 //! timestamped with the wall-clock time since the fabric started (so a capture reads as
 //! starting at the Unix epoch). What it is not: a capture of real interfaces.
 
@@ -10,9 +10,8 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use vnetsim_engine::Capture;
 use vnetsim_engine::pcap::PcapCapture;
-use vnetsim_scenario::Nanos;
+use vnetsim_engine::{Capture, Seen};
 
 /// A pcap file being written; clones share it, so the driver can finish it after the run.
 #[derive(Clone, Debug)]
@@ -39,11 +38,11 @@ impl PcapFile {
 }
 
 impl Capture for PcapFile {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
+    fn packet(&mut self, seen: Seen<'_>) {
         if let Ok(mut capture) = self.capture.lock()
             && let Some(c) = capture.as_mut()
         {
-            c.packet(at, bytes);
+            c.packet(seen);
         }
     }
 }

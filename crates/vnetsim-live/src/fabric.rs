@@ -17,11 +17,11 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use vnetsim_dataplane::{Destination, FlowTable, Full, Ingress, Outcome, Segment};
-use vnetsim_engine::Capture;
 use vnetsim_engine::journey::{self, SegmentStart};
 use vnetsim_engine::network::Network;
 use vnetsim_engine::report::{Conservation, EventReport, NicReport, count_drop};
 use vnetsim_engine::shaper::{Admission, Limit, Shapers};
+use vnetsim_engine::{Capture, Hop, Seen};
 use vnetsim_scenario::{DropReason, Event, Nanos, NicId, Scenario};
 
 use crate::report::{LiveNicReport, LiveReport};
@@ -175,7 +175,13 @@ impl Fabric {
             counters.malformed += 1;
             tracing::debug!(nic = nic.0, error = %e, "malformed packet dropped");
             if let Some(c) = self.capture.as_deref_mut() {
-                c.dropped(now, &bytes, DropReason::Malformed);
+                let seen = Seen {
+                    at: now,
+                    bytes: &bytes,
+                    hop: Hop::leaving(SegmentStart::Ingress(Ingress::Nic(nic))),
+                    flow: None,
+                };
+                c.dropped(seen, DropReason::Malformed, "malformed packet");
             }
             self.drop_packet(DropReason::Malformed);
             return;
@@ -312,7 +318,13 @@ impl Fabric {
         if let Some(p) = self.release(slot)
             && let Some(c) = self.capture.as_deref_mut()
         {
-            c.dropped(now, &p.bytes, reason);
+            let seen = Seen {
+                at: now,
+                bytes: &p.bytes,
+                hop: Hop::leaving(p.next),
+                flow: None,
+            };
+            c.dropped(seen, reason, "");
         }
         self.drop_packet(reason);
     }
@@ -322,7 +334,12 @@ impl Fabric {
             return;
         };
         if let Some(c) = self.capture.as_deref_mut() {
-            c.packet(now, &p.bytes);
+            c.packet(Seen {
+                at: now,
+                bytes: &p.bytes,
+                hop: Hop::leaving(p.next),
+                flow: None,
+            });
         }
         let start = p.next;
         let dp = self.network.dataplane();
@@ -366,6 +383,14 @@ impl Fabric {
         let SegmentStart::At(w) = p.next else {
             return;
         };
+        if let Some(c) = self.capture.as_deref_mut() {
+            c.packet(Seen {
+                at: now,
+                bytes: &p.bytes,
+                hop: Hop::arriving(w.at()),
+                flow: None,
+            });
+        }
         let len = p.bytes.len();
         let arrival = journey::arrival(self.network.scenario(), w.at());
         if let Some(nic) = arrival.forwarded_by {
@@ -376,8 +401,13 @@ impl Fabric {
 
     fn deliver(&mut self, slot: u32, now: Nanos) -> Option<Delivery> {
         let p = self.release(slot)?;
-        if let Some(c) = self.capture.as_deref_mut() {
-            c.packet(now, &p.bytes);
+        if let (Some(c), Some(to)) = (self.capture.as_deref_mut(), p.delivered_to) {
+            c.packet(Seen {
+                at: now,
+                bytes: &p.bytes,
+                hop: Hop::delivered(to),
+                flow: None,
+            });
         }
         self.conservation.delivered += 1;
         match p.delivered_to {

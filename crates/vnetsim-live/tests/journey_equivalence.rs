@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use vnetsim_dataplane::wire;
-use vnetsim_engine::{Capture, Engine, Options};
+use vnetsim_engine::{Capture, Engine, Hop, Options, Seen as CaptureSeen};
 use vnetsim_live::Fabric;
 use vnetsim_scenario::{DropReason, Nanos, NicId, Rate, Scenario};
 
@@ -80,8 +80,9 @@ events:
 /// What a driver did with a packet at one point of its way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Seen {
-    /// On the wire at this time, with this TTL (leaving a hop, or delivered).
-    Wire { at: Nanos, ttl: u8 },
+    /// On the wire at this time, with this TTL, at this hop (leaving one, reaching a
+    /// waypoint, or delivered).
+    Wire { at: Nanos, ttl: u8, hop: Hop },
     /// Dropped for this reason.
     Dropped(DropReason),
 }
@@ -112,17 +113,20 @@ struct Journeys {
 }
 
 impl Capture for Journeys {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
+    fn packet(&mut self, seen: CaptureSeen<'_>) {
+        let (at, bytes) = (seen.at, seen.bytes);
         let id = packet_id(bytes);
         self.first.entry(id).or_insert_with(|| bytes.to_vec());
         let ttl = bytes[8];
-        self.seen
-            .entry(id)
-            .or_default()
-            .push(Seen::Wire { at, ttl });
+        self.seen.entry(id).or_default().push(Seen::Wire {
+            at,
+            ttl,
+            hop: seen.hop,
+        });
     }
 
-    fn dropped(&mut self, _at: Nanos, bytes: &[u8], reason: DropReason) {
+    fn dropped(&mut self, seen: CaptureSeen<'_>, reason: DropReason, _detail: &str) {
+        let bytes = seen.bytes;
         let id = packet_id(bytes);
         self.first.entry(id).or_insert_with(|| bytes.to_vec());
         self.seen.entry(id).or_default().push(Seen::Dropped(reason));
@@ -134,15 +138,15 @@ impl Capture for Journeys {
 struct Shared(Arc<Mutex<Journeys>>);
 
 impl Capture for Shared {
-    fn packet(&mut self, at: Nanos, bytes: &[u8]) {
-        self.0.lock().expect("not poisoned").packet(at, bytes);
+    fn packet(&mut self, seen: CaptureSeen<'_>) {
+        self.0.lock().expect("not poisoned").packet(seen);
     }
 
-    fn dropped(&mut self, at: Nanos, bytes: &[u8], reason: DropReason) {
+    fn dropped(&mut self, seen: CaptureSeen<'_>, reason: DropReason, detail: &str) {
         self.0
             .lock()
             .expect("not poisoned")
-            .dropped(at, bytes, reason);
+            .dropped(seen, reason, detail);
     }
 }
 

@@ -365,7 +365,8 @@ impl Sink {
     }
 }
 
-/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
+/// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo
+/// (the "did you mean" of diagnostics and of command-line names).
 pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()

@@ -28,20 +28,21 @@ use rand::{RngExt, SeedableRng};
 use vnetsim_dataplane::probe::EndpointIndex;
 use vnetsim_dataplane::wire;
 use vnetsim_dataplane::{
-    Cached, Destination, FlowCache, FlowTable, Full, Ingress, Outcome, Segment, SegmentMemo, Step,
-    Trace,
+    Cached, Destination, DropCause, FlowCache, FlowTable, Full, Ingress, Outcome, Segment,
+    SegmentMemo, Step, Trace,
 };
 use vnetsim_scenario::units::after;
 use vnetsim_scenario::{DropReason, Endpoint, Expectation, Nanos, Scenario, VmId};
 
 use self::source::{DirStats, MEMOS, Source};
-use crate::journey::{self, Capture, SegmentStart};
+use crate::journey::{self, Capture, Hop, Seen, SegmentStart};
 use crate::network::Network;
 use crate::queue::{EventQueue, Lane};
 use crate::report::{Conservation, EventReport, ProbeReport, Report};
 use crate::shaper::{Admission, Limit, Shapers};
 
 mod report;
+mod segments;
 mod source;
 
 /// How long a flow without a duration of its own (and a scenario without one) sends.
@@ -169,6 +170,8 @@ pub struct Engine<'c> {
     events_applied: Vec<EventReport>,
     events_processed: u64,
     capture: Option<&'c mut dyn Capture>,
+    /// The flow (index in the file) of each slot, filled when a capture is attached.
+    flow_of_slot: Vec<u32>,
 }
 
 /// What every replay of one scenario starts from, whatever its seed: the compiled network
@@ -347,6 +350,7 @@ impl<'c> Engine<'c> {
             events_applied: Vec::new(),
             events_processed: 0,
             capture: None,
+            flow_of_slot: Vec::new(),
             network,
         };
         // Timed changes first: at equal times they happen before probes and packets.
@@ -376,6 +380,10 @@ impl<'c> Engine<'c> {
     /// Copies every packet at every hop to `capture` (for pcap files).
     pub fn with_capture(mut self, capture: &'c mut dyn Capture) -> Self {
         self.capture = Some(capture);
+        self.flow_of_slot = vec![0; self.slot_of_flow.len()];
+        for (flow, &slot) in self.slot_of_flow.iter().enumerate() {
+            self.flow_of_slot[slot as usize] = flow as u32;
+        }
         self
     }
 
@@ -443,7 +451,9 @@ impl<'c> Engine<'c> {
         self.conservation.sent += 1;
         let scenario = self.network.scenario();
         let now = self.now;
-        let mut capture = self.capture.as_deref_mut();
+        // The probe's bytes as sent and, when delivered, as they arrive (kept for a capture).
+        let capturing = self.capture.is_some();
+        let mut seen: Vec<(bool, Vec<u8>)> = Vec::new();
         let Some(check) = vnetsim_dataplane::expect::check_probe_observed(
             scenario,
             self.network.dataplane(),
@@ -451,14 +461,47 @@ impl<'c> Engine<'c> {
             self.probes.len() as u16 + 1,
             // One NSG state for probes and traffic: a probe is a packet like any other.
             &mut self.flows_nsg,
-            &mut |bytes, _| {
-                if let Some(c) = capture.as_deref_mut() {
-                    c.packet(now, bytes);
+            &mut |bytes, arrived| {
+                if capturing {
+                    seen.push((arrived, bytes.to_vec()));
                 }
             },
         ) else {
             return;
         };
+        if let Some(c) = self.capture.as_deref_mut() {
+            let sent = Hop::leaving(SegmentStart::Ingress(
+                vnetsim_dataplane::probe::ingress_for(scenario, check.probe.from),
+            ));
+            for (arrived, bytes) in &seen {
+                let hop = match (arrived, check.result.outcome) {
+                    (true, Outcome::Delivered(to)) => Hop::delivered(to),
+                    _ => sent,
+                };
+                c.packet(Seen {
+                    at: now,
+                    bytes,
+                    hop,
+                    flow: None,
+                });
+            }
+            if let (Outcome::Dropped(reason, _), Some((_, bytes))) =
+                (check.result.outcome, seen.first())
+            {
+                let detail = vnetsim_dataplane::expect::describe(
+                    scenario,
+                    self.network.dataplane(),
+                    &check.result.outcome,
+                );
+                let seen = Seen {
+                    at: now,
+                    bytes,
+                    hop: sent,
+                    flow: None,
+                };
+                c.dropped(seen, reason, &detail);
+            }
+        }
         match check.result.outcome {
             Outcome::Delivered(_) => self.conservation.delivered += 1,
             Outcome::Dropped(reason, _) => {
@@ -534,19 +577,54 @@ impl<'c> Engine<'c> {
         let pkt = &self.packets[p as usize];
         let src = &mut self.sources[pkt.flow as usize];
         match (&mut src.replies, pkt.reply) {
-            (Some(replies), true) => replies,
+            (Some(replies), true) => &mut replies.stats,
             _ => &mut src.forward,
         }
     }
 
     fn drop_packet(&mut self, p: u32, reason: DropReason) {
+        self.drop_for(p, reason, None, self.now);
+    }
+
+    /// Drops packet `p` for `reason`, decided by `cause` when a decision dropped it (the
+    /// capture names it, at time `at`: when the packet left, for a decision).
+    fn drop_for(&mut self, p: u32, reason: DropReason, cause: Option<DropCause>, at: Nanos) {
         self.conservation.dropped += 1;
         self.drops[reason as usize] += 1;
         self.dir(p).drop_one(reason);
         if let Some(c) = self.capture.as_deref_mut() {
-            c.dropped(self.now, &self.packets[p as usize].buf, reason);
+            let pkt = &self.packets[p as usize];
+            let hop = Hop::leaving(pkt.next);
+            let scenario = self.network.scenario();
+            let detail = match cause {
+                Some(cause) => vnetsim_dataplane::expect::describe(
+                    scenario,
+                    self.network.dataplane(),
+                    &Outcome::Dropped(reason, cause),
+                ),
+                None if reason == DropReason::QueueOverflow => format!(
+                    "dropped ({}): the queue of {} is full",
+                    reason.as_str(),
+                    hop.place_name(scenario)
+                ),
+                None => format!("dropped ({})", reason.as_str()),
+            };
+            let seen = Seen {
+                at,
+                bytes: &pkt.buf,
+                hop,
+                flow: self.flow_of_slot.get(pkt.flow as usize).copied(),
+            };
+            c.dropped(seen, reason, &detail);
         }
         self.release(p);
+    }
+
+    /// The flow (index in the file) of packet `p`, for captures.
+    fn flow_of(&self, p: u32) -> Option<u32> {
+        self.flow_of_slot
+            .get(self.packets[p as usize].flow as usize)
+            .copied()
     }
 
     /// The packet's sender hands it to its VM's egress shaper (or straight on, from a site).
@@ -599,10 +677,19 @@ impl<'c> Engine<'c> {
     /// waypoint or its destination after the segment's delay.
     fn leave(&mut self, p: u32, departure: Nanos) {
         let now = self.now;
-        let pkt = &mut self.packets[p as usize];
-        if let Some(c) = self.capture.as_deref_mut() {
-            c.packet(departure, &pkt.buf);
+        if self.capture.is_some() {
+            let flow = self.flow_of(p);
+            let pkt = &self.packets[p as usize];
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.packet(Seen {
+                    at: departure,
+                    bytes: &pkt.buf,
+                    hop: Hop::leaving(pkt.next),
+                    flow,
+                });
+            }
         }
+        let pkt = &mut self.packets[p as usize];
         let start = pkt.next;
         let mut trace = SegmentTrace::default();
         let dp = self.network.dataplane();
@@ -642,7 +729,9 @@ impl<'c> Engine<'c> {
         }
         let delay = journey::segment_delay(self.network.scenario(), start, segment);
         match segment {
-            Segment::Done(Outcome::Dropped(reason, _)) => self.drop_packet(p, reason),
+            Segment::Done(Outcome::Dropped(reason, cause)) => {
+                self.drop_for(p, reason, Some(cause), departure)
+            }
             Segment::Done(Outcome::Delivered(to)) => {
                 self.packets[p as usize].delivered_to = Some(to);
                 let at = after(after(departure, delay), self.jitter());
@@ -674,6 +763,17 @@ impl<'c> Engine<'c> {
         let SegmentStart::At(w) = self.packets[p as usize].next else {
             return;
         };
+        if self.capture.is_some() {
+            let flow = self.flow_of(p);
+            if let Some(c) = self.capture.as_deref_mut() {
+                c.packet(Seen {
+                    at: self.now,
+                    bytes: &self.packets[p as usize].buf,
+                    hop: Hop::arriving(w.at()),
+                    flow,
+                });
+            }
+        }
         let len = self.packets[p as usize].buf.len();
         let arrival = journey::arrival(self.network.scenario(), w.at());
         if let Some(nic) = arrival.forwarded_by {
@@ -688,11 +788,20 @@ impl<'c> Engine<'c> {
 
     /// Counts packet `p` delivered at `now` and sends the destination's answer if asked.
     fn deliver_at(&mut self, p: u32, now: Nanos) {
+        if self.capture.is_some() {
+            let flow = self.flow_of(p);
+            let pkt = &self.packets[p as usize];
+            if let (Some(c), Some(to)) = (self.capture.as_deref_mut(), pkt.delivered_to) {
+                c.packet(Seen {
+                    at: now,
+                    bytes: &pkt.buf,
+                    hop: Hop::delivered(to),
+                    flow,
+                });
+            }
+        }
         let (len, created, to, reply, flow) = {
             let pkt = &self.packets[p as usize];
-            if let Some(c) = self.capture.as_deref_mut() {
-                c.packet(now, &pkt.buf);
-            }
             (
                 pkt.buf.len() as u64,
                 pkt.created,
@@ -710,6 +819,9 @@ impl<'c> Engine<'c> {
         let d = self.dir(p);
         d.delivered += 1;
         d.latency.record(now - created);
+        if reply {
+            self.client_received(flow, p);
+        }
         if let Some(Destination::Nic(nic)) = to {
             let c = &mut self.nic_counts[nic.index()];
             c.rx_packets += 1;
@@ -750,6 +862,9 @@ impl<'c> Engine<'c> {
                 match built {
                     Ok(n) => {
                         self.packets[r as usize].buf.truncate(n);
+                        if meta.key.protocol == wire::PROTO_TCP {
+                            self.answer_segment(flow, p, r, &meta);
+                        }
                         self.send(r, shaper);
                     }
                     Err(_) => self.drop_packet(r, DropReason::Malformed),
@@ -757,6 +872,55 @@ impl<'c> Engine<'c> {
             }
         }
         self.release(p);
+    }
+}
+
+impl Engine<'_> {
+    /// The server of TCP flow `flow` received segment `p` and answers it with `r` (built as a
+    /// SYN-ACK): a SYN-ACK to a SYN, else an ACK (with FIN to a FIN) whose sequence number
+    /// follows the server's earlier data; it acknowledges the furthest segment received (see
+    /// [`segments`]).
+    fn answer_segment(&mut self, flow: usize, p: u32, r: u32, request: &wire::PacketMeta) {
+        let src = &mut self.sources[flow];
+        let (isn, payload) = (src.client_isn(), src.payload());
+        let Some(replies) = src.replies.as_mut() else {
+            return;
+        };
+        let got = &mut replies.received.by_server;
+        let start = segments::offset_near(request.seq, isn, *got);
+        let len = wire::tcp_segment_len(&self.packets[p as usize].buf).unwrap_or(0);
+        *got = (*got).max(start + u64::from(len));
+        let ack = isn.wrapping_add(*got as u32);
+        // A SYN (again) gets the SYN-ACK (again); a data segment the server's next one.
+        let start = if request.tcp_flags & wire::TCP_SYN != 0 {
+            0
+        } else {
+            replies.received.server_data += 1;
+            segments::segment_start(replies.received.server_data + 1, payload)
+        };
+        let seq = segments::server_isn(isn).wrapping_add(start as u32);
+        let flags = segments::server_flags(request.tcp_flags);
+        wire::set_tcp_segment(&mut self.packets[r as usize].buf, seq, ack, flags);
+    }
+
+    /// The source of TCP flow `flow` received the server's segment `p`: what it acknowledges
+    /// from now on.
+    fn client_received(&mut self, flow: usize, p: u32) {
+        let src = &mut self.sources[flow];
+        if src.template[9] != wire::PROTO_TCP {
+            return;
+        }
+        let isn = segments::server_isn(src.client_isn());
+        let Some(replies) = src.replies.as_mut() else {
+            return;
+        };
+        let buf = &self.packets[p as usize].buf;
+        let (Ok(meta), Some(len)) = (wire::parse(buf), wire::tcp_segment_len(buf)) else {
+            return;
+        };
+        let got = &mut replies.received.by_client;
+        let start = segments::offset_near(meta.seq, isn, *got);
+        *got = (*got).max(start + u64::from(len));
     }
 }
 

@@ -53,66 +53,69 @@ impl Engine<'_> {
         let sc = self.network.scenario();
         let sources = &mut self.sources;
         let latency_cdf = self.latency_cdf;
-        let flows: Vec<FlowReport> =
-            self.slot_of_flow
-                .iter()
-                .enumerate()
-                .map(|(i, &slot)| {
-                    prefetch_names(sc, i);
-                    let (f, s) = (&sc.traffic[i], &mut sources[slot as usize]);
-                    let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
-                    let size = u64::from(s.size);
-                    // The drop counters move into the report (no allocation per row).
-                    let dir = |d: &mut DirStats, flight: u64| DirectionReport {
-                        sent: d.sent,
-                        delivered: d.delivered,
-                        dropped: Drops::from_counts(d.dropped.take()),
-                        in_flight: flight,
-                        bytes_sent: d.sent * size,
-                        bytes_delivered: d.delivered * size,
-                        delivered_ratio: if d.sent == 0 {
-                            1.0
-                        } else {
-                            d.delivered as f64 / d.sent as f64
-                        },
-                        throughput_bps: (d.delivered * size) as f64 * 8.0 / active,
-                        latency_ns: (d.delivered > 0).then(|| Latency {
-                            min: d.latency.min(),
-                            p50: d.latency.value_at_quantile(0.5),
-                            p90: d.latency.value_at_quantile(0.9),
-                            p99: d.latency.value_at_quantile(0.99),
-                            p999: d.latency.value_at_quantile(0.999),
-                            max: d.latency.max(),
-                            mean: (d.latency.mean() * 1000.0).round() / 1000.0,
-                        }),
-                    };
-                    let cdf = if latency_cdf {
-                        s.forward.latency.buckets().collect()
+        let flows: Vec<FlowReport> = self
+            .slot_of_flow
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| {
+                prefetch_names(sc, i);
+                let (f, s) = (&sc.traffic[i], &mut sources[slot as usize]);
+                let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
+                let size = u64::from(s.size);
+                // The drop counters move into the report (no allocation per row).
+                let dir = |d: &mut DirStats, flight: u64| DirectionReport {
+                    sent: d.sent,
+                    delivered: d.delivered,
+                    dropped: Drops::from_counts(d.dropped.take()),
+                    in_flight: flight,
+                    bytes_sent: d.sent * size,
+                    bytes_delivered: d.delivered * size,
+                    delivered_ratio: if d.sent == 0 {
+                        1.0
                     } else {
-                        Vec::new()
-                    };
-                    let forward = dir(
-                        &mut s.forward,
-                        in_flight.get(&(slot, false)).copied().unwrap_or(0),
-                    );
-                    let replies = s.replies.as_mut().map(|r| {
-                        Box::new(dir(r, in_flight.get(&(slot, true)).copied().unwrap_or(0)))
-                    });
-                    FlowReport {
-                        name: f.name.clone(),
-                        from: sc.endpoint_name(f.from),
-                        to: sc.endpoint_name(f.to),
-                        protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
-                        packet_size: s.size,
-                        offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
-                        start_ns: s.start,
-                        end_ns: s.end,
-                        forward,
-                        replies,
-                        latency_cdf: cdf,
-                    }
-                })
-                .collect();
+                        d.delivered as f64 / d.sent as f64
+                    },
+                    throughput_bps: (d.delivered * size) as f64 * 8.0 / active,
+                    latency_ns: (d.delivered > 0).then(|| Latency {
+                        min: d.latency.min(),
+                        p50: d.latency.value_at_quantile(0.5),
+                        p90: d.latency.value_at_quantile(0.9),
+                        p99: d.latency.value_at_quantile(0.99),
+                        p999: d.latency.value_at_quantile(0.999),
+                        max: d.latency.max(),
+                        mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+                    }),
+                };
+                let cdf = if latency_cdf {
+                    s.forward.latency.buckets().collect()
+                } else {
+                    Vec::new()
+                };
+                let forward = dir(
+                    &mut s.forward,
+                    in_flight.get(&(slot, false)).copied().unwrap_or(0),
+                );
+                let replies = s.replies.as_mut().map(|r| {
+                    Box::new(dir(
+                        &mut r.stats,
+                        in_flight.get(&(slot, true)).copied().unwrap_or(0),
+                    ))
+                });
+                FlowReport {
+                    name: f.name.clone(),
+                    from: sc.endpoint_name(f.from),
+                    to: sc.endpoint_name(f.to),
+                    protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
+                    packet_size: s.size,
+                    offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
+                    start_ns: s.start,
+                    end_ns: s.end,
+                    forward,
+                    replies,
+                    latency_cdf: cdf,
+                }
+            })
+            .collect();
         let mut results = Vec::new();
         for (index, e) in sc.expectations.iter().enumerate() {
             match e {

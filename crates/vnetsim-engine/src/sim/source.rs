@@ -17,6 +17,7 @@ use vnetsim_dataplane::wire::{self, PacketSpec};
 use vnetsim_dataplane::{Ingress, SegmentMemo};
 use vnetsim_scenario::{DropReason, Endpoint, Nanos, Pattern, Protocol, Rate, Scenario, VmId};
 
+use super::segments::{self, Received};
 use super::{Engine, FIRST_FLOW_PORT, What};
 use crate::journey::SegmentStart;
 use crate::latency::LatencyHistogram;
@@ -63,8 +64,11 @@ pub(super) struct Source {
     pub(super) interval: f64,
     pub(super) next_time: f64,
     pub(super) ingress: Ingress,
-    /// The VM whose egress shaper the flow's packets wait in.
-    pub(super) shaper: Option<u32>,
+    /// The VM whose egress shaper the flow's packets wait in ([`NO_SHAPER`]: none; see
+    /// [`Source::shaper`]).
+    pub(super) shaper_vm: u32,
+    /// TCP: how many of its packets were SYNs (sent until the connection is established).
+    pub(super) syns: u32,
     pub(super) size: u16,
     pub(super) poisson: bool,
     /// Whether the template could be built (a packet size under the headers cannot).
@@ -80,7 +84,14 @@ pub(super) struct Source {
     pub(super) memos: [SegmentMemo; MEMOS],
     pub(super) forward: DirStats,
     /// Counters of the destination's answers, for flows with `reply: true`.
-    pub(super) replies: Option<Box<DirStats>>,
+    pub(super) replies: Option<Box<Replies>>,
+}
+
+/// A flow's answers: their counters, and what each side of its TCP connection received.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Replies {
+    pub(super) stats: DirStats,
+    pub(super) received: Received,
 }
 
 impl Source {
@@ -94,11 +105,11 @@ impl Source {
         scratch: &mut Vec<u8>,
     ) -> Source {
         let ingress = endpoints.ingress(sc, f.from);
-        let shaper = match (f.from, ingress) {
+        let shaper_vm = match (f.from, ingress) {
             // A VM sends from its primary NIC.
-            (Endpoint::Vm(vm), Ingress::Nic(_)) => Some(vm.0),
-            (_, Ingress::Nic(nic)) => Some(sc.nics[nic.index()].vm.0),
-            _ => None,
+            (Endpoint::Vm(vm), Ingress::Nic(_)) => vm.0,
+            (_, Ingress::Nic(nic)) => sc.nics[nic.index()].vm.0,
+            _ => NO_SHAPER,
         };
         let size = f.packet_size.max(probe_size_min(f.protocol));
         let interval = match f.rate {
@@ -128,7 +139,9 @@ impl Source {
             dst_port,
             ttl: 64,
             total_len: size,
-            identification: 0,
+            // The template's TCP initial sequence number (or ICMP echo sequence number, which
+            // each packet overwrites) differs from flow to flow.
+            identification: (i as u16).wrapping_add(1),
         };
         let template_ok = wire::build_probe(full, &spec).is_ok();
         let mut template = [0u8; TEMPLATE_LEN];
@@ -139,7 +152,8 @@ impl Source {
             template_ok,
             size,
             ingress,
-            shaper,
+            shaper_vm,
+            syns: 0,
             interval,
             poisson: f.pattern == Pattern::Poisson,
             start,
@@ -151,6 +165,35 @@ impl Source {
             forward: DirStats::default(),
             replies: f.reply.then(Box::default),
         }
+    }
+}
+
+/// [`Source::shaper_vm`] of a flow whose packets are not shaped at their sender (from a site,
+/// the Internet or a private endpoint's service).
+pub(super) const NO_SHAPER: u32 = u32::MAX;
+
+impl Source {
+    /// The VM whose egress shaper the flow's packets wait in.
+    #[inline]
+    pub(super) fn shaper(&self) -> Option<u32> {
+        (self.shaper_vm != NO_SHAPER).then_some(self.shaper_vm)
+    }
+
+    /// The initial sequence number of a TCP flow's source (its template's).
+    #[inline]
+    pub(super) fn client_isn(&self) -> u32 {
+        u32::from_be_bytes([
+            self.template[24],
+            self.template[25],
+            self.template[26],
+            self.template[27],
+        ])
+    }
+
+    /// The TCP payload of each of its packets.
+    #[inline]
+    pub(super) fn payload(&self) -> u64 {
+        u64::from(self.size).saturating_sub(40)
     }
 }
 
@@ -217,7 +260,7 @@ impl Engine<'_> {
         }
         if let Some(&(_, next)) = fifo.get(PREFETCH_AHEAD / 2) {
             let s = &self.sources[next as usize];
-            if let Some(vm) = s.shaper {
+            if let Some(vm) = s.shaper() {
                 self.shapers.prefetch(Limit::Vm(VmId(vm)));
             }
             if let Some(nic) = s.memos.iter().find_map(|m| m.delivered_nic()) {
@@ -232,7 +275,13 @@ impl Engine<'_> {
         let (size, ingress, shaper, identification, ok) = {
             let s = &mut self.sources[fi];
             s.emitted += 1;
-            (s.size, s.ingress, s.shaper, s.emitted as u16, s.template_ok)
+            (
+                s.size,
+                s.ingress,
+                s.shaper(),
+                s.emitted as u16,
+                s.template_ok,
+            )
         };
         let p = self.alloc(f, false, SegmentStart::Ingress(ingress), usize::from(size));
         {
@@ -248,6 +297,9 @@ impl Engine<'_> {
                 }
             }
             wire::set_identification(buf, identification);
+        }
+        if ok {
+            self.stamp_segment(fi, p, identification);
         }
         {
             let d = &mut self.sources[fi].forward;
@@ -276,6 +328,76 @@ impl Engine<'_> {
         if next < s.end {
             self.schedule_emit(next.max(self.now), f);
         }
+    }
+}
+
+impl Engine<'_> {
+    /// Gives packet `p`, just copied from flow `fi`'s template, the headers of its place in the
+    /// flow (see [`segments`]): a TCP segment's sequence and acknowledgment numbers and flags,
+    /// an ICMP echo's sequence number.
+    #[inline]
+    fn stamp_segment(&mut self, fi: usize, p: u32, identification: u16) {
+        let protocol = self.sources[fi].template[9];
+        if protocol == wire::PROTO_ICMP {
+            wire::set_icmp_echo_seq(&mut self.packets[p as usize].buf, identification);
+            return;
+        }
+        if protocol != wire::PROTO_TCP {
+            return;
+        }
+        let last = self.is_last_emission(fi);
+        let s = &mut self.sources[fi];
+        let isn = s.client_isn();
+        let server = segments::server_isn(isn);
+        // Established once the source has an answer (its SYN-ACK), or, for a flow whose
+        // answers are not modeled, once one of its packets was delivered.
+        let (established, ack) = match &s.replies {
+            Some(r) => (
+                r.received.by_client > 0,
+                server.wrapping_add(r.received.by_client as u32),
+            ),
+            None => (s.forward.delivered > 0, server.wrapping_add(1)),
+        };
+        let (seq, ack, flags) = if established {
+            // The j-th data segment (from 1) follows the SYN's payload.
+            let j = s.emitted - u64::from(s.syns);
+            let start = segments::segment_start(j + 1, s.payload());
+            (
+                isn.wrapping_add(start as u32),
+                ack,
+                segments::client_flags(last),
+            )
+        } else {
+            s.syns = s.syns.saturating_add(1);
+            (isn, 0, wire::TCP_SYN)
+        };
+        wire::set_tcp_segment(&mut self.packets[p as usize].buf, seq, ack, flags);
+    }
+
+    /// Whether flow `fi`'s packet just emitted is its last: the time of the next one, as
+    /// [`Engine::emit`] computes it after sending, is past the flow's end. A Poisson flow's
+    /// next gap is drawn after this packet is sent, from the one random stream, after the
+    /// jitter its first segment may draw: both are tried on a copy of the stream, and the
+    /// packet is the last only when both say so (so an answer never differs from the run's).
+    fn is_last_emission(&self, fi: usize) -> bool {
+        let s = &self.sources[fi];
+        if !s.poisson {
+            let next =
+                vnetsim_scenario::units::after(s.start, round_ns(s.emitted as f64 * s.interval));
+            return next >= s.end;
+        }
+        let next_after = |rng: &mut rand::rngs::ChaCha8Rng| {
+            let u: f64 = rng.random();
+            round_ns(s.next_time + -(1.0 - u).ln() * s.interval) >= s.end
+        };
+        let copy = || rand::rngs::ChaCha8Rng::deserialize_state(&self.rng.serialize_state());
+        let no_jitter = next_after(&mut copy());
+        if self.jitter == 0 {
+            return no_jitter;
+        }
+        let mut rng = copy();
+        let _: Nanos = rng.random_range(0..=self.jitter);
+        no_jitter && next_after(&mut rng)
     }
 }
 
