@@ -464,3 +464,34 @@ fn vm_bandwidth_2023_flow_limit_drops_new_connections_in_a_replay() {
     let report = replay(&azure);
     assert!(!report.drops_by_reason.contains_key("flow-limit"));
 }
+
+/// A constant flow keeps its own rhythm when another flow of the same rate starts later: the
+/// later flow's first emission must not hold back the earlier flow's next ones (every packet of
+/// both sees the path's one-way latency, no queueing).
+#[test]
+fn a_flow_starting_later_does_not_hold_back_one_of_the_same_rate() {
+    let yaml = r#"
+name: staggered
+duration: 1s
+vnets:
+  - { name: a, address_space: [10.1.0.0/16], subnets: [ { name: s, prefix: 10.1.0.0/24 } ] }
+vms:
+  - { name: x, size: Standard_D2s_v3, nics: [ { name: x-nic, vnet: a, subnet: s, ip: 10.1.0.4 } ] }
+  - { name: y, size: Standard_D2s_v3, nics: [ { name: y-nic, vnet: a, subnet: s, ip: 10.1.0.5 } ] }
+traffic:
+  - { name: early, from: x, to: y, protocol: udp, dst_port: 9, rate: 1000pps, packet_size: 1400, start: 0s, duration: 1s }
+  - { name: late, from: y, to: x, protocol: udp, dst_port: 9, rate: 1000pps, packet_size: 1400, start: 400ms, duration: 600ms }
+"#;
+    let s = vnetsim_scenario::load_str(yaml, "staggered.yaml").expect("valid");
+    let report = serde_json::to_value(replay(&s)).expect("json");
+    for (i, sent) in [(0, 1000), (1, 600)] {
+        let f = &report["flows"][i];
+        assert_eq!(f["sent"], sent, "{f:#}");
+        assert_eq!(f["delivered"], sent, "{f:#}");
+        let lat = &f["latency_ns"];
+        assert_eq!(
+            lat["min"], lat["max"],
+            "queued behind the other flow: {lat:#}"
+        );
+    }
+}

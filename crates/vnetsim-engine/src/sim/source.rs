@@ -217,6 +217,16 @@ impl Engine<'_> {
             }
         };
         let fifo = &mut self.fifos[i].1;
+        // A FIFO holds its emissions in time order. A flow whose next emission falls before
+        // the last one queued by more than rounding (a flow that started early, behind one
+        // queued at a later start) waits in the heap instead, until it catches up: queued
+        // behind, it would be held back to that later start.
+        if let Some(&(last, _)) = fifo.back()
+            && at.saturating_add(1) < last
+        {
+            self.schedule(at.max(self.now), What::Emit(f));
+            return;
+        }
         // Rounding to whole ns may put a flow 1 ns before the last one queued: keep the order.
         let at = fifo
             .back()
