@@ -110,9 +110,9 @@ fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<V
             .iter()
             .map(|f| SweepFlow {
                 name: f.name.clone(),
-                delivered_ratio: f.forward.delivered_ratio,
-                throughput_bps: f.forward.throughput_bps,
-                latency_p99_ns: f.forward.latency_ns.map(|l| l.p99),
+                delivered_ratio: f.delivered_ratio,
+                throughput_bps: f.throughput_bps,
+                latency_p99_ns: f.latency_ns.map(|l| l.p99),
             })
             .collect(),
     };

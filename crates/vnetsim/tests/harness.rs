@@ -271,16 +271,8 @@ fn run_for_sets_the_duration_and_reads_flow_statistics() {
     let bulk = report.flow("bulk").expect("the flow");
     assert_eq!(bulk.end_ns, 50_000_000);
     // Offered 2 Gbit/s, shaped to the D2s_v3's 1 Gbit/s: about half is delivered.
-    assert!(
-        bulk.forward.delivered_ratio < 0.6,
-        "{}",
-        bulk.forward.delivered_ratio
-    );
-    assert!(
-        bulk.forward.throughput_bps > 0.9e9,
-        "{}",
-        bulk.forward.throughput_bps
-    );
+    assert!(bulk.delivered_ratio < 0.6, "{}", bulk.delivered_ratio);
+    assert!(bulk.throughput_bps > 0.9e9, "{}", bulk.throughput_bps);
     assert!(report.nic("sender-nic").unwrap().tx_packets > 0);
     assert!(report.flow("nope").is_none());
 }
