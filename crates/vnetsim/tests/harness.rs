@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vnetsim::{DropReason, Error, ReportExt, Sim, assert_delivered, assert_dropped};
+use vnetsim::{DropReason, Error, Sim, assert_delivered, assert_dropped};
 use vnetsim_dataplane::views::effective_routes_of_nic;
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
 use vnetsim_scenario::Protocol;
@@ -293,7 +293,9 @@ expect:
     .unwrap();
     let report = sim.with_seed(9).run();
     assert_eq!(report.seed, 9);
-    let text = panic_text(|| report.assert_expectations());
+    let text = panic_text(|| {
+        report.assert_expectations();
+    });
     assert!(
         text.contains("1 of 1 expectations of scenario 'wrong-expectation' failed"),
         "{text}"
