@@ -43,8 +43,21 @@ fn raise<'py>(py: Python<'py>, class: &str, args: impl pyo3::call::PyCallArgs<'p
 
 /// A scenario that did not load: `ScenarioError(text, diagnostics)`, each diagnostic a dict.
 fn load_error(py: Python<'_>, e: &LoadError) -> PyErr {
+    let diagnostics = match diagnostics_list(py, &e.diagnostics) {
+        Ok(d) => d,
+        Err(err) => return err,
+    };
+    let text = format!("the scenario did not load:\n{}", e.render(false));
+    raise(py, "ScenarioError", (text, diagnostics))
+}
+
+/// Diagnostics as a list of dicts, the keyword arguments of `vnetsim.Diagnostic`.
+fn diagnostics_list<'py>(
+    py: Python<'py>,
+    list: &[vnetsim_scenario::Diagnostic],
+) -> PyResult<Bound<'py, PyList>> {
     let diagnostics = PyList::empty(py);
-    for d in &e.diagnostics {
+    for d in list {
         let item = PyDict::new(py);
         let filled = item
             .set_item("file", &d.file)
@@ -55,12 +68,9 @@ fn load_error(py: Python<'_>, e: &LoadError) -> PyErr {
             .and_then(|()| item.set_item("message", &d.message))
             .and_then(|()| item.set_item("help", d.help.as_deref()))
             .and_then(|()| diagnostics.append(item));
-        if let Err(err) = filled {
-            return err;
-        }
+        filled?;
     }
-    let text = format!("the scenario did not load:\n{}", e.render(false));
-    raise(py, "ScenarioError", (text, diagnostics))
+    Ok(diagnostics)
 }
 
 /// An error of the harness API as its Python exception.
@@ -427,6 +437,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep::sweep, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::sweep_part, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::merge_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::check_variants, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_variants, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_variants_part, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

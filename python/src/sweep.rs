@@ -1,4 +1,6 @@
-//! Sweeps for Python: a whole sweep, one shard of a sweep as a part, and the merge of parts.
+//! Sweeps for Python: a whole sweep, one shard of a sweep as a part, and the merge of parts;
+//! each with or without variants of the scenario (the variants file's text, or a Python dict
+//! written as that text by `python/vnetsim/_sweep.py`).
 //!
 //! What it is for: the native side of `vnetsim.sweep` (`python/vnetsim/_sweep.py`), which runs
 //! a sweep in-process or as one task per shard on Ray. A shard's part and the merged report
@@ -16,7 +18,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use vnetsim_engine::{Estimate, Prepared};
 use vnetsim_scenario::Scenario;
-use vnetsim_sweep::{Merged, RunFragments, ScenarioId, Seeds, Shard};
+use vnetsim_sweep::{
+    GridMerged, Merged, RunFragments, ScenarioId, Seeds, Shard, Variants, VariantsError,
+};
 
 /// The seed set given as `vnetsim sweep --seeds` takes it (`A..B` or `1,2,3`).
 fn parse_seeds(seeds: &str) -> PyResult<Seeds> {
@@ -142,8 +146,8 @@ pub fn sweep_part(
     .map_err(PyValueError::new_err)
 }
 
-/// Merges the parts of a sharded sweep (their texts, in any order) into the report one sweep
-/// on one host would have written, as `vnetsim merge` does; `ValueError` when they are not
+/// Merges the parts of a sharded sweep, with or without variants (their texts, in any order),
+/// into the report one sweep on one host would have written, as `vnetsim merge` does; `ValueError` when they are not
 /// every shard of one sweep of one scenario, each once (the message says which part, counted
 /// from 0 in the order given, and why).
 #[pyfunction]
@@ -164,12 +168,187 @@ pub fn merge_parts(py: Python<'_>, parts: Vec<String>) -> PyResult<String> {
         }
         let runs = RunFragments::spill()
             .map_err(|e| format!("cannot create a temporary file for the runs: {e}"))?;
-        let mut merged = vnetsim_sweep::merge_parts(&paths, runs).map_err(|e| {
+        let mut merged = vnetsim_sweep::merge_any_parts(&paths, runs).map_err(|e| {
             // Name parts by their position, not by the temporary directory.
             let prefix = format!("{}{}", dir.path().display(), std::path::MAIN_SEPARATOR);
             format!("cannot merge the parts: {e}").replace(&prefix, "")
         })?;
         to_text(|w| merged.write_report(w))
+    })
+    .map_err(PyValueError::new_err)
+}
+
+/// Variants that cannot be used: `VariantsError(text, source, line, variant, diagnostics)`.
+fn variants_error(py: Python<'_>, e: &VariantsError) -> PyErr {
+    let (source, line, variant, diagnostics): (&str, u64, Option<&str>, &[_]) = match e {
+        VariantsError::File {
+            source_name, line, ..
+        } => (source_name, *line, None, &[]),
+        VariantsError::Edit {
+            source_name,
+            line,
+            variant,
+            ..
+        } => (source_name, *line, Some(variant), &[]),
+        VariantsError::Invalid {
+            source_name,
+            line,
+            variant,
+            diagnostics,
+        } => (source_name, *line, Some(variant), diagnostics),
+    };
+    match crate::diagnostics_list(py, diagnostics) {
+        Ok(list) => crate::raise(
+            py,
+            "VariantsError",
+            (e.to_string(), source, line, variant, list),
+        ),
+        Err(err) => err,
+    }
+}
+
+/// The variants (text; `variants_source` names them) of the scenario (text), each checked.
+fn grid_for(
+    py: Python<'_>,
+    text: &str,
+    source: &str,
+    variants: &str,
+    variants_source: &str,
+) -> PyResult<(Variants, Vec<Scenario>)> {
+    let base = py
+        .detach(|| vnetsim_scenario::load_str(text, source))
+        .map_err(|e| crate::load_error(py, &e))?;
+    let list = Variants::parse(variants, variants_source).map_err(|e| variants_error(py, &e))?;
+    let scenarios = py
+        .detach(|| list.scenarios(&base, text, source))
+        .map_err(|e| variants_error(py, &e))?;
+    Ok((list, scenarios))
+}
+
+/// Refuses a sweep over the packet limit unless `force`.
+fn check_grid(
+    scenarios: &[Scenario],
+    seeds: &Seeds,
+    block: std::ops::Range<u64>,
+    source: &str,
+    force: bool,
+) -> PyResult<()> {
+    let estimate = vnetsim_sweep::grid_estimate(scenarios, seeds, block);
+    if !estimate.within_limits() && !force {
+        return Err(PyValueError::new_err(format!(
+            "{source}: this sweep would send {estimate}; the limit is {} packets (shorten \
+             durations, lower rates, fewer seeds or variants, or pass force=True)",
+            vnetsim_engine::estimate::MAX_PACKETS
+        )));
+    }
+    Ok(())
+}
+
+/// Replays the grid positions `block` of the variants, keeping the runs.
+fn replay_grid(
+    scenarios: &[Scenario],
+    list: &Variants,
+    seeds: &Seeds,
+    block: std::ops::Range<u64>,
+    jobs: Option<usize>,
+) -> Result<GridMerged, String> {
+    let jobs = jobs
+        .and_then(NonZeroUsize::new)
+        .unwrap_or_else(vnetsim_sweep::default_jobs);
+    let runs = RunFragments::spill()
+        .map_err(|e| format!("cannot create a temporary file for the runs: {e}"))?;
+    let (merged, timing) = vnetsim_sweep::sweep_variants(scenarios, list, seeds, block, jobs, runs)
+        .map_err(|e| format!("cannot keep the runs: {e}"))?;
+    tracing::debug!(
+        "sweep of '{}' over {} variants: {} replays on {} worker(s) in {:.3} s",
+        merged.scenario,
+        merged.variants.len(),
+        merged.runs(),
+        timing.jobs,
+        timing.wall_seconds
+    );
+    Ok(merged)
+}
+
+/// Checks the variants (text, named `variants_source` in errors) of the scenario (text) as
+/// `vnetsim sweep --variants` does before anything replays; returns their number. Raises
+/// `ScenarioError` for the scenario itself and `VariantsError` for a variant.
+#[pyfunction]
+pub fn check_variants(
+    py: Python<'_>,
+    text: &str,
+    source: &str,
+    variants: &str,
+    variants_source: &str,
+) -> PyResult<usize> {
+    let (list, _) = grid_for(py, text, source, variants, variants_source)?;
+    Ok(list.list.len())
+}
+
+/// Replays every variant (the variants file's text; `variants_source` names it in errors) of
+/// the scenario (YAML text) once per seed of `seeds` on `jobs` workers; returns the report
+/// `vnetsim sweep --variants --report` writes, byte for byte. The replays release the GIL.
+#[pyfunction]
+#[pyo3(signature = (text, source, seeds, variants, variants_source, jobs=None, force=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_variants(
+    py: Python<'_>,
+    text: &str,
+    source: &str,
+    seeds: &str,
+    variants: &str,
+    variants_source: &str,
+    jobs: Option<usize>,
+    force: bool,
+) -> PyResult<String> {
+    check_jobs(jobs)?;
+    let seeds = parse_seeds(seeds)?;
+    let (list, scenarios) = grid_for(py, text, source, variants, variants_source)?;
+    let block = 0..(scenarios.len() as u64).saturating_mul(seeds.len() as u64);
+    check_grid(&scenarios, &seeds, block.clone(), source, force)?;
+    py.detach(|| {
+        let mut merged = replay_grid(&scenarios, &list, &seeds, block, jobs)?;
+        to_text(|w| merged.write_report(w))
+    })
+    .map_err(PyValueError::new_err)
+}
+
+/// Replays shard `index` of `count` of the (variant, seed) grid (a contiguous block of
+/// positions, as `vnetsim sweep --variants --shard index/count`) and returns its part
+/// (`vnetsim-sweep-variants-part/1`) as text. The replays release the GIL.
+#[pyfunction]
+#[pyo3(signature = (text, source, seeds, variants, variants_source, index, count, jobs=None, force=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_variants_part(
+    py: Python<'_>,
+    text: &str,
+    source: &str,
+    seeds: &str,
+    variants: &str,
+    variants_source: &str,
+    index: u64,
+    count: u64,
+    jobs: Option<usize>,
+    force: bool,
+) -> PyResult<String> {
+    check_jobs(jobs)?;
+    let all = parse_seeds(seeds)?;
+    let shard = Shard::new(index, count)
+        .map_err(|e| PyValueError::new_err(format!("shard {index}/{count}: {e}")))?;
+    let (list, scenarios) = grid_for(py, text, source, variants, variants_source)?;
+    let block = vnetsim_sweep::shard_block(shard, scenarios.len(), all.len());
+    check_grid(&scenarios, &all, block.clone(), source, force)?;
+    let id = ScenarioId {
+        name: scenarios
+            .first()
+            .map(|s| s.name.to_string())
+            .unwrap_or_default(),
+        hash: vnetsim_sweep::scenario_hash(text.as_bytes()),
+    };
+    let hash = list.hash();
+    py.detach(|| {
+        let mut merged = replay_grid(&scenarios, &list, &all, block, jobs)?;
+        to_text(|w| merged.write_part(w, &id, &hash, &all, shard))
     })
     .map_err(PyValueError::new_err)
 }

@@ -151,3 +151,19 @@ def test_a_scenario_file_is_shipped_as_its_bytes(scenarios, tmp_path):
     text, source = _scenario_text(crlf)
     assert text.encode() == crlf.read_bytes()
     assert source == str(crlf)
+
+
+def test_a_ray_sweep_over_variants_equals_the_local_one(ray_local, scenarios):
+    path = scenarios / "vm-size-shaping.yaml"
+    variants = scenarios / "variants/vm-size-shaping.yaml"
+    local = vnetsim.sweep(path, range(3), variants=variants)
+    # Default shards (one per CPU), and more shards than the 12 grid positions.
+    assert vnetsim.sweep(path, range(3), variants=variants, executor="ray").json == local.json
+    assert (
+        vnetsim.sweep(path, range(3), variants=variants, executor="ray", shards=13).json
+        == local.json
+    )
+    with pytest.raises(vnetsim.VariantsError, match="no item named"):
+        vnetsim.sweep(
+            path, range(2), variants={"x": {"remove": ["vms[nope]"]}}, executor="ray"
+        )

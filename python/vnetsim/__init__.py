@@ -25,7 +25,14 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._errors import Diagnostic, NameNotFoundError, ScenarioError, TemplateError, VnetsimError
+from ._errors import (
+    Diagnostic,
+    NameNotFoundError,
+    ScenarioError,
+    TemplateError,
+    VariantsError,
+    VnetsimError,
+)
 
 __all__ = [
     "load",
@@ -42,6 +49,7 @@ __all__ = [
     "ScenarioError",
     "NameNotFoundError",
     "TemplateError",
+    "VariantsError",
     "DEFAULT_PORTS",
 ]
 

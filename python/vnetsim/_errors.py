@@ -69,3 +69,31 @@ class NameNotFoundError(VnetsimError, LookupError):
 
 class TemplateError(VnetsimError, ValueError):
     """An ARM template (or its parameters) could not be evaluated or mapped to a scenario."""
+
+
+class VariantsError(VnetsimError, ValueError):
+    """The variants of a sweep cannot be used: the variants file is not one, a variant's edit
+    cannot be made (a bad path, a name the scenario does not have), two variants share a name,
+    or an edited scenario breaks a rule. ``err.source`` names the variants (a path, or
+    ``<variants>`` for a dict), ``err.line`` the line there (0 when unknown), ``err.variant``
+    the variant (``None`` for the file as a whole) and ``err.diagnostics`` the edited
+    scenario's problems (empty unless the edited scenario did not load)."""
+
+    def __init__(
+        self,
+        message: str,
+        source: str = "",
+        line: int = 0,
+        variant: Optional[str] = None,
+        diagnostics: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.line = line
+        self.variant = variant
+        self.diagnostics: List[Diagnostic] = [Diagnostic(**dict(d)) for d in diagnostics]
+
+    @property
+    def rules(self) -> List[str]:
+        """The rule codes of the diagnostics."""
+        return [d.rule for d in self.diagnostics]

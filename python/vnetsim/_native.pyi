@@ -73,4 +73,32 @@ def sweep_part(
     """The part ``vnetsim sweep --shard index/count --report`` writes."""
 
 def merge_parts(parts: List[str]) -> str:
-    """The report ``vnetsim merge`` writes for the parts' texts."""
+    """The report ``vnetsim merge`` writes for the parts' texts (with or without variants)."""
+
+def check_variants(text: str, source: str, variants: str, variants_source: str) -> int:
+    """The number of variants, each checked as ``vnetsim sweep --variants`` checks them;
+    raises ``ScenarioError`` or ``VariantsError``."""
+
+def sweep_variants(
+    text: str,
+    source: str,
+    seeds: str,
+    variants: str,
+    variants_source: str,
+    jobs: Optional[int] = None,
+    force: bool = False,
+) -> str:
+    """The report ``vnetsim sweep --variants --report`` writes for the texts and seeds."""
+
+def sweep_variants_part(
+    text: str,
+    source: str,
+    seeds: str,
+    variants: str,
+    variants_source: str,
+    index: int,
+    count: int,
+    jobs: Optional[int] = None,
+    force: bool = False,
+) -> str:
+    """The part ``vnetsim sweep --variants --shard index/count --report`` writes."""

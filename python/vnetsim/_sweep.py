@@ -1,11 +1,14 @@
-"""Sweeps from Python: one replay per seed, merged into one report, in-process or on Ray.
+"""Sweeps from Python: one replay per seed (and per variant of the scenario), merged into one
+report, in-process or on Ray.
 
 What it is for: ``vnetsim.sweep(scenario, seeds, executor="local"|"ray")``. ``"local"`` runs
 the whole sweep in this process on every core (as ``vnetsim sweep``); ``"ray"`` puts the
 scenario text in Ray's object store once, runs one Ray task per shard (a contiguous block of
 the seeds, as ``vnetsim sweep --shard I/N``), gathers the parts and merges them (as ``vnetsim
 merge``). Either way the report is the one ``vnetsim sweep --report`` writes for the same
-seeds, byte for byte. What it is not: a sweep runner or merger of its own (both are the Rust
+seeds, byte for byte. With ``variants=`` (a variants file's path, or a dict name -> edits in
+the file's syntax), every variant replays every seed, and shards cut the (variant, seed) grid,
+as ``vnetsim sweep --variants``. What it is not: a sweep runner or merger of its own (both are the Rust
 ``vnetsim-sweep`` library's, through ``vnetsim._native``) and not a cluster manager (Ray is
 started and connected by the caller, ``ray.init``). Ray is optional.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, List, Mapping, Optional, Union
 
 from . import _native
 
@@ -23,8 +26,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 class SweepReport(dict):
     """The report of a sweep: the dict ``json.load`` gives of ``vnetsim sweep --report``'s file
-    (schema ``vnetsim-sweep/1``), with :attr:`json` (the text) and :meth:`runs` (per-run
-    figures as rows)."""
+    (``vnetsim-sweep/1``, or ``vnetsim-sweep-variants/1`` with variants), with :attr:`json`
+    (the text), :meth:`runs` (per-run figures as rows) and, with variants,
+    :meth:`comparison`."""
 
     def __init__(self, text: str):
         super().__init__(json.loads(text))
@@ -41,18 +45,54 @@ class SweepReport(dict):
         """Whether every expectation held in every run."""
         return all(r["expectations_failed"] == 0 for r in self["runs"])
 
+    @property
+    def variants(self) -> "List[str]":
+        """The variants' names, in order (empty for a sweep without variants)."""
+        return [v["name"] for v in self.get("variants", [])]
+
+    def comparison(self) -> "Any":
+        """With variants, one row per variant, the report's ``comparison``: ``variant``,
+        ``runs``, ``delivered_ratio``, ``sent``, ``delivered``, ``dropped``, ``in_flight``,
+        ``drops_by_reason`` (a dict), ``throughput_bps_mean`` (all flows together, mean over
+        the runs), ``worst_latency_p99_ns_mean`` (``None`` when nothing was delivered) and
+        ``runs_with_failed_expectations``. ``.to_pandas()`` makes a DataFrame."""
+        from . import Rows
+
+        if "comparison" not in self:
+            raise ValueError("comparison: this sweep has no variants (pass variants=...)")
+        rows = Rows()
+        for c in self["comparison"]:
+            rows.append(
+                {
+                    "variant": c["variant"],
+                    "runs": c["runs"],
+                    "delivered_ratio": c["delivered_ratio"],
+                    "sent": c["sent"],
+                    "delivered": c["delivered"],
+                    "dropped": c["dropped"],
+                    "in_flight": c["in_flight"],
+                    "drops_by_reason": dict(c["drops_by_reason"]),
+                    "throughput_bps_mean": (c["throughput_bps"] or {}).get("mean"),
+                    "worst_latency_p99_ns_mean": (c["worst_latency_p99_ns"] or {}).get("mean"),
+                    "runs_with_failed_expectations": c["runs_with_failed_expectations"],
+                }
+            )
+        return rows
+
     def runs(self) -> "Any":
         """One row per run and flow: ``seed``, ``flow``, ``delivered_ratio``,
         ``throughput_bps``, ``latency_p99_ns`` (``None`` when nothing was delivered), and the
         run's ``sent``, ``delivered``, ``dropped``, ``in_flight`` and
-        ``expectations_failed``. ``.to_pandas()`` makes a DataFrame."""
+        ``expectations_failed``; with variants, first the run's ``variant``. ``.to_pandas()``
+        makes a DataFrame."""
         from . import Rows
 
         rows = Rows()
         for run in self["runs"]:
             c = run["conservation"]
             for f in run["flows"]:
-                rows.append(
+                row = {"variant": run["variant"]} if "variant" in run else {}
+                row.update(
                     {
                         "seed": run["seed"],
                         "flow": f["name"],
@@ -66,6 +106,7 @@ class SweepReport(dict):
                         "expectations_failed": run["expectations_failed"],
                     }
                 )
+                rows.append(row)
         return rows
 
     def to_pandas(self) -> Any:
@@ -111,6 +152,47 @@ def _seeds_text(seeds: Union[range, Iterable[int]]) -> "tuple[str, int]":
     return ",".join(str(s) for s in listed), len(listed)
 
 
+_EDITS = ("set", "remove", "add")
+
+
+def _variants_text(variants: Any) -> "tuple[str, str]":
+    """The variants as a variants file's text and the name errors give them: a path's file
+    as it is, or a dict name -> edits written as the file's JSON."""
+    if isinstance(variants, (str, os.PathLike)):
+        path = os.fspath(variants)
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "No such variants file", path)
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read(), path
+    if not isinstance(variants, Mapping):
+        raise TypeError(
+            "variants: expected a variants file's path or a dict name -> edits, not "
+            f"{type(variants).__name__}"
+        )
+    listed = []
+    for name, edits in variants.items():
+        if not isinstance(name, str):
+            raise TypeError(f"variants: a variant's name must be a string, not {name!r}")
+        if edits is None:
+            edits = {}
+        if not isinstance(edits, Mapping):
+            raise TypeError(
+                f"variants[{name!r}]: expected a dict of edits (set, remove, add), not "
+                f"{type(edits).__name__}"
+            )
+        unknown = [k for k in edits if k not in _EDITS]
+        if unknown:
+            raise ValueError(
+                f"variants[{name!r}]: unknown edit {unknown[0]!r}; expected set, remove or add"
+            )
+        listed.append({"name": name, **edits})
+    try:
+        text = json.dumps({"variants": listed}, indent=2)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"variants: the edits are not plain data (dicts, lists, scalars): {e}")
+    return text, "<variants>"
+
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -129,6 +211,26 @@ def _run_shard(text: str, source: str, seeds: str, index: int, count: int, force
     return _native.sweep_part(text, source, seeds, index, count, cpus, force)
 
 
+def _run_variants_shard(
+    text: str,
+    source: str,
+    seeds: str,
+    variants: str,
+    variants_source: str,
+    index: int,
+    count: int,
+    force: bool,
+) -> str:
+    """One Ray task of a sweep over variants: shard ``index`` of ``count`` of the grid."""
+    import ray
+
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    cpus = max(1, int(assigned.get("CPU", 1)))
+    return _native.sweep_variants_part(
+        text, source, seeds, variants, variants_source, index, count, cpus, force
+    )
+
+
 def sweep(
     scenario: Any,
     seeds: Union[range, Iterable[int]],
@@ -136,9 +238,17 @@ def sweep(
     shards: Optional[int] = None,
     jobs: Optional[int] = None,
     force: bool = False,
+    variants: Any = None,
 ) -> SweepReport:
     """Replays ``scenario`` once per seed and merges the runs into one report, the one
     ``vnetsim sweep FILE --seeds ... --report`` writes, byte for byte.
+
+    ``variants`` (optional) is a variants file's path, or a dict name -> edits in the file's
+    syntax (``{"baseline": {}, "big": {"set": {"vms[web1].size": "Standard_D8s_v5"}}}``):
+    every variant replays every seed and the report (``vnetsim-sweep-variants/1``) is the one
+    ``vnetsim sweep FILE --variants V --report`` writes for the same variants, byte for byte;
+    on Ray, shards cut the (variant, seed) grid. A variant that cannot be made or checked
+    raises :class:`VariantsError` before anything replays.
 
     ``scenario`` is a path, YAML text, or an imported :class:`Scenario` (one that keeps its
     text). ``seeds`` is a ``range`` or integers (at most 1,000,000). ``executor="local"`` runs
@@ -150,29 +260,49 @@ def sweep(
     ``force``."""
     text, source = _scenario_text(scenario)
     seeds_text, n = _seeds_text(seeds)
+    vtext, vsource = _variants_text(variants) if variants is not None else (None, None)
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs: {jobs!r} is not a positive number of workers")
     if executor == "local":
         if shards is not None:
             raise ValueError('shards: only for executor="ray"')
+        if vtext is not None:
+            return SweepReport(
+                _native.sweep_variants(text, source, seeds_text, vtext, vsource, jobs, bool(force))
+            )
         return SweepReport(_native.sweep(text, source, seeds_text, jobs, bool(force)))
     if executor != "ray":
         raise ValueError(f'executor {executor!r}: expected "local" or "ray"')
     if jobs is not None:
         raise ValueError('jobs: only for executor="local"; a Ray task uses the CPUs Ray gives it')
     ray = _import_ray()
-    # Load once here, so a broken scenario raises its ScenarioError before any task starts.
+    # Load once here, so a broken scenario raises its ScenarioError (a broken variant its
+    # VariantsError) before any task starts.
     _native.Sim.from_yaml(text, source)
+    grid = n
+    if vtext is not None:
+        grid = n * _native.check_variants(text, source, vtext, vsource)
     if not ray.is_initialized():
         ray.init()
     if shards is None:
-        shards = max(1, min(n, int(ray.cluster_resources().get("CPU", 1))))
+        shards = max(1, min(grid, int(ray.cluster_resources().get("CPU", 1))))
     elif isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise ValueError(f"shards: {shards!r} is not a positive number of shards")
-    task = ray.remote(_run_shard)
     shipped = ray.put(text)
-    pending = [
-        task.remote(shipped, source, seeds_text, i, shards, bool(force)) for i in range(shards)
-    ]
+    if vtext is not None:
+        task = ray.remote(_run_variants_shard)
+        shipped_variants = ray.put(vtext)
+        pending = [
+            task.remote(
+                shipped, source, seeds_text, shipped_variants, vsource, i, shards, bool(force)
+            )
+            for i in range(shards)
+        ]
+    else:
+        task = ray.remote(_run_shard)
+        pending = [
+            task.remote(shipped, source, seeds_text, i, shards, bool(force))
+            for i in range(shards)
+        ]
     parts = ray.get(pending)
     return SweepReport(_native.merge_parts(parts))

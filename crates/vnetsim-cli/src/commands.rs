@@ -11,9 +11,9 @@ use vnetsim_dataplane::views::{effective_routes_of_nic, effective_rules_of_nic};
 use vnetsim_scenario::diag::Diagnostic;
 use vnetsim_scenario::{Endpoint, Protocol, Scenario};
 
-use crate::Format;
 use crate::out::{out, outln};
 use crate::table::Table;
+use crate::{Format, ViewFormat};
 
 /// Exit code: success.
 pub const OK: u8 = 0;
@@ -195,6 +195,9 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
             value(schemars::schema_for!(crate::diff::DiffReport)),
         ),
     ]
+    .into_iter()
+    .chain(crate::watcher::json_schemas())
+    .collect()
 }
 
 /// Pretty JSON of an output type whose serialization cannot fail (plain structs, string keys).
@@ -319,7 +322,10 @@ fn load_vm(
     Ok((scenario, nics, dataplane))
 }
 
-fn nics_or_exit(scenario: &Scenario, vm: &str) -> Result<Vec<vnetsim_scenario::NicId>, u8> {
+pub(crate) fn nics_or_exit(
+    scenario: &Scenario,
+    vm: &str,
+) -> Result<Vec<vnetsim_scenario::NicId>, u8> {
     if let Some(nics) = scenario.nics_named(vm) {
         return Ok(nics);
     }
@@ -334,25 +340,72 @@ fn nics_or_exit(scenario: &Scenario, vm: &str) -> Result<Vec<vnetsim_scenario::N
     Err(INVALID)
 }
 
+/// The one NIC `--format az` answers for: the Azure CLI's commands take one NIC.
+fn one_nic(
+    scenario: &Scenario,
+    vm: &str,
+    nics: &[vnetsim_scenario::NicId],
+) -> Result<vnetsim_scenario::NicId, u8> {
+    match nics {
+        [one] => Ok(*one),
+        _ => {
+            let names: Vec<String> = nics
+                .iter()
+                .map(|n| format!("`{vm}/{}`", scenario.nics[n.index()].name))
+                .collect();
+            eprintln!(
+                "error: --format az answers for one NIC, as the Azure CLI's command does, and \
+                 `{vm}` has {}: name one of {}",
+                nics.len(),
+                names.join(", ")
+            );
+            Err(INVALID)
+        }
+    }
+}
+
+/// Prints what `answer` gives for the one NIC `--format az` answers for, or says why there
+/// is not one.
+fn print_az<T: Serialize>(
+    scenario: &Scenario,
+    vm: &str,
+    nics: &[vnetsim_scenario::NicId],
+    answer: impl FnOnce(vnetsim_scenario::NicId) -> T,
+) -> u8 {
+    match one_nic(scenario, vm, nics) {
+        Ok(nic) => {
+            outln!("{}", to_json(&answer(nic)));
+            OK
+        }
+        Err(code) => code,
+    }
+}
+
 /// `vnetsim routes FILE --vm NAME` (a VM, or one NIC as `vm/nic` or by its name).
-pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
+pub fn routes(file: &Path, vm: &str, format: ViewFormat) -> u8 {
     let (scenario, nics, dataplane) = match load_vm(file, vm) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if format == ViewFormat::Az {
+        return print_az(&scenario, vm, &nics, |nic| {
+            crate::watcher::az_routes(&scenario, &dataplane, nic)
+        });
+    }
     let nics: Vec<_> = nics
         .iter()
         .map(|&nic| effective_routes_of_nic(&scenario, &dataplane, nic))
         .collect();
     match format {
-        Format::Json => outln!(
+        ViewFormat::Json => outln!(
             "{}",
             to_json(&RoutesOut {
                 format: ROUTES_FORMAT,
                 nics: &nics,
             })
         ),
-        Format::Text => {
+        // `Az` was answered above.
+        ViewFormat::Text | ViewFormat::Az => {
             for nic in &nics {
                 outln!(
                     "Effective routes of NIC {} ({}, subnet {})",
@@ -411,24 +464,30 @@ pub fn routes(file: &Path, vm: &str, format: Format) -> u8 {
 }
 
 /// `vnetsim rules FILE --vm NAME` (a VM, or one NIC as `vm/nic` or by its name).
-pub fn rules(file: &Path, vm: &str, format: Format) -> u8 {
+pub fn rules(file: &Path, vm: &str, format: ViewFormat) -> u8 {
     let (scenario, nics, dataplane) = match load_vm(file, vm) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if format == ViewFormat::Az {
+        return print_az(&scenario, vm, &nics, |nic| {
+            crate::watcher::az_rules(&scenario, &dataplane, nic)
+        });
+    }
     let nics: Vec<_> = nics
         .iter()
         .map(|&nic| effective_rules_of_nic(&scenario, &dataplane, nic))
         .collect();
     match format {
-        Format::Json => outln!(
+        ViewFormat::Json => outln!(
             "{}",
             to_json(&RulesOut {
                 format: RULES_FORMAT,
                 nics: &nics,
             })
         ),
-        Format::Text => {
+        // `Az` was answered above.
+        ViewFormat::Text | ViewFormat::Az => {
             for nic in &nics {
                 outln!(
                     "Effective security rules of NIC {} ({}, subnet {})",
@@ -492,6 +551,9 @@ mod tests {
             let path = docs.join(name);
             let text = serde_json::to_string_pretty(&schema).expect("serializes") + "\n";
             if std::env::var_os("UPDATE_SCHEMA").is_some() {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).expect("docs directory");
+                }
                 std::fs::write(&path, &text).expect("write schema");
             }
             let checked_in = std::fs::read_to_string(&path).unwrap_or_default();

@@ -245,6 +245,23 @@ pub fn diff(args: &DiffArgs) -> u8 {
             .collect()
     };
     let (nbs, nas) = (names(&eb), names(&ea));
+    // A watched flow must name endpoints of either side, or the watch would silently hold.
+    for (source, destination, _) in &expected {
+        for name in [source, destination] {
+            if nbs.contains(name) || nas.contains(name) {
+                continue;
+            }
+            let hint =
+                vnetsim_scenario::diag::nearest(name, nbs.iter().chain(&nas).map(String::as_str))
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+            eprintln!(
+                "error: --expect-unchanged {source},{destination}: `{name}` is no endpoint of \
+                 either network{hint}"
+            );
+            return INVALID;
+        }
+    }
     let mut db = Decider::new(nb.scenario(), nb.dataplane());
     let mut da = Decider::new(na.scenario(), na.dataplane());
     let mut changed = Vec::new();

@@ -15,6 +15,7 @@ mod matrix;
 mod replay;
 mod sweep;
 mod table;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,8 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "vnetsim",
     version,
     about = "Packet-level data-plane simulator of Azure virtual networks: validate, run, \
-             explain, routes, rules, bench, sweep, merge, generate, live, matrix, import, diff.",
+             explain, routes, rules, flow-verify, next-hop, bench, sweep, merge, generate, live, \
+             matrix, import, diff.",
     long_about = None,
     after_help = "Exit codes: 0 success, 1 an expectation failed, 2 invalid input or output.\n\
                   Diagnostics: set VNETSIM_LOG (e.g. VNETSIM_LOG=debug or \
@@ -45,6 +47,18 @@ pub enum Format {
     Text,
     /// Machine-readable JSON on stdout.
     Json,
+}
+
+/// Output format of the commands that mirror an Azure CLI command (`routes`, `rules`,
+/// `flow-verify`, `next-hop`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewFormat {
+    /// Tables and sentences for a person.
+    Text,
+    /// vnetsim's JSON, with its `format` tag, on stdout.
+    Json,
+    /// The JSON the Azure CLI prints for the same question (its keys, spellings and order).
+    Az,
 }
 
 /// Where `vnetsim import` reads a network from.
@@ -154,6 +168,10 @@ enum Command {
         /// then a part for `vnetsim merge`.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
+        /// Also sweep over the named variants of the scenario in this file (YAML or JSON; see
+        /// docs/sweep.md): every variant replays every seed.
+        #[arg(long, value_name = "V.yaml")]
+        variants: Option<PathBuf>,
         /// Write the merged JSON report (with --shard: the part) here.
         #[arg(long, value_name = "OUT.json")]
         report: Option<PathBuf>,
@@ -163,6 +181,10 @@ enum Command {
         /// Run even when the estimate of all replays exceeds 10,000,000,000 packets.
         #[arg(long)]
         force: bool,
+        /// Print every flow's line (a sweep of more than 50 flows otherwise shows its count and
+        /// the 20 flows with the lowest mean delivered ratio).
+        #[arg(long)]
+        all_rows: bool,
     },
     /// Merge the parts of a sharded sweep (`sweep --shard I/N`) into the sweep's report.
     Merge {
@@ -255,9 +277,10 @@ enum Command {
         /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
-        /// Output format.
+        /// text, json (`vnetsim-routes/1`) or az (what `az network nic
+        /// show-effective-route-table` prints, for one NIC).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: ViewFormat,
     },
     /// Effective security rules of a VM's NIC(s), both levels, in evaluation order.
     Rules {
@@ -266,10 +289,17 @@ enum Command {
         /// VM name (every NIC), or one NIC: `vm/nic` or the NIC's name.
         #[arg(long)]
         vm: String,
-        /// Output format.
+        /// text, json (`vnetsim-rules/1`) or az (what `az network nic list-effective-nsg`
+        /// prints, for one NIC).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: ViewFormat,
     },
+    /// Which security rule allows or denies one packet at a VM's NIC, as Network Watcher's IP
+    /// flow verify (`az network watcher test-ip-flow`) answers.
+    FlowVerify(watcher::FlowVerifyArgs),
+    /// The next hop type, address and route table from a VM's NIC to an address, as Network
+    /// Watcher's next hop (`az network watcher show-next-hop`) answers.
+    NextHop(watcher::NextHopArgs),
 }
 
 fn main() -> ExitCode {
@@ -315,17 +345,21 @@ fn main() -> ExitCode {
             seeds,
             jobs,
             shard,
+            variants,
             report,
             format,
             force,
+            all_rows,
         } => sweep::sweep(
             &file,
             &seeds,
             jobs,
             shard.as_deref(),
+            variants.as_deref(),
             report.as_deref(),
             format,
             force,
+            all_rows,
         ),
         Command::Merge { parts, output } => sweep::merge(&parts, output.as_deref()),
         Command::Generate {
@@ -388,6 +422,8 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix::matrix(&args),
         Command::Routes { file, vm, format } => commands::routes(&file, &vm, format),
         Command::Rules { file, vm, format } => commands::rules(&file, &vm, format),
+        Command::FlowVerify(args) => watcher::flow_verify(&args),
+        Command::NextHop(args) => watcher::next_hop(&args),
     };
     // A closed pipe is not an error (the reader chose to stop); any other failure to write
     // stdout is, even when the command itself succeeded.
@@ -427,5 +463,52 @@ mod tests {
                 "ARCHITECTURE.md misses `{name}`"
             );
         }
+    }
+
+    /// The environment variables the Rust sources (`src/` of each crate, not their tests) read
+    /// by name (`var`, `var_os`,
+    /// `try_from_env` with a string literal).
+    fn variables_read(dir: &std::path::Path, found: &mut std::collections::BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                variables_read(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for call in ["var_os(\"", "var(\"", "try_from_env(\""] {
+                    for (i, _) in text.match_indices(call) {
+                        let rest = &text[i + call.len()..];
+                        if let Some(end) = rest.find('"') {
+                            found.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every environment variable the code reads, and the thread pool's, is in the README's
+    /// table.
+    #[test]
+    fn every_environment_variable_is_documented() {
+        let readme = include_str!("../../../README.md");
+        let mut vars = std::collections::BTreeSet::new();
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for krate in std::fs::read_dir(&crates).expect("crates").flatten() {
+            variables_read(&krate.path().join("src"), &mut vars);
+        }
+        assert!(vars.contains("VNETSIM_LOG"), "{vars:?}");
+        vars.extend(["RAYON_NUM_THREADS", "VNETSIM_BIN"].map(String::from));
+        for var in vars {
+            assert!(
+                readme.contains(&format!("| `{var}` |")),
+                "README's environment table misses {var}"
+            );
+        }
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("VNETSIM_LOG"), "{help}");
     }
 }

@@ -391,8 +391,21 @@ pub fn matrix(args: &MatrixArgs) -> u8 {
         } else {
             "to"
         };
+        // Anything a selector may name: endpoints, VNets, subnets, sites, `Internet`.
+        let groups: Vec<String> = scenario
+            .vnets
+            .iter()
+            .map(|v| v.name.clone())
+            .chain(
+                (0..scenario.subnets.len())
+                    .map(|i| scenario.subnet_path(vnetsim_scenario::SubnetId(i as u32))),
+            )
+            .chain(scenario.sites.iter().map(|s| s.name.clone()))
+            .chain(std::iter::once("Internet".to_string()))
+            .collect();
         let hint = scenario
             .nearest_endpoint_name(sel)
+            .or_else(|| vnetsim_scenario::diag::nearest(sel, groups.iter().map(String::as_str)))
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
         eprintln!(

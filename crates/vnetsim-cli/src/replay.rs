@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use vnetsim_engine::pcap::{CaptureLimit, PcapCapture};
 use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
-use vnetsim_engine::report::render_text_with;
+use vnetsim_engine::report::render_text_without_failures;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
-use vnetsim_scenario::{Nanos, Scenario};
+use vnetsim_scenario::diag::Diagnostic;
+use vnetsim_scenario::{Expectation, Nanos, Protocol, Scenario};
 
 use crate::Format;
 use crate::commands::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, FAILED, INVALID, OK, load};
@@ -187,7 +188,18 @@ pub fn run(
     tracing::debug!(ms = started.elapsed().as_millis(), "outputs written");
     match format {
         Format::Json => write_stdout_with(|w| write_report_json(w, &mut report)),
-        Format::Text => out!("{}", render_text_with(&report, outputs.all_rows)),
+        Format::Text => {
+            out!(
+                "{}",
+                render_text_without_failures(&report, outputs.all_rows)
+            );
+            if report.expectations.failed > 0 {
+                let color = std::io::stdout().is_terminal();
+                for d in failed_expectations(&report, &scenario, file) {
+                    out!("{}", d.render(color));
+                }
+            }
+        }
     }
     tracing::debug!(ms = started.elapsed().as_millis(), "stdout written");
     debug_assert!(report.conservation.holds());
@@ -321,4 +333,103 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
         }
     }
     OK
+}
+
+/// The expectations a run did not meet, as diagnostics on their lines of the scenario file:
+/// what was expected, what happened, and the `explain` command that shows why.
+fn failed_expectations(
+    report: &Report,
+    scenario: &Scenario,
+    file: Option<&Path>,
+) -> Vec<Diagnostic> {
+    let (name, source) = match file {
+        Some(f) => (
+            f.display().to_string(),
+            std::fs::read_to_string(f).unwrap_or_default(),
+        ),
+        None => (
+            DEFAULT_SCENARIO_NAME.to_string(),
+            DEFAULT_SCENARIO.to_string(),
+        ),
+    };
+    // The command a user can paste: the bundled scenario is in the repository.
+    let explain_file = match file {
+        Some(f) => f.display().to_string(),
+        None => "scenarios/hub-and-spoke.yaml".to_string(),
+    };
+    report
+        .expectations
+        .results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| {
+            let explain = scenario
+                .expectations
+                .get(r.index)
+                .and_then(|e| explain_command(scenario, e, &explain_file));
+            let help = explain.map(|cmd| {
+                format!("`{cmd}` shows each hop of this packet and the rule that decided it")
+            });
+            Diagnostic::on_line(
+                &name,
+                &source,
+                r.line,
+                format!("expect[{}]", r.index),
+                "expectation-failed",
+                format!(
+                    "expectation #{} ({}) failed: {}",
+                    r.index + 1,
+                    r.subject,
+                    r.failures.join("; ")
+                ),
+                help,
+            )
+        })
+        .collect()
+}
+
+/// The `vnetsim explain` command of an expectation's packet: the probe, or a flow's first
+/// packet.
+fn explain_command(scenario: &Scenario, expectation: &Expectation, file: &str) -> Option<String> {
+    let (from, to, protocol, src_port, dst_port, at) = match expectation {
+        Expectation::Probe { probe, .. } => (
+            probe.from,
+            probe.to,
+            probe.protocol,
+            Some(probe.src_port),
+            Some(probe.dst_port),
+            probe.at,
+        ),
+        Expectation::Flow { flow, .. } => {
+            let f = scenario.traffic.get(flow.index())?;
+            (f.from, f.to, f.protocol, f.src_port, f.dst_port, f.start)
+        }
+    };
+    let mut cmd = format!(
+        "vnetsim explain {file} --from {} --to {}",
+        scenario.endpoint_name(from),
+        scenario.endpoint_name(to)
+    );
+    match protocol {
+        Protocol::Icmp => cmd.push_str(" --protocol icmp"),
+        Protocol::Tcp | Protocol::Udp => {
+            let name = if protocol == Protocol::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            };
+            cmd.push_str(&format!(" --protocol {name}"));
+            if let Some(p) = dst_port {
+                cmd.push_str(&format!(" --dst-port {p}"));
+            }
+            // 49152 is explain's own default source port.
+            if let Some(p) = src_port.filter(|&p| p != 49152) {
+                cmd.push_str(&format!(" --src-port {p}"));
+            }
+        }
+    }
+    if at > 0 {
+        cmd.push_str(&format!(" --at {at}ns"));
+    }
+    Some(cmd)
 }

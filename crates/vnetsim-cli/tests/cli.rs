@@ -165,11 +165,44 @@ fn a_failed_expectation_exits_1_and_says_why() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let flat = flat(&stdout);
     assert!(
-        stdout.contains("expected delivered, got dropped (no-route)"),
+        flat.contains("expected delivered, got dropped (no-route)"),
         "{stdout}"
     );
     assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    // Rendered like a loader diagnostic: file:line:column, the excerpt, the explain command.
+    let line = broken
+        .lines()
+        .position(|l| l.contains("verdict: delivered"))
+        .expect("the edited line");
+    let probe_line = line; // 0-based index of the verdict line = 1-based line of the probe
+    let at = format!("{}:{probe_line}:", file.path().display());
+    assert!(stdout.contains(&at), "no {at} in {stdout}");
+    assert!(stdout.contains("expectation-failed"), "{stdout}");
+    let explain = flat
+        .split('`')
+        .find(|s| s.starts_with("vnetsim explain "))
+        .unwrap_or_else(|| panic!("no explain command in {stdout}"))
+        .to_string();
+    // The command can be pasted as it is, and shows the drop.
+    let args: Vec<&str> = explain.split(' ').skip(1).collect();
+    let out = vnetsim().args(&args).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{explain}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no-route"),
+        "{explain}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Text with miette's wrapping undone: words joined by single spaces, gutters dropped.
+fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("--src- port", "--src-port")
 }
 
 #[test]
@@ -216,10 +249,14 @@ fn a_failed_flow_expectation_says_by_how_much() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = flat(&String::from_utf8_lossy(&out.stdout));
     assert!(stdout.contains("bulk: throughput is "), "{stdout}");
     assert!(
         stdout.contains("expected >= 1.50 Gbps (off by "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("vnetsim explain ") && stdout.contains("--from sender --to receiver"),
         "{stdout}"
     );
 }
@@ -862,4 +899,72 @@ fn a_large_run_summarises_its_tables_and_all_rows_prints_every_flow() {
     let text = String::from_utf8_lossy(&all.stdout);
     assert_eq!(flow_rows(&text), 60, "{text}");
     assert!(!text.contains("60 flows;"), "{text}");
+}
+
+/// Every command that takes a name suggests the nearest one when it does not know it: a VNet or
+/// subnet in a matrix selector, an endpoint in a diff's watched flow.
+#[test]
+fn names_are_suggested_in_matrix_selectors_and_diff_watches() {
+    let hub = scenario("hub-and-spoke.yaml");
+    let out = vnetsim()
+        .args(["matrix", &hub.display().to_string(), "--to", "spoke1/ap"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `spoke1/app`?"), "{stderr}");
+    let out = vnetsim()
+        .args([
+            "diff",
+            &hub.display().to_string(),
+            &hub.display().to_string(),
+            "--expect-unchanged",
+            "web,db1,1433",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `web1`?"), "{stderr}");
+}
+
+/// A sweep of many flows prints their count and the 20 that most need a look, not one line per
+/// flow; `--all-rows` prints every one.
+#[test]
+fn a_sweep_of_many_flows_summarises_its_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("g.yaml");
+    let out = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "5",
+            "--vms-per-spoke",
+            "4",
+        ])
+        .args(["--flows", "80", "-o"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let sweep = |extra: &[&str]| {
+        let out = vnetsim()
+            .arg("sweep")
+            .arg(&file)
+            .args(["--seeds", "0..2"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let short = sweep(&[]);
+    assert!(
+        short.contains("80 flows; the 20 with the lowest"),
+        "{short}"
+    );
+    assert_eq!(short.matches("\nflow ").count(), 20, "{short}");
+    let all = sweep(&["--all-rows"]);
+    assert_eq!(all.matches("\nflow ").count(), 80, "{all}");
 }

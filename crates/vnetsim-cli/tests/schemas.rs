@@ -218,3 +218,116 @@ fn diff_output_matches_its_schema() {
     );
     check("diff.schema.json", "vnetsim-diff/1", &changed);
 }
+
+#[test]
+fn flow_verify_and_next_hop_outputs_match_their_schemas() {
+    for (direction, local, remote) in [
+        ("inbound", "10.1.1.4:22", "10.2.1.4:50000"),
+        ("outbound", "10.1.1.4:*", "10.2.1.4:1433"),
+    ] {
+        let value = output(
+            &args(
+                &[
+                    "flow-verify",
+                    "--vm",
+                    "web1",
+                    "--direction",
+                    direction,
+                    "--protocol",
+                    "tcp",
+                    "--local",
+                    local,
+                    "--remote",
+                    remote,
+                ],
+                "hub-and-spoke.yaml",
+            ),
+            0,
+        );
+        check("flow-verify.schema.json", "vnetsim-flow-verify/1", &value);
+    }
+    for dest in ["10.2.1.4", "8.8.8.8", "10.0.1.4"] {
+        let value = output(
+            &args(
+                &["next-hop", "--vm", "web1", "--dest-ip", dest],
+                "hub-and-spoke.yaml",
+            ),
+            0,
+        );
+        check("next-hop.schema.json", "vnetsim-next-hop/1", &value);
+    }
+}
+
+/// `--format az` prints the Azure CLI's shapes (no `format` tag: they are Azure's): each is
+/// valid against its schema in `docs/az/`, and the schema refuses one without a key it
+/// requires.
+#[test]
+fn az_outputs_match_their_schemas() {
+    let az = |parts: &[&str], file: &str| -> Value {
+        let mut all = vec![parts[0].to_string(), scenario(file).display().to_string()];
+        all.extend(parts[1..].iter().map(|s| s.to_string()));
+        all.extend(["--format", "az"].map(String::from));
+        let out = vnetsim().args(&all).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "vnetsim {all:?}");
+        json_of(&out.stdout)
+    };
+    let cases: Vec<(&str, &str, Value)> = vec![
+        (
+            "az/routes.schema.json",
+            "value",
+            az(&["routes", "--vm", "app-vm"], "gateway-transit.yaml"),
+        ),
+        (
+            "az/rules.schema.json",
+            "value",
+            az(&["rules", "--vm", "app1/app1-nic"], "asg-tiers.yaml"),
+        ),
+        (
+            "az/rules.schema.json",
+            "value",
+            az(
+                &["rules", "--vm", "web1"],
+                "hub-spoke-default-nsg-current.yaml",
+            ),
+        ),
+        (
+            "az/flow-verify.schema.json",
+            "access",
+            az(
+                &[
+                    "flow-verify",
+                    "--vm",
+                    "web1",
+                    "--direction",
+                    "Inbound",
+                    "--protocol",
+                    "TCP",
+                    "--local",
+                    "10.1.1.4:22",
+                    "--remote",
+                    "10.2.1.4:*",
+                ],
+                "hub-and-spoke.yaml",
+            ),
+        ),
+        (
+            "az/next-hop.schema.json",
+            "nextHopType",
+            az(
+                &["next-hop", "--vm", "web1", "--dest-ip", "10.2.1.4"],
+                "hub-and-spoke.yaml",
+            ),
+        ),
+    ];
+    for (name, required, value) in cases {
+        let v = validator(name);
+        let errors: Vec<String> = v.iter_errors(&value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "docs/{name}: {errors:?}\n{value:#}");
+        let mut missing = value.as_object().expect("an object").clone();
+        assert!(missing.remove(required).is_some(), "{value:#}");
+        assert!(
+            !v.is_valid(&Value::Object(missing)),
+            "docs/{name} accepts an output without `{required}`"
+        );
+    }
+}

@@ -17,7 +17,7 @@ pub mod tables;
 pub mod wire;
 
 pub use forward::{Dataplane, firewall, flowcache, lb, memo, pipeline};
-pub use names::{expect, explain, probe, views};
+pub use names::{expect, explain, probe, views, watcher};
 pub use tables::firewall as firewall_rules;
 pub use tables::{addrset, asg, bgp, lpm, nsg, peering, platform, routes};
 

@@ -695,6 +695,16 @@ fn summarised<T>(
 /// lowest delivered ratio, shapers with the most queue overflows, the busiest peerings) after
 /// a line with the count; the conservation line and expectations always cover everything.
 pub fn render_text_with(report: &Report, all: bool) -> String {
+    render_text_parts(report, all, true)
+}
+
+/// [`render_text_with`] without the failed expectations' lines, for a caller that shows them
+/// itself (the command line renders them as diagnostics on their lines of the file).
+pub fn render_text_without_failures(report: &Report, all: bool) -> String {
+    render_text_parts(report, all, false)
+}
+
+fn render_text_parts(report: &Report, all: bool, failures: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -830,7 +840,12 @@ pub fn render_text_with(report: &Report, all: bool) -> String {
             e.action
         );
     }
-    for r in report.expectations.results.iter().filter(|r| !r.passed) {
+    for r in report
+        .expectations
+        .results
+        .iter()
+        .filter(|r| failures && !r.passed)
+    {
         let _ = writeln!(
             out,
             "expectation #{} (line {}, {}) failed:",

@@ -145,6 +145,58 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// A diagnostic about line `line` of `source` (its text marked), for a check made after
+    /// loading, such as an expectation a run did not meet, so that it reads like the loader's:
+    /// `file:line:column`, the excerpt, the `path` as label, `help` below. `code` names what
+    /// failed (e.g. `expectation-failed`); it is not one of the loader's [`Rule`]s. A line
+    /// outside `source` gives a diagnostic without an excerpt.
+    pub fn on_line(
+        file: &str,
+        source: &str,
+        line: u32,
+        path: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let start = (line as usize)
+            .checked_sub(1)
+            .and_then(|skip| {
+                if skip == 0 {
+                    Some(0)
+                } else {
+                    source.match_indices('\n').nth(skip - 1).map(|(i, _)| i + 1)
+                }
+            })
+            .filter(|&o| o <= source.len());
+        let (span, column) = match start {
+            Some(start) => {
+                let rest = &source[start..];
+                let text = &rest[..rest.find('\n').unwrap_or(rest.len())];
+                let indent = text.len() - text.trim_start().len();
+                let len = text.trim().len();
+                let column = text[..indent].chars().count() as u32 + 1;
+                let span = (len > 0 && text.len() <= MAX_SNIPPET_LINE)
+                    .then(|| SourceSpan::new((start + indent).into(), len));
+                (span, column)
+            }
+            None => (None, 0),
+        };
+        Diagnostic {
+            file: file.to_owned(),
+            line,
+            column,
+            path: path.into(),
+            rule: code,
+            message: message.into(),
+            help,
+            span,
+            source: Arc::new(NamedSource::new(file, source.to_owned())),
+        }
+    }
+}
+
 /// A line longer than this is not echoed in a snippet (a 200 KB line of brackets would be): the
 /// diagnostic names its line and column instead.
 const MAX_SNIPPET_LINE: usize = 400;
@@ -314,10 +366,7 @@ impl Sink {
 }
 
 /// The nearest name in `candidates` to `name`, when one is close enough to be a likely typo.
-pub(crate) fn nearest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
@@ -412,6 +461,35 @@ mod tests {
         assert_eq!(nearest("subnet", known), Some("subnets"));
         assert_eq!(nearest("zzz", known), None);
         assert_eq!(nearest("x", std::iter::empty()), None);
+    }
+
+    #[test]
+    fn on_line_marks_the_line_and_renders_like_the_loader() {
+        let source = "expect:\n  - probe: { from: a, to: b }\n    verdict: dropped\n";
+        let d = Diagnostic::on_line(
+            "s.yaml",
+            source,
+            2,
+            "expect[0]",
+            "expectation-failed",
+            "expected dropped, got delivered",
+            Some("vnetsim explain s.yaml --from a --to b".into()),
+        );
+        assert_eq!((d.line, d.column), (2, 3));
+        let text = d.render(false);
+        assert!(text.contains("s.yaml:2:3"), "{text}");
+        assert!(text.contains("- probe: { from: a, to: b }"), "{text}");
+        assert!(text.contains("expect[0]"), "{text}");
+        assert!(text.contains("vnetsim explain s.yaml"), "{text}");
+        // A line past the end: no excerpt, still the position and the message.
+        let far = Diagnostic::on_line("s.yaml", source, 99, "", "expectation-failed", "m", None);
+        assert!(
+            far.render(false).contains("s.yaml:99:0: m"),
+            "{}",
+            far.render(false)
+        );
+        let first = Diagnostic::on_line("s.yaml", source, 1, "", "x", "m", None);
+        assert_eq!(first.column, 1);
     }
 
     #[test]

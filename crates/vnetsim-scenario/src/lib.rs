@@ -9,6 +9,7 @@
 
 pub mod diag;
 pub mod generate;
+mod json_lines;
 mod load;
 pub mod lookup;
 pub mod model;

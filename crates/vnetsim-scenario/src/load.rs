@@ -31,6 +31,14 @@ pub const MAX_DEPTH: usize = 64;
 /// Every problem is collected: the error lists all broken rules, not just the first one
 /// (a YAML syntax or type error stops at that error, as the file cannot be read further).
 pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
+    if let Some(scenario) = load_json_fast(source, file_name) {
+        return Ok(scenario);
+    }
+    load_yaml(source, file_name)
+}
+
+/// The YAML path (JSON is YAML too): positions for every diagnostic.
+fn load_yaml(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     let mut sink = Sink::new(source, file_name);
     // Generated scenarios (100,000 flows, 10,000 VMs) exceed the parser's default budget of
     // 250,000 nodes; the limits still stop resource-amplifying input (aliases stay bounded).
@@ -56,6 +64,28 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     } else {
         Err(LoadError::from_sink(sink))
     }
+}
+
+/// The fast path of a JSON scenario: `serde_json` reads it (several times faster than the YAML
+/// parser), the lines the model keeps are found by one pass over the bytes, and the validator
+/// runs as on the YAML path. Any problem (text `serde_json` refuses, an item whose position is
+/// not found, a broken rule) gives `None`, and the caller takes the YAML path, which reads JSON
+/// too and positions every diagnostic: the fast path changes no answer, only the time to a
+/// valid one.
+fn load_json_fast(source: &str, file_name: &str) -> Option<Scenario> {
+    if !source.trim_start().starts_with('{') {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let mut raw: RawScenario = serde_json::from_str(source).ok()?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "json: parsed");
+    crate::json_lines::patch(source, &mut raw)?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "json: lines found");
+    let mut sink = Sink::new(source, file_name);
+    validate::expand_scale_sets(&mut raw, &mut sink);
+    let scenario = validate::resolve(&raw, &mut sink);
+    tracing::debug!(ms = started.elapsed().as_millis(), "json: resolved");
+    sink.diagnostics.is_empty().then_some(scenario)
 }
 
 /// Reads a scenario file and checks it; diagnostics name the path as given.
@@ -242,6 +272,40 @@ fn yaml_error(sink: &mut Sink, err: &YamlError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every example scenario written as JSON (indented and on one line) loads through the
+    /// JSON fast path into the same scenario, lines included, as through the YAML parser; a
+    /// broken JSON scenario gets the YAML path's diagnostics.
+    #[test]
+    fn the_json_fast_path_gives_what_the_yaml_path_gives() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).expect("scenarios") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let yaml = std::fs::read_to_string(&path).expect("read");
+            let value: serde_json::Value = serde_saphyr::from_str(&yaml).expect("yaml");
+            for json in [
+                serde_json::to_string_pretty(&value).expect("json"),
+                serde_json::to_string(&value).expect("json"),
+            ] {
+                let name = path.display().to_string();
+                let fast = load_json_fast(&json, &name)
+                    .unwrap_or_else(|| panic!("{name}: the fast path refused it"));
+                let slow = load_yaml(&json, &name).expect("valid");
+                assert!(fast == slow, "{name}: the two paths differ");
+                count += 1;
+            }
+        }
+        assert!(count >= 40, "{count}");
+        // A broken rule: the fast path steps aside and the diagnostics are the YAML path's.
+        let broken = r#"{"name": "x", "vnets": [{"name": "a", "address_space": ["10.0.0.0/33"], "subnets": []}]}"#;
+        assert!(load_json_fast(broken, "b.json").is_none());
+        let err = load_str(broken, "b.json").expect_err("invalid");
+        assert_eq!(err.diagnostics[0].line, 1, "{:?}", err.diagnostics);
+    }
 
     #[test]
     fn an_endless_file_is_cut_at_the_limit() {

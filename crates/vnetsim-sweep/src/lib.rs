@@ -14,16 +14,26 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use vnetsim_engine::{Engine, Options, Prepared};
 
+pub mod edit;
+mod grid;
 mod merge;
 mod part;
 mod seeds;
+mod variants;
 
+pub use grid::{
+    AnyMerged, Comparison, ComparisonRow, FlowSpreadValues, GridBlock, GridMerged, PartVariant,
+    SpreadValues, VARIANTS_PART_FORMAT, VARIANTS_REPORT_FORMAT, VariantMerge, VariantReport,
+    VariantsPartFile, VariantsReportFile, grid_estimate, merge_any_parts, merge_variant_parts,
+    shard_block, sweep_variants, variants_part_schema, variants_report_schema,
+};
 pub use merge::{
     FlowSpread, FlowTally, Merger, REPORT_FORMAT, RunConservation, RunFragments, RunMismatch,
     Spread, SweepFlow, SweepRun, Tally, run_fragment, write_report,
@@ -33,6 +43,7 @@ pub use part::{
     part_schema, scenario_hash, write_part,
 };
 pub use seeds::{MAX_SEEDS, Seeds, SeedsError, Shard, ShardError};
+pub use variants::{MAX_VARIANTS, Variant, Variants, VariantsError};
 
 /// A sweep merged: its spreads so far, and its runs in seed order (kept or only counted).
 pub struct Merged {
@@ -84,7 +95,13 @@ pub fn default_jobs() -> NonZeroUsize {
 }
 
 /// Replays one seed; its report entry is made here too (when kept), on the worker's thread.
-fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<Vec<u8>>) {
+/// With a variant's name (`tag`), the run names its variant and keeps its drops by reason.
+pub(crate) fn replay(
+    prepared: &Prepared,
+    seed: u64,
+    fragment: bool,
+    tag: Option<&Arc<str>>,
+) -> (SweepRun, Option<Vec<u8>>) {
     let started = Instant::now();
     let report = Engine::from_prepared(
         prepared,
@@ -96,6 +113,7 @@ fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<V
     .run();
     let c = report.conservation;
     let run = SweepRun {
+        variant: tag.cloned(),
         seed,
         wall_seconds: 0.0,
         conservation: RunConservation {
@@ -104,6 +122,13 @@ fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<V
             dropped: c.dropped,
             in_flight: c.in_flight,
         },
+        drops_by_reason: tag.map(|_| {
+            report
+                .drops_by_reason
+                .iter()
+                .map(|(reason, n)| (reason.as_str().to_owned(), n))
+                .collect()
+        }),
         expectations_failed: report.expectations.failed,
         flows: report
             .flows
@@ -127,24 +152,23 @@ fn replay(prepared: &Prepared, seed: u64, fragment: bool) -> (SweepRun, Option<V
     )
 }
 
-/// Replays the prepared scenario once per seed on `jobs` workers (never more than there are
-/// seeds) and merges the runs into `runs` as they finish. Workers take the next seed as they
-/// finish, so a slow seed does not hold the others back; a run is folded in once every run
-/// before it (in seed order) is, and then dropped, so only the runs finished ahead of a slower
-/// one wait in memory (about one per worker when seeds cost alike), and a worker waits while
-/// `jobs` finished runs are not yet taken by the merge. Fails only when the runs cannot be kept.
-pub fn sweep(
+/// Replays `seeds` of the prepared scenario on `jobs` workers and hands each run to `fold` in
+/// seed order (with its report entry when `keep`). Workers take the next seed as they finish,
+/// so a slow seed does not hold the others back; a run is handed over once every run before
+/// it (in seed order) is, so only the runs finished ahead of a slower one wait in memory (about
+/// one per worker when seeds cost alike), and a worker waits while `jobs` finished runs are not
+/// yet taken. After `fold` fails, later runs are no longer handed over and its first error is
+/// returned. Returns the workers used and the replays' wall seconds added up.
+pub(crate) fn replay_seeds(
     prepared: &Prepared,
-    seeds: Seeds,
+    seeds: &Seeds,
     jobs: NonZeroUsize,
-    mut runs: RunFragments,
-) -> io::Result<(Merged, SweepTiming)> {
+    keep: bool,
+    tag: Option<&Arc<str>>,
+    mut fold: impl FnMut(usize, &SweepRun, Option<&[u8]>) -> io::Result<()>,
+) -> io::Result<(usize, f64)> {
     let jobs = jobs.get().min(seeds.len().max(1));
-    let scenario = prepared.scenario();
-    let mut merger = Merger::new(scenario.traffic.iter().map(|f| f.name.clone()));
-    let keep = runs.keeps();
     let next = AtomicUsize::new(0);
-    let started = Instant::now();
     let mut busy_seconds = 0.0;
     let mut failure: Option<io::Error> = None;
     std::thread::scope(|scope| {
@@ -154,12 +178,12 @@ pub fn sweep(
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 let tx = tx.clone();
-                let (next, seeds) = (&next, &seeds);
+                let (next, seeds) = (&next, seeds);
                 scope.spawn(move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(seed) = seeds.get(i) else { break };
-                        if tx.send((i, replay(prepared, seed, keep))).is_err() {
+                        if tx.send((i, replay(prepared, seed, keep, tag))).is_err() {
                             break;
                         }
                     }
@@ -173,18 +197,14 @@ pub fn sweep(
         for (i, done) in rx {
             waiting.insert(i, done);
             while let Some((run, fragment)) = waiting.remove(&due) {
-                due += 1;
                 busy_seconds += run.wall_seconds;
-                if let Err(e) = merger.add(&run) {
-                    // The engine reports every flow of the scenario, in order.
-                    unreachable!("a replay does not fit its own scenario: {e}");
-                }
                 if failure.is_none()
-                    && let Err(e) = runs.push(fragment.as_deref().unwrap_or_default())
+                    && let Err(e) = fold(due, &run, fragment.as_deref())
                 {
-                    tracing::debug!("keeping run {due} failed: {e}");
+                    tracing::debug!("run {due} not folded: {e}");
                     failure = Some(e);
                 }
+                due += 1;
             }
         }
         for worker in workers {
@@ -193,9 +213,33 @@ pub fn sweep(
             }
         }
     });
-    if let Some(e) = failure {
-        return Err(e);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((jobs, busy_seconds)),
     }
+}
+
+/// Replays the prepared scenario once per seed on `jobs` workers (never more than there are
+/// seeds) and merges the runs into `runs` as they finish, in seed order (see `replay_seeds`),
+/// so memory does not grow with the number of seeds. Fails only when the runs cannot be kept.
+pub fn sweep(
+    prepared: &Prepared,
+    seeds: Seeds,
+    jobs: NonZeroUsize,
+    mut runs: RunFragments,
+) -> io::Result<(Merged, SweepTiming)> {
+    let scenario = prepared.scenario();
+    let mut merger = Merger::new(scenario.traffic.iter().map(|f| f.name.clone()));
+    let keep = runs.keeps();
+    let started = Instant::now();
+    let (jobs, busy_seconds) =
+        replay_seeds(prepared, &seeds, jobs, keep, None, |_, run, fragment| {
+            if let Err(e) = merger.add(run) {
+                // The engine reports every flow of the scenario, in order.
+                unreachable!("a replay does not fit its own scenario: {e}");
+            }
+            runs.push(fragment.unwrap_or_default())
+        })?;
     let timing = SweepTiming {
         jobs,
         wall_seconds: started.elapsed().as_secs_f64(),

@@ -9,6 +9,7 @@
 //! byte-identical whatever the number of workers or hosts. What it is not: the replays (see
 //! the crate root) or the part files of a sharded sweep (`part`).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Seek, Write};
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub struct RunConservation {
 /// One replay of a sweep, as the report lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SweepRun {
+    /// The variant replayed, in a sweep over variants (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Arc<str>>,
     /// Its seed.
     pub seed: u64,
     /// Wall seconds the replay took: measured, not simulated, so kept out of the report (which
@@ -46,6 +50,9 @@ pub struct SweepRun {
     pub wall_seconds: f64,
     /// Its conservation block.
     pub conservation: RunConservation,
+    /// Drops by reason, in a sweep over variants (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drops_by_reason: Option<BTreeMap<String, u64>>,
     /// Expectations of the scenario that failed in this replay.
     pub expectations_failed: u64,
     /// Per-flow results, in the scenario's traffic order.
@@ -458,8 +465,10 @@ mod tests {
 
     fn run(seed: u64, values: &[(f64, Option<u64>)]) -> SweepRun {
         SweepRun {
+            variant: None,
             seed,
             wall_seconds: 0.5,
+            drops_by_reason: None,
             conservation: RunConservation {
                 sent: 10,
                 delivered: 7,

@@ -267,7 +267,7 @@ struct Head {
     failed: u64,
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, MergeError> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, MergeError> {
     let file = File::open(path).map_err(|source| MergeError::Read {
         path: path.to_path_buf(),
         source,

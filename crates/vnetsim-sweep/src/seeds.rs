@@ -118,7 +118,13 @@ impl Seeds {
     /// The seeds of `shard`: its contiguous block of this set, in order (possibly empty when
     /// there are fewer seeds than shards).
     pub fn shard(&self, shard: Shard) -> Seeds {
-        let block = shard.block(self.len());
+        self.slice(shard.block(self.len()))
+    }
+
+    /// The seeds at positions `block` (clamped to the set), in order.
+    pub fn slice(&self, block: std::ops::Range<usize>) -> Seeds {
+        let end = block.end.min(self.len());
+        let block = block.start.min(end)..end;
         match self {
             Seeds::Range { start, .. } => Seeds::Range {
                 start: start + block.start as u64,

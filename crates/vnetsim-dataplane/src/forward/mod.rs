@@ -240,6 +240,14 @@ impl Dataplane {
         &self.subnets[subnet.index()].routes
     }
 
+    /// The effective route of `subnet` that forwards `dst`: the one the longest-prefix match of
+    /// the Active routes picks, as the forwarding decision does. None when no route matches.
+    pub fn route_for(&self, subnet: SubnetId, dst: Ipv4Addr) -> Option<&EffectiveRoute> {
+        let plane = &self.subnets[subnet.index()];
+        let hop = plane.hops[plane.lpm.lookup(u32::from(dst))? as usize];
+        plane.routes.get(hop.route as usize)
+    }
+
     /// The compiled NSG and which NSG it is, for a subnet.
     pub fn subnet_nsg(&self, subnet: SubnetId) -> Option<(NsgId, &CompiledNsg)> {
         let p = &self.nsgs[self.subnets[subnet.index()].nsg? as usize];

@@ -14,3 +14,4 @@ pub mod explain;
 pub mod matrix;
 pub mod probe;
 pub mod views;
+pub mod watcher;
