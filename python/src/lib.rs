@@ -89,6 +89,10 @@ fn harness_error(py: Python<'_>, e: &vnetsim::Error, scenario: Option<&Scenario>
                 (format!("{e}{hint}"), name.clone()),
             )
         }
+        vnetsim::Error::UnknownFlow { name, .. } => {
+            raise(py, "NameNotFoundError", (e.to_string(), name.clone()))
+        }
+        _ => PyValueError::new_err(e.to_string()),
     }
 }
 

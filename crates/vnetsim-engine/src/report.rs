@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use vnetsim_scenario::{AzureSwitches, Comparison, DropReason, FlowCheck, FlowMetric, Setting};
 
@@ -17,7 +18,8 @@ use vnetsim_scenario::{AzureSwitches, Comparison, DropReason, FlowCheck, FlowMet
 pub const REPORT_FORMAT: &str = "vnetsim-report/1";
 
 /// Packet counts proving that nothing was lost: `sent = delivered + dropped + in_flight`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Conservation {
     /// Packets created (traffic, replies and probes).
     pub sent: u64,
@@ -37,7 +39,8 @@ impl Conservation {
 }
 
 /// One-way latency percentiles of delivered packets, in nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Latency {
     /// Fastest.
     pub min: u64,
@@ -125,6 +128,16 @@ impl Drops {
     pub fn is_empty(&self) -> bool {
         self.total() == 0
     }
+
+    /// Whether any packet was dropped for the reason named `name`.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Adds one drop for `reason`.
+    pub fn add(&mut self, reason: DropReason) {
+        self.0.get_or_insert_default()[reason as usize] += 1;
+    }
 }
 
 impl std::ops::Index<&str> for Drops {
@@ -134,6 +147,23 @@ impl std::ops::Index<&str> for Drops {
     fn index(&self, name: &str) -> &u64 {
         self.get(name)
             .unwrap_or_else(|| panic!("no packet dropped as `{name}`"))
+    }
+}
+
+/// A map from the stable reason name to a positive count.
+impl JsonSchema for Drops {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Drops".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let reason = generator.subschema_for::<DropReason>();
+        schemars::json_schema!({
+            "description": "Packets dropped, by reason: reasons with no drop are left out.",
+            "type": "object",
+            "propertyNames": reason,
+            "additionalProperties": { "type": "integer", "minimum": 1 },
+        })
     }
 }
 
@@ -152,7 +182,8 @@ static BY_NAME: std::sync::LazyLock<[DropReason; DropReason::ALL.len()]> =
     });
 
 /// Counts of one direction of a flow.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DirectionReport {
     /// Packets sent.
     pub sent: u64,
@@ -168,14 +199,16 @@ pub struct DirectionReport {
     pub bytes_delivered: u64,
     /// delivered / sent (1 when nothing was sent).
     pub delivered_ratio: f64,
-    /// Delivered bits per second over the flow's active time.
+    /// Delivered bits per second over the flow's sending window.
     pub throughput_bps: f64,
-    /// One-way latency of delivered packets.
+    /// One-way latency of delivered packets (`None` when none was delivered).
     pub latency_ns: Option<Latency>,
 }
 
-/// One traffic flow.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One traffic flow: its own packets' counters inline, as the JSON lists them, and its replies'
+/// in [`FlowReport::replies`].
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct FlowReport {
     /// Flow name.
     pub name: Arc<str>,
@@ -193,9 +226,24 @@ pub struct FlowReport {
     pub start_ns: u64,
     /// End of the sending window.
     pub end_ns: u64,
-    /// The flow's packets.
-    #[serde(flatten)]
-    pub forward: DirectionReport,
+    /// Packets sent.
+    pub sent: u64,
+    /// Packets delivered.
+    pub delivered: u64,
+    /// Packets dropped, by reason.
+    pub dropped: Drops,
+    /// Packets on their way at the end.
+    pub in_flight: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes delivered.
+    pub bytes_delivered: u64,
+    /// delivered / sent (1 when nothing was sent).
+    pub delivered_ratio: f64,
+    /// Delivered bits per second over the flow's sending window.
+    pub throughput_bps: f64,
+    /// One-way latency of delivered packets (`None` when none was delivered).
+    pub latency_ns: Option<Latency>,
     /// The replies, when the flow has `reply: true`.
     pub replies: Option<Box<DirectionReport>>,
     /// The latency histogram as (latency ns, count) steps, for plots; empty unless the replay
@@ -204,8 +252,27 @@ pub struct FlowReport {
     pub latency_cdf: Vec<(u64, u64)>,
 }
 
+impl FlowReport {
+    /// The counters of the flow's own packets (the fields from `sent` to `latency_ns`) as a
+    /// [`DirectionReport`], the type of [`FlowReport::replies`].
+    pub fn forward(&self) -> DirectionReport {
+        DirectionReport {
+            sent: self.sent,
+            delivered: self.delivered,
+            dropped: self.dropped.clone(),
+            in_flight: self.in_flight,
+            bytes_sent: self.bytes_sent,
+            bytes_delivered: self.bytes_delivered,
+            delivered_ratio: self.delivered_ratio,
+            throughput_bps: self.throughput_bps,
+            latency_ns: self.latency_ns,
+        }
+    }
+}
+
 /// Counters of one NIC.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NicReport {
     /// NIC name.
     pub nic: String,
@@ -224,7 +291,8 @@ pub struct NicReport {
 }
 
 /// Counters of one VM's egress shaper or one gateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ShaperReport {
     /// VM or gateway name.
     pub name: String,
@@ -241,7 +309,8 @@ pub struct ShaperReport {
 }
 
 /// Traffic over one peering (both links of a VNet pair).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PeeringReport {
     /// The two VNets, in scenario order.
     pub vnets: [String; 2],
@@ -254,7 +323,8 @@ pub struct PeeringReport {
 }
 
 /// A timed change as it happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct EventReport {
     /// When.
     pub at_ns: u64,
@@ -265,7 +335,8 @@ pub struct EventReport {
 }
 
 /// A probe as it went.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ProbeReport {
     /// Index in `expect`.
     pub index: usize,
@@ -281,8 +352,8 @@ pub struct ProbeReport {
     pub protocol: &'static str,
     /// delivered or dropped.
     pub verdict: &'static str,
-    /// Drop reason.
-    pub reason: Option<&'static str>,
+    /// Drop reason (serialized as its stable name).
+    pub reason: Option<DropReason>,
     /// The verdict in a sentence, naming the rule behind it.
     pub detail: String,
     /// Hops by name.
@@ -294,7 +365,8 @@ pub struct ProbeReport {
 }
 
 /// The result of one expectation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ExpectationResult {
     /// Index in `expect`.
     pub index: usize,
@@ -309,7 +381,8 @@ pub struct ExpectationResult {
 }
 
 /// All expectations.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ExpectationSummary {
     /// How many held.
     pub passed: u64,
@@ -321,7 +394,8 @@ pub struct ExpectationSummary {
 
 /// The Azure era a run followed and every switch that differs from it, so that the choice is
 /// never silent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AzureReport {
     /// `2016` or `current`.
     pub era: &'static str,
@@ -332,7 +406,8 @@ pub struct AzureReport {
 }
 
 /// One switch of [`AzureReport`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SwitchReport {
     /// Its name in the `azure` block.
     pub name: &'static str,
@@ -341,7 +416,7 @@ pub struct SwitchReport {
 }
 
 /// A switch value as JSON: a boolean, a number or a word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SwitchJson {
     /// `true` or `false`.
@@ -398,9 +473,11 @@ impl AzureReport {
 }
 
 /// The whole report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Report {
-    /// [`REPORT_FORMAT`].
+    /// The schema name and version, `vnetsim-report/1` ([`REPORT_FORMAT`]).
+    #[schemars(extend("const" = "vnetsim-report/1"))]
     pub format: &'static str,
     /// Scenario name.
     pub scenario: String,
@@ -414,8 +491,8 @@ pub struct Report {
     pub events_processed: u64,
     /// Conservation of packets.
     pub conservation: Conservation,
-    /// Every drop, by reason.
-    pub drops_by_reason: BTreeMap<&'static str, u64>,
+    /// Every drop, by reason (serialized as a map from the stable reason name to the count).
+    pub drops_by_reason: Drops,
     /// Flows, in file order.
     pub flows: Vec<FlowReport>,
     /// Probes, in file order.
@@ -434,16 +511,15 @@ pub struct Report {
 
 /// The value of a metric for a flow, in the metric's unit.
 pub fn metric_value(flow: &FlowReport, metric: FlowMetric) -> f64 {
-    let latency =
-        |f: fn(&Latency) -> u64| flow.forward.latency_ns.as_ref().map(f).unwrap_or(0) as f64;
+    let latency = |f: fn(&Latency) -> u64| flow.latency_ns.as_ref().map(f).unwrap_or(0) as f64;
     match metric {
-        FlowMetric::DeliveredRatio => flow.forward.delivered_ratio,
-        FlowMetric::Throughput => flow.forward.throughput_bps,
+        FlowMetric::DeliveredRatio => flow.delivered_ratio,
+        FlowMetric::Throughput => flow.throughput_bps,
         FlowMetric::LatencyP50 => latency(|l| l.p50),
         FlowMetric::LatencyP90 => latency(|l| l.p90),
         FlowMetric::LatencyP99 => latency(|l| l.p99),
         FlowMetric::LatencyMax => latency(|l| l.max),
-        FlowMetric::Drops(reason) => flow.forward.dropped.count(reason) as f64,
+        FlowMetric::Drops(reason) => flow.dropped.count(reason) as f64,
         // A flow without replies has none delivered and none dropped.
         FlowMetric::ReplyDeliveredRatio => flow.replies.as_ref().map_or(0.0, |r| r.delivered_ratio),
         FlowMetric::ReplyDrops(reason) => {
@@ -452,7 +528,9 @@ pub fn metric_value(flow: &FlowReport, metric: FlowMetric) -> f64 {
     }
 }
 
-fn metric_name(metric: FlowMetric) -> String {
+/// The metric's name as a scenario file's flow expectation writes it (`throughput`,
+/// `latency_p99`, `drops queue-overflow`).
+pub fn metric_name(metric: FlowMetric) -> String {
     match metric {
         FlowMetric::DeliveredRatio => "delivered_ratio".into(),
         FlowMetric::Throughput => "throughput".into(),
@@ -644,10 +722,10 @@ fn render_text_parts(report: &Report, all: bool, failures: bool) -> String {
             "flows",
             "with the lowest delivered ratio",
             |f| {
-                let worst = f.replies.as_ref().map_or(f.forward.delivered_ratio, |r| {
-                    r.delivered_ratio.min(f.forward.delivered_ratio)
+                let worst = f.replies.as_ref().map_or(f.delivered_ratio, |r| {
+                    r.delivered_ratio.min(f.delivered_ratio)
                 });
-                ((worst * 1e9) as u64, u64::MAX - f.forward.sent)
+                ((worst * 1e9) as u64, u64::MAX - f.sent)
             },
             &mut out,
         );
@@ -655,7 +733,7 @@ fn render_text_parts(report: &Report, all: bool, failures: bool) -> String {
             .iter()
             .map(|&i| &report.flows[i])
             .flat_map(|f| {
-                let mut rows = vec![flow_row(&f.name, &f.from, &f.to, f.protocol, &f.forward)];
+                let mut rows = vec![flow_row(&f.name, &f.from, &f.to, f.protocol, &f.forward())];
                 if let Some(r) = &f.replies {
                     rows.push(flow_row(
                         &format!("{} (replies)", f.name),
@@ -694,7 +772,7 @@ fn render_text_parts(report: &Report, all: bool, failures: bool) -> String {
                     format_ns(p.at_ns as f64),
                     format!("{} -> {} {}", p.from, p.to, p.protocol),
                     match p.reason {
-                        Some(r) => format!("dropped ({r})"),
+                        Some(r) => format!("dropped ({})", r.as_str()),
                         None => "delivered".into(),
                     },
                     p.path.join(" > "),

@@ -62,7 +62,7 @@ fn bgp_replay_of_the_example_follows_the_connection_removal() {
         .iter()
         .find(|f| &*f.name == "spoke-to-b")
         .expect("flow");
-    assert_eq!(f.forward.sent, 200);
-    assert_eq!(f.forward.delivered, 100);
-    assert_eq!(f.forward.dropped.get("no-route"), Some(&100));
+    assert_eq!(f.sent, 200);
+    assert_eq!(f.delivered, 100);
+    assert_eq!(f.dropped.get("no-route"), Some(&100));
 }

@@ -53,8 +53,8 @@ fn penp23_a_route_table_attached_mid_run_turns_the_answers_only_with_route_table
         let report = run(policies);
         assert!(report.conservation.holds(), "{policies}");
         let f = &report.flows[0];
-        assert_eq!(f.forward.sent, 1000, "{policies}");
-        assert_eq!(f.forward.delivered, 1000, "{policies}");
+        assert_eq!(f.sent, 1000, "{policies}");
+        assert_eq!(f.delivered, 1000, "{policies}");
         let r = f.replies.as_ref().expect("replies");
         assert_eq!(r.sent, 1000, "{policies}");
         let no_session = r.dropped.get("firewall-no-session").copied().unwrap_or(0);

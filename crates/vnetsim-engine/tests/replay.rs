@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use vnetsim_engine::{Engine, Options, Prepared, Report, replay};
-use vnetsim_scenario::Scenario;
+use vnetsim_scenario::{DropReason, Scenario};
 
 fn scenario(name: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -131,7 +131,7 @@ fn poisson_traffic_depends_on_the_seed_and_only_on_it() {
         },
     )
     .run();
-    let sent = flow(&report, "ping-local").forward.sent;
+    let sent = flow(&report, "ping-local").sent;
     // About 1000 packets in one second, with Poisson spacing.
     assert!((900..=1100).contains(&sent), "{sent}");
 }
@@ -144,7 +144,7 @@ fn a_peered_round_trip_equals_one_inside_a_vnet() {
     let local = flow(&report, "ping-local");
     let peer = flow(&report, "ping-peer");
     let rtt = |f: &vnetsim_engine::report::FlowReport| {
-        f.forward.latency_ns.unwrap().p50 + f.replies.as_ref().unwrap().latency_ns.unwrap().p50
+        f.latency_ns.unwrap().p50 + f.replies.as_ref().unwrap().latency_ns.unwrap().p50
     };
     assert_eq!(rtt(local), rtt(peer));
     assert!(
@@ -152,10 +152,7 @@ fn a_peered_round_trip_equals_one_inside_a_vnet() {
         "two one-way host-to-host delays: {}",
         rtt(local)
     );
-    assert_eq!(
-        local.replies.as_ref().unwrap().delivered,
-        local.forward.delivered
-    );
+    assert_eq!(local.replies.as_ref().unwrap().delivered, local.delivered);
 }
 
 #[test]
@@ -163,17 +160,9 @@ fn a_vm_is_held_to_its_sizes_egress_bandwidth() {
     let report = replay(&scenario("vm-size-shaping.yaml"));
     let bulk = flow(&report, "bulk");
     // Standard_D2s_v3: 1,000 Mbps expected egress bandwidth.
-    assert!(
-        bulk.forward.throughput_bps <= 1.05e9,
-        "{}",
-        bulk.forward.throughput_bps
-    );
-    assert!(
-        bulk.forward.throughput_bps >= 0.9e9,
-        "{}",
-        bulk.forward.throughput_bps
-    );
-    assert!(bulk.forward.dropped["queue-overflow"] > 0);
+    assert!(bulk.throughput_bps <= 1.05e9, "{}", bulk.throughput_bps);
+    assert!(bulk.throughput_bps >= 0.9e9, "{}", bulk.throughput_bps);
+    assert!(bulk.dropped["queue-overflow"] > 0);
     let shaper = report.shapers.iter().find(|s| s.name == "sender").unwrap();
     assert_eq!(shaper.rate_bps, 1_000_000_000);
 }
@@ -184,7 +173,7 @@ fn peering_traffic_is_counted_and_priced_both_ways() {
     let p = &report.peerings[0];
     assert_eq!(p.vnets, ["vnet-a".to_string(), "vnet-b".to_string()]);
     let peer = flow(&report, "ping-peer");
-    assert_eq!(p.bytes_forward, peer.forward.bytes_delivered);
+    assert_eq!(p.bytes_forward, peer.bytes_delivered);
     assert_eq!(
         p.bytes_backward,
         peer.replies.as_ref().unwrap().bytes_delivered
@@ -197,10 +186,10 @@ fn peering_traffic_is_counted_and_priced_both_ways() {
 fn an_open_connection_survives_a_new_deny_rule_and_a_new_one_does_not() {
     let report = replay(&scenario("nsg-rule-added.yaml"));
     let open = flow(&report, "open-session");
-    assert_eq!(open.forward.delivered, open.forward.sent);
+    assert_eq!(open.delivered, open.sent);
     let new = flow(&report, "new-session");
-    assert_eq!(new.forward.delivered, 0);
-    assert_eq!(new.forward.dropped["nsg-denied"], new.forward.sent);
+    assert_eq!(new.delivered, 0);
+    assert_eq!(new.dropped["nsg-denied"], new.sent);
 }
 
 #[test]
@@ -259,9 +248,9 @@ events:
     .unwrap_or_else(|e| panic!("{}", e.render(false)));
     let report = replay(&s);
     let f = flow(&report, "stream");
-    assert_eq!(f.forward.sent, 1000);
-    assert_eq!(f.forward.dropped.get("no-route"), Some(&500));
-    assert_eq!(f.forward.delivered, 500);
+    assert_eq!(f.sent, 1000);
+    assert_eq!(f.dropped.get("no-route"), Some(&500));
+    assert_eq!(f.delivered, 500);
     assert_eq!(report.peerings.len(), 1);
     assert_eq!(report.peerings[0].bytes_forward, 500 * 100);
     assert_eq!(report.peerings[0].bytes_backward, 0);
@@ -303,16 +292,11 @@ events:
     .unwrap_or_else(|e| panic!("{}", e.render(false)));
     let report = replay(&s);
     let f = flow(&report, "chained");
-    assert_eq!(f.forward.sent, 1000);
-    assert_eq!(f.forward.delivered, 500, "{:?}", f.forward);
+    assert_eq!(f.sent, 1000);
+    assert_eq!(f.delivered, 500, "{:?}", f.forward());
+    assert_eq!(f.dropped.values().sum::<u64>(), 500, "{:?}", f.forward());
     assert_eq!(
-        f.forward.dropped.values().sum::<u64>(),
-        500,
-        "{:?}",
-        f.forward
-    );
-    assert_eq!(
-        f.forward.dropped.keys().collect::<Vec<_>>(),
+        f.dropped.keys().collect::<Vec<_>>(),
         ["forwarding-disabled"]
     );
     assert_eq!(report.events.len(), 1);
@@ -363,7 +347,7 @@ events:
     .unwrap_or_else(|e| panic!("{}", e.render(false)));
     let report = replay(&s);
     let f = flow(&report, "chained");
-    assert_eq!((f.forward.sent, f.forward.delivered), (1000, 1000));
+    assert_eq!((f.sent, f.delivered), (1000, 1000));
     let forwarded = |nic: &str| {
         report
             .nics
@@ -416,7 +400,7 @@ fn a_generated_hub_and_spoke_with_nsgs_delivers_every_packet() {
 fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
     let s = scenario("probe-sees-open-connections.yaml");
     let report = replay(&s);
-    let verdicts: Vec<(&str, Option<&str>)> = report
+    let verdicts: Vec<(&str, Option<DropReason>)> = report
         .probes
         .iter()
         .map(|p| (p.verdict, p.reason))
@@ -425,8 +409,8 @@ fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
         verdicts,
         [
             ("delivered", None),
-            ("dropped", Some("nsg-denied")),
-            ("dropped", Some("nsg-denied")),
+            ("dropped", Some(DropReason::NsgDenied)),
+            ("dropped", Some(DropReason::NsgDenied)),
         ]
     );
     // Without the traffic flow there is no connection: the same probe is denied.
@@ -437,7 +421,7 @@ fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
         .retain(|e| matches!(e, vnetsim_scenario::Expectation::Probe { .. }));
     let report = replay(&alone);
     assert_eq!(report.probes[0].verdict, "dropped");
-    assert_eq!(report.probes[0].reason, Some("nsg-denied"));
+    assert_eq!(report.probes[0].reason, Some(DropReason::NsgDenied));
 }
 
 /// [vm-bandwidth] "Once this limit is hit, other connections are dropped": a replay drops the
@@ -447,14 +431,14 @@ fn nsg_overview_probe_shares_the_flow_records_of_open_connections() {
 fn vm_bandwidth_2023_flow_limit_drops_new_connections_in_a_replay() {
     let s = scenario("flow-limit.yaml");
     let report = replay(&s);
-    let ratio = |name: &str| flow(&report, name).forward.delivered_ratio;
+    let ratio = |name: &str| flow(&report, name).delivered_ratio;
     for open in ["c1", "c2", "c3", "f1", "f2"] {
         assert_eq!(ratio(open), 1.0, "{open}");
     }
     for refused in ["c4", "c5", "f3"] {
         assert_eq!(ratio(refused), 0.0, "{refused}");
         let f = flow(&report, refused);
-        assert_eq!(f.forward.dropped.get("flow-limit"), Some(&f.forward.sent));
+        assert_eq!(f.dropped.get("flow-limit"), Some(&f.sent));
     }
     // With Azure's own figure (500,000 each way) nothing is refused.
     let mut azure = s.clone();

@@ -1101,6 +1101,78 @@ impl DropReason {
     }
 }
 
+/// The stable name (`nsg-denied`, `no-route`, ...), as [`DropReason::as_str`].
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no drop reason, with the nearest reason's name when it looks like a typo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownDropReason {
+    /// The name given.
+    pub name: String,
+    /// The reason whose name is nearest, when one is close.
+    pub suggestion: Option<DropReason>,
+}
+
+impl std::fmt::Display for UnknownDropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a drop reason", self.name)?;
+        if let Some(s) = self.suggestion {
+            write!(f, "; did you mean `{s}`?")?;
+        }
+        let names = DropReason::ALL.map(DropReason::as_str);
+        write!(f, " (drop reasons: {})", names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownDropReason {}
+
+/// Parses the stable name; surrounding whitespace is ignored.
+impl std::str::FromStr for DropReason {
+    type Err = UnknownDropReason;
+
+    fn from_str(s: &str) -> Result<DropReason, UnknownDropReason> {
+        DropReason::from_name(s.trim()).ok_or_else(|| UnknownDropReason {
+            name: s.to_string(),
+            suggestion: crate::diag::nearest(s.trim(), DropReason::ALL.map(DropReason::as_str))
+                .and_then(DropReason::from_name),
+        })
+    }
+}
+
+/// Serialized as its stable name, as reports and scenario files write it.
+impl serde::Serialize for DropReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from its stable name.
+impl<'de> serde::Deserialize<'de> for DropReason {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A string schema listing the stable names.
+impl schemars::JsonSchema for DropReason {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DropReason".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A drop reason by its stable name.",
+            "type": "string",
+            "enum": DropReason::ALL.map(DropReason::as_str),
+        })
+    }
+}
+
 /// A single packet to decide, as named in an expectation or on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Probe {
@@ -1172,6 +1244,83 @@ pub struct FlowCheck {
     pub value: f64,
 }
 
+impl FlowCheck {
+    /// Parses one check as a scenario file writes it: `>=`, `<=` or `==` and a value in the
+    /// metric's unit (`">= 0.99"`, `">= 900Mbps"`, `"<= 2ms"`, `"== 0"`).
+    pub fn parse(metric: FlowMetric, text: &str) -> Result<FlowCheck, FlowCheckError> {
+        let s = text.trim();
+        let (comparison, rest) = if let Some(r) = s.strip_prefix(">=") {
+            (Comparison::AtLeast, r)
+        } else if let Some(r) = s.strip_prefix("<=") {
+            (Comparison::AtMost, r)
+        } else if let Some(r) = s.strip_prefix("==") {
+            (Comparison::Equal, r)
+        } else {
+            return Err(FlowCheckError::NoComparison(s.to_string()));
+        };
+        let value = metric
+            .parse_value(rest.trim())
+            .map_err(FlowCheckError::Value)?;
+        Ok(FlowCheck {
+            metric,
+            comparison,
+            value,
+        })
+    }
+}
+
+impl FlowMetric {
+    /// A bound in the metric's unit: a ratio from 0 to 1, a rate in bits per second
+    /// (`900Mbps`), a duration (`2ms`) or a packet count.
+    pub fn parse_value(self, text: &str) -> Result<f64, String> {
+        match self {
+            FlowMetric::DeliveredRatio | FlowMetric::ReplyDeliveredRatio => text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (0.0..=1.0).contains(v))
+                .ok_or_else(|| format!("`{text}` is not a ratio between 0 and 1")),
+            FlowMetric::Throughput => match crate::units::parse_rate(text) {
+                Ok(Rate::BitsPerSecond(v)) => Ok(v as f64),
+                Ok(Rate::PacketsPerSecond(_)) => {
+                    Err("throughput is in bits per second (e.g. 150Mbps)".to_owned())
+                }
+                Err(e) => Err(e),
+            },
+            FlowMetric::Drops(_) | FlowMetric::ReplyDrops(_) => text
+                .parse::<u64>()
+                .map(|v| v as f64)
+                .map_err(|_| format!("`{text}` is not a packet count")),
+            FlowMetric::LatencyP50
+            | FlowMetric::LatencyP90
+            | FlowMetric::LatencyP99
+            | FlowMetric::LatencyMax => crate::units::parse_duration(text).map(|v| v as f64),
+        }
+    }
+}
+
+/// Why a flow check's text does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlowCheckError {
+    /// It does not start with `>=`, `<=` or `==` (the text, trimmed).
+    NoComparison(String),
+    /// The value is not in the metric's unit (the message says why).
+    Value(String),
+}
+
+impl std::fmt::Display for FlowCheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowCheckError::NoComparison(s) => write!(
+                f,
+                "`{s}` does not start with >=, <= or == (write e.g. \">= 0.99\")"
+            ),
+            FlowCheckError::Value(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for FlowCheckError {}
+
 /// An expectation of the `expect` list.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expectation {
@@ -1201,4 +1350,56 @@ pub enum Expectation {
         /// Line in the file (0 when built in code).
         line: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reasons_round_trip_through_their_stable_names() {
+        for r in DropReason::ALL {
+            assert_eq!(r.to_string(), r.as_str());
+            assert_eq!(r.as_str().parse::<DropReason>(), Ok(r));
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<DropReason>(&json).unwrap(), r);
+        }
+        let err = "nsg-deny".parse::<DropReason>().unwrap_err();
+        assert_eq!(err.suggestion, Some(DropReason::NsgDenied));
+        assert!(
+            err.to_string()
+                .starts_with("`nsg-deny` is not a drop reason; did you mean `nsg-denied`?"),
+            "{err}"
+        );
+        let err = "zzz".parse::<DropReason>().unwrap_err();
+        assert_eq!(err.suggestion, None);
+        assert!(serde_json::from_str::<DropReason>("\"zzz\"").is_err());
+    }
+
+    #[test]
+    fn flow_checks_parse_as_in_scenario_files() {
+        let check = FlowCheck::parse(FlowMetric::Throughput, " >= 900Mbps ").unwrap();
+        assert_eq!(
+            (check.comparison, check.value),
+            (Comparison::AtLeast, 900e6)
+        );
+        let check = FlowCheck::parse(FlowMetric::LatencyP99, "<= 2ms").unwrap();
+        assert_eq!((check.comparison, check.value), (Comparison::AtMost, 2e6));
+        let check = FlowCheck::parse(FlowMetric::Drops(DropReason::NoRoute), "== 0").unwrap();
+        assert_eq!((check.comparison, check.value), (Comparison::Equal, 0.0));
+        assert_eq!(
+            FlowCheck::parse(FlowMetric::DeliveredRatio, "0.99"),
+            Err(FlowCheckError::NoComparison("0.99".into()))
+        );
+        assert!(matches!(
+            FlowCheck::parse(FlowMetric::DeliveredRatio, ">= 1.5"),
+            Err(FlowCheckError::Value(e)) if e.contains("between 0 and 1")
+        ));
+        assert!(matches!(
+            FlowCheck::parse(FlowMetric::Throughput, ">= 10pps"),
+            Err(FlowCheckError::Value(e)) if e.contains("bits per second")
+        ));
+        assert!(FlowCheck::parse(FlowMetric::LatencyP50, "<= 2").is_err());
+    }
 }

@@ -126,7 +126,7 @@ pub(crate) fn replay(
             report
                 .drops_by_reason
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
+                .map(|(reason, n)| (reason.as_str().to_owned(), n))
                 .collect()
         }),
         expectations_failed: report.expectations.failed,
@@ -135,9 +135,9 @@ pub(crate) fn replay(
             .iter()
             .map(|f| SweepFlow {
                 name: f.name.clone(),
-                delivered_ratio: f.forward.delivered_ratio,
-                throughput_bps: f.forward.throughput_bps,
-                latency_p99_ns: f.forward.latency_ns.map(|l| l.p99),
+                delivered_ratio: f.delivered_ratio,
+                throughput_bps: f.throughput_bps,
+                latency_p99_ns: f.latency_ns.map(|l| l.p99),
             })
             .collect(),
     };

@@ -133,9 +133,9 @@ fn whole(sc: &vnetsim_scenario::Scenario, seeds: Seeds) -> String {
                     .iter()
                     .map(|f| WholeFlow {
                         name: f.name.to_string(),
-                        delivered_ratio: f.forward.delivered_ratio,
-                        throughput_bps: f.forward.throughput_bps,
-                        latency_p99_ns: f.forward.latency_ns.map(|l| l.p99),
+                        delivered_ratio: f.delivered_ratio,
+                        throughput_bps: f.throughput_bps,
+                        latency_p99_ns: f.latency_ns.map(|l| l.p99),
                     })
                     .collect(),
             }

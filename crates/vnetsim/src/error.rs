@@ -1,15 +1,28 @@
 //! Errors of the harness API.
 //!
 //! What it is for: one type for everything a test can get wrong (a scenario that does not load,
-//! a name the scenario does not have), whose `Display` and `Debug` both read as the message a
-//! person needs, so `?` in a test or a doctest prints the scenario's diagnostics with file,
-//! line, column and rule. What it is not: a verdict; a dropped packet is a [`crate::Verdict`].
+//! a name the scenario does not have, a flow check that does not hold), whose `Display` and
+//! `Debug` both read as the message a person needs, so `?` in a test or a doctest prints the
+//! scenario's diagnostics with file, line, column and rule. What it is not: a verdict; a dropped packet is a [`crate::Verdict`].
 
 use std::fmt;
 
 use vnetsim_scenario::LoadError;
 
+use crate::replay::FlowFailure;
+
+/// The candidate nearest `name` when it looks like a typo of it.
+fn nearest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c.as_str()))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// What went wrong.
+#[non_exhaustive]
 pub enum Error {
     /// The scenario did not load: every diagnostic, with file, line, column and rule.
     Load(LoadError),
@@ -29,6 +42,24 @@ pub enum Error {
         /// The scenario's name.
         scenario: String,
     },
+    /// A flow check named a flow the replayed scenario does not have.
+    UnknownFlow {
+        /// The name given.
+        name: String,
+        /// The scenario's name.
+        scenario: String,
+        /// The scenario's flows, in file order.
+        flows: Vec<String>,
+    },
+    /// A flow check's bound is not written as a scenario file writes it (`">= 900Mbps"`).
+    InvalidCheck {
+        /// The metric checked (`throughput`, `latency_p99`, ...).
+        metric: String,
+        /// Why the bound does not parse.
+        message: String,
+    },
+    /// A flow check did not hold: what was expected, what happened, and how to see why.
+    FlowCheck(Box<FlowFailure>),
 }
 
 impl Error {
@@ -59,6 +90,23 @@ impl fmt::Display for Error {
                 "send_bytes from `{name}`: not a NIC, a VM or an on-premises host of scenario \
                  '{scenario}'"
             ),
+            Error::UnknownFlow {
+                name,
+                scenario,
+                flows,
+            } => {
+                write!(f, "no flow `{name}` in scenario '{scenario}'")?;
+                if let Some(near) = nearest(name, flows) {
+                    write!(f, "; did you mean `{near}`?")?;
+                }
+                if flows.is_empty() {
+                    f.write_str(" (it has no traffic)")
+                } else {
+                    write!(f, " (flows: {})", flows.join(", "))
+                }
+            }
+            Error::InvalidCheck { metric, message } => write!(f, "{metric}: {message}"),
+            Error::FlowCheck(failure) => write!(f, "{failure}"),
         }
     }
 }

@@ -4,12 +4,15 @@
 //! through the data plane against the network as it is at their time (every timed event up to
 //! then applied), sharing one NSG flow table, so a probe in the reverse direction of an
 //! allowed one is a reply (stateful NSGs). [`Sim::run`] and [`Sim::run_for`] replay the whole
-//! scenario (traffic, probes, events) in simulated time with the engine and return its report.
-//! What it is not: a real-time driver, and it keeps no wall clock.
+//! scenario (traffic, probes, events) in simulated time with the engine and return its report
+//! as a [`Replay`]. A `Sim` is `Send + Sync` and cheap to clone (the checked scenario and its
+//! compiled data plane are shared behind an `Arc`), so one `static` serves every test of a
+//! binary. What it is not: a real-time driver, and it keeps no wall clock.
 
-use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use vnetsim_dataplane::expect::describe;
@@ -18,11 +21,11 @@ use vnetsim_dataplane::probe::{ProbeResult, run_probe};
 use vnetsim_dataplane::wire::{self, PROTO_TCP, PROTO_UDP};
 use vnetsim_dataplane::{Dataplane, FlowTable, Ingress};
 use vnetsim_engine::network::Network;
-use vnetsim_engine::report::{FlowReport, NicReport};
-use vnetsim_engine::{Engine, Options, Report};
+use vnetsim_engine::{Engine, Options};
 use vnetsim_scenario::{Endpoint, Nanos, Probe, Protocol, Scenario};
 
 use crate::error::Error;
+use crate::replay::Replay;
 use crate::verdict::Verdict;
 
 /// Source port of probes that name none (as in scenario files).
@@ -34,13 +37,70 @@ pub const DEFAULT_DST_PORT: u16 = 80;
 ///
 /// Probes and raw packets share one NSG flow table (see the module docs); [`Sim::reset_flows`]
 /// forgets it. Replays start from a fresh network each time.
+///
+/// `Sim` is `Send + Sync`: a `static` (`std::sync::LazyLock`) or a fixture loads a scenario
+/// once for every test of a binary, tests running in parallel. Cloning is cheap: a clone shares
+/// the checked scenario and its compiled data plane (behind an `Arc`) and has its own copy of
+/// the NSG flow records; [`Sim::fresh`] gives one with no flow records, for a test whose probes
+/// must not meet the records of other tests.
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use vnetsim::Sim;
+///
+/// static SIM: LazyLock<Sim> = LazyLock::new(|| {
+///     Sim::from_yaml("
+/// name: shared
+/// vnets: [ { name: v, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.0.0.0/24 } ] } ]
+/// vms:
+///   - { name: a, size: Standard_D2s_v3, nics: [ { name: a-nic, vnet: v, subnet: s, ip: 10.0.0.4 } ] }
+///   - { name: b, size: Standard_D2s_v3, nics: [ { name: b-nic, vnet: v, subnet: s, ip: 10.0.0.5 } ] }
+/// ").expect("the scenario loads")
+/// });
+///
+/// // In any number of tests, on any thread:
+/// SIM.probe("a", "b").tcp(443).send().assert_delivered();
+/// let own = SIM.fresh(); // the same compiled network, flow records of its own
+/// own.probe("b", "a").udp(53).send().assert_delivered();
+/// ```
 #[derive(Debug)]
 pub struct Sim {
-    scenario: Scenario,
-    base: Network,
-    flows: RefCell<FlowTable>,
-    packets: Cell<u16>,
+    shared: Arc<Loaded>,
+    flows: Mutex<FlowTable>,
+    packets: AtomicU16,
     seed: Option<u64>,
+}
+
+/// What every clone of a [`Sim`] shares: the checked scenario, its data plane compiled at time
+/// zero, and where it came from.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) scenario: Scenario,
+    base: Network,
+    pub(crate) source: Option<PathBuf>,
+}
+
+/// Scenarios checked and compiled into a [`Sim`] by this process (see [`loads`]).
+static LOADS: AtomicU64 = AtomicU64::new(0);
+
+/// How many scenarios this process has loaded and compiled into a [`Sim`] ([`Sim::load`],
+/// [`Sim::from_yaml`], [`Sim::from_scenario`]); clones and [`Sim::fresh`] do not count. A test
+/// reads it to show that a shared `Sim` was loaded once.
+pub fn loads() -> u64 {
+    LOADS.load(Ordering::Relaxed)
+}
+
+impl Clone for Sim {
+    /// Shares the checked scenario and its compiled data plane; copies the NSG flow records
+    /// and the seed.
+    fn clone(&self) -> Sim {
+        Sim {
+            shared: Arc::clone(&self.shared),
+            flows: Mutex::new(self.flows().clone()),
+            packets: AtomicU16::new(self.packets.load(Ordering::Relaxed)),
+            seed: self.seed,
+        }
+    }
 }
 
 /// Nanoseconds in a duration, saturating.
@@ -52,8 +112,9 @@ impl Sim {
     /// Loads and checks a scenario file (YAML or JSON). On failure the error renders every
     /// diagnostic with file, line, column and the Azure rule broken.
     pub fn load(path: impl AsRef<Path>) -> Result<Sim, Error> {
-        let scenario = vnetsim_scenario::load_file(path.as_ref())?;
-        Ok(Sim::from_scenario(scenario))
+        let path = path.as_ref();
+        let scenario = vnetsim_scenario::load_file(path)?;
+        Ok(Sim::compile(scenario, Some(path.to_path_buf())))
     }
 
     /// Loads and checks a scenario given as YAML text (named `<inline>` in diagnostics).
@@ -64,13 +125,53 @@ impl Sim {
 
     /// Wraps a scenario built in code (or loaded elsewhere).
     pub fn from_scenario(scenario: Scenario) -> Sim {
+        Sim::compile(scenario, None)
+    }
+
+    /// Compiles the data plane of a checked scenario read from `source`.
+    fn compile(scenario: Scenario, source: Option<PathBuf>) -> Sim {
+        LOADS.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(scenario = %scenario.name, source = ?source, "compiling a Sim");
         Sim {
-            base: Network::new(&scenario),
-            scenario,
-            flows: RefCell::new(FlowTable::new()),
-            packets: Cell::new(0),
+            shared: Arc::new(Loaded {
+                base: Network::new(&scenario),
+                scenario,
+                source,
+            }),
+            flows: Mutex::new(FlowTable::new()),
+            packets: AtomicU16::new(0),
             seed: None,
         }
+    }
+
+    /// A `Sim` sharing this one's checked scenario and compiled data plane, with no NSG flow
+    /// records and this one's seed: what a test starts from when its probes must not meet the
+    /// records other tests' probes left in a shared `Sim`.
+    pub fn fresh(&self) -> Sim {
+        Sim {
+            shared: Arc::clone(&self.shared),
+            flows: Mutex::new(FlowTable::new()),
+            packets: AtomicU16::new(0),
+            seed: self.seed,
+        }
+    }
+
+    /// Whether `other` shares this one's compiled network (it is a clone, or a clone of a
+    /// clone, or [`Sim::fresh`] of one).
+    pub fn shares_network_with(&self, other: &Sim) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// The file the scenario was loaded from (`None` for YAML text or a scenario built in
+    /// code).
+    pub fn source(&self) -> Option<&Path> {
+        self.shared.source.as_deref()
+    }
+
+    /// The NSG flow records, even after a panic in another thread poisoned the lock (a
+    /// half-done probe leaves at most a flow record, which a real network could hold too).
+    fn flows(&self) -> MutexGuard<'_, FlowTable> {
+        self.flows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Replays use this seed instead of the file's.
@@ -81,17 +182,17 @@ impl Sim {
 
     /// The scenario as loaded (no timed event applied).
     pub fn scenario(&self) -> &Scenario {
-        &self.scenario
+        &self.shared.scenario
     }
 
     /// The data plane compiled from the scenario at time zero.
     pub fn dataplane(&self) -> &Dataplane {
-        self.base.dataplane()
+        self.shared.base.dataplane()
     }
 
     /// Forgets every NSG flow record made by earlier probes and packets.
     pub fn reset_flows(&self) {
-        self.flows.borrow_mut().clear();
+        self.flows().clear();
     }
 
     /// Starts a probe from `from` to `to` (VM names, on-premises host names or IPv4
@@ -125,7 +226,7 @@ impl Sim {
         bytes: &[u8],
         at: Duration,
     ) -> Result<Verdict, Error> {
-        let sc = &self.scenario;
+        let sc = self.scenario();
         let (ingress, from) = if let Some(nic) = sc.nic_by_name(ingress) {
             (Ingress::Nic(nic), endpoint_of_nic(sc, nic))
         } else if let Some(vm) = sc.vm_by_name(ingress) {
@@ -169,13 +270,8 @@ impl Sim {
         let mut packet = bytes.to_vec();
         let verdict = self.with_network(at, |scenario, dataplane| {
             let mut steps = Vec::new();
-            let outcome = dataplane.forward(
-                &mut packet,
-                ingress,
-                &mut self.flows.borrow_mut(),
-                at,
-                &mut steps,
-            );
+            let outcome =
+                dataplane.forward(&mut packet, ingress, &mut self.flows(), at, &mut steps);
             let result = ProbeResult {
                 outcome,
                 steps,
@@ -195,7 +291,7 @@ impl Sim {
     /// The endpoint that holds `ip`: the VM of a primary NIC, another NIC itself, an on-premises
     /// host, or the bare address.
     fn endpoint_of_ip(&self, ip: Ipv4Addr) -> Endpoint {
-        let sc = &self.scenario;
+        let sc = self.scenario();
         if let Some(n) = sc.nics.iter().position(|n| n.ip == ip) {
             endpoint_of_nic(sc, vnetsim_scenario::NicId(n as u32))
         } else if let Some(h) = sc.hosts.iter().position(|h| h.ip == ip) {
@@ -220,12 +316,18 @@ impl Sim {
     /// Calls `f` with the network as it is at `at`: the scenario with every timed event up to
     /// `at` applied, and its compiled data plane.
     fn with_network<R>(&self, at: Nanos, f: impl FnOnce(&Scenario, &Dataplane) -> R) -> R {
-        let mut events: Vec<_> = self.scenario.events.iter().filter(|e| e.at <= at).collect();
+        let shared = &*self.shared;
+        let mut events: Vec<_> = shared
+            .scenario
+            .events
+            .iter()
+            .filter(|e| e.at <= at)
+            .collect();
         if events.is_empty() {
-            return f(self.base.scenario(), self.base.dataplane());
+            return f(shared.base.scenario(), shared.base.dataplane());
         }
         events.sort_by_key(|e| e.at);
-        let mut network = Network::new(&self.scenario);
+        let mut network = Network::new(&shared.scenario);
         for e in events {
             network.apply(&e.action);
         }
@@ -233,38 +335,39 @@ impl Sim {
     }
 
     fn next_identification(&self) -> u16 {
-        let id = self.packets.get().wrapping_add(1);
-        self.packets.set(id);
-        id
+        self.packets.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
     }
 
     /// Replays the scenario (traffic, probes, timed events) in simulated time, to its
     /// `duration` or until nothing is pending, and returns the engine's report: conservation,
     /// drops by reason, per-flow statistics (throughput, latency percentiles), NICs, shapers,
-    /// peerings, and which expectations held.
-    pub fn run(&self) -> Report {
-        Engine::new(
-            &self.scenario,
+    /// peerings, and which expectations held. The [`Replay`] reads as its [`vnetsim_engine::Report`] and adds
+    /// the flow assertions ([`Replay::assert_throughput`], ...).
+    pub fn run(&self) -> Replay {
+        let report = Engine::new(
+            self.scenario(),
             Options {
                 seed: self.seed,
                 ..Options::default()
             },
         )
-        .run()
+        .run();
+        Replay::new(report, Arc::clone(&self.shared))
     }
 
     /// Like [`Sim::run`], with the scenario's `duration` set to `duration`.
-    pub fn run_for(&self, duration: Duration) -> Report {
-        let mut scenario = self.scenario.clone();
+    pub fn run_for(&self, duration: Duration) -> Replay {
+        let mut scenario = self.scenario().clone();
         scenario.duration = Some(nanos(duration));
-        Engine::new(
+        let report = Engine::new(
             &scenario,
             Options {
                 seed: self.seed,
                 ..Options::default()
             },
         )
-        .run()
+        .run();
+        Replay::new(report, Arc::clone(&self.shared))
     }
 }
 
@@ -332,7 +435,7 @@ impl ProbeBuilder<'_> {
     /// Sends the probe; an error when `from` or `to` is not in the scenario.
     pub fn try_send(self) -> Result<Verdict, Error> {
         let sim = self.sim;
-        let sc = &sim.scenario;
+        let sc = sim.scenario();
         let endpoint = |name: &str, role: &'static str| {
             sc.endpoint_by_name(name)
                 .ok_or_else(|| Error::UnknownEndpoint {
@@ -356,7 +459,7 @@ impl ProbeBuilder<'_> {
                 dataplane,
                 &probe,
                 identification,
-                &mut sim.flows.borrow_mut(),
+                &mut sim.flows(),
             );
             verdict_of(scenario, dataplane, &probe, &result)
         });
@@ -375,48 +478,6 @@ impl ProbeBuilder<'_> {
         match self.try_send() {
             Ok(v) => v,
             Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-/// Lookups and assertions on a replay's [`Report`].
-pub trait ReportExt {
-    /// The statistics of the traffic flow named `name`.
-    fn flow(&self, name: &str) -> Option<&FlowReport>;
-    /// The counters of the NIC named `name` (only NICs that saw traffic are listed).
-    fn nic(&self, name: &str) -> Option<&NicReport>;
-    /// Panics unless every expectation of the scenario held; the message lists each failure
-    /// with its line in the file.
-    #[track_caller]
-    fn assert_expectations(&self);
-}
-
-impl ReportExt for Report {
-    fn flow(&self, name: &str) -> Option<&FlowReport> {
-        self.flows.iter().find(|f| *f.name == *name)
-    }
-
-    fn nic(&self, name: &str) -> Option<&NicReport> {
-        self.nics.iter().find(|n| n.nic == name)
-    }
-
-    #[track_caller]
-    fn assert_expectations(&self) {
-        let failed: Vec<String> = self
-            .expectations
-            .results
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| format!("line {} ({}): {}", r.line, r.subject, r.failures.join("; ")))
-            .collect();
-        if !failed.is_empty() {
-            panic!(
-                "{} of {} expectations of scenario '{}' failed:\n  {}",
-                failed.len(),
-                self.expectations.results.len(),
-                self.scenario,
-                failed.join("\n  ")
-            );
         }
     }
 }

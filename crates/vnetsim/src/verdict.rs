@@ -9,7 +9,37 @@ use std::fmt;
 
 use vnetsim_dataplane::Outcome;
 use vnetsim_dataplane::explain::{Explanation, HopView, render_text};
-use vnetsim_scenario::DropReason;
+use vnetsim_scenario::{DropReason, UnknownDropReason};
+
+/// A drop reason as an assertion takes it: a [`DropReason`], or its stable name (`"nsg-denied"`).
+pub trait ExpectedReason {
+    /// The reason, or why the name is none.
+    fn drop_reason(&self) -> Result<DropReason, UnknownDropReason>;
+}
+
+impl ExpectedReason for DropReason {
+    fn drop_reason(&self) -> Result<DropReason, UnknownDropReason> {
+        Ok(*self)
+    }
+}
+
+impl ExpectedReason for &str {
+    fn drop_reason(&self) -> Result<DropReason, UnknownDropReason> {
+        self.parse()
+    }
+}
+
+impl ExpectedReason for String {
+    fn drop_reason(&self) -> Result<DropReason, UnknownDropReason> {
+        self.parse()
+    }
+}
+
+impl ExpectedReason for &String {
+    fn drop_reason(&self) -> Result<DropReason, UnknownDropReason> {
+        self.parse()
+    }
+}
 
 /// What happened to one packet: the verdict and every hop, in Azure's vocabulary.
 ///
@@ -133,17 +163,15 @@ impl Verdict {
         self
     }
 
-    /// Panics unless the packet was dropped for `reason`, a stable reason name such as
-    /// `"nsg-denied"`, `"no-route"` or `"forwarded-traffic-blocked"` (see
-    /// [`DropReason::as_str`]). The message names what actually happened and why.
+    /// Panics unless the packet was dropped for `reason`: a [`DropReason`]
+    /// (`DropReason::NsgDenied`) or its stable name (`"nsg-denied"`, `"no-route"`,
+    /// `"forwarded-traffic-blocked"`, see [`DropReason::as_str`]). The message names what
+    /// actually happened and why.
     #[track_caller]
-    pub fn assert_dropped(&self, reason: &str) -> &Self {
-        let Some(expected) = DropReason::from_name(reason) else {
-            let names: Vec<&str> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
-            panic!(
-                "assert_dropped: `{reason}` is not a drop reason; use one of {}",
-                names.join(", ")
-            );
+    pub fn assert_dropped(&self, reason: impl ExpectedReason) -> &Self {
+        let expected = match reason.drop_reason() {
+            Ok(r) => r,
+            Err(e) => panic!("assert_dropped: {e}"),
         };
         if self.reason() != Some(expected) {
             panic!(

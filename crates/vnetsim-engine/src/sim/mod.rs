@@ -526,7 +526,7 @@ impl<'c> Engine<'c> {
                 Outcome::Delivered(_) => "delivered",
                 Outcome::Dropped(..) => "dropped",
             },
-            reason: check.result.outcome.drop_reason().map(|r| r.as_str()),
+            reason: check.result.outcome.drop_reason(),
             detail,
             passed: check.failures.is_empty(),
             failures: check.failures,

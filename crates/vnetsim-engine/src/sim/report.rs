@@ -91,7 +91,17 @@ impl Engine<'_> {
                 } else {
                     Vec::new()
                 };
-                let forward = dir(
+                let DirectionReport {
+                    sent,
+                    delivered,
+                    dropped,
+                    in_flight: flight,
+                    bytes_sent,
+                    bytes_delivered,
+                    delivered_ratio,
+                    throughput_bps,
+                    latency_ns,
+                } = dir(
                     &mut s.forward,
                     in_flight.get(&(slot, false)).copied().unwrap_or(0),
                 );
@@ -110,7 +120,15 @@ impl Engine<'_> {
                     offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
                     start_ns: s.start,
                     end_ns: s.end,
-                    forward,
+                    sent,
+                    delivered,
+                    dropped,
+                    in_flight: flight,
+                    bytes_sent,
+                    bytes_delivered,
+                    delivered_ratio,
+                    throughput_bps,
+                    latency_ns,
                     replies,
                     latency_cdf: cdf,
                 }
@@ -180,12 +198,7 @@ impl Engine<'_> {
             simulated_ns: now,
             events_processed: self.events_processed,
             conservation: self.conservation,
-            drops_by_reason: DropReason::ALL
-                .iter()
-                .zip(self.drops)
-                .filter(|(_, n)| *n > 0)
-                .map(|(r, n)| (r.as_str(), n))
-                .collect(),
+            drops_by_reason: Drops::from_pairs(DropReason::ALL.into_iter().zip(self.drops)),
             flows,
             probes,
             nics: self

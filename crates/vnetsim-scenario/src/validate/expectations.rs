@@ -12,7 +12,6 @@ use crate::diag::nearest;
 use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
-use crate::units::{parse_duration, parse_rate};
 
 /// The flow checks of an expectation: field, metric, field name.
 type Metrics<'a> = [(&'a Option<Spanned<Text>>, FlowMetric, &'static str); 7];
@@ -210,56 +209,22 @@ impl Resolver<'_> {
         text: &Spanned<Text>,
         path: &str,
     ) -> Option<FlowCheck> {
-        let s = text.value.0.trim();
-        let (comparison, rest) = if let Some(r) = s.strip_prefix(">=") {
-            (Comparison::AtLeast, r)
-        } else if let Some(r) = s.strip_prefix("<=") {
-            (Comparison::AtMost, r)
-        } else if let Some(r) = s.strip_prefix("==") {
-            (Comparison::Equal, r)
-        } else {
-            self.err_help(
-                loc(text),
-                path,
-                Rule::InvalidComparison,
-                format!("`{s}` does not start with >=, <= or =="),
-                "write e.g. \">= 0.99\"",
-            );
-            return None;
-        };
-        match metric_value(metric, rest.trim()) {
-            Ok(value) => Some(FlowCheck {
-                metric,
-                comparison,
-                value,
-            }),
-            Err(e) => {
+        match FlowCheck::parse(metric, &text.value.0) {
+            Ok(check) => Some(check),
+            Err(FlowCheckError::NoComparison(s)) => {
+                self.err_help(
+                    loc(text),
+                    path,
+                    Rule::InvalidComparison,
+                    format!("`{s}` does not start with >=, <= or =="),
+                    "write e.g. \">= 0.99\"",
+                );
+                None
+            }
+            Err(FlowCheckError::Value(e)) => {
                 self.err(loc(text), path, Rule::InvalidComparison, e);
                 None
             }
         }
-    }
-}
-
-/// A check's value in the metric's unit.
-fn metric_value(metric: FlowMetric, rest: &str) -> Result<f64, String> {
-    match metric {
-        FlowMetric::DeliveredRatio | FlowMetric::ReplyDeliveredRatio => rest
-            .parse::<f64>()
-            .ok()
-            .filter(|v| (0.0..=1.0).contains(v))
-            .ok_or_else(|| format!("`{rest}` is not a ratio between 0 and 1")),
-        FlowMetric::Throughput => match parse_rate(rest) {
-            Ok(Rate::BitsPerSecond(v)) => Ok(v as f64),
-            Ok(Rate::PacketsPerSecond(_)) => {
-                Err("throughput is in bits per second (e.g. 150Mbps)".to_owned())
-            }
-            Err(e) => Err(e),
-        },
-        FlowMetric::Drops(_) | FlowMetric::ReplyDrops(_) => rest
-            .parse::<u64>()
-            .map(|v| v as f64)
-            .map_err(|_| format!("`{rest}` is not a packet count")),
-        _ => parse_duration(rest).map(|v| v as f64),
     }
 }
