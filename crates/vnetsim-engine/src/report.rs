@@ -350,6 +350,10 @@ pub struct ProbeReport {
     pub to: String,
     /// tcp, udp or icmp.
     pub protocol: &'static str,
+    /// Source port (tcp and udp; null for icmp).
+    pub src_port: Option<u16>,
+    /// Destination port (tcp and udp; null for icmp).
+    pub dst_port: Option<u16>,
     /// delivered or dropped.
     pub verdict: &'static str,
     /// Drop reason (serialized as its stable name).
@@ -770,7 +774,10 @@ fn render_text_parts(report: &Report, all: bool, failures: bool) -> String {
                 vec![
                     (p.index + 1).to_string(),
                     format_ns(p.at_ns as f64),
-                    format!("{} -> {} {}", p.from, p.to, p.protocol),
+                    match p.dst_port {
+                        Some(port) => format!("{} -> {} {}/{port}", p.from, p.to, p.protocol),
+                        None => format!("{} -> {} {}", p.from, p.to, p.protocol),
+                    },
                     match p.reason {
                         Some(r) => format!("dropped ({})", r.as_str()),
                         None => "delivered".into(),

@@ -522,6 +522,10 @@ impl<'c> Engine<'c> {
             from: scenario.endpoint_name(check.probe.from).to_string(),
             to: scenario.endpoint_name(check.probe.to).to_string(),
             protocol: vnetsim_dataplane::explain::protocol_name(check.probe.protocol),
+            src_port: (check.probe.protocol != vnetsim_scenario::Protocol::Icmp)
+                .then_some(check.probe.src_port),
+            dst_port: (check.probe.protocol != vnetsim_scenario::Protocol::Icmp)
+                .then_some(check.probe.dst_port),
             verdict: match check.result.outcome {
                 Outcome::Delivered(_) => "delivered",
                 Outcome::Dropped(..) => "dropped",
