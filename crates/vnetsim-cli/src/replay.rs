@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapCapture, PcapFormat};
-use vnetsim_engine::plot::{cdf_points, latency_cdf_svg};
+use vnetsim_engine::plot::{cdf_points, latency_cdf_svg, throughput_svg};
 use vnetsim_engine::report::render_text_without_failures;
 use vnetsim_engine::{Capture, Engine, Estimate, Options, Report};
 use vnetsim_scenario::diag::Diagnostic;
@@ -198,7 +198,7 @@ pub fn run(
         return INVALID;
     }
     if let Some(dir) = outputs.plot
-        && let Err(e) = write_plot(dir, &report)
+        && let Err(e) = write_plot(dir, &report, scenario.duration)
     {
         eprintln!("error: cannot write plot in {}: {e}", dir.display());
         return INVALID;
@@ -258,25 +258,66 @@ fn write_report_json(w: &mut dyn Write, report: &mut Report) -> std::io::Result<
     buffered.flush()
 }
 
-fn write_plot(dir: &Path, report: &Report) -> Result<(), String> {
+fn write_plot(dir: &Path, report: &Report, duration: Option<Nanos>) -> Result<(), String> {
     if dir.exists() && !dir.is_dir() {
         return Err("it exists and is not a directory".into());
     }
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let series: Vec<(String, Vec<(f64, f64)>)> = report
-        .flows
-        .iter()
-        .filter(|f| !f.latency_cdf.is_empty())
-        .map(|f| {
-            (
-                f.name.to_string(),
-                cdf_points(f.latency_cdf.iter().copied()),
-            )
+    // Each flow, then its replies, one line each.
+    let directions = || {
+        report.flows.iter().flat_map(|f| {
+            let forward = (f.name.to_string(), &f.latency_cdf, &f.delivered_timeline);
+            let replies = f.replies.as_ref().map(|_| {
+                (
+                    format!("{} (replies)", f.name),
+                    &f.reply_latency_cdf,
+                    &f.reply_timeline,
+                )
+            });
+            std::iter::once(forward).chain(replies)
+        })
+    };
+    let latency: Vec<(String, Vec<(f64, f64)>)> = directions()
+        .filter(|(_, cdf, _)| !cdf.is_empty())
+        .map(|(name, cdf, _)| (name, cdf_points(cdf.iter().copied())))
+        .collect();
+    let interval = vnetsim_engine::report::plot_interval(duration);
+    let seconds = interval as f64 / 1e9;
+    let throughput: Vec<(String, Vec<(f64, f64)>)> = directions()
+        .filter(|(_, _, line)| line.iter().any(|&b| b > 0))
+        .map(|(name, _, line)| {
+            let points = line
+                .iter()
+                .enumerate()
+                .map(|(i, &bytes)| ((i + 1) as f64 * seconds, bytes as f64 * 8.0 / seconds))
+                .collect();
+            (name, points)
         })
         .collect();
-    let title = format!("{}: one-way latency CDF", report.scenario);
-    let svg = latency_cdf_svg(&title, &series).map_err(|e| e.to_string())?;
-    OutputFile::write_whole(&dir.join("latency-cdf.svg"), svg.as_bytes()).map_err(|e| e.to_string())
+    if latency.is_empty() {
+        eprintln!(
+            "note: no packet of any flow was delivered: the plots in {} say so instead of \
+             drawing",
+            dir.display()
+        );
+    }
+    let svg = latency_cdf_svg(
+        &format!("{}: one-way latency CDF", report.scenario),
+        &latency,
+    )
+    .map_err(|e| e.to_string())?;
+    OutputFile::write_whole(&dir.join("latency-cdf.svg"), svg.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let svg = throughput_svg(
+        &format!(
+            "{}: delivered throughput per {} interval",
+            report.scenario,
+            vnetsim_engine::report::format_ns(interval as f64)
+        ),
+        &throughput,
+    )
+    .map_err(|e| e.to_string())?;
+    OutputFile::write_whole(&dir.join("throughput.svg"), svg.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// The JSON output of `vnetsim bench --format json` (`format: "vnetsim-bench/1"`).

@@ -982,3 +982,61 @@ fn a_sweep_of_many_flows_summarises_its_text() {
     let all = sweep(&["--all-rows"]);
     assert_eq!(all.matches("\nflow ").count(), 80, "{all}");
 }
+
+/// `--plot` draws replies beside their flows, a throughput-over-time chart, and for a run where
+/// nothing was delivered says so (chart and stderr); the report is the same with or without it.
+#[test]
+fn plots_show_replies_and_throughput_and_an_empty_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("plots");
+    let (with, without) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let file = scenario("nsg-rule-added.yaml");
+    let out = vnetsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--plot")
+        .arg(&plot)
+        .arg("--report")
+        .arg(&with)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let out = vnetsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--report")
+        .arg(&without)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(&with).unwrap(),
+        std::fs::read(&without).unwrap()
+    );
+    let cdf = std::fs::read_to_string(plot.join("latency-cdf.svg")).unwrap();
+    assert!(cdf.contains("open-session (replies)"), "{cdf}");
+    let throughput = std::fs::read_to_string(plot.join("throughput.svg")).unwrap();
+    assert!(
+        throughput.contains("delivered throughput (Mbps)"),
+        "{throughput}"
+    );
+    assert!(
+        throughput.contains("open-session (replies)"),
+        "{throughput}"
+    );
+    // new-session is denied from its start: nothing delivered, no line.
+    assert!(!throughput.contains(">new-session<"), "{throughput}");
+    // Probes only: no flow delivered anything.
+    let empty = dir.path().join("empty");
+    let out = vnetsim()
+        .arg("run")
+        .arg(scenario("hub-and-spoke.yaml"))
+        .arg("--plot")
+        .arg(&empty)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no packet of any flow was delivered"));
+    let svg = std::fs::read_to_string(empty.join("latency-cdf.svg")).unwrap();
+    assert!(svg.contains("no packet of any flow was delivered"), "{svg}");
+}

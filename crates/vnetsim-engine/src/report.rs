@@ -250,6 +250,26 @@ pub struct FlowReport {
     /// was asked for it ([`crate::Options::latency_cdf`]).
     #[serde(skip)]
     pub latency_cdf: Vec<(u64, u64)>,
+    /// The replies' latency histogram, as [`FlowReport::latency_cdf`] (empty without replies).
+    #[serde(skip)]
+    pub reply_latency_cdf: Vec<(u64, u64)>,
+    /// Bytes delivered in each interval of [`PLOT_INTERVALS`] equal parts of the run (the
+    /// flow's own packets), for throughput plots; empty unless asked as
+    /// [`FlowReport::latency_cdf`] is.
+    #[serde(skip)]
+    pub delivered_timeline: Vec<u64>,
+    /// The same for its replies.
+    #[serde(skip)]
+    pub reply_timeline: Vec<u64>,
+}
+
+/// How many intervals the throughput timelines of a plotted run have.
+pub const PLOT_INTERVALS: u64 = 200;
+
+/// The width of one interval of the throughput timelines of a run of `duration`: a
+/// [`PLOT_INTERVALS`]th of it (at least 1 us), or 10 ms for a run without a set duration.
+pub fn plot_interval(duration: Option<u64>) -> u64 {
+    duration.map_or(10_000_000, |d| (d / PLOT_INTERVALS).max(1_000))
 }
 
 impl FlowReport {

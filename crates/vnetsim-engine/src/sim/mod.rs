@@ -150,6 +150,10 @@ pub struct Engine<'c> {
     rng: ChaCha8Rng,
     seed: u64,
     latency_cdf: bool,
+    /// Bytes delivered per plot interval, by flow slot then direction (empty unless plotting).
+    timelines: Vec<[Vec<u64>; 2]>,
+    /// The width of a plot interval.
+    plot_interval: Nanos,
     jitter: Nanos,
     packets: Vec<Packet>,
     free: Vec<u32>,
@@ -334,6 +338,8 @@ impl<'c> Engine<'c> {
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
             latency_cdf: options.latency_cdf,
+            timelines: Vec::new(),
+            plot_interval: crate::report::plot_interval(scenario.duration),
             jitter: scenario.latency.jitter,
             packets: Vec::new(),
             free: Vec::new(),
@@ -790,6 +796,20 @@ impl<'c> Engine<'c> {
         self.deliver_at(p, self.now);
     }
 
+    /// Adds `bytes` delivered at `now` to the throughput timeline of flow slot `flow` (its
+    /// replies' when `reply`). Only when plotting: the report is the same either way.
+    fn plot_delivery(&mut self, flow: usize, reply: bool, now: Nanos, bytes: u64) {
+        if self.timelines.len() <= flow {
+            self.timelines.resize_with(flow + 1, Default::default);
+        }
+        let line = &mut self.timelines[flow][usize::from(reply)];
+        let at = (now / self.plot_interval) as usize;
+        if line.len() <= at {
+            line.resize(at + 1, 0);
+        }
+        line[at] += bytes;
+    }
+
     /// Counts packet `p` delivered at `now` and sends the destination's answer if asked.
     fn deliver_at(&mut self, p: u32, now: Nanos) {
         if self.capture.is_some() {
@@ -823,6 +843,9 @@ impl<'c> Engine<'c> {
         let d = self.dir(p);
         d.delivered += 1;
         d.latency.record(now - created);
+        if self.latency_cdf {
+            self.plot_delivery(flow, reply, now, len);
+        }
         if reply {
             self.client_received(flow, p);
         }

@@ -53,6 +53,7 @@ impl Engine<'_> {
         let sc = self.network.scenario();
         let sources = &mut self.sources;
         let latency_cdf = self.latency_cdf;
+        let timelines = &mut self.timelines;
         let flows: Vec<FlowReport> = self
             .slot_of_flow
             .iter()
@@ -91,6 +92,14 @@ impl Engine<'_> {
                 } else {
                     Vec::new()
                 };
+                let reply_cdf = match &s.replies {
+                    Some(r) if latency_cdf => r.stats.latency.buckets().collect(),
+                    _ => Vec::new(),
+                };
+                let [timeline, reply_timeline] = timelines
+                    .get_mut(slot as usize)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
                 let DirectionReport {
                     sent,
                     delivered,
@@ -131,6 +140,9 @@ impl Engine<'_> {
                     latency_ns,
                     replies,
                     latency_cdf: cdf,
+                    reply_latency_cdf: reply_cdf,
+                    delivered_timeline: timeline,
+                    reply_timeline,
                 }
             })
             .collect();
