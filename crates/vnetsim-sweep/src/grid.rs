@@ -695,6 +695,21 @@ struct Head {
     failed: u64,
 }
 
+impl crate::part::ShardHead for Head {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn scenario(&self) -> (&str, &str) {
+        (&self.scenario, &self.hash)
+    }
+    fn sweep_seeds(&self) -> &str {
+        &self.sweep_seeds
+    }
+    fn shard(&self) -> Shard {
+        self.shard
+    }
+}
+
 #[derive(Deserialize)]
 struct Runs {
     runs: Vec<SweepRun>,
@@ -738,61 +753,15 @@ pub fn merge_variant_parts(
     paths: &[PathBuf],
     runs: RunFragments,
 ) -> Result<GridMerged, MergeError> {
-    let Some(first) = paths.first() else {
-        return Err(MergeError::NoParts);
-    };
-    let first = read_head(first)?;
-    let mut heads = Vec::with_capacity(paths.len());
-    for path in &paths[1..] {
-        let h = read_head(path)?;
-        let differ = |what: String| MergeError::Different {
-            a: first.path.clone(),
-            b: h.path.clone(),
-            what,
-        };
-        if h.hash != first.hash || h.scenario != first.scenario {
-            return Err(differ(format!(
-                "scenario '{}' ({}) and scenario '{}' ({})",
-                first.scenario, first.hash, h.scenario, h.hash
-            )));
-        }
-        if h.variants_hash != first.variants_hash || h.variants != first.variants {
-            return Err(differ(format!(
+    let (heads, seeds) = crate::part::ordered_heads(paths, read_head, |a: &Head, b: &Head| {
+        (a.variants_hash != b.variants_hash || a.variants != b.variants).then(|| {
+            format!(
                 "variants {} and variants {}",
-                first.variants_hash, h.variants_hash
-            )));
-        }
-        if h.sweep_seeds != first.sweep_seeds {
-            return Err(differ(format!(
-                "seeds {} and seeds {}",
-                first.sweep_seeds, h.sweep_seeds
-            )));
-        }
-        if h.shard.count != first.shard.count {
-            return Err(differ(format!(
-                "{} shards and {} shards",
-                first.shard.count, h.shard.count
-            )));
-        }
-        heads.push(h);
-    }
-    heads.push(first);
-    heads.sort_by_key(|h| h.shard.index);
-    if let Some(w) = heads.windows(2).find(|w| w[0].shard == w[1].shard) {
-        return Err(MergeError::Overlap {
-            shard: w[0].shard,
-            a: w[0].path.clone(),
-            b: w[1].path.clone(),
-        });
-    }
+                a.variants_hash, b.variants_hash
+            )
+        })
+    })?;
     let head = &heads[0];
-    let seeds: Seeds = head
-        .sweep_seeds
-        .parse()
-        .map_err(|e| MergeError::Inconsistent {
-            path: head.path.clone(),
-            why: format!("its sweep_seeds `{}`: {e}", head.sweep_seeds),
-        })?;
     let count = head.shard.count;
     let grid_len = head.variants.len();
     if heads.len() as u64 != count {

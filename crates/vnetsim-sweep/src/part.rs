@@ -330,58 +330,104 @@ fn read_head(path: &Path) -> Result<Head, MergeError> {
 /// The most missing shards an error lists one by one.
 const GAPS_LISTED: usize = 10;
 
-/// Merges the parts at `paths` (in any order) into the sweep they are parts of: every shard
-/// of one sweep of one scenario file, each once. Runs are kept in `runs` (or only counted).
-pub fn merge_parts(paths: &[PathBuf], mut runs: RunFragments) -> Result<Merged, MergeError> {
+/// What the merges of both kinds of part read first from each part: enough to check that the
+/// parts belong to one sweep.
+pub(crate) trait ShardHead {
+    /// The part's file.
+    fn path(&self) -> &Path;
+    /// The scenario's name and the hash of its file.
+    fn scenario(&self) -> (&str, &str);
+    /// The whole sweep's seeds as given to `--seeds`.
+    fn sweep_seeds(&self) -> &str;
+    /// Which shard this is.
+    fn shard(&self) -> Shard;
+}
+
+impl ShardHead for Head {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn scenario(&self) -> (&str, &str) {
+        (&self.scenario, &self.hash)
+    }
+    fn sweep_seeds(&self) -> &str {
+        &self.sweep_seeds
+    }
+    fn shard(&self) -> Shard {
+        self.shard
+    }
+}
+
+/// Reads the head of every part at `paths` and checks they are the shards of one sweep: the
+/// same scenario, seeds and number of shards (and what `differs` adds: a difference in words),
+/// each shard once. The heads come back in shard order, with the sweep's seeds.
+pub(crate) fn ordered_heads<H: ShardHead>(
+    paths: &[PathBuf],
+    read: impl Fn(&Path) -> Result<H, MergeError>,
+    differs: impl Fn(&H, &H) -> Option<String>,
+) -> Result<(Vec<H>, Seeds), MergeError> {
     let Some(first) = paths.first() else {
         return Err(MergeError::NoParts);
     };
-    let first = read_head(first)?;
+    let first = read(first)?;
     let mut heads = Vec::with_capacity(paths.len());
     for path in &paths[1..] {
-        let h = read_head(path)?;
+        let h = read(path)?;
         let differ = |what: String| MergeError::Different {
-            a: first.path.clone(),
-            b: h.path.clone(),
+            a: first.path().to_path_buf(),
+            b: h.path().to_path_buf(),
             what,
         };
-        if h.hash != first.hash || h.scenario != first.scenario {
+        let ((name_a, hash_a), (name_b, hash_b)) = (first.scenario(), h.scenario());
+        if (name_a, hash_a) != (name_b, hash_b) {
             return Err(differ(format!(
-                "scenario '{}' ({}) and scenario '{}' ({})",
-                first.scenario, first.hash, h.scenario, h.hash
+                "scenario '{name_a}' ({hash_a}) and scenario '{name_b}' ({hash_b})"
             )));
         }
-        if h.sweep_seeds != first.sweep_seeds {
+        if let Some(what) = differs(&first, &h) {
+            return Err(differ(what));
+        }
+        if h.sweep_seeds() != first.sweep_seeds() {
             return Err(differ(format!(
                 "seeds {} and seeds {}",
-                first.sweep_seeds, h.sweep_seeds
+                first.sweep_seeds(),
+                h.sweep_seeds()
             )));
         }
-        if h.shard.count != first.shard.count {
+        if h.shard().count != first.shard().count {
             return Err(differ(format!(
                 "{} shards and {} shards",
-                first.shard.count, h.shard.count
+                first.shard().count,
+                h.shard().count
             )));
         }
         heads.push(h);
     }
     heads.push(first);
-    heads.sort_by_key(|h| h.shard.index);
-    if let Some(w) = heads.windows(2).find(|w| w[0].shard == w[1].shard) {
+    heads.sort_by_key(|h| h.shard().index);
+    if let Some(w) = heads.windows(2).find(|w| w[0].shard() == w[1].shard()) {
         return Err(MergeError::Overlap {
-            shard: w[0].shard,
-            a: w[0].path.clone(),
-            b: w[1].path.clone(),
+            shard: w[0].shard(),
+            a: w[0].path().to_path_buf(),
+            b: w[1].path().to_path_buf(),
         });
     }
     let head = &heads[0];
     let seeds: Seeds = head
-        .sweep_seeds
+        .sweep_seeds()
         .parse()
         .map_err(|e| MergeError::Inconsistent {
-            path: head.path.clone(),
-            why: format!("its sweep_seeds `{}`: {e}", head.sweep_seeds),
+            path: head.path().to_path_buf(),
+            why: format!("its sweep_seeds `{}`: {e}", head.sweep_seeds()),
         })?;
+    Ok((heads, seeds))
+}
+
+/// Merges the parts at `paths` (in any order) into the sweep they are parts of: every shard
+/// of one sweep of one scenario file, each once. Runs are kept in `runs` (or only counted).
+pub fn merge_parts(paths: &[PathBuf], mut runs: RunFragments) -> Result<Merged, MergeError> {
+    let (heads, seeds) = ordered_heads(paths, read_head, |_, _| None)?;
+    let head = &heads[0];
     let count = head.shard.count;
     if heads.len() as u64 != count {
         let present: std::collections::BTreeSet<u64> =
