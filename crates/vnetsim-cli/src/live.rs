@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapFormat};
 use vnetsim_live::report::render_text;
 use vnetsim_live::{Fabric, LiveReport, PcapFile, RunOptions, UdpFabric};
 
@@ -58,9 +59,21 @@ pub struct LiveArgs {
     /// Write the live report (conservation, drops, per-NIC counters) here as JSON.
     #[arg(long, value_name = "OUT.json")]
     report: Option<PathBuf>,
-    /// Write every packet at every hop to this pcap file (time since start).
-    #[arg(long, value_name = "OUT.pcap")]
+    /// Write every packet at every hop to this capture (time since start; pcapng: one
+    /// interface per hop, drops on their own interface with the reason).
+    #[arg(long, value_name = "OUT.pcapng")]
     pcap: Option<PathBuf>,
+    /// The capture's format: pcapng, or pcap (classic: one stream, no drops).
+    #[arg(long, value_name = "FORMAT", default_value = "pcapng")]
+    pcap_format: PcapFormat,
+    /// Capture only these flows (every hop) and what passes these VMs or NICs; repeat the
+    /// flag or give a comma-separated list.
+    #[arg(long, value_name = "NAMES")]
+    pcap_filter: Vec<String>,
+    /// Stop the capture at this size (500MB, 1GiB), this many records (100000packets) or
+    /// never (none).
+    #[arg(long, value_name = "LIMIT", default_value = "1GiB")]
+    pcap_limit: CaptureLimit,
     /// UDP mode: let any local program that sends to a NIC's port take it over (the last
     /// sender gets the NIC's deliveries); by default the first sender keeps it.
     #[arg(long)]
@@ -216,7 +229,8 @@ fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<
 }
 
 /// `vnetsim live FILE [--mode udp|netns] [--base-port N] [--netns-prefix P] [--port-map FILE]
-/// [--duration D] [--stats] [--report OUT.json] [--pcap OUT.pcap]`.
+/// [--duration D] [--stats] [--report OUT.json] [--pcap OUT.pcapng [--pcap-format F]
+/// [--pcap-filter NAME...]]`.
 pub fn run(args: LiveArgs) -> u8 {
     let sim = match vnetsim::Sim::load(&args.file) {
         Ok(sim) => sim,
@@ -261,8 +275,25 @@ pub fn run(args: LiveArgs) -> u8 {
             Ok(d) => d,
             Err(code) => return code,
         };
+        let filter = match CaptureFilter::parse(sim.scenario(), &args.pcap_filter) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: --pcap-filter: {e}");
+                return INVALID;
+            }
+        };
+        if !filter.is_all() && args.pcap.is_none() {
+            eprintln!("error: --pcap-filter needs --pcap");
+            return INVALID;
+        }
         let pcap = match &args.pcap {
-            Some(path) => match PcapFile::create(path) {
+            Some(path) => match PcapFile::create_with(
+                path,
+                args.pcap_format,
+                sim.scenario(),
+                filter,
+                args.pcap_limit,
+            ) {
                 Ok(p) => {
                     driver.fabric_mut().set_capture(Box::new(p.clone()));
                     Some(p)
@@ -292,8 +323,17 @@ pub fn run(args: LiveArgs) -> u8 {
             eprintln!("warning: not cleaned up: {left}");
         }
         if let (Some(path), Some(p)) = (&args.pcap, pcap) {
-            match p.finish() {
-                Ok(n) => outln!("pcap: {n} packets in {}", path.display()),
+            match p.finish_counted() {
+                Ok((n, cut)) => {
+                    outln!("pcap: {n} packets in {}", path.display());
+                    if cut > 0 {
+                        eprintln!(
+                            "warning: the capture stopped at {} and left out {cut} records \
+                             (--pcap-limit; the report counts every packet)",
+                            args.pcap_limit
+                        );
+                    }
+                }
                 Err(e) => {
                     eprintln!("error: cannot write pcap {}: {e}", path.display());
                     return INVALID;

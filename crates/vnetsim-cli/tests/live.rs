@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::Value;
 use vnetsim_dataplane::wire::{PacketSpec, build_probe};
 use vnetsim_scenario::Protocol;
@@ -35,7 +37,7 @@ fn live_forwards_a_packet_and_reports_on_exit() {
     let (ports, report, pcap) = (
         dir.path().join("ports.json"),
         dir.path().join("report.json"),
-        dir.path().join("live.pcap"),
+        dir.path().join("live.pcapng"),
     );
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("vnetsim"))
         .arg("live")
@@ -109,9 +111,30 @@ fn live_forwards_a_packet_and_reports_on_exit() {
     let report = read_json(&report, Duration::from_secs(1)).expect("the report");
     assert_eq!(report["format"], "vnetsim-live-report/1");
     assert_eq!(report["conservation"]["delivered"], 1);
-    // pcap: 24-byte header, then the packet as it left vm-a and as it reached vm-b.
+    // pcapng, as `run` writes it: the packet as it left vm-a and as it reached vm-b, each on
+    // its own named interface.
     let capture = std::fs::read(&pcap).unwrap();
-    assert_eq!(capture.len(), 24 + 2 * (16 + 84));
+    let mut reader = PcapNgReader::new(&capture[..]).expect("a pcapng file");
+    let (mut names, mut seen) = (Vec::new(), Vec::new());
+    while let Some(block) = reader.next_block() {
+        match block.expect("a valid block") {
+            Block::InterfaceDescription(idb) => names.push(
+                idb.options
+                    .iter()
+                    .find_map(|o| match o {
+                        InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .expect("named"),
+            ),
+            Block::EnhancedPacket(p) => {
+                assert_eq!(&p.data[..], &packet[..]);
+                seen.push(names[p.interface_id as usize].clone());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["vm-a-nic out", "vm-b-nic in"], "{names:?}");
 }
 
 #[test]

@@ -23,8 +23,9 @@ pub const ASSUMED_PACKETS_PER_SECOND: u64 = 3_000_000;
 const FLOW_STATE_BYTES: u64 = 256;
 /// Counters and shaper per NIC and VM, roughly.
 const NIC_STATE_BYTES: u64 = 256;
-/// A pcap record header.
-const PCAP_RECORD_HEADER: u64 = 16;
+/// What a pcapng enhanced packet block adds to its packet (block type and lengths, interface,
+/// timestamp, captured and original lengths); the packet is padded to 4 bytes.
+const PCAPNG_RECORD_OVERHEAD: u64 = 32;
 
 /// The estimate of one replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,8 +36,8 @@ pub struct Estimate {
     pub bytes: u64,
     /// Engine state for flows and NICs.
     pub memory_bytes: u64,
-    /// A capture of every packet at its sender and receiver (more records through appliances
-    /// and gateways).
+    /// A pcapng capture (the default format) of every packet at its sender and receiver (more
+    /// records through appliances and gateways).
     pub pcap_bytes: u64,
 }
 
@@ -51,7 +52,7 @@ impl Estimate {
             e.bytes = e.bytes.saturating_add(n.saturating_mul(size));
             e.pcap_bytes = e
                 .pcap_bytes
-                .saturating_add(n.saturating_mul(2 * (size + PCAP_RECORD_HEADER)));
+                .saturating_add(n.saturating_mul(2 * pcapng_record_bytes(size)));
         }
         let probes = scenario.expectations.len() as u64;
         e.packets = e.packets.saturating_add(probes);
@@ -86,7 +87,7 @@ impl std::fmt::Display for Estimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "about {} packets ({}), engine state {}, a pcap of {} or more, {} of wall time at {} M packets/s",
+            "about {} packets ({}), engine state {}, a capture of {} or more, {} of wall time at {} M packets/s",
             self.packets,
             human_bytes(self.bytes),
             human_bytes(self.memory_bytes),
@@ -95,6 +96,11 @@ impl std::fmt::Display for Estimate {
             ASSUMED_PACKETS_PER_SECOND / 1_000_000
         )
     }
+}
+
+/// The bytes of one pcapng record of a `size`-byte packet.
+fn pcapng_record_bytes(size: u64) -> u64 {
+    PCAPNG_RECORD_OVERHEAD + size.div_ceil(4) * 4
 }
 
 /// The window `[start, end)` in which flow `f` sends, by the engine's rules: its own duration,
@@ -181,6 +187,32 @@ traffic:
         assert_eq!(e.packets, 2000);
         assert_eq!(e.bytes, 200_000);
         assert!(e.within_limits());
+    }
+
+    /// The estimate is the size of the records a capture of a two-NIC flow writes (one at the
+    /// sender, one at the receiver), measured on a real capture.
+    #[test]
+    fn the_capture_estimate_counts_pcapng_records() {
+        let sc = scenario(
+            "  - { name: f, from: x, to: y, protocol: udp, dst_port: 9, rate: 1000pps, packet_size: 99, duration: 10ms }\n",
+        );
+        let e = Estimate::of(&sc);
+        let mut capture = crate::pcap::PcapCapture::pcapng(Vec::new(), &sc).unwrap();
+        crate::Engine::new(&sc, crate::Options::default())
+            .with_capture(&mut capture)
+            .run();
+        let (written, file) = capture.finish_into().unwrap();
+        assert_eq!(written, 20);
+        let empty = crate::pcap::PcapCapture::pcapng(Vec::new(), &sc).unwrap();
+        let (_, header) = empty.finish_into().unwrap();
+        // The section header and the two interface descriptions are the rest.
+        let records = (file.len() - header.len()) as u64;
+        assert!(
+            records > e.pcap_bytes && records - e.pcap_bytes < 200,
+            "estimate {} against {records} bytes of records and interfaces",
+            e.pcap_bytes
+        );
+        assert_eq!(e.pcap_bytes, 20 * pcapng_record_bytes(99));
     }
 
     #[test]
