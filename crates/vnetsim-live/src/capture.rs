@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapCapture, PcapFormat};
 use vnetsim_engine::{Capture, Seen};
-use vnetsim_scenario::Scenario;
+use vnetsim_scenario::{DropReason, Scenario};
 
 /// A pcap file being written; clones share it, so the driver can finish it after the run.
 #[derive(Clone, Debug)]
@@ -75,6 +75,14 @@ impl Capture for PcapFile {
             && let Some(c) = capture.as_mut()
         {
             c.packet(seen);
+        }
+    }
+
+    fn dropped(&mut self, seen: Seen<'_>, reason: DropReason, detail: &str) {
+        if let Ok(mut capture) = self.capture.lock()
+            && let Some(c) = capture.as_mut()
+        {
+            c.dropped(seen, reason, detail);
         }
     }
 }

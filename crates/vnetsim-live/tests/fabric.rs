@@ -141,3 +141,47 @@ fn bytes_after_the_ipv4_total_length_are_cut_off() {
     let report = fabric.report(1, "udp");
     assert_eq!(report.nics[0].counters.tx_bytes, 100);
 }
+
+/// A live capture records drops as a replay's does: on the `dropped` interface, with a comment
+/// naming the reason and the rule.
+#[test]
+fn a_live_capture_records_a_drop_with_its_reason() {
+    use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapFormat};
+    use vnetsim_live::PcapFile;
+
+    let sc = scenario("nsg-blocks-peer.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.pcapng");
+    let file = PcapFile::create_with(
+        &path,
+        PcapFormat::PcapNg,
+        &sc,
+        CaptureFilter::all(),
+        CaptureLimit::Unlimited,
+    )
+    .unwrap();
+    let mut fabric = Fabric::new(&sc);
+    fabric.set_capture(Box::new(file.clone()));
+    // web2 -> sql1 udp/1434: denied by sql-nic-nsg's deny-sql-browser.
+    let spec = PacketSpec {
+        src: Ipv4Addr::new(10, 60, 1, 4),
+        dst: Ipv4Addr::new(10, 60, 2, 4),
+        protocol: Protocol::Udp,
+        src_port: 5000,
+        dst_port: 1434,
+        ttl: 64,
+        total_len: 64,
+        identification: 1,
+    };
+    let mut packet = [0u8; 64];
+    build_probe(&mut packet, &spec).unwrap();
+    fabric.ingest(NicId(1), &packet, 0);
+    assert!(fabric.advance(10_000_000).is_empty());
+    assert_eq!(fabric.conservation().dropped, 1);
+    assert_eq!(file.finish_counted().unwrap(), (2, 0));
+    let bytes = std::fs::read(&path).unwrap();
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("web2-nic out"));
+    assert!(has("dropped"));
+    assert!(has("dropped (nsg-denied)"));
+}
