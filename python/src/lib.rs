@@ -15,7 +15,6 @@
 mod sweep;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
@@ -117,7 +116,8 @@ fn parse_duration(text: &str) -> PyResult<u64> {
 /// A loaded, checked scenario (`vnetsim::Sim`), shared by the Python `Scenario` object.
 #[pyclass(module = "vnetsim._native", name = "Sim", frozen)]
 struct PySim {
-    sim: Mutex<vnetsim::Sim>,
+    /// `Sim` is `Send + Sync`: its flow state has its own lock, so calls need none here.
+    sim: vnetsim::Sim,
 }
 
 /// One matrix row, as `vnetsim matrix --format json` writes it.
@@ -135,16 +135,6 @@ struct MatrixRowOut<'a> {
 
 /// Each flow's name and its latency CDF as (µs, fraction) points.
 type LatencyCdfs = Vec<(String, Vec<(f64, f64)>)>;
-
-impl PySim {
-    /// The harness, even after a panic elsewhere poisoned the lock (the harness keeps no
-    /// invariant a half-done call could break beyond NSG flow records).
-    fn lock(&self) -> MutexGuard<'_, vnetsim::Sim> {
-        self.sim
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// The NICs `vm` names: every NIC of a VM, or one NIC written `vm/nic` or by its name.
 fn nics_of(py: Python<'_>, scenario: &Scenario, vm: &str) -> PyResult<Vec<NicId>> {
@@ -181,7 +171,7 @@ impl PySim {
         let loaded = py.detach(|| vnetsim_scenario::load_file(&path));
         match loaded {
             Ok(scenario) => Ok(PySim {
-                sim: Mutex::new(vnetsim::Sim::from_scenario(scenario)),
+                sim: vnetsim::Sim::from_scenario(scenario),
             }),
             Err(e) => Err(load_error(py, &e)),
         }
@@ -193,7 +183,7 @@ impl PySim {
         let loaded = py.detach(|| vnetsim_scenario::load_str(text, source));
         match loaded {
             Ok(scenario) => Ok(PySim {
-                sim: Mutex::new(vnetsim::Sim::from_scenario(scenario)),
+                sim: vnetsim::Sim::from_scenario(scenario),
             }),
             Err(e) => Err(load_error(py, &e)),
         }
@@ -202,12 +192,12 @@ impl PySim {
     /// The scenario's `name`.
     #[getter]
     fn name(&self) -> String {
-        self.lock().scenario().name.clone()
+        self.sim.scenario().name.clone()
     }
 
     /// The names of the VMs, in file order.
     fn vms(&self) -> Vec<String> {
-        self.lock()
+        self.sim
             .scenario()
             .vms
             .iter()
@@ -217,7 +207,7 @@ impl PySim {
 
     /// Forgets the NSG flow records left by earlier probes.
     fn reset_flows(&self) {
-        self.lock().reset_flows();
+        self.sim.reset_flows();
     }
 
     /// Sends one probe; returns (explanation as JSON, the `vnetsim explain` text, the one-line
@@ -234,7 +224,7 @@ impl PySim {
         at_ns: u64,
     ) -> PyResult<(String, String, String)> {
         let protocol = parse_protocol(protocol)?;
-        let sim = self.lock();
+        let sim = &self.sim;
         let probe = sim
             .probe(source, destination)
             .at(Duration::from_nanos(at_ns))
@@ -257,7 +247,7 @@ impl PySim {
     /// The effective routes of `vm`'s NICs (or one NIC) at `at_ns`, as `vnetsim routes
     /// --format json` prints them.
     fn routes(&self, py: Python<'_>, vm: &str, at_ns: u64) -> PyResult<String> {
-        let sim = self.lock();
+        let sim = &self.sim;
         let nics = nics_of(py, sim.scenario(), vm)?;
         let listed: Vec<_> = sim.with_network_at(Duration::from_nanos(at_ns), |sc, dp| {
             nics.iter()
@@ -270,7 +260,7 @@ impl PySim {
     /// The effective security rules of `vm`'s NICs (or one NIC) at `at_ns`, as `vnetsim rules
     /// --format json` prints them.
     fn rules(&self, py: Python<'_>, vm: &str, at_ns: u64) -> PyResult<String> {
-        let sim = self.lock();
+        let sim = &self.sim;
         let nics = nics_of(py, sim.scenario(), vm)?;
         let listed: Vec<_> = sim.with_network_at(Duration::from_nanos(at_ns), |sc, dp| {
             nics.iter()
@@ -299,9 +289,9 @@ impl PySim {
             }
             _ => ports,
         };
-        let mut eps = MatrixEndpoints::of(self.lock().scenario());
+        let mut eps = MatrixEndpoints::of(self.sim.scenario());
         if let Err(sel) = eps.select(&sources, &destinations) {
-            let sim = self.lock();
+            let sim = &self.sim;
             let hint = sim
                 .scenario()
                 .nearest_endpoint_name(sel)
@@ -322,7 +312,7 @@ impl PySim {
             ));
         }
         let json = py.detach(|| {
-            self.lock()
+            self.sim
                 .with_network_at(Duration::from_nanos(at_ns), |sc, dp| {
                     let mut decider = Decider::new(sc, dp);
                     let proto = protocol_name(protocol);
@@ -363,8 +353,7 @@ impl PySim {
         latency_cdf: bool,
         force: bool,
     ) -> PyResult<(String, LatencyCdfs)> {
-        let sim = self.lock();
-        let estimate = Estimate::of(sim.scenario());
+        let estimate = Estimate::of(self.sim.scenario());
         if !estimate.within_limits() && !force {
             return Err(PyValueError::new_err(format!(
                 "this run would send {estimate}; the limit is {} packets (shorten durations, \
@@ -372,9 +361,8 @@ impl PySim {
                 vnetsim_engine::estimate::MAX_PACKETS
             )));
         }
-        drop(sim);
         let done = py.detach(|| {
-            let report = Engine::new(self.lock().scenario(), Options { seed, latency_cdf }).run();
+            let report = Engine::new(self.sim.scenario(), Options { seed, latency_cdf }).run();
             let mut text = serde_json::to_string_pretty(&report)?;
             text.push('\n');
             let cdfs = report

@@ -226,27 +226,6 @@ fn endpoint(scenario: &Scenario, name: &str, flag: &str) -> Result<Endpoint, u8>
         );
         INVALID
     })?;
-    if flag == "from"
-        && let Endpoint::Ip(ip) = endpoint
-        && let Some(pe) = scenario.private_endpoint_at(ip)
-    {
-        eprintln!(
-            "error: --from {name}: private endpoint {} never initiates traffic, it only answers \
-             connections made to it [private-endpoint-sender]; make it the --to",
-            scenario.private_endpoints[pe.index()].name
-        );
-        return Err(INVALID);
-    }
-    if flag == "from"
-        && let Endpoint::Ip(ip) = endpoint
-        && let Some(place) = scenario.unheld_vnet_address(ip)
-    {
-        eprintln!(
-            "error: --from {name}: the address lies in {place} but no NIC holds it, so nothing \
-             can send from it [sender-unheld-address]; name the VM, or an address a NIC holds"
-        );
-        return Err(INVALID);
-    }
     Ok(endpoint)
 }
 
@@ -291,6 +270,16 @@ pub fn explain(
     .src_port(src_port);
     let verdict = match probe.try_send() {
         Ok(v) => v,
+        // The harness refuses a sender that cannot send (a private endpoint, an address no NIC
+        // holds) with the rule it breaks.
+        Err(vnetsim::Error::InvalidSender {
+            name,
+            message,
+            rule,
+        }) => {
+            eprintln!("error: --from {name}: {message} [{rule}]");
+            return INVALID;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return INVALID;

@@ -343,6 +343,25 @@ fn explain_at_a_time_sees_the_network_after_the_events_before_it() {
     assert_eq!(run("900ms")["verdict"], "delivered");
 }
 
+/// `explain` refuses a sender that cannot send with the rule it breaks, through the harness's
+/// own check (so the library and Python refuse it the same way).
+#[test]
+fn explain_refuses_a_private_endpoint_as_sender() {
+    let out = vnetsim()
+        .args(["explain"])
+        .arg(scenario("private-endpoint-bypass.yaml"))
+        .args(["--from", "10.0.3.4", "--to", "web1", "--dst-port", "1433"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--from 10.0.3.4: private endpoint sql-pe never initiates traffic")
+            && err.contains("[private-endpoint-sender]"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_report_proves_conservation() {
     let dir = tempfile::tempdir().unwrap();

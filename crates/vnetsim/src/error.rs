@@ -35,6 +35,16 @@ pub enum Error {
         /// The scenario's name.
         scenario: String,
     },
+    /// A probe's sender cannot send: a private endpoint, which only answers connections made
+    /// to it, or an address of a VNet that no NIC holds.
+    InvalidSender {
+        /// The name given.
+        name: String,
+        /// Why it cannot send, in words.
+        message: String,
+        /// The rule broken (`private-endpoint-sender`, `sender-unheld-address`).
+        rule: &'static str,
+    },
     /// Raw bytes were sent from a name that is no NIC, VM or on-premises host of the scenario.
     UnknownIngress {
         /// The name given.
@@ -67,6 +77,7 @@ impl Error {
     pub fn rules(&self) -> Vec<&'static str> {
         match self {
             Error::Load(e) => e.rules(),
+            Error::InvalidSender { rule, .. } => vec![rule],
             _ => Vec::new(),
         }
     }
@@ -85,6 +96,11 @@ impl fmt::Display for Error {
                 "probe {role} `{name}`: not a VM, an on-premises host or an IPv4 address of \
                  scenario '{scenario}'"
             ),
+            Error::InvalidSender {
+                name,
+                message,
+                rule,
+            } => write!(f, "probe from `{name}`: {message} [{rule}]"),
             Error::UnknownIngress { name, scenario } => write!(
                 f,
                 "send_bytes from `{name}`: not a NIC, a VM or an on-premises host of scenario \

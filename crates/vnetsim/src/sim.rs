@@ -444,8 +444,10 @@ impl ProbeBuilder<'_> {
                     scenario: sc.name.clone(),
                 })
         };
+        let from = endpoint(&self.from, "from")?;
+        check_sender(sc, &self.from, from)?;
         let probe = Probe {
-            from: endpoint(&self.from, "from")?,
+            from,
             to: endpoint(&self.to, "to")?,
             protocol: self.protocol,
             src_port: self.src_port,
@@ -484,6 +486,37 @@ impl ProbeBuilder<'_> {
 
 /// A NIC as an endpoint: its VM when it is the VM's primary NIC, else the NIC itself (a VM's
 /// other NICs are named `vm/nic`).
+/// Refuses a sender that cannot send, as the scenario's own probes are refused: a private
+/// endpoint only answers connections made to it (`private-endpoint-sender`), and an address of
+/// a VNet no NIC holds sends nothing (`sender-unheld-address`).
+fn check_sender(sc: &Scenario, name: &str, from: Endpoint) -> Result<(), Error> {
+    let Endpoint::Ip(ip) = from else {
+        return Ok(());
+    };
+    if let Some(pe) = sc.private_endpoint_at(ip) {
+        return Err(Error::InvalidSender {
+            name: name.to_string(),
+            message: format!(
+                "private endpoint {} never initiates traffic, it only answers connections made \
+                 to it; make it the destination",
+                sc.private_endpoints[pe.index()].name
+            ),
+            rule: "private-endpoint-sender",
+        });
+    }
+    if let Some(place) = sc.unheld_vnet_address(ip) {
+        return Err(Error::InvalidSender {
+            name: name.to_string(),
+            message: format!(
+                "the address lies in {place} but no NIC holds it, so nothing can send from it; \
+                 name the VM, or an address a NIC holds"
+            ),
+            rule: "sender-unheld-address",
+        });
+    }
+    Ok(())
+}
+
 fn endpoint_of_nic(sc: &Scenario, nic: vnetsim_scenario::NicId) -> Endpoint {
     let vm = sc.nics[nic.index()].vm;
     if sc.vms[vm.index()].nics.first() == Some(&nic) {

@@ -454,3 +454,37 @@ fn update_address_space_2022_a_synced_change_or_a_new_link_reaches_the_new_range
         .send()
         .assert_delivered();
 }
+
+/// A probe from a private endpoint, or from a VNet address no NIC holds, is refused with the
+/// rule it breaks, as `vnetsim explain` and the scenario's own probes refuse it.
+#[test]
+fn a_sender_that_cannot_send_is_refused_with_its_rule() {
+    let sim = Sim::load(scenario("private-endpoint-bypass.yaml")).expect("the example loads");
+    let err = sim
+        .probe("10.0.3.4", "web1")
+        .tcp(1433)
+        .try_send()
+        .expect_err("a private endpoint only answers");
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidSender {
+                rule: "private-endpoint-sender",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("sql-pe"), "{err}");
+    assert_eq!(err.rules(), ["private-endpoint-sender"]);
+    let err = sim
+        .probe("10.1.1.99", "web2")
+        .icmp()
+        .try_send()
+        .expect_err("no NIC holds 10.1.1.99");
+    assert_eq!(err.rules(), ["sender-unheld-address"], "{err}");
+    // The destination may be either: a private endpoint answers, and an unheld address is
+    // where a packet is dropped, not refused.
+    assert!(sim.probe("web1", "10.0.3.4").tcp(1433).try_send().is_ok());
+    assert!(sim.probe("web1", "10.1.1.99").icmp().try_send().is_ok());
+}
