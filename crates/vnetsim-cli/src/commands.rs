@@ -22,8 +22,9 @@ pub const FAILED: u8 = 1;
 /// Exit code: the scenario or the command line is invalid.
 pub const INVALID: u8 = 2;
 
-/// The scenario `vnetsim run` uses when no file is given.
-pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/hub-and-spoke.yaml");
+/// The scenario `vnetsim run` uses when no file is given (`default-scenario.yaml` links to
+/// `scenarios/hub-and-spoke.yaml`, so the packaged crate carries it).
+pub const DEFAULT_SCENARIO: &str = include_str!("../default-scenario.yaml");
 /// Its name in messages.
 pub const DEFAULT_SCENARIO_NAME: &str = "scenarios/hub-and-spoke.yaml (bundled)";
 
