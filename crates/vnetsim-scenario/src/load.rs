@@ -166,7 +166,7 @@ fn plain_message(err: &YamlError) -> String {
     }
 }
 
-fn yaml_error(sink: &mut Sink, err: &YamlError) {
+fn yaml_error(sink: &mut Sink<'_>, err: &YamlError) {
     let loc = err.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
     match err.without_snippet() {
         YamlError::SerdeUnknownField {
