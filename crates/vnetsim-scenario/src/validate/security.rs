@@ -383,9 +383,7 @@ impl Resolver<'_> {
     /// udr-next-hop-ip: a next hop IP exactly when the next hop is VirtualAppliance.
     fn next_hop_ip(&mut self, r: &RawRoute, next_hop: NextHopType, path: &str) -> Option<Ipv4Addr> {
         match (&r.next_hop_ip, next_hop) {
-            (Some(ip), NextHopType::VirtualAppliance) => {
-                self.ip(ip, format!("{path}.next_hop_ip"))
-            }
+            (Some(ip), NextHopType::VirtualAppliance) => self.ip(ip, format!("{path}.next_hop_ip")),
             (None, NextHopType::VirtualAppliance) => {
                 self.err_help(
                     loc(&r.next_hop),
