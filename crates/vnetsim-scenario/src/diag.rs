@@ -206,48 +206,66 @@ pub const MAX_RENDERED: usize = 50;
 
 /// Builds diagnostics against one source text, turning line/column or byte positions into
 /// spans.
+///
+/// The text is borrowed; its shared copy (which every diagnostic holds for its excerpt) and the
+/// offsets of its lines are made when the first diagnostic is recorded, so a file without a
+/// problem costs neither.
 #[derive(Clone)]
-pub(crate) struct Sink {
+pub(crate) struct Sink<'s> {
     file: String,
-    source: Arc<NamedSource<String>>,
-    /// Byte offset of the start of each line.
-    line_starts: Vec<usize>,
+    text: &'s str,
+    /// The source shared by all diagnostics, and the byte offset of the start of each line;
+    /// made on the first diagnostic.
+    shared: std::cell::OnceCell<(Arc<NamedSource<String>>, Vec<usize>)>,
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Rule, line and column of each diagnostic about a scale set, said once.
     said: std::collections::HashSet<(Rule, u32, u32)>,
 }
 
-impl Sink {
-    pub(crate) fn new(source: &str, file: &str) -> Sink {
-        let mut line_starts = vec![0];
-        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+impl<'s> Sink<'s> {
+    pub(crate) fn new(source: &'s str, file: &str) -> Sink<'s> {
         Sink {
             file: file.to_owned(),
-            source: Arc::new(NamedSource::new(file, source.to_owned())),
-            line_starts,
+            text: source,
+            shared: std::cell::OnceCell::new(),
             diagnostics: Vec::new(),
             said: std::collections::HashSet::new(),
         }
     }
 
+    /// The shared source and the line starts, made on first use.
+    fn shared(&self) -> &(Arc<NamedSource<String>>, Vec<usize>) {
+        self.shared.get_or_init(|| {
+            let mut line_starts = vec![0];
+            line_starts.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            (
+                Arc::new(NamedSource::new(&self.file, self.text.to_owned())),
+                line_starts,
+            )
+        })
+    }
+
+    /// The byte offset of the start of each line.
+    fn line_starts(&self) -> &[usize] {
+        &self.shared().1
+    }
+
     fn text(&self) -> &str {
-        self.source.inner()
+        self.text
     }
 
     /// The length in bytes of the line holding byte `offset`.
     fn line_len_at(&self, offset: usize) -> usize {
-        let i = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts[i.saturating_sub(1)];
-        let end = self
-            .line_starts
-            .get(i)
-            .map_or(self.text().len(), |&e| e - 1);
+        let line_starts = self.line_starts();
+        let i = line_starts.partition_point(|&start| start <= offset);
+        let start = line_starts[i.saturating_sub(1)];
+        let end = line_starts.get(i).map_or(self.text().len(), |&e| e - 1);
         end.saturating_sub(start)
     }
 
     /// The byte offset of a 1-based line and character column, clamped to the text.
     fn offset_of(&self, line: u32, column: u32) -> Option<usize> {
-        let start = *self.line_starts.get((line as usize).checked_sub(1)?)?;
+        let start = *self.line_starts().get((line as usize).checked_sub(1)?)?;
         let text = self.text();
         let rest = &text[start..];
         let line_end = rest.find('\n').unwrap_or(rest.len());
@@ -345,7 +363,7 @@ impl Sink {
             message: message.into(),
             help,
             span,
-            source: self.source.clone(),
+            source: self.shared().0.clone(),
         });
     }
 
@@ -360,8 +378,98 @@ impl Sink {
             message: message.into(),
             help,
             span: None,
-            source: self.source.clone(),
+            source: self.shared().0.clone(),
         });
+    }
+}
+
+/// Where the validator records a broken rule: a [`Sink`], whatever text it borrows.
+pub(crate) trait Recorder {
+    /// Records a diagnostic at a serde-saphyr location (see [`Sink::at`]).
+    fn record(
+        &mut self,
+        loc: serde_saphyr::Location,
+        path: String,
+        rule: Rule,
+        message: String,
+        help: Option<String>,
+    );
+}
+
+impl Recorder for Sink<'_> {
+    fn record(
+        &mut self,
+        loc: serde_saphyr::Location,
+        path: String,
+        rule: Rule,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.at(loc, path, rule, message, help);
+    }
+}
+
+/// A field path such as `traffic[12].protocol`, written out only when a diagnostic needs it:
+/// validation builds one for every field it reads, and formatting them all would cost more
+/// than the checks. A path is a chain of borrowed parts, each pointing at its parent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FieldPath<'a> {
+    /// A path written out, e.g. `traffic` or `azure.era`.
+    Text(&'a str),
+    /// An item of a list: `parent[index]`.
+    Index(&'a FieldPath<'a>, usize),
+    /// A field of an object: `parent.name`.
+    Field(&'a FieldPath<'a>, &'a str),
+}
+
+impl<'a> FieldPath<'a> {
+    /// `self[index]`.
+    pub(crate) fn at(&'a self, index: usize) -> FieldPath<'a> {
+        FieldPath::Index(self, index)
+    }
+
+    /// `self.name`.
+    pub(crate) fn field(&'a self, name: &'a str) -> FieldPath<'a> {
+        FieldPath::Field(self, name)
+    }
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldPath::Text(text) => f.write_str(text),
+            FieldPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            FieldPath::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+/// A path written out by a closure, only when a diagnostic needs it (for paths that are not a
+/// chain of [`FieldPath`] parts, or that must not borrow a local).
+#[derive(Clone, Copy)]
+pub(crate) struct LazyPath<F>(pub(crate) F);
+
+impl<F: Fn() -> String> From<LazyPath<F>> for String {
+    fn from(path: LazyPath<F>) -> String {
+        (path.0)()
+    }
+}
+
+impl<'a> From<&'a str> for FieldPath<'a> {
+    fn from(text: &'a str) -> FieldPath<'a> {
+        FieldPath::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for FieldPath<'a> {
+    fn from(text: &'a String) -> FieldPath<'a> {
+        FieldPath::Text(text)
+    }
+}
+
+impl From<FieldPath<'_>> for String {
+    fn from(path: FieldPath<'_>) -> String {
+        path.to_string()
     }
 }
 
@@ -384,7 +492,7 @@ pub struct LoadError {
 }
 
 impl LoadError {
-    pub(crate) fn from_sink(sink: Sink) -> LoadError {
+    pub(crate) fn from_sink(sink: Sink<'_>) -> LoadError {
         let mut diagnostics = sink.diagnostics;
         diagnostics.sort_by_key(|d| (d.line, d.column));
         LoadError { diagnostics }
@@ -454,6 +562,24 @@ impl miette::Diagnostic for LoadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_path_reads_as_written_out() {
+        let root = FieldPath::Text("traffic");
+        let item = root.at(12);
+        let field = item.field("pairs");
+        assert_eq!(
+            field.field("from").at(0).to_string(),
+            "traffic[12].pairs.from[0]"
+        );
+        assert_eq!(String::from(item), "traffic[12]");
+        assert_eq!(FieldPath::from("azure.era").to_string(), "azure.era");
+        let k = 3;
+        assert_eq!(
+            String::from(LazyPath(|| format!("vms[{k}].name"))),
+            "vms[3].name"
+        );
+    }
 
     #[test]
     fn nearest_finds_typos_only() {

@@ -18,6 +18,7 @@ pub mod rules;
 pub mod sizes;
 pub mod units;
 mod validate;
+mod yaml_json;
 
 pub use diag::{Diagnostic, LoadError};
 pub use load::{load_file, load_str};

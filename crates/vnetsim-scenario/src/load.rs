@@ -34,7 +34,29 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     if let Some(scenario) = load_json_fast(source, file_name) {
         return Ok(scenario);
     }
+    if let Some(scenario) = load_yaml_fast(source, file_name) {
+        return Ok(scenario);
+    }
     load_yaml(source, file_name)
+}
+
+/// The fast path of a YAML scenario written in the plain subset most files use (block
+/// mappings and sequences, one-line flow collections, plain and simply quoted scalars):
+/// rewritten as JSON line for line, it takes the JSON fast path, with every item on its YAML
+/// line. A file outside the subset, or with any problem, gives `None`: the caller takes the
+/// YAML path, which reads every file and positions every diagnostic.
+fn load_yaml_fast(source: &str, file_name: &str) -> Option<Scenario> {
+    if source.trim_start().starts_with('{') {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let json = crate::yaml_json::to_json(source);
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        subset = json.is_some(),
+        "yaml: rewritten as json"
+    );
+    from_json(&json?, file_name)
 }
 
 /// The YAML path (JSON is YAML too): positions for every diagnostic.
@@ -76,6 +98,11 @@ fn load_json_fast(source: &str, file_name: &str) -> Option<Scenario> {
     if !source.trim_start().starts_with('{') {
         return None;
     }
+    from_json(source, file_name)
+}
+
+/// A JSON text read by `serde_json`, its lines found, and validated; `None` on any problem.
+fn from_json(source: &str, file_name: &str) -> Option<Scenario> {
     let started = std::time::Instant::now();
     let mut raw: RawScenario = serde_json::from_str(source).ok()?;
     tracing::debug!(ms = started.elapsed().as_millis(), "json: parsed");
@@ -166,7 +193,7 @@ fn plain_message(err: &YamlError) -> String {
     }
 }
 
-fn yaml_error(sink: &mut Sink, err: &YamlError) {
+fn yaml_error(sink: &mut Sink<'_>, err: &YamlError) {
     let loc = err.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
     match err.without_snippet() {
         YamlError::SerdeUnknownField {
@@ -305,6 +332,97 @@ mod tests {
         assert!(load_json_fast(broken, "b.json").is_none());
         let err = load_str(broken, "b.json").expect_err("invalid");
         assert_eq!(err.diagnostics[0].line, 1, "{:?}", err.diagnostics);
+    }
+
+    /// Every example scenario in the YAML subset, and generated ones (with NSGs, with a
+    /// firewall, and with their VMs and flows written out one per line), load through the YAML
+    /// fast path into the same scenario, lines included, as through the YAML parser; a file
+    /// outside the subset or with a broken rule gets the YAML path's answer.
+    #[test]
+    fn the_yaml_fast_path_gives_what_the_yaml_path_gives() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(root).expect("scenarios") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                files.push((path.display().to_string(), text));
+            }
+        }
+        let examples = files.len();
+        for (nsgs, firewall) in [(false, false), (true, false), (false, true)] {
+            let hub = crate::generate::HubSpoke {
+                spokes: 3,
+                vms_per_spoke: 5,
+                flows: 40,
+                nsgs,
+                firewall,
+                ..crate::generate::HubSpoke::default()
+            };
+            files.push(("generated.yaml".into(), hub.to_yaml().expect("generate")));
+        }
+        files.push(("written-out.yaml".into(), written_out()));
+        let mut refused = Vec::new();
+        for (k, (name, yaml)) in files.iter().enumerate() {
+            let slow = load_yaml(yaml, name).expect("valid");
+            if let Some(fast) = load_yaml_fast(yaml, name) {
+                assert!(fast == slow, "{name}: the two paths differ");
+            } else {
+                // Only outside the subset: a valid file in it is never refused.
+                assert!(crate::yaml_json::to_json(yaml).is_none(), "{name}: refused");
+                assert!(k < examples, "{name}: a generated file is in the subset");
+                refused.push(name.as_str());
+            }
+            assert!(load_str(yaml, name).expect("valid") == slow, "{name}");
+        }
+        // Nearly every example is in the subset.
+        assert!(refused.len() <= examples / 10, "{refused:?}");
+        // A broken rule: the fast path steps aside and the diagnostics are the YAML path's.
+        let broken =
+            "name: x\nvnets:\n  - name: a\n    address_space: [10.0.0.0/33]\n    subnets: []\n";
+        assert!(load_yaml_fast(broken, "b.yaml").is_none());
+        let err = load_str(broken, "b.yaml").expect_err("invalid");
+        let slow = load_yaml(broken, "b.yaml").expect_err("invalid");
+        assert_eq!(err.render(false), slow.render(false));
+        assert_eq!(err.diagnostics[0].line, 4, "{:?}", err.diagnostics);
+    }
+
+    /// A scenario with its VMs and flows written out, one per line and as block mappings,
+    /// with comments, quoted names and events and expectations on their own lines.
+    fn written_out() -> String {
+        let mut y = String::from(
+            "# written out\nname: \"written-out\"\nseed: 7\nduration: 100ms\nvnets:\n",
+        );
+        for s in 0..3 {
+            y.push_str(&format!(
+                "  - name: v{s}\n    address_space: [10.{s}.0.0/16]\n    subnets:\n      - {{ name: app, prefix: 10.{s}.1.0/24 }}\n"
+            ));
+        }
+        y.push_str("peerings:\n");
+        for (a, b) in [(0, 1), (1, 0), (0, 2), (2, 0)] {
+            y.push_str(&format!("- {{ name: p{a}{b}, from: v{a}, to: v{b} }}\n"));
+        }
+        y.push_str("vms:\n");
+        for s in 0..3 {
+            for i in 0..4 {
+                y.push_str(&format!(
+                    "  - {{ name: vm{s}_{i}, size: Standard_D2s_v3, nics: [ {{ name: 'vm{s}_{i}-nic', vnet: v{s}, subnet: app, ip: 10.{s}.1.{} }} ] }}\n",
+                    i + 4
+                ));
+            }
+        }
+        y.push_str("traffic:\n");
+        for f in 0..30 {
+            let (a, b) = (f % 3, (f + 1) % 3);
+            y.push_str(&format!(
+                "  -\n    name: f{f}  # flow {f}\n    from: vm{a}_{}\n    to: vm{b}_{}\n    protocol: udp\n    dst_port: {}\n    rate: 10pps\n    packet_size: 64\n    start: {f}ms\n",
+                f % 4,
+                (f + 1) % 4,
+                5000 + f
+            ));
+        }
+        y.push_str("events:\n  - at: 50ms\n    remove_peering: p01\nexpect:\n  - flow: f1\n    delivered_ratio: \">= 0.5\"\n    drops: { no-route: \"== 0\" }\n");
+        y
     }
 
     #[test]

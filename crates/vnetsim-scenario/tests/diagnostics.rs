@@ -232,3 +232,31 @@ mod no_panic {
         }
     }
 }
+
+/// Field paths are written out only when a diagnostic needs them; every message, path and
+/// excerpt stays as it was. `fixtures/paths/paths.txt` is the rendering of `paths.yaml` (VMs,
+/// NICs, a scale set, flows written out and as `pairs`, a probe, each field wrong in its own
+/// way) made before paths became lazy.
+#[test]
+fn field_paths_and_messages_are_as_before() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paths");
+    let source = std::fs::read_to_string(dir.join("paths.yaml")).expect("read");
+    let expected = std::fs::read_to_string(dir.join("paths.txt")).expect("read");
+    let err = load_str(&source, "paths.yaml").expect_err("invalid");
+    assert_eq!(err.render(false), expected);
+    let paths: Vec<&str> = err.diagnostics.iter().map(|d| d.path.as_str()).collect();
+    for path in [
+        "vms[1].name",
+        "vms[1].nics[0].name",
+        "vms[2].nics[0].ip",
+        "vms[3].nics[1].subnet",
+        "traffic[0].to",
+        "traffic[0].protocol",
+        "traffic[1].src_port",
+        "traffic[2].from",
+        "traffic[4].pairs.from[1]",
+        "scale_sets[0].subnet",
+    ] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+}

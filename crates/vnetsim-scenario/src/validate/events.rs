@@ -73,7 +73,7 @@ impl Resolver<'_> {
     /// One event's time and action, with every name resolved.
     fn event(&mut self, e: &Spanned<RawEvent>, path: &str) -> Option<Event> {
         let ev = &e.value;
-        let at = self.opt_duration(ev.at.as_ref(), &format!("{path}.at"), 0);
+        let at = self.opt_duration(ev.at.as_ref(), format!("{path}.at"), 0);
         let count = [
             ev.remove_peering.is_some(),
             ev.add_peering.is_some(),

@@ -95,29 +95,30 @@ impl Resolver<'_> {
     ) -> Option<Expectation> {
         let x = &e.value;
         let ppath = format!("{path}.probe");
-        let from = self.sender(&p.from, &format!("{ppath}.from"));
-        let to = self.endpoint(&p.to, &format!("{ppath}.to"));
+        let ppath = crate::diag::FieldPath::Text(&ppath);
+        let from = self.sender(&p.from, ppath.field("from"));
+        let to = self.endpoint(&p.to, ppath.field("to"));
         let protocol = match &p.protocol {
-            Some(t) => self.protocol(t, &format!("{ppath}.protocol")),
+            Some(t) => self.protocol(t, format!("{ppath}.protocol")),
             None => Some(Protocol::Icmp),
         };
         let (src_port, dst_port) = if protocol == Some(Protocol::Icmp) {
             self.icmp_ports(
                 [(&p.src_port, "src_port"), (&p.dst_port, "dst_port")],
-                &ppath,
+                ppath,
             );
             (0, 0)
         } else {
             self.nonzero_ports(
                 [(&p.src_port, "src_port"), (&p.dst_port, "dst_port")],
-                &ppath,
+                ppath,
             );
             (
                 p.src_port.as_ref().map_or(49152, |s| s.value),
                 p.dst_port.as_ref().map_or(80, |s| s.value),
             )
         };
-        let at = self.opt_duration(p.at.as_ref(), &format!("{ppath}.at"), 0);
+        let at = self.opt_duration(p.at.as_ref(), format!("{ppath}.at"), 0);
         let verdict = x.verdict.as_ref().map(|v| match v.value {
             RawVerdict::Delivered => ExpectedVerdict::Delivered,
             RawVerdict::Dropped => ExpectedVerdict::Dropped,

@@ -141,7 +141,7 @@ impl<'r> Resolver<'r> {
                 for (k, r) in list.iter().enumerate() {
                     if r.value.trim().eq_ignore_ascii_case("IANAPrivateRanges") {
                         out.extend(iana_private_ranges());
-                    } else if let Some(net) = self.cidr(r, &format!("{path}.private_ranges[{k}]")) {
+                    } else if let Some(net) = self.cidr(r, format!("{path}.private_ranges[{k}]")) {
                         out.push(net);
                     }
                 }
@@ -502,7 +502,7 @@ impl<'r> Resolver<'r> {
             matches!(rule.ports.as_slice(), [p] if p.lo == p.hi && p.lo >= 1 && p.lo <= 63999);
         let translated = match (&r.translated_address, &r.translated_port) {
             (Some(a), Some(p)) => {
-                let addr = self.ip(a, &format!("{path}.translated_address"));
+                let addr = self.ip(a, format!("{path}.translated_address"));
                 let port = p.value.0.trim().parse::<u16>().ok().filter(|p| *p > 0);
                 if port.is_none() {
                     self.err(
@@ -695,7 +695,7 @@ impl<'r> Resolver<'r> {
         };
         let throughput_bps = match &f.throughput {
             None => sku.throughput_bps(),
-            Some(t) => match self.rate(t, &format!("{path}.throughput")) {
+            Some(t) => match self.rate(t, format!("{path}.throughput")) {
                 Some(Rate::BitsPerSecond(b)) => b,
                 Some(Rate::PacketsPerSecond(_)) => {
                     self.err(

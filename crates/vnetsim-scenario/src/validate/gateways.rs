@@ -377,7 +377,7 @@ impl Resolver<'_> {
             .address_space
             .iter()
             .enumerate()
-            .filter_map(|(k, a)| self.cidr(a, &format!("{path}.address_space[{k}]")))
+            .filter_map(|(k, a)| self.cidr(a, format!("{path}.address_space[{k}]")))
             .collect();
         let connection = match &s.connection {
             Some(c) => self.connection(c, &path),
@@ -391,9 +391,9 @@ impl Resolver<'_> {
             .advertises
             .iter()
             .enumerate()
-            .filter_map(|(k, a)| self.cidr(a, &format!("{path}.advertises[{k}]")))
+            .filter_map(|(k, a)| self.cidr(a, format!("{path}.advertises[{k}]")))
             .collect();
-        let latency = self.opt_duration(s.latency.as_ref(), &format!("{path}.latency"), 5_000_000);
+        let latency = self.opt_duration(s.latency.as_ref(), format!("{path}.latency"), 5_000_000);
         let site_id = SiteId(i as u32);
         let mut host_ids = Vec::new();
         for (k, h) in s.hosts.iter().enumerate() {

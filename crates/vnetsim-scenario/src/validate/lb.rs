@@ -178,7 +178,7 @@ impl<'r> Resolver<'r> {
                 None
             }
             (_, Some(p)) => {
-                let ip = self.ip(p, &format!("{path}.public_ip"))?;
+                let ip = self.ip(p, format!("{path}.public_ip"))?;
                 if let Some(why) = not_public(ip) {
                     self.err_help(
                         loc(p),
@@ -259,7 +259,7 @@ impl<'r> Resolver<'r> {
                 let last = u32::from(prefix.broadcast()).saturating_sub(1);
                 let ip = match &f.ip {
                     Some(text) => {
-                        let ip = self.ip(text, &format!("{path}.ip"))?;
+                        let ip = self.ip(text, format!("{path}.ip"))?;
                         let v = u32::from(ip);
                         if !(first..=last).contains(&v) {
                             self.err_help(
@@ -426,7 +426,7 @@ impl<'r> Resolver<'r> {
         let port = self.lb_port(&p.port, &format!("{path}.port"), false)?;
         let interval = self.opt_duration(
             p.interval.as_ref(),
-            &format!("{path}.interval"),
+            format!("{path}.interval"),
             MIN_PROBE_INTERVAL,
         );
         if interval < MIN_PROBE_INTERVAL {

@@ -46,7 +46,7 @@ pub(crate) use scale_set::expand as expand_scale_sets;
 
 /// Resolves a whole raw scenario. Problems go to `sink`; the returned scenario is only
 /// meaningful when none were recorded.
-pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink) -> Scenario {
+pub(crate) fn resolve(raw: &RawScenario, sink: &mut Sink<'_>) -> Scenario {
     let mut r = Resolver::new(raw, sink);
     r.settings();
     r.subscriptions();

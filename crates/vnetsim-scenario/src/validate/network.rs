@@ -11,7 +11,7 @@ use ipnet::Ipv4Net;
 use serde_saphyr::{Location, Spanned};
 
 use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps};
-use crate::diag::nearest;
+use crate::diag::{FieldPath, LazyPath, nearest};
 use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
@@ -21,10 +21,10 @@ use crate::sizes;
 type Held<'r> = FastMap<(VnetId, Ipv4Addr), (&'r str, u64)>;
 
 /// Where VM `i` is written: `vms[i]`, or `scale_sets[k]` for an instance of a scale set.
-fn vm_path(v: &RawVm, i: usize) -> String {
+fn vm_path(v: &RawVm, i: usize) -> FieldPath<'static> {
     match v.scale_set {
-        Some(k) => format!("scale_sets[{k}]"),
-        None => format!("vms[{i}]"),
+        Some(k) => FieldPath::Index(&FieldPath::Text("scale_sets"), k as usize),
+        None => FieldPath::Index(&FieldPath::Text("vms"), i),
     }
 }
 
@@ -157,7 +157,7 @@ impl<'r> Resolver<'r> {
         let mut prefixes: Vec<(Ipv4Net, String)> = Vec::new();
         for (k, s) in v.subnets.iter().enumerate() {
             let path = format!("vnets[{i}].subnets[{k}]");
-            let prefix = self.cidr(&s.prefix, &format!("{path}.prefix"));
+            let prefix = self.cidr(&s.prefix, format!("{path}.prefix"));
             if let Some(p) = prefix {
                 self.subnet_prefix(v, s, p, space, &prefixes, &format!("{path}.prefix"));
                 prefixes.push((p, s.name.value.clone()));
@@ -243,19 +243,18 @@ impl<'r> Resolver<'r> {
             raw.vms
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (&v.name, format!("{}.name", vm_path(v, i)))),
+                .map(|(i, v)| (&v.name, LazyPath(move || format!("{}.name", vm_path(v, i))))),
         );
         self.names.nics = self.index(
             "NIC",
             raw.vms.iter().enumerate().flat_map(|(i, v)| {
-                v.nics
-                    .value
-                    .iter()
-                    .enumerate()
-                    .map(move |(k, n)| match v.scale_set {
-                        Some(_) => (&n.name, format!("{}.name", vm_path(v, i))),
-                        None => (&n.name, format!("{}.nics[{k}].name", vm_path(v, i))),
-                    })
+                v.nics.value.iter().enumerate().map(move |(k, n)| {
+                    let path = move || match v.scale_set {
+                        Some(_) => format!("{}.name", vm_path(v, i)),
+                        None => format!("{}.nics[{k}].name", vm_path(v, i)),
+                    };
+                    (&n.name, LazyPath(path))
+                })
             }),
         );
         let mut held = Held::default();
@@ -267,8 +266,8 @@ impl<'r> Resolver<'r> {
     /// One VM: size, bandwidth, NICs.
     fn vm(&mut self, v: &'r RawVm, i: usize, held: &mut Held<'r>) {
         let path = vm_path(v, i);
-        let size = self.vm_size(v, &path);
-        let bandwidth = v.bandwidth.as_ref().and_then(|b| match self.rate(b, &format!("{path}.bandwidth")) {
+        let size = self.vm_size(v, path);
+        let bandwidth = v.bandwidth.as_ref().and_then(|b| match self.rate(b, format!("{path}.bandwidth")) {
             Some(Rate::BitsPerSecond(bps)) => Some(bps),
             Some(Rate::PacketsPerSecond(_)) => {
                 self.err(loc(b), format!("{path}.bandwidth"), Rule::InvalidRate, "a VM's bandwidth is in bits per second (e.g. 1Gbps), not packets per second");
@@ -277,7 +276,7 @@ impl<'r> Resolver<'r> {
             None => None,
         });
         if let Some(sz) = &size {
-            self.vm_size_limits(v, sz, &path);
+            self.vm_size_limits(v, sz, path);
         }
         if v.nics.value.is_empty() {
             self.err(
@@ -292,13 +291,14 @@ impl<'r> Resolver<'r> {
         }
         let mut nic_ids = Vec::new();
         let mut first_vnet: Option<VnetId> = None;
+        let nics = path.field("nics");
         for (k, n) in v.nics.value.iter().enumerate() {
             // A scale set's NIC settings are the scale set's own fields.
             let npath = match v.scale_set {
-                Some(_) => path.clone(),
-                None => format!("{path}.nics[{k}]"),
+                Some(_) => path,
+                None => nics.at(k),
             };
-            let (nic, vnet) = self.nic(v, n, VmId(i as u32), first_vnet, &npath, held);
+            let (nic, vnet) = self.nic(v, n, VmId(i as u32), first_vnet, npath, held);
             first_vnet = first_vnet.or(vnet);
             nic_ids.push(NicId(self.sc.nics.len() as u32));
             self.sc.nics.push(nic);
@@ -330,7 +330,7 @@ impl<'r> Resolver<'r> {
     }
 
     /// unknown-vm-size: the VM size in the catalog.
-    fn vm_size(&mut self, v: &RawVm, path: &str) -> Option<sizes::VmSize> {
+    fn vm_size(&mut self, v: &RawVm, path: FieldPath<'_>) -> Option<sizes::VmSize> {
         let size = sizes::lookup(&v.size.value);
         if size.is_none() {
             let best = nearest(&v.size.value, sizes::all().iter().map(|s| s.name));
@@ -347,7 +347,7 @@ impl<'r> Resolver<'r> {
     }
 
     /// The limits of a known size: NIC count, and published bandwidth when there is traffic.
-    fn vm_size_limits(&mut self, v: &RawVm, sz: &sizes::VmSize, path: &str) {
+    fn vm_size_limits(&mut self, v: &RawVm, sz: &sizes::VmSize, path: FieldPath<'_>) {
         if v.nics.value.len() > sz.max_nics as usize {
             self.err(
                 loc(&v.nics),
@@ -382,7 +382,7 @@ impl<'r> Resolver<'r> {
         n: &'r RawNic,
         vm: VmId,
         first_vnet: Option<VnetId>,
-        npath: &str,
+        npath: FieldPath<'_>,
         held: &mut Held<'r>,
     ) -> (Nic, Option<VnetId>) {
         let (vnet, subnet, subnet_loc) = self.nic_subnet(n, npath);
@@ -399,7 +399,7 @@ impl<'r> Resolver<'r> {
             );
             self.err(subnet_loc, format!("{npath}.subnet"), Rule::VmNicsVnet, msg);
         }
-        let ip = self.ip(&n.ip, &format!("{npath}.ip"));
+        let ip = self.ip(&n.ip, npath.field("ip"));
         if let (Some(ip), Some(sid)) = (ip, subnet) {
             self.nic_ip_in_subnet(n, ip, sid, npath);
         }
@@ -417,7 +417,7 @@ impl<'r> Resolver<'r> {
         let nsg = n
             .nsg
             .as_ref()
-            .and_then(|x| self.find(Kind::Nsg, x, format!("{npath}.nsg")).map(NsgId));
+            .and_then(|x| self.find(Kind::Nsg, x, npath.field("nsg")).map(NsgId));
         let nic = Nic {
             name: n.name.value.clone(),
             vm,
@@ -436,7 +436,7 @@ impl<'r> Resolver<'r> {
     fn nic_subnet(
         &mut self,
         n: &RawNic,
-        npath: &str,
+        npath: FieldPath<'_>,
     ) -> (Option<VnetId>, Option<SubnetId>, Location) {
         let subnet_loc = loc(&n.subnet);
         let (vnet_name, subnet_name) = match n.subnet.value.split_once('/') {
@@ -460,9 +460,7 @@ impl<'r> Resolver<'r> {
             None => (n.vnet.clone(), n.subnet.value.clone()),
         };
         let vnet = match &vnet_name {
-            Some(vn) => self
-                .find(Kind::Vnet, vn, format!("{npath}.vnet"))
-                .map(VnetId),
+            Some(vn) => self.find(Kind::Vnet, vn, npath.field("vnet")).map(VnetId),
             None => {
                 self.err_help(
                     subnet_loc,
@@ -477,14 +475,19 @@ impl<'r> Resolver<'r> {
                 None
             }
         };
-        let subnet = vnet.and_then(|vid| {
-            self.subnet_of(vid, &subnet_name, subnet_loc, &format!("{npath}.subnet"))
-        });
+        let subnet = vnet
+            .and_then(|vid| self.subnet_of(vid, &subnet_name, subnet_loc, npath.field("subnet")));
         (vnet, subnet, subnet_loc)
     }
 
     /// The subnet of VNet `vid` named `name`, reporting an unknown one.
-    fn subnet_of(&mut self, vid: VnetId, name: &str, at: Location, path: &str) -> Option<SubnetId> {
+    fn subnet_of(
+        &mut self,
+        vid: VnetId,
+        name: &str,
+        at: Location,
+        path: impl Into<String>,
+    ) -> Option<SubnetId> {
         let sc = &self.sc;
         let vnet = &sc.vnets[vid.index()];
         let found = vnet
@@ -505,9 +508,9 @@ impl<'r> Resolver<'r> {
     }
 
     /// A NIC's address inside its subnet and not one Azure reserves.
-    fn nic_ip_in_subnet(&mut self, n: &RawNic, ip: Ipv4Addr, sid: SubnetId, npath: &str) {
+    fn nic_ip_in_subnet(&mut self, n: &RawNic, ip: Ipv4Addr, sid: SubnetId, npath: FieldPath<'_>) {
         let prefix = self.sc.subnets[sid.index()].prefix;
-        let ipath = format!("{npath}.ip");
+        let ipath = npath.field("ip");
         if self.sc.subnets[sid.index()].name == "GatewaySubnet" {
             // [vpn-gateway-settings] "Never deploy other resources (for example, additional
             // VMs) to the gateway subnet"; vnetsim gives its first usable address to the

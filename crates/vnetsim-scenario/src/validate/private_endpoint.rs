@@ -298,7 +298,7 @@ impl<'r> Resolver<'r> {
         &mut self,
         name: &Spanned<String>,
         ip: Ipv4Addr,
-        path: &str,
+        path: crate::diag::FieldPath<'_>,
     ) -> bool {
         let Some(pe) = self.sc.private_endpoints.iter().find(|p| p.ip == ip) else {
             return false;
@@ -310,7 +310,7 @@ impl<'r> Resolver<'r> {
         );
         self.err_help(
             loc(name),
-            path.to_owned(),
+            path,
             Rule::PrivateEndpointSender,
             msg,
             "make the private endpoint the destination (`to`) and a VM or host the sender",

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde_saphyr::{Location, Spanned};
 
-use crate::diag::{Sink, nearest};
+use crate::diag::{Recorder, nearest};
 use crate::model::{Nanos, Protocol, Rate, Scenario};
 use crate::raw::{RawScenario, Text};
 use crate::rules::Rule;
@@ -125,7 +125,7 @@ impl<'r> Indexes<'r> {
 pub(super) struct Resolver<'r> {
     /// The file as parsed.
     pub(super) raw: &'r RawScenario,
-    sink: &'r mut Sink,
+    sink: &'r mut (dyn Recorder + 'r),
     /// The scenario being built; meaningful only when no diagnostic was recorded.
     pub(super) sc: Scenario,
     /// Names of each kind.
@@ -139,7 +139,7 @@ pub(super) struct Resolver<'r> {
 }
 
 impl<'r> Resolver<'r> {
-    pub(super) fn new(raw: &'r RawScenario, sink: &'r mut Sink) -> Self {
+    pub(super) fn new(raw: &'r RawScenario, sink: &'r mut (dyn Recorder + 'r)) -> Self {
         Resolver {
             raw,
             sink,
@@ -163,7 +163,8 @@ impl<'r> Resolver<'r> {
         rule: Rule,
         message: impl Into<String>,
     ) {
-        self.sink.at(at, path, rule, message, None);
+        self.sink
+            .record(at, path.into(), rule, message.into(), None);
     }
 
     /// Records a broken rule at a field, with a line of help.
@@ -175,7 +176,8 @@ impl<'r> Resolver<'r> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        self.sink.at(at, path, rule, message, Some(help.into()));
+        self.sink
+            .record(at, path.into(), rule, message.into(), Some(help.into()));
     }
 
     /// Records an unknown name with the nearest known one (`best`), or else the `fallback`
@@ -199,10 +201,10 @@ impl<'r> Resolver<'r> {
     }
 
     /// Indexes names of one kind, reporting duplicates; the first item gets id `start`.
-    pub(super) fn index_into(
+    pub(super) fn index_into<P: Into<String> + Clone>(
         &mut self,
         kind: &str,
-        items: impl Iterator<Item = (&'r Spanned<String>, String)>,
+        items: impl Iterator<Item = (&'r Spanned<String>, P)>,
         names: &mut Names<'r>,
         start: u32,
     ) {
@@ -239,10 +241,10 @@ impl<'r> Resolver<'r> {
     }
 
     /// Indexes names of one kind, reporting duplicates; the first item gets id 0.
-    pub(super) fn index(
+    pub(super) fn index<P: Into<String> + Clone>(
         &mut self,
         kind: &str,
-        items: impl Iterator<Item = (&'r Spanned<String>, String)>,
+        items: impl Iterator<Item = (&'r Spanned<String>, P)>,
     ) -> Names<'r> {
         let mut names = Names::default();
         self.index_into(kind, items, &mut names, 0);
@@ -276,7 +278,11 @@ impl<'r> Resolver<'r> {
     }
 
     /// An IPv4 prefix without host bits (a prefix with host bits is reported and truncated).
-    pub(super) fn cidr(&mut self, text: &Spanned<String>, path: &str) -> Option<Ipv4Net> {
+    pub(super) fn cidr(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+    ) -> Option<Ipv4Net> {
         let s = text.value.trim();
         let Ok(net) = s.parse::<Ipv4Net>() else {
             self.err_help(
@@ -302,7 +308,11 @@ impl<'r> Resolver<'r> {
     }
 
     /// An IPv4 address.
-    pub(super) fn ip(&mut self, text: &Spanned<String>, path: &str) -> Option<Ipv4Addr> {
+    pub(super) fn ip(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+    ) -> Option<Ipv4Addr> {
         let s = text.value.trim();
         match s.parse::<Ipv4Addr>() {
             Ok(ip) => Some(ip),
@@ -319,7 +329,11 @@ impl<'r> Resolver<'r> {
     }
 
     /// A duration.
-    pub(super) fn duration(&mut self, text: &Spanned<Text>, path: &str) -> Option<Nanos> {
+    pub(super) fn duration(
+        &mut self,
+        text: &Spanned<Text>,
+        path: impl Into<String>,
+    ) -> Option<Nanos> {
         match parse_duration(&text.value.0) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -333,14 +347,14 @@ impl<'r> Resolver<'r> {
     pub(super) fn opt_duration(
         &mut self,
         text: Option<&Spanned<Text>>,
-        path: &str,
+        path: impl Into<String>,
         default: Nanos,
     ) -> Nanos {
         text.and_then(|t| self.duration(t, path)).unwrap_or(default)
     }
 
     /// A rate above zero.
-    pub(super) fn rate(&mut self, text: &Spanned<Text>, path: &str) -> Option<Rate> {
+    pub(super) fn rate(&mut self, text: &Spanned<Text>, path: impl Into<String>) -> Option<Rate> {
         match parse_rate(&text.value.0) {
             Ok(Rate::BitsPerSecond(0) | Rate::PacketsPerSecond(0)) => {
                 self.err(
@@ -360,7 +374,11 @@ impl<'r> Resolver<'r> {
     }
 
     /// `tcp`, `udp` or `icmp`, any case.
-    pub(super) fn protocol(&mut self, text: &Spanned<String>, path: &str) -> Option<Protocol> {
+    pub(super) fn protocol(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+    ) -> Option<Protocol> {
         match text.value.trim().to_ascii_lowercase().as_str() {
             "tcp" => Some(Protocol::Tcp),
             "udp" => Some(Protocol::Udp),

@@ -27,7 +27,7 @@ pub const SCALE_SET_CAPACITY: u64 = 1_000;
 
 /// Appends every scale set's instances to `raw.vms`; problems of a scale set itself go to
 /// `sink`, and a scale set with one is not expanded.
-pub(crate) fn expand(raw: &mut RawScenario, sink: &mut Sink) {
+pub(crate) fn expand(raw: &mut RawScenario, sink: &mut Sink<'_>) {
     if raw.scale_sets.is_empty() {
         return;
     }
@@ -94,7 +94,7 @@ pub(crate) fn expand(raw: &mut RawScenario, sink: &mut Sink) {
 }
 
 /// The capacity rule [VMSSPG]: at most 100 instances in a single placement group, 1,000 in all.
-fn capacity_ok(s: &RawScaleSet, path: &str, sink: &mut Sink) -> bool {
+fn capacity_ok(s: &RawScaleSet, path: &str, sink: &mut Sink<'_>) -> bool {
     let n = s.instances.value;
     let (limit, help) = if s.single_placement_group {
         (
@@ -133,7 +133,7 @@ fn placement(
     vnets: &HashMap<&str, usize>,
     s: &RawScaleSet,
     path: &str,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
 ) -> Option<(usize, Ipv4Net)> {
     let (vnet, subnet) = match s.subnet.value.split_once('/') {
         Some((vn, sn)) => (Some(vn), sn),

@@ -122,7 +122,7 @@ impl Resolver<'_> {
         let protocol = if r.protocol.value.trim() == "*" {
             Some(RuleProtocol::Any)
         } else {
-            self.protocol(&r.protocol, &format!("{path}.protocol"))
+            self.protocol(&r.protocol, format!("{path}.protocol"))
                 .map(RuleProtocol::One)
         };
         // An application security group stands in for the addresses of its side [ASG20].
@@ -338,7 +338,7 @@ impl Resolver<'_> {
         path: &str,
         prefixes: &mut HashMap<Ipv4Net, u64>,
     ) -> Option<UserRoute> {
-        let prefix = self.cidr(&r.prefix, &format!("{path}.prefix"));
+        let prefix = self.cidr(&r.prefix, format!("{path}.prefix"));
         if let Some(p) = prefix {
             if let Some(line) = prefixes.get(&p) {
                 self.err(
@@ -383,9 +383,7 @@ impl Resolver<'_> {
     /// udr-next-hop-ip: a next hop IP exactly when the next hop is VirtualAppliance.
     fn next_hop_ip(&mut self, r: &RawRoute, next_hop: NextHopType, path: &str) -> Option<Ipv4Addr> {
         match (&r.next_hop_ip, next_hop) {
-            (Some(ip), NextHopType::VirtualAppliance) => {
-                self.ip(ip, &format!("{path}.next_hop_ip"))
-            }
+            (Some(ip), NextHopType::VirtualAppliance) => self.ip(ip, format!("{path}.next_hop_ip")),
             (None, NextHopType::VirtualAppliance) => {
                 self.err_help(
                     loc(&r.next_hop),

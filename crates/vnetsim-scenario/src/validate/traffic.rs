@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use super::resolver::{FastMap, Kind, Resolver, loc};
+use crate::diag::{FieldPath, LazyPath};
 use crate::model::*;
 use crate::raw::*;
 use crate::rules::Rule;
@@ -192,7 +193,7 @@ impl Resolver<'_> {
             raw.traffic
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (&f.name, format!("traffic[{i}].name"))),
+                .map(|(i, f)| (&f.name, LazyPath(move || format!("traffic[{i}].name")))),
         );
         // Each entry's first flow id and its number of flows, the total bounded.
         let mut firsts = Vec::with_capacity(raw.traffic.len());
@@ -232,16 +233,17 @@ impl Resolver<'_> {
         self.expanded_names_are_unique();
         let by_vnet = self.vms_by_vnet();
         self.sc.traffic.reserve(total as usize);
+        let traffic = FieldPath::Text("traffic");
         for (i, f) in raw.traffic.iter().enumerate() {
-            let path = format!("traffic[{i}]");
+            let path = traffic.at(i);
             match &f.pairs {
                 None => {
-                    let flow = self.flow(f, &path);
+                    let flow = self.flow(f, path);
                     self.sc.traffic.push(flow);
                 }
                 Some(p) => {
                     let count = firsts.get(i).map_or(0, |c| c.1);
-                    self.pair_flows(f, p, count, &by_vnet, &path);
+                    self.pair_flows(f, p, count, &by_vnet, &path.to_string());
                 }
             }
         }
@@ -374,9 +376,9 @@ impl Resolver<'_> {
                 continue;
             }
             let endpoint = if senders {
-                self.sender(item, &ipath)
+                self.sender(item, FieldPath::Text(&ipath))
             } else {
-                self.endpoint(item, &ipath)
+                self.endpoint(item, FieldPath::Text(&ipath))
             };
             match endpoint {
                 Some(e) => out.push(e),
@@ -455,8 +457,8 @@ impl Resolver<'_> {
         }
         let senders = self.selection(&p.from, true, by_vnet, &format!("{path}.pairs.from"));
         let receivers = self.selection(&p.to, false, by_vnet, &format!("{path}.pairs.to"));
-        let t = self.flow_settings(f, path);
-        let spread = self.opt_duration(p.spread.as_ref(), &format!("{path}.pairs.spread"), 0);
+        let t = self.flow_settings(f, FieldPath::Text(path));
+        let spread = self.opt_duration(p.spread.as_ref(), format!("{path}.pairs.spread"), 0);
         if senders.is_empty() || receivers.is_empty() || count == 0 {
             return;
         }
@@ -594,13 +596,13 @@ impl Resolver<'_> {
     }
 
     /// One flow written out.
-    fn flow(&mut self, f: &RawFlow, path: &str) -> Flow {
+    fn flow(&mut self, f: &RawFlow, path: FieldPath<'_>) -> Flow {
         let from = match &f.from {
-            Some(v) => self.sender(v, &format!("{path}.from")),
+            Some(v) => self.sender(v, path.field("from")),
             None => self.missing_end(f, "from", path),
         };
         let to = match &f.to {
-            Some(v) => self.endpoint(v, &format!("{path}.to")),
+            Some(v) => self.endpoint(v, path.field("to")),
             None => self.missing_end(f, "to", path),
         };
         let t = self.flow_settings(f, path);
@@ -613,7 +615,7 @@ impl Resolver<'_> {
     }
 
     /// flow-shape: a flow without `pairs` names both ends.
-    fn missing_end(&mut self, f: &RawFlow, name: &str, path: &str) -> Option<Endpoint> {
+    fn missing_end(&mut self, f: &RawFlow, name: &str, path: FieldPath<'_>) -> Option<Endpoint> {
         self.err_help(
             loc(&f.name),
             format!("{path}.{name}"),
@@ -626,20 +628,20 @@ impl Resolver<'_> {
 
     /// What every flow of an entry shares: protocol, destination port, rate, size, timing.
     /// Its ends are placeholders and its source port is absent.
-    fn flow_settings(&mut self, f: &RawFlow, path: &str) -> Flow {
-        let protocol = self.protocol(&f.protocol, &format!("{path}.protocol"));
+    fn flow_settings(&mut self, f: &RawFlow, path: FieldPath<'_>) -> Flow {
+        let protocol = self.protocol(&f.protocol, path.field("protocol"));
         if protocol == Some(Protocol::Icmp) {
             self.icmp_ports([(&f.src_port, "src_port"), (&f.dst_port, "dst_port")], path);
         } else {
             self.nonzero_ports([(&f.src_port, "src_port"), (&f.dst_port, "dst_port")], path);
         }
-        let rate = self.rate(&f.rate, &format!("{path}.rate"));
+        let rate = self.rate(&f.rate, path.field("rate"));
         let size = self.packet_size(&f.packet_size, protocol, path);
-        let start = self.opt_duration(f.start.as_ref(), &format!("{path}.start"), 0);
+        let start = self.opt_duration(f.start.as_ref(), path.field("start"), 0);
         let duration = f
             .duration
             .as_ref()
-            .and_then(|d| self.duration(d, &format!("{path}.duration")));
+            .and_then(|d| self.duration(d, path.field("duration")));
         Flow {
             name: f.name.value.as_str().into(),
             from: Endpoint::Ip(Ipv4Addr::UNSPECIFIED),
@@ -661,7 +663,11 @@ impl Resolver<'_> {
     }
 
     /// icmp-ports: no port given to an ICMP packet.
-    pub(super) fn icmp_ports(&mut self, ports: [(&Option<Spanned<u16>>, &str); 2], path: &str) {
+    pub(super) fn icmp_ports(
+        &mut self,
+        ports: [(&Option<Spanned<u16>>, &str); 2],
+        path: impl std::fmt::Display,
+    ) {
         for (p, name) in ports {
             if let Some(p) = p {
                 self.err(
@@ -675,7 +681,11 @@ impl Resolver<'_> {
     }
 
     /// port-zero: TCP and UDP ports of flows and probes are 1..65535.
-    pub(super) fn nonzero_ports(&mut self, ports: [(&Option<Spanned<u16>>, &str); 2], path: &str) {
+    pub(super) fn nonzero_ports(
+        &mut self,
+        ports: [(&Option<Spanned<u16>>, &str); 2],
+        path: impl std::fmt::Display,
+    ) {
         for (p, name) in ports {
             if let Some(p) = p.as_ref().filter(|p| p.value == 0) {
                 self.err(
@@ -690,7 +700,11 @@ impl Resolver<'_> {
 
     /// An endpoint that sends: as [`Self::endpoint`], and an address inside a VNet must be held
     /// by a NIC, since nothing else in a VNet sends (sender-unheld-address).
-    pub(super) fn sender(&mut self, name: &Spanned<String>, path: &str) -> Option<Endpoint> {
+    pub(super) fn sender(
+        &mut self,
+        name: &Spanned<String>,
+        path: FieldPath<'_>,
+    ) -> Option<Endpoint> {
         let endpoint = self.endpoint(name, path)?;
         if let Endpoint::Ip(ip) = endpoint
             && self.private_endpoint_sender(name, ip, path)
@@ -702,7 +716,7 @@ impl Resolver<'_> {
         {
             self.err(
                 loc(name),
-                path.to_owned(),
+                path,
                 Rule::SenderUnheldAddress,
                 format!(
                     "`{ip}` lies in {place} but no NIC holds it, so nothing can send from it; \
@@ -714,7 +728,12 @@ impl Resolver<'_> {
     }
 
     /// packet-size: the headers of the protocol at least, 65535 bytes at most.
-    fn packet_size(&mut self, size: &Spanned<u64>, protocol: Option<Protocol>, path: &str) -> u16 {
+    fn packet_size(
+        &mut self,
+        size: &Spanned<u64>,
+        protocol: Option<Protocol>,
+        path: FieldPath<'_>,
+    ) -> u16 {
         let min = if protocol == Some(Protocol::Tcp) {
             40
         } else {
@@ -740,7 +759,11 @@ impl Resolver<'_> {
     }
 
     /// A flow or probe endpoint: a VM, a host or an IPv4 address.
-    pub(super) fn endpoint(&mut self, name: &Spanned<String>, path: &str) -> Option<Endpoint> {
+    pub(super) fn endpoint(
+        &mut self,
+        name: &Spanned<String>,
+        path: FieldPath<'_>,
+    ) -> Option<Endpoint> {
         let vms = self.raw.vms.len() as u32;
         if let Some((id, _)) = self.names.endpoints.get(name.value.as_str()) {
             let hosts = vms + self.sc.hosts.len() as u32;
