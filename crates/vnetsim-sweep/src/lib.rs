@@ -55,6 +55,8 @@ pub struct Merged {
     pub merger: Merger,
     /// The runs' entries of the report.
     pub runs: RunFragments,
+    /// Threads that format the report's per-flow entries (the bytes do not depend on it).
+    pub jobs: NonZeroUsize,
 }
 
 impl Merged {
@@ -67,6 +69,7 @@ impl Merged {
             &self.seeds,
             &self.merger,
             &mut self.runs,
+            self.jobs,
         )
     }
 }
@@ -251,6 +254,7 @@ pub fn sweep(
             seeds,
             merger,
             runs,
+            jobs: NonZeroUsize::new(jobs).unwrap_or(NonZeroUsize::MIN),
         },
         timing,
     ))

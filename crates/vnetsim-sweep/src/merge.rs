@@ -11,8 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Seek, Write};
-use std::sync::Arc;
+use std::io::{self, Read, Seek, Write};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use serde::{Deserialize, Serialize};
 
@@ -303,14 +305,26 @@ impl Merger {
     }
 }
 
+/// Bytes moved per read when the kept runs are copied into the report.
+const COPY_BUFFER: usize = 1 << 20;
+
 /// Indentation of a run inside a report or part: the document's object, then its `runs` array.
 const RUN_INDENT: &[u8] = b"    ";
 
 /// A run's entry of a `runs` array as JSON text, indented as the pretty printer indents it two
 /// levels deep (made by the worker that replayed it, so formatting runs in parallel).
 pub fn run_fragment(run: &SweepRun) -> Vec<u8> {
-    let alone = serde_json::to_vec_pretty(run).expect("a run serializes");
-    let mut out = Vec::with_capacity(alone.len() + alone.len() / 8);
+    let mut out = Vec::new();
+    push_element(&mut out, run);
+    out
+}
+
+/// Appends `value` as an element of an array two levels deep, as the pretty printer writes it
+/// there (its lines after the first indented by [`RUN_INDENT`]), without the separator before
+/// it.
+fn push_element<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    let alone = serde_json::to_vec_pretty(value).expect("a report element serializes");
+    out.reserve(alone.len() + alone.len() / 8);
     for (i, line) in alone.split(|&b| b == b'\n').enumerate() {
         if i > 0 {
             out.push(b'\n');
@@ -318,7 +332,78 @@ pub fn run_fragment(run: &SweepRun) -> Vec<u8> {
         }
         out.extend_from_slice(line);
     }
-    out
+}
+
+/// Elements of a head's large array formatted together, one block of text per chunk.
+const ELEMENTS_PER_CHUNK: usize = 2048;
+
+/// Writes `items` as the value of a field one level deep (`[`, each element as
+/// [`push_element`] makes it, `\n  ]`), exactly as the pretty printer writes a sequence there.
+/// With more than one job, chunks of elements are formatted on `jobs` threads while this one
+/// writes the finished chunks in order (at most `2 * jobs` chunks wait in memory); the text is
+/// the same whatever the number of jobs.
+fn write_array<T: Serialize + Sync>(
+    out: &mut dyn Write,
+    items: &[T],
+    jobs: NonZeroUsize,
+) -> io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    let format_chunk = |c: usize| {
+        let start = c * ELEMENTS_PER_CHUNK;
+        let chunk = &items[start..items.len().min(start + ELEMENTS_PER_CHUNK)];
+        let mut text = Vec::new();
+        for (i, item) in chunk.iter().enumerate() {
+            text.extend_from_slice(if start + i == 0 { b"\n" } else { b",\n" });
+            text.extend_from_slice(RUN_INDENT);
+            push_element(&mut text, item);
+        }
+        text
+    };
+    let chunks = items.len().div_ceil(ELEMENTS_PER_CHUNK);
+    let jobs = jobs.get().min(chunks);
+    out.write_all(b"[")?;
+    if jobs <= 1 {
+        for c in 0..chunks {
+            out.write_all(&format_chunk(c))?;
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let written = std::thread::scope(|scope| -> io::Result<()> {
+            let (tx, rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(jobs);
+            for _ in 0..jobs {
+                let tx = tx.clone();
+                let (next, stop, format_chunk) = (&next, &stop, &format_chunk);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let c = next.fetch_add(1, Ordering::Relaxed);
+                        if c >= chunks || tx.send((c, format_chunk(c))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut waiting = BTreeMap::new();
+            let mut due = 0usize;
+            for (c, text) in rx {
+                waiting.insert(c, text);
+                while let Some(text) = waiting.remove(&due) {
+                    if let Err(e) = out.write_all(&text) {
+                        // The formatters stop at their next chunk; the channel drops with us.
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    due += 1;
+                }
+            }
+            Ok(())
+        });
+        written?;
+    }
+    out.write_all(b"\n  ]")
 }
 
 /// The `runs` array of a report as it is made: each run's [`run_fragment`], in seed order, in
@@ -383,7 +468,17 @@ impl RunFragments {
         out.write_all(b"[")?;
         file.flush()?;
         file.rewind()?;
-        io::copy(file, out)?;
+        // Large reads: a generic copy moves 8 KiB per system call, and the runs of a sweep of
+        // 100,000 flows are about 18 MB each.
+        let mut buf = vec![0u8; COPY_BUFFER];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.write_all(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
         out.write_all(b"\n  ]")
     }
 }
@@ -397,12 +492,36 @@ pub(crate) fn write_document<H: Serialize>(
     runs: &mut RunFragments,
     tail: &[(&str, u64)],
 ) -> io::Result<()> {
+    write_document_with::<H, ()>(out, head, None, runs, tail)
+}
+
+/// A head's large last field before `runs` (its name and elements), formatted on `jobs`
+/// threads.
+pub(crate) struct LargeField<'a, T> {
+    pub(crate) name: &'static str,
+    pub(crate) items: &'a [T],
+    pub(crate) jobs: NonZeroUsize,
+}
+
+/// [`write_document`] with `large` written after `head`'s fields (as if it were the head's
+/// last field) and before `runs`, its elements formatted in parallel.
+pub(crate) fn write_document_with<H: Serialize, T: Serialize + Sync>(
+    out: &mut dyn Write,
+    head: &H,
+    large: Option<LargeField<'_, T>>,
+    runs: &mut RunFragments,
+    tail: &[(&str, u64)],
+) -> io::Result<()> {
     let head = serde_json::to_vec_pretty(head).map_err(io::Error::other)?;
     // `{\n  "a": 1,\n  ...\n}`: reopened after its last field.
     let Some(open) = head.strip_suffix(b"\n}") else {
         return Err(io::Error::other("the head of a report is not an object"));
     };
     out.write_all(open)?;
+    if let Some(large) = large {
+        write!(out, ",\n  \"{}\": ", large.name)?;
+        write_array(out, large.items, large.jobs)?;
+    }
     out.write_all(b",\n  \"runs\": ")?;
     runs.write_array(out)?;
     for (name, value) in tail {
@@ -417,27 +536,33 @@ struct ReportHead<'a> {
     format: &'static str,
     scenario: &'a str,
     seeds: &'a Seeds,
-    flows: Vec<FlowSpread>,
 }
 
 /// Writes the merged report (`vnetsim-sweep/1`) of `merger`'s runs, whose fragments are in
-/// `runs`, without a trailing newline.
+/// `runs`, without a trailing newline; its per-flow spreads are formatted on `jobs` threads
+/// (the bytes do not depend on `jobs`).
 pub fn write_report(
     out: &mut dyn Write,
     scenario: &str,
     seeds: &Seeds,
     merger: &Merger,
     runs: &mut RunFragments,
+    jobs: NonZeroUsize,
 ) -> io::Result<()> {
     let head = ReportHead {
         format: REPORT_FORMAT,
         scenario,
         seeds,
-        flows: merger.spreads(),
     };
-    write_document(
+    let flows = merger.spreads();
+    write_document_with(
         out,
         &head,
+        Some(LargeField {
+            name: "flows",
+            items: &flows,
+            jobs,
+        }),
         runs,
         &[(
             "runs_with_failed_expectations",
@@ -500,7 +625,7 @@ mod tests {
         runs_with_failed_expectations: u64,
     }
 
-    fn streamed(seeds: &Seeds, runs: &[SweepRun], names: usize) -> String {
+    fn streamed(seeds: &Seeds, runs: &[SweepRun], names: usize, jobs: NonZeroUsize) -> String {
         let mut merger = Merger::new((0..names).map(|i| Arc::from(format!("f\"{i}\n"))));
         let mut fragments = RunFragments::spill().unwrap();
         for r in runs {
@@ -508,7 +633,7 @@ mod tests {
             fragments.push(&run_fragment(r)).unwrap();
         }
         let mut out = Vec::new();
-        write_report(&mut out, "sc\u{e9}", seeds, &merger, &mut fragments).unwrap();
+        write_report(&mut out, "sc\u{e9}", seeds, &merger, &mut fragments, jobs).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -554,11 +679,123 @@ mod tests {
                     .filter(|r| r.expectations_failed > 0)
                     .count() as u64,
             };
-            assert_eq!(
-                streamed(&seeds, &runs[..n], 3),
-                serde_json::to_string_pretty(&whole).unwrap(),
-                "{n} runs"
-            );
+            for jobs in [1, 2, 3] {
+                assert_eq!(
+                    streamed(&seeds, &runs[..n], 3, NonZeroUsize::new(jobs).unwrap()),
+                    serde_json::to_string_pretty(&whole).unwrap(),
+                    "{n} runs, {jobs} jobs"
+                );
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct SmallHead {
+        format: &'static str,
+        n: u64,
+    }
+
+    #[derive(Serialize)]
+    struct WholeDocument<'a> {
+        format: &'static str,
+        n: u64,
+        items: &'a [FlowSpread],
+        runs: [u8; 0],
+        tail: u64,
+    }
+
+    #[test]
+    fn a_large_field_is_written_as_the_pretty_printer_writes_it_on_any_number_of_threads() {
+        let items: Vec<FlowSpread> = (0..2 * ELEMENTS_PER_CHUNK + 3)
+            .map(|i| FlowSpread {
+                name: format!("f{i}\t\u{e9}").into(),
+                delivered_ratio: Spread::of([i as f64 / 7.0, 1.0].into_iter()),
+                throughput_bps: (i % 3 > 0).then_some(Spread {
+                    min: 0.1,
+                    mean: i as f64 * 1e9 / 3.0,
+                    max: f64::MAX,
+                }),
+                latency_p99_ns: None,
+            })
+            .collect();
+        for n in [
+            0,
+            1,
+            ELEMENTS_PER_CHUNK,
+            ELEMENTS_PER_CHUNK + 1,
+            items.len(),
+        ] {
+            let whole = WholeDocument {
+                format: "x",
+                n: n as u64,
+                items: &items[..n],
+                runs: [],
+                tail: 7,
+            };
+            let expected = serde_json::to_string_pretty(&whole).unwrap();
+            for jobs in [1, 2, 5] {
+                let mut out = Vec::new();
+                write_document_with(
+                    &mut out,
+                    &SmallHead {
+                        format: "x",
+                        n: n as u64,
+                    },
+                    Some(LargeField {
+                        name: "items",
+                        items: &items[..n],
+                        jobs: NonZeroUsize::new(jobs).unwrap(),
+                    }),
+                    &mut RunFragments::discard(),
+                    &[("tail", 7)],
+                )
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "{n} items, {jobs} jobs"
+                );
+            }
+        }
+    }
+
+    /// A writer that fails after `left` bytes.
+    struct Failing {
+        left: usize,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(io::Error::other("disk full"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_of_a_large_field_is_returned_and_stops_the_formatters() {
+        let items: Vec<FlowSpread> = (0..8 * ELEMENTS_PER_CHUNK)
+            .map(|i| FlowSpread {
+                name: format!("f{i}").into(),
+                delivered_ratio: None,
+                throughput_bps: None,
+                latency_p99_ns: None,
+            })
+            .collect();
+        for jobs in [1, 2] {
+            let err = write_array(
+                &mut Failing { left: 100_000 },
+                &items,
+                NonZeroUsize::new(jobs).unwrap(),
+            )
+            .unwrap_err();
+            assert_eq!(err.to_string(), "disk full");
         }
     }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Merged;
 use crate::merge::{
-    FlowTally, Merger, REPORT_FORMAT, RunFragments, SweepRun, run_fragment, write_document,
+    LargeField, Merger, REPORT_FORMAT, RunFragments, SweepRun, run_fragment, write_document_with,
 };
 use crate::seeds::{Seeds, Shard};
 
@@ -62,7 +62,6 @@ struct PartHead<'a> {
     sweep_seeds: String,
     shard: Shard,
     seeds: &'a Seeds,
-    flows: &'a [FlowTally],
 }
 
 /// Writes `merged` (the sweep of shard `shard` of `sweep_seeds`) as a part file, without a
@@ -81,12 +80,16 @@ pub fn write_part(
         sweep_seeds: sweep_seeds.to_string(),
         shard,
         seeds: &merged.seeds,
-        flows: merged.merger.tallies(),
     };
     let failed = merged.merger.runs_with_failed_expectations();
-    write_document(
+    write_document_with(
         out,
         &head,
+        Some(LargeField {
+            name: "flows",
+            items: merged.merger.tallies(),
+            jobs: merged.jobs,
+        }),
         &mut merged.runs,
         &[("runs_with_failed_expectations", failed)],
     )
@@ -508,6 +511,7 @@ pub fn merge_parts(paths: &[PathBuf], mut runs: RunFragments) -> Result<Merged, 
         seeds,
         merger,
         runs,
+        jobs: crate::default_jobs(),
     })
 }
 
