@@ -23,6 +23,10 @@ use vnetsim_scenario::{Endpoint, Expectation, Nanos, NicId, Scenario};
 use crate::forward::pipeline::FLOW_IDLE_TIMEOUT;
 use crate::wire::FlowKey;
 
+/// The most connections the VMs' tables reserve room for up front, all together (they grow
+/// beyond).
+const CONNS_RESERVED_MAX: usize = 1 << 20;
+
 /// The part a VM plays in a connection, which decides the flows it uses in each direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -119,6 +123,7 @@ impl VmFlows {
         }
         let mut tables = Vec::new();
         let mut table_of_vm = vec![None; scenario.vms.len()];
+        let mut reserved = 0usize;
         for (v, vm) in scenario.vms.iter().enumerate() {
             let forwards = vm.forwarding
                 && vm
@@ -132,8 +137,17 @@ impl VmFlows {
             };
             if reach > u64::from(vm.flow_limit) {
                 table_of_vm[v] = Some(tables.len() as u32);
+                // It may fill up (more connections can reach it than fit): sized up front for
+                // the connections it can hold (a forwarder's use two flows each), so that it
+                // does not grow and rehash while they arrive; all tables together reserve at
+                // most CONNS_RESERVED_MAX.
+                let per_conn = if forwards { 2 } else { 1 };
+                let fit = (u64::from(vm.flow_limit) / per_conn).min(reach) as usize;
+                let fit = fit.min(CONNS_RESERVED_MAX - reserved);
+                reserved += fit;
                 tables.push(VmTable {
                     limit: vm.flow_limit,
+                    conns: HashMap::with_capacity_and_hasher(fit, FixedState::default()),
                     ..VmTable::default()
                 });
             }
