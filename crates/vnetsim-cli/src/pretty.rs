@@ -80,7 +80,7 @@ pub fn write_array<T: Serialize + Sync>(w: &mut dyn Write, items: &[T]) -> io::R
         return w.write_all(b"[]");
     }
     w.write_all(b"[")?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = vnetsim_engine::worker_threads();
     let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
     if workers == 1 || chunks.len() == 1 {
         let mut buf = Vec::new();

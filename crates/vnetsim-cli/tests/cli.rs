@@ -1059,3 +1059,46 @@ fn plots_show_replies_and_throughput_and_an_empty_run_says_so() {
     let svg = std::fs::read_to_string(empty.join("latency-cdf.svg")).unwrap();
     assert!(svg.contains("no packet of any flow was delivered"), "{svg}");
 }
+
+/// `VNETSIM_THREADS` sets the threads of one run's parallel phases (flow sources are built on
+/// several threads from 65,536 flows on, the JSON report's flows serialized in chunks): the
+/// report is the same byte for byte on one thread and on three.
+#[test]
+fn the_report_does_not_depend_on_vnetsim_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.yaml");
+    let out = vnetsim()
+        .args([
+            "generate",
+            "hub-spoke",
+            "--spokes",
+            "4",
+            "--vms-per-spoke",
+            "5",
+        ])
+        .args(["--flows", "70000", "--pps", "1", "-o"])
+        .arg(&file)
+        .output()
+        .expect("generates");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reports = Vec::new();
+    for threads in ["1", "3"] {
+        let path = dir.path().join(format!("report{threads}.json"));
+        let out = vnetsim()
+            .env("VNETSIM_THREADS", threads)
+            .arg("run")
+            .arg(&file)
+            .arg("--report")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert!(out.status.code().is_some(), "{out:?}");
+        reports.push(std::fs::read(&path).unwrap());
+    }
+    assert!(reports[0].len() > 10_000_000, "{} bytes", reports[0].len());
+    assert!(reports[0] == reports[1], "the reports differ");
+}

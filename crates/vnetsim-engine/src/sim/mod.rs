@@ -253,7 +253,7 @@ const PARALLEL_SOURCES: usize = 1 << 16;
 /// The source of each flow in `order` (slot order): independent of one another, so a large
 /// scenario's are built on all cores, each thread a contiguous run of slots, joined in order.
 fn build_sources(sc: &Scenario, order: &[(Nanos, u32)], endpoints: &EndpointIndex) -> Vec<Source> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = crate::worker_threads();
     let workers = if order.len() < PARALLEL_SOURCES {
         1
     } else {
