@@ -21,6 +21,7 @@
 //! prefetching are in `sim/source.rs`; the report is built in `sim/report.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
@@ -262,47 +263,47 @@ fn build_sources(sc: &Scenario, order: &[(Nanos, u32)], endpoints: &EndpointInde
     build_sources_on(sc, order, endpoints, workers)
 }
 
-/// [`build_sources`] on `workers` threads.
+/// [`build_sources`] on `workers` threads, each writing its run of slots in place in the one
+/// vector (no copy of the sources when the threads join).
 fn build_sources_on(
     sc: &Scenario,
     order: &[(Nanos, u32)],
     endpoints: &EndpointIndex,
     workers: usize,
 ) -> Vec<Source> {
-    let build = |part: &[(Nanos, u32)], into: &mut Vec<Source>| {
+    let build = |part: &[(Nanos, u32)], into: &mut [MaybeUninit<Source>]| {
         let mut scratch = Vec::new();
-        into.extend(part.iter().map(|&(_, i)| {
+        for (slot, &(_, i)) in into.iter_mut().zip(part) {
             let i = i as usize;
-            Source::new(sc, i, &sc.traffic[i], endpoints, &mut scratch)
-        }));
+            slot.write(Source::new(sc, i, &sc.traffic[i], endpoints, &mut scratch));
+        }
     };
-    let mut sources = Vec::with_capacity(order.len());
-    if workers <= 1 || order.is_empty() {
-        build(order, &mut sources);
-        return sources;
+    let n = order.len();
+    let mut sources: Vec<Source> = Vec::with_capacity(n);
+    let spare = &mut sources.spare_capacity_mut()[..n];
+    if workers <= 1 || n == 0 {
+        build(order, spare);
+    } else {
+        let per = n.div_ceil(workers);
+        std::thread::scope(|scope| {
+            let mut parts = order.chunks(per).zip(spare.chunks_mut(per));
+            let mine = parts.next();
+            let handles: Vec<_> = parts
+                .map(|(part, into)| scope.spawn(move || build(part, into)))
+                .collect();
+            if let Some((part, into)) = mine {
+                build(part, into);
+            }
+            for h in handles {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            }
+        });
     }
-    let per = order.len().div_ceil(workers);
-    let (mine, rest) = order.split_at(per);
-    let others: Vec<Vec<Source>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = rest
-            .chunks(per)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut v = Vec::with_capacity(part.len());
-                    build(part, &mut v);
-                    v
-                })
-            })
-            .collect();
-        build(mine, &mut sources);
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    for v in others {
-        sources.extend(v);
-    }
+    // SAFETY: the first `n` elements were each written above: `order` and `spare` have `n`
+    // elements, cut into the same chunks, and every chunk's build wrote each element of its
+    // part (a thread that panicked has resumed its panic before this line, and the sources
+    // written so far are leaked, never read).
+    unsafe { sources.set_len(n) };
     sources
 }
 
