@@ -322,6 +322,17 @@ fn bench_reports_packets_per_wall_second() {
     assert!(b["simulated_packets"].as_u64().unwrap() > 30_000);
     assert!(b["wall_seconds"].as_f64().unwrap() > 0.0);
     assert!(b["packets_per_wall_second"].as_f64().unwrap() > 0.0);
+    // The phases add up to the whole, and the event loop alone is at least as fast.
+    let phases: f64 = ["set_up_seconds", "event_loop_seconds", "report_seconds"]
+        .iter()
+        .map(|k| b[*k].as_f64().unwrap())
+        .sum();
+    let wall = b["wall_seconds"].as_f64().unwrap();
+    assert!((phases - wall).abs() < 1e-6, "{phases} vs {wall}");
+    assert!(
+        b["event_loop_packets_per_second"].as_f64().unwrap()
+            >= b["packets_per_wall_second"].as_f64().unwrap()
+    );
 }
 
 #[test]

@@ -425,6 +425,14 @@ impl<'c> Engine<'c> {
 
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> Report {
+        self.replay(progress);
+        self.finish()
+    }
+
+    /// The event loop alone: replays to the end (the scenario's duration, or until nothing is
+    /// pending), calling `progress(now, end)` every 65,536 events. [`Engine::finish`] then
+    /// builds the report; [`Engine::run`] is the two. Replaying twice does nothing more.
+    pub fn replay(&mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) {
         while let Some((k, what)) = self.queue.pop() {
             let at = k >> 2;
             if self.end.is_some_and(|end| at > end) {
@@ -450,6 +458,11 @@ impl<'c> Engine<'c> {
         }
         // Phase boundaries for `VNETSIM_LOG=debug`, whose timestamps time the phases.
         tracing::debug!(events = self.events_processed, "event loop ended");
+    }
+
+    /// The report of what was replayed (see [`Engine::replay`]); without a replay, the report
+    /// of nothing sent.
+    pub fn finish(self) -> Report {
         let report = self.report();
         tracing::debug!(flows = report.flows.len(), "report built");
         report
