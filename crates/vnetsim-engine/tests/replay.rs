@@ -479,3 +479,54 @@ traffic:
         );
     }
 }
+
+/// The summary a sweep keeps of a replay (`Engine::finish_summary`, no report rows) gives each
+/// figure as the full report does: every example scenario, two seeds, and the examples with
+/// a flow expectation broken (so that failed checks are counted from rows built for them
+/// alone).
+#[test]
+fn the_summary_of_a_replay_equals_its_report() {
+    use vnetsim_engine::FlowSummary;
+    let mut checked = 0;
+    for (name, s) in all_scenarios() {
+        let prepared = Prepared::new(&s);
+        for seed in [1, 7] {
+            let options = || Options {
+                seed: Some(seed),
+                ..Options::default()
+            };
+            let report = Engine::from_prepared(&prepared, options()).run();
+            let summary = Engine::from_prepared(&prepared, options()).run_summary();
+            assert_eq!(summary.conservation, report.conservation, "{name}");
+            assert_eq!(summary.drops_by_reason, report.drops_by_reason, "{name}");
+            assert_eq!(
+                summary.expectations_failed, report.expectations.failed,
+                "{name}"
+            );
+            let flows: Vec<FlowSummary> = report
+                .flows
+                .iter()
+                .map(|f| FlowSummary {
+                    delivered_ratio: f.delivered_ratio,
+                    throughput_bps: f.throughput_bps,
+                    latency_p99_ns: f.latency_ns.map(|l| l.p99),
+                })
+                .collect();
+            assert_eq!(summary.flows, flows, "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} replays");
+    // A flow expectation that fails: counted as the report counts it.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/vm-size-shaping.yaml"),
+    )
+    .unwrap();
+    let broken = text.replacen("throughput: \">= 900Mbps\"", "throughput: \">= 90Gbps\"", 1);
+    assert_ne!(broken, text, "the example's expectation moved");
+    let s = vnetsim_scenario::load_str(&broken, "broken.yaml").unwrap();
+    let report = Engine::new(&s, Options::default()).run();
+    let summary = Engine::new(&s, Options::default()).run_summary();
+    assert!(report.expectations.failed > 0);
+    assert_eq!(summary.expectations_failed, report.expectations.failed);
+}

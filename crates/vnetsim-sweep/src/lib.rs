@@ -106,15 +106,16 @@ pub(crate) fn replay(
     tag: Option<&Arc<str>>,
 ) -> (SweepRun, Option<Vec<u8>>) {
     let started = Instant::now();
-    let report = Engine::from_prepared(
+    // Only what the sweep keeps: no report row is built for its flows.
+    let summary = Engine::from_prepared(
         prepared,
         Options {
             seed: Some(seed),
             ..Options::default()
         },
     )
-    .run();
-    let c = report.conservation;
+    .run_summary();
+    let c = summary.conservation;
     let run = SweepRun {
         variant: tag.cloned(),
         seed,
@@ -126,25 +127,27 @@ pub(crate) fn replay(
             in_flight: c.in_flight,
         },
         drops_by_reason: tag.map(|_| {
-            report
+            summary
                 .drops_by_reason
                 .iter()
                 .map(|(reason, n)| (reason.as_str().to_owned(), n))
                 .collect()
         }),
-        expectations_failed: report.expectations.failed,
-        flows: report
-            .flows
+        expectations_failed: summary.expectations_failed,
+        flows: prepared
+            .scenario()
+            .traffic
             .iter()
-            .map(|f| SweepFlow {
+            .zip(&summary.flows)
+            .map(|(f, s)| SweepFlow {
                 name: f.name.clone(),
-                delivered_ratio: f.delivered_ratio,
-                throughput_bps: f.throughput_bps,
-                latency_p99_ns: f.latency_ns.map(|l| l.p99),
+                delivered_ratio: s.delivered_ratio,
+                throughput_bps: s.throughput_bps,
+                latency_p99_ns: s.latency_p99_ns,
             })
             .collect(),
     };
-    drop(report);
+    drop(summary);
     let fragment = fragment.then(|| run_fragment(&run));
     (
         SweepRun {

@@ -44,6 +44,7 @@ use crate::report::{Conservation, EventReport, ProbeReport, Report};
 use crate::shaper::{Admission, Limit, Shapers};
 
 mod report;
+pub use report::{FlowSummary, Summary};
 mod segments;
 mod source;
 
@@ -421,6 +422,13 @@ impl<'c> Engine<'c> {
     /// Runs to the end: the scenario's duration, or until nothing is pending.
     pub fn run(self) -> Report {
         self.run_with_progress(&mut |_, _| {})
+    }
+
+    /// Runs to the end, as [`Engine::run`] does, and keeps only what a sweep needs of the
+    /// report ([`Engine::finish_summary`]): no row per flow or NIC is built.
+    pub fn run_summary(mut self) -> Summary {
+        self.replay(&mut |_, _| {});
+        self.finish_summary()
     }
 
     /// Like [`Engine::run`], calling `progress(now, end)` every 65,536 events.

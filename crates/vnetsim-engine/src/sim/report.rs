@@ -16,8 +16,8 @@ use super::Engine;
 use super::source::{DirStats, Source};
 use crate::prefetch;
 use crate::report::{
-    AzureReport, DirectionReport, Drops, ExpectationResult, ExpectationSummary, FlowReport,
-    Latency, NicReport, PeeringReport, REPORT_FORMAT, Report, check_flow,
+    AzureReport, Conservation, DirectionReport, Drops, ExpectationResult, ExpectationSummary,
+    FlowReport, Latency, NicReport, PeeringReport, REPORT_FORMAT, Report, check_flow,
 };
 
 impl Engine<'_> {
@@ -34,14 +34,7 @@ impl Engine<'_> {
             }
         }
         self.conservation.in_flight = self.live;
-        // Packets still in flight, per flow and direction.
-        let mut in_flight: BTreeMap<(u32, bool), u64> = BTreeMap::new();
-        let free: std::collections::BTreeSet<u32> = self.free.iter().copied().collect();
-        for (i, pkt) in self.packets.iter().enumerate() {
-            if !free.contains(&(i as u32)) {
-                *in_flight.entry((pkt.flow, pkt.reply)).or_insert(0) += 1;
-            }
-        }
+        let in_flight = self.in_flight();
         // What only the replay needed goes before the report's rows are built: the report's
         // peak memory is the scenario, the flows' counters and the rows.
         drop(std::mem::take(&mut self.packets));
@@ -70,90 +63,15 @@ impl Engine<'_> {
                         prefetch(s.cast::<u8>().wrapping_add(line * 64));
                     }
                 }
-                let (f, s) = (&sc.traffic[i], &mut sources[slot as usize]);
-                let active = s.end.saturating_sub(s.start).max(1) as f64 / 1e9;
-                let size = u64::from(s.size);
-                // The drop counters move into the report (no allocation per row).
-                let dir = |d: &mut DirStats, flight: u64| DirectionReport {
-                    sent: d.sent,
-                    delivered: d.delivered,
-                    dropped: std::mem::take(&mut d.dropped),
-                    in_flight: flight,
-                    bytes_sent: d.sent * size,
-                    bytes_delivered: d.delivered * size,
-                    delivered_ratio: if d.sent == 0 {
-                        1.0
-                    } else {
-                        d.delivered as f64 / d.sent as f64
-                    },
-                    throughput_bps: (d.delivered * size) as f64 * 8.0 / active,
-                    latency_ns: (d.delivered > 0).then(|| Latency {
-                        min: d.latency.min(),
-                        p50: d.latency.value_at_quantile(0.5),
-                        p90: d.latency.value_at_quantile(0.9),
-                        p99: d.latency.value_at_quantile(0.99),
-                        p999: d.latency.value_at_quantile(0.999),
-                        max: d.latency.max(),
-                        mean: (d.latency.mean() * 1000.0).round() / 1000.0,
-                    }),
-                };
-                let cdf = if latency_cdf {
-                    s.forward.latency.buckets().collect()
-                } else {
-                    Vec::new()
-                };
-                let reply_cdf = match &s.replies {
-                    Some(r) if latency_cdf => r.stats.latency.buckets().collect(),
-                    _ => Vec::new(),
-                };
-                let [timeline, reply_timeline] = timelines
-                    .get_mut(slot as usize)
-                    .map(std::mem::take)
-                    .unwrap_or_default();
-                let DirectionReport {
-                    sent,
-                    delivered,
-                    dropped,
-                    in_flight: flight,
-                    bytes_sent,
-                    bytes_delivered,
-                    delivered_ratio,
-                    throughput_bps,
-                    latency_ns,
-                } = dir(
-                    &mut s.forward,
-                    in_flight.get(&(slot, false)).copied().unwrap_or(0),
-                );
-                let replies = s.replies.as_mut().map(|r| {
-                    Box::new(dir(
-                        &mut r.stats,
-                        in_flight.get(&(slot, true)).copied().unwrap_or(0),
-                    ))
-                });
-                FlowReport {
-                    name: f.name.clone(),
-                    from: sc.endpoint_name(f.from),
-                    to: sc.endpoint_name(f.to),
-                    protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
-                    packet_size: s.size,
-                    offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
-                    start_ns: s.start,
-                    end_ns: s.end,
-                    sent,
-                    delivered,
-                    dropped,
-                    in_flight: flight,
-                    bytes_sent,
-                    bytes_delivered,
-                    delivered_ratio,
-                    throughput_bps,
-                    latency_ns,
-                    replies,
-                    latency_cdf: cdf,
-                    reply_latency_cdf: reply_cdf,
-                    delivered_timeline: timeline,
-                    reply_timeline,
-                }
+                flow_row(
+                    sc,
+                    i,
+                    slot,
+                    &mut sources[slot as usize],
+                    timelines.get_mut(slot as usize),
+                    latency_cdf,
+                    &in_flight,
+                )
             })
             .collect();
         let mut results = Vec::new();
@@ -248,6 +166,212 @@ impl Engine<'_> {
             },
         }
     }
+}
+
+impl Engine<'_> {
+    /// Packets still in flight at the end, per flow (slot) and direction (`true`: replies).
+    fn in_flight(&self) -> BTreeMap<(u32, bool), u64> {
+        let mut in_flight: BTreeMap<(u32, bool), u64> = BTreeMap::new();
+        let free: std::collections::BTreeSet<u32> = self.free.iter().copied().collect();
+        for (i, pkt) in self.packets.iter().enumerate() {
+            if !free.contains(&(i as u32)) {
+                *in_flight.entry((pkt.flow, pkt.reply)).or_insert(0) += 1;
+            }
+        }
+        in_flight
+    }
+
+    /// What a sweep keeps of what was replayed (see [`Engine::replay`]), without the
+    /// report's rows (see [`Summary`]): each figure equal to the one [`Engine::finish`] would
+    /// report.
+    pub fn finish_summary(mut self) -> Summary {
+        self.conservation.in_flight = self.live;
+        let sc = self.network.scenario();
+        let flows = self
+            .slot_of_flow
+            .iter()
+            .map(|&slot| {
+                let s = &self.sources[slot as usize];
+                let d = &s.forward;
+                FlowSummary {
+                    delivered_ratio: delivered_ratio(d),
+                    throughput_bps: throughput_bps(d, u64::from(s.size), active_seconds(s)),
+                    latency_p99_ns: (d.delivered > 0).then(|| d.latency.value_at_quantile(0.99)),
+                }
+            })
+            .collect();
+        let in_flight = self.in_flight();
+        let mut failed = 0;
+        let mut rows: BTreeMap<usize, FlowReport> = BTreeMap::new();
+        for (index, e) in sc.expectations.iter().enumerate() {
+            let passed = match e {
+                Expectation::Probe { .. } => self
+                    .probe_failures
+                    .get(&index)
+                    .is_some_and(|f| f.is_empty()),
+                Expectation::Flow { flow, checks, .. } => {
+                    let i = flow.index();
+                    let slot = self.slot_of_flow[i];
+                    let row = rows.entry(i).or_insert_with(|| {
+                        flow_row(
+                            sc,
+                            i,
+                            slot,
+                            &mut self.sources[slot as usize],
+                            self.timelines.get_mut(slot as usize),
+                            false,
+                            &in_flight,
+                        )
+                    });
+                    check_flow(row, checks).is_empty()
+                }
+            };
+            if !passed {
+                failed += 1;
+            }
+        }
+        let drops_by_reason = Drops::from_pairs(DropReason::ALL.into_iter().zip(self.drops));
+        Summary {
+            conservation: self.conservation,
+            drops_by_reason,
+            expectations_failed: failed,
+            flows,
+        }
+    }
+}
+
+/// What [`Engine::finish_summary`] keeps of a replay: its totals, the expectations that failed
+/// and three figures per flow, in the file's order of flows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Packet counts proving that nothing was lost.
+    pub conservation: Conservation,
+    /// Drops of the whole run by reason.
+    pub drops_by_reason: Drops,
+    /// Expectations (probes and flow checks) that failed.
+    pub expectations_failed: u64,
+    /// Per flow of the file, in its order.
+    pub flows: Vec<FlowSummary>,
+}
+
+/// One flow's figures in a [`Summary`], each as the report's [`FlowReport`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowSummary {
+    /// Delivered over sent packets of its forward direction (1 when none was sent).
+    pub delivered_ratio: f64,
+    /// Delivered bits per second of its forward direction over its sending window.
+    pub throughput_bps: f64,
+    /// 99th percentile one-way latency, when a packet was delivered.
+    pub latency_p99_ns: Option<u64>,
+}
+
+/// The report's row of flow `i` of the file, whose source (in `slot`) gives up its drop
+/// counters and timelines to it.
+fn flow_row(
+    sc: &Scenario,
+    i: usize,
+    slot: u32,
+    s: &mut Source,
+    timeline: Option<&mut [Vec<u64>; 2]>,
+    latency_cdf: bool,
+    in_flight: &BTreeMap<(u32, bool), u64>,
+) -> FlowReport {
+    let f = &sc.traffic[i];
+    let active = active_seconds(s);
+    let size = u64::from(s.size);
+    // The drop counters move into the report (no allocation per row).
+    let dir = |d: &mut DirStats, flight: u64| DirectionReport {
+        sent: d.sent,
+        delivered: d.delivered,
+        dropped: std::mem::take(&mut d.dropped),
+        in_flight: flight,
+        bytes_sent: d.sent * size,
+        bytes_delivered: d.delivered * size,
+        delivered_ratio: delivered_ratio(d),
+        throughput_bps: throughput_bps(d, size, active),
+        latency_ns: (d.delivered > 0).then(|| Latency {
+            min: d.latency.min(),
+            p50: d.latency.value_at_quantile(0.5),
+            p90: d.latency.value_at_quantile(0.9),
+            p99: d.latency.value_at_quantile(0.99),
+            p999: d.latency.value_at_quantile(0.999),
+            max: d.latency.max(),
+            mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+        }),
+    };
+    let cdf = if latency_cdf {
+        s.forward.latency.buckets().collect()
+    } else {
+        Vec::new()
+    };
+    let reply_cdf = match &s.replies {
+        Some(r) if latency_cdf => r.stats.latency.buckets().collect(),
+        _ => Vec::new(),
+    };
+    let [timeline, reply_timeline] = timeline.map(std::mem::take).unwrap_or_default();
+    let DirectionReport {
+        sent,
+        delivered,
+        dropped,
+        in_flight: flight,
+        bytes_sent,
+        bytes_delivered,
+        delivered_ratio,
+        throughput_bps,
+        latency_ns,
+    } = dir(
+        &mut s.forward,
+        in_flight.get(&(slot, false)).copied().unwrap_or(0),
+    );
+    let replies = s.replies.as_mut().map(|r| {
+        Box::new(dir(
+            &mut r.stats,
+            in_flight.get(&(slot, true)).copied().unwrap_or(0),
+        ))
+    });
+    FlowReport {
+        name: f.name.clone(),
+        from: sc.endpoint_name(f.from),
+        to: sc.endpoint_name(f.to),
+        protocol: vnetsim_dataplane::explain::protocol_name(f.protocol),
+        packet_size: s.size,
+        offered_bps: f64::from(s.size) * 8.0 * 1e9 / s.interval,
+        start_ns: s.start,
+        end_ns: s.end,
+        sent,
+        delivered,
+        dropped,
+        in_flight: flight,
+        bytes_sent,
+        bytes_delivered,
+        delivered_ratio,
+        throughput_bps,
+        latency_ns,
+        replies,
+        latency_cdf: cdf,
+        reply_latency_cdf: reply_cdf,
+        delivered_timeline: timeline,
+        reply_timeline,
+    }
+}
+
+/// A flow's sending window in seconds (at least 1 ns).
+fn active_seconds(s: &Source) -> f64 {
+    s.end.saturating_sub(s.start).max(1) as f64 / 1e9
+}
+
+/// Delivered over sent (1 when nothing was sent).
+fn delivered_ratio(d: &DirStats) -> f64 {
+    if d.sent == 0 {
+        1.0
+    } else {
+        d.delivered as f64 / d.sent as f64
+    }
+}
+
+/// Delivered bits per second over `active` seconds, packets of `size` bytes.
+fn throughput_bps(d: &DirStats, size: u64, active: f64) -> f64 {
+    (d.delivered * size) as f64 * 8.0 / active
 }
 
 /// Starts loading what the report's row of a flow a few places after `i` will touch: the
