@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{json_of, scenario, vnetsim};
+use common::{generate_hub_spoke, json_of, scenario, vnetsim};
 use serde_json::Value;
 
 fn write_temp(text: &str) -> tempfile::NamedTempFile {
@@ -908,20 +908,19 @@ fn asg20_rules_and_explain_name_the_groups() {
 fn a_large_run_summarises_its_tables_and_all_rows_prints_every_flow() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("gen.yaml");
-    let generate = vnetsim()
-        .args([
-            "generate",
-            "hub-spoke",
+    generate_hub_spoke(
+        &file,
+        &[
             "--spokes",
             "3",
             "--vms-per-spoke",
             "10",
-        ])
-        .args(["--flows", "60", "--duration-ms", "10", "-o"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert!(generate.status.success());
+            "--flows",
+            "60",
+            "--duration-ms",
+            "10",
+        ],
+    );
     let flow_rows = |text: &str| text.lines().filter(|l| l.starts_with("f-")).count();
     let summary = vnetsim().arg("run").arg(&file).output().expect("runs");
     let text = String::from_utf8_lossy(&summary.stdout);
@@ -1078,23 +1077,18 @@ fn plots_show_replies_and_throughput_and_an_empty_run_says_so() {
 fn the_report_does_not_depend_on_vnetsim_threads() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("g.yaml");
-    let out = vnetsim()
-        .args([
-            "generate",
-            "hub-spoke",
+    generate_hub_spoke(
+        &file,
+        &[
             "--spokes",
             "4",
             "--vms-per-spoke",
             "5",
-        ])
-        .args(["--flows", "70000", "--pps", "1", "-o"])
-        .arg(&file)
-        .output()
-        .expect("generates");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--flows",
+            "70000",
+            "--pps",
+            "1",
+        ],
     );
     let mut reports = Vec::new();
     for threads in ["1", "3"] {

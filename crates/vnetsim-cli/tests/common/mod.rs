@@ -3,7 +3,7 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -23,4 +23,20 @@ pub fn vnetsim() -> Command {
 pub fn json_of(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(output)))
+}
+
+/// Writes `vnetsim generate hub-spoke ARGS` to `file` (the test fails if it cannot).
+pub fn generate_hub_spoke(file: &Path, args: &[&str]) {
+    let out = vnetsim()
+        .args(["generate", "hub-spoke"])
+        .args(args)
+        .arg("-o")
+        .arg(file)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
