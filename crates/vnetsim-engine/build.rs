@@ -8,9 +8,10 @@
 //! Sets `cfg(has_deinterlacing_tshark)` when a tshark of Wireshark 4.2 or later is at hand:
 //! the program named by the environment variable `VNETSIM_TSHARK` when it is set (a path, or a
 //! name looked up on `PATH`), `tshark` otherwise. Those releases have the preference
-//! `protocols.conversation_deinterlacing_key`, with which a whole capture reads without a
-//! packet seen at two hops being taken for a retransmission (see `docs/capture.md`); 4.0
-//! (Debian 12's) has not. The program is passed to the tests as the compile-time variable
+//! `protocols.conversation_deinterlacing_key`, which keys conversations by interface and MAC
+//! addresses too; 4.0 (Debian 12's) has not. A test reads a whole capture with it to check
+//! what `docs/capture.md` says of it: on the engine's raw-IPv4 captures it does not separate a
+//! packet's hops. The program is passed to the tests as the compile-time variable
 //! `VNETSIM_DEINTERLACING_TSHARK`. Reruns when `VNETSIM_TSHARK` or that program changes.
 //!
 //! It is not a search for Wireshark installations: a tshark elsewhere than `VNETSIM_TSHARK`
@@ -47,13 +48,13 @@ fn main() {
     let program = std::env::var_os("VNETSIM_TSHARK")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
-    if let Some(p) = &program {
-        if p.components().count() > 1 {
-            // Its appearance (or a new version in its place) is noticed; a path that does not
-            // exist yet makes cargo rerun the script on every build, which is what is wanted
-            // until it does.
-            println!("cargo::rerun-if-changed={}", p.display());
-        }
+    if let Some(p) = &program
+        && p.components().count() > 1
+    {
+        // Its appearance (or a new version in its place) is noticed; a path that does not
+        // exist yet makes cargo rerun the script on every build, which is what is wanted
+        // until it does.
+        println!("cargo::rerun-if-changed={}", p.display());
     }
     let program = program.unwrap_or_else(|| PathBuf::from("tshark"));
     match tshark_version(&program) {
