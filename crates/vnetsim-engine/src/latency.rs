@@ -11,6 +11,7 @@
 //! general histogram (no merging across runs, no serialization).
 
 use hdrhistogram::Histogram;
+use thin_vec::ThinVec;
 
 /// Sub-bucket bits: values keep 11 significant bits (2,048 sub-buckets, as 3 sig. figures).
 const PRECISION_BITS: u32 = 11;
@@ -21,8 +22,9 @@ pub struct LatencyHistogram {
     /// The lowest bucket in use, kept inline: (bucket lower bound in ns, count), count 0 when
     /// nothing was recorded. A flow whose latency does not vary never allocates.
     first: (u64, u64),
-    /// The other buckets in use, sorted, all above `first`.
-    more: Vec<(u64, u64)>,
+    /// The other buckets in use, sorted, all above `first`: a thin vector (one pointer, its
+    /// length and capacity in the allocation), so that a flow's state stays within its budget.
+    more: ThinVec<(u64, u64)>,
     min: u64,
     max: u64,
     /// Sum of the values (saturating: 584 years of summed latency).

@@ -61,45 +61,82 @@ pub struct Latency {
 /// Packets of one direction of a flow dropped, by reason: the engine's own counters moved into
 /// the report (no allocation per flow), read and serialized as a map from the stable reason
 /// name to the count, names in alphabetical order, reasons with no drop left out.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Drops(Option<Box<[u64; DropReason::ALL.len()]>>);
+#[derive(Clone, Debug, Default)]
+pub struct Drops(Counts);
+
+/// The counts behind [`Drops`]: most flows never drop, and a flow that drops mostly drops for
+/// one reason (an NSG rule, a flow limit), which is kept inline; a second reason moves the
+/// counts to a table of every reason.
+#[derive(Clone, Debug, Default)]
+enum Counts {
+    #[default]
+    None,
+    One(DropReason, u64),
+    Many(Box<[u64; DropReason::ALL.len()]>),
+}
+
+impl PartialEq for Drops {
+    fn eq(&self, other: &Drops) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Drops {}
 
 impl Drops {
     /// Drops from counters indexed by `DropReason as usize` (`None`: no drop).
     pub fn from_counts(counts: Option<Box<[u64; DropReason::ALL.len()]>>) -> Drops {
-        Drops(counts)
+        Drops::from_pairs(
+            counts
+                .iter()
+                .flat_map(|c| DropReason::ALL.into_iter().map(|r| (r, c[r as usize]))),
+        )
     }
 
     /// Builds the counts from (reason, count) pairs, adding repeated reasons.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (DropReason, u64)>) -> Drops {
         let mut drops = Drops::default();
         for (reason, n) in pairs {
-            if n > 0 {
-                drops.0.get_or_insert_default()[reason as usize] += n;
-            }
+            drops.add_n(reason, n);
         }
         drops
     }
 
     /// Packets dropped for `reason`.
     pub fn count(&self, reason: DropReason) -> u64 {
-        self.0.as_ref().map_or(0, |c| c[reason as usize])
+        match &self.0 {
+            Counts::None => 0,
+            Counts::One(r, n) => {
+                if *r == reason {
+                    *n
+                } else {
+                    0
+                }
+            }
+            Counts::Many(c) => c[reason as usize],
+        }
     }
 
     /// The count of the reason named `name` (its stable name), `None` when none was dropped
     /// for it or the name is no reason.
     pub fn get(&self, name: &str) -> Option<&u64> {
-        let counts = self.0.as_ref()?;
         let reason = DropReason::from_name(name)?;
-        let n = &counts[reason as usize];
+        let n = match &self.0 {
+            Counts::None => None,
+            Counts::One(r, n) => (*r == reason).then_some(n),
+            Counts::Many(c) => Some(&c[reason as usize]),
+        }?;
         (*n > 0).then_some(n)
     }
 
     /// (reason, count) of every reason with drops, in the order of their names.
     pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
-        let counts = self.0.as_deref();
-        BY_NAME.iter().filter_map(move |&r| {
-            let n = counts.map_or(0, |c| c[r as usize]);
+        let by_name: &[DropReason] = match self.0 {
+            Counts::None => &[],
+            _ => &BY_NAME[..],
+        };
+        by_name.iter().filter_map(move |&r| {
+            let n = self.count(r);
             (n > 0).then_some((r, n))
         })
     }
@@ -116,7 +153,11 @@ impl Drops {
 
     /// All packets dropped, whatever the reason.
     pub fn total(&self) -> u64 {
-        self.0.as_ref().map_or(0, |c| c.iter().sum())
+        match &self.0 {
+            Counts::None => 0,
+            Counts::One(_, n) => *n,
+            Counts::Many(c) => c.iter().sum(),
+        }
     }
 
     /// How many reasons have drops.
@@ -135,8 +176,28 @@ impl Drops {
     }
 
     /// Adds one drop for `reason`.
+    #[inline]
     pub fn add(&mut self, reason: DropReason) {
-        self.0.get_or_insert_default()[reason as usize] += 1;
+        self.add_n(reason, 1);
+    }
+
+    /// Adds `n` drops for `reason`.
+    #[inline]
+    pub fn add_n(&mut self, reason: DropReason, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match &mut self.0 {
+            Counts::None => self.0 = Counts::One(reason, n),
+            Counts::One(r, count) if *r == reason => *count += n,
+            Counts::One(r, count) => {
+                let mut all = Box::new([0; DropReason::ALL.len()]);
+                all[*r as usize] = *count;
+                all[reason as usize] = n;
+                self.0 = Counts::Many(all);
+            }
+            Counts::Many(c) => c[reason as usize] += n,
+        }
     }
 }
 
@@ -922,4 +983,45 @@ fn flow_row(name: &str, from: &str, to: &str, protocol: &str, d: &DirectionRepor
 /// Adds one drop to a by-reason map.
 pub fn count_drop(map: &mut BTreeMap<&'static str, u64>, reason: DropReason) {
     *map.entry(reason.as_str()).or_insert(0) += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drops of one reason stay inline; a second reason moves them to the table of every
+    /// reason. Either way they read, compare and serialize the same.
+    #[test]
+    fn drops_read_the_same_whether_inline_or_in_a_table() {
+        let mut one = Drops::default();
+        assert!(one.is_empty());
+        assert_eq!(serde_json::to_string(&one).unwrap(), "{}");
+        one.add(DropReason::NsgDenied);
+        one.add_n(DropReason::NsgDenied, 2);
+        assert!(matches!(one.0, Counts::One(DropReason::NsgDenied, 3)));
+        let mut table = [0; DropReason::ALL.len()];
+        table[DropReason::NsgDenied as usize] = 3;
+        let many = Drops::from_counts(Some(Box::new(table)));
+        assert_eq!(one, many);
+        assert_eq!(one.get("nsg-denied"), Some(&3));
+        assert_eq!(one.get("no-route"), None);
+        assert_eq!(one.count(DropReason::NoRoute), 0);
+
+        let mut two = one.clone();
+        two.add(DropReason::NoRoute);
+        assert!(matches!(two.0, Counts::Many(_)));
+        assert_ne!(one, two);
+        assert_eq!(two.total(), 4);
+        assert_eq!(two.len(), 2);
+        assert_eq!(two.keys().collect::<Vec<_>>(), ["no-route", "nsg-denied"]);
+        assert_eq!(
+            serde_json::to_string(&two).unwrap(),
+            r#"{"no-route":1,"nsg-denied":3}"#
+        );
+        assert_eq!(
+            Drops::from_pairs([(DropReason::NsgDenied, 3), (DropReason::NoRoute, 1)]),
+            two
+        );
+        assert_eq!(two["no-route"], 1);
+    }
 }

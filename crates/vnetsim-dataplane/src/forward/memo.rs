@@ -268,27 +268,32 @@ impl Dataplane {
             // IPv4 header; the caller's packets are the flow's, checked when first decided).
             return packet.len() >= 20 && packet[8] > memo.ttl_hops;
         }
-        let Ok(meta) = wire::parse(packet) else {
+        // The TTL in place, as above. The packet is parsed only for a record that needs its
+        // 5-tuple (a firewall's or load balancer's session, or an NSG record whose slot cannot
+        // answer alone): most packets of a flow behind NSGs refresh their records by slot and
+        // are never parsed here.
+        if packet.len() < 20 || packet[8] <= memo.ttl_hops {
             return false;
-        };
-        meta.ttl > memo.ttl_hops
-            && memo.records[..usize::from(memo.n_records)]
-                .iter()
-                .all(|&r| {
-                    if r & FIREWALL_RECORD != 0 {
-                        flows.firewall_passes(r & !FIREWALL_RECORD, &meta.key, now)
-                    } else if r & LB_RECORD != 0 {
-                        flows.lb_passes(r & !LB_RECORD, &meta.key, now)
-                    } else {
-                        // The record's slot answers unless the connection's other record
-                        // may (see `FlowTable::hit_named`); then the full lookup does.
-                        flows.hit_named(r, now).unwrap_or_else(|| {
-                            flows.named_nic(r).is_some_and(|(nic, outbound)| {
-                                flows.hit(nic, outbound, &meta.key, now)
-                            })
+        }
+        let mut parsed: Option<Option<wire::FlowKey>> = None;
+        let mut key = || *parsed.get_or_insert_with(|| wire::parse(packet).ok().map(|m| m.key));
+        memo.records[..usize::from(memo.n_records)]
+            .iter()
+            .all(|&r| {
+                if r & FIREWALL_RECORD != 0 {
+                    key().is_some_and(|k| flows.firewall_passes(r & !FIREWALL_RECORD, &k, now))
+                } else if r & LB_RECORD != 0 {
+                    key().is_some_and(|k| flows.lb_passes(r & !LB_RECORD, &k, now))
+                } else {
+                    // The record's slot answers unless the connection's other record
+                    // may (see `FlowTable::hit_named`); then the full lookup does.
+                    flows.hit_named(r, now).unwrap_or_else(|| {
+                        flows.named_nic(r).is_some_and(|(nic, outbound)| {
+                            key().is_some_and(|k| flows.hit(nic, outbound, &k, now))
                         })
-                    }
-                })
+                    })
+                }
+            })
     }
 }
 

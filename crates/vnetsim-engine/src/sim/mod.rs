@@ -200,6 +200,7 @@ impl Prepared {
     /// Compiles `scenario`'s network and builds its flow sources.
     pub fn new(scenario: &Scenario) -> Self {
         let network = Network::new(scenario);
+        tracing::debug!("network compiled");
         // Flows are stored in the order of their first packet: constant flows then emit (and
         // mostly deliver) in memory order, which the processor prefetches, instead of jumping
         // across 100,000 flows. Slots map back to the file's order in the report.
@@ -210,6 +211,7 @@ impl Prepared {
         }
         let endpoints = EndpointIndex::new(scenario);
         let sources = build_sources(network.scenario(), &order, &endpoints);
+        tracing::debug!(flows = sources.len(), "flow sources built");
         // First packets, in time order (constant flows enter their FIFO sorted).
         let mut first: Vec<(Nanos, u32)> = sources
             .iter()
@@ -380,6 +382,7 @@ impl<'c> Engine<'c> {
         for (at, f) in first {
             engine.schedule_emit(at, f);
         }
+        tracing::debug!("engine set up");
         engine
     }
 

@@ -22,6 +22,7 @@ use super::{Engine, FIRST_FLOW_PORT, What};
 use crate::journey::SegmentStart;
 use crate::latency::LatencyHistogram;
 use crate::prefetch;
+use crate::report::Drops;
 use crate::shaper::Limit;
 
 /// How many emissions ahead a flow's state is prefetched (its VM's shaper half as far).
@@ -39,14 +40,14 @@ pub(super) const MEMOS: usize = 2;
 pub(super) struct DirStats {
     pub(super) sent: u64,
     pub(super) delivered: u64,
-    /// Drops by reason, allocated at the first drop (most flows never drop).
-    pub(super) dropped: Option<Box<[u64; DropReason::ALL.len()]>>,
+    /// Drops by reason (inline while they have one reason: no allocation per dropping flow).
+    pub(super) dropped: Drops,
     pub(super) latency: LatencyHistogram,
 }
 
 impl DirStats {
     pub(super) fn drop_one(&mut self, reason: DropReason) {
-        self.dropped.get_or_insert_default()[reason as usize] += 1;
+        self.dropped.add(reason);
     }
 }
 
