@@ -10,8 +10,8 @@
 //! name looked up on `PATH`), `tshark` otherwise. Those releases have the preference
 //! `protocols.conversation_deinterlacing_key`, which keys conversations by interface and MAC
 //! addresses too; 4.0 (Debian 12's) has not. A test reads a whole capture with it to check
-//! what `docs/capture.md` says of it: on the engine's raw-IPv4 captures it does not separate a
-//! packet's hops. The program is passed to the tests as the compile-time variable
+//! what `docs/capture.md` says of it: with it, the engine's pcapng captures (Ethernet frames
+//! with each hop's MACs) read whole as they read one interface at a time. The program is passed to the tests as the compile-time variable
 //! `VNETSIM_DEINTERLACING_TSHARK`. Reruns when `VNETSIM_TSHARK` or that program changes.
 //!
 //! It is not a search for Wireshark installations: a tshark elsewhere than `VNETSIM_TSHARK`
