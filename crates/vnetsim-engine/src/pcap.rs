@@ -66,9 +66,9 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 pub type Mac = [u8; 6];
 
 /// The MAC of Azure's virtual network gateway: on an Azure VM every ARP request for an address
-/// off the VM (its subnet's default gateway, another VM, anything) is answered with this one
-/// MAC, so every frame a VM sends goes to it and every frame it receives comes from it (as
-/// seen in captures on Azure VMs, Windows and Linux alike).
+/// off the VM (its subnet's default gateway, another VM of its subnet) is answered with this
+/// one MAC, so every frame a VM sends goes to it and every frame it receives comes from it (as
+/// observed in captures and ARP tables on Azure VMs).
 pub const AZURE_GATEWAY_MAC: Mac = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
 
 /// The OUI of the MACs Azure gives NICs (`00-0D-3A-xx-xx-xx`, Microsoft's).
