@@ -282,9 +282,13 @@ fn pcap_and_plot_are_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = std::fs::read(&pcap).unwrap();
-    // pcapng by default: a section header block, little-endian.
+    // pcapng by default: a section header block, little-endian, then the first interface's
+    // description, link type 1 (Ethernet).
     assert_eq!(&bytes[..4], &0x0a0d_0d0a_u32.to_le_bytes());
     assert_eq!(&bytes[8..12], &0x1a2b_3c4d_u32.to_le_bytes());
+    let section = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[section..section + 4], &1_u32.to_le_bytes());
+    assert_eq!(&bytes[section + 8..section + 10], &1_u16.to_le_bytes());
     // Classic pcap on request: nanosecond magic, link type 228 (raw IPv4).
     let classic = dir.path().join("classic.pcap");
     let out = vnetsim()

@@ -112,7 +112,7 @@ fn live_forwards_a_packet_and_reports_on_exit() {
     assert_eq!(report["format"], "vnetsim-live-report/1");
     assert_eq!(report["conservation"]["delivered"], 1);
     // pcapng, as `run` writes it: the packet as it left vm-a and as it reached vm-b, each on
-    // its own named interface.
+    // its own named interface, in an Ethernet frame.
     let capture = std::fs::read(&pcap).unwrap();
     let mut reader = PcapNgReader::new(&capture[..]).expect("a pcapng file");
     let (mut names, mut seen) = (Vec::new(), Vec::new());
@@ -128,7 +128,9 @@ fn live_forwards_a_packet_and_reports_on_exit() {
                     .expect("named"),
             ),
             Block::EnhancedPacket(p) => {
-                assert_eq!(&p.data[..], &packet[..]);
+                // An Ethernet frame of IPv4, the packet unchanged after its header.
+                assert_eq!(&p.data[12..14], &[0x08, 0x00]);
+                assert_eq!(&p.data[14..], &packet[..]);
                 seen.push(names[p.interface_id as usize].clone());
             }
             _ => {}

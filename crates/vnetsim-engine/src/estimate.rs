@@ -24,7 +24,8 @@ const FLOW_STATE_BYTES: u64 = 256;
 /// Counters and shaper per NIC and VM, roughly.
 const NIC_STATE_BYTES: u64 = 256;
 /// What a pcapng enhanced packet block adds to its packet (block type and lengths, interface,
-/// timestamp, captured and original lengths); the packet is padded to 4 bytes.
+/// timestamp, captured and original lengths); the packet, in its Ethernet frame
+/// ([`crate::pcap::ETHERNET_HEADER_BYTES`] more), is padded to 4 bytes.
 const PCAPNG_RECORD_OVERHEAD: u64 = 32;
 
 /// The estimate of one replay.
@@ -98,9 +99,11 @@ impl std::fmt::Display for Estimate {
     }
 }
 
-/// The bytes of one pcapng record of a `size`-byte packet.
+/// The bytes of one pcapng record of a `size`-byte IPv4 packet (its Ethernet frame is 14
+/// bytes longer).
 fn pcapng_record_bytes(size: u64) -> u64 {
-    PCAPNG_RECORD_OVERHEAD + size.div_ceil(4) * 4
+    let frame = size.saturating_add(crate::pcap::ETHERNET_HEADER_BYTES as u64);
+    PCAPNG_RECORD_OVERHEAD.saturating_add(frame.div_ceil(4) * 4)
 }
 
 /// The window `[start, end)` in which flow `f` sends, by the engine's rules: its own duration,
@@ -205,13 +208,16 @@ traffic:
         assert_eq!(written, 20);
         let empty = crate::pcap::PcapCapture::pcapng(Vec::new(), &sc).unwrap();
         let (_, header) = empty.finish_into().unwrap();
-        // The section header and the two interface descriptions are the rest.
+        // The two interface descriptions are the rest (the header is the section's).
         let records = (file.len() - header.len()) as u64;
-        assert!(
-            records > e.pcap_bytes && records - e.pcap_bytes < 200,
-            "estimate {} against {records} bytes of records and interfaces",
-            e.pcap_bytes
+        let interfaces = crate::pcap::interface_block_bytes("xn out")
+            + crate::pcap::interface_block_bytes("yn in");
+        assert_eq!(
+            records - interfaces,
+            e.pcap_bytes,
+            "estimate against the records of the capture (each frame 14 + 99 bytes, padded)"
         );
+        assert_eq!(pcapng_record_bytes(99), 32 + 116);
         assert_eq!(e.pcap_bytes, 20 * pcapng_record_bytes(99));
     }
 

@@ -9,9 +9,15 @@
 //!   once on each interface it passes and never twice on one. Dropped packets go to one more
 //!   interface, `dropped`, each with a comment naming the drop reason, the rule or cause that
 //!   decided it, and where the packet was last seen. Nanosecond timestamps (`if_tsresol` 9),
-//!   link type raw IPv4 (`LINKTYPE_IPV4`, 228), little-endian.
+//!   little-endian. Each packet is an Ethernet II frame (link type `LINKTYPE_ETHERNET`, 1;
+//!   ethertype IPv4, the IPv4 bytes unchanged after the 14-byte header) with the addresses a
+//!   capture in the VM would show ([`Ethernet`]): its NIC's MAC ([`nic_mac`], in Azure's
+//!   `00:0d:3a` OUI) and Azure's virtual gateway MAC ([`AZURE_GATEWAY_MAC`]). The MACs are
+//!   what lets Wireshark 4.2 and later tell a packet's hops apart in one reading of the whole
+//!   file (its conversation deinterlacing key "Interface + MAC").
 //! - **pcap** (classic, [`PcapSink`]): every packet at every hop in one stream, as before;
-//!   no interfaces and no drops (the format has no place for either).
+//!   no interfaces and no drops (the format has no place for either); raw IPv4
+//!   (`LINKTYPE_IPV4`, 228), no Ethernet header.
 //!
 //! A packet's timestamp is its simulated time in nanoseconds since the start of the replay, so
 //! a capture reads as starting at the Unix epoch. The output depends only on the packets and
@@ -46,8 +52,87 @@ use vnetsim_scenario::{DropReason, Nanos, NicId, Scenario};
 
 use crate::journey::{Capture, Hop, Place, Seen};
 
-/// The largest packet a capture holds: the largest IPv4 packet, also the file's snap length.
+/// The largest packet a capture holds: the largest IPv4 packet, also a classic file's snap
+/// length (a pcapng interface's is [`ETHERNET_HEADER_BYTES`] more, for the frame's header).
 pub const MAX_PACKET_BYTES: usize = 65535;
+
+/// Bytes of the Ethernet II header before each packet of a pcapng capture.
+pub const ETHERNET_HEADER_BYTES: usize = 14;
+
+/// The ethertype of IPv4.
+const ETHERTYPE_IPV4: u16 = 0x0800;
+
+/// A MAC address, as written in a frame.
+pub type Mac = [u8; 6];
+
+/// The MAC of Azure's virtual network gateway: on an Azure VM every ARP request for an address
+/// off the VM (its subnet's default gateway, another VM of its subnet) is answered with this
+/// one MAC, so every frame a VM sends goes to it and every frame it receives comes from it (as
+/// observed in captures and ARP tables on Azure VMs).
+pub const AZURE_GATEWAY_MAC: Mac = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
+
+/// The OUI of the MACs Azure gives NICs (`00-0D-3A-xx-xx-xx`, Microsoft's).
+pub const AZURE_NIC_OUI: [u8; 3] = [0x00, 0x0d, 0x3a];
+
+/// The MAC of `nic` in a capture: Azure's NIC OUI, then the NIC's position in the scenario
+/// counting from 1, in 24 bits, big-endian (the first NIC is `00:0d:3a:00:00:01`, the 300th
+/// `00:0d:3a:00:01:2c`). The same scenario gives the same MACs; past 16,777,215 NICs they
+/// repeat. Azure draws its NICs' MACs otherwise; these are only stable stand-ins.
+pub fn nic_mac(nic: NicId) -> Mac {
+    let n = (nic.index() as u32).wrapping_add(1).to_be_bytes();
+    let [a, b, c] = AZURE_NIC_OUI;
+    [a, b, c, n[1], n[2], n[3]]
+}
+
+/// The Ethernet addresses of a frame in a pcapng capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ethernet {
+    /// Source MAC.
+    pub src: Mac,
+    /// Destination MAC.
+    pub dst: Mac,
+}
+
+impl Ethernet {
+    /// The addresses of a packet seen at `hop`: leaving a NIC it goes from the NIC's MAC to
+    /// the gateway MAC, reaching a NIC from the gateway MAC to the NIC's. A place that is not
+    /// a NIC (a gateway, a firewall, a site, the Internet, ...) stands for Azure's fabric: the
+    /// gateway MAC both ways.
+    pub fn at(hop: Hop) -> Ethernet {
+        match (hop.place, hop.side) {
+            (Place::Nic(nic), crate::journey::Side::Out) => Ethernet {
+                src: nic_mac(nic),
+                dst: AZURE_GATEWAY_MAC,
+            },
+            (Place::Nic(nic), crate::journey::Side::In) => Ethernet {
+                src: AZURE_GATEWAY_MAC,
+                dst: nic_mac(nic),
+            },
+            _ => Ethernet {
+                src: AZURE_GATEWAY_MAC,
+                dst: AZURE_GATEWAY_MAC,
+            },
+        }
+    }
+
+    /// The addresses of a packet dropped after it was last seen at `last`: from the MAC of
+    /// that NIC (the gateway MAC when it is not a NIC) to the gateway MAC.
+    pub fn dropped(last: Hop) -> Ethernet {
+        Ethernet {
+            src: last.nic().map_or(AZURE_GATEWAY_MAC, nic_mac),
+            dst: AZURE_GATEWAY_MAC,
+        }
+    }
+
+    /// The 14-byte Ethernet II header: destination, source, ethertype IPv4.
+    pub fn header(&self) -> [u8; ETHERNET_HEADER_BYTES] {
+        let mut h = [0u8; ETHERNET_HEADER_BYTES];
+        h[..6].copy_from_slice(&self.dst);
+        h[6..12].copy_from_slice(&self.src);
+        h[12..].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        h
+    }
+}
 
 /// The latest timestamp a classic pcap record can carry: its seconds field is 32 bits.
 pub const MAX_TIMESTAMP_NS: u64 = (u32::MAX as u64 + 1) * 1_000_000_000 - 1;
@@ -226,23 +311,26 @@ fn padded(len: usize) -> u64 {
 const SECTION_HEADER_BYTES: u64 = 28;
 
 /// Bytes of an interface description block named `name` (name, timestamp resolution, end).
-fn interface_block_bytes(name: &str) -> u64 {
+pub(crate) fn interface_block_bytes(name: &str) -> u64 {
     12 + 8 + (4 + padded(name.len())) + (4 + 4) + 4
 }
 
-/// Bytes of an enhanced packet block of `len` bytes with an optional comment.
+/// Bytes of an enhanced packet block of a `len`-byte IPv4 packet (in its Ethernet frame) with
+/// an optional comment.
 fn packet_block_bytes(len: usize, comment: Option<&str>) -> u64 {
-    12 + 20 + padded(len) + comment.map_or(0, |c| 4 + padded(c.len()) + 4)
+    12 + 20 + padded(ETHERNET_HEADER_BYTES + len) + comment.map_or(0, |c| 4 + padded(c.len()) + 4)
 }
 
 /// A pcapng file being written: one section, interfaces declared as they are first used,
-/// nanosecond timestamps, raw IPv4 records.
+/// nanosecond timestamps, each IPv4 packet in an Ethernet II frame.
 ///
 /// Pass a buffered writer (`BufWriter`) for files: each block is written as it comes.
 pub struct PcapNgSink<W: Write> {
     writer: PcapNgWriter<W>,
     interfaces: InterfaceIds,
     packets: u64,
+    /// The frame being written (kept to reuse its allocation).
+    frame: Vec<u8>,
 }
 
 /// The id of each interface declared so far (ids in the order they were declared): a NIC's
@@ -314,6 +402,7 @@ impl<W: Write> PcapNgSink<W> {
             writer,
             interfaces: InterfaceIds::default(),
             packets: 0,
+            frame: Vec::new(),
         })
     }
 
@@ -329,8 +418,8 @@ impl<W: Write> PcapNgSink<W> {
             return Ok(id);
         }
         let block = InterfaceDescriptionBlock {
-            linktype: DataLink::IPV4,
-            snaplen: MAX_PACKET_BYTES as u32,
+            linktype: DataLink::ETHERNET,
+            snaplen: (ETHERNET_HEADER_BYTES + MAX_PACKET_BYTES) as u32,
             options: vec![
                 InterfaceDescriptionOption::IfName(Cow::Borrowed(name)),
                 InterfaceDescriptionOption::IfTsResol(9),
@@ -346,12 +435,14 @@ impl<W: Write> PcapNgSink<W> {
     }
 
     /// Writes one IPv4 packet seen at simulated time `at_ns` (nanoseconds) on interface `id`
-    /// (from [`PcapNgSink::declare`]), with an optional comment. A packet longer than
-    /// [`MAX_PACKET_BYTES`] is refused and nothing is written.
+    /// (from [`PcapNgSink::declare`]) in an Ethernet II frame with the addresses `ethernet`,
+    /// with an optional comment. A packet longer than [`MAX_PACKET_BYTES`] is refused and
+    /// nothing is written.
     pub fn write(
         &mut self,
         id: u32,
         at_ns: u64,
+        ethernet: Ethernet,
         packet: &[u8],
         comment: Option<&str>,
     ) -> Result<(), PcapError> {
@@ -362,12 +453,15 @@ impl<W: Write> PcapNgSink<W> {
                 len: packet.len(),
             });
         }
+        self.frame.clear();
+        self.frame.extend_from_slice(&ethernet.header());
+        self.frame.extend_from_slice(packet);
         let block = EnhancedPacketBlock {
             interface_id: id,
             timestamp: Duration::from_nanos(at_ns),
             // Fits: checked against MAX_PACKET_BYTES above.
-            original_len: packet.len() as u32,
-            data: Cow::Borrowed(packet),
+            original_len: self.frame.len() as u32,
+            data: Cow::Borrowed(&self.frame),
             options: comment
                 .map(|c| vec![EnhancedPacketOption::Comment(Cow::Borrowed(c))])
                 .unwrap_or_default(),
@@ -570,7 +664,8 @@ impl CaptureFilter {
 enum Sink<W: Write> {
     Classic(PcapSink<W>),
     Ng {
-        sink: PcapNgSink<W>,
+        /// Boxed: it holds its frame buffer besides the writer.
+        sink: Box<PcapNgSink<W>>,
         names: HopNames,
     },
 }
@@ -682,7 +777,7 @@ impl<W: Write> PcapCapture<W> {
     pub fn pcapng(writer: W, scenario: &Scenario) -> Result<Self, PcapError> {
         Ok(PcapCapture {
             sink: Some(Sink::Ng {
-                sink: PcapNgSink::new(writer)?,
+                sink: Box::new(PcapNgSink::new(writer)?),
                 names: HopNames::new(scenario),
             }),
             error: None,
@@ -750,9 +845,17 @@ impl<W: Write> PcapCapture<W> {
         }
     }
 
-    /// Writes `bytes` at `at` on `interface` (pcapng) or in the stream (pcap; `comment` and
-    /// the interface are left out), within the limit.
-    fn record(&mut self, at: Nanos, bytes: &[u8], interface: Interface, comment: Option<&str>) {
+    /// Writes `bytes` at `at` on `interface` in a frame with the addresses `ethernet` (pcapng)
+    /// or in the stream (pcap; `comment`, the interface and the frame are left out), within
+    /// the limit.
+    fn record(
+        &mut self,
+        at: Nanos,
+        bytes: &[u8],
+        interface: Interface,
+        ethernet: Ethernet,
+        comment: Option<&str>,
+    ) {
         let Some(sink) = self.sink.as_mut() else {
             return;
         };
@@ -789,7 +892,7 @@ impl<W: Write> PcapCapture<W> {
                     Some(id) => Ok(id),
                     None => sink.declare(interface, &names.name(interface)),
                 };
-                id.and_then(|id| sink.write(id, at, bytes, comment))
+                id.and_then(|id| sink.write(id, at, ethernet, bytes, comment))
             }
         };
         if let Err(e) = written {
@@ -802,7 +905,13 @@ impl<W: Write> PcapCapture<W> {
 impl<W: Write> Capture for PcapCapture<W> {
     fn packet(&mut self, seen: Seen<'_>) {
         if self.filter.keeps(&seen) {
-            self.record(seen.at, seen.bytes, Interface::Hop(seen.hop), None);
+            self.record(
+                seen.at,
+                seen.bytes,
+                Interface::Hop(seen.hop),
+                Ethernet::at(seen.hop),
+                None,
+            );
         }
     }
 
@@ -819,7 +928,13 @@ impl<W: Write> Capture for PcapCapture<W> {
         } else {
             format!("{detail}; last seen at {last}")
         };
-        self.record(seen.at, seen.bytes, Interface::Dropped, Some(&comment));
+        self.record(
+            seen.at,
+            seen.bytes,
+            Interface::Dropped,
+            Ethernet::dropped(seen.hop),
+            Some(&comment),
+        );
     }
 }
 
@@ -919,6 +1034,66 @@ mod tests {
             0,
             "no drops in a classic capture"
         );
+    }
+
+    /// Each pcapng record is an Ethernet II frame whose addresses say where the packet is: a
+    /// NIC's MAC to the gateway MAC leaving it, the other way reaching it, the last NIC's MAC
+    /// (or the gateway's) to the gateway's when dropped; the IPv4 bytes follow unchanged.
+    #[test]
+    fn pcapng_frames_carry_the_macs_of_their_hop() {
+        use crate::journey::Side;
+        assert_eq!(nic_mac(NicId(0)), [0x00, 0x0d, 0x3a, 0x00, 0x00, 0x01]);
+        assert_eq!(nic_mac(NicId(299)), [0x00, 0x0d, 0x3a, 0x00, 0x01, 0x2c]);
+        assert_eq!(
+            nic_mac(NicId(0x12_3456)),
+            [0x00, 0x0d, 0x3a, 0x12, 0x34, 0x57]
+        );
+        let sc = vnetsim_scenario::load_str(
+            "name: t\nvnets:\n  - { name: v, address_space: [10.0.0.0/16], subnets: [ { name: s, prefix: 10.0.0.0/24 } ] }\nvms:\n  - { name: a, size: Standard_D2s_v3, nics: [ { name: a-nic, vnet: v, subnet: s, ip: 10.0.0.4 } ] }\n  - { name: b, size: Standard_D2s_v3, nics: [ { name: b-nic, vnet: v, subnet: s, ip: 10.0.0.5 } ] }\n",
+            "t.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let packet = probe(Protocol::Udp, 101, 1);
+        let at = |place, side| Seen {
+            at: 5,
+            bytes: &packet,
+            hop: Hop { place, side },
+            flow: None,
+        };
+        let mut c = PcapCapture::pcapng(Vec::new(), &sc).unwrap();
+        c.packet(at(Place::Nic(NicId(0)), Side::Out));
+        c.packet(at(Place::Nic(NicId(1)), Side::In));
+        c.packet(at(Place::Internet, Side::In));
+        c.dropped(at(Place::Nic(NicId(1)), Side::Out), DropReason::NoRoute, "");
+        c.dropped(at(Place::Internet, Side::Out), DropReason::NoRoute, "");
+        let tracked = c.file_bytes;
+        let (n, file) = c.finish_into().unwrap();
+        assert_eq!((n, file.len() as u64), (5, tracked), "every byte counted");
+
+        let (a, b, gw) = (nic_mac(NicId(0)), nic_mac(NicId(1)), AZURE_GATEWAY_MAC);
+        let expected = [(a, gw), (gw, b), (gw, gw), (b, gw), (gw, gw)];
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&file[..]).unwrap();
+        let mut frames = Vec::new();
+        while let Some(block) = reader.next_block() {
+            match block.unwrap() {
+                pcap_file::pcapng::Block::InterfaceDescription(i) => {
+                    assert_eq!(i.linktype, DataLink::ETHERNET);
+                    assert_eq!(i.snaplen, 65535 + 14);
+                }
+                pcap_file::pcapng::Block::EnhancedPacket(p) => {
+                    assert_eq!(p.original_len as usize, p.data.len());
+                    frames.push(p.data.into_owned());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(frames.len(), expected.len());
+        for (frame, (src, dst)) in frames.iter().zip(expected) {
+            assert_eq!(&frame[..6], &dst, "destination first");
+            assert_eq!(&frame[6..12], &src);
+            assert_eq!(&frame[12..14], &[0x08, 0x00], "ethertype IPv4");
+            assert_eq!(&frame[14..], &packet[..], "the IPv4 bytes as they were");
+        }
     }
 
     #[test]

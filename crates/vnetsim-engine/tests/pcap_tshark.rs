@@ -4,8 +4,16 @@
 //! through its appliance), which tshark reads as one named interface per hop with no TCP
 //! sequence analysis warning on any interface, nor on any NIC's two interfaces together.
 //!
-//! The build script sets `cfg(has_tshark)` when `tshark` runs; without it these tests show as
-//! ignored with that reason in the test summary.
+//! With a tshark of Wireshark 4.2 or later, the same capture is read whole, once, with the
+//! preference that keys conversations by interface and MAC addresses
+//! (`protocols.conversation_deinterlacing_key`): the capture's Ethernet frames carry each hop's
+//! MACs, so tshark flags only what reading per interface flags (docs/capture.md).
+//!
+//! The build script sets `cfg(has_tshark)` when `tshark` runs, and
+//! `cfg(has_deinterlacing_tshark)` when the program named by `VNETSIM_TSHARK` (or `tshark`)
+//! is 4.2 or later (`.ci/newer-tshark` makes one, from Debian 13's packages, on a Debian 12
+//! machine, whose own is 4.0); without them these tests show as ignored with the reason in
+//! the test summary.
 
 mod common;
 
@@ -140,13 +148,19 @@ fn epoch_text_parses_to_nanoseconds() {
 
 /// Runs tshark with `args` and gives its standard output (the test fails if tshark does).
 fn tshark(args: &[&str]) -> String {
-    let out = Command::new("tshark")
+    run_tshark("tshark", args)
+}
+
+/// Runs the tshark `program` with `args` and gives its standard output (the test fails if
+/// tshark does).
+fn run_tshark(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
         .args(args)
         .output()
-        .expect("tshark runs");
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
     assert!(
         out.status.success(),
-        "tshark {args:?} failed: {}",
+        "{program} {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -176,16 +190,24 @@ fn flagged(file: &Path, filter: &str, dir: &Path) -> String {
 
 /// Interface id to name, as tshark reads the file, and the frames per interface name.
 fn interfaces(file: &Path) -> (BTreeMap<u32, String>, BTreeMap<String, usize>) {
-    let out = tshark(&[
-        "-r",
-        file.to_str().unwrap(),
-        "-T",
-        "fields",
-        "-e",
-        "frame.interface_id",
-        "-e",
-        "frame.interface_name",
-    ]);
+    interfaces_with("tshark", file)
+}
+
+/// [`interfaces`], as the tshark `program` reads the file.
+fn interfaces_with(program: &str, file: &Path) -> (BTreeMap<u32, String>, BTreeMap<String, usize>) {
+    let out = run_tshark(
+        program,
+        &[
+            "-r",
+            file.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_id",
+            "-e",
+            "frame.interface_name",
+        ],
+    );
     let mut ids = BTreeMap::new();
     let mut frames = BTreeMap::new();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
@@ -285,5 +307,169 @@ fn tshark_reads_hub_and_spoke_as_one_interface_per_hop_without_tcp_warnings() {
             assert_eq!(lines.len(), 6, "{comments}");
             assert!(lines.iter().all(|l| *l == "dropped"), "{comments}");
         }
+    }
+}
+
+/// The tshark of Wireshark 4.2 or later that the build script found: `VNETSIM_TSHARK`, or
+/// `tshark` when that one is recent enough.
+#[cfg(has_deinterlacing_tshark)]
+fn newer_tshark() -> &'static str {
+    env!("VNETSIM_DEINTERLACING_TSHARK")
+}
+
+/// Without `cfg(has_deinterlacing_tshark)` the test that calls this is ignored; run anyway
+/// (`--ignored`), it fails here, saying why.
+#[cfg(not(has_deinterlacing_tshark))]
+fn newer_tshark() -> &'static str {
+    panic!(
+        "no tshark 4.2 or later: set VNETSIM_TSHARK to one (`.ci/newer-tshark` makes one) \
+         and build again"
+    )
+}
+
+/// Wireshark 4.2's preference that keys conversations by interface and MAC addresses besides
+/// addresses and ports ("Interface + MAC").
+const BY_INTERFACE: &str = "protocols.conversation_deinterlacing_key:.MI";
+
+/// Frames flagged by tshark's TCP sequence analysis, counted by interface name and by whether
+/// they are of TCP port 22 (the connection an NSG denies, whose SYNs are retransmitted).
+type Flags = BTreeMap<(String, bool), usize>;
+
+/// The frames of `file` that `program`'s TCP sequence analysis flags, with `options` (`-o`
+/// preferences), counted as [`Flags`], and tshark's rows for the failure messages.
+fn flags(program: &str, file: &Path, options: &[&str]) -> (Flags, String) {
+    let mut args = vec!["-r", file.to_str().unwrap()];
+    args.extend(options);
+    args.extend([
+        "-Y",
+        "tcp.analysis.flags",
+        "-T",
+        "fields",
+        "-e",
+        "frame.interface_name",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "_ws.expert.message",
+    ]);
+    let out = run_tshark(program, &args);
+    let mut counts = Flags::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert!(fields.len() >= 3, "interface and ports: {line}");
+        let ssh = fields[1] == "22" || fields[2] == "22";
+        *counts.entry((fields[0].to_string(), ssh)).or_insert(0) += 1;
+    }
+    (counts, out)
+}
+
+/// The frames of `file` with an expert message of severity warning or error, as `program`
+/// reads it with `options` (`-o` preferences): interface name, ports and messages, a line each.
+fn warned(program: &str, file: &Path, options: &[&str]) -> String {
+    let mut args = vec!["-r", file.to_str().unwrap()];
+    args.extend(options);
+    args.extend([
+        "-Y",
+        "_ws.expert.severity >= \"Warning\"",
+        "-T",
+        "fields",
+        "-e",
+        "frame.interface_name",
+        "-e",
+        "udp.srcport",
+        "-e",
+        "udp.dstport",
+        "-e",
+        "_ws.expert.message",
+    ]);
+    run_tshark(program, &args)
+}
+
+/// The "Done when" check of reading a whole capture at once: tshark 4.2 or later, with the
+/// preference that keys conversations by interface and MAC addresses besides addresses and
+/// ports ([`BY_INTERFACE`]), reads the whole capture of hub-and-spoke (every packet once per
+/// hop, each hop an interface, each frame with its hop's MACs) as its interfaces read one at a
+/// time: its TCP sequence analysis flags only the retransmitted SYNs of the connection an NSG
+/// denies, at each hop they pass, and nothing else; and it warns of nothing but what is
+/// asserted below. Without the preference the same tshark reads a packet's second hop as a
+/// retransmission of its first, on other ports than SSH's: the preference is what matters.
+#[test]
+#[cfg_attr(
+    not(has_deinterlacing_tshark),
+    ignore = "needs tshark 4.2 or later (set VNETSIM_TSHARK); see docs/capture.md"
+)]
+fn tshark_reads_the_whole_capture_clean_when_keyed_by_interface_and_mac() {
+    let program = newer_tshark();
+    let version = run_tshark(program, &["--version"]);
+    let version = version.lines().next().unwrap_or_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keyed_by_interface = ["-o", BY_INTERFACE];
+    for traffic in [false, true] {
+        let sc = common::hub_and_spoke(traffic);
+        let (_, bytes) = common::capture(&sc, CaptureFilter::all());
+        let file = dir.path().join(format!("hub-and-spoke-{traffic}.pcapng"));
+        std::fs::write(&file, &bytes).expect("write capture");
+
+        let (keyed, out) = flags(program, &file, &keyed_by_interface);
+        // With traffic, the SSH flow's five SYNs (the first and four retransmissions, the
+        // probe's SYN being a connection of its own) pass web1's NIC and the appliance's two
+        // interfaces, and are dropped at db1's subnet NSG: four flagged at each. The scenario
+        // alone has one SYN per connection, none flagged.
+        let expected: Flags = if traffic {
+            ["web1-nic out", "nva1-nic in", "nva1-nic out", "dropped"]
+                .iter()
+                .map(|h| ((h.to_string(), true), 4))
+                .collect()
+        } else {
+            Flags::new()
+        };
+        assert_eq!(keyed, expected, "{version}, traffic {traffic}:\n{out}");
+        assert_eq!(
+            out.lines().filter(|l| l.contains("retransmission")).count(),
+            expected.values().sum::<usize>(),
+            "{version}: every flag a retransmission:\n{out}"
+        );
+
+        // Warnings and errors (the SYNs' retransmissions are notes): one, and not of the
+        // capture's doing: web1's DNS query probe, seen leaving web1's NIC and reaching dns1's,
+        // reads at dns1 as a retransmitted query. Wireshark's DNS dissector pairs queries within
+        // the conversation of addresses and ports alone (as of 4.4 it does not look
+        // conversations up with the deinterlacing key, as TCP's analysis does), so the
+        // preference does not reach it.
+        let warnings = warned(program, &file, &keyed_by_interface);
+        let rows: Vec<Vec<&str>> = warnings
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').collect())
+            .collect();
+        assert_eq!(
+            rows.iter().map(|r| &r[..3]).collect::<Vec<_>>(),
+            [["dns1-nic in", "49152", "53"]],
+            "{version}, traffic {traffic}: one warning, DNS's, at dns1:\n{warnings}"
+        );
+        assert!(
+            rows[0][3].starts_with("DNS query retransmission"),
+            "{version}, traffic {traffic}:\n{warnings}"
+        );
+
+        // The same tshark without the preference: a packet seen at two hops reads as a
+        // retransmission of itself, on other ports than 22 (with traffic, the web-db
+        // connection), and web1's DNS query as a retransmitted query.
+        let (plain, out) = flags(program, &file, &[]);
+        let elsewhere: usize = plain
+            .iter()
+            .filter(|((_, ssh), _)| !ssh)
+            .map(|(_, n)| n)
+            .sum();
+        if traffic {
+            assert!(elsewhere > 0, "{version}, without the preference:\n{out}");
+        }
+        let whole = warned(program, &file, &[]);
+        assert!(
+            whole.contains("DNS query retransmission"),
+            "{version}, without the preference:\n{whole}"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! A pcapng capture read back with the `pcap-file` crate: one named interface per hop, drops
-//! with comments naming their reason and rule, the filter's effect, TCP connections whose
+//! A pcapng capture read back with the `pcap-file` crate: one named interface per hop, each
+//! packet in an Ethernet frame with its hop's MACs, drops with comments naming their reason and
+//! rule, the filter's effect, TCP connections whose
 //! sequence and acknowledgment numbers advance as a real connection's, ICMP echoes that count,
 //! and a report that a capture does not change.
 
@@ -11,7 +12,7 @@ use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use vnetsim_dataplane::wire::{self, TCP_ACK, TCP_FIN, TCP_SYN};
-use vnetsim_engine::pcap::CaptureFilter;
+use vnetsim_engine::pcap::{AZURE_GATEWAY_MAC, CaptureFilter, Mac, nic_mac};
 use vnetsim_engine::{Engine, Options};
 
 use common::{capture, hub_and_spoke};
@@ -25,11 +26,15 @@ type Segment = (u32, u32, u8, u32);
 struct Record {
     interface: String,
     at_ns: u64,
+    /// The frame's source and destination MACs.
+    macs: (Mac, Mac),
+    /// The IPv4 packet (the frame without its Ethernet header).
     bytes: Vec<u8>,
     comment: Option<String>,
 }
 
-/// The interface names in declaration order, and every packet.
+/// The interface names in declaration order, and every packet (each an Ethernet II frame of
+/// IPv4).
 fn read(file: &[u8]) -> (Vec<String>, Vec<Record>) {
     let mut reader = PcapNgReader::new(file).expect("a pcapng file");
     let mut names = Vec::new();
@@ -37,7 +42,7 @@ fn read(file: &[u8]) -> (Vec<String>, Vec<Record>) {
     while let Some(block) = reader.next_block() {
         match block.expect("a valid block") {
             Block::InterfaceDescription(idb) => {
-                assert_eq!(idb.linktype, pcap_file::DataLink::IPV4);
+                assert_eq!(idb.linktype, pcap_file::DataLink::ETHERNET);
                 assert!(
                     idb.options
                         .contains(&InterfaceDescriptionOption::IfTsResol(9)),
@@ -52,7 +57,14 @@ fn read(file: &[u8]) -> (Vec<String>, Vec<Record>) {
             Block::EnhancedPacket(p) => records.push(Record {
                 interface: names[p.interface_id as usize].clone(),
                 at_ns: p.timestamp.as_nanos() as u64,
-                bytes: p.data.to_vec(),
+                macs: {
+                    assert_eq!(&p.data[12..14], &[0x08, 0x00], "ethertype IPv4");
+                    (
+                        p.data[6..12].try_into().unwrap(),
+                        p.data[..6].try_into().unwrap(),
+                    )
+                },
+                bytes: p.data[14..].to_vec(),
                 comment: p.options.iter().find_map(|o| match o {
                     EnhancedPacketOption::Comment(c) => Some(c.to_string()),
                     _ => None,
@@ -91,13 +103,61 @@ fn one_named_interface_per_hop() {
     // Two delivered probes (sent and received), one UDP probe, three dropped ones (sent and
     // dropped).
     assert_eq!(records.len(), 12, "{records:#?}");
+    macs_say_where(&hub_and_spoke(false), &records);
 
-    let (_, file) = capture(&hub_and_spoke(true), CaptureFilter::all());
-    let (names, _) = read(&file);
+    let sc = hub_and_spoke(true);
+    let (_, file) = capture(&sc, CaptureFilter::all());
+    let (names, records) = read(&file);
+    macs_say_where(&sc, &records);
     let names: BTreeSet<String> = names.into_iter().collect();
     for hop in ["nva1-nic in", "nva1-nic out", "db1-nic in", "web1-nic in"] {
         assert!(names.contains(hop), "{hop} in {names:?}");
     }
+}
+
+/// The MAC of the NIC named `name` in `sc`.
+fn mac_of(sc: &vnetsim_scenario::Scenario, name: &str) -> Mac {
+    nic_mac(
+        sc.nic_by_name(name)
+            .unwrap_or_else(|| panic!("no NIC `{name}`")),
+    )
+}
+
+/// Each frame's MACs are those of its hop: leaving a NIC, from the NIC's MAC (Azure's OUI) to
+/// Azure's gateway MAC; reaching one, the other way; dropped, from the MAC of the NIC where the
+/// packet was last seen to the gateway's. No two NICs share a MAC.
+fn macs_say_where(sc: &vnetsim_scenario::Scenario, records: &[Record]) {
+    let gw = AZURE_GATEWAY_MAC;
+    for r in records {
+        let expected = if r.interface == "dropped" {
+            let last = r
+                .comment
+                .as_deref()
+                .unwrap()
+                .rsplit("; last seen at ")
+                .next();
+            let nic = last
+                .unwrap()
+                .strip_suffix(" out")
+                .or(last.unwrap().strip_suffix(" in"));
+            (mac_of(sc, nic.unwrap()), gw)
+        } else if let Some(nic) = r.interface.strip_suffix(" out") {
+            (mac_of(sc, nic), gw)
+        } else {
+            let nic = r.interface.strip_suffix(" in").unwrap();
+            (gw, mac_of(sc, nic))
+        };
+        assert_eq!(r.macs, expected, "{}: {r:?}", r.interface);
+        assert!(r.macs.0 != r.macs.1);
+    }
+    let macs: BTreeSet<Mac> = sc
+        .nics
+        .iter()
+        .enumerate()
+        .map(|(i, _)| nic_mac(vnetsim_scenario::NicId(i as u32)))
+        .collect();
+    assert_eq!(macs.len(), sc.nics.len());
+    assert!(macs.iter().all(|m| m[..3] == [0x00, 0x0d, 0x3a]));
 }
 
 /// Every dropped packet is on the `dropped` interface with a comment naming its reason, the
