@@ -998,12 +998,12 @@ pub fn is_vm(endpoint: Endpoint) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Sources built on several threads are the ones one thread builds, in the same slots.
-    #[test]
-    fn sources_built_on_several_threads_equal_one_threads() {
+    /// A generated hub and spoke: 5 spokes of 20 VMs, 1,001 flows (an odd count, so that
+    /// threads get runs of different lengths).
+    pub(crate) fn generated() -> Scenario {
         let text = vnetsim_scenario::generate::HubSpoke {
             spokes: 5,
             vms_per_spoke: 20,
@@ -1012,7 +1012,13 @@ mod tests {
         }
         .to_yaml()
         .unwrap();
-        let sc = vnetsim_scenario::load_str(&text, "g.yaml").unwrap();
+        vnetsim_scenario::load_str(&text, "g.yaml").unwrap()
+    }
+
+    /// Sources built on several threads are the ones one thread builds, in the same slots.
+    #[test]
+    fn sources_built_on_several_threads_equal_one_threads() {
+        let sc = generated();
         let order = flow_order(&sc);
         let endpoints = EndpointIndex::new(&sc);
         let one = format!("{:?}", build_sources_on(&sc, &order, &endpoints, 1));

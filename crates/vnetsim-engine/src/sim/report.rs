@@ -450,15 +450,7 @@ mod tests {
     /// Rows built on several threads equal the rows built on one, in the same order.
     #[test]
     fn rows_built_on_several_threads_equal_one_threads() {
-        let text = vnetsim_scenario::generate::HubSpoke {
-            spokes: 5,
-            vms_per_spoke: 20,
-            flows: 1_001,
-            ..Default::default()
-        }
-        .to_yaml()
-        .unwrap();
-        let sc = vnetsim_scenario::load_str(&text, "g.yaml").unwrap();
+        let sc = crate::sim::tests::generated();
         let mut engine = Engine::from_prepared(&Prepared::new(&sc), Default::default());
         engine.replay(&mut |_, _| {});
         let in_flight = engine.in_flight();
