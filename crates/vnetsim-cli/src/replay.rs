@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use vnetsim_engine::pcap::{CaptureFilter, CaptureLimit, PcapCapture, PcapFormat};
@@ -59,9 +60,11 @@ fn progress_bar(end: Option<Nanos>) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn replay(scenario: &Scenario, options: Options, capture: Option<&mut dyn Capture>) -> Report {
+/// Replays `scenario`, shared with the engine (not copied: a million flows' scenario is
+/// hundreds of megabytes).
+fn replay(scenario: &Arc<Scenario>, options: Options, capture: Option<&mut dyn Capture>) -> Report {
     let started = Instant::now();
-    let mut engine = Engine::new(scenario, options);
+    let mut engine = Engine::shared(Arc::clone(scenario), options);
     tracing::debug!(ms = started.elapsed().as_millis(), "engine built");
     if let Some(c) = capture {
         engine = engine.with_capture(c);
@@ -112,6 +115,7 @@ pub fn run(
         Ok(s) => s,
         Err(code) => return code,
     };
+    let scenario = Arc::new(scenario);
     tracing::debug!(ms = started.elapsed().as_millis(), "scenario loaded");
     if let Err(code) = check_estimate(&shown, Estimate::of(&scenario), force) {
         return code;
@@ -361,8 +365,8 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
         return code;
     }
     let started = Instant::now();
-    let mut engine = Engine::new(
-        &scenario,
+    let mut engine = Engine::shared(
+        Arc::new(scenario),
         Options {
             seed,
             ..Options::default()

@@ -105,8 +105,7 @@ pub fn sweep(
         return code;
     }
     let jobs = jobs.unwrap_or_else(vnetsim_sweep::default_jobs);
-    let prepared = Prepared::new(&scenario);
-    drop(scenario);
+    let prepared = Prepared::shared(std::sync::Arc::new(scenario));
     tracing::debug!(
         "sweep: network compiled at {:.3} s",
         started.elapsed().as_secs_f64()

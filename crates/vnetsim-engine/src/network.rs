@@ -34,10 +34,16 @@ pub struct Network {
 impl Network {
     /// The network at time zero: every peering link of the file present.
     pub fn new(scenario: &Scenario) -> Self {
+        Self::shared(Arc::new(scenario.clone()))
+    }
+
+    /// [`Network::new`] without a copy of the scenario: the network shares `scenario` until a
+    /// timed event changes it (then it changes a copy of its own).
+    pub fn shared(scenario: Arc<Scenario>) -> Self {
         let n = scenario.peerings.len();
         Self {
-            dataplane: Arc::new(Dataplane::compile(scenario)),
-            scenario: Arc::new(scenario.clone()),
+            dataplane: Arc::new(Dataplane::compile(&scenario)),
+            scenario,
             present: vec![true; n],
             removed: vec![false; n],
             synced: vec![None; n],

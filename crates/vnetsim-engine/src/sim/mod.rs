@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use rand::rngs::ChaCha8Rng;
@@ -202,7 +203,14 @@ pub struct Prepared {
 impl Prepared {
     /// Compiles `scenario`'s network and builds its flow sources.
     pub fn new(scenario: &Scenario) -> Self {
-        let network = Network::new(scenario);
+        Self::shared(Arc::new(scenario.clone()))
+    }
+
+    /// [`Prepared::new`] without a copy of the scenario (see [`Network::shared`]): for a caller
+    /// that keeps it too, such as the CLI with a million flows.
+    pub fn shared(scenario: Arc<Scenario>) -> Self {
+        let network = Network::shared(scenario);
+        let scenario = network.scenario();
         tracing::debug!("network compiled");
         // Flows are stored in the order of their first packet: constant flows then emit (and
         // mostly deliver) in memory order, which the processor prefetches, instead of jumping
@@ -324,6 +332,11 @@ impl<'c> Engine<'c> {
     /// The same as [`Engine::from_prepared`] with a [`Prepared`] made for this replay alone.
     pub fn new(scenario: &Scenario, options: Options) -> Self {
         Self::start(Prepared::new(scenario), options)
+    }
+
+    /// [`Engine::new`] without a copy of the scenario (see [`Prepared::shared`]).
+    pub fn shared(scenario: Arc<Scenario>, options: Options) -> Self {
+        Self::start(Prepared::shared(scenario), options)
     }
 
     /// Prepares a replay from a scenario prepared once ([`Prepared::new`]) for many replays:
