@@ -75,7 +75,8 @@ pub struct Sim {
 /// zero, and where it came from.
 #[derive(Debug)]
 pub(crate) struct Loaded {
-    pub(crate) scenario: Scenario,
+    /// Shared with `base` and with every replay (`Engine::shared`): one copy however many.
+    pub(crate) scenario: Arc<Scenario>,
     base: Network,
     pub(crate) source: Option<PathBuf>,
 }
@@ -132,9 +133,10 @@ impl Sim {
     fn compile(scenario: Scenario, source: Option<PathBuf>) -> Sim {
         LOADS.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(scenario = %scenario.name, source = ?source, "compiling a Sim");
+        let scenario = Arc::new(scenario);
         Sim {
             shared: Arc::new(Loaded {
-                base: Network::new(&scenario),
+                base: Network::shared(Arc::clone(&scenario)),
                 scenario,
                 source,
             }),
@@ -327,7 +329,7 @@ impl Sim {
             return f(shared.base.scenario(), shared.base.dataplane());
         }
         events.sort_by_key(|e| e.at);
-        let mut network = Network::new(&shared.scenario);
+        let mut network = Network::shared(Arc::clone(&shared.scenario));
         for e in events {
             network.apply(&e.action);
         }
@@ -344,8 +346,8 @@ impl Sim {
     /// peerings, and which expectations held. The [`Replay`] reads as its [`vnetsim_engine::Report`] and adds
     /// the flow assertions ([`Replay::assert_throughput`], ...).
     pub fn run(&self) -> Replay {
-        let report = Engine::new(
-            self.scenario(),
+        let report = Engine::shared(
+            Arc::clone(&self.shared.scenario),
             Options {
                 seed: self.seed,
                 ..Options::default()
