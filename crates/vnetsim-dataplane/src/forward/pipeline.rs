@@ -608,8 +608,10 @@ pub struct FlowTable {
     pub(crate) lb: LbSessions,
 }
 
-/// The most NSG flow records [`FlowTable::for_scenario`] reserves room for (it grows beyond).
-const RECORDS_RESERVED_MAX: usize = 1 << 22;
+/// The most NSG flow records [`FlowTable::for_scenario`] reserves room for (it grows beyond):
+/// about 50 MB up front at most, however many flows a scenario with NSGs has, even when few
+/// of them cross an NSG.
+const RECORDS_RESERVED_MAX: usize = 1 << 20;
 
 impl FlowTable {
     /// An empty table with no flow limits (a probe, a test).
