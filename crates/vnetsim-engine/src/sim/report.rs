@@ -68,9 +68,7 @@ impl Engine<'_> {
         for (index, e) in sc.expectations.iter().enumerate() {
             match e {
                 Expectation::Probe { line, .. } => {
-                    let failures = self.probe_failures.get(&index).cloned().unwrap_or_else(|| {
-                        vec!["the probe was not sent before the end of the simulation".into()]
-                    });
+                    let failures = self.probe_failures_at(index);
                     results.push(ExpectationResult {
                         index,
                         line: *line,
@@ -159,6 +157,13 @@ impl Engine<'_> {
 }
 
 impl Engine<'_> {
+    /// What failed of the probe expectation `index` (nothing: it held).
+    fn probe_failures_at(&self, index: usize) -> Vec<String> {
+        self.probe_failures.get(&index).cloned().unwrap_or_else(|| {
+            vec!["the probe was not sent before the end of the simulation".into()]
+        })
+    }
+
     /// Packets still in flight at the end, per flow (slot) and direction (`true`: replies).
     fn in_flight(&self) -> BTreeMap<(u32, bool), u64> {
         let mut in_flight: BTreeMap<(u32, bool), u64> = BTreeMap::new();
@@ -195,10 +200,7 @@ impl Engine<'_> {
         let mut rows: BTreeMap<usize, FlowReport> = BTreeMap::new();
         for (index, e) in sc.expectations.iter().enumerate() {
             let passed = match e {
-                Expectation::Probe { .. } => self
-                    .probe_failures
-                    .get(&index)
-                    .is_some_and(|f| f.is_empty()),
+                Expectation::Probe { .. } => self.probe_failures_at(index).is_empty(),
                 Expectation::Flow { flow, checks, .. } => {
                     let i = flow.index();
                     let slot = self.slot_of_flow[i];
