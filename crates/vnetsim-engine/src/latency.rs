@@ -8,7 +8,8 @@
 //! significant bits above (relative error below 0.05 %), like hdrhistogram with 3 significant
 //! figures. Values are reported as the bucket's highest equivalent value, as hdrhistogram does.
 //! What it is not: a
-//! general histogram (no merging across runs, no serialization).
+//! general histogram (no serialization; [`LatencyHistogram::merge`] exists for the two halves
+//! of one replay, not for combining runs).
 
 use hdrhistogram::Histogram;
 use thin_vec::ThinVec;
@@ -87,6 +88,35 @@ impl LatencyHistogram {
         }
         self.max = self.max.max(v);
         self.sum = self.sum.saturating_add(v);
+    }
+
+    /// Adds every value `other` recorded, as if they had been recorded here: the histogram
+    /// equals one that recorded the values of both, in any order.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        for (b, n) in other.in_use() {
+            if b == self.first.0 {
+                self.first.1 += n;
+            } else if b < self.first.0 {
+                self.more.insert(0, self.first);
+                self.first = (b, n);
+            } else {
+                match self.more.binary_search_by_key(&b, |(k, _)| *k) {
+                    Ok(i) => self.more[i].1 += n,
+                    Err(i) => self.more.insert(i, (b, n)),
+                }
+            }
+        }
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        // Saturating sums of non-negative values do not depend on their order.
+        self.sum = self.sum.saturating_add(other.sum);
     }
 
     /// Number of values recorded.
@@ -214,6 +244,26 @@ mod tests {
             prop_assert_eq!(ours.in_use().collect::<Vec<_>>(), want);
             prop_assert_eq!(ours.len(), values.len() as u64);
             prop_assert_eq!(ours.is_empty(), values.is_empty());
+        }
+
+        /// Two histograms merged equal one that recorded all their values.
+        #[test]
+        fn merged_equals_recorded_together(
+            a in prop::collection::vec(0u64..10_000_000, 0..100),
+            b in prop::collection::vec(0u64..10_000_000, 0..100),
+        ) {
+            let (mut left, mut right, mut both) =
+                (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
+            for &v in &a {
+                left.record(v);
+                both.record(v);
+            }
+            for &v in &b {
+                right.record(v);
+                both.record(v);
+            }
+            left.merge(&right);
+            prop_assert_eq!(left, both);
         }
 
         /// Every value falls in its bucket: lower <= v <= top, within 0.05 %.

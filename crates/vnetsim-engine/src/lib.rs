@@ -20,7 +20,7 @@ pub mod sim;
 pub use estimate::Estimate;
 pub use journey::{Capture, Hop, Place, Seen, Side};
 pub use report::Report;
-pub use sim::{Engine, FlowSummary, Options, Prepared, Summary, replay};
+pub use sim::{Engine, FlowSummary, Options, Parallel, Prepared, Summary, replay};
 
 /// Threads the parallel phases of one run use (building flow sources; the CLI's JSON report
 /// also): `VNETSIM_THREADS` when it is a positive whole number, else every core the process

@@ -23,7 +23,7 @@ pub enum Lane {
 }
 
 /// Pending events of type `E` ordered by `(key, insertion number)`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<(u64, u64, E)>>,
     arrive: VecDeque<(u64, u64, E)>,
@@ -65,6 +65,12 @@ impl<E: Ord + Copy> EventQueue<E> {
     /// Takes the next event and its key.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
+        self.pop_at_most(u64::MAX)
+    }
+
+    /// Where the next event is (0: none, 1: heap, 2: arrivals, 3: deliveries) and its key.
+    #[inline]
+    fn least(&self) -> (u8, u64) {
         // (key, insertion number) as one number: compared without tuple branches (and
         // without the stack round trips iterator adapters compile to here).
         let order = |k: u64, s: u64| (u128::from(k) << 64) | u128::from(s);
@@ -80,7 +86,17 @@ impl<E: Ord + Copy> EventQueue<E> {
         if let Some(&(k, s, _)) = self.deliver.front()
             && order(k, s) < least
         {
-            from = 3;
+            (least, from) = (order(k, s), 3);
+        }
+        (from, (least >> 64) as u64)
+    }
+
+    /// Takes the next event if its key is at most `limit`.
+    #[inline]
+    pub fn pop_at_most(&mut self, limit: u64) -> Option<(u64, E)> {
+        let (from, key) = self.least();
+        if key > limit {
+            return None;
         }
         match from {
             1 => self.heap.pop().map(|Reverse((k, _, e))| (k, e)),
@@ -88,6 +104,21 @@ impl<E: Ord + Copy> EventQueue<E> {
             3 => self.deliver.pop_front().map(|(k, _, e)| (k, e)),
             _ => None,
         }
+    }
+
+    /// The key of the next event ([`EventQueue::pop`] would take it), without taking it.
+    #[inline]
+    pub fn peek_key(&self) -> Option<u64> {
+        match self.least() {
+            (0, _) => None,
+            (_, key) => Some(key),
+        }
+    }
+
+    /// The event `n` places behind the front of the arrivals' lane (for prefetching).
+    #[inline]
+    pub fn arrival_ahead(&self, n: usize) -> Option<E> {
+        self.arrive.get(n).map(|&(_, _, e)| e)
     }
 
     /// Events pending.
@@ -118,6 +149,8 @@ mod tests {
             let mut seq = 0u64;
             for (i, &(key, lane, pop)) in ops.iter().enumerate() {
                 if pop {
+                    let next = plain.peek().map(|Reverse((k, _, _))| *k);
+                    prop_assert_eq!(q.peek_key(), next);
                     let want = plain.pop().map(|Reverse((k, _, e))| (k, e));
                     prop_assert_eq!(q.pop(), want);
                 } else {

@@ -225,6 +225,28 @@ impl Shapers {
     }
 
     /// Asks the processor to start loading `limit`'s shaper (a hint: no effect on results).
+    /// Takes the state of every shaper `other` used, for a replay run in two parts (see
+    /// `sim/pipeline.rs`); `false` when a shaper was used by both (then this one is left
+    /// part-way and must be discarded).
+    pub fn absorb(&mut self, other: Shapers) -> bool {
+        let used = |c: &Counts| c.packets > 0 || c.overflow > 0;
+        let pairs = self
+            .vms
+            .iter_mut()
+            .zip(other.vms)
+            .chain(self.gateways.iter_mut().zip(other.gateways))
+            .chain(self.firewalls.iter_mut().zip(other.firewalls));
+        for (mine, theirs) in pairs {
+            if used(&theirs.1) {
+                if used(&mine.1) {
+                    return false;
+                }
+                *mine = theirs;
+            }
+        }
+        true
+    }
+
     #[inline]
     pub fn prefetch(&self, limit: Limit) {
         let slot = match limit {

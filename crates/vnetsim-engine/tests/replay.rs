@@ -530,3 +530,93 @@ fn the_summary_of_a_replay_equals_its_report() {
     assert!(report.expectations.failed > 0);
     assert_eq!(summary.expectations_failed, report.expectations.failed);
 }
+
+/// The report of `s` replayed with `parallel`, as JSON text, and whether it ran on two cores.
+fn replayed(s: &Scenario, parallel: vnetsim_engine::Parallel) -> (String, bool) {
+    let mut engine = Engine::new(s, Options::default()).parallel(parallel);
+    engine.replay(&mut |_, _| {});
+    let two = engine.replayed_in_parallel();
+    (serde_json::to_string_pretty(&engine.finish()).unwrap(), two)
+}
+
+fn generated(g: vnetsim_scenario::generate::HubSpoke) -> Scenario {
+    vnetsim_scenario::load_str(&g.to_yaml().unwrap(), "generated.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+/// A replay on two cores (senders, then the appliance and deliveries) gives the sequential
+/// report byte for byte, with and without NSGs, with the appliance's queue overflowing and
+/// with packets still in flight at the end.
+#[test]
+fn two_cores_give_the_sequential_report_of_hub_and_spokes() {
+    use vnetsim_engine::Parallel;
+    use vnetsim_scenario::generate::HubSpoke;
+    let small = HubSpoke {
+        spokes: 8,
+        vms_per_spoke: 30,
+        flows: 3_000,
+        pps: 50,
+        duration_ms: 200,
+        ..HubSpoke::default()
+    };
+    let overflowing = HubSpoke {
+        flows: 2_000,
+        pps: 4_000,
+        packet_size: 1400,
+        duration_ms: 20,
+        ..small
+    };
+    let cases = [
+        ("plain", small),
+        (
+            "nsgs",
+            HubSpoke {
+                nsgs: true,
+                ..small
+            },
+        ),
+        // 90 Gb/s through one 30 Gb/s appliance: its queue overflows.
+        ("overflowing", overflowing),
+    ];
+    for (name, g) in cases {
+        let s = generated(g);
+        let (one, used_one) = replayed(&s, Parallel::Never);
+        let (two, used_two) = replayed(&s, Parallel::Always);
+        assert!(!used_one, "{name}: asked for one core");
+        assert!(used_two, "{name}: did not run on two cores");
+        assert!(one == two, "{name}: the reports differ");
+    }
+    // The overflowing case did overflow, so the comparison covered drops at the waypoint.
+    let report = replay(&generated(overflowing));
+    assert!(report.drops_by_reason.count(DropReason::QueueOverflow) > 0);
+    assert!(report.conservation.in_flight > 0);
+}
+
+/// Every example replays on two cores exactly as on one, or is refused with its reason; a
+/// scenario with a firewall is refused.
+#[test]
+fn every_example_gives_the_same_report_on_two_cores_or_stays_on_one() {
+    use vnetsim_engine::Parallel;
+    let mut split = Vec::new();
+    for (name, s) in all_scenarios() {
+        let (one, _) = replayed(&s, Parallel::Never);
+        let (two, used) = replayed(&s, Parallel::Always);
+        assert!(one == two, "{name}: the reports differ");
+        if used {
+            split.push(name);
+        }
+    }
+    eprintln!("examples replayed on two cores: {split:?}");
+    let fw = generated(vnetsim_scenario::generate::HubSpoke {
+        spokes: 4,
+        vms_per_spoke: 5,
+        flows: 50,
+        firewall: true,
+        ..Default::default()
+    });
+    let engine = Engine::new(&fw, Options::default());
+    assert_eq!(
+        engine.parallel_refusal(),
+        Some("it has firewalls or load balancers")
+    );
+}

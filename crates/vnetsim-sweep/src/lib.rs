@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use vnetsim_engine::{Engine, Options, Prepared};
+use vnetsim_engine::{Engine, Options, Parallel, Prepared};
 
 pub mod edit;
 mod grid;
@@ -106,7 +106,8 @@ pub(crate) fn replay(
     tag: Option<&Arc<str>>,
 ) -> (SweepRun, Option<Vec<u8>>) {
     let started = Instant::now();
-    // Only what the sweep keeps: no report row is built for its flows.
+    // Only what the sweep keeps: no report row is built for its flows. Each replay stays on
+    // its worker's core: the sweep's parallelism is its workers.
     let summary = Engine::from_prepared(
         prepared,
         Options {
@@ -114,6 +115,7 @@ pub(crate) fn replay(
             ..Options::default()
         },
     )
+    .parallel(Parallel::Never)
     .run_summary();
     let c = summary.conservation;
     let run = SweepRun {

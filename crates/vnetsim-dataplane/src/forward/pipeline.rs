@@ -659,6 +659,14 @@ impl FlowTable {
         self.vm.as_ref().map_or(0, |v| v.refused())
     }
 
+    /// Whether each VM whose flows are limited (see [`VmFlows`]) has had a connection
+    /// admitted or refused, in the order of their tables; empty when no VM is limited.
+    pub fn flow_limits_in_use(&self) -> Vec<bool> {
+        self.vm
+            .as_ref()
+            .map_or_else(Vec::new, |v| v.tables_in_use().collect())
+    }
+
     /// Admits a packet of a connection at the VM of `nic` (see [`VmFlows::admit`]); a decision
     /// that relied on it is never remembered (the next packet may be refused or admitted).
     #[inline]

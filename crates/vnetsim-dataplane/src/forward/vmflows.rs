@@ -55,6 +55,8 @@ struct VmTable {
     conns: HashMap<FlowKey, (Nanos, u8), FixedState>,
     /// No connection can have expired before this time: a sweep earlier frees nothing.
     sweep_after: Nanos,
+    /// Whether any packet was admitted or refused here (see [`VmFlows::tables_in_use`]).
+    touched: bool,
 }
 
 /// Per-VM connection counts for the VMs that can reach their limit (see the module docs).
@@ -182,6 +184,7 @@ impl VmFlows {
             return true;
         };
         let table = &mut self.tables[*t as usize];
+        table.touched = true;
         let conn = canonical(key);
         if let Some((seen, flows)) = table.conns.get_mut(&conn) {
             if now.saturating_sub(*seen) <= FLOW_IDLE_TIMEOUT {
@@ -210,6 +213,7 @@ impl VmFlows {
         for t in &mut self.tables {
             t.conns.clear();
             t.used = 0;
+            t.touched = false;
             t.sweep_after = 0;
         }
     }
@@ -217,6 +221,11 @@ impl VmFlows {
     /// New connections refused so far.
     pub fn refused(&self) -> u64 {
         self.refused
+    }
+
+    /// Whether each tracked VM's table has admitted or refused a packet.
+    pub fn tables_in_use(&self) -> impl Iterator<Item = bool> + '_ {
+        self.tables.iter().map(|t| t.touched)
     }
 }
 

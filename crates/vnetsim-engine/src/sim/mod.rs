@@ -44,6 +44,9 @@ use crate::queue::{EventQueue, Lane};
 use crate::report::{Conservation, EventReport, ProbeReport, Report};
 use crate::shaper::{Admission, Limit, Shapers};
 
+mod pipeline;
+pub use pipeline::Parallel;
+use pipeline::{Batch, Stage};
 mod report;
 pub use report::{FlowSummary, Summary};
 mod segments;
@@ -92,7 +95,7 @@ fn key(at: Nanos, what: What) -> u64 {
     (at.min(u64::MAX >> 2) << 2) | class
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Packet {
     buf: BytesMut,
     flow: u32,
@@ -180,6 +183,15 @@ pub struct Engine<'c> {
     capture: Option<&'c mut dyn Capture>,
     /// The flow (index in the file) of each slot, filled when a capture is attached.
     flow_of_slot: Vec<u32>,
+    /// The part of the replay this engine runs (see [`pipeline`]).
+    stage: Stage,
+    /// Senders' stage: packets not yet handed over.
+    outbox: Batch,
+    /// Waypoints' stage: a packet reached a second waypoint, so the replay does not split.
+    aborted: bool,
+    parallel: Parallel,
+    /// Whether the last replay ran on two cores.
+    in_parallel: bool,
 }
 
 /// What every replay of one scenario starts from, whatever its seed: the compiled network
@@ -385,6 +397,11 @@ impl<'c> Engine<'c> {
             events_processed: 0,
             capture: None,
             flow_of_slot: Vec::new(),
+            stage: Stage::Whole,
+            outbox: Batch::default(),
+            aborted: false,
+            parallel: Parallel::Auto,
+            in_parallel: false,
             network,
         };
         // Timed changes first: at equal times they happen before probes and packets.
@@ -453,24 +470,26 @@ impl<'c> Engine<'c> {
     /// The event loop alone: replays to the end (the scenario's duration, or until nothing is
     /// pending), calling `progress(now, end)` every 65,536 events. [`Engine::finish`] then
     /// builds the report; [`Engine::run`] is the two. Replaying twice does nothing more.
+    ///
+    /// A large replay that qualifies runs on two cores (see [`Engine::parallel`]), with the
+    /// same result.
     pub fn replay(&mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) {
-        while let Some((k, what)) = self.queue.pop() {
-            let at = k >> 2;
-            if self.end.is_some_and(|end| at > end) {
-                break;
-            }
-            self.now = at;
-            self.events_processed += 1;
-            if self.events_processed.is_multiple_of(65_536) {
-                progress(self.now, self.end);
-            }
-            match what {
-                What::Event(i) => self.apply_event(i as usize),
-                What::Probe(i) => self.probe(i as usize),
-                What::Emit(f) => self.emit(f),
-                What::Fifo(i) => self.fifo_head(i),
-                What::Arrive(p) => self.arrive(p),
-                What::Deliver(p) => self.deliver(p),
+        let parallel = self.stage == Stage::Whole
+            && self.wants_two_cores()
+            && self.replay_on_two_cores(progress);
+        if !parallel {
+            self.in_parallel = false;
+            while let Some((k, what)) = self.queue.pop() {
+                let at = k >> 2;
+                if self.end.is_some_and(|end| at > end) {
+                    break;
+                }
+                self.now = at;
+                self.events_processed += 1;
+                if self.events_processed.is_multiple_of(65_536) {
+                    progress(self.now, self.end);
+                }
+                self.dispatch(what);
             }
         }
         self.now = self.now.max(self.horizon);
@@ -478,7 +497,23 @@ impl<'c> Engine<'c> {
             self.now = self.now.max(end);
         }
         // Phase boundaries for `VNETSIM_LOG=debug`, whose timestamps time the phases.
-        tracing::debug!(events = self.events_processed, "event loop ended");
+        tracing::debug!(
+            events = self.events_processed,
+            two_cores = parallel,
+            "event loop ended"
+        );
+    }
+
+    #[inline]
+    fn dispatch(&mut self, what: What) {
+        match what {
+            What::Event(i) => self.apply_event(i as usize),
+            What::Probe(i) => self.probe(i as usize),
+            What::Emit(f) => self.emit(f),
+            What::Fifo(i) => self.fifo_head(i),
+            What::Arrive(p) => self.arrive(p),
+            What::Deliver(p) => self.deliver(p),
+        }
     }
 
     /// The report of what was replayed (see [`Engine::replay`]); without a replay, the report
@@ -812,7 +847,15 @@ impl<'c> Engine<'c> {
             Segment::Paused(w) => {
                 self.packets[p as usize].next = SegmentStart::At(w);
                 let at = after(after(departure, delay), self.jitter());
-                self.schedule(at, What::Arrive(p));
+                match self.stage {
+                    Stage::Whole => self.schedule(at, What::Arrive(p)),
+                    Stage::Senders => self.hand_off(p, at),
+                    // A second waypoint: the replay does not split (see `pipeline`).
+                    Stage::Waypoints => {
+                        self.aborted = true;
+                        self.schedule(at, What::Arrive(p));
+                    }
+                }
             }
         }
     }

@@ -169,6 +169,32 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The state of a flow of `size`-byte packets as the waypoints' stage of a replay on two
+    /// cores keeps it (see `sim/pipeline.rs`): only its size, segment memos and counters are
+    /// used there, each as a new flow's.
+    pub(super) fn blank(size: u16) -> Source {
+        Source {
+            template: [0; TEMPLATE_LEN],
+            template_ok: false,
+            size,
+            ingress: Ingress::Internet,
+            shaper_vm: NO_SHAPER,
+            syns: 0,
+            interval: 0.0,
+            poisson: false,
+            start: 0,
+            end: 0,
+            emitted: 0,
+            next_time: 0.0,
+            memo_generation: 0,
+            memos: [SegmentMemo::default(); MEMOS],
+            forward: DirStats::default(),
+            replies: None,
+        }
+    }
+}
+
 /// [`Source::shaper_vm`] of a flow whose packets are not shaped at their sender (from a site,
 /// the Internet or a private endpoint's service).
 pub(super) const NO_SHAPER: u32 = u32::MAX;
