@@ -620,3 +620,72 @@ fn every_example_gives_the_same_report_on_two_cores_or_stays_on_one() {
         Some("it has firewalls or load balancers")
     );
 }
+
+/// The gateway example with an appliance in front of the gateway: `traffic` goes through it
+/// and then through the gateway (two waypoints).
+const THROUGH_NVA_AND_GATEWAY: &str = r#"
+name: nva-then-gateway
+seed: 11
+duration: 50ms
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets:
+      - { name: GatewaySubnet, prefix: 10.0.255.0/27 }
+      - { name: appliances, prefix: 10.0.1.0/24 }
+    gateway: { name: hub-gw, sku: VpnGw1 }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    subnets: [ { name: app, prefix: 10.1.1.0/24, route_table: via-nva } ]
+route_tables:
+  - name: via-nva
+    routes: [ { name: branch, prefix: 192.168.0.0/16, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 } ]
+vms:
+  - { name: app-vm, size: Standard_D8s_v3, nics: [ { name: app-vm-nic, vnet: spoke, subnet: app, ip: 10.1.1.4 } ] }
+  - { name: nva, size: Standard_D8s_v3, forwarding: true, nics: [ { name: nva-nic, vnet: hub, subnet: appliances, ip: 10.0.1.4, ip_forwarding: true } ] }
+peerings:
+  - { name: hub-to-spoke, from: hub, to: spoke, allow_gateway_transit: true, allow_forwarded_traffic: true }
+  - { name: spoke-to-hub, from: spoke, to: hub, use_remote_gateways: true, allow_forwarded_traffic: true }
+on_premises:
+  - name: branch
+    address_space: [192.168.0.0/16]
+    connection: hub-gw
+    latency: 5ms
+    hosts: [ { name: backup-server, ip: 192.168.10.20 } ]
+traffic:
+  - { name: backup, from: app-vm, to: backup-server, protocol: udp, dst_port: 873, rate: 2Gbps, packet_size: 1400, start: 0s, duration: 50ms }
+"#;
+
+/// A replay that turns out not to split (a packet meets a second waypoint, or a VM both sends
+/// and forwards) is replayed on one core, with the sequential report.
+#[test]
+fn a_replay_that_does_not_split_falls_back_to_one_core() {
+    use vnetsim_engine::Parallel;
+    let two_waypoints = vnetsim_scenario::load_str(THROUGH_NVA_AND_GATEWAY, "t.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let mut sending_nva = two_waypoints.clone();
+    // The appliance also sends to the branch: its shaper serves both stages.
+    let mut extra = sending_nva.traffic[0].clone();
+    extra.name = "from-nva".into();
+    extra.from = vnetsim_scenario::Endpoint::Vm(vnetsim_scenario::VmId(1));
+    sending_nva.traffic.push(extra);
+    for (name, s) in [
+        ("two waypoints", two_waypoints),
+        ("sending appliance", sending_nva),
+    ] {
+        assert_eq!(
+            Engine::new(&s, Options::default()).parallel_refusal(),
+            None,
+            "{name}"
+        );
+        let (one, _) = replayed(&s, Parallel::Never);
+        let (two, used) = replayed(&s, Parallel::Always);
+        assert!(!used, "{name}: ran on two cores");
+        assert!(one == two, "{name}: the reports differ");
+        let report = replay(&s);
+        assert!(
+            report.flows.iter().all(|f| f.delivered > 0),
+            "{name}: {report:?}"
+        );
+    }
+}
