@@ -517,7 +517,7 @@ impl<'c> Engine<'c> {
                 channel.handed.fetch_add(1, Ordering::Release);
                 return true;
             }
-            if spins % 64 == 0 && channel.lock().abort {
+            if spins.is_multiple_of(64) && channel.lock().abort {
                 return false;
             }
             backoff(&mut spins);
