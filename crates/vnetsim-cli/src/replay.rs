@@ -353,6 +353,12 @@ pub struct BenchOut {
     pub packets_per_wall_second: f64,
     /// Simulated packets per wall-clock second of the event loop alone.
     pub event_loop_packets_per_second: f64,
+    /// Cores the event loop ran on: 2 when the replay qualified for two (senders and
+    /// waypoints), else 1.
+    pub event_loop_cores: u8,
+    /// Why the event loop ran on one core when the scenario does not qualify for two
+    /// (`null`: it qualifies; the replay may still be too small, or the machine have one).
+    pub one_core_because: Option<String>,
 }
 
 /// `vnetsim bench FILE`: replays the scenario and reports wall-clock speed.
@@ -373,8 +379,10 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
         },
     );
     let set_up = started.elapsed().as_secs_f64();
+    let one_core_because = engine.parallel_refusal();
     engine.replay(&mut |_, _| {});
     let replayed = started.elapsed().as_secs_f64();
+    let cores: u8 = if engine.replayed_in_parallel() { 2 } else { 1 };
     let report = engine.finish();
     let wall = started.elapsed().as_secs_f64();
     let packets = report.conservation.sent;
@@ -397,6 +405,8 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
                 events_processed: report.events_processed,
                 packets_per_wall_second: rate,
                 event_loop_packets_per_second: loop_rate,
+                event_loop_cores: cores,
+                one_core_because: one_core_because.map(str::to_owned),
             })
             .expect("serializes")
         ),
@@ -412,6 +422,11 @@ pub fn bench(file: &Path, seed: Option<u64>, format: Format, force: bool) -> u8 
             );
             outln!("simulated packets:  {packets}");
             outln!("events processed:   {}", report.events_processed);
+            match (cores, one_core_because) {
+                (2, _) => outln!("event loop cores:   2 (senders, then waypoints)"),
+                (_, Some(why)) => outln!("event loop cores:   1 ({why})"),
+                _ => outln!("event loop cores:   1"),
+            }
             outln!("event loop pkts/s:  {loop_rate:.0}");
             outln!("packets per wall s: {rate:.0}");
         }
