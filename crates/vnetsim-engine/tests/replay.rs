@@ -575,6 +575,13 @@ fn two_cores_give_the_sequential_report_of_hub_and_spokes() {
                 ..small
             },
         ),
+        (
+            "firewall",
+            HubSpoke {
+                firewall: true,
+                ..small
+            },
+        ),
         // 90 Gb/s through one 30 Gb/s appliance: its queue overflows.
         ("overflowing", overflowing),
     ];
@@ -607,17 +614,22 @@ fn every_example_gives_the_same_report_on_two_cores_or_stays_on_one() {
         }
     }
     eprintln!("examples replayed on two cores: {split:?}");
-    let fw = generated(vnetsim_scenario::generate::HubSpoke {
+    // A flow addressed to a firewall's own address is refused.
+    let mut fw = generated(vnetsim_scenario::generate::HubSpoke {
         spokes: 4,
         vms_per_spoke: 5,
         flows: 50,
         firewall: true,
         ..Default::default()
     });
-    let engine = Engine::new(&fw, Options::default());
     assert_eq!(
-        engine.parallel_refusal(),
-        Some("it has firewalls or load balancers")
+        Engine::new(&fw, Options::default()).parallel_refusal(),
+        None
+    );
+    fw.traffic[0].to = vnetsim_scenario::Endpoint::Ip(fw.firewalls[0].ip);
+    assert_eq!(
+        Engine::new(&fw, Options::default()).parallel_refusal(),
+        Some("a flow is addressed to a firewall")
     );
 }
 

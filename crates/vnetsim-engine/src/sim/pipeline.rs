@@ -17,10 +17,11 @@
 //!
 //! When it applies (checked before the replay, see [`Engine::parallel_refusal`]): no timed
 //! changes or probes (which touch both stages), no capture or plot, no jitter (one random
-//! stream for both stages), no replies (they flow back), no firewall, load balancer or
-//! private endpoint (translations and sessions shared by both stages), no flow from the
-//! Internet, and no two flows whose 5-tuples are each other's reverse (their NSG records
-//! would answer each other across stages). Found during the replay, each of which discards
+//! stream for both stages), no replies (they flow back), no load balancer or private
+//! endpoint (translations and sessions shared by both stages), no flow from the Internet or
+//! addressed to a firewall (a firewall's sessions and translations stay with the waypoints),
+//! and no two flows whose 5-tuples are each other's reverse (their NSG records would answer
+//! each other across stages). Found during the replay, each of which discards
 //! both stages and replays sequentially instead: a packet reaching a second waypoint, a
 //! shaper or a VM flow limit used by both stages.
 //!
@@ -197,8 +198,8 @@ impl<'c> Engine<'c> {
         {
             return Some("it has probes");
         }
-        if !sc.firewalls.is_empty() || !sc.load_balancers.is_empty() {
-            return Some("it has firewalls or load balancers");
+        if !sc.load_balancers.is_empty() {
+            return Some("it has load balancers");
         }
         if !sc.private_endpoints.is_empty() {
             return Some("it has private endpoints");
@@ -215,6 +216,23 @@ impl<'c> Engine<'c> {
             .any(|s| matches!(s.ingress, Ingress::Internet | Ingress::PrivateEndpoint(_)))
         {
             return Some("a flow comes from the Internet");
+        }
+        // A firewall's sessions and translations belong to the waypoints' stage as long as no
+        // flow is addressed to the firewall itself (a DNAT rule, or a record on the sending
+        // side matching a translated packet).
+        let firewall_ips: Vec<[u8; 4]> = sc
+            .firewalls
+            .iter()
+            .flat_map(|f| std::iter::once(f.ip).chain(f.public_ips.iter().copied()))
+            .map(|ip| ip.octets())
+            .collect();
+        if !firewall_ips.is_empty()
+            && self
+                .sources
+                .iter()
+                .any(|s| firewall_ips.iter().any(|ip| s.template[16..20] == ip[..]))
+        {
+            return Some("a flow is addressed to a firewall");
         }
         // NSG records answer the reverse 5-tuple: no flow's may be another's (ICMP flows
         // compare by their addresses alone). Only a flow sending from a port some flow sends
