@@ -308,7 +308,8 @@ fn nsg_worst_case(c: &mut Criterion) {
 /// (e): the engine end to end on the generated scenario of the performance targets: 100 spokes
 /// around a hub with an appliance, 10,000 VMs, 100,000 flows of 10 packets per second for one
 /// second (1,000,000 packets, each through the hub's appliance: 2 segments, 2 peering
-/// crossings). Setting up the engine is not timed; the replay and its report are.
+/// crossings). Setting up the engine is not timed; the replay and its report are. The event
+/// loop runs on two cores when the machine has them, and on one in the second bench.
 fn engine_end_to_end(c: &mut Criterion) {
     use vnetsim_scenario::generate::HubSpoke;
     let params = HubSpoke::default();
@@ -322,6 +323,17 @@ fn engine_end_to_end(c: &mut Criterion) {
     group.bench_function("hub_spoke_100_spokes_10k_vms_100k_flows", |b| {
         b.iter_batched(
             || vnetsim_engine::Engine::new(&scenario, vnetsim_engine::Options::default()),
+            |engine| black_box(engine.run().conservation),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    // The same on one core: the two-core replay's stages (see `Parallel`) left out.
+    group.bench_function("hub_spoke_100_spokes_10k_vms_100k_flows_one_core", |b| {
+        b.iter_batched(
+            || {
+                vnetsim_engine::Engine::new(&scenario, vnetsim_engine::Options::default())
+                    .parallel(vnetsim_engine::Parallel::Never)
+            },
             |engine| black_box(engine.run().conservation),
             criterion::BatchSize::LargeInput,
         )

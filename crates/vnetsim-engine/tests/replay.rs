@@ -701,3 +701,46 @@ fn a_replay_that_does_not_split_falls_back_to_one_core() {
         );
     }
 }
+
+/// Two cores give the sequential report for Poisson senders (whose gaps draw from the seeded
+/// stream), TCP flows without replies, and a scenario without a duration (replayed until
+/// nothing is pending).
+#[test]
+fn two_cores_give_the_sequential_report_of_poisson_tcp_and_open_ended_runs() {
+    use vnetsim_engine::Parallel;
+    use vnetsim_scenario::{Pattern, Protocol, generate::HubSpoke};
+    let base = generated(HubSpoke {
+        spokes: 6,
+        vms_per_spoke: 20,
+        flows: 1_500,
+        pps: 40,
+        duration_ms: 100,
+        ..HubSpoke::default()
+    });
+    let mut poisson = base.clone();
+    for f in &mut poisson.traffic {
+        f.pattern = Pattern::Poisson;
+    }
+    let mut tcp = base.clone();
+    for f in &mut tcp.traffic {
+        f.protocol = Protocol::Tcp;
+        f.dst_port = Some(443);
+        f.packet_size = 200;
+    }
+    let mut open_ended = base.clone();
+    open_ended.duration = None;
+    for f in &mut open_ended.traffic {
+        f.duration = Some(50_000_000);
+    }
+    for (name, s) in [
+        ("poisson", poisson),
+        ("tcp", tcp),
+        ("open-ended", open_ended),
+    ] {
+        let (one, _) = replayed(&s, Parallel::Never);
+        let (two, used) = replayed(&s, Parallel::Always);
+        assert!(used, "{name}: did not run on two cores");
+        assert!(one == two, "{name}: the reports differ");
+        assert!(one.contains("\"delivered\""), "{name}");
+    }
+}
