@@ -744,3 +744,40 @@ fn two_cores_give_the_sequential_report_of_poisson_tcp_and_open_ended_runs() {
         assert!(one.contains("\"delivered\""), "{name}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    /// Any small hub and spokes (with or without NSGs or a firewall, any packet size, rate,
+    /// duration and seed) replays on two cores exactly as on one.
+    #[test]
+    fn two_cores_give_the_sequential_report_of_any_small_hub(
+        spokes in 2u32..6,
+        vms_per_spoke in 1u32..12,
+        flows in 1u32..400,
+        pps in 1u32..3_000,
+        packet_size in 64u16..1500,
+        duration_ms in 1u32..60,
+        seed in 0u64..1_000,
+        kind in 0u8..3,
+    ) {
+        use vnetsim_engine::Parallel;
+        let s = generated(vnetsim_scenario::generate::HubSpoke {
+            spokes,
+            vms_per_spoke,
+            flows,
+            pps,
+            packet_size,
+            duration_ms,
+            seed,
+            nsgs: kind == 1,
+            firewall: kind == 2,
+        });
+        let (one, _) = replayed(&s, Parallel::Never);
+        let (two, used) = replayed(&s, Parallel::Always);
+        proptest::prop_assert!(one == two, "the reports differ");
+        // A generated hub has one waypoint on every way and no VM that both sends and
+        // forwards: whenever it qualifies, it runs on two cores.
+        let refusal = Engine::new(&s, Options::default()).parallel_refusal();
+        proptest::prop_assert_eq!(used, refusal.is_none(), "{:?}", refusal);
+    }
+}
