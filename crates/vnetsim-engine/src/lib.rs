@@ -8,6 +8,7 @@
 
 pub mod estimate;
 pub mod journey;
+pub mod json;
 pub mod latency;
 pub mod network;
 pub mod pcap;

@@ -323,15 +323,13 @@ pub fn run_fragment(run: &SweepRun) -> Vec<u8> {
 /// there (its lines after the first indented by [`RUN_INDENT`]), without the separator before
 /// it.
 fn push_element<T: Serialize>(out: &mut Vec<u8>, value: &T) {
-    let alone = serde_json::to_vec_pretty(value).expect("a report element serializes");
-    out.reserve(alone.len() + alone.len() / 8);
-    for (i, line) in alone.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
-            out.push(b'\n');
-            out.extend_from_slice(RUN_INDENT);
-        }
-        out.extend_from_slice(line);
-    }
+    // Two levels deep: the indentation of RUN_INDENT.
+    let depth = RUN_INDENT.len() / 2;
+    let mut ser =
+        serde_json::Serializer::with_formatter(out, vnetsim_engine::json::PrettyAt::depth(depth));
+    value
+        .serialize(&mut ser)
+        .expect("a report element serializes");
 }
 
 /// Elements of a head's large array formatted together, one block of text per chunk.
