@@ -6,10 +6,11 @@
 //! time. The senders' stage runs every emission: the flow sources, their VMs' shapers and
 //! each packet's first segment, delivered or dropped there, or handed over when it reaches a
 //! waypoint. The waypoints' stage takes each handed-over packet at its arrival: the waypoint's
-//! shaper, its next segment and the delivery. Nothing flows back, so the senders never wait
-//! (conservative synchronization with no cycle): they hand packets over in batches with their
-//! clock, a packet always arrives no earlier than the moment it was handed over, and the
-//! waypoints replay an arrival only once the senders' clock has reached its time. Each stage
+//! shaper, its next segment and the delivery. Nothing flows back, so the senders wait for
+//! nothing but room (conservative synchronization with no cycle; they stay at most
+//! [`MAX_PENDING`] batches ahead): they hand packets over in batches with their clock, a
+//! packet always arrives no earlier than the moment it was handed over, and the waypoints
+//! replay an arrival only once the senders' clock has reached its time. Each stage
 //! keeps the relative order of its events as the sequential queue orders them (the waypoints
 //! take arrivals in the order the senders made them), so each shaper, memo and table sees
 //! the same packets at the same times in the same order; the counters of the two stages are
@@ -29,7 +30,6 @@
 //! speed-up stops there), and a scenario that does not qualify replays on one core as before.
 
 use std::collections::{HashSet, VecDeque};
-
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
