@@ -479,18 +479,7 @@ impl<'c> Engine<'c> {
             && self.replay_on_two_cores(progress);
         if !parallel {
             self.in_parallel = false;
-            while let Some((k, what)) = self.queue.pop() {
-                let at = k >> 2;
-                if self.end.is_some_and(|end| at > end) {
-                    break;
-                }
-                self.now = at;
-                self.events_processed += 1;
-                if self.events_processed.is_multiple_of(65_536) {
-                    progress(self.now, self.end);
-                }
-                self.dispatch(what);
-            }
+            while self.step(progress) {}
         }
         self.now = self.now.max(self.horizon);
         if let Some(end) = self.end {
@@ -502,6 +491,26 @@ impl<'c> Engine<'c> {
             two_cores = parallel,
             "event loop ended"
         );
+    }
+
+    /// Processes the next event, calling `progress(now, end)` every 65,536 events; `false`
+    /// when none is due (nothing is pending, or the next event is past the end).
+    #[inline]
+    fn step(&mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> bool {
+        let Some((k, what)) = self.queue.pop() else {
+            return false;
+        };
+        let at = k >> 2;
+        if self.end.is_some_and(|end| at > end) {
+            return false;
+        }
+        self.now = at;
+        self.events_processed += 1;
+        if self.events_processed.is_multiple_of(65_536) {
+            progress(self.now, self.end);
+        }
+        self.dispatch(what);
+        true
     }
 
     #[inline]

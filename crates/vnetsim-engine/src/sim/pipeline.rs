@@ -489,17 +489,7 @@ impl<'c> Engine<'c> {
 
     /// Senders: the event loop of [`Engine::replay`], handing packets over in batches.
     fn run_senders(&mut self, channel: &Channel, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) {
-        while let Some((k, what)) = self.queue.pop() {
-            let at = k >> 2;
-            if self.end.is_some_and(|end| at > end) {
-                break;
-            }
-            self.now = at;
-            self.events_processed += 1;
-            if self.events_processed.is_multiple_of(65_536) {
-                progress(self.now, self.end);
-            }
-            self.dispatch(what);
+        while self.step(progress) {
             if self.outbox.packets.len() >= BATCH && !self.flush(channel, false) {
                 return;
             }
