@@ -65,7 +65,29 @@ impl<E: Ord + Copy> EventQueue<E> {
     /// Takes the next event and its key.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        self.pop_at_most(u64::MAX)
+        // (key, insertion number) as one number: compared without tuple branches (and
+        // without the stack round trips iterator adapters compile to here).
+        let order = |k: u64, s: u64| (u128::from(k) << 64) | u128::from(s);
+        let (mut least, mut from) = (u128::MAX, 0u8);
+        if let Some(Reverse((k, s, _))) = self.heap.peek() {
+            (least, from) = (order(*k, *s), 1);
+        }
+        if let Some(&(k, s, _)) = self.arrive.front()
+            && order(k, s) < least
+        {
+            (least, from) = (order(k, s), 2);
+        }
+        if let Some(&(k, s, _)) = self.deliver.front()
+            && order(k, s) < least
+        {
+            from = 3;
+        }
+        match from {
+            1 => self.heap.pop().map(|Reverse((k, _, e))| (k, e)),
+            2 => self.arrive.pop_front().map(|(k, _, e)| (k, e)),
+            3 => self.deliver.pop_front().map(|(k, _, e)| (k, e)),
+            _ => None,
+        }
     }
 
     /// Where the next event is (0: none, 1: heap, 2: arrivals, 3: deliveries) and its key.

@@ -186,7 +186,7 @@ pub struct Engine<'c> {
     /// The part of the replay this engine runs (see [`pipeline`]).
     stage: Stage,
     /// Senders' stage: packets not yet handed over.
-    outbox: Batch,
+    outbox: Box<Batch>,
     /// Waypoints' stage: a packet reached a second waypoint, so the replay does not split.
     aborted: bool,
     parallel: Parallel,
@@ -398,7 +398,7 @@ impl<'c> Engine<'c> {
             capture: None,
             flow_of_slot: Vec::new(),
             stage: Stage::Whole,
-            outbox: Batch::default(),
+            outbox: Box::default(),
             aborted: false,
             parallel: Parallel::Auto,
             in_parallel: false,
@@ -479,7 +479,18 @@ impl<'c> Engine<'c> {
             && self.replay_on_two_cores(progress);
         if !parallel {
             self.in_parallel = false;
-            while self.step(progress) {}
+            while let Some((k, what)) = self.queue.pop() {
+                let at = k >> 2;
+                if self.end.is_some_and(|end| at > end) {
+                    break;
+                }
+                self.now = at;
+                self.events_processed += 1;
+                if self.events_processed.is_multiple_of(65_536) {
+                    progress(self.now, self.end);
+                }
+                self.dispatch(what);
+            }
         }
         self.now = self.now.max(self.horizon);
         if let Some(end) = self.end {
@@ -495,7 +506,7 @@ impl<'c> Engine<'c> {
 
     /// Processes the next event, calling `progress(now, end)` every 65,536 events; `false`
     /// when none is due (nothing is pending, or the next event is past the end).
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, progress: &mut dyn FnMut(Nanos, Option<Nanos>)) -> bool {
         let Some((k, what)) = self.queue.pop() else {
             return false;
@@ -513,7 +524,7 @@ impl<'c> Engine<'c> {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, what: What) {
         match what {
             What::Event(i) => self.apply_event(i as usize),
@@ -856,14 +867,10 @@ impl<'c> Engine<'c> {
             Segment::Paused(w) => {
                 self.packets[p as usize].next = SegmentStart::At(w);
                 let at = after(after(departure, delay), self.jitter());
-                match self.stage {
-                    Stage::Whole => self.schedule(at, What::Arrive(p)),
-                    Stage::Senders => self.hand_off(p, at),
-                    // A second waypoint: the replay does not split (see `pipeline`).
-                    Stage::Waypoints => {
-                        self.aborted = true;
-                        self.schedule(at, What::Arrive(p));
-                    }
+                if self.stage == Stage::Whole {
+                    self.schedule(at, What::Arrive(p));
+                } else {
+                    self.paused_in_stage(p, at);
                 }
             }
         }

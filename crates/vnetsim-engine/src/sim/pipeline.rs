@@ -294,6 +294,7 @@ impl<'c> Engine<'c> {
 
     /// Whether this replay runs on two cores, by [`Engine::parallel`], the machine and its
     /// size; `tracing` says why not.
+    #[inline(never)]
     pub(super) fn wants_two_cores(&self) -> bool {
         let auto = match self.parallel {
             Parallel::Never => return false,
@@ -326,6 +327,7 @@ impl<'c> Engine<'c> {
 
     /// Replays on two cores (see the module docs). `false` when the replay turned out not to
     /// split, and nothing changed: the caller replays sequentially.
+    #[inline(never)]
     pub(super) fn replay_on_two_cores(
         &mut self,
         progress: &mut dyn FnMut(Nanos, Option<Nanos>),
@@ -415,7 +417,7 @@ impl<'c> Engine<'c> {
             capture: None,
             flow_of_slot: Vec::new(),
             stage: self.stage,
-            outbox: Batch::default(),
+            outbox: Box::default(),
             aborted: false,
             parallel: self.parallel,
             in_parallel: false,
@@ -462,11 +464,25 @@ impl<'c> Engine<'c> {
             capture: None,
             flow_of_slot: Vec::new(),
             stage: Stage::Waypoints,
-            outbox: Batch::default(),
+            outbox: Box::default(),
             aborted: false,
             parallel: Parallel::Never,
             in_parallel: false,
             network,
+        }
+    }
+
+    /// A packet of one stage of a split replay reached a waypoint at `at`: the senders hand
+    /// it over; at the waypoints it is a second waypoint, and the replay does not split.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn paused_in_stage(&mut self, p: u32, at: Nanos) {
+        match self.stage {
+            Stage::Senders => self.hand_off(p, at),
+            Stage::Waypoints | Stage::Whole => {
+                self.aborted = self.stage == Stage::Waypoints;
+                self.schedule(at, What::Arrive(p));
+            }
         }
     }
 
@@ -516,7 +532,7 @@ impl<'c> Engine<'c> {
                     return false;
                 }
                 let empty = state.empty.pop().unwrap_or_default();
-                let mut batch = std::mem::replace(&mut self.outbox, empty);
+                let mut batch = std::mem::replace(&mut *self.outbox, empty);
                 batch.clock = clock;
                 batch.last = done;
                 state.full.push_back(batch);
