@@ -65,33 +65,12 @@ impl<E: Ord + Copy> EventQueue<E> {
     /// Takes the next event and its key.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        // (key, insertion number) as one number: compared without tuple branches (and
-        // without the stack round trips iterator adapters compile to here).
-        let order = |k: u64, s: u64| (u128::from(k) << 64) | u128::from(s);
-        let (mut least, mut from) = (u128::MAX, 0u8);
-        if let Some(Reverse((k, s, _))) = self.heap.peek() {
-            (least, from) = (order(*k, *s), 1);
-        }
-        if let Some(&(k, s, _)) = self.arrive.front()
-            && order(k, s) < least
-        {
-            (least, from) = (order(k, s), 2);
-        }
-        if let Some(&(k, s, _)) = self.deliver.front()
-            && order(k, s) < least
-        {
-            from = 3;
-        }
-        match from {
-            1 => self.heap.pop().map(|Reverse((k, _, e))| (k, e)),
-            2 => self.arrive.pop_front().map(|(k, _, e)| (k, e)),
-            3 => self.deliver.pop_front().map(|(k, _, e)| (k, e)),
-            _ => None,
-        }
+        let (from, _) = self.least();
+        self.take(from)
     }
 
     /// Where the next event is (0: none, 1: heap, 2: arrivals, 3: deliveries) and its key.
-    #[inline]
+    #[inline(always)]
     fn least(&self) -> (u8, u64) {
         // (key, insertion number) as one number: compared without tuple branches (and
         // without the stack round trips iterator adapters compile to here).
@@ -113,6 +92,17 @@ impl<E: Ord + Copy> EventQueue<E> {
         (from, (least >> 64) as u64)
     }
 
+    /// Takes the front event of where [`EventQueue::least`] found it.
+    #[inline(always)]
+    fn take(&mut self, from: u8) -> Option<(u64, E)> {
+        match from {
+            1 => self.heap.pop().map(|Reverse((k, _, e))| (k, e)),
+            2 => self.arrive.pop_front().map(|(k, _, e)| (k, e)),
+            3 => self.deliver.pop_front().map(|(k, _, e)| (k, e)),
+            _ => None,
+        }
+    }
+
     /// Takes the next event if its key is at most `limit`.
     #[inline]
     pub fn pop_at_most(&mut self, limit: u64) -> Option<(u64, E)> {
@@ -120,12 +110,7 @@ impl<E: Ord + Copy> EventQueue<E> {
         if key > limit {
             return None;
         }
-        match from {
-            1 => self.heap.pop().map(|Reverse((k, _, e))| (k, e)),
-            2 => self.arrive.pop_front().map(|(k, _, e)| (k, e)),
-            3 => self.deliver.pop_front().map(|(k, _, e)| (k, e)),
-            _ => None,
-        }
+        self.take(from)
     }
 
     /// The key of the next event ([`EventQueue::pop`] would take it), without taking it.
