@@ -9,11 +9,15 @@
 //! raw newline never occurs inside a JSON string, so an element serialized alone and re-indented
 //! is the same bytes as the element serialized in place (the tests check it against serde_json).
 //!
-//! What it is not: a JSON serializer (serde_json does the work) or a general splicer: it places
-//! arrays that are values of the top-level object only.
+//! The report's flow and NIC rows are appended by `vnetsim_engine::json::rows`, which writes
+//! serde_json's bytes without serde's generic path (property-tested against serde_json).
+//!
+//! What it is not: a JSON serializer or a general splicer: it places arrays that are values of
+//! the top-level object only.
 
 use std::io::{self, Write};
 
+#[cfg(test)]
 use serde::Serialize;
 
 /// Elements serialized per task: large enough to amortize a thread hand-off, small enough that
@@ -32,13 +36,40 @@ pub struct Splice<'a> {
 }
 
 impl<'a> Splice<'a> {
-    /// The array `items` under `key`.
+    /// The array `items` under `key`, each element serialized by serde_json (the reference
+    /// the tests hold the splicing to).
+    #[cfg(test)]
     pub fn array<T: Serialize + Sync>(key: &'static str, items: &'a [T]) -> Self {
         Splice {
             key,
             write: Box::new(move |w| write_array(w, items)),
         }
     }
+
+    /// The array `items` under `key`, each element appended by `element` exactly as serde_json
+    /// would write it in place (see `vnetsim_engine::json::rows`).
+    pub fn rows<T: Sync>(key: &'static str, items: &'a [T], element: fn(&mut Vec<u8>, &T)) -> Self {
+        Splice {
+            key,
+            write: Box::new(move |w| {
+                write_elements(w, items, &|buf, item| {
+                    element(buf, item);
+                    Ok(())
+                })
+            }),
+        }
+    }
+}
+
+/// Appends one element's pretty JSON two levels deep.
+type Element<'f, T> = &'f (dyn Fn(&mut Vec<u8>, &T) -> io::Result<()> + Sync);
+
+/// An element serialized by serde_json, two levels deep.
+#[cfg(test)]
+fn serialized<T: Serialize>(buf: &mut Vec<u8>, item: &T) -> io::Result<()> {
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut *buf, vnetsim_engine::json::PrettyAt::depth(2));
+    Ok(item.serialize(&mut ser)?)
 }
 
 /// Writes `skeleton` (pretty JSON of an object whose spliced keys hold `[]`) with each splice's
@@ -75,7 +106,17 @@ pub fn write_spliced(
 /// Writes `items` as serde_json's pretty formatter writes an array that is the value of a
 /// top-level key (elements indented by four spaces, the closing bracket by two), serializing
 /// chunks of elements on all cores and writing them in order.
+#[cfg(test)]
 pub fn write_array<T: Serialize + Sync>(w: &mut dyn Write, items: &[T]) -> io::Result<()> {
+    write_elements(w, items, &serialized)
+}
+
+/// [`write_array`] with each element appended by `element`.
+fn write_elements<T: Sync>(
+    w: &mut dyn Write,
+    items: &[T],
+    element: Element<'_, T>,
+) -> io::Result<()> {
     if items.is_empty() {
         return w.write_all(b"[]");
     }
@@ -86,11 +127,11 @@ pub fn write_array<T: Serialize + Sync>(w: &mut dyn Write, items: &[T]) -> io::R
         let mut buf = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
             buf.clear();
-            serialize_chunk(&mut buf, chunk, i == 0)?;
+            serialize_chunk(&mut buf, chunk, i == 0, element)?;
             w.write_all(&buf)?;
         }
     } else {
-        write_chunks_in_parallel(w, &chunks, workers)?;
+        write_chunks_in_parallel(w, &chunks, workers, element)?;
     }
     w.write_all(b"\n  ]")
 }
@@ -98,26 +139,35 @@ pub fn write_array<T: Serialize + Sync>(w: &mut dyn Write, items: &[T]) -> io::R
 /// Serializes `chunks` on `workers` threads while this one writes the finished ones in order:
 /// the writing (often the slower part, into the page cache) overlaps the serializing. At most
 /// a few chunks wait in memory: a worker blocks while the writer is behind.
-fn write_chunks_in_parallel<T: Serialize + Sync>(
+fn write_chunks_in_parallel<T: Sync>(
     w: &mut dyn Write,
     chunks: &[&[T]],
     workers: usize,
+    element: Element<'_, T>,
 ) -> io::Result<()> {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc;
+    use std::sync::{Mutex, mpsc};
 
     let next = AtomicUsize::new(0);
+    // Buffers the writer is done with, reused so that a chunk's bytes land in memory already
+    // mapped (a fresh buffer of a few MB costs a page fault per 4 KiB and its regrowths).
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(workers);
         for _ in 0..workers {
-            let (tx, next) = (tx.clone(), &next);
+            let (tx, next, spare) = (tx.clone(), &next, &spare);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(i) else { break };
-                    let mut buf = Vec::new();
-                    let done = serialize_chunk(&mut buf, chunk, i == 0).map(|()| buf);
+                    let mut buf = spare
+                        .lock()
+                        .ok()
+                        .and_then(|mut s| s.pop())
+                        .unwrap_or_default();
+                    buf.clear();
+                    let done = serialize_chunk(&mut buf, chunk, i == 0, element).map(|()| buf);
                     // The writer gone (it failed): stop.
                     if tx.send((i, done)).is_err() {
                         break;
@@ -132,7 +182,11 @@ fn write_chunks_in_parallel<T: Serialize + Sync>(
             for (i, done) in &rx {
                 waiting.insert(i, done);
                 while let Some(done) = waiting.remove(&want) {
-                    w.write_all(&done?)?;
+                    let done = done?;
+                    w.write_all(&done)?;
+                    if let Ok(mut s) = spare.lock() {
+                        s.push(done);
+                    }
                     want += 1;
                 }
             }
@@ -146,18 +200,19 @@ fn write_chunks_in_parallel<T: Serialize + Sync>(
 
 /// The elements of `chunk`, each after `\n` (or `,\n` unless it opens the array) and four
 /// spaces, as serde_json's pretty formatter writes them two levels deep.
-fn serialize_chunk<T: Serialize>(buf: &mut Vec<u8>, chunk: &[T], opens: bool) -> io::Result<()> {
+fn serialize_chunk<T>(
+    buf: &mut Vec<u8>,
+    chunk: &[T],
+    opens: bool,
+    element: Element<'_, T>,
+) -> io::Result<()> {
     for (i, item) in chunk.iter().enumerate() {
         buf.extend_from_slice(if opens && i == 0 {
             b"\n    "
         } else {
             b",\n    "
         });
-        let mut ser = serde_json::Serializer::with_formatter(
-            &mut *buf,
-            vnetsim_engine::json::PrettyAt::depth(2),
-        );
-        item.serialize(&mut ser)?;
+        element(buf, item)?;
     }
     Ok(())
 }

@@ -251,8 +251,8 @@ fn write_report_json(w: &mut dyn Write, report: &mut Report) -> std::io::Result<
             &mut buffered,
             &skeleton,
             vec![
-                pretty::Splice::array("flows", &flows),
-                pretty::Splice::array("nics", &nics),
+                pretty::Splice::rows("flows", &flows, vnetsim_engine::json::rows::write_flow),
+                pretty::Splice::rows("nics", &nics, vnetsim_engine::json::rows::write_nic),
             ],
         )
     });

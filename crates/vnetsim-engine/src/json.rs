@@ -8,6 +8,8 @@
 
 use std::io::{self, Write};
 
+pub mod rows;
+
 /// serde_json's `PrettyFormatter` (two spaces per level) starting `depth` levels deep, so that
 /// an element is written in place, indented as the whole document would indent it, with no
 /// second pass over its bytes. Each method is `PrettyFormatter`'s; the tests hold the output

@@ -85,11 +85,11 @@ pub fn write_part(
     write_document_with(
         out,
         &head,
-        Some(LargeField {
-            name: "flows",
-            items: merged.merger.tallies(),
-            jobs: merged.jobs,
-        }),
+        Some(LargeField::serialized(
+            "flows",
+            merged.merger.tallies(),
+            merged.jobs,
+        )),
         &mut merged.runs,
         &[("runs_with_failed_expectations", failed)],
     )
