@@ -84,10 +84,22 @@ pub fn all() -> &'static [VmSize] {
 
 /// The size with this name, ignoring ASCII case.
 pub fn lookup(size: &str) -> Option<VmSize> {
-    all()
-        .iter()
-        .find(|s| s.name.eq_ignore_ascii_case(size))
-        .cloned()
+    // Files mostly spell sizes as Azure does: those are found by hash (a scenario of 100,000
+    // VMs looks a size up for each), any other case by comparing with every size.
+    static EXACT: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
+    let exact = EXACT.get_or_init(|| {
+        let mut map = std::collections::HashMap::new();
+        for (i, s) in all().iter().enumerate() {
+            // The first row of a name wins, as in the scan below.
+            map.entry(s.name).or_insert(i);
+        }
+        map
+    });
+    match exact.get(size) {
+        Some(&i) => all().get(i),
+        None => all().iter().find(|s| s.name.eq_ignore_ascii_case(size)),
+    }
+    .cloned()
 }
 
 /// The gateway SKU catalog as shipped, CSV with `#` comment lines.
@@ -282,6 +294,27 @@ mod tests {
             assert!(rows.iter().any(|r| r.name.starts_with(prefix)), "{prefix}");
         }
         assert!(rows.iter().all(|r| r.max_nics >= 1 && r.vcpus >= 1));
+    }
+
+    #[test]
+    fn lookup_by_hash_is_the_scan_of_the_catalog_in_any_case() {
+        let scan = |name: &str| {
+            all()
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+                .cloned()
+        };
+        for s in all() {
+            for name in [
+                s.name.to_owned(),
+                s.name.to_ascii_lowercase(),
+                s.name.to_ascii_uppercase(),
+            ] {
+                assert_eq!(lookup(&name), scan(&name), "{name}");
+                assert!(lookup(&name).is_some(), "{name}");
+            }
+        }
+        assert_eq!(lookup("Standard_Nope_v9"), None);
     }
 
     #[test]
