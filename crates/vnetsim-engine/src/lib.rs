@@ -23,16 +23,7 @@ pub use journey::{Capture, Hop, Place, Seen, Side};
 pub use report::Report;
 pub use sim::{Engine, FlowSummary, Options, Parallel, Prepared, Summary, replay};
 
-/// Threads the parallel phases of one run use (building flow sources; the CLI's JSON report
-/// also): `VNETSIM_THREADS` when it is a positive whole number, else every core the process
-/// may use. Results never depend on it.
-pub fn worker_threads() -> usize {
-    std::env::var("VNETSIM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
+pub use vnetsim_scenario::worker_threads;
 
 /// Asks the processor to start loading the cache line holding `p`, so that a later access
 /// does not wait for memory. A hint: it changes no memory and no result.

@@ -13,6 +13,7 @@ mod json_lines;
 mod load;
 pub mod lookup;
 pub mod model;
+pub mod par;
 pub mod raw;
 pub mod rules;
 pub mod sizes;
@@ -24,6 +25,17 @@ pub use diag::{Diagnostic, LoadError};
 pub use load::{load_file, load_str};
 pub use model::*;
 pub use rules::{RULES, Rule};
+
+/// Threads the parallel phases of one run use (expanding `pairs` entries, building flow
+/// sources; the CLI's JSON report also): `VNETSIM_THREADS` when it is a positive whole number,
+/// else every core the process may use. Results never depend on it.
+pub fn worker_threads() -> usize {
+    std::env::var("VNETSIM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// The JSON Schema of the scenario file, generated from the [`raw`] types.
 pub fn json_schema() -> serde_json::Value {

@@ -21,7 +21,6 @@
 //! prefetching are in `sim/source.rs`; the report is built in `sim/report.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -293,12 +292,15 @@ fn build_sources_on(
     endpoints: &EndpointIndex,
     workers: usize,
 ) -> Vec<Source> {
-    let build = |part: &[(Nanos, u32)], into: &mut [MaybeUninit<Source>]| {
-        let mut scratch = Vec::new();
-        for (k, (slot, &(_, i))) in into.iter_mut().zip(part).enumerate() {
+    let mut sources: Vec<Source> = Vec::new();
+    vnetsim_scenario::par::extend_in_parallel(
+        &mut sources,
+        order.len(),
+        workers,
+        |scratch: &mut Vec<u8>, k| {
             // Slots follow the first packets' times, not the file: with flows starting at
             // scattered times nearly every flow's description was a cache miss.
-            if let Some(&(_, ahead)) = part.get(k + 8)
+            if let Some(&(_, ahead)) = order.get(k + 8)
                 && let Some(f) = sc.traffic.get(ahead as usize)
             {
                 let f: *const vnetsim_scenario::Flow = f;
@@ -306,36 +308,10 @@ fn build_sources_on(
                     prefetch(f.cast::<u8>().wrapping_add(line * 64));
                 }
             }
-            let i = i as usize;
-            slot.write(Source::new(sc, i, &sc.traffic[i], endpoints, &mut scratch));
-        }
-    };
-    let n = order.len();
-    let mut sources: Vec<Source> = Vec::with_capacity(n);
-    let spare = &mut sources.spare_capacity_mut()[..n];
-    if workers <= 1 || n == 0 {
-        build(order, spare);
-    } else {
-        let per = n.div_ceil(workers);
-        std::thread::scope(|scope| {
-            let mut parts = order.chunks(per).zip(spare.chunks_mut(per));
-            let mine = parts.next();
-            let handles: Vec<_> = parts
-                .map(|(part, into)| scope.spawn(move || build(part, into)))
-                .collect();
-            if let Some((part, into)) = mine {
-                build(part, into);
-            }
-            for h in handles {
-                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            }
-        });
-    }
-    // SAFETY: the first `n` elements were each written above: `order` and `spare` have `n`
-    // elements, cut into the same chunks, and every chunk's build wrote each element of its
-    // part (a thread that panicked has resumed its panic before this line, and the sources
-    // written so far are leaked, never read).
-    unsafe { sources.set_len(n) };
+            let i = order[k].1 as usize;
+            Source::new(sc, i, &sc.traffic[i], endpoints, scratch)
+        },
+    );
     sources
 }
 

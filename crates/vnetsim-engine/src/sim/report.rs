@@ -8,7 +8,6 @@
 //! format (see [`crate::report`]) or anything that runs per packet.
 
 use std::collections::BTreeMap;
-use std::mem::MaybeUninit;
 
 use vnetsim_dataplane::Ingress;
 use vnetsim_scenario::{DropReason, Endpoint, Expectation, Scenario};
@@ -264,9 +263,12 @@ fn flow_rows(
     in_flight: &BTreeMap<(u32, bool), u64>,
     workers: usize,
 ) -> Vec<FlowReport> {
-    let build = |first: usize, into: &mut [MaybeUninit<FlowReport>]| {
-        for (k, row) in into.iter_mut().enumerate() {
-            let i = first + k;
+    let mut rows: Vec<FlowReport> = Vec::new();
+    vnetsim_scenario::par::extend_in_parallel(
+        &mut rows,
+        slot_of_flow.len(),
+        workers,
+        |_: &mut (), i| {
             prefetch_names(sc, i);
             if let Some(&ahead) = slot_of_flow.get(i + 8)
                 && let Some(s) = sources.get(ahead as usize)
@@ -277,42 +279,9 @@ fn flow_rows(
                 }
             }
             let slot = slot_of_flow[i];
-            row.write(flow_row(
-                sc,
-                i,
-                slot,
-                &sources[slot as usize],
-                latency_cdf,
-                in_flight,
-            ));
-        }
-    };
-    let n = slot_of_flow.len();
-    let mut rows: Vec<FlowReport> = Vec::with_capacity(n);
-    let spare = &mut rows.spare_capacity_mut()[..n];
-    if workers <= 1 || n == 0 {
-        build(0, spare);
-    } else {
-        let per = n.div_ceil(workers);
-        std::thread::scope(|scope| {
-            let mut parts = spare.chunks_mut(per).enumerate();
-            let mine = parts.next();
-            let handles: Vec<_> = parts
-                .map(|(k, into)| scope.spawn(move || build(k * per, into)))
-                .collect();
-            if let Some((_, into)) = mine {
-                build(0, into);
-            }
-            for h in handles {
-                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            }
-        });
-    }
-    // SAFETY: each of the first `n` elements was written above: `spare` has `n` elements, cut
-    // into chunks that together cover it, and every chunk's build wrote each of its elements
-    // (a thread that panicked has resumed its panic before this line; the rows written so far
-    // are leaked, never read).
-    unsafe { rows.set_len(n) };
+            flow_row(sc, i, slot, &sources[slot as usize], latency_cdf, in_flight)
+        },
+    );
     rows
 }
 

@@ -514,9 +514,10 @@ impl Resolver<'_> {
         };
         let (n, m) = (senders.len() as u64, receivers.len() as u64);
         let mut state = p.seed;
-        let mut name = String::with_capacity(f.name.value.len() + 8);
-        let line = loc(&f.name).line() as u32;
-        for i in 0..count {
+        // The draws first, in order (each depends on the state the one before left); the
+        // flows then, each from its draw alone, on all cores for a large entry.
+        let mut draws: Vec<Draw> = Vec::with_capacity(count as usize);
+        for _ in 0..count {
             let k = (splitmix(&mut state) % n) as usize;
             let from = senders[k];
             let port = match sent.get_mut(slots[k] as usize) {
@@ -553,24 +554,45 @@ impl Resolver<'_> {
             } else {
                 0
             };
-            name.clear();
-            let _ = write!(name, "{}-{i}", f.name.value);
-            self.sc.traffic.push(Flow {
-                name: Arc::from(name.as_str()),
+            draws.push(Draw {
                 from,
                 to: receivers[j],
-                protocol: t.protocol,
-                src_port: (t.protocol != Protocol::Icmp).then_some(port),
-                dst_port: t.dst_port,
-                rate: t.rate,
-                packet_size: t.packet_size,
-                start: t.start.saturating_add(offset),
-                duration: t.duration,
-                pattern: t.pattern,
-                reply: t.reply,
-                line,
+                port,
+                offset,
             });
         }
+        let entry = f.name.value.as_str();
+        let line = loc(&f.name).line() as u32;
+        let workers = if draws.len() >= PARALLEL_PAIRS {
+            crate::worker_threads()
+        } else {
+            1
+        };
+        crate::par::extend_in_parallel(
+            &mut self.sc.traffic,
+            draws.len(),
+            workers,
+            |name: &mut String, i| {
+                let d = &draws[i];
+                name.clear();
+                let _ = write!(name, "{entry}-{i}");
+                Flow {
+                    name: Arc::from(name.as_str()),
+                    from: d.from,
+                    to: d.to,
+                    protocol: t.protocol,
+                    src_port: (t.protocol != Protocol::Icmp).then_some(d.port),
+                    dst_port: t.dst_port,
+                    rate: t.rate,
+                    packet_size: t.packet_size,
+                    start: t.start.saturating_add(d.offset),
+                    duration: t.duration,
+                    pattern: t.pattern,
+                    reply: t.reply,
+                    line,
+                }
+            },
+        );
     }
 
     /// An endpoint's name as the file writes it.
@@ -834,6 +856,17 @@ fn flow_index(digits: &str) -> Option<u32> {
         && (digits == "0" || !digits.starts_with('0'));
     if canonical { digits.parse().ok() } else { None }
 }
+
+/// One flow of a `pairs` entry as its draws decided it.
+struct Draw {
+    from: Endpoint,
+    to: Endpoint,
+    port: u16,
+    offset: u64,
+}
+
+/// Flows of one `pairs` entry at or above which they are made on all cores.
+const PARALLEL_PAIRS: usize = 1 << 16;
 
 /// SplitMix64, the pairing's generator: small and stable, so a seed means the same flows in
 /// every version.
