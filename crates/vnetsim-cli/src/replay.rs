@@ -532,3 +532,36 @@ fn explain_command(scenario: &Scenario, expectation: &Expectation, file: &str) -
     }
     Some(cmd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report as written (rows by the direct writer, spliced in on several threads) is
+    /// serde_json's pretty output of the whole report, for every example scenario: flows with
+    /// replies, drops of several reasons, probes, events, firewalls, gateways.
+    #[test]
+    fn the_written_report_is_serde_jsons_pretty_report_for_every_example() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("the examples")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 20, "{} examples", files.len());
+        for file in files {
+            let scenario = vnetsim_scenario::load_file(&file)
+                .unwrap_or_else(|e| panic!("{}", e.render(false)));
+            let mut report = Engine::new(&scenario, Options::default()).run();
+            let mut written = Vec::new();
+            write_report_json(&mut written, &mut report).expect("written");
+            let whole = serde_json::to_string_pretty(&report).expect("serialized") + "\n";
+            assert!(
+                String::from_utf8(written).expect("UTF-8") == whole,
+                "{}: the written report differs from serde_json's",
+                file.display()
+            );
+        }
+    }
+}
