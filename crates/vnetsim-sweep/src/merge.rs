@@ -324,7 +324,7 @@ pub fn run_fragment(run: &SweepRun) -> Vec<u8> {
 /// them: a run of 100,000 flows is about 18 MB of text (the tests hold it to serde_json's).
 fn push_run(out: &mut Vec<u8>, run: &SweepRun) {
     use vnetsim_engine::json::rows::{push_f64, push_str, push_u64};
-    use vnetsim_engine::{pretty_field as field, pretty_first as first};
+    use vnetsim_engine::{pretty_field as field, pretty_first as first, pretty_object as object};
     out.push(b'{');
     match &run.variant {
         Some(v) => {
@@ -337,25 +337,22 @@ fn push_run(out: &mut Vec<u8>, run: &SweepRun) {
     push_u64(out, run.seed);
     let c = &run.conservation;
     out.extend_from_slice(field!("      ", "conservation"));
-    out.push(b'{');
-    out.extend_from_slice(first!("        ", "sent"));
-    push_u64(out, c.sent);
-    out.extend_from_slice(field!("        ", "delivered"));
-    push_u64(out, c.delivered);
-    out.extend_from_slice(field!("        ", "dropped"));
-    push_u64(out, c.dropped);
-    out.extend_from_slice(field!("        ", "in_flight"));
-    push_u64(out, c.in_flight);
-    out.extend_from_slice(b"\n      }");
+    object!(out, "        ", "      ",
+        "sent" => push_u64, c.sent;
+        "delivered" => push_u64, c.delivered;
+        "dropped" => push_u64, c.dropped;
+        "in_flight" => push_u64, c.in_flight;
+    );
     if let Some(drops) = &run.drops_by_reason {
         out.extend_from_slice(field!("      ", "drops_by_reason"));
         out.push(b'{');
         for (i, (reason, n)) in drops.iter().enumerate() {
-            out.extend_from_slice(if i == 0 {
+            let sep: &[u8] = if i == 0 {
                 b"\n        "
             } else {
                 b",\n        "
-            });
+            };
+            out.extend_from_slice(sep);
             push_str(out, reason);
             out.extend_from_slice(b": ");
             push_u64(out, *n);
@@ -369,24 +366,23 @@ fn push_run(out: &mut Vec<u8>, run: &SweepRun) {
     push_u64(out, run.expectations_failed);
     out.extend_from_slice(field!("      ", "flows"));
     out.push(b'[');
+    let p99 = |o: &mut Vec<u8>, p: Option<u64>| match p {
+        Some(p) => push_u64(o, p),
+        None => o.extend_from_slice(b"null"),
+    };
     for (i, f) in run.flows.iter().enumerate() {
-        out.extend_from_slice(if i == 0 {
-            b"\n        {"
+        let sep: &[u8] = if i == 0 {
+            b"\n        "
         } else {
-            b",\n        {"
-        });
-        out.extend_from_slice(first!("          ", "name"));
-        push_str(out, &f.name);
-        out.extend_from_slice(field!("          ", "delivered_ratio"));
-        push_f64(out, f.delivered_ratio);
-        out.extend_from_slice(field!("          ", "throughput_bps"));
-        push_f64(out, f.throughput_bps);
-        out.extend_from_slice(field!("          ", "latency_p99_ns"));
-        match f.latency_p99_ns {
-            Some(p) => push_u64(out, p),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b"\n        }");
+            b",\n        "
+        };
+        out.extend_from_slice(sep);
+        object!(out, "          ", "        ",
+            "name" => push_str, &f.name;
+            "delivered_ratio" => push_f64, f.delivered_ratio;
+            "throughput_bps" => push_f64, f.throughput_bps;
+            "latency_p99_ns" => p99, f.latency_p99_ns;
+        );
     }
     if !run.flows.is_empty() {
         out.extend_from_slice(b"\n      ");
@@ -398,30 +394,21 @@ fn push_run(out: &mut Vec<u8>, run: &SweepRun) {
 /// Appends a flow's spread as [`push_element`] would, as [`push_run`] appends a run.
 fn push_spread(out: &mut Vec<u8>, f: &FlowSpread) {
     use vnetsim_engine::json::rows::{push_f64, push_str};
-    use vnetsim_engine::{pretty_field as field, pretty_first as first};
+    use vnetsim_engine::pretty_object as object;
     let spread = |out: &mut Vec<u8>, s: &Option<Spread>| match s {
-        Some(s) => {
-            out.push(b'{');
-            out.extend_from_slice(first!("        ", "min"));
-            push_f64(out, s.min);
-            out.extend_from_slice(field!("        ", "mean"));
-            push_f64(out, s.mean);
-            out.extend_from_slice(field!("        ", "max"));
-            push_f64(out, s.max);
-            out.extend_from_slice(b"\n      }");
-        }
+        Some(s) => object!(out, "        ", "      ",
+            "min" => push_f64, s.min;
+            "mean" => push_f64, s.mean;
+            "max" => push_f64, s.max;
+        ),
         None => out.extend_from_slice(b"null"),
     };
-    out.push(b'{');
-    out.extend_from_slice(first!("      ", "name"));
-    push_str(out, &f.name);
-    out.extend_from_slice(field!("      ", "delivered_ratio"));
-    spread(out, &f.delivered_ratio);
-    out.extend_from_slice(field!("      ", "throughput_bps"));
-    spread(out, &f.throughput_bps);
-    out.extend_from_slice(field!("      ", "latency_p99_ns"));
-    spread(out, &f.latency_p99_ns);
-    out.extend_from_slice(b"\n    }");
+    object!(out, "      ", "    ",
+        "name" => push_str, &f.name;
+        "delivered_ratio" => spread, &f.delivered_ratio;
+        "throughput_bps" => spread, &f.throughput_bps;
+        "latency_p99_ns" => spread, &f.latency_p99_ns;
+    );
 }
 
 /// Appends `value` as an element of an array two levels deep, as the pretty printer writes it

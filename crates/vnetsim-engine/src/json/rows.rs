@@ -7,7 +7,7 @@
 //! format numbers and strings as serde_json does (its own float and integer formatting, its
 //! string escaping when a string needs any). The property tests below hold every row to
 //! serde_json's output; the sweep's report writes its runs and spreads with the same pieces
-//! ([`push_u64`], [`push_f64`], [`push_str`], [`pretty_field!`](crate::pretty_field)). What it
+//! ([`push_u64`], [`push_f64`], [`push_str`], [`pretty_object!`](crate::pretty_object)). What it
 //! is not: a JSON serializer for anything else; a new field of a row must be added here too
 //! (the tests fail until it is).
 
@@ -32,7 +32,28 @@ macro_rules! pretty_first {
     };
 }
 
-use crate::{pretty_field as field, pretty_first as first};
+/// Appends a pretty JSON object whose fields are indented by `$inner` and whose closing brace
+/// by `$outer`: `{`, each `"name": value` in order (its newline, indent and key one constant;
+/// its value appended by `write(out, value)`), then the brace. Keys must need no escaping; an
+/// object has at least one field here (serde_json writes `{}` for none).
+#[macro_export]
+macro_rules! pretty_object {
+    ($out:expr, $inner:literal, $outer:literal,
+     $first:literal => $write:expr, $value:expr
+     $(; $name:literal => $w:expr, $v:expr)* $(;)?) => {{
+        let out: &mut Vec<u8> = $out;
+        out.push(b'{');
+        out.extend_from_slice($crate::pretty_first!($inner, $first));
+        ($write)(&mut *out, $value);
+        $(
+            out.extend_from_slice($crate::pretty_field!($inner, $name));
+            ($w)(&mut *out, $v);
+        )*
+        out.extend_from_slice(concat!("\n", $outer, "}").as_bytes());
+    }};
+}
+
+use crate::pretty_object as object;
 
 /// Indents of the depths a row reaches: its fields (3 levels deep), those of its nested
 /// objects (4) and of its replies' nested objects (5).
@@ -93,80 +114,47 @@ fn drops_(out: &mut Vec<u8>, drops: &Drops, inner: &[u8], outer: &[u8]) {
     out.push(b'}');
 }
 
-/// Writes a latency object 4 levels deep (fields at [`D4`], closed at [`D3`]).
-fn latency_at_4(out: &mut Vec<u8>, l: &Option<Latency>) {
-    let Some(l) = l else {
-        out.extend_from_slice(b"null");
-        return;
+/// Defines `$name`, which writes a latency (or `null`) as an object whose fields are indented
+/// by `$inner` and whose closing brace by `$outer`.
+macro_rules! latency_writer {
+    ($name:ident, $inner:literal, $outer:literal) => {
+        fn $name(out: &mut Vec<u8>, l: &Option<Latency>) {
+            let Some(l) = l else {
+                return out.extend_from_slice(b"null");
+            };
+            object!(out, $inner, $outer,
+                "min" => push_u64, l.min;
+                "p50" => push_u64, l.p50;
+                "p90" => push_u64, l.p90;
+                "p99" => push_u64, l.p99;
+                "p999" => push_u64, l.p999;
+                "max" => push_u64, l.max;
+                "mean" => push_f64, l.mean;
+            );
+        }
     };
-    out.push(b'{');
-    out.extend_from_slice(first!("        ", "min"));
-    push_u64(out, l.min);
-    out.extend_from_slice(field!("        ", "p50"));
-    push_u64(out, l.p50);
-    out.extend_from_slice(field!("        ", "p90"));
-    push_u64(out, l.p90);
-    out.extend_from_slice(field!("        ", "p99"));
-    push_u64(out, l.p99);
-    out.extend_from_slice(field!("        ", "p999"));
-    push_u64(out, l.p999);
-    out.extend_from_slice(field!("        ", "max"));
-    push_u64(out, l.max);
-    out.extend_from_slice(field!("        ", "mean"));
-    push_f64(out, l.mean);
-    out.extend_from_slice(b"\n      }");
 }
 
-/// Writes a latency object 5 levels deep (fields at [`D5`], closed at [`D4`]).
-fn latency_at_5(out: &mut Vec<u8>, l: &Option<Latency>) {
-    let Some(l) = l else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    out.push(b'{');
-    out.extend_from_slice(first!("          ", "min"));
-    push_u64(out, l.min);
-    out.extend_from_slice(field!("          ", "p50"));
-    push_u64(out, l.p50);
-    out.extend_from_slice(field!("          ", "p90"));
-    push_u64(out, l.p90);
-    out.extend_from_slice(field!("          ", "p99"));
-    push_u64(out, l.p99);
-    out.extend_from_slice(field!("          ", "p999"));
-    push_u64(out, l.p999);
-    out.extend_from_slice(field!("          ", "max"));
-    push_u64(out, l.max);
-    out.extend_from_slice(field!("          ", "mean"));
-    push_f64(out, l.mean);
-    out.extend_from_slice(b"\n        }");
-}
+// A flow's latency is 4 levels deep, its replies' 5.
+latency_writer!(latency_at_4, "        ", "      ");
+latency_writer!(latency_at_5, "          ", "        ");
 
-/// Writes the replies' counters, an object 4 levels deep.
+/// Writes the replies' counters (or `null`), an object 4 levels deep.
 fn replies(out: &mut Vec<u8>, r: &Option<Box<DirectionReport>>) {
     let Some(r) = r else {
-        out.extend_from_slice(b"null");
-        return;
+        return out.extend_from_slice(b"null");
     };
-    out.push(b'{');
-    out.extend_from_slice(first!("        ", "sent"));
-    push_u64(out, r.sent);
-    out.extend_from_slice(field!("        ", "delivered"));
-    push_u64(out, r.delivered);
-    out.extend_from_slice(field!("        ", "dropped"));
-    drops_(out, &r.dropped, D5.as_bytes(), D4.as_bytes());
-    out.extend_from_slice(field!("        ", "in_flight"));
-    push_u64(out, r.in_flight);
-    out.extend_from_slice(field!("        ", "bytes_sent"));
-    push_u64(out, r.bytes_sent);
-    out.extend_from_slice(field!("        ", "bytes_delivered"));
-    push_u64(out, r.bytes_delivered);
-    out.extend_from_slice(field!("        ", "delivered_ratio"));
-    push_f64(out, r.delivered_ratio);
-    out.extend_from_slice(field!("        ", "throughput_bps"));
-    push_f64(out, r.throughput_bps);
-    out.extend_from_slice(field!("        ", "latency_ns"));
-    latency_at_5(out, &r.latency_ns);
-    out.extend_from_slice(b"\n      }");
+    object!(out, "        ", "      ",
+        "sent" => push_u64, r.sent;
+        "delivered" => push_u64, r.delivered;
+        "dropped" => |o: &mut Vec<u8>, d| drops_(o, d, D5.as_bytes(), D4.as_bytes()), &r.dropped;
+        "in_flight" => push_u64, r.in_flight;
+        "bytes_sent" => push_u64, r.bytes_sent;
+        "bytes_delivered" => push_u64, r.bytes_delivered;
+        "delivered_ratio" => push_f64, r.delivered_ratio;
+        "throughput_bps" => push_f64, r.throughput_bps;
+        "latency_ns" => latency_at_5, &r.latency_ns;
+    );
 }
 
 /// Appends `row` as serde_json's pretty printer writes it as an element of an array that is the
@@ -174,65 +162,40 @@ fn replies(out: &mut Vec<u8>, r: &Option<Box<DirectionReport>>) {
 /// brace by four). The caller writes what goes before the element (`\n    ` or `,\n    `).
 pub fn write_flow(out: &mut Vec<u8>, row: &FlowReport) {
     out.reserve(1024);
-    out.push(b'{');
-    out.extend_from_slice(first!("      ", "name"));
-    push_str(out, &row.name);
-    out.extend_from_slice(field!("      ", "from"));
-    push_str(out, &row.from);
-    out.extend_from_slice(field!("      ", "to"));
-    push_str(out, &row.to);
-    out.extend_from_slice(field!("      ", "protocol"));
-    push_str(out, row.protocol);
-    out.extend_from_slice(field!("      ", "packet_size"));
-    push_u64(out, u64::from(row.packet_size));
-    out.extend_from_slice(field!("      ", "offered_bps"));
-    push_f64(out, row.offered_bps);
-    out.extend_from_slice(field!("      ", "start_ns"));
-    push_u64(out, row.start_ns);
-    out.extend_from_slice(field!("      ", "end_ns"));
-    push_u64(out, row.end_ns);
-    out.extend_from_slice(field!("      ", "sent"));
-    push_u64(out, row.sent);
-    out.extend_from_slice(field!("      ", "delivered"));
-    push_u64(out, row.delivered);
-    out.extend_from_slice(field!("      ", "dropped"));
-    drops_(out, &row.dropped, D4.as_bytes(), D3.as_bytes());
-    out.extend_from_slice(field!("      ", "in_flight"));
-    push_u64(out, row.in_flight);
-    out.extend_from_slice(field!("      ", "bytes_sent"));
-    push_u64(out, row.bytes_sent);
-    out.extend_from_slice(field!("      ", "bytes_delivered"));
-    push_u64(out, row.bytes_delivered);
-    out.extend_from_slice(field!("      ", "delivered_ratio"));
-    push_f64(out, row.delivered_ratio);
-    out.extend_from_slice(field!("      ", "throughput_bps"));
-    push_f64(out, row.throughput_bps);
-    out.extend_from_slice(field!("      ", "latency_ns"));
-    latency_at_4(out, &row.latency_ns);
-    out.extend_from_slice(field!("      ", "replies"));
-    replies(out, &row.replies);
-    out.extend_from_slice(b"\n    }");
+    object!(out, "      ", "    ",
+        "name" => push_str, &row.name;
+        "from" => push_str, &row.from;
+        "to" => push_str, &row.to;
+        "protocol" => push_str, row.protocol;
+        "packet_size" => push_u64, u64::from(row.packet_size);
+        "offered_bps" => push_f64, row.offered_bps;
+        "start_ns" => push_u64, row.start_ns;
+        "end_ns" => push_u64, row.end_ns;
+        "sent" => push_u64, row.sent;
+        "delivered" => push_u64, row.delivered;
+        "dropped" => |o: &mut Vec<u8>, d| drops_(o, d, D4.as_bytes(), D3.as_bytes()), &row.dropped;
+        "in_flight" => push_u64, row.in_flight;
+        "bytes_sent" => push_u64, row.bytes_sent;
+        "bytes_delivered" => push_u64, row.bytes_delivered;
+        "delivered_ratio" => push_f64, row.delivered_ratio;
+        "throughput_bps" => push_f64, row.throughput_bps;
+        "latency_ns" => latency_at_4, &row.latency_ns;
+        "replies" => replies, &row.replies;
+    );
 }
 
 /// Appends `row` as [`write_flow`] appends a flow's.
 pub fn write_nic(out: &mut Vec<u8>, row: &NicReport) {
     out.reserve(256);
-    out.push(b'{');
-    out.extend_from_slice(first!("      ", "nic"));
-    push_str(out, &row.nic);
-    out.extend_from_slice(field!("      ", "vm"));
-    push_str(out, &row.vm);
-    out.extend_from_slice(field!("      ", "tx_packets"));
-    push_u64(out, row.tx_packets);
-    out.extend_from_slice(field!("      ", "tx_bytes"));
-    push_u64(out, row.tx_bytes);
-    out.extend_from_slice(field!("      ", "rx_packets"));
-    push_u64(out, row.rx_packets);
-    out.extend_from_slice(field!("      ", "rx_bytes"));
-    push_u64(out, row.rx_bytes);
-    out.extend_from_slice(field!("      ", "forwarded_packets"));
-    push_u64(out, row.forwarded_packets);
-    out.extend_from_slice(b"\n    }");
+    object!(out, "      ", "    ",
+        "nic" => push_str, &row.nic;
+        "vm" => push_str, &row.vm;
+        "tx_packets" => push_u64, row.tx_packets;
+        "tx_bytes" => push_u64, row.tx_bytes;
+        "rx_packets" => push_u64, row.rx_packets;
+        "rx_bytes" => push_u64, row.rx_bytes;
+        "forwarded_packets" => push_u64, row.forwarded_packets;
+    );
 }
 
 #[cfg(test)]
