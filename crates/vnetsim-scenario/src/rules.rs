@@ -125,6 +125,8 @@ rules! {
         "A VNet needs at least one address range.",
     AddressSpaceOverlap = "address-space-overlap":
         "A VNet's own address ranges must not overlap.",
+    AddressSpaceReserved = "address-space-reserved":
+        "A VNet's address ranges leave out the ranges Azure reserves: 224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16 and 168.63.129.16/32.",
     SubnetPrefixLength = "subnet-prefix-length":
         "Subnet prefixes are /8 to /29.",
     SubnetOutsideAddressSpace = "subnet-outside-address-space":

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde_saphyr::{Location, Spanned};
 
-use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps};
+use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps, reserved_overlap};
 use crate::diag::{FieldPath, LazyPath, nearest};
 use crate::model::*;
 use crate::raw::*;
@@ -127,6 +127,17 @@ impl<'r> Resolver<'r> {
         for (k, a) in v.address_space.iter().enumerate() {
             let path = format!("vnets[{i}].address_space[{k}]");
             if let Some(net) = self.cidr(a, &path) {
+                if let Some((reserved, what)) = reserved_overlap(net) {
+                    self.err(
+                        loc(a),
+                        path.clone(),
+                        Rule::AddressSpaceReserved,
+                        format!(
+                            "{net} overlaps {reserved} ({what}), which Azure reserves; VNet `{}` cannot hold it",
+                            v.name.value
+                        ),
+                    );
+                }
                 if let Some(other) = space.iter().find(|o| overlaps(**o, net)) {
                     self.err(
                         loc(a),

@@ -406,6 +406,30 @@ pub(super) fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// The ranges no VNet may hold, with what Azure uses them for (Virtual Network FAQ, "Are there
+/// any restrictions on using IP addresses within these subnets?": "You can't add the following
+/// address ranges: 224.0.0.0/4 (Multicast), 255.255.255.255/32 (Broadcast), 127.0.0.0/8
+/// (Loopback), 169.254.0.0/16 (Link-local), 168.63.129.16/32 (Internal DNS)").
+const RESERVED_RANGES: [(Ipv4Net, &str); 5] = [
+    (net(224, 0, 0, 0, 4), "multicast"),
+    (net(255, 255, 255, 255, 32), "broadcast"),
+    (net(127, 0, 0, 0, 8), "loopback"),
+    (net(169, 254, 0, 0, 16), "link-local"),
+    (net(168, 63, 129, 16, 32), "Azure's internal DNS and host address"),
+];
+
+const fn net(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
+}
+
+/// The reserved range `range` overlaps, and what it is, if any ([`RESERVED_RANGES`]).
+pub(super) fn reserved_overlap(range: Ipv4Net) -> Option<(Ipv4Net, &'static str)> {
+    RESERVED_RANGES
+        .iter()
+        .copied()
+        .find(|(r, _)| overlaps(*r, range))
+}
+
 /// First usable address of a subnet (network + 4).
 pub(super) fn first_usable(net: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(net.network()).saturating_add(4))
