@@ -70,7 +70,7 @@ rules! {
     InvalidIp = "invalid-ip":
         "Addresses are IPv4 addresses such as 10.0.1.4.",
     InvalidProtocol = "invalid-protocol":
-        "Protocols are tcp, udp, icmp, or \"*\" in NSG rules.",
+        "Protocols are tcp, udp, icmp, or in NSG rules also esp, ah and \"*\".",
     InvalidAddress = "invalid-address":
         "NSG sources and destinations are CIDR, IP, \"*\" or a service tag: VirtualNetwork, Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, AzurePlatformLKM.",
     InvalidPort = "invalid-port":

@@ -82,7 +82,10 @@ fn udr_overview_on_an_equal_prefix_a_user_route_beats_the_system_route() {
     for era in ERAS {
         let tables = "route_tables:\n  - { name: rt, routes: [ { name: drop-vnet, prefix: 10.0.0.0/16, next_hop: None } ] }";
         let s = sim(&one_vnet(era, ", route_table: rt", tables));
-        s.probe("vm-a", "vm-b").tcp(443).send().assert_dropped(DropReason::NoRoute);
+        s.probe("vm-a", "vm-b")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
     }
 }
 
@@ -104,7 +107,10 @@ fn udr_overview_on_an_equal_prefix_a_user_route_beats_the_gateway_route() {
 fn udr_overview_reserved_private_prefixes_route_to_none() {
     let s = sim(&one_vnet("2016", "", ""));
     for dst in ["10.99.0.4", "172.16.5.4", "100.64.0.9"] {
-        s.probe("vm-a", dst).tcp(443).send().assert_dropped(DropReason::NoRoute);
+        s.probe("vm-a", dst)
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
     }
 }
 
@@ -115,12 +121,21 @@ fn udr_overview_reserved_private_prefixes_route_to_none() {
 fn udr_overview_disabling_gateway_route_propagation_removes_on_premises_routes() {
     for era in ERAS {
         let on = sim(&one_vnet(era, "", ""));
-        on.probe("vm-a", "branch-pc").tcp(443).send().assert_delivered();
+        on.probe("vm-a", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered();
         let tables = "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }";
         let off = sim(&one_vnet(era, ", route_table: rt", tables));
-        off.probe("vm-a", "branch-pc").tcp(443).send().assert_dropped(DropReason::NoRoute);
+        off.probe("vm-a", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
         // The other subnet keeps them.
-        off.probe("vm-b", "branch-pc").tcp(443).send().assert_delivered();
+        off.probe("vm-b", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered();
     }
 }
 
@@ -136,7 +151,10 @@ fn udr_overview_an_appliance_without_ip_forwarding_drops() {
     )
     .replace("ip: 10.0.2.10, ip_forwarding: true", "ip: 10.0.2.10");
     let s = sim(&yaml);
-    s.probe("vm-a", "vm-b").tcp(443).send().assert_dropped(DropReason::ForwardingDisabled);
+    s.probe("vm-a", "vm-b")
+        .tcp(443)
+        .send()
+        .assert_dropped(DropReason::ForwardingDisabled);
 }
 
 /// "Internet: Routes traffic specified by the address prefix to the Internet. The system default
@@ -151,7 +169,10 @@ fn udr_overview_a_default_route_to_an_appliance_overrides_the_internet_route() {
             "route_tables:\n  - { name: rt, routes: [ { name: default-via-nva, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.2.10 } ] }",
         );
         yaml.push_str("internet:\n  - { name: site, ip: 198.51.100.20 }\n");
-        yaml = yaml.replace("ip: 10.0.2.10, ip_forwarding: true", "ip: 10.0.2.10, ip_forwarding: true, public_ip: 203.0.113.7");
+        yaml = yaml.replace(
+            "ip: 10.0.2.10, ip_forwarding: true",
+            "ip: 10.0.2.10, ip_forwarding: true, public_ip: 203.0.113.7",
+        );
         let s = sim(&yaml);
         let v = s.probe("vm-a", "site").tcp(443).send();
         assert_eq!(v.path()[..2], ["vm-a", "nva"], "{v}");
@@ -198,7 +219,10 @@ fn manage_peering_peering_is_not_transitive() {
             .replace(", route_table: s1", "")
             .replace(", route_table: s2", "");
         let s = sim(&yaml);
-        s.probe("web1", "db2").tcp(443).send().assert_dropped(DropReason::NoRoute);
+        s.probe("web1", "db2")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
         s.probe("web1", "nva").tcp(443).send().assert_delivered();
     }
 }
@@ -264,7 +288,12 @@ on_premises:
 #[test]
 fn gw_transit_spoke_and_on_premises_reach_each_other() {
     for era in ERAS {
-        let s = sim(&transit(era, ", allow_gateway_transit: true", ", use_remote_gateways: true", false));
+        let s = sim(&transit(
+            era,
+            ", allow_gateway_transit: true",
+            ", use_remote_gateways: true",
+            false,
+        ));
         s.probe("app-vm", "branch-pc")
             .tcp(3389)
             .send()
@@ -287,12 +316,21 @@ fn gw_transit_without_use_remote_gateways_the_spoke_has_no_on_premises_route() {
         // The spoke's NSG meets the packet before its routes ("outbound: the NIC NSG, then the
         // subnet NSG, then the UDRs", Virtual Network FAQ): outside the VirtualNetwork tag, the
         // on-premises range is refused by DenyAllOutBound; without the NSG, no route leads there.
-        s.probe("app-vm", "branch-pc").tcp(3389).send().assert_dropped(DropReason::NsgDenied);
-        let s = sim(
-            &transit(era, ", allow_gateway_transit: true", "", false).replace(", nsg: app-nsg", ""),
-        );
-        s.probe("app-vm", "branch-pc").tcp(3389).send().assert_dropped(DropReason::NoRoute);
-        s.probe("branch-pc", "app-vm").tcp(22).send().assert_dropped(DropReason::NoRoute);
+        s.probe("app-vm", "branch-pc")
+            .tcp(3389)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
+        let s =
+            sim(&transit(era, ", allow_gateway_transit: true", "", false)
+                .replace(", nsg: app-nsg", ""));
+        s.probe("app-vm", "branch-pc")
+            .tcp(3389)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
+        s.probe("branch-pc", "app-vm")
+            .tcp(22)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
     }
 }
 
@@ -302,9 +340,17 @@ fn gw_transit_without_use_remote_gateways_the_spoke_has_no_on_premises_route() {
 #[test]
 fn manage_peering_use_remote_gateways_needs_transit_and_no_local_gateway() {
     for era in ERAS {
-        rejected(&transit(era, "", ", use_remote_gateways: true", false), "use-remote-gateways-no-transit");
         rejected(
-            &transit(era, ", allow_gateway_transit: true", ", use_remote_gateways: true", true),
+            &transit(era, "", ", use_remote_gateways: true", false),
+            "use-remote-gateways-no-transit",
+        );
+        rejected(
+            &transit(
+                era,
+                ", allow_gateway_transit: true",
+                ", use_remote_gateways: true",
+                true,
+            ),
             "use-remote-gateways-local-gateway",
         );
     }
@@ -360,9 +406,15 @@ internet:
 fn nsg_overview_allow_vnet_inbound_admits_the_vnet_peers_and_on_premises() {
     for era in ERAS {
         let s = sim(&nsg_case(era, "", ""));
-        s.probe("other1", "web1").tcp(8080).send().assert_delivered();
+        s.probe("other1", "web1")
+            .tcp(8080)
+            .send()
+            .assert_delivered();
         s.probe("peer1", "web1").tcp(8080).send().assert_delivered();
-        s.probe("branch-pc", "web1").tcp(8080).send().assert_delivered();
+        s.probe("branch-pc", "web1")
+            .tcp(8080)
+            .send()
+            .assert_delivered();
     }
 }
 
@@ -374,7 +426,10 @@ fn nsg_overview_deny_all_inbound_refuses_the_internet() {
         let s = sim(&nsg_case(era, "", ""));
         let v = s.probe("client", "203.0.113.4").tcp(443).send();
         v.assert_dropped(DropReason::NsgDenied);
-        assert!(v.detail().contains("DenyAllInBound") || v.detail().contains("DenyAllInbound"), "{v}");
+        assert!(
+            v.detail().contains("DenyAllInBound") || v.detail().contains("DenyAllInbound"),
+            "{v}"
+        );
     }
 }
 
@@ -385,7 +440,10 @@ fn nsg_overview_a_custom_rule_overrides_the_default_rules() {
     for era in ERAS {
         let rule = "{ name: no-vnet, priority: 100, direction: inbound, access: deny, protocol: '*', source: VirtualNetwork, destination: '*' }";
         let s = sim(&nsg_case(era, "", rule));
-        s.probe("peer1", "web1").tcp(8080).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("peer1", "web1")
+            .tcp(8080)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -408,7 +466,10 @@ fn nsg_how_inbound_needs_both_the_subnet_and_the_nic_nsg() {
         assert!(v.detail().contains("subnet-nsg"), "{v}");
         // Both allow.
         let s = sim(&nsg_case(era, allow, allow));
-        s.probe("client", "203.0.113.4").tcp(443).send().assert_delivered();
+        s.probe("client", "203.0.113.4")
+            .tcp(443)
+            .send()
+            .assert_delivered();
     }
 }
 
@@ -437,7 +498,10 @@ fn nsg_how_a_subnet_nsg_filters_traffic_inside_the_subnet() {
     for era in ERAS {
         let deny = "{ name: no-intra, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.0.1.0/24, destination: 10.0.1.0/24 }";
         let s = sim(&nsg_case(era, deny, ""));
-        s.probe("web1", "web2").tcp(22).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("web1", "web2")
+            .tcp(22)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -450,10 +514,22 @@ fn nsg_overview_return_traffic_of_an_allowed_connection_passes() {
         // web1's NIC denies everything inbound from the peer; web1 opens a connection to it.
         let deny = "{ name: no-peer-in, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.5.0.0/16, destination: '*' }";
         let s = sim(&nsg_case(era, "", deny));
-        s.probe("web1", "peer1").tcp(80).src_port(50000).send().assert_delivered();
-        s.probe("peer1", "web1").tcp(50000).src_port(80).send().assert_delivered();
+        s.probe("web1", "peer1")
+            .tcp(80)
+            .src_port(50000)
+            .send()
+            .assert_delivered();
+        s.probe("peer1", "web1")
+            .tcp(50000)
+            .src_port(80)
+            .send()
+            .assert_delivered();
         // A new connection from the peer is still denied.
-        s.probe("peer1", "web1").tcp(80).src_port(50001).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("peer1", "web1")
+            .tcp(80)
+            .src_port(50001)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -465,9 +541,15 @@ fn service_tags_internet_tag_denies_the_internet_only() {
     for era in ERAS {
         let deny = "{ name: no-internet, priority: 100, direction: outbound, access: deny, protocol: '*', source: '*', destination: Internet }";
         let s = sim(&nsg_case(era, "", deny));
-        s.probe("web1", "client").tcp(443).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("web1", "client")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
         s.probe("web1", "peer1").tcp(443).send().assert_delivered();
-        s.probe("web1", "branch-pc").tcp(443).send().assert_delivered();
+        s.probe("web1", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered();
         let s = sim(&nsg_case(era, "", ""));
         s.probe("web1", "client").tcp(443).send().assert_delivered();
     }
@@ -479,7 +561,10 @@ fn nsg_overview_protocol_any_includes_icmp() {
     for era in ERAS {
         let deny = "{ name: no-peer, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.5.0.0/16, destination: '*' }";
         let s = sim(&nsg_case(era, "", deny));
-        s.probe("peer1", "web1").icmp().send().assert_dropped(DropReason::NsgDenied);
+        s.probe("peer1", "web1")
+            .icmp()
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
         let s = sim(&nsg_case(era, "", ""));
         s.probe("peer1", "web1").icmp().send().assert_delivered();
     }
@@ -490,15 +575,20 @@ fn nsg_overview_protocol_any_includes_icmp() {
 #[test]
 fn manage_peering_access_off_removes_the_peer_from_the_virtual_network_tag() {
     for era in ERAS {
-        let yaml = nsg_case(era, "", "").replace(
-            "{ name: peer-to-app, from: peer, to: app }",
-            "{ name: peer-to-app, from: peer, to: app, allow_virtual_network_access: false }",
-        ).replace(
-            "{ name: app-to-peer, from: app, to: peer }",
-            "{ name: app-to-peer, from: app, to: peer, allow_virtual_network_access: false }",
-        );
+        let yaml = nsg_case(era, "", "")
+            .replace(
+                "{ name: peer-to-app, from: peer, to: app }",
+                "{ name: peer-to-app, from: peer, to: app, allow_virtual_network_access: false }",
+            )
+            .replace(
+                "{ name: app-to-peer, from: app, to: peer }",
+                "{ name: app-to-peer, from: app, to: peer, allow_virtual_network_access: false }",
+            );
         let s = sim(&yaml);
-        s.probe("peer1", "web1").tcp(8080).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("peer1", "web1")
+            .tcp(8080)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -530,7 +620,10 @@ vms:
         );
         let s = sim(&yaml);
         s.probe("jump", "web1").tcp(443).send().assert_delivered();
-        s.probe("jump", "db1").tcp(443).send().assert_dropped(DropReason::NsgDenied);
+        s.probe("jump", "db1")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -560,10 +653,21 @@ internet:
         )
     };
     let current = sim(&yaml("current"));
-    current.probe("plain", "site").tcp(443).send().assert_dropped(DropReason::NoOutboundAccess);
-    current.probe("pip", "site").tcp(443).send().assert_delivered();
+    current
+        .probe("plain", "site")
+        .tcp(443)
+        .send()
+        .assert_dropped(DropReason::NoOutboundAccess);
+    current
+        .probe("pip", "site")
+        .tcp(443)
+        .send()
+        .assert_delivered();
     let old = sim(&yaml("2016"));
-    old.probe("plain", "site").tcp(443).send().assert_delivered();
+    old.probe("plain", "site")
+        .tcp(443)
+        .send()
+        .assert_delivered();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,8 +715,14 @@ fn fwrule_traffic_no_rule_allows_is_denied() {
     for era in ERAS {
         let c = "          - { name: app, priority: 100, kind: application, action: allow, rules: [ { name: contoso, protocols: ['Https:443'], source_addresses: ['*'], target_fqdns: [www.contoso.com] } ] }";
         let s = sim(&firewall(era, c));
-        s.probe("web1", "contoso").tcp(443).send().assert_delivered();
-        s.probe("web1", "other").tcp(443).send().assert_dropped(DropReason::FirewallDenied);
+        s.probe("web1", "contoso")
+            .tcp(443)
+            .send()
+            .assert_delivered();
+        s.probe("web1", "other")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::FirewallDenied);
     }
 }
 
@@ -625,7 +735,10 @@ fn fwrule_network_rules_are_processed_before_application_rules() {
         let c = "          - { name: app, priority: 100, kind: application, action: allow, rules: [ { name: contoso, protocols: ['Https:443'], source_addresses: ['*'], target_fqdns: [www.contoso.com] } ] }
           - { name: net, priority: 300, kind: network, action: deny, rules: [ { name: no-443, protocols: [TCP], source_addresses: ['*'], destination_addresses: ['*'], destination_ports: ['443'] } ] }";
         let s = sim(&firewall(era, c));
-        s.probe("web1", "contoso").tcp(443).send().assert_dropped(DropReason::FirewallDenied);
+        s.probe("web1", "contoso")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::FirewallDenied);
     }
 }
 
@@ -677,10 +790,16 @@ load_balancers:
 fn lbprobe_the_probe_passes_allow_azure_load_balancer_inbound_unless_a_rule_denies_it() {
     for era in ERAS {
         let s = sim(&lb(era, ""));
-        s.probe("cli", "10.0.1.100").tcp(80).send().assert_delivered();
+        s.probe("cli", "10.0.1.100")
+            .tcp(80)
+            .send()
+            .assert_delivered();
         let deny_all = "{ name: deny-all, priority: 4096, direction: inbound, access: deny, protocol: '*', source: '*', destination: '*' }, { name: http, priority: 100, direction: inbound, access: allow, protocol: tcp, source: 10.0.2.0/24, destination: '*', destination_ports: '80' }";
         let s = sim(&lb(era, deny_all));
-        s.probe("cli", "10.0.1.100").tcp(80).send().assert_dropped(DropReason::LbNoHealthyBackend);
+        s.probe("cli", "10.0.1.100")
+            .tcp(80)
+            .send()
+            .assert_dropped(DropReason::LbNoHealthyBackend);
     }
 }
 
@@ -757,7 +876,10 @@ peerings:
             .assert_delivered()
             .assert_path(&["vm-a", "vm-b"]);
         // Without the peering, the VNet-to-VNet connection carries it.
-        let s = sim(&yaml.replace("peerings:\n  - { name: a-b, from: a, to: b }\n  - { name: b-a, from: b, to: a }\n", ""));
+        let s = sim(&yaml.replace(
+            "peerings:\n  - { name: a-b, from: a, to: b }\n  - { name: b-a, from: b, to: a }\n",
+            "",
+        ));
         s.probe("vm-a", "vm-b")
             .tcp(443)
             .send()
@@ -788,7 +910,11 @@ peerings:
         )
     };
     rejected(&yaml("2016"), "peering-cross-region");
-    sim(&yaml("current")).probe("vm-a", "vm-b").tcp(443).send().assert_delivered();
+    sim(&yaml("current"))
+        .probe("vm-a", "vm-b")
+        .tcp(443)
+        .send()
+        .assert_delivered();
 }
 
 /// "The peered VNets must have non-overlapping IP address spaces."
@@ -866,7 +992,10 @@ load_balancers:
 fn lbfaq_a_backend_cannot_reach_its_own_internal_frontend() {
     for era in ERAS {
         let s = sim(&lb(era, ""));
-        s.probe("web1", "10.0.1.100").tcp(80).send().assert_dropped(DropReason::LbOwnFrontend);
+        s.probe("web1", "10.0.1.100")
+            .tcp(80)
+            .send()
+            .assert_dropped(DropReason::LbOwnFrontend);
     }
 }
 
@@ -877,7 +1006,10 @@ fn lbha_ha_ports_only_on_an_internal_standard_load_balancer() {
     for era in ERAS {
         let basic = lb(era, "")
             .replace("  - name: ilb\n", "  - name: ilb\n    sku: Basic\n")
-            .replace("protocol: tcp, frontend_port: 80, backend_port: 80", "protocol: all, frontend_port: 0, backend_port: 0");
+            .replace(
+                "protocol: tcp, frontend_port: 80, backend_port: 80",
+                "protocol: all, frontend_port: 0, backend_port: 0",
+            );
         rejected(&basic, "lb-ha-ports");
     }
 }
@@ -897,7 +1029,11 @@ fn nsg_overview_a_rule_change_does_not_break_existing_connections() {
             "events:\n  - { at: 10ms, add_nsg_rule: { nsg: nic-nsg, rule: { name: no-peer, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.5.0.0/16, destination: '*' } } }\n",
         );
         let s = sim(&yaml);
-        s.probe("peer1", "web1").tcp(8080).src_port(50000).send().assert_delivered();
+        s.probe("peer1", "web1")
+            .tcp(8080)
+            .src_port(50000)
+            .send()
+            .assert_delivered();
         s.probe("peer1", "web1")
             .tcp(8080)
             .src_port(50000)
@@ -960,8 +1096,14 @@ fn penp_the_subnet_nsg_applies_to_the_endpoint_only_with_network_policies() {
             .send()
             .assert_delivered()
             .assert_path(&["web1", "sql-pe"]);
-        let s = sim(&pe(era, ", private_endpoint_network_policies: network_security_group_enabled"));
-        s.probe("web1", "sql-pe").tcp(1433).send().assert_dropped(DropReason::NsgDenied);
+        let s = sim(&pe(
+            era,
+            ", private_endpoint_network_policies: network_security_group_enabled",
+        ));
+        s.probe("web1", "sql-pe")
+            .tcp(1433)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
 
@@ -1012,7 +1154,13 @@ vnets:
 #[test]
 fn vnet_faq_reserved_ranges_cannot_be_a_vnets_address_space() {
     for era in ERAS {
-        for range in ["224.0.0.0/24", "127.0.0.0/16", "169.254.0.0/16", "168.63.0.0/16", "255.255.255.255/32"] {
+        for range in [
+            "224.0.0.0/24",
+            "127.0.0.0/16",
+            "169.254.0.0/16",
+            "168.63.0.0/16",
+            "255.255.255.255/32",
+        ] {
             let yaml = format!(
                 "
 name: bad-range
@@ -1067,7 +1215,303 @@ connections:
 "
         );
         let s = sim(&yaml);
-        s.probe("vm-a", "vm-b").tcp(443).send().assert_delivered().assert_path(&["vm-a", "vm-b"]);
-        s.probe("vm-a", "branch-pc").tcp(443).send().assert_delivered();
+        s.probe("vm-a", "vm-b")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["vm-a", "vm-b"]);
+        s.probe("vm-a", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appliances, gateways and the firewall subnet
+// ---------------------------------------------------------------------------------------------
+
+/// NSGs filter by the 5-tuple at every NIC a packet enters or leaves, an appliance's too: "a
+/// network security group ... filters network traffic to and from Azure resources" (NSG
+/// overview). A deny on the appliance's subnet for the spoke's range drops forwarded traffic.
+#[test]
+fn nsg_overview_the_appliances_nsg_filters_forwarded_traffic() {
+    for era in ERAS {
+        let yaml = three_vnets(era, "", "", ", allow_forwarded_traffic: true")
+            .replace(
+                "{ name: nva, prefix: 10.0.1.0/24 }",
+                "{ name: nva, prefix: 10.0.1.0/24, nsg: nva-nsg }",
+            )
+            .replace(
+                "route_tables:",
+                "nsgs:\n  - { name: nva-nsg, rules: [ { name: no-spoke1, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.1.0.0/16, destination: '*' } ] }\nroute_tables:",
+            );
+        let s = sim(&yaml);
+        s.probe("web1", "db2")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
+        s.probe("db2", "web1").tcp(443).send().assert_delivered();
+    }
+}
+
+/// Azure Firewall FAQ: "Subnet level NSGs aren't required on the AzureFirewallSubnet, and are
+/// disabled to ensure no service interruption." An NSG on that subnet does not filter what the
+/// firewall carries.
+#[test]
+fn fw_faq_an_nsg_on_the_firewall_subnet_is_disabled() {
+    for era in ERAS {
+        let c = "          - { name: net, priority: 100, kind: network, action: allow, rules: [ { name: any-443, protocols: [TCP], source_addresses: ['*'], destination_addresses: ['*'], destination_ports: ['443'] } ] }";
+        let yaml = firewall(era, c)
+            .replace(
+                "{ name: AzureFirewallSubnet, prefix: 10.0.1.0/26 }",
+                "{ name: AzureFirewallSubnet, prefix: 10.0.1.0/26, nsg: fw-nsg }",
+            )
+            .replace(
+                "route_tables:",
+                "nsgs:\n  - { name: fw-nsg, rules: [ { name: deny-in, priority: 100, direction: inbound, access: deny, protocol: '*', source: '*', destination: '*' }, { name: deny-out, priority: 100, direction: outbound, access: deny, protocol: '*', source: '*', destination: '*' } ] }\nroute_tables:",
+            );
+        match Sim::from_yaml(&yaml) {
+            // Refusing the association is as good as ignoring it.
+            Err(_) => {}
+            Ok(s) => {
+                s.probe("web1", "other").tcp(443).send().assert_delivered();
+            }
+        }
+    }
+}
+
+/// A user route on GatewaySubnet sends on-premises traffic for a spoke through an appliance in
+/// the hub (gw-transit, "Configure VPN gateway transit", and the hub-spoke reference
+/// architecture: "a user-defined route on the GatewaySubnet" routes on-premises traffic through
+/// the NVA).
+#[test]
+fn gw_transit_a_route_on_gateway_subnet_takes_on_premises_traffic_through_an_appliance() {
+    for era in ERAS {
+        let yaml = format!(
+            "
+name: gw-udr
+azure: {{ era: {era} }}
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ {{ name: nva, prefix: 10.0.1.0/24 }}, {{ name: GatewaySubnet, prefix: 10.0.255.0/27, route_table: gw-rt }} ]
+    gateway: {{ name: hub-gw, sku: VpnGw1 }}
+  - {{ name: spoke, address_space: [10.1.0.0/16], subnets: [ {{ name: app, prefix: 10.1.1.0/24, route_table: spoke-rt }} ] }}
+vms:
+  - {{ name: nva, size: Standard_D2s_v3, forwarding: true, nics: [ {{ name: nva-nic, subnet: hub/nva, ip: 10.0.1.4, ip_forwarding: true }} ] }}
+  - {{ name: app-vm, size: Standard_D2s_v3, nics: [ {{ name: app-vm-nic, subnet: spoke/app, ip: 10.1.1.4 }} ] }}
+route_tables:
+  - {{ name: gw-rt, routes: [ {{ name: spoke-via-nva, prefix: 10.1.0.0/16, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 }} ] }}
+  - {{ name: spoke-rt, disable_gateway_route_propagation: true, routes: [ {{ name: onprem-via-nva, prefix: 192.168.0.0/16, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 }} ] }}
+peerings:
+  - {{ name: hub-to-spoke, from: hub, to: spoke, allow_gateway_transit: true }}
+  - {{ name: spoke-to-hub, from: spoke, to: hub, use_remote_gateways: true, allow_forwarded_traffic: true }}
+on_premises:
+  - name: branch
+    address_space: [192.168.0.0/16]
+    connection: hub
+    hosts: [ {{ name: branch-pc, ip: 192.168.1.10 }} ]
+"
+        );
+        let s = sim(&yaml);
+        s.probe("branch-pc", "app-vm")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["branch-pc", "hub-gw", "nva", "app-vm"]);
+        s.fresh()
+            .probe("app-vm", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["app-vm", "nva", "hub-gw", "branch-pc"]);
+    }
+}
+
+/// A private endpoint is reachable "from ... on-premises" through the VNet's gateway (Private
+/// Endpoint overview: "connect privately ... from on-premises using VPN or ExpressRoute").
+#[test]
+fn peov_an_endpoint_is_reachable_from_on_premises() {
+    for era in ERAS {
+        let yaml = format!(
+            "
+name: pe-onprem
+azure: {{ era: {era} }}
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ {{ name: pe, prefix: 10.0.3.0/24 }}, {{ name: GatewaySubnet, prefix: 10.0.255.0/27 }} ]
+    gateway: {{ name: hub-gw, sku: VpnGw1 }}
+private_endpoints:
+  - {{ name: sql-pe, subnet: hub/pe, service: contoso.database.windows.net }}
+on_premises:
+  - name: branch
+    address_space: [192.168.0.0/16]
+    connection: hub
+    hosts: [ {{ name: branch-pc, ip: 192.168.1.10 }} ]
+"
+        );
+        let s = sim(&yaml);
+        s.probe("branch-pc", "sql-pe")
+            .tcp(1433)
+            .send()
+            .assert_delivered();
+    }
+}
+
+/// A peering with one link only is Initiated and carries nothing ("the peering status is
+/// Initiated ... Connected once both links exist", manage-peering).
+#[test]
+fn manage_peering_a_one_sided_peering_carries_nothing() {
+    for era in ERAS {
+        let yaml =
+            nsg_case(era, "", "").replace("  - { name: peer-to-app, from: peer, to: app }\n", "");
+        let s = sim(&yaml);
+        assert!(!s.probe("peer1", "web1").tcp(443).send().is_delivered());
+        assert!(!s.probe("web1", "peer1").tcp(443).send().is_delivered());
+    }
+}
+
+/// "Only one peering of a VNet may use a remote gateway" (manage-peering: "You can't use remote
+/// gateways ... on more than one peering"), and two classic VNets never peer (2016: "Two VNets
+/// created through the classic deployment model cannot be peered to each other").
+#[test]
+fn manage_peering_validation_rules_from_the_pages() {
+    for era in ERAS {
+        let yaml = format!(
+            "
+name: two-remote
+azure: {{ era: {era} }}
+vnets:
+  - {{ name: hub1, address_space: [10.0.0.0/16], subnets: [ {{ name: GatewaySubnet, prefix: 10.0.255.0/27 }} ], gateway: {{ name: gw1, sku: VpnGw1 }} }}
+  - {{ name: hub2, address_space: [10.2.0.0/16], subnets: [ {{ name: GatewaySubnet, prefix: 10.2.255.0/27 }} ], gateway: {{ name: gw2, sku: VpnGw1 }} }}
+  - {{ name: spoke, address_space: [10.1.0.0/16] }}
+peerings:
+  - {{ name: h1-s, from: hub1, to: spoke, allow_gateway_transit: true }}
+  - {{ name: s-h1, from: spoke, to: hub1, use_remote_gateways: true }}
+  - {{ name: h2-s, from: hub2, to: spoke, allow_gateway_transit: true }}
+  - {{ name: s-h2, from: spoke, to: hub2, use_remote_gateways: true }}
+"
+        );
+        rejected(&yaml, "use-remote-gateways-multiple");
+        let classic = format!(
+            "
+name: classic
+azure: {{ era: {era} }}
+vnets:
+  - {{ name: a, deployment: classic, address_space: [10.0.0.0/16] }}
+  - {{ name: b, deployment: classic, address_space: [10.1.0.0/16] }}
+peerings:
+  - {{ name: a-b, from: a, to: b }}
+"
+        );
+        rejected(&classic, "peering-");
+    }
+}
+
+/// Placement rules: "The GatewaySubnet ... don't deploy anything else (for example, additional
+/// VMs) to the gateway subnet" (VPN Gateway settings) and "AzureFirewallSubnet ... must be at
+/// least /26" (Azure Firewall FAQ).
+#[test]
+fn gateway_and_firewall_subnets_hold_only_their_service() {
+    for era in ERAS {
+        let gw = format!(
+            "
+name: gw-vm
+azure: {{ era: {era} }}
+vnets:
+  - {{ name: hub, address_space: [10.0.0.0/16], subnets: [ {{ name: GatewaySubnet, prefix: 10.0.255.0/27 }} ] }}
+vms:
+  - {{ name: vm, size: Standard_D2s_v3, nics: [ {{ name: vm-nic, subnet: hub/GatewaySubnet, ip: 10.0.255.4 }} ] }}
+"
+        );
+        rejected(&gw, "nic-in-gateway-subnet");
+        let fw = firewall(era, "          - { name: app, priority: 100, kind: application, action: allow, rules: [ { name: contoso, protocols: ['Https:443'], source_addresses: ['*'], target_fqdns: [www.contoso.com] } ] }")
+            .replace("10.0.1.0/26", "10.0.1.0/27");
+        rejected(&fw, "firewall-subnet-size");
+    }
+}
+
+/// The worked example of the routing page: Subnet1's route table holds "Within-VNet1"
+/// (10.0.0.0/16 -> Virtual appliance) and "Within-Subnet1" (10.0.0.0/24 -> Virtual network),
+/// the latter so that "traffic destined for addresses within Subnet1 is routed within the
+/// subnet, rather than to the NVA": a user route covering a subnet's own prefix also routes
+/// traffic between two VMs of that subnet.
+#[test]
+fn udr_overview_a_user_route_also_routes_traffic_inside_the_subnet() {
+    for era in ERAS {
+        let extra_vm = "  - { name: vm-a2, size: Standard_D2s_v3, nics: [ { name: vm-a2-nic, subnet: hub/a, ip: 10.0.1.5 } ] }\non_premises:";
+        let via_nva = one_vnet(
+            era,
+            ", route_table: rt",
+            "route_tables:\n  - { name: rt, routes: [ { name: within-vnet, prefix: 10.0.0.0/16, next_hop: VirtualAppliance, next_hop_ip: 10.0.2.10 } ] }",
+        )
+        .replacen("on_premises:", extra_vm, 1);
+        let s = sim(&via_nva);
+        s.probe("vm-a", "vm-a2")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["vm-a", "nva", "vm-a2"]);
+        let within_subnet = one_vnet(
+            era,
+            ", route_table: rt",
+            "route_tables:\n  - { name: rt, routes: [ { name: within-vnet, prefix: 10.0.0.0/16, next_hop: VirtualAppliance, next_hop_ip: 10.0.2.10 }, { name: within-subnet, prefix: 10.0.1.0/24, next_hop: VnetLocal } ] }",
+        )
+        .replacen("on_premises:", extra_vm, 1);
+        let s = sim(&within_subnet);
+        s.probe("vm-a", "vm-a2")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["vm-a", "vm-a2"]);
+        s.probe("vm-a", "vm-b")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["vm-a", "nva", "vm-b"]);
+    }
+}
+
+/// An IPv4 packet of IP protocol `protocol` with an 8-byte payload, header checksum set.
+fn raw_ipv4(src: [u8; 4], dst: [u8; 4], protocol: u8) -> Vec<u8> {
+    let mut p = vec![
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, protocol, 0, 0, src[0], src[1], src[2], src[3], dst[0],
+        dst[1], dst[2], dst[3], 0, 0, 0, 1, 0, 0, 0, 1,
+    ];
+    let mut sum: u32 = 0;
+    for i in (0..20).step_by(2) {
+        sum += u32::from(u16::from_be_bytes([p[i], p[i + 1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// Virtual Network FAQ: "You can use TCP, UDP, ESP, AH, and ICMP TCP/IP protocols within virtual
+/// networks"; NSG overview: a rule's protocol is "TCP, UDP, ICMP, ESP, AH, or Any". ESP and AH
+/// cross a peering under the default rules, and a rule naming ESP (or AH) matches them only.
+#[test]
+fn nsg_overview_rules_match_esp_and_ah() {
+    for era in ERAS {
+        let s = sim(&nsg_case(era, "", ""));
+        for proto in [50u8, 51] {
+            s.send_bytes("peer1", &raw_ipv4([10, 5, 1, 4], [10, 0, 1, 4], proto))
+                .unwrap()
+                .assert_delivered();
+        }
+        let deny_esp = "{ name: no-esp, priority: 100, direction: inbound, access: deny, protocol: esp, source: '*', destination: '*' }, { name: no-ah, priority: 110, direction: inbound, access: deny, protocol: Ah, source: '*', destination: '*' }";
+        let s = sim(&nsg_case(era, "", deny_esp));
+        for proto in [50u8, 51] {
+            s.send_bytes("peer1", &raw_ipv4([10, 5, 1, 4], [10, 0, 1, 4], proto))
+                .unwrap()
+                .assert_dropped(DropReason::NsgDenied);
+        }
+        s.probe("peer1", "web1").tcp(443).send().assert_delivered();
+        s.probe("peer1", "web1").icmp().send().assert_delivered();
     }
 }

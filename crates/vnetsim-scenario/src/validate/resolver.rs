@@ -395,6 +395,32 @@ impl<'r> Resolver<'r> {
         }
     }
 
+    /// An NSG rule's single protocol: `tcp`, `udp` or `icmp`, any case (`*`, `esp` and `ah` are
+    /// read by the caller); the error names every protocol a rule takes.
+    pub(super) fn nsg_protocol(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+    ) -> Option<Protocol> {
+        match text.value.trim().to_ascii_lowercase().as_str() {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            _ => {
+                self.err(
+                    loc(text),
+                    path,
+                    Rule::InvalidProtocol,
+                    format!(
+                        "`{}` is not an NSG rule protocol; use tcp, udp, icmp, esp, ah or \"*\"",
+                        text.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// The finished scenario.
     pub(super) fn finish(self) -> Scenario {
         self.sc
@@ -415,7 +441,10 @@ const RESERVED_RANGES: [(Ipv4Net, &str); 5] = [
     (net(255, 255, 255, 255, 32), "broadcast"),
     (net(127, 0, 0, 0, 8), "loopback"),
     (net(169, 254, 0, 0, 16), "link-local"),
-    (net(168, 63, 129, 16, 32), "Azure's internal DNS and host address"),
+    (
+        net(168, 63, 129, 16, 32),
+        "Azure's internal DNS and host address",
+    ),
 ];
 
 const fn net(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
