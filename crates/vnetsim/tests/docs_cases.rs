@@ -1515,3 +1515,108 @@ fn nsg_overview_rules_match_esp_and_ah() {
         s.probe("peer1", "web1").icmp().send().assert_delivered();
     }
 }
+
+/// Gateway transit: the spoke gets the gateway's routes "unless the spoke subnet's route table
+/// disables propagation" (Configure VPN gateway transit, "Propagate gateway routes").
+#[test]
+fn gw_transit_a_spoke_table_without_propagation_loses_the_gateway_routes() {
+    for era in ERAS {
+        let yaml = transit(era, ", allow_gateway_transit: true", ", use_remote_gateways: true", false)
+            .replace(", nsg: app-nsg", ", route_table: rt")
+            .replace("nsgs:\n", "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }\nnsgs:\n");
+        let s = sim(&yaml);
+        s.probe("app-vm", "branch-pc").tcp(3389).send().assert_dropped(DropReason::NoRoute);
+    }
+}
+
+/// Default outbound access: a private subnet's VMs "reach no public endpoint" without an
+/// explicit outbound method: another VM's public IP is a public endpoint too.
+#[test]
+fn doa_a_private_subnet_reaches_no_public_ip_not_even_azures() {
+    let yaml = "
+name: doa-pip
+azure: { era: current }
+vnets:
+  - { name: app, address_space: [10.0.0.0/16], subnets: [ { name: web, prefix: 10.0.1.0/24 } ] }
+  - { name: other, address_space: [10.1.0.0/16], subnets: [ { name: web, prefix: 10.1.1.0/24, default_outbound_access: true } ] }
+vms:
+  - { name: plain, size: Standard_D2s_v3, nics: [ { name: plain-nic, subnet: app/web, ip: 10.0.1.4 } ] }
+  - { name: pip, size: Standard_D2s_v3, nics: [ { name: pip-nic, subnet: other/web, ip: 10.1.1.5, public_ip: 203.0.113.5, public_ip_sku: Basic } ] }
+  - { name: legacy, size: Standard_D2s_v3, nics: [ { name: legacy-nic, subnet: other/web, ip: 10.1.1.6 } ] }
+";
+    let s = sim(yaml);
+    s.probe("plain", "203.0.113.5").tcp(443).send().assert_dropped(DropReason::NoOutboundAccess);
+    // A subnet that keeps default outbound access reaches it.
+    s.probe("legacy", "203.0.113.5").tcp(443).send().assert_delivered();
+}
+
+/// Azure Firewall is stateful: "allowing A to B does not allow connections started by B"
+/// (rule processing): a network rule spoke1 -> spoke2 does not let spoke2 open a connection back.
+#[test]
+fn fwrule_an_allow_rule_does_not_allow_the_reverse_connection() {
+    for era in ERAS {
+        let yaml = format!(
+            "
+name: fw-stateful
+azure: {{ era: {era} }}
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets: [ {{ name: AzureFirewallSubnet, prefix: 10.0.1.0/26 }} ]
+    firewall: {{ name: hub-fw, policy: pol, public_ips: [203.0.113.10] }}
+  - {{ name: spoke1, address_space: [10.1.0.0/16], subnets: [ {{ name: app, prefix: 10.1.1.0/24, route_table: rt }} ] }}
+  - {{ name: spoke2, address_space: [10.2.0.0/16], subnets: [ {{ name: app, prefix: 10.2.1.0/24, route_table: rt }} ] }}
+vms:
+  - {{ name: web1, size: Standard_D2s_v3, nics: [ {{ name: web1-nic, subnet: spoke1/app, ip: 10.1.1.4 }} ] }}
+  - {{ name: db2, size: Standard_D2s_v3, nics: [ {{ name: db2-nic, subnet: spoke2/app, ip: 10.2.1.4 }} ] }}
+route_tables:
+  - {{ name: rt, routes: [ {{ name: default-via-fw, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4 }} ] }}
+peerings:
+  - {{ name: hub-to-spoke1, from: hub, to: spoke1 }}
+  - {{ name: spoke1-to-hub, from: spoke1, to: hub, allow_forwarded_traffic: true }}
+  - {{ name: hub-to-spoke2, from: hub, to: spoke2 }}
+  - {{ name: spoke2-to-hub, from: spoke2, to: hub, allow_forwarded_traffic: true }}
+firewall_policies:
+  - name: pol
+    rule_collection_groups:
+      - name: g
+        priority: 100
+        rule_collections:
+          - {{ name: net, priority: 100, kind: network, action: allow, rules: [ {{ name: web-to-db, protocols: [TCP], source_addresses: [10.1.0.0/16], destination_addresses: [10.2.0.0/16], destination_ports: ['1433'] }} ] }}
+"
+        );
+        let s = sim(&yaml);
+        s.probe("web1", "db2").tcp(1433).src_port(50000).send().assert_delivered();
+        // The reply passes on the session.
+        s.probe("db2", "web1").tcp(50000).src_port(1433).send().assert_delivered();
+        // A connection db2 opens is denied.
+        s.probe("db2", "web1").tcp(1433).send().assert_dropped(DropReason::FirewallDenied);
+    }
+}
+
+/// NSG overview: "Priority: A number between 100 and 4096"; ASG overview: "All network
+/// interfaces assigned to an application security group have to exist in the same virtual
+/// network that the first network interface assigned to the application security group is in."
+#[test]
+fn nsg_and_asg_validation_rules_from_the_pages() {
+    for era in ERAS {
+        for priority in [99, 4097] {
+            let rule = format!("{{ name: r, priority: {priority}, direction: inbound, access: allow, protocol: tcp, source: '*', destination: '*' }}");
+            rejected(&nsg_case(era, &rule, ""), "nsg-priority-range");
+        }
+        let yaml = format!(
+            "
+name: asg-vnets
+azure: {{ era: {era} }}
+application_security_groups: [ {{ name: asg-web }} ]
+vnets:
+  - {{ name: a, address_space: [10.0.0.0/16], subnets: [ {{ name: web, prefix: 10.0.1.0/24 }} ] }}
+  - {{ name: b, address_space: [10.1.0.0/16], subnets: [ {{ name: web, prefix: 10.1.1.0/24 }} ] }}
+vms:
+  - {{ name: web1, size: Standard_D2s_v3, nics: [ {{ name: web1-nic, subnet: a/web, ip: 10.0.1.4, application_security_groups: [asg-web] }} ] }}
+  - {{ name: web2, size: Standard_D2s_v3, nics: [ {{ name: web2-nic, subnet: b/web, ip: 10.1.1.4, application_security_groups: [asg-web] }} ] }}
+"
+        );
+        rejected(&yaml, "asg-vnet");
+    }
+}
