@@ -1620,3 +1620,42 @@ vms:
         rejected(&yaml, "asg-vnet");
     }
 }
+
+/// Service tags: VirtualNetwork includes "virtual networks connected to a virtual network
+/// gateway" (2021+; in 2016 "VNet to VNet address spaces"): a VM of a VNet joined by a
+/// VNet-to-VNet connection passes AllowVNetInBound.
+#[test]
+fn service_tags_virtual_network_includes_vnets_connected_by_a_gateway() {
+    for era in ERAS {
+        let yaml = format!(
+            "
+name: v2v-tag
+azure: {{ era: {era} }}
+vnets:
+  - name: a
+    address_space: [10.0.0.0/16]
+    subnets: [ {{ name: app, prefix: 10.0.1.0/24 }}, {{ name: GatewaySubnet, prefix: 10.0.255.0/27 }} ]
+    gateway: {{ name: gw-a, sku: VpnGw1 }}
+  - name: b
+    address_space: [10.1.0.0/16]
+    subnets: [ {{ name: app, prefix: 10.1.1.0/24, nsg: b-nsg }}, {{ name: GatewaySubnet, prefix: 10.1.255.0/27 }} ]
+    gateway: {{ name: gw-b, sku: VpnGw1 }}
+nsgs:
+  - {{ name: b-nsg, rules: [] }}
+vms:
+  - {{ name: vm-a, size: Standard_D2s_v3, nics: [ {{ name: vm-a-nic, subnet: a/app, ip: 10.0.1.4 }} ] }}
+  - {{ name: vm-b, size: Standard_D2s_v3, nics: [ {{ name: vm-b-nic, subnet: b/app, ip: 10.1.1.4 }} ] }}
+connections:
+  - {{ name: a-to-b, type: vnet2vnet, from: gw-a, to: gw-b }}
+  - {{ name: b-to-a, type: vnet2vnet, from: gw-b, to: gw-a }}
+"
+        );
+        let s = sim(&yaml);
+        s.probe("vm-a", "vm-b")
+            .tcp(443)
+            .send()
+            .assert_delivered()
+            .assert_path(&["vm-a", "gw-a", "gw-b", "vm-b"]);
+        s.fresh().probe("vm-b", "vm-a").tcp(443).send().assert_delivered();
+    }
+}
