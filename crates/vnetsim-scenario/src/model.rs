@@ -419,7 +419,7 @@ pub struct Subnet {
     pub name: String,
     /// Its VNet.
     pub vnet: VnetId,
-    /// Its prefix (/8 to /29).
+    /// Its prefix (/8 to /29 under era 2016, /2 to /29 under era current).
     pub prefix: Ipv4Net,
     /// The subnet-level NSG.
     pub nsg: Option<NsgId>,

@@ -128,7 +128,7 @@ rules! {
     AddressSpaceReserved = "address-space-reserved":
         "A VNet's address ranges leave out the ranges Azure reserves: 224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16 and 168.63.129.16/32.",
     SubnetPrefixLength = "subnet-prefix-length":
-        "Subnet prefixes are /8 to /29.",
+        "Subnet prefixes are /8 to /29 under era 2016, /2 to /29 under era current.",
     SubnetOutsideAddressSpace = "subnet-outside-address-space":
         "A subnet's prefix must lie inside one of its VNet's address ranges.",
     SubnetOverlap = "subnet-overlap":

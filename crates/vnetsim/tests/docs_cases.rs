@@ -1521,11 +1521,22 @@ fn nsg_overview_rules_match_esp_and_ah() {
 #[test]
 fn gw_transit_a_spoke_table_without_propagation_loses_the_gateway_routes() {
     for era in ERAS {
-        let yaml = transit(era, ", allow_gateway_transit: true", ", use_remote_gateways: true", false)
-            .replace(", nsg: app-nsg", ", route_table: rt")
-            .replace("nsgs:\n", "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }\nnsgs:\n");
+        let yaml = transit(
+            era,
+            ", allow_gateway_transit: true",
+            ", use_remote_gateways: true",
+            false,
+        )
+        .replace(", nsg: app-nsg", ", route_table: rt")
+        .replace(
+            "nsgs:\n",
+            "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }\nnsgs:\n",
+        );
         let s = sim(&yaml);
-        s.probe("app-vm", "branch-pc").tcp(3389).send().assert_dropped(DropReason::NoRoute);
+        s.probe("app-vm", "branch-pc")
+            .tcp(3389)
+            .send()
+            .assert_dropped(DropReason::NoRoute);
     }
 }
 
@@ -1545,9 +1556,15 @@ vms:
   - { name: legacy, size: Standard_D2s_v3, nics: [ { name: legacy-nic, subnet: other/web, ip: 10.1.1.6 } ] }
 ";
     let s = sim(yaml);
-    s.probe("plain", "203.0.113.5").tcp(443).send().assert_dropped(DropReason::NoOutboundAccess);
+    s.probe("plain", "203.0.113.5")
+        .tcp(443)
+        .send()
+        .assert_dropped(DropReason::NoOutboundAccess);
     // A subnet that keeps default outbound access reaches it.
-    s.probe("legacy", "203.0.113.5").tcp(443).send().assert_delivered();
+    s.probe("legacy", "203.0.113.5")
+        .tcp(443)
+        .send()
+        .assert_delivered();
 }
 
 /// Azure Firewall is stateful: "allowing A to B does not allow connections started by B"
@@ -1586,11 +1603,22 @@ firewall_policies:
 "
         );
         let s = sim(&yaml);
-        s.probe("web1", "db2").tcp(1433).src_port(50000).send().assert_delivered();
+        s.probe("web1", "db2")
+            .tcp(1433)
+            .src_port(50000)
+            .send()
+            .assert_delivered();
         // The reply passes on the session.
-        s.probe("db2", "web1").tcp(50000).src_port(1433).send().assert_delivered();
+        s.probe("db2", "web1")
+            .tcp(50000)
+            .src_port(1433)
+            .send()
+            .assert_delivered();
         // A connection db2 opens is denied.
-        s.probe("db2", "web1").tcp(1433).send().assert_dropped(DropReason::FirewallDenied);
+        s.probe("db2", "web1")
+            .tcp(1433)
+            .send()
+            .assert_dropped(DropReason::FirewallDenied);
     }
 }
 
@@ -1601,7 +1629,9 @@ firewall_policies:
 fn nsg_and_asg_validation_rules_from_the_pages() {
     for era in ERAS {
         for priority in [99, 4097] {
-            let rule = format!("{{ name: r, priority: {priority}, direction: inbound, access: allow, protocol: tcp, source: '*', destination: '*' }}");
+            let rule = format!(
+                "{{ name: r, priority: {priority}, direction: inbound, access: allow, protocol: tcp, source: '*', destination: '*' }}"
+            );
             rejected(&nsg_case(era, &rule, ""), "nsg-priority-range");
         }
         let yaml = format!(
@@ -1656,6 +1686,28 @@ connections:
             .send()
             .assert_delivered()
             .assert_path(&["vm-a", "gw-a", "gw-b", "vm-b"]);
-        s.fresh().probe("vm-b", "vm-a").tcp(443).send().assert_delivered();
+        s.fresh()
+            .probe("vm-b", "vm-a")
+            .tcp(443)
+            .send()
+            .assert_delivered();
     }
+}
+
+/// Virtual Network FAQ: "The smallest supported IPv4 subnet is /29, and the largest is /2" (the
+/// 2016-2019 FAQ: the largest is /8).
+#[test]
+fn vnet_faq_subnet_sizes_follow_the_era() {
+    let yaml = |era: &str| {
+        format!(
+            "
+name: big
+azure: {{ era: {era} }}
+vnets:
+  - {{ name: app, address_space: [64.0.0.0/3], subnets: [ {{ name: web, prefix: 64.0.0.0/7 }} ] }}
+"
+        )
+    };
+    rejected(&yaml("2016"), "subnet-prefix-length");
+    sim(&yaml("current"));
 }

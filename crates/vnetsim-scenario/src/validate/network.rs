@@ -155,7 +155,8 @@ impl<'r> Resolver<'r> {
         space
     }
 
-    /// A VNet's subnets: prefixes /8 to /29, inside the address space, not overlapping.
+    /// A VNet's subnets: prefixes /8 (era current: /2) to /29, inside the address space, not
+    /// overlapping.
     fn subnets(&mut self, v: &'r RawVnet, i: usize, space: &[Ipv4Net]) -> Vec<SubnetId> {
         self.index(
             "subnet",
@@ -209,14 +210,21 @@ impl<'r> Resolver<'r> {
         earlier: &[(Ipv4Net, String)],
         path: &str,
     ) {
-        if !(8..=29).contains(&p.prefix_len()) {
+        // Virtual Network FAQ: "/29 ... the largest is /8" (2016-2019 versions); today "The
+        // smallest supported IPv4 subnet is /29, and the largest is /2".
+        let largest = match self.sc.azure.era {
+            Era::Y2016 => 8,
+            Era::Current => 2,
+        };
+        if !(largest..=29).contains(&p.prefix_len()) {
             self.err(
                 loc(&s.prefix),
                 path,
                 Rule::SubnetPrefixLength,
                 format!(
-                    "subnet prefix {p} is /{}; Azure subnets are /8 to /29",
-                    p.prefix_len()
+                    "subnet prefix {p} is /{}; Azure subnets are /{largest} to /29 (era {})",
+                    p.prefix_len(),
+                    self.sc.azure.era.as_str()
                 ),
             );
         }
