@@ -260,7 +260,7 @@ rules! {
     FirewallDnat = "firewall-dnat":
         "A DNAT rule names one public IP of its firewall, one destination port from 1 to 63999, and a translated address and port.",
     FirewallAddress = "firewall-address":
-        "Firewall rule and IP group addresses are `*`, IPs, CIDRs or ranges `a-b` (network rule destinations may be service tags).",
+        "Firewall rule and IP group addresses are `*`, IPs, CIDRs or ranges `a-b`; VirtualNetwork, Internet, AzureLoadBalancer and the platform tags cannot be used in Azure Firewall.",
     FirewallFqdn = "firewall-fqdn":
         "FQDNs in rules and `names` are DNS names (`*.` wildcards in rules).",
     PublicIpRange = "public-ip-range":

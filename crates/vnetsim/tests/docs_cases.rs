@@ -1711,3 +1711,23 @@ vnets:
     rejected(&yaml("2016"), "subnet-prefix-length");
     sim(&yaml("current"));
 }
+
+/// Service tags overview, column "Can use with Azure Firewall?": "No" for VirtualNetwork,
+/// Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS and AzurePlatformLKM. A
+/// firewall rule naming one is refused.
+#[test]
+fn service_tags_the_modelled_tags_cannot_be_used_in_azure_firewall() {
+    for era in ERAS {
+        for tag in [
+            "VirtualNetwork",
+            "Internet",
+            "AzureLoadBalancer",
+            "AzurePlatformDNS",
+        ] {
+            let c = format!(
+                "          - {{ name: net, priority: 100, kind: network, action: allow, rules: [ {{ name: tagged, protocols: [TCP], source_addresses: ['*'], destination_addresses: [{tag}], destination_ports: ['443'] }} ] }}"
+            );
+            rejected(&firewall(era, &c), "firewall-address");
+        }
+    }
+}
