@@ -211,6 +211,8 @@ rules! {
         "use_remote_gateways needs a gateway in the remote VNet.",
     UseRemoteGatewaysLocalGateway = "use-remote-gateways-local-gateway":
         "A VNet with its own gateway cannot use a remote gateway.",
+    GatewayTransitBasic = "gateway-transit-basic":
+        "Under era current, gateway transit uses a VPN gateway of any SKU but Basic.",
     // Address spaces changed by events.
     AddressSpaceUpdatePeered = "address-space-update-peered":
         "A peered VNet's address space changes only under `azure.address_space_update` (2016: delete the peering first).",

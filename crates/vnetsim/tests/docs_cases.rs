@@ -1731,3 +1731,24 @@ fn service_tags_the_modelled_tags_cannot_be_used_in_azure_firewall() {
         }
     }
 }
+
+/// Configure VPN gateway transit (current page): "The transit option ... can be used with all
+/// VPN Gateway SKUs except the Basic SKU." The 2016 and 2018 pages are silent: era 2016 allows it.
+#[test]
+fn gw_transit_the_basic_sku_does_not_support_transit_today() {
+    let basic = |era: &str| {
+        transit(
+            era,
+            ", allow_gateway_transit: true",
+            ", use_remote_gateways: true",
+            false,
+        )
+        .replace("sku: VpnGw1", "sku: Basic")
+    };
+    rejected(&basic("current"), "gateway-transit-basic");
+    sim(&basic("2016"))
+        .probe("app-vm", "branch-pc")
+        .tcp(3389)
+        .send()
+        .assert_delivered();
+}
