@@ -181,7 +181,7 @@ rules! {
     UdrDuplicatePrefix = "udr-duplicate-prefix":
         "A route table holds one route per prefix.",
     UdrGatewayExpressroute = "udr-gateway-expressroute":
-        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one.",
+        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one, nor a VPN gateway coexisting with one.",
     // Peerings.
     PeeringSelf = "peering-self":
         "A VNet cannot peer with itself.",

@@ -1752,3 +1752,44 @@ fn gw_transit_the_basic_sku_does_not_support_transit_today() {
         .send()
         .assert_delivered();
 }
+
+/// Routing page, "Virtual network gateway" next hop: "You can't specify a virtual network gateway
+/// created as type ExpressRoute in a user-defined route ... You can't specify Virtual Network
+/// Gateways if you have VPN and ExpressRoute coexisting connections either."
+#[test]
+fn udr_overview_no_user_route_to_a_gateway_when_vpn_and_expressroute_coexist() {
+    for era in ERAS {
+        let yaml = |gateway: &str| {
+            format!(
+                "
+name: coexist
+azure: {{ era: {era} }}
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    subnets:
+      - {{ name: app, prefix: 10.0.1.0/24, route_table: rt }}
+      - {{ name: GatewaySubnet, prefix: 10.0.255.0/27 }}
+    gateway: {gateway}
+route_tables:
+  - {{ name: rt, routes: [ {{ name: onprem-via-gw, prefix: 192.168.0.0/16, next_hop: VirtualNetworkGateway }} ] }}
+on_premises:
+  - {{ name: branch, address_space: [192.168.0.0/16], connection: vpn, hosts: [ {{ name: branch-pc, ip: 192.168.1.10 }} ] }}
+vms:
+  - {{ name: vm, size: Standard_D2s_v3, nics: [ {{ name: nic, subnet: hub/app, ip: 10.0.1.4 }} ] }}
+"
+            )
+        };
+        sim(&yaml("{ name: vpn, sku: VpnGw1 }"))
+            .probe("vm", "branch-pc")
+            .tcp(443)
+            .send()
+            .assert_delivered();
+        rejected(
+            &yaml(
+                "[ { name: vpn, sku: VpnGw1, type: vpn }, { name: er, sku: ErGw1AZ, type: expressroute } ]",
+            ),
+            "udr-gateway-expressroute",
+        );
+    }
+}
