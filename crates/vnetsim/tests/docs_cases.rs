@@ -1793,3 +1793,34 @@ vms:
         );
     }
 }
+
+/// Virtual Network FAQ, "What protocols can I use within VNets?": "You can't use Dynamic Host
+/// Configuration Protocol (DHCP) via Unicast (source port UDP/68 / destination port UDP/67)."
+/// Such a packet between VMs is not carried (`protocol-blocked`); the platform's own DHCP at
+/// 168.63.129.16 still answers.
+#[test]
+fn vnet_faq_dhcp_via_unicast_is_not_carried() {
+    for era in ERAS {
+        let s = sim(&nsg_case(era, "", ""));
+        s.probe("peer1", "web1")
+            .udp(67)
+            .src_port(68)
+            .send()
+            .assert_dropped(DropReason::ProtocolBlocked);
+        s.probe("web2", "web1")
+            .udp(67)
+            .src_port(68)
+            .send()
+            .assert_dropped(DropReason::ProtocolBlocked);
+        s.probe("web2", "168.63.129.16")
+            .udp(67)
+            .src_port(68)
+            .send()
+            .assert_delivered();
+        s.probe("web2", "web1")
+            .udp(67)
+            .src_port(1068)
+            .send()
+            .assert_delivered();
+    }
+}
