@@ -1271,13 +1271,8 @@ fn fw_faq_an_nsg_on_the_firewall_subnet_is_disabled() {
                 "route_tables:",
                 "nsgs:\n  - { name: fw-nsg, rules: [ { name: deny-in, priority: 100, direction: inbound, access: deny, protocol: '*', source: '*', destination: '*' }, { name: deny-out, priority: 100, direction: outbound, access: deny, protocol: '*', source: '*', destination: '*' } ] }\nroute_tables:",
             );
-        match Sim::from_yaml(&yaml) {
-            // Refusing the association is as good as ignoring it.
-            Err(_) => {}
-            Ok(s) => {
-                s.probe("web1", "other").tcp(443).send().assert_delivered();
-            }
-        }
+        let s = sim(&yaml);
+        s.probe("web1", "other").tcp(443).send().assert_delivered();
     }
 }
 
@@ -1822,5 +1817,26 @@ fn vnet_faq_dhcp_via_unicast_is_not_carried() {
             .src_port(1068)
             .send()
             .assert_delivered();
+    }
+}
+
+/// NSG overview: inbound traffic is evaluated "after ... translation of public IP addresses to
+/// private IP addresses": a rule whose destination is the VM's private address admits traffic
+/// the Internet sends to the VM's public IP.
+#[test]
+fn nsg_overview_inbound_rules_see_the_private_address_after_translation() {
+    for era in ERAS {
+        let allow = "{ name: to-private, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: 10.0.1.4, destination_ports: '443' }";
+        let s = sim(&nsg_case(era, allow, allow));
+        s.probe("client", "203.0.113.4")
+            .tcp(443)
+            .send()
+            .assert_delivered();
+        let public = "{ name: to-public, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: 203.0.113.4, destination_ports: '443' }";
+        let s = sim(&nsg_case(era, public, public));
+        s.probe("client", "203.0.113.4")
+            .tcp(443)
+            .send()
+            .assert_dropped(DropReason::NsgDenied);
     }
 }
