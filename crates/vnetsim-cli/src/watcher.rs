@@ -20,7 +20,7 @@ use vnetsim_dataplane::pipeline::NsgPoint;
 use vnetsim_dataplane::routes::RouteSource;
 use vnetsim_dataplane::watcher::{self, FlowQuestion, NextHopError};
 use vnetsim_scenario::{
-    Access, AddressMatch, Direction, NicId, NsgId, PortRange, RuleProtocol, Scenario, ServiceTag,
+    Access, AddressMatch, Direction, NicId, NsgId, PortRange, Scenario, ServiceTag,
 };
 
 use crate::ViewFormat;
@@ -287,12 +287,7 @@ fn az_rules_of(
                         let r = &scenario.nsgs[nsg.index()].rules[i as usize];
                         (
                             format!("securityRules/{}", r.name),
-                            match r.protocol {
-                                RuleProtocol::Any => "All",
-                                RuleProtocol::One(vnetsim_scenario::Protocol::Tcp) => "Tcp",
-                                RuleProtocol::One(vnetsim_scenario::Protocol::Udp) => "Udp",
-                                RuleProtocol::One(vnetsim_scenario::Protocol::Icmp) => "Icmp",
-                            },
+                            r.protocol.azure_name("All"),
                             r.source.clone(),
                             az_ports(&r.source_ports),
                             r.destination.clone(),

@@ -262,7 +262,9 @@ fn reason_of(cause: &DropCause) -> DropReason {
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
             DropReason::BroadcastBlocked
         }
-        DropCause::NotCarried(NotCarried::Gre | NotCarried::IpInIp) => DropReason::ProtocolBlocked,
+        DropCause::NotCarried(NotCarried::Gre | NotCarried::IpInIp | NotCarried::UnicastDhcp) => {
+            DropReason::ProtocolBlocked
+        }
         DropCause::NotCarried(NotCarried::ThisNetwork | NotCarried::Loopback) => {
             DropReason::InvalidDestination
         }

@@ -521,10 +521,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                 "tcp" => "tcp",
                 "udp" => "udp",
                 "icmp" => "icmp",
+                "esp" => "esp",
+                "ah" => "ah",
                 "*" => "*",
                 other => {
                     warnings.push(format!(
-                        "NSG {} rule {rname}: protocol {other} is not modelled (TCP, UDP, ICMP, *), rule left out",
+                        "NSG {} rule {rname}: protocol {other} is not modelled (TCP, UDP, ICMP, ESP, AH, *), rule left out",
                         g.name
                     ));
                     continue;

@@ -55,9 +55,15 @@ fn an_az_export_becomes_a_scenario_that_loads_in_era_current() {
         Some(&1)
     );
     assert!(text.contains("1 Microsoft.Network/natGateways"), "{text}");
+    // An ESP rule is kept: NSG rules take "TCP, UDP, ICMP, ESP, AH, or Any" (NSG overview).
+    assert!(text.contains("allow-esp"), "{text}");
+    assert!(
+        !import.warnings.iter().any(|x| x.contains("protocol esp")),
+        "{:?}",
+        import.warnings
+    );
     // What was left out of mapped resources is said.
     for w in [
-        "protocol esp",
         "shared-vnet is not in the import",
         "spare-nic: attached to no VM",
     ] {

@@ -419,7 +419,7 @@ pub struct Subnet {
     pub name: String,
     /// Its VNet.
     pub vnet: VnetId,
-    /// Its prefix (/8 to /29).
+    /// Its prefix (/8 to /29 under era 2016, /2 to /29 under era current).
     pub prefix: Ipv4Net,
     /// The subnet-level NSG.
     pub nsg: Option<NsgId>,
@@ -529,13 +529,45 @@ impl Protocol {
     }
 }
 
-/// Protocol of an NSG rule: one protocol or any.
+/// Protocol of an NSG rule: one protocol or any. An NSG rule's protocol is "TCP, UDP, ICMP, ESP,
+/// AH, or Any" [nsg-overview]; ESP and AH are rule protocols only (no probe or flow sends them;
+/// raw packets may).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RuleProtocol {
     /// Any protocol ("*").
     Any,
     /// One protocol.
     One(Protocol),
+    /// IPsec Encapsulating Security Payload (IP protocol 50).
+    Esp,
+    /// IPsec Authentication Header (IP protocol 51).
+    Ah,
+}
+
+impl RuleProtocol {
+    /// The IPv4 protocol number the rule matches, `None` for any.
+    pub fn number(self) -> Option<u8> {
+        match self {
+            RuleProtocol::Any => None,
+            RuleProtocol::One(p) => Some(p.number()),
+            RuleProtocol::Esp => Some(50),
+            RuleProtocol::Ah => Some(51),
+        }
+    }
+
+    /// Azure's name of the protocol as effective security rules spell it: `Tcp`, `Udp`, `Icmp`,
+    /// `Esp`, `Ah`, or `any` (the caller's word for any: `Any` in effective rules, `All` in IP
+    /// flow verify).
+    pub fn azure_name(self, any: &'static str) -> &'static str {
+        match self {
+            RuleProtocol::Any => any,
+            RuleProtocol::One(Protocol::Tcp) => "Tcp",
+            RuleProtocol::One(Protocol::Udp) => "Udp",
+            RuleProtocol::One(Protocol::Icmp) => "Icmp",
+            RuleProtocol::Esp => "Esp",
+            RuleProtocol::Ah => "Ah",
+        }
+    }
 }
 
 /// Azure service tags vnetsim models.

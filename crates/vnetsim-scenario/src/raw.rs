@@ -303,7 +303,7 @@ pub struct RawSubnet {
     /// Name, unique in its VNet; `GatewaySubnet` holds the gateway.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
-    /// Prefix, /8 to /29.
+    /// Prefix, /8 to /29 (era current: /2 to /29).
     #[schemars(with = "String")]
     pub prefix: Spanned<String>,
     /// Subnet-level NSG name.

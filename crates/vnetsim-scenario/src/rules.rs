@@ -70,7 +70,7 @@ rules! {
     InvalidIp = "invalid-ip":
         "Addresses are IPv4 addresses such as 10.0.1.4.",
     InvalidProtocol = "invalid-protocol":
-        "Protocols are tcp, udp, icmp, or \"*\" in NSG rules.",
+        "Protocols are tcp, udp, icmp, or in NSG rules also esp, ah and \"*\".",
     InvalidAddress = "invalid-address":
         "NSG sources and destinations are CIDR, IP, \"*\" or a service tag: VirtualNetwork, Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, AzurePlatformLKM.",
     InvalidPort = "invalid-port":
@@ -125,8 +125,10 @@ rules! {
         "A VNet needs at least one address range.",
     AddressSpaceOverlap = "address-space-overlap":
         "A VNet's own address ranges must not overlap.",
+    AddressSpaceReserved = "address-space-reserved":
+        "A VNet's address ranges leave out the ranges Azure reserves: 224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16 and 168.63.129.16/32.",
     SubnetPrefixLength = "subnet-prefix-length":
-        "Subnet prefixes are /8 to /29.",
+        "Subnet prefixes are /8 to /29 under era 2016, /2 to /29 under era current.",
     SubnetOutsideAddressSpace = "subnet-outside-address-space":
         "A subnet's prefix must lie inside one of its VNet's address ranges.",
     SubnetOverlap = "subnet-overlap":
@@ -179,7 +181,7 @@ rules! {
     UdrDuplicatePrefix = "udr-duplicate-prefix":
         "A route table holds one route per prefix.",
     UdrGatewayExpressroute = "udr-gateway-expressroute":
-        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one.",
+        "A user route to VirtualNetworkGateway needs a VPN gateway, not an ExpressRoute one, nor a VPN gateway coexisting with one.",
     // Peerings.
     PeeringSelf = "peering-self":
         "A VNet cannot peer with itself.",
@@ -209,6 +211,8 @@ rules! {
         "use_remote_gateways needs a gateway in the remote VNet.",
     UseRemoteGatewaysLocalGateway = "use-remote-gateways-local-gateway":
         "A VNet with its own gateway cannot use a remote gateway.",
+    GatewayTransitBasic = "gateway-transit-basic":
+        "Under era current, gateway transit uses a VPN gateway of any SKU but Basic.",
     // Address spaces changed by events.
     AddressSpaceUpdatePeered = "address-space-update-peered":
         "A peered VNet's address space changes only under `azure.address_space_update` (2016: delete the peering first).",
@@ -258,7 +262,7 @@ rules! {
     FirewallDnat = "firewall-dnat":
         "A DNAT rule names one public IP of its firewall, one destination port from 1 to 63999, and a translated address and port.",
     FirewallAddress = "firewall-address":
-        "Firewall rule and IP group addresses are `*`, IPs, CIDRs or ranges `a-b` (network rule destinations may be service tags).",
+        "Firewall rule and IP group addresses are `*`, IPs, CIDRs or ranges `a-b`; VirtualNetwork, Internet, AzureLoadBalancer and the platform tags cannot be used in Azure Firewall.",
     FirewallFqdn = "firewall-fqdn":
         "FQDNs in rules and `names` are DNS names (`*.` wildcards in rules).",
     PublicIpRange = "public-ip-range":

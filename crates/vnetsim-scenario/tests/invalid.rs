@@ -141,6 +141,7 @@ const EVENT_RULES: &[(&str, &[&str])] = &[
             "invalid-cidr",
             "vnet-address-space-empty",
             "address-space-overlap",
+            "address-space-reserved",
             "peering-address-overlap",
             "address-space-update-peered",
             "address-space-update-classic",

@@ -245,12 +245,8 @@ impl Dataplane {
             })
             .collect();
         let firewalls: Vec<FirewallPlane> = (0..scenario.firewalls.len())
-            .map(|f| {
-                let id = FirewallId(f as u32);
-                let vnet = scenario.firewalls[f].vnet;
-                FirewallPlane {
-                    compiled: CompiledFirewall::compile(scenario, id, &vnets[vnet.index()].tags),
-                }
+            .map(|f| FirewallPlane {
+                compiled: CompiledFirewall::compile(scenario, FirewallId(f as u32)),
             })
             .collect();
         let mut public = HashMap::with_hasher(FixedState::default());

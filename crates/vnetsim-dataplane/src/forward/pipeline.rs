@@ -34,8 +34,8 @@ use crate::forward::{Dataplane, Hop, HopKind, NsgPlane, PublicOwner, addr_key};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::tables::nsg::{RuleRef, Verdict};
 use crate::tables::peering::Edge;
-use crate::tables::platform::{PlatformEndpoint, platform_tag};
-use crate::wire::{self, FlowKey, Malformed};
+use crate::tables::platform::{HOST_VIP, PlatformEndpoint, platform_tag};
+use crate::wire::{self, FlowKey, Malformed, PROTO_UDP};
 
 /// Where a packet enters the data plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -303,6 +303,9 @@ pub enum NotCarried {
     ThisNetwork,
     /// A destination in 127.0.0.0/8.
     Loopback,
+    /// DHCP over unicast: UDP from port 68 to port 67, to any address but the platform's
+    /// 168.63.129.16 (which answers the VMs' own DHCP).
+    UnicastDhcp,
 }
 
 impl NotCarried {
@@ -310,7 +313,10 @@ impl NotCarried {
     /// site; `subnet_broadcast` says whether the destination is a subnet's last address.
     /// Source: Azure Virtual Network FAQ ("What protocols can I use within VNets?": multicast,
     /// broadcast, IP-in-IP encapsulated packets and GRE packets are blocked within VNets) and
-    /// the reserved addresses of every subnet [vnet-faq].
+    /// the reserved addresses of every subnet [vnet-faq]; "You can't use Dynamic Host
+    /// Configuration Protocol (DHCP) via Unicast (source port UDP/68 / destination port UDP/67)"
+    /// (same answer), which vnetsim reads as: such packets are not carried, except to the
+    /// platform address 168.63.129.16, Azure's own DHCP service (derived).
     pub fn of(key: &FlowKey, subnet_broadcast: bool) -> Option<NotCarried> {
         let first = (key.dst >> 24) as u8;
         Some(match () {
@@ -320,6 +326,13 @@ impl NotCarried {
             _ if first == 127 => NotCarried::Loopback,
             _ if key.protocol == PROTO_GRE => NotCarried::Gre,
             _ if key.protocol == PROTO_IPIP => NotCarried::IpInIp,
+            _ if key.protocol == PROTO_UDP
+                && key.src_port == 68
+                && key.dst_port == 67
+                && key.dst != u32::from(HOST_VIP) =>
+            {
+                NotCarried::UnicastDhcp
+            }
             _ if subnet_broadcast => NotCarried::SubnetBroadcast,
             _ => return None,
         })
@@ -332,7 +345,9 @@ impl NotCarried {
             NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast => {
                 DropReason::BroadcastBlocked
             }
-            NotCarried::Gre | NotCarried::IpInIp => DropReason::ProtocolBlocked,
+            NotCarried::Gre | NotCarried::IpInIp | NotCarried::UnicastDhcp => {
+                DropReason::ProtocolBlocked
+            }
             NotCarried::ThisNetwork | NotCarried::Loopback => DropReason::InvalidDestination,
         }
     }
@@ -354,6 +369,10 @@ impl NotCarried {
             }
             NotCarried::ThisNetwork => "0.0.0.0/8 (\"this network\") is never routed",
             NotCarried::Loopback => "127.0.0.0/8 (loopback) never leaves a host",
+            NotCarried::UnicastDhcp => {
+                "DHCP via unicast (UDP port 68 to port 67) is not supported within Azure virtual \
+                 networks"
+            }
         }
     }
 }

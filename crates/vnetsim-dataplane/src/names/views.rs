@@ -6,9 +6,7 @@
 //! IP. What it is not: a decision path; these are read-only views of the compiled tables.
 
 use serde::Serialize;
-use vnetsim_scenario::{
-    Access, AddressMatch, Direction, NicId, PortRange, RuleProtocol, Scenario, VmId,
-};
+use vnetsim_scenario::{Access, AddressMatch, Direction, NicId, PortRange, Scenario, VmId};
 
 use crate::forward::Dataplane;
 use crate::tables::nsg::{CompiledNsg, RuleRef};
@@ -206,12 +204,7 @@ fn rows(
                         Access::Allow => "Allow",
                         Access::Deny => "Deny",
                     },
-                    protocol: match r.protocol {
-                        RuleProtocol::Any => "Any",
-                        RuleProtocol::One(vnetsim_scenario::Protocol::Tcp) => "Tcp",
-                        RuleProtocol::One(vnetsim_scenario::Protocol::Udp) => "Udp",
-                        RuleProtocol::One(vnetsim_scenario::Protocol::Icmp) => "Icmp",
-                    },
+                    protocol: r.protocol.azure_name("Any"),
                     source: address_text(scenario, &r.source),
                     source_ports: ports_text(&r.source_ports),
                     destination: address_text(scenario, &r.destination),

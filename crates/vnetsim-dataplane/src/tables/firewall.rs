@@ -5,9 +5,9 @@
 //! network, then application, each sorted by rule collection group priority, then rule
 //! collection priority, then rule order ("Rule type still wins: DNAT, then network, then
 //! application rules, regardless of Rule collection group or Rule collection priority"
-//! [FWRULE23]). Addresses (IPs, CIDRs, ranges, IP groups, service tags, FQDNs through the
-//! scenario's `names`) become merged address sets, so a match is a few binary searches.
-//! Service tags mean what they mean to the NSGs of the firewall's VNet.
+//! [FWRULE23]). Addresses (IPs, CIDRs, ranges, IP groups, FQDNs through the scenario's
+//! `names`) become merged address sets, so a match is a few binary searches. (The service tags
+//! vnetsim models are not usable in Azure Firewall [service-tags]; the loader refuses them.)
 //! [`CompiledFirewall::evaluate`] gives the first matching rule; none means Azure Firewall's
 //! default deny. What it is not: the firewall's connection state, its address translation or
 //! its place on a packet's way (see `forward::firewall`).
@@ -18,7 +18,6 @@ use vnetsim_scenario::{
 };
 
 use crate::tables::addrset::AddrSet;
-use crate::tables::nsg::TagSets;
 use crate::wire::FlowKey;
 
 /// Where a firewall rule sits in its policy: kind, group, collection and rule (indices in
@@ -80,9 +79,8 @@ pub struct CompiledFirewall {
 }
 
 impl CompiledFirewall {
-    /// Compiles firewall `id` of `scenario`; `tags` gives what service tags mean for it (those
-    /// of its VNet).
-    pub fn compile(scenario: &Scenario, id: FirewallId, tags: &TagSets) -> Self {
+    /// Compiles firewall `id` of `scenario`.
+    pub fn compile(scenario: &Scenario, id: FirewallId) -> Self {
         let fw = &scenario.firewalls[id.index()];
         let mut rules: [Vec<(u32, u32, Compiled)>; 3] = Default::default();
         let mut private = AddrSet::empty();
@@ -98,7 +96,7 @@ impl CompiledFirewall {
                             collection: c as u16,
                             rule: r as u16,
                         };
-                        let compiled = compile_rule(scenario, rule, at, coll.action, tags);
+                        let compiled = compile_rule(scenario, rule, at, coll.action);
                         let slot = match coll.kind {
                             RuleKind::Dnat => 0,
                             RuleKind::Network => 1,
@@ -192,10 +190,9 @@ fn compile_rule(
     rule: &FirewallRule,
     at: FirewallRuleRef,
     action: FirewallAction,
-    tags: &TagSets,
 ) -> Compiled {
-    let sources = addresses(scenario, &rule.sources, tags);
-    let mut destinations = addresses(scenario, &rule.destinations, tags);
+    let sources = addresses(scenario, &rule.sources);
+    let mut destinations = addresses(scenario, &rule.destinations);
     if !rule.fqdns.is_empty() {
         destinations = destinations.union(&names_matching(scenario, &rule.fqdns));
     }
@@ -213,7 +210,7 @@ fn compile_rule(
 
 /// The set of addresses a rule field names. An IP group with no entries adds nothing, so a
 /// rule naming only empty groups never matches ([FWIPG20]: the rule is skipped).
-fn addresses(scenario: &Scenario, list: &[FirewallAddress], tags: &TagSets) -> AddrSet {
+fn addresses(scenario: &Scenario, list: &[FirewallAddress]) -> AddrSet {
     let mut set = AddrSet::empty();
     for a in list {
         let part = match a {
@@ -222,7 +219,6 @@ fn addresses(scenario: &Scenario, list: &[FirewallAddress], tags: &TagSets) -> A
             FirewallAddress::IpGroup(g) => {
                 AddrSet::from_ranges(scenario.ip_groups[g.index()].ranges.iter().copied())
             }
-            FirewallAddress::Tag(tag) => tags.get(*tag).into_owned(),
         };
         set = set.union(&part);
     }

@@ -24,9 +24,7 @@
 use std::borrow::Cow;
 
 use ipnet::Ipv4Net;
-use vnetsim_scenario::model::{
-    self, Access, AddressMatch, Direction, PortRange, RuleProtocol, ServiceTag,
-};
+use vnetsim_scenario::model::{self, Access, AddressMatch, Direction, PortRange, ServiceTag};
 
 use crate::tables::addrset::AddrSet;
 use crate::tables::asg::AsgSets;
@@ -458,7 +456,8 @@ impl RuleIndex {
                     let proto_ok = match (r.protocol, proto) {
                         (None, _) => true,
                         (Some(p), Some(q)) => p == q,
-                        (Some(_), None) => false,
+                        // ESP and AH rules: `matches` checks the number.
+                        (Some(p), None) => ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&p),
                     };
                     proto_ok && r.source_ports.is_any() && r.destination_ports.is_any()
                 })
@@ -475,8 +474,8 @@ impl RuleIndex {
     }
 
     /// The candidate rules for `key`, in priority order. Protocols other than TCP, UDP and ICMP
-    /// get the "other" list, which holds only rules of any protocol; a rule naming such a
-    /// protocol number cannot be written in a scenario.
+    /// get the "other" list, which holds the rules of any protocol and those naming another
+    /// protocol (ESP, AH), whose number `CompiledRule::matches` then checks.
     #[inline]
     fn candidates(&self, key: &FlowKey) -> &[u16] {
         let (a, b) = match key.protocol {
@@ -518,10 +517,7 @@ impl CompiledNsg {
                 priority: r.priority,
                 direction: r.direction,
                 access: r.access,
-                protocol: match r.protocol {
-                    RuleProtocol::Any => None,
-                    RuleProtocol::One(p) => Some(p.number()),
-                },
+                protocol: r.protocol.number(),
                 source: union_of(&r.source, tags),
                 destination: union_of(&r.destination, tags),
                 source_ports: PortSet::from_ranges(&r.source_ports),
@@ -633,7 +629,7 @@ mod tests {
     use ipnet::Ipv4Net;
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
-    use vnetsim_scenario::model::{NsgRule, Protocol};
+    use vnetsim_scenario::model::{NsgRule, Protocol, RuleProtocol};
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()
@@ -961,10 +957,7 @@ mod tests {
 
     fn naive_one(r: &NsgRule, tags: &TagSets, k: &FlowKey) -> bool {
         let tcp_udp = k.protocol == 6 || k.protocol == 17;
-        let proto = match r.protocol {
-            RuleProtocol::Any => true,
-            RuleProtocol::One(p) => p.number() == k.protocol,
-        };
+        let proto = r.protocol.number().is_none_or(|p| p == k.protocol);
         let ports = if tcp_udp {
             naive_ports(&r.source_ports, k.src_port)
                 && naive_ports(&r.destination_ports, k.dst_port)
@@ -1089,6 +1082,8 @@ mod tests {
                 Just(RuleProtocol::One(Protocol::Tcp)),
                 Just(RuleProtocol::One(Protocol::Udp)),
                 Just(RuleProtocol::One(Protocol::Icmp)),
+                Just(RuleProtocol::Esp),
+                Just(RuleProtocol::Ah),
             ],
             proptest::collection::vec(arb_match(), 1..3),
             arb_ports(),

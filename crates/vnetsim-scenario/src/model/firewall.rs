@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 
-use super::{PortRange, ServiceTag, SubnetId, VnetId};
+use super::{PortRange, SubnetId, VnetId};
 
 id_type!(
     /// Index into [`super::Scenario::firewalls`].
@@ -186,8 +186,6 @@ pub enum FirewallAddress {
     Range(u32, u32),
     /// An IP group.
     IpGroup(IpGroupId),
-    /// A service tag (network rules' destinations).
-    Tag(ServiceTag),
 }
 
 /// Protocols a rule matches, as a bit set of IP protocol numbers vnetsim names.

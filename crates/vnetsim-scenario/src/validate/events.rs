@@ -15,7 +15,7 @@
 use serde_saphyr::Spanned;
 
 use super::peering::{Links, peering};
-use super::resolver::{Kind, Resolver, loc, overlaps};
+use super::resolver::{Kind, Resolver, loc, overlaps, reserved_overlap};
 use super::security::RuleSlot;
 use crate::diag::nearest;
 use crate::model::*;
@@ -243,6 +243,14 @@ impl Resolver<'_> {
                 ok = false;
                 continue;
             };
+            if let Some((reserved, what)) = reserved_overlap(net) {
+                let msg = format!(
+                    "{net} overlaps {reserved} ({what}), which Azure reserves; VNet `{}` cannot hold it",
+                    u.vnet.value
+                );
+                self.err(loc(a), apath.clone(), Rule::AddressSpaceReserved, msg);
+                ok = false;
+            }
             if let Some(other) = space.iter().find(|o| overlaps(**o, net)) {
                 let msg = format!(
                     "{net} overlaps {other}, another new range of VNet `{}`; a VNet's address ranges must not overlap",

@@ -373,7 +373,6 @@ impl<'r> Resolver<'r> {
                 &r.source_ip_groups,
                 &format!("{path}.source"),
                 groups,
-                false,
             ),
             destinations: Vec::new(),
             fqdns: Vec::new(),
@@ -458,7 +457,6 @@ impl<'r> Resolver<'r> {
                     &r.destination_ip_groups,
                     &format!("{path}.destination"),
                     groups,
-                    kind == RuleKind::Network,
                 );
                 rule.fqdns = self.fqdns(&r.destination_fqdns, &format!("{path}.destination_fqdns"));
                 if r.destination_addresses.is_empty()
@@ -554,7 +552,6 @@ impl<'r> Resolver<'r> {
         ip_groups: &[Spanned<String>],
         path: &str,
         groups: &Names<'r>,
-        tags: bool,
     ) -> Vec<FirewallAddress> {
         let mut out = Vec::new();
         for (k, a) in addresses.iter().enumerate() {
@@ -566,18 +563,25 @@ impl<'r> Resolver<'r> {
             } else if let Some(tag) = ServiceTag::ALL
                 .into_iter()
                 .find(|t| t.name().eq_ignore_ascii_case(v))
-                .filter(|_| tags)
             {
-                out.push(FirewallAddress::Tag(tag));
+                // Service tags overview, "Can use with Azure Firewall?": No for VirtualNetwork,
+                // Internet, AzureLoadBalancer and the three platform tags.
+                self.err_help(
+                    loc(a),
+                    format!("{path}_addresses[{k}]"),
+                    Rule::FirewallAddress,
+                    format!(
+                        "service tag `{}` cannot be used in Azure Firewall rules (service tags \
+                         overview: \"Can use with Azure Firewall? No\")",
+                        tag.name()
+                    ),
+                    "write its addresses (CIDRs or an IP group) instead",
+                );
             } else {
                 self.bad_address(
                     a,
                     &format!("{path}_addresses[{k}]"),
-                    if tags {
-                        "`*`, an IP, a CIDR, a range `a-b` or a service tag"
-                    } else {
-                        "`*`, an IP, a CIDR or a range `a-b`"
-                    },
+                    "`*`, an IP, a CIDR or a range `a-b`",
                 );
             }
         }

@@ -256,14 +256,16 @@ impl Resolver<'_> {
     }
 
     /// udr-gateway-expressroute, as a question: the first route of table `rt` to
-    /// VirtualNetworkGateway, and the SKU of `gw`, when `gw` is an ExpressRoute gateway.
+    /// VirtualNetworkGateway, and the SKU of `gw`, when `gw` is an ExpressRoute gateway or a VPN
+    /// gateway coexisting with one ("You can't specify Virtual Network Gateways if you have VPN
+    /// and ExpressRoute coexisting connections either", udr-overview).
     pub(super) fn expressroute_route(
         &self,
         gw: &Gateway,
         rt: RouteTableId,
     ) -> Option<(usize, sizes::GatewaySku)> {
         let sku = sizes::gateway_sku(&gw.sku)?;
-        if sku.kind != sizes::GatewayKind::ExpressRoute {
+        if sku.kind != sizes::GatewayKind::ExpressRoute && !self.coexisting(gw) {
             return None;
         }
         let table = self.raw.route_tables.get(rt.index())?;
@@ -324,6 +326,12 @@ impl Resolver<'_> {
         }
     }
 
+    /// Whether `gw` is a VPN gateway beside an ExpressRoute gateway in its VNet.
+    fn coexisting(&self, gw: &Gateway) -> bool {
+        let vnet = self.sc.subnets[gw.subnet.index()].vnet;
+        self.sc.vnets[vnet.index()].expressroute.is_some()
+    }
+
     /// The message of udr-gateway-expressroute for route `r` of `table` in subnet `sid`.
     pub(super) fn expressroute_message(
         &self,
@@ -332,6 +340,15 @@ impl Resolver<'_> {
         sid: SubnetId,
         gw: &Gateway,
     ) -> String {
+        if self.coexisting(gw) {
+            return format!(
+                "route `{}` of route table `{}` points to VirtualNetworkGateway, but subnet `{}` reaches VPN gateway `{}`, which coexists with an ExpressRoute gateway; with coexisting VPN and ExpressRoute gateways no user-defined route may point to a gateway",
+                r.name.value,
+                table.name.value,
+                self.sc.subnet_path(sid),
+                gw.name,
+            );
+        }
         format!(
             "route `{}` of route table `{}` points to VirtualNetworkGateway, but subnet `{}` reaches ExpressRoute gateway `{}` ({}); a user-defined route may point only to a VPN gateway",
             r.name.value,

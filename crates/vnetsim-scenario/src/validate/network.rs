@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde_saphyr::{Location, Spanned};
 
-use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps};
+use super::resolver::{FastMap, Kind, Resolver, first_usable, loc, overlaps, reserved_overlap};
 use crate::diag::{FieldPath, LazyPath, nearest};
 use crate::model::*;
 use crate::raw::*;
@@ -127,6 +127,17 @@ impl<'r> Resolver<'r> {
         for (k, a) in v.address_space.iter().enumerate() {
             let path = format!("vnets[{i}].address_space[{k}]");
             if let Some(net) = self.cidr(a, &path) {
+                if let Some((reserved, what)) = reserved_overlap(net) {
+                    self.err(
+                        loc(a),
+                        path.clone(),
+                        Rule::AddressSpaceReserved,
+                        format!(
+                            "{net} overlaps {reserved} ({what}), which Azure reserves; VNet `{}` cannot hold it",
+                            v.name.value
+                        ),
+                    );
+                }
                 if let Some(other) = space.iter().find(|o| overlaps(**o, net)) {
                     self.err(
                         loc(a),
@@ -144,7 +155,8 @@ impl<'r> Resolver<'r> {
         space
     }
 
-    /// A VNet's subnets: prefixes /8 to /29, inside the address space, not overlapping.
+    /// A VNet's subnets: prefixes /8 (era current: /2) to /29, inside the address space, not
+    /// overlapping.
     fn subnets(&mut self, v: &'r RawVnet, i: usize, space: &[Ipv4Net]) -> Vec<SubnetId> {
         self.index(
             "subnet",
@@ -198,14 +210,21 @@ impl<'r> Resolver<'r> {
         earlier: &[(Ipv4Net, String)],
         path: &str,
     ) {
-        if !(8..=29).contains(&p.prefix_len()) {
+        // Virtual Network FAQ: "/29 ... the largest is /8" (2016-2019 versions); today "The
+        // smallest supported IPv4 subnet is /29, and the largest is /2".
+        let largest = match self.sc.azure.era {
+            Era::Y2016 => 8,
+            Era::Current => 2,
+        };
+        if !(largest..=29).contains(&p.prefix_len()) {
             self.err(
                 loc(&s.prefix),
                 path,
                 Rule::SubnetPrefixLength,
                 format!(
-                    "subnet prefix {p} is /{}; Azure subnets are /8 to /29",
-                    p.prefix_len()
+                    "subnet prefix {p} is /{}; Azure subnets are /{largest} to /29 (era {})",
+                    p.prefix_len(),
+                    self.sc.azure.era.as_str()
                 ),
             );
         }

@@ -359,6 +359,12 @@ impl Resolver<'_> {
         let (va, vb) = (&self.sc.vnets[a as usize], &self.sc.vnets[b as usize]);
         let (na, nb) = (va.name.clone(), vb.name.clone());
         let (local, remote) = (va.gateway.is_some(), vb.gateway.is_some());
+        // "The transit option ... can be used with all VPN Gateway SKUs except the Basic SKU"
+        // (Configure VPN gateway transit for virtual network peering, current version; the 2018
+        // page and the 2016 peering document are silent, so era 2016 allows it).
+        let basic = vb.gateway.as_ref().is_some_and(|g| {
+            g.kind == crate::sizes::GatewayKind::Vpn && g.sku.eq_ignore_ascii_case("Basic")
+        });
         if let Some(line) = links.remote_users.get(&a) {
             self.err(loc(f), fpath.clone(), Rule::UseRemoteGatewaysMultiple, format!("VNet `{na}` already uses a remote gateway through the peering on line {line}; only one peering of a VNet may set use_remote_gateways"));
         }
@@ -371,6 +377,17 @@ impl Resolver<'_> {
                 fpath.clone(),
                 Rule::UseRemoteGatewaysNoRemoteGateway,
                 format!("use_remote_gateways needs a gateway in `{nb}`, which has none"),
+            );
+        }
+        if basic && self.sc.azure.era == Era::Current {
+            self.err_help(
+                loc(f),
+                fpath.clone(),
+                Rule::GatewayTransitBasic,
+                format!(
+                    "the VPN gateway of `{nb}` is of the Basic SKU, which gateway transit does not support"
+                ),
+                "use a VpnGw SKU for the hub's gateway",
             );
         }
         if !links.transit.contains(&(b, a)) {

@@ -395,6 +395,32 @@ impl<'r> Resolver<'r> {
         }
     }
 
+    /// An NSG rule's single protocol: `tcp`, `udp` or `icmp`, any case (`*`, `esp` and `ah` are
+    /// read by the caller); the error names every protocol a rule takes.
+    pub(super) fn nsg_protocol(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+    ) -> Option<Protocol> {
+        match text.value.trim().to_ascii_lowercase().as_str() {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            _ => {
+                self.err(
+                    loc(text),
+                    path,
+                    Rule::InvalidProtocol,
+                    format!(
+                        "`{}` is not an NSG rule protocol; use tcp, udp, icmp, esp, ah or \"*\"",
+                        text.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// The finished scenario.
     pub(super) fn finish(self) -> Scenario {
         self.sc
@@ -404,6 +430,33 @@ impl<'r> Resolver<'r> {
 /// Whether two prefixes share an address.
 pub(super) fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The ranges no VNet may hold, with what Azure uses them for (Virtual Network FAQ, "Are there
+/// any restrictions on using IP addresses within these subnets?": "You can't add the following
+/// address ranges: 224.0.0.0/4 (Multicast), 255.255.255.255/32 (Broadcast), 127.0.0.0/8
+/// (Loopback), 169.254.0.0/16 (Link-local), 168.63.129.16/32 (Internal DNS)").
+const RESERVED_RANGES: [(Ipv4Net, &str); 5] = [
+    (net(224, 0, 0, 0, 4), "multicast"),
+    (net(255, 255, 255, 255, 32), "broadcast"),
+    (net(127, 0, 0, 0, 8), "loopback"),
+    (net(169, 254, 0, 0, 16), "link-local"),
+    (
+        net(168, 63, 129, 16, 32),
+        "Azure's internal DNS and host address",
+    ),
+];
+
+const fn net(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
+}
+
+/// The reserved range `range` overlaps, and what it is, if any ([`RESERVED_RANGES`]).
+pub(super) fn reserved_overlap(range: Ipv4Net) -> Option<(Ipv4Net, &'static str)> {
+    RESERVED_RANGES
+        .iter()
+        .copied()
+        .find(|(r, _)| overlaps(*r, range))
 }
 
 /// First usable address of a subnet (network + 4).

@@ -119,11 +119,14 @@ impl Resolver<'_> {
             );
             ok = false;
         }
-        let protocol = if r.protocol.value.trim() == "*" {
-            Some(RuleProtocol::Any)
-        } else {
-            self.protocol(&r.protocol, format!("{path}.protocol"))
-                .map(RuleProtocol::One)
+        // "TCP, UDP, ICMP, ESP, AH, or Any" [nsg-overview].
+        let protocol = match r.protocol.value.trim().to_ascii_lowercase().as_str() {
+            "*" => Some(RuleProtocol::Any),
+            "esp" => Some(RuleProtocol::Esp),
+            "ah" => Some(RuleProtocol::Ah),
+            _ => self
+                .nsg_protocol(&r.protocol, format!("{path}.protocol"))
+                .map(RuleProtocol::One),
         };
         // An application security group stands in for the addresses of its side [ASG20].
         let source = match self.rule_asgs(
