@@ -447,6 +447,43 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                     .collect(),
             )
         }
+        // String functions page, "uriComponent" / "uriComponentToString" / "dataUri" /
+        // "dataUriToString".
+        "uricomponent" => Value::String(uri_escape(as_str(name, one(name, &args)?)?)),
+        "uricomponenttostring" => Value::String(
+            uri_unescape(as_str(name, one(name, &args)?)?).ok_or_else(|| {
+                format!("{name}(): the argument is not a percent-encoded UTF-8 string")
+            })?,
+        ),
+        "datauri" => {
+            let v = one(name, &args)?;
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => to_display(other),
+            };
+            Value::String(format!(
+                "data:text/plain;charset=utf8;base64,{}",
+                base64_encode(text.as_bytes())
+            ))
+        }
+        "datauritostring" => {
+            let text = as_str(name, one(name, &args)?)?;
+            let (head, data) = text
+                .strip_prefix("data:")
+                .and_then(|t| t.split_once(','))
+                .ok_or_else(|| format!("{name}(): '{text}' is not a data URI"))?;
+            let bytes = if head.ends_with(";base64") {
+                base64_decode(data).ok_or_else(|| format!("{name}(): the data is not base64"))?
+            } else {
+                uri_unescape(data)
+                    .ok_or_else(|| format!("{name}(): the data is not percent-encoded"))?
+                    .into_bytes()
+            };
+            Value::String(
+                String::from_utf8(bytes)
+                    .map_err(|_| format!("{name}(): the decoded bytes are not UTF-8"))?,
+            )
+        }
         "uri" => {
             arity(name, &args, 2, 2)?;
             let (base, rel) = (as_str(name, &args[0])?, as_str(name, &args[1])?);
@@ -467,6 +504,110 @@ pub fn resolve_uri(base: &str, rel: &str) -> String {
         Some(i) => format!("{}{}", &base[..=i], rel.trim_start_matches('/')),
         None => rel.to_string(),
     }
+}
+
+/// The instant 2000-01-01 00:00:00 UTC in a .NET date format: the standard formats `d`, `D`,
+/// `g`, `G`, `o`, `O`, `r`, `R`, `s`, `t`, `T`, `u`, or a custom one of `yyyy`, `yy`, `MM`, `M`,
+/// `dd`, `d`, `HH`, `H`, `hh`, `h`, `mm`, `m`, `ss`, `s`, `fff...`, `tt`, `'literal'` and other
+/// characters as they are (https://learn.microsoft.com/dotnet/standard/base-types/standard-date-and-time-format-strings,
+/// custom-date-and-time-format-strings), invariant culture.
+pub fn format_fixed_time(format: &str) -> String {
+    match format {
+        "d" => return "01/01/2000".into(),
+        "D" => return "Saturday, 01 January 2000".into(),
+        "g" => return "01/01/2000 00:00".into(),
+        "G" => return "01/01/2000 00:00:00".into(),
+        "o" | "O" => return "2000-01-01T00:00:00.0000000Z".into(),
+        "r" | "R" => return "Sat, 01 Jan 2000 00:00:00 GMT".into(),
+        "s" => return "2000-01-01T00:00:00".into(),
+        "t" => return "00:00".into(),
+        "T" => return "00:00:00".into(),
+        "u" => return "2000-01-01 00:00:00Z".into(),
+        _ => {}
+    }
+    let chars: Vec<char> = format.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        match c {
+            'y' => out.push_str(if run <= 2 { "00" } else { "2000" }),
+            'M' => out.push_str(if run == 1 { "1" } else { "01" }),
+            'd' => out.push_str(match run {
+                1 => "1",
+                2 => "01",
+                3 => "Sat",
+                _ => "Saturday",
+            }),
+            'H' | 'm' | 's' => out.push_str(if run == 1 { "0" } else { "00" }),
+            'h' => out.push_str("12"),
+            'f' | 'F' => {
+                if c == 'f' {
+                    out.push_str(&"0".repeat(run));
+                }
+            }
+            't' => out.push_str(if run == 1 { "A" } else { "AM" }),
+            '\'' | '"' => {
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&x| x == c)
+                    .map_or(chars.len(), |p| i + 1 + p);
+                out.extend(&chars[i + 1..end]);
+                i = end + 1;
+                continue;
+            }
+            '\\' => {
+                if let Some(&n) = chars.get(i + 1) {
+                    out.push(n);
+                }
+                i += 2;
+                continue;
+            }
+            other => {
+                for _ in 0..run {
+                    out.push(other);
+                }
+            }
+        }
+        i += run;
+    }
+    out
+}
+
+/// Percent-encodes every byte of the UTF-8 text but the unreserved characters of RFC 3986
+/// (`A-Z a-z 0-9 - _ . ~`), with upper-case hex digits, as .NET's `Uri.EscapeDataString`.
+fn uri_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
+fn uri_unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -449,3 +449,30 @@ fn armlambda_filter_map_reduce_sort_to_object() {
     assert!(err("map(createArray(1), 'notalambda')").contains("expects a lambda"));
     assert!(err("filter(createArray(1), lambda('x', 1))").contains("not a boolean"));
 }
+
+/// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string
+/// (uriComponent, uriComponentToString, dataUri, dataUriToString examples).
+#[test]
+fn armstr_uri_component_and_data_uri_round_trip() {
+    assert_eq!(
+        ev("uriComponent('http://contoso.com/resources/nested/azuredeploy.json')"),
+        json!("http%3A%2F%2Fcontoso.com%2Fresources%2Fnested%2Fazuredeploy.json")
+    );
+    assert_eq!(
+        ev(
+            "uriComponentToString('http%3A%2F%2Fcontoso.com%2Fresources%2Fnested%2Fazuredeploy.json')"
+        ),
+        json!("http://contoso.com/resources/nested/azuredeploy.json")
+    );
+    assert_eq!(ev("uriComponent('a b~é')"), json!("a%20b~%C3%A9"));
+    assert!(err("uriComponentToString('%zz')").contains("percent-encoded"));
+    assert_eq!(
+        ev("dataUri('Hello')"),
+        json!("data:text/plain;charset=utf8;base64,SGVsbG8=")
+    );
+    assert_eq!(
+        ev("dataUriToString('data:;base64,SGVsbG8sIFdvcmxkIQ==')"),
+        json!("Hello, World!")
+    );
+    assert!(err("dataUriToString('Hello')").contains("not a data URI"));
+}

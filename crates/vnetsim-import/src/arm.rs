@@ -168,6 +168,7 @@ impl Runtime {
                     if let (Some(ip), Some(obj)) = (own, props.as_object_mut()) {
                         obj.insert("ipAddress".into(), json!(ip));
                     }
+                    add_fqdn(&mut props, r.location.as_deref());
                 }
                 "microsoft.network/loadbalancers" => {
                     if let Some(fes) = props
@@ -251,6 +252,32 @@ fn is_network_type(kind: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("microsoft.network/"))
 }
 
+/// Gives a public IP with a DNS name label the name Azure creates for it,
+/// `<label>.<location>.cloudapp.azure.com`
+/// (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#dns-name-label),
+/// as `dnsSettings.fqdn`; the location as a region name (`East US` is `eastus`).
+fn add_fqdn(props: &mut Value, location: Option<&str>) {
+    let Some(dns) = props.get_mut("dnsSettings").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if dns.contains_key("fqdn") {
+        return;
+    }
+    let (Some(label), Some(location)) = (
+        dns.get("domainNameLabel").and_then(Value::as_str),
+        location.filter(|l| !l.is_empty()),
+    ) else {
+        return;
+    };
+    let region: String = location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let fqdn = format!("{}.{region}.cloudapp.azure.com", label.to_ascii_lowercase());
+    dns.insert("fqdn".into(), json!(fqdn));
+}
+
 /// Sets `properties.privateIPAddress` of an IP configuration.
 fn set_private_ip(config: &mut Value, ip: &str) {
     if let Some(obj) = config.as_object_mut() {
@@ -317,6 +344,19 @@ mod tests {
         assert_eq!(rs[0].body["properties"]["ipAddress"], "203.0.113.1");
         assert_eq!(rs[1].body["properties"]["ipAddress"], "20.1.2.3");
         assert_eq!(rs[2].body["properties"]["ipAddress"], "203.0.113.2");
+    }
+
+    #[test]
+    fn a_public_ip_with_a_dns_label_gets_its_cloudapp_fqdn() {
+        let mut p = json!({ "dnsSettings": { "domainNameLabel": "MyVm" } });
+        add_fqdn(&mut p, Some("East US"));
+        assert_eq!(p["dnsSettings"]["fqdn"], "myvm.eastus.cloudapp.azure.com");
+        let mut given = json!({ "dnsSettings": { "domainNameLabel": "a", "fqdn": "x.example" } });
+        add_fqdn(&mut given, Some("westeurope"));
+        assert_eq!(given["dnsSettings"]["fqdn"], "x.example");
+        let mut none = json!({ "publicIPAllocationMethod": "Static" });
+        add_fqdn(&mut none, Some("westeurope"));
+        assert!(none.get("dnsSettings").is_none());
     }
 
     #[test]
