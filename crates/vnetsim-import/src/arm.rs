@@ -44,16 +44,17 @@ pub fn import_template(
     }
     let first =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
-    let mut first_resources = resources(&first);
+    let (mut first_resources, _) = resources(&first);
     allocate_public_ips(&mut first_resources);
     let allocated = to_scenario(&first_resources, name)?;
     let runtime = Runtime::new(&first, &allocated);
     let second =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
             .map_err(arm)?;
-    let mut second_resources = resources(&second);
+    let (mut second_resources, redeclared) = resources(&second);
     let public = allocate_public_ips(&mut second_resources);
     let mut import = to_scenario(&second_resources, name)?;
+    import.warnings.extend(redeclared);
     import.warnings.extend(public);
     import.warnings.extend(second.warnings.iter().cloned());
     for d in &second.deferred {
@@ -114,24 +115,54 @@ fn stand_in(i: usize) -> Option<String> {
     Some(format!("{base}.{host}"))
 }
 
-/// The evaluated resources as the mapper reads them.
-fn resources(t: &EvaluatedTemplate) -> Vec<Resource> {
-    t.resources
-        .iter()
-        .map(|r| Resource {
-            kind: r.type_.clone(),
-            name: r.name.clone(),
-            location: r.location.clone(),
-            body: json!({
-                "id": r.id,
-                "name": r.name,
-                "type": r.type_,
-                "sku": r.sku.clone().unwrap_or(Value::Null),
-                "properties": r.properties,
-            }),
-            origin: r.json_path.clone(),
-        })
-        .collect()
+/// The evaluated resources as the mapper reads them, one per resource id, with a warning for
+/// each declared again. A deployment that declares a resource twice (a VNet deployed, then
+/// deployed again by a nested template with the domain controllers' DNS servers) sends both
+/// requests; the later one is a PUT of the whole resource that replaces it, so the later
+/// declaration is the resource the deployment leaves
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/deployment-modes#incremental-mode).
+/// It keeps the first one's place in the order.
+fn resources(t: &EvaluatedTemplate) -> (Vec<Resource>, Vec<String>) {
+    let mut out: Vec<Resource> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut warnings = Vec::new();
+    for r in t.resources.iter().map(resource) {
+        let id = r.body["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match at.get(&id) {
+            Some(&i) => {
+                warnings.push(format!(
+                    "{} {} is declared at {} and again at {}: the later declaration is what the deployment leaves",
+                    r.kind, r.name, out[i].origin, r.origin
+                ));
+                out[i] = r;
+            }
+            None => {
+                at.insert(id, out.len());
+                out.push(r);
+            }
+        }
+    }
+    (out, warnings)
+}
+
+/// One evaluated resource as the mapper reads it.
+fn resource(r: &vnetsim_arm::Resource) -> Resource {
+    Resource {
+        kind: r.type_.clone(),
+        name: r.name.clone(),
+        location: r.location.clone(),
+        body: json!({
+            "id": r.id,
+            "name": r.name,
+            "type": r.type_,
+            "sku": r.sku.clone().unwrap_or(Value::Null),
+            "properties": r.properties,
+        }),
+        origin: r.json_path.clone(),
+    }
 }
 
 /// What `reference()` of a template's own resource returns: its declared properties with the

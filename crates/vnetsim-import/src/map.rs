@@ -25,7 +25,7 @@ use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::ImportError;
-use crate::resource::{Resource, get, prop, prop_array, prop_bool, prop_str, reference};
+use crate::resource::{Resource, get, prop, prop_array, prop_bool, prop_int, prop_str, reference};
 use crate::yaml::Node;
 
 /// The result of an import.
@@ -166,6 +166,31 @@ fn security_groups(ip_config: &Value) -> Vec<Node> {
         .collect()
 }
 
+/// A warning when `subnet` (`vnet/subnet`) is in a VNet the import does not hold: a template
+/// that deploys into an existing network (or an export that leaves its VNet out) attaches
+/// `what` to a network it does not describe, so `what` is left out.
+fn outside(what: &str, subnet: &str, vnet_names: &HashSet<String>) -> Option<String> {
+    let vnet = subnet.split('/').next().unwrap_or(subnet);
+    (!vnet_names.contains(&vnet.to_ascii_lowercase())).then(|| {
+        format!(
+            "{what}: subnet {subnet} is in VNet {vnet}, which the import does not hold (an existing network), left out"
+        )
+    })
+}
+
+/// The name as `nodes` declare it: Azure's resource names are case-insensitive, so a
+/// reference may spell a load balancer's `LoadBalancerFrontend` as `loadBalancerFrontend`
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules).
+/// A name no node declares is kept as written, for the loader to report.
+fn declared(nodes: &[Node], name: &str) -> String {
+    nodes
+        .iter()
+        .filter_map(node_name)
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .unwrap_or(name)
+        .to_string()
+}
+
 fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -174,7 +199,11 @@ fn last(name: &str) -> &str {
 /// forwarding and application security groups of the primary NIC configuration's primary IP
 /// configuration; the loader names the instances `<name>_<i>` and gives them the subnet's next
 /// free addresses, as Azure does.
-fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
+fn scale_sets(
+    list: &[&Resource],
+    vnet_names: &HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<Node> {
     let mut out = Vec::new();
     for s in list {
         let sku = get(&s.body, "sku");
@@ -227,6 +256,10 @@ fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
             ));
             continue;
         };
+        if let Some(w) = outside(&format!("scale set {}", s.name), &subnet, vnet_names) {
+            warnings.push(w);
+            continue;
+        }
         let size = catalog_size(declared);
         if !size.eq_ignore_ascii_case(declared) {
             warnings.push(format!(
@@ -542,7 +575,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             }
             let mut rn = Node::map();
             rn.set("name", rname.as_str());
-            if let Some(p) = prop(&r, "priority").and_then(Value::as_i64) {
+            if let Some(p) = prop_int(&r, "priority") {
                 rn.set("priority", p);
             }
             rn.set(
@@ -685,6 +718,10 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             ));
             continue;
         };
+        if let Some(w) = outside(&format!("NIC {}", n.name), &subnet, &vnet_names) {
+            warnings.push(w);
+            continue;
+        }
         let stat = prop_str(config, "privateIPAllocationMethod")
             .is_none_or(|m| m.eq_ignore_ascii_case("static"));
         let ip = prop_str(config, "privateIPAddress")
@@ -842,7 +879,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         vn.set("nics", vm_nics);
         vms.push(vn);
     }
-    let scale_sets = scale_sets(&list(SCALE_SET), &mut warnings);
+    let scale_sets = scale_sets(&list(SCALE_SET), &vnet_names, &mut warnings);
     let mut pool_members: HashMap<String, Vec<String>> = HashMap::new();
     for (pool, nic) in pool_candidates {
         if attached.contains(&nic.to_ascii_lowercase()) {
@@ -894,9 +931,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             for c in prop_array(&g, "ruleCollections") {
                 collections.extend(policy_collection(c, &p.name, &gname, &mut warnings));
             }
-            let priority = prop(&g, "priority")
-                .and_then(Value::as_i64)
-                .unwrap_or(65000);
+            let priority = prop_int(&g, "priority").unwrap_or(65000);
             let mut gn = Node::map();
             gn.set("name", gname.as_str())
                 .set("priority", priority)
@@ -1125,11 +1160,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                             .unwrap_or("Tcp")
                             .to_ascii_lowercase(),
                     )
-                    .set(
-                        "port",
-                        prop(&p, "port").and_then(Value::as_i64).unwrap_or(80),
-                    );
-                if let Some(i) = prop(&p, "intervalInSeconds").and_then(Value::as_i64) {
+                    .set("port", prop_int(&p, "port").unwrap_or(80));
+                if let Some(i) = prop_int(&p, "intervalInSeconds") {
                     pn.set("interval", format!("{i}s"));
                 }
                 pn
@@ -1148,26 +1180,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             };
             let mut rn = Node::map();
             rn.set("name", rname.as_str())
-                .set("frontend", last(&fe))
-                .set("backend_pool", last(&pool))
+                .set("frontend", declared(&frontends, last(&fe)))
+                .set("backend_pool", declared(&pools, last(&pool)))
                 .set(
                     "protocol",
                     prop_str(&r, "protocol")
                         .unwrap_or("Tcp")
                         .to_ascii_lowercase(),
                 )
-                .set(
-                    "frontend_port",
-                    prop(&r, "frontendPort")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0),
-                )
-                .set(
-                    "backend_port",
-                    prop(&r, "backendPort").and_then(Value::as_i64).unwrap_or(0),
-                );
+                .set("frontend_port", prop_int(&r, "frontendPort").unwrap_or(0))
+                .set("backend_port", prop_int(&r, "backendPort").unwrap_or(0));
             if let Some(p) = ref_name(&r, "probe") {
-                rn.set("probe", last(&p));
+                rn.set("probe", declared(&probes, last(&p)));
             }
             if prop_bool(&r, "enableFloatingIP") == Some(true) {
                 rn.set("floating_ip", true);
@@ -1434,7 +1458,7 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
             .iter()
             .filter_map(|p| {
                 let t = prop_str(p, "protocolType")?;
-                Some(match prop(p, "port").and_then(Value::as_i64) {
+                Some(match prop_int(p, "port") {
                     Some(port) => Node::from(format!("{t}:{port}")),
                     None => Node::from(t),
                 })
@@ -1498,7 +1522,7 @@ fn policy_collection(
     let name = get(c, "name")
         .and_then(Value::as_str)
         .unwrap_or("collection");
-    let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+    let priority = prop_int(c, "priority").unwrap_or(65000);
     let action = prop(c, "action")
         .and_then(|a| prop_str(a, "type"))
         .unwrap_or("Allow")
@@ -1574,7 +1598,7 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
             let cname = get(c, "name")
                 .and_then(Value::as_str)
                 .unwrap_or("collection");
-            let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+            let priority = prop_int(c, "priority").unwrap_or(65000);
             let action = prop(c, "action")
                 .and_then(|a| prop_str(a, "type"))
                 .unwrap_or("Allow")
@@ -1616,7 +1640,7 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
 /// The BGP settings of a gateway or local network gateway (`bgpSettings`: ASN, peering address).
 fn bgp(body: &Value) -> Option<Node> {
     let b = prop(body, "bgpSettings")?;
-    let asn = prop(b, "asn").and_then(Value::as_i64)?;
+    let asn = prop_int(b, "asn")?;
     let mut n = Node::map();
     n.set("asn", asn);
     if let Some(ip) = prop_str(b, "bgpPeeringAddress").filter(|s| !s.is_empty()) {
