@@ -145,7 +145,53 @@ fn resources(t: &EvaluatedTemplate) -> (Vec<Resource>, Vec<String>) {
             }
         }
     }
+    canonical_ids(&mut out);
     (out, warnings)
+}
+
+/// Rewrites every reference (`{"id": ...}`) to a resource of the template, or to a child
+/// declared inside one (a subnet, a load balancer's frontend, pool or probe), with the id as
+/// declared. Azure resource names are case-insensitive
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules),
+/// so a template may declare `VNet01` and attach its NICs to `Vnet01/Subnet-1`; the scenario
+/// names things as they are declared.
+fn canonical_ids(resources: &mut [Resource]) {
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for r in resources.iter() {
+        let Some(id) = r.body["id"].as_str() else {
+            continue;
+        };
+        ids.insert(id.to_ascii_lowercase(), id.to_string());
+        for (key, v) in r.body["properties"].as_object().into_iter().flatten() {
+            for c in v.as_array().into_iter().flatten() {
+                if let Some(name) = c.get("name").and_then(Value::as_str) {
+                    let child = format!("{id}/{key}/{name}");
+                    ids.insert(child.to_ascii_lowercase(), child);
+                }
+            }
+        }
+    }
+    fn walk(v: &mut Value, ids: &HashMap<String, String>, top: bool) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    match x {
+                        Value::String(s) if !top && k.eq_ignore_ascii_case("id") => {
+                            if let Some(c) = ids.get(&s.to_ascii_lowercase()) {
+                                s.clone_from(c);
+                            }
+                        }
+                        _ => walk(x, ids, false),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, ids, false)),
+            _ => {}
+        }
+    }
+    for r in resources.iter_mut() {
+        walk(&mut r.body, &ids, true);
+    }
 }
 
 /// One evaluated resource as the mapper reads it.

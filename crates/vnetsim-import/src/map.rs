@@ -360,6 +360,7 @@ fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
     let list: Vec<Node> = prop_array(rule, many)
         .iter()
         .filter_map(Value::as_str)
+        .filter(|p| !is_ipv6(p))
         .map(Node::from)
         .collect();
     if !list.is_empty() {
@@ -369,7 +370,26 @@ fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
             Node::List(list)
         });
     }
-    prop_str(rule, one).map(Node::from)
+    prop_str(rule, one).filter(|p| !is_ipv6(p)).map(Node::from)
+}
+
+/// Whether an address or prefix is IPv6 (`ace:cab:deca::/48`), which vnetsim does not model: a
+/// dual-stack network is imported as its IPv4 half.
+fn is_ipv6(p: &str) -> bool {
+    p.split('/')
+        .next()
+        .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// Whether one side of an NSG rule names IPv6 prefixes only: the rule concerns IPv6 traffic
+/// alone.
+fn ipv6_only(rule: &Value, one: &str, many: &str) -> bool {
+    let list: Vec<&str> = prop_array(rule, many)
+        .iter()
+        .filter_map(Value::as_str)
+        .chain(prop_str(rule, one))
+        .collect();
+    !list.is_empty() && list.iter().all(|p| is_ipv6(p))
 }
 
 /// Maps `resources` (in deployment order) to a scenario named `name`.
@@ -418,22 +438,32 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         if let Some(loc) = &v.location {
             node.set("region", loc.as_str());
         }
-        let space: Vec<Node> = prop(&v.body, "addressSpace")
+        let (v6, v4): (Vec<&str>, Vec<&str>) = prop(&v.body, "addressSpace")
             .map(|a| prop_array(a, "addressPrefixes"))
             .unwrap_or(&[])
             .iter()
             .filter_map(Value::as_str)
-            .map(Node::from)
-            .collect();
+            .partition(|p| is_ipv6(p));
+        if !v6.is_empty() {
+            warnings.push(format!(
+                "VNet {}: IPv6 address space {} not modelled (IPv4), left out",
+                v.name,
+                v6.join(", ")
+            ));
+        }
+        let space: Vec<Node> = v4.into_iter().map(Node::from).collect();
         node.set("address_space", space);
         let mut subnets = Vec::new();
         for (sname, s) in children(prop_array(&v.body, "subnets"), &list(SUBNET), &v.name) {
+            // A dual-stack subnet lists its IPv4 prefix beside an IPv6 one.
             let prefix = prop_str(&s, "addressPrefix")
+                .filter(|p| !is_ipv6(p))
                 .map(str::to_string)
                 .or_else(|| {
                     prop_array(&s, "addressPrefixes")
-                        .first()
-                        .and_then(Value::as_str)
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|p| !is_ipv6(p))
                         .map(str::to_string)
                 });
             let Some(prefix) = prefix else {
@@ -563,6 +593,15 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                     continue;
                 }
             };
+            if ipv6_only(&r, "sourceAddressPrefix", "sourceAddressPrefixes")
+                || ipv6_only(&r, "destinationAddressPrefix", "destinationAddressPrefixes")
+            {
+                warnings.push(format!(
+                    "NSG {} rule {rname}: IPv6 prefixes only, not modelled (IPv4), rule left out",
+                    g.name
+                ));
+                continue;
+            }
             if let Some(tag) = unmodelled_tag(&r) {
                 warnings.push(format!(
                     "NSG {} rule {rname}: service tag {tag} is not modelled (VirtualNetwork, \
@@ -775,6 +814,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         });
     }
     let mut taken: HashSet<Ipv4Addr> = nics.iter().filter_map(|n| n.ip).collect();
+    // Azure allocates a dynamic address from those no static one holds, a load balancer's
+    // static frontend included
+    // (https://learn.microsoft.com/azure/virtual-network/ip-services/private-ip-addresses#allocation-method).
+    taken.extend(list(LOAD_BALANCER).iter().flat_map(|lb| {
+        prop_array(&lb.body, "frontendIPConfigurations")
+            .iter()
+            .filter(|f| {
+                prop_str(f, "privateIPAllocationMethod")
+                    .is_none_or(|m| m.eq_ignore_ascii_case("static"))
+            })
+            .filter_map(|f| prop_str(f, "privateIPAddress")?.parse::<Ipv4Addr>().ok())
+    }));
     for n in &mut nics {
         let ip = match n.ip {
             Some(ip) => ip,
@@ -1112,6 +1163,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         ) {
             let mut fnode = Node::map();
             fnode.set("name", fname.as_str());
+            if let Some(w) = ref_name(&f, "subnet")
+                .and_then(|s| outside(&format!("{owner}: frontend {fname}"), &s, &vnet_names))
+            {
+                warnings.push(w);
+                continue;
+            }
             if let Some(s) = ref_name(&f, "subnet") {
                 fnode.set("subnet", s);
                 if prop_str(&f, "privateIPAllocationMethod")
@@ -1224,6 +1281,14 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             warnings.push(format!("private endpoint {}: no subnet, left out", p.name));
             continue;
         };
+        if let Some(w) = outside(
+            &format!("private endpoint {}", p.name),
+            &subnet,
+            &vnet_names,
+        ) {
+            warnings.push(w);
+            continue;
+        }
         let dns = prop_array(&p.body, "customDnsConfigs");
         let service = dns
             .iter()
@@ -1734,6 +1799,36 @@ mod tests {
         assert_eq!(unmodelled_tag(&r("10.0.0.0/16", "10.1.2.3")), None);
         let many = json!({"sourceAddressPrefixes": ["10.0.0.0/8", "AzureCloud"]});
         assert_eq!(unmodelled_tag(&many).as_deref(), Some("AzureCloud"));
+    }
+
+    #[test]
+    fn ipv6_prefixes_are_recognised_and_an_ipv6_only_rule_side_found() {
+        assert!(is_ipv6("ace:cab:deca::/48"));
+        assert!(is_ipv6("::1"));
+        assert!(!is_ipv6("10.0.0.0/16"));
+        assert!(!is_ipv6("VirtualNetwork"));
+        assert!(!is_ipv6("*"));
+        let rule = serde_json::json!({"properties": {
+            "sourceAddressPrefixes": ["ace:cab:deca:deed::/64"],
+            "destinationAddressPrefixes": ["10.0.1.0/24", "cab:cab::/64"]}});
+        assert!(ipv6_only(
+            &rule,
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes"
+        ));
+        assert!(!ipv6_only(
+            &rule,
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes"
+        ));
+        assert_eq!(
+            one_or_many(
+                &rule,
+                "destinationAddressPrefix",
+                "destinationAddressPrefixes"
+            ),
+            Some(Node::from("10.0.1.0/24"))
+        );
     }
 
     #[test]
