@@ -714,10 +714,10 @@ impl<'e, 'r> Scope<'e, 'r> {
                     Value::Object(o) => lookup(o, name)
                         .cloned()
                         .ok_or_else(|| self.missing_property(b, name, o, loops)),
-                    other => Err(Fail::Error(format!(
-                        "cannot read property '{name}' of {}",
-                        kind(other)
-                    ))),
+                    other => Err(self.under_reference(
+                        b,
+                        format!("cannot read property '{name}' of {}", kind(other)),
+                    )),
                 }
             }
             Expr::Index(b, i) => {
@@ -740,11 +740,10 @@ impl<'e, 'r> Scope<'e, 'r> {
                     (Value::Object(o), Value::String(k)) => lookup(o, k)
                         .cloned()
                         .ok_or_else(|| self.missing_property(b, k, o, loops)),
-                    (b, i) => Err(Fail::Error(format!(
-                        "cannot index {} with {}",
-                        kind(b),
-                        kind(i)
-                    ))),
+                    (bv, iv) => Err(self.under_reference(
+                        b,
+                        format!("cannot index {} with {}", kind(bv), kind(iv)),
+                    )),
                 }
             }
             Expr::Call(name, args) => {
@@ -784,6 +783,22 @@ impl<'e, 'r> Scope<'e, 'r> {
                 "the object has no property '{name}' (it has: {})",
                 names(o)
             )),
+        }
+    }
+
+    /// A property read or index that does not fit its value: deferred when the value comes
+    /// from a `reference()` (a nested deployment's output kept as written because it is known
+    /// only at deployment time, say), an error otherwise.
+    fn under_reference(&self, base: &Expr, message: String) -> Fail {
+        let mut root = base;
+        while let Expr::Prop(b, _) | Expr::Index(b, _) = root {
+            root = b;
+        }
+        match root {
+            Expr::Call(f, _) if f.eq_ignore_ascii_case("reference") => Fail::Deferred(format!(
+                "{message}: a reference() whose value is known only at deployment time"
+            )),
+            _ => Fail::Error(message),
         }
     }
 
@@ -961,7 +976,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                     [Value::String(f)] => f.as_str(),
                     _ => return Err(Fail::Error("utcNow() expects ([format])".into())),
                 };
-                let t = functions::format_fixed_time(format);
+                let t = functions::DateTime::STAND_IN.format(format);
                 self.engine.out.borrow_mut().warnings.push(format!(
                     "utcNow() gives the deployment's time; {t} (2000-01-01 00:00:00 UTC) stands for it"
                 ));
@@ -1316,10 +1331,35 @@ impl<'e, 'r> Scope<'e, 'r> {
             .to_string();
         let n = get(r, "name")
             .ok_or_else(|| Fail::Error(format!("{path}.name: a resource needs a name")))?;
-        let n = self.value(n, &format!("{path}.name"), loops)?;
+        // A name known only at deployment time (a private DNS zone named after an App Service
+        // Environment's `dnsSuffix`) cannot be simulated: the resource is left out with a
+        // warning, as a deferred property is left as written, rather than failing the import.
+        let n = match self.value(n, &format!("{path}.name"), loops) {
+            Err(Fail::Deferred(m)) => {
+                self.engine.out.borrow_mut().warnings.push(format!(
+                    "{path}: its name is known only at deployment time ({m}), left out"
+                ));
+                return Ok(());
+            }
+            other => other?,
+        };
         let n = as_str("name", &n)
             .map_err(|_| Fail::Error(format!("{path}.name: must be a string")))?
             .to_string();
+        let passed_on = self
+            .engine
+            .out
+            .borrow()
+            .deferred
+            .iter()
+            .find(|d| n.contains(&d.expression))
+            .map(|d| d.json_path.clone());
+        if let Some(at) = passed_on {
+            self.engine.out.borrow_mut().warnings.push(format!(
+                "{path}: its name is known only at deployment time (the value passed on at {at}), left out"
+            ));
+            return Ok(());
+        }
         // A child declared inside its parent: type and name are relative unless full [ARMCHILD].
         let (full_type, full_name) = match parent {
             // A relative type (`subnets`, or `blobServices/containers` named `default/logs`

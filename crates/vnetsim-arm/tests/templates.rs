@@ -951,3 +951,39 @@ fn armstr_new_guid_and_utc_now_defaults_get_fixed_stand_ins() {
     );
     assert_eq!(t.warnings.len(), 5, "{:?}", t.warnings);
 }
+
+/// [ARMRES] A resource named after a value known only at deployment time (directly, or through
+/// a nested deployment's parameter) is left out with a warning; indexing such a value is
+/// deferred, not an error.
+#[test]
+fn armres_a_name_known_only_at_deployment_leaves_the_resource_out() {
+    let t = eval_json(
+        r#"{"resources": [
+            {"type": "Microsoft.Network/privateDnsZones", "name": "[reference('ase').dnsSuffix]"},
+            {"type": "Microsoft.Resources/deployments", "name": "dns",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"zone": {"value": "[reference('ase').dnsSuffix]"}},
+               "template": {"parameters": {"zone": {"type": "string"}},
+                 "resources": [{"type": "Microsoft.Network/privateDnsZones", "name": "[parameters('zone')]"},
+                               {"type": "Microsoft.Network/privateDnsZones", "name": "fixed.example"}],
+                 "outputs": {"pools": {"type": "array", "value": "[reference('lb').backendAddressPools]"}}}}}],
+          "outputs": {"first": {"type": "object", "value": "[reference('dns').outputs.pools.value[0]]"}}}"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = t.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["fixed.example"]);
+    assert_eq!(
+        t.warnings
+            .iter()
+            .filter(|w| w.contains("known only at deployment time"))
+            .count(),
+        2,
+        "{:?}",
+        t.warnings
+    );
+    assert!(
+        t.deferred
+            .iter()
+            .any(|d| d.json_path == "outputs.first.value")
+    );
+}
