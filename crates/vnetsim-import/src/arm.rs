@@ -264,6 +264,10 @@ impl Runtime {
                 }
                 _ => {}
             }
+            // What Azure returns of a resource gives every child declared inside it (a VNet's
+            // subnets, a load balancer's frontends and pools) its id, `<parent id>/<collection>/
+            // <name>`: `reference(vnet).subnets[0].id` reads it.
+            add_child_ids(&mut props, &r.id);
             // Children declared inside their parent (a VNet's `subnets`, an NSG's
             // `securityRules`, a route table's `routes`) are resources of their own to
             // `reference()`: `reference(resourceId('.../subnets', vnet, 'AzureBastionSubnet'))
@@ -355,6 +359,28 @@ fn add_fqdn(props: &mut Value, location: Option<&str>) {
     dns.insert("fqdn".into(), json!(fqdn));
 }
 
+/// Gives each named object of an array property of `props` (a child declared inside its
+/// parent) its resource id, `<parent>/<property>/<name>`, unless it has one.
+fn add_child_ids(props: &mut Value, parent: &str) {
+    let Some(obj) = props.as_object_mut() else {
+        return;
+    };
+    for (key, v) in obj.iter_mut() {
+        for c in v.as_array_mut().into_iter().flatten() {
+            let Some(c) = c.as_object_mut() else {
+                continue;
+            };
+            if c.contains_key("id") {
+                continue;
+            }
+            if let Some(name) = c.get("name").and_then(Value::as_str) {
+                let id = format!("{parent}/{key}/{name}");
+                c.insert("id".into(), json!(id));
+            }
+        }
+    }
+}
+
 /// Sets `properties.privateIPAddress` of an IP configuration.
 fn set_private_ip(config: &mut Value, ip: &str) {
     if let Some(obj) = config.as_object_mut() {
@@ -434,6 +460,24 @@ mod tests {
         let mut none = json!({ "publicIPAllocationMethod": "Static" });
         add_fqdn(&mut none, Some("westeurope"));
         assert!(none.get("dnsSettings").is_none());
+    }
+
+    #[test]
+    fn children_declared_inside_their_parent_get_their_ids() {
+        let mut p = json!({
+            "subnets": [{"name": "web"}, {"name": "data", "id": "/given"}],
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        });
+        add_child_ids(
+            &mut p,
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v",
+        );
+        assert_eq!(
+            p["subnets"][0]["id"],
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/web"
+        );
+        assert_eq!(p["subnets"][1]["id"], "/given");
+        assert_eq!(p["addressSpace"]["addressPrefixes"][0], "10.0.0.0/16");
     }
 
     #[test]

@@ -1068,15 +1068,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             continue;
         };
         gateway_vnet.insert(g.name.to_ascii_lowercase(), vnet.clone());
-        let mut gn = Node::map();
-        gn.set("name", g.name.as_str()).set(
-            "sku",
-            prop(&g.body, "sku")
-                .and_then(|s| prop_str(s, "name"))
-                .unwrap_or("VpnGw1"),
-        );
         let er = prop_str(&g.body, "gatewayType")
             .is_some_and(|t| t.eq_ignore_ascii_case("ExpressRoute"));
+        let declared = prop(&g.body, "sku").and_then(|s| prop_str(s, "name"));
+        let sku = gateway_sku(declared, er, &g.name, &mut warnings);
+        let mut gn = Node::map();
+        gn.set("name", g.name.as_str()).set("sku", sku);
         gn.set("type", if er { "expressroute" } else { "vpn" });
         if !er
             && prop_str(&g.body, "vpnType").is_some_and(|t| t.eq_ignore_ascii_case("PolicyBased"))
@@ -1702,6 +1699,34 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
     out
 }
 
+/// The SKU a gateway has now. A template written before SKUs were required names none: an
+/// ExpressRoute gateway is taken as `Standard`, a VPN gateway as `VpnGw1`. The legacy VPN SKUs
+/// `Standard` and `HighPerformance` were retired and migrated to `VpnGw1AZ` and `VpnGw2AZ` on
+/// 30 September 2025 (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-about-skus-legacy,
+/// "SKU deprecation"); in the SKU catalog those two names are the ExpressRoute gateways'.
+fn gateway_sku(declared: Option<&str>, er: bool, name: &str, warnings: &mut Vec<String>) -> String {
+    match declared {
+        None => {
+            let sku = if er { "Standard" } else { "VpnGw1" };
+            warnings.push(format!("gateway {name}: no SKU named, {sku} assumed"));
+            sku.to_string()
+        }
+        Some(s) if !er && s.eq_ignore_ascii_case("Standard") => {
+            warnings.push(format!(
+                "gateway {name}: the legacy VPN SKU Standard is now VpnGw1AZ (migrated 2025-09-30)"
+            ));
+            "VpnGw1AZ".to_string()
+        }
+        Some(s) if !er && s.eq_ignore_ascii_case("HighPerformance") => {
+            warnings.push(format!(
+                "gateway {name}: the legacy VPN SKU HighPerformance is now VpnGw2AZ (migrated 2025-09-30)"
+            ));
+            "VpnGw2AZ".to_string()
+        }
+        Some(s) => s.to_string(),
+    }
+}
+
 /// The BGP settings of a gateway or local network gateway (`bgpSettings`: ASN, peering address).
 fn bgp(body: &Value) -> Option<Node> {
     let b = prop(body, "bgpSettings")?;
@@ -1829,6 +1854,24 @@ mod tests {
             ),
             Some(Node::from("10.0.1.0/24"))
         );
+    }
+
+    #[test]
+    fn gateway_skus_follow_the_legacy_migration_and_the_gateway_type() {
+        let mut w = Vec::new();
+        assert_eq!(
+            gateway_sku(Some("Standard"), false, "g", &mut w),
+            "VpnGw1AZ"
+        );
+        assert_eq!(
+            gateway_sku(Some("HighPerformance"), false, "g", &mut w),
+            "VpnGw2AZ"
+        );
+        assert_eq!(gateway_sku(Some("Standard"), true, "g", &mut w), "Standard");
+        assert_eq!(gateway_sku(None, true, "g", &mut w), "Standard");
+        assert_eq!(gateway_sku(None, false, "g", &mut w), "VpnGw1");
+        assert_eq!(gateway_sku(Some("VpnGw2"), false, "g", &mut w), "VpnGw2");
+        assert_eq!(w.len(), 4);
     }
 
     #[test]
