@@ -421,12 +421,12 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
             let (net, len) = cidr(name, as_str(name, &args[0])?)?;
             let new_len = as_int(name, &args[1])?;
             let index = as_int(name, &args[2])?;
-            if !(i64::from(len)..=32).contains(&new_len) {
+            if !(len..=32).contains(&new_len) {
                 return Err(format!(
                     "cidrSubnet(): the new prefix length {new_len} is outside {len} to 32"
                 ));
             }
-            let count = 1i64 << (new_len - i64::from(len));
+            let count = 1i64 << (new_len - len);
             if !(0..count).contains(&index) {
                 return Err(format!(
                     "cidrSubnet(): subnet index {index} is outside 0 to {}",
@@ -790,7 +790,7 @@ impl DateTime {
         };
         let date = fields(date, "YMWD")?;
         let time = match time {
-            Some(t) if t.is_empty() => return None,
+            Some("") => return None,
             Some(t) => fields(t, "HMS")?,
             None => Vec::new(),
         };
