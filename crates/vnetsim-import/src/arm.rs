@@ -1,15 +1,17 @@
 //! ARM templates imported: evaluated by `vnetsim-arm`, mapped by [`crate::map`].
 //!
 //! What it is for: [`import_template`] evaluates a template (with a parameters file and
-//! `--set` overrides) twice. The first pass gives the resources; mapping them allocates what
-//! Azure allocates at deployment (dynamic NIC addresses, the firewall's private IP as the first
-//! usable address of its subnet, public IP stand-ins). The second pass answers the template's
+//! `--set` overrides) three times. The first pass gives the declarations, which answer the
+//! second pass's `reference()` of the template's own resources; mapping the second pass's
+//! resources allocates what Azure allocates at deployment (dynamic NIC addresses, the
+//! firewall's private IP as the first usable address of its subnet, public IP stand-ins). The
+//! last pass answers the template's
 //! `reference()` of its own resources with those addresses (a route's next hop written as
 //! `reference(firewall).ipConfigurations[0].properties.privateIPAddress`, say), and its
 //! resources are mapped to the scenario. What it is not: the template language
 //! (`vnetsim-arm`) or the mapping (`map`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -42,12 +44,19 @@ pub fn import_template(
             ..EvalOptions::default()
         }
     }
-    let first =
+    // A pass without runtime state gives the declarations; a second answers `reference()` of
+    // them (a subnet declared again by a nested template with
+    // `reference(subnet).addressPrefix`), so that the allocation pass reads whole resources.
+    let declared =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
+    let declared = Runtime::new(&declared, &BTreeMap::new());
+    let first =
+        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&declared)))
+            .map_err(arm)?;
     let (mut first_resources, _) = resources(&first);
     allocate_public_ips(&mut first_resources);
     let allocated = to_scenario(&first_resources, name)?;
-    let runtime = Runtime::new(&first, &allocated);
+    let runtime = Runtime::new(&first, &allocated.addresses);
     let second =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
             .map_err(arm)?;
@@ -219,13 +228,13 @@ struct Runtime {
 }
 
 impl Runtime {
-    fn new(t: &EvaluatedTemplate, import: &Import) -> Self {
+    fn new(t: &EvaluatedTemplate, addresses: &BTreeMap<String, String>) -> Self {
         let mut by_id = HashMap::new();
         let mut by_name = HashMap::new();
         for r in &t.resources {
             let mut props = r.properties.clone();
             let kind = r.type_.to_ascii_lowercase();
-            let own = import.addresses.get(&address_key(&r.type_, &r.name));
+            let own = addresses.get(&address_key(&r.type_, &r.name));
             match kind.as_str() {
                 "microsoft.network/networkinterfaces" | "microsoft.network/azurefirewalls" => {
                     if let Some(ip) = own {
@@ -255,7 +264,7 @@ impl Runtime {
                         for fe in fes {
                             let fname = fe.get("name").and_then(Value::as_str).unwrap_or("");
                             let key = address_key(&r.type_, &format!("{}/{fname}", r.name));
-                            if let Some(ip) = import.addresses.get(&key) {
+                            if let Some(ip) = addresses.get(&key) {
                                 let ip = ip.clone();
                                 set_private_ip(fe, &ip);
                             }
@@ -296,6 +305,19 @@ impl Runtime {
             }
             let id = r.id.to_ascii_lowercase();
             by_name.insert(r.name.to_ascii_lowercase(), id.clone());
+            // Declared again (a subnet a nested template updates with
+            // `reference(subnet).addressPrefix`): what the later declaration leaves as written is
+            // still what the earlier one says.
+            if let Some(earlier) = by_id.get(&id).and_then(|e| e.get("properties"))
+                && let (Some(now), Some(before)) = (props.as_object_mut(), earlier.as_object())
+            {
+                for (k, v) in before {
+                    let kept = now.get(k).is_none_or(is_kept_expression);
+                    if kept {
+                        now.insert(k.clone(), v.clone());
+                    }
+                }
+            }
             by_id.insert(
                 id,
                 json!({
@@ -310,6 +332,12 @@ impl Runtime {
         }
         Runtime { by_id, by_name }
     }
+}
+
+/// Whether `v` is an expression the evaluation left as written (`"[reference(...).x]"`).
+fn is_kept_expression(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.starts_with('[') && !s.starts_with("[[") && s.ends_with(']'))
 }
 
 /// The child collections a network resource of type `kind` (lower case) declares inline, as

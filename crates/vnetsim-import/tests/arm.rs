@@ -91,7 +91,9 @@ fn vmsspg_a_scale_set_imports_with_its_capacity_subnet_and_nsg() {
 /// holds `db`); a load balancer rule naming its frontend, pool and probe in another case, with
 /// its ports as strings, keeps them; a NIC naming its subnet `App-VNet/Data` is in `app-vnet/data`
 /// at the first address the internal load balancer's static frontend (`.4`) leaves free;
-/// a NIC in a VNet the template does not deploy is left out
+/// a subnet declared again by a nested template, its prefix read by `reference()`, keeps the
+/// prefix and gets the nested template's NSG; a NIC in a VNet the template does not deploy is
+/// left out
 /// with a warning; an output reading a public IP's runtime property is left as written, and
 /// the header keeps each warning on one comment line.
 #[test]
@@ -121,6 +123,10 @@ fn a_redeclared_vnet_case_insensitive_lb_names_and_an_existing_vnet_nic_import()
     assert_eq!(sc.vnets.len(), 1);
     assert!(sc.nic_by_name("legacy-nic").is_none());
     assert!(text.contains("subnet: app-vnet/data"), "{text}");
+    assert!(
+        text.contains("- name: web\n    prefix: 10.20.1.0/24\n    nsg: web-nsg\n"),
+        "{text}"
+    );
     let db = &sc.vms[sc.vm_by_name("db").expect("db imported").index()];
     assert_eq!(
         sc.nics[db.nics[0].index()].ip,
