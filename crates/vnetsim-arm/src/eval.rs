@@ -933,7 +933,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 "portal": "https://portal.azure.com",
                 "resourceManager": "https://management.azure.com/",
                 "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common", "identityProvider": "AAD"},
-                "suffixes": {"acrLoginServer": ".azurecr.io", "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net", "azureDatalakeStoreFileSystem": "azuredatalakestore.net", "keyvaultDns": ".vault.azure.net", "sqlServerHostname": ".database.windows.net", "storage": "core.windows.net"},
+                "suffixes": {"acrLoginServer": ".azurecr.io", "azureFrontDoorEndpointSuffix": "azurefd.net", "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net", "azureDatalakeStoreFileSystem": "azuredatalakestore.net", "keyvaultDns": ".vault.azure.net", "sqlServerHostname": ".database.windows.net", "storage": "core.windows.net"},
             })),
             "resourceid" => self.resource_id(&vals, IdKind::Default),
             "subscriptionresourceid" => self.resource_id(&vals, IdKind::Subscription),

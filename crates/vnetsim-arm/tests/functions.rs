@@ -559,3 +559,17 @@ fn armstr_cidr_functions_follow_the_cidr_page() {
     assert_eq!(ev("cidrHost('10.144.3.0/24', 253)"), json!("10.144.3.254"));
     assert!(err("cidrHost('10.144.3.0/24', 254)").contains("outside"));
 }
+
+/// [ARMDEPLOY] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-deployment#environment:
+/// the public cloud's suffixes, Front Door's among them.
+#[test]
+fn armdeploy_environment_suffixes_include_front_door() {
+    assert_eq!(
+        ev("environment().suffixes.azureFrontDoorEndpointSuffix"),
+        json!("azurefd.net")
+    );
+    assert_eq!(
+        ev("environment().suffixes.storage"),
+        json!("core.windows.net")
+    );
+}

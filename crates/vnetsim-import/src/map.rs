@@ -1146,6 +1146,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     // Load balancers (backend pools from the NICs' IP configurations).
     let mut load_balancers = Vec::new();
     for lb in list(LOAD_BALANCER) {
+        // A Gateway load balancer chains network virtual appliances in front of another load
+        // balancer's frontend; the scenario does not model it.
+        if get(&lb.body, "sku")
+            .and_then(|s| prop_str(s, "name"))
+            .is_some_and(|s| s.eq_ignore_ascii_case("Gateway"))
+        {
+            warnings.push(format!(
+                "load balancer {}: SKU Gateway (network virtual appliance chaining) is not modelled, left out",
+                lb.name
+            ));
+            continue;
+        }
         let mut ln = Node::map();
         ln.set("name", lb.name.as_str());
         if let Some(sku) = prop(&lb.body, "sku").and_then(|s| prop_str(s, "name")) {
@@ -1232,6 +1244,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                 ));
                 continue;
             };
+            // A frontend left out (in a VNet the import does not hold) takes its rules along.
+            if !frontends
+                .iter()
+                .filter_map(node_name)
+                .any(|n| n.eq_ignore_ascii_case(last(&fe)))
+            {
+                warnings.push(format!(
+                    "{owner}: rule {rname} uses frontend {}, which is left out; rule left out",
+                    last(&fe)
+                ));
+                continue;
+            }
             let mut rn = Node::map();
             rn.set("name", rname.as_str())
                 .set("frontend", declared(&frontends, last(&fe)))
@@ -1854,6 +1878,64 @@ mod tests {
             ),
             Some(Node::from("10.0.1.0/24"))
         );
+    }
+
+    #[test]
+    fn a_gateway_load_balancer_and_rules_of_a_frontend_left_out_are_left_out() {
+        let r = |kind: &str, name: &str, body: serde_json::Value| Resource {
+            kind: kind.into(),
+            name: name.into(),
+            location: Some("westeurope".into()),
+            body,
+            origin: String::new(),
+        };
+        let sub = |vnet: &str| {
+            format!(
+                "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/a"
+            )
+        };
+        let fe = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb/frontendIPConfigurations/fe";
+        let pool = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb/backendAddressPools/p";
+        let rs = vec![
+            r(
+                VNET,
+                "v",
+                serde_json::json!({"properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}),
+            ),
+            r(
+                LOAD_BALANCER,
+                "gwlb",
+                serde_json::json!({"sku": {"name": "Gateway"}, "properties": {
+                "frontendIPConfigurations": [{"name": "f", "properties": {"subnet": {"id": sub("v")}}}]}}),
+            ),
+            r(
+                LOAD_BALANCER,
+                "ilb",
+                serde_json::json!({"sku": {"name": "Standard"}, "properties": {
+                "frontendIPConfigurations": [{"name": "fe", "properties": {"subnet": {"id": sub("existing")}}}],
+                "backendAddressPools": [{"name": "p"}],
+                "loadBalancingRules": [{"name": "r", "properties": {
+                    "frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool},
+                    "protocol": "Tcp", "frontendPort": 1433, "backendPort": 1433}}]}}),
+            ),
+        ];
+        let import = to_scenario(&rs, "t").unwrap();
+        let yaml = crate::yaml::write(&[], &import.scenario);
+        assert!(!yaml.contains("gwlb"), "{yaml}");
+        assert!(!yaml.contains("frontend: fe"), "{yaml}");
+        for needle in [
+            "load balancer gwlb: SKU Gateway",
+            "load balancer ilb: frontend fe: subnet existing/a",
+            "rule r uses frontend fe, which is left out",
+        ] {
+            assert!(
+                import.warnings.iter().any(|w| w.contains(needle)),
+                "{needle}: {:?}",
+                import.warnings
+            );
+        }
     }
 
     #[test]
