@@ -140,6 +140,8 @@ struct Engine<'r> {
     /// Resource ids produced so far, lower-case name and lower-case id to id.
     by_name: RefCell<HashMap<String, String>>,
     depth: RefCell<usize>,
+    /// How many `newGuid()` values this evaluation has given.
+    new_guids: RefCell<u64>,
 }
 
 /// One template's evaluation context.
@@ -178,6 +180,7 @@ pub fn evaluate(template: &Value, opts: &EvalOptions<'_>) -> Result<EvaluatedTem
         out: RefCell::new(EvaluatedTemplate::default()),
         by_name: RefCell::new(HashMap::new()),
         depth: RefCell::new(0),
+        new_guids: RefCell::new(0),
     };
     let file = opts
         .template_uri
@@ -708,16 +711,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             Expr::Prop(b, name) => {
                 let v = self.eval(b, loops)?;
                 match &v {
-                    Value::Object(o) => lookup(o, name).cloned().ok_or_else(|| {
-                        Fail::Error(format!(
-                            "the object has no property '{name}' (it has: {})",
-                            names(o)
-                        ))
-                    }),
-                    other => Err(Fail::Error(format!(
-                        "cannot read property '{name}' of {}",
-                        kind(other)
-                    ))),
+                    Value::Object(o) => lookup(o, name)
+                        .cloned()
+                        .ok_or_else(|| self.missing_property(b, name, o, loops)),
+                    other => Err(self.under_reference(
+                        b,
+                        format!("cannot read property '{name}' of {}", kind(other)),
+                    )),
                 }
             }
             Expr::Index(b, i) => {
@@ -737,19 +737,13 @@ impl<'e, 'r> Scope<'e, 'r> {
                                 ))
                             })
                     }
-                    (Value::Object(o), Value::String(k)) => {
-                        lookup(o, k).cloned().ok_or_else(|| {
-                            Fail::Error(format!(
-                                "the object has no property '{k}' (it has: {})",
-                                names(o)
-                            ))
-                        })
-                    }
-                    (b, i) => Err(Fail::Error(format!(
-                        "cannot index {} with {}",
-                        kind(b),
-                        kind(i)
-                    ))),
+                    (Value::Object(o), Value::String(k)) => lookup(o, k)
+                        .cloned()
+                        .ok_or_else(|| self.missing_property(b, k, o, loops)),
+                    (bv, iv) => Err(self.under_reference(
+                        b,
+                        format!("cannot index {} with {}", kind(bv), kind(iv)),
+                    )),
                 }
             }
             Expr::Call(name, args) => {
@@ -758,6 +752,64 @@ impl<'e, 'r> Scope<'e, 'r> {
                 Ok(v)
             }
         }
+    }
+
+    /// Why `base.name` has no value when `base` evaluated to the object `o`. What `reference()`
+    /// answers of a resource of the template is its declaration plus what the import allocates;
+    /// the rest of a deployed resource's state (a public IP's `dnsSettings.fqdn`, a NIC's
+    /// `macAddress`, a provider's read-only properties) exists only once Azure has created it, so a
+    /// property missing there is deferred like an unanswered `reference()`, not an error. A
+    /// nested deployment's outputs are all known: a missing one stays an error.
+    fn missing_property(
+        &self,
+        base: &Expr,
+        name: &str,
+        o: &Map<String, Value>,
+        loops: &[Loop],
+    ) -> Fail {
+        let mut root = base;
+        while let Expr::Prop(b, _) | Expr::Index(b, _) = root {
+            root = b;
+        }
+        match root {
+            Expr::Call(f, args)
+                if f.eq_ignore_ascii_case("reference") && !self.names_a_deployment(args, loops) =>
+            {
+                Fail::Deferred(format!(
+                    "'{name}' of a reference() is runtime state the template does not declare"
+                ))
+            }
+            _ => Fail::Error(format!(
+                "the object has no property '{name}' (it has: {})",
+                names(o)
+            )),
+        }
+    }
+
+    /// A property read or index that does not fit its value: deferred when the value comes
+    /// from a `reference()` (a nested deployment's output kept as written because it is known
+    /// only at deployment time, say), an error otherwise.
+    fn under_reference(&self, base: &Expr, message: String) -> Fail {
+        let mut root = base;
+        while let Expr::Prop(b, _) | Expr::Index(b, _) = root {
+            root = b;
+        }
+        match root {
+            Expr::Call(f, _) if f.eq_ignore_ascii_case("reference") => Fail::Deferred(format!(
+                "{message}: a reference() whose value is known only at deployment time"
+            )),
+            _ => Fail::Error(message),
+        }
+    }
+
+    /// Whether the first argument of a `reference(...)` names a nested deployment of this
+    /// template (whose outputs are known).
+    fn names_a_deployment(&self, args: &[Expr], loops: &[Loop]) -> bool {
+        let Some(Ok(Value::String(target))) = args.first().map(|a| self.eval(a, loops)) else {
+            return false;
+        };
+        let name = target.rsplit('/').next().unwrap_or(&target).to_lowercase();
+        self.deployments.borrow().contains_key(&name) || self.declared_deployments.contains(&name)
     }
 
     fn call(&self, name: &str, args: &[Expr], loops: &[Loop]) -> R<Value> {
@@ -881,7 +933,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 "portal": "https://portal.azure.com",
                 "resourceManager": "https://management.azure.com/",
                 "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common", "identityProvider": "AAD"},
-                "suffixes": {"acrLoginServer": ".azurecr.io", "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net", "azureDatalakeStoreFileSystem": "azuredatalakestore.net", "keyvaultDns": ".vault.azure.net", "sqlServerHostname": ".database.windows.net", "storage": "core.windows.net"},
+                "suffixes": {"acrLoginServer": ".azurecr.io", "azureFrontDoorEndpointSuffix": "azurefd.net", "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net", "azureDatalakeStoreFileSystem": "azuredatalakestore.net", "keyvaultDns": ".vault.azure.net", "sqlServerHostname": ".database.windows.net", "storage": "core.windows.net"},
             })),
             "resourceid" => self.resource_id(&vals, IdKind::Default),
             "subscriptionresourceid" => self.resource_id(&vals, IdKind::Subscription),
@@ -899,6 +951,37 @@ impl<'e, 'r> Scope<'e, 'r> {
                 Ok(Value::String(format!("{scope}/providers/{tail}")))
             }
             "reference" => self.reference(&vals),
+            // Both may only be used in a parameter's defaultValue and give a new value at each
+            // deployment (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string#newguid,
+            // https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-date#utcnow);
+            // a simulated deployment uses fixed stand-ins so that an import is reproducible.
+            "newguid" => {
+                if !vals.is_empty() {
+                    return Err(Fail::Error("newGuid() takes no arguments".into()));
+                }
+                let n = {
+                    let mut c = self.engine.new_guids.borrow_mut();
+                    *c += 1;
+                    *c
+                };
+                let g = format!("00000000-0000-4000-8000-{n:012x}");
+                self.engine.out.borrow_mut().warnings.push(format!(
+                    "newGuid() gives a new GUID at each deployment; {g} stands for it"
+                ));
+                Ok(Value::String(g))
+            }
+            "utcnow" => {
+                let format = match vals.as_slice() {
+                    [] => "yyyyMMddTHHmmssZ",
+                    [Value::String(f)] => f.as_str(),
+                    _ => return Err(Fail::Error("utcNow() expects ([format])".into())),
+                };
+                let t = functions::DateTime::STAND_IN.format(format);
+                self.engine.out.borrow_mut().warnings.push(format!(
+                    "utcNow() gives the deployment's time; {t} (2000-01-01 00:00:00 UTC) stands for it"
+                ));
+                Ok(Value::String(t))
+            }
             n if n.starts_with("list") => Err(Fail::Deferred(format!(
                 "{name}() reads secrets or runtime state of a deployed resource"
             ))),
@@ -1248,13 +1331,43 @@ impl<'e, 'r> Scope<'e, 'r> {
             .to_string();
         let n = get(r, "name")
             .ok_or_else(|| Fail::Error(format!("{path}.name: a resource needs a name")))?;
-        let n = self.value(n, &format!("{path}.name"), loops)?;
+        // A name known only at deployment time (a private DNS zone named after an App Service
+        // Environment's `dnsSuffix`) cannot be simulated: the resource is left out with a
+        // warning, as a deferred property is left as written, rather than failing the import.
+        let n = match self.value(n, &format!("{path}.name"), loops) {
+            Err(Fail::Deferred(m)) => {
+                self.engine.out.borrow_mut().warnings.push(format!(
+                    "{path}: its name is known only at deployment time ({m}), left out"
+                ));
+                return Ok(());
+            }
+            other => other?,
+        };
         let n = as_str("name", &n)
             .map_err(|_| Fail::Error(format!("{path}.name: must be a string")))?
             .to_string();
+        let passed_on = self
+            .engine
+            .out
+            .borrow()
+            .deferred
+            .iter()
+            .find(|d| n.contains(&d.expression))
+            .map(|d| d.json_path.clone());
+        if let Some(at) = passed_on {
+            self.engine.out.borrow_mut().warnings.push(format!(
+                "{path}: its name is known only at deployment time (the value passed on at {at}), left out"
+            ));
+            return Ok(());
+        }
         // A child declared inside its parent: type and name are relative unless full [ARMCHILD].
         let (full_type, full_name) = match parent {
-            Some((pt, pn)) if !t.contains('/') => (format!("{pt}/{t}"), format!("{pn}/{n}")),
+            // A relative type (`subnets`, or `blobServices/containers` named `default/logs`
+            // inside a storage account) starts with a type segment, not a provider namespace
+            // (which always has a dot).
+            Some((pt, pn)) if !t.split('/').next().unwrap_or("").contains('.') => {
+                (format!("{pt}/{t}"), format!("{pn}/{n}"))
+            }
             Some((_, pn)) if t.matches('/').count() == n.matches('/').count() + 2 => {
                 (t.clone(), format!("{pn}/{n}"))
             }
@@ -1471,7 +1584,10 @@ impl<'e, 'r> Scope<'e, 'r> {
                 supplied.extend(values);
             }
             if let Some(p) = get(props, "parameters") {
-                let p = self.value(p, &format!("{path}.properties.parameters"), loops)?;
+                // A value known only at deployment time (a storage account's endpoint, a SQL
+                // server's name as Azure completes it) is passed on as written and listed in
+                // `deferred`, as it is in a resource's properties.
+                let p = self.value_in(p, &format!("{path}.properties.parameters"), loops, true)?;
                 for (k, v) in p.as_object().into_iter().flatten() {
                     let v = get(v, "value").cloned().ok_or_else(|| {
                         Fail::Error(format!(
@@ -1737,6 +1853,7 @@ pub fn evaluate_expression(text: &str, identity: &Identity) -> Result<Value, Str
         out: RefCell::default(),
         by_name: RefCell::default(),
         depth: RefCell::new(0),
+        new_guids: RefCell::new(0),
     };
     let scope = Scope::new(
         &engine,

@@ -317,6 +317,146 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 _ => ord.is_ge(),
             })
         }
+        // Date functions page, "dateTimeAdd": the default format is the one its examples
+        // print (`4/7/2023 2:53:14 PM`).
+        "datetimeadd" => {
+            arity(name, &args, 2, 3)?;
+            let base = as_str(name, &args[0])?;
+            let t = DateTime::parse(base).ok_or_else(|| {
+                format!("dateTimeAdd(): '{base}' is not an ISO 8601 date and time")
+            })?;
+            let duration = as_str(name, &args[1])?;
+            let t = t.add_duration(duration).ok_or_else(|| {
+                format!("dateTimeAdd(): '{duration}' is not an ISO 8601 duration")
+            })?;
+            let format = match args.get(2) {
+                Some(f) => as_str(name, f)?,
+                None => "M/d/yyyy h:mm:ss tt",
+            };
+            Value::String(t.format(format))
+        }
+        "datetimefromepoch" => {
+            let n = as_int(name, one(name, &args)?)?;
+            Value::String(DateTime { seconds: n }.format("yyyy-MM-dd'T'HH:mm:ss'Z'"))
+        }
+        "datetimetoepoch" => {
+            let text = as_str(name, one(name, &args)?)?;
+            let t = DateTime::parse(text).ok_or_else(|| {
+                format!("dateTimeToEpoch(): '{text}' is not an ISO 8601 date and time")
+            })?;
+            Value::from(t.seconds)
+        }
+        // Resource functions page, "pickZones": the zones of a zonal region, `numberOfZones`
+        // of them from `offset`. Which regions have zones is Azure's catalogue, not the
+        // template's: every region is taken to have three, as the regions a network is
+        // deployed to commonly do.
+        "pickzones" => {
+            arity(name, &args, 3, 5)?;
+            let count = args
+                .get(3)
+                .map(|v| as_int(name, v))
+                .transpose()?
+                .unwrap_or(1);
+            let offset = args
+                .get(4)
+                .map(|v| as_int(name, v))
+                .transpose()?
+                .unwrap_or(0);
+            Value::Array(
+                (1..=3)
+                    .skip(usize::try_from(offset).unwrap_or(0))
+                    .take(usize::try_from(count).unwrap_or(0))
+                    .map(|z: i64| Value::String(z.to_string()))
+                    .collect(),
+            )
+        }
+        // Object functions page, "tryGet": null when a key or index is missing.
+        "tryget" => {
+            arity(name, &args, 2, usize::MAX)?;
+            let mut cur = args[0].clone();
+            for k in &args[1..] {
+                cur = match (&cur, k) {
+                    (Value::Object(o), Value::String(key)) => o
+                        .iter()
+                        .find(|(x, _)| x.eq_ignore_ascii_case(key))
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or(Value::Null),
+                    (Value::Array(a), Value::Number(n)) => n
+                        .as_i64()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| a.get(i).cloned())
+                        .unwrap_or(Value::Null),
+                    (Value::Null, _) => Value::Null,
+                    (c, k) => {
+                        return Err(format!(
+                            "tryGet() cannot look up {} in {}",
+                            kind(k),
+                            kind(c)
+                        ));
+                    }
+                };
+            }
+            cur
+        }
+        // CIDR functions page: parseCidr, cidrSubnet, cidrHost (IPv4).
+        "parsecidr" => {
+            let (net, len) = cidr(name, as_str(name, one(name, &args)?)?)?;
+            let size = 1u64 << (32 - len);
+            let first = net;
+            let last = first + size - 1;
+            let ip = |v: u64| std::net::Ipv4Addr::from(v as u32).to_string();
+            let (usable_first, usable_last) = if len >= 31 {
+                (first, last)
+            } else {
+                (first + 1, last - 1)
+            };
+            serde_json::json!({
+                "network": ip(first), "netmask": ip((u64::from(u32::MAX) << (32 - len)) & u64::from(u32::MAX)),
+                "broadcast": ip(last), "firstUsable": ip(usable_first), "lastUsable": ip(usable_last),
+                "cidr": len,
+            })
+        }
+        "cidrsubnet" => {
+            arity(name, &args, 3, 3)?;
+            let (net, len) = cidr(name, as_str(name, &args[0])?)?;
+            let new_len = as_int(name, &args[1])?;
+            let index = as_int(name, &args[2])?;
+            if !(len..=32).contains(&new_len) {
+                return Err(format!(
+                    "cidrSubnet(): the new prefix length {new_len} is outside {len} to 32"
+                ));
+            }
+            let count = 1i64 << (new_len - len);
+            if !(0..count).contains(&index) {
+                return Err(format!(
+                    "cidrSubnet(): subnet index {index} is outside 0 to {}",
+                    count - 1
+                ));
+            }
+            let start = net + ((index as u64) << (32 - new_len));
+            Value::String(format!(
+                "{}/{new_len}",
+                std::net::Ipv4Addr::from(start as u32)
+            ))
+        }
+        "cidrhost" => {
+            arity(name, &args, 2, 2)?;
+            let (net, len) = cidr(name, as_str(name, &args[0])?)?;
+            let index = as_int(name, &args[1])?;
+            // The host index counts usable addresses: 0 is the network's first one after
+            // the network address (none is skipped in a /31 or /32).
+            let size = 1i64 << (32 - len);
+            let (skip, usable) = if len >= 31 { (0, size) } else { (1, size - 2) };
+            if !(0..usable).contains(&index) {
+                return Err(format!(
+                    "cidrHost(): host index {index} is outside 0 to {}",
+                    usable - 1
+                ));
+            }
+            Value::String(
+                std::net::Ipv4Addr::from((net + (skip + index) as u64) as u32).to_string(),
+            )
+        }
         "coalesce" => args
             .into_iter()
             .find(|v| !v.is_null())
@@ -447,6 +587,43 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                     .collect(),
             )
         }
+        // String functions page, "uriComponent" / "uriComponentToString" / "dataUri" /
+        // "dataUriToString".
+        "uricomponent" => Value::String(uri_escape(as_str(name, one(name, &args)?)?)),
+        "uricomponenttostring" => Value::String(
+            uri_unescape(as_str(name, one(name, &args)?)?).ok_or_else(|| {
+                format!("{name}(): the argument is not a percent-encoded UTF-8 string")
+            })?,
+        ),
+        "datauri" => {
+            let v = one(name, &args)?;
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => to_display(other),
+            };
+            Value::String(format!(
+                "data:text/plain;charset=utf8;base64,{}",
+                base64_encode(text.as_bytes())
+            ))
+        }
+        "datauritostring" => {
+            let text = as_str(name, one(name, &args)?)?;
+            let (head, data) = text
+                .strip_prefix("data:")
+                .and_then(|t| t.split_once(','))
+                .ok_or_else(|| format!("{name}(): '{text}' is not a data URI"))?;
+            let bytes = if head.ends_with(";base64") {
+                base64_decode(data).ok_or_else(|| format!("{name}(): the data is not base64"))?
+            } else {
+                uri_unescape(data)
+                    .ok_or_else(|| format!("{name}(): the data is not percent-encoded"))?
+                    .into_bytes()
+            };
+            Value::String(
+                String::from_utf8(bytes)
+                    .map_err(|_| format!("{name}(): the decoded bytes are not UTF-8"))?,
+            )
+        }
         "uri" => {
             arity(name, &args, 2, 2)?;
             let (base, rel) = (as_str(name, &args[0])?, as_str(name, &args[1])?);
@@ -467,6 +644,345 @@ pub fn resolve_uri(base: &str, rel: &str) -> String {
         Some(i) => format!("{}{}", &base[..=i], rel.trim_start_matches('/')),
         None => rel.to_string(),
     }
+}
+
+/// A UTC instant to the second, as the date functions read and write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    /// Seconds since 1970-01-01 00:00:00 UTC.
+    pub seconds: i64,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01, as (year, month, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    days_from_civil(
+        if m == 12 { y + 1 } else { y },
+        if m == 12 { 1 } else { m + 1 },
+        1,
+    ) - days_from_civil(y, m, 1)
+}
+
+impl DateTime {
+    /// 2000-01-01 00:00:00 UTC, the stand-in for the deployment's time.
+    pub const STAND_IN: DateTime = DateTime {
+        seconds: 946_684_800,
+    };
+
+    /// (year, month, day, hour, minute, second).
+    pub fn parts(self) -> (i64, i64, i64, i64, i64, i64) {
+        let days = self.seconds.div_euclid(86_400);
+        let rest = self.seconds.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        (y, m, d, rest / 3600, rest % 3600 / 60, rest % 60)
+    }
+
+    fn from_parts(y: i64, m: i64, d: i64, h: i64, mi: i64, s: i64) -> DateTime {
+        DateTime {
+            seconds: days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + s,
+        }
+    }
+
+    /// Reads an ISO 8601 date and time as the date functions take it: `2020-04-07T14:53:14Z`,
+    /// `2020-04-07 14:53:14Z`, `2020-04-07` (fractions of a second and an offset of `Z` or
+    /// `+hh:mm` accepted).
+    pub fn parse(text: &str) -> Option<DateTime> {
+        let t = text.trim();
+        let num = |s: &str| -> Option<i64> {
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        let (date, time) = match t.find(['T', 't', ' ']) {
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => (t, ""),
+        };
+        let mut dp = date.split('-');
+        let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
+        if dp.next().is_some() || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+            return None;
+        }
+        let (mut h, mut mi, mut s, mut offset) = (0, 0, 0, 0);
+        if !time.is_empty() {
+            let (clock, zone) = match time.find(['Z', 'z', '+', '-']) {
+                Some(i) => (&time[..i], &time[i..]),
+                None => (time, ""),
+            };
+            let clock = clock.split('.').next()?;
+            let mut cp = clock.split(':');
+            h = num(cp.next()?)?;
+            mi = num(cp.next()?)?;
+            s = cp.next().map_or(Some(0), num)?;
+            if h > 23 || mi > 59 || s > 59 {
+                return None;
+            }
+            if let Some(z) = zone.strip_prefix(['+', '-']) {
+                let (zh, zm) = z.split_once(':').unwrap_or((z, "0"));
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                offset = sign * (num(zh)? * 3600 + num(zm)? * 60);
+            } else if !zone.is_empty() && !zone.eq_ignore_ascii_case("z") {
+                return None;
+            }
+        }
+        let mut t = DateTime::from_parts(y, m, d, h, mi, s);
+        t.seconds -= offset;
+        Some(t)
+    }
+
+    /// Adds an ISO 8601 duration (`P3Y`, `-P9D`, `PT1H30M`, `P1W`): years and months move the
+    /// calendar date (the day kept, or the month's last day), the rest adds time.
+    pub fn add_duration(self, duration: &str) -> Option<DateTime> {
+        let (sign, d) = match duration.trim().strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, duration.trim()),
+        };
+        let d = d.strip_prefix(['P', 'p'])?;
+        let (date, time) = match d.find(['T', 't']) {
+            Some(i) => (&d[..i], Some(&d[i + 1..])),
+            None => (d, None),
+        };
+        let fields = |s: &str, units: &str| -> Option<Vec<(char, i64)>> {
+            let mut out = Vec::new();
+            let mut n = String::new();
+            for c in s.chars() {
+                if c.is_ascii_digit() {
+                    n.push(c);
+                } else {
+                    let u = c.to_ascii_uppercase();
+                    if n.is_empty() || !units.contains(u) {
+                        return None;
+                    }
+                    out.push((u, n.parse().ok()?));
+                    n.clear();
+                }
+            }
+            n.is_empty().then_some(out)
+        };
+        let date = fields(date, "YMWD")?;
+        let time = match time {
+            Some("") => return None,
+            Some(t) => fields(t, "HMS")?,
+            None => Vec::new(),
+        };
+        if date.is_empty() && time.is_empty() {
+            return None;
+        }
+        let (y, m, dd, h, mi, s) = self.parts();
+        let mut months = y * 12 + (m - 1);
+        let mut secs = 0;
+        for (u, n) in date {
+            match u {
+                'Y' => months += sign * n * 12,
+                'M' => months += sign * n,
+                'W' => secs += sign * n * 7 * 86_400,
+                _ => secs += sign * n * 86_400,
+            }
+        }
+        for (u, n) in time {
+            secs += sign
+                * n
+                * match u {
+                    'H' => 3600,
+                    'M' => 60,
+                    _ => 1,
+                };
+        }
+        let (ny, nm) = (months.div_euclid(12), months.rem_euclid(12) + 1);
+        let mut t = DateTime::from_parts(ny, nm, dd.min(days_in_month(ny, nm)), h, mi, s);
+        t.seconds += secs;
+        Some(t)
+    }
+
+    /// The instant in a .NET date format, invariant culture: the standard formats `d`, `D`,
+    /// `g`, `G`, `o`, `O`, `r`, `R`, `s`, `t`, `T`, `u`, or a custom one of `yyyy`, `yy`,
+    /// `MMMM`, `MMM`, `MM`, `M`, `dddd`, `ddd`, `dd`, `d`, `HH`, `H`, `hh`, `h`, `mm`, `m`, `ss`,
+    /// `s`, `f...`, `tt`, `t`, quoted literals and other characters as they are
+    /// (https://learn.microsoft.com/dotnet/standard/base-types/standard-date-and-time-format-strings,
+    /// custom-date-and-time-format-strings).
+    pub fn format(self, format: &str) -> String {
+        let pattern = match format {
+            "d" => "MM/dd/yyyy",
+            "D" => "dddd, dd MMMM yyyy",
+            "g" => "MM/dd/yyyy HH:mm",
+            "G" => "MM/dd/yyyy HH:mm:ss",
+            "o" | "O" => "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'",
+            "r" | "R" => "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
+            "s" => "yyyy-MM-dd'T'HH:mm:ss",
+            "t" => "HH:mm",
+            "T" => "HH:mm:ss",
+            "u" => "yyyy-MM-dd HH:mm:ss'Z'",
+            other => other,
+        };
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        const DAYS: [&str; 7] = [
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+        ];
+        let (y, m, d, h, mi, s) = self.parts();
+        let weekday = DAYS[self.seconds.div_euclid(86_400).rem_euclid(7) as usize];
+        let month = MONTHS[(m - 1) as usize];
+        let h12 = if h % 12 == 0 { 12 } else { h % 12 };
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let mut run = 1;
+            while i + run < chars.len() && chars[i + run] == c {
+                run += 1;
+            }
+            let two = |v: i64| {
+                if run == 1 {
+                    v.to_string()
+                } else {
+                    format!("{v:02}")
+                }
+            };
+            match c {
+                'y' => out.push_str(&if run <= 2 {
+                    two(y % 100)
+                } else {
+                    format!("{y:0run$}")
+                }),
+                'M' => out.push_str(&match run {
+                    1 | 2 => two(m),
+                    3 => month[..3].to_string(),
+                    _ => month.to_string(),
+                }),
+                'd' => out.push_str(&match run {
+                    1 | 2 => two(d),
+                    3 => weekday[..3].to_string(),
+                    _ => weekday.to_string(),
+                }),
+                'H' => out.push_str(&two(h)),
+                'h' => out.push_str(&two(h12)),
+                'm' => out.push_str(&two(mi)),
+                's' => out.push_str(&two(s)),
+                'f' => out.push_str(&"0".repeat(run)),
+                'F' => {}
+                't' => {
+                    let ampm = if h < 12 { "AM" } else { "PM" };
+                    out.push_str(if run == 1 { &ampm[..1] } else { ampm });
+                }
+                '\'' | '"' => {
+                    let end = chars[i + 1..]
+                        .iter()
+                        .position(|&x| x == c)
+                        .map_or(chars.len(), |p| i + 1 + p);
+                    out.extend(&chars[i + 1..end]);
+                    i = end + 1;
+                    continue;
+                }
+                '\\' => {
+                    if let Some(&n) = chars.get(i + 1) {
+                        out.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                other => {
+                    for _ in 0..run {
+                        out.push(other);
+                    }
+                }
+            }
+            i += run;
+        }
+        out
+    }
+}
+
+/// An IPv4 prefix as (network address, length); the address is masked to its network.
+fn cidr(name: &str, text: &str) -> Result<(u64, i64), String> {
+    let err = || format!("{name}(): '{text}' is not an IPv4 prefix in CIDR notation");
+    let (a, l) = text.split_once('/').ok_or_else(err)?;
+    let a: std::net::Ipv4Addr = a.trim().parse().map_err(|_| err())?;
+    let l: i64 = l.trim().parse().map_err(|_| err())?;
+    if !(0..=32).contains(&l) {
+        return Err(err());
+    }
+    let mask = if l == 0 { 0 } else { u32::MAX << (32 - l) };
+    Ok((u64::from(u32::from(a) & mask), l))
+}
+
+/// Percent-encodes every byte of the UTF-8 text but the unreserved characters of RFC 3986
+/// (`A-Z a-z 0-9 - _ . ~`), with upper-case hex digits, as .NET's `Uri.EscapeDataString`.
+fn uri_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
+fn uri_unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -449,3 +449,127 @@ fn armlambda_filter_map_reduce_sort_to_object() {
     assert!(err("map(createArray(1), 'notalambda')").contains("expects a lambda"));
     assert!(err("filter(createArray(1), lambda('x', 1))").contains("not a boolean"));
 }
+
+/// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-string
+/// (uriComponent, uriComponentToString, dataUri, dataUriToString examples).
+#[test]
+fn armstr_uri_component_and_data_uri_round_trip() {
+    assert_eq!(
+        ev("uriComponent('http://contoso.com/resources/nested/azuredeploy.json')"),
+        json!("http%3A%2F%2Fcontoso.com%2Fresources%2Fnested%2Fazuredeploy.json")
+    );
+    assert_eq!(
+        ev(
+            "uriComponentToString('http%3A%2F%2Fcontoso.com%2Fresources%2Fnested%2Fazuredeploy.json')"
+        ),
+        json!("http://contoso.com/resources/nested/azuredeploy.json")
+    );
+    assert_eq!(ev("uriComponent('a b~é')"), json!("a%20b~%C3%A9"));
+    assert!(err("uriComponentToString('%zz')").contains("percent-encoded"));
+    assert_eq!(
+        ev("dataUri('Hello')"),
+        json!("data:text/plain;charset=utf8;base64,SGVsbG8=")
+    );
+    assert_eq!(
+        ev("dataUriToString('data:;base64,SGVsbG8sIFdvcmxkIQ==')"),
+        json!("Hello, World!")
+    );
+    assert!(err("dataUriToString('Hello')").contains("not a data URI"));
+}
+
+/// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-date
+/// (dateTimeAdd, dateTimeFromEpoch, dateTimeToEpoch examples).
+#[test]
+fn armstr_date_time_add_and_epoch_follow_the_date_functions_page() {
+    assert_eq!(
+        ev("dateTimeAdd('2020-04-07 14:53:14Z', 'P3Y')"),
+        json!("4/7/2023 2:53:14 PM")
+    );
+    assert_eq!(
+        ev("dateTimeAdd('2020-04-07 14:53:14Z', '-PT9H')"),
+        json!("4/7/2020 5:53:14 AM")
+    );
+    assert_eq!(
+        ev("dateTimeAdd('2020-04-07 14:53:14Z', 'PT1H30M')"),
+        json!("4/7/2020 4:23:14 PM")
+    );
+    assert_eq!(
+        ev("dateTimeAdd('2024-01-31T00:00:00Z', 'P1M', 'yyyy-MM-dd')"),
+        json!("2024-02-29")
+    );
+    assert_eq!(
+        ev("dateTimeAdd('2024-10-19 00:00:00Z', 'P2D', 'u')"),
+        json!("2024-10-21 00:00:00Z")
+    );
+    assert_eq!(
+        ev("dateTimeToEpoch('2023-02-23T00:00:00Z')"),
+        json!(1677110400)
+    );
+    assert_eq!(
+        ev("dateTimeFromEpoch(1683040573)"),
+        json!("2023-05-02T15:16:13Z")
+    );
+    assert!(err("dateTimeAdd('yesterday', 'P1D')").contains("ISO 8601 date"));
+    assert!(err("dateTimeAdd('2020-04-07', 'P')").contains("ISO 8601 duration"));
+}
+
+/// [ARMOBJ] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-object
+/// (tryGet) and template-functions-resource (pickZones).
+#[test]
+fn armobj_try_get_is_null_when_missing_and_pick_zones_counts_from_the_offset() {
+    assert_eq!(
+        ev("tryGet(createObject('a', createObject('b', 1)), 'a', 'b')"),
+        json!(1)
+    );
+    assert_eq!(ev("tryGet(createObject('a', 1), 'c')"), Value::Null);
+    assert_eq!(ev("tryGet(createArray(1, 2), 5)"), Value::Null);
+    assert_eq!(
+        ev("pickZones('Microsoft.Compute', 'virtualMachines', 'westus2')"),
+        json!(["1"])
+    );
+    assert_eq!(
+        ev("pickZones('Microsoft.Network', 'azureFirewalls', 'westus2', 3)"),
+        json!(["1", "2", "3"])
+    );
+    assert_eq!(
+        ev("pickZones('Microsoft.Network', 'azureFirewalls', 'westus2', 2, 2)"),
+        json!(["3"])
+    );
+}
+
+/// [ARMSTR] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-cidr
+/// (parseCidr, cidrSubnet, cidrHost examples).
+#[test]
+fn armstr_cidr_functions_follow_the_cidr_page() {
+    assert_eq!(
+        ev("parseCidr('10.144.0.0/20')"),
+        json!({"network": "10.144.0.0", "netmask": "255.255.240.0", "broadcast": "10.144.15.255",
+               "firstUsable": "10.144.0.1", "lastUsable": "10.144.15.254", "cidr": 20})
+    );
+    assert_eq!(
+        ev("cidrSubnet('10.144.0.0/20', 24, 0)"),
+        json!("10.144.0.0/24")
+    );
+    assert_eq!(
+        ev("cidrSubnet('10.144.0.0/20', 24, 15)"),
+        json!("10.144.15.0/24")
+    );
+    assert!(err("cidrSubnet('10.144.0.0/20', 24, 16)").contains("outside 0 to 15"));
+    assert_eq!(ev("cidrHost('10.144.3.0/24', 0)"), json!("10.144.3.1"));
+    assert_eq!(ev("cidrHost('10.144.3.0/24', 253)"), json!("10.144.3.254"));
+    assert!(err("cidrHost('10.144.3.0/24', 254)").contains("outside"));
+}
+
+/// [ARMDEPLOY] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-deployment#environment:
+/// the public cloud's suffixes, Front Door's among them.
+#[test]
+fn armdeploy_environment_suffixes_include_front_door() {
+    assert_eq!(
+        ev("environment().suffixes.azureFrontDoorEndpointSuffix"),
+        json!("azurefd.net")
+    );
+    assert_eq!(
+        ev("environment().suffixes.storage"),
+        json!("core.windows.net")
+    );
+}

@@ -800,3 +800,190 @@ fn armchild_children_nest_at_most_five_levels() {
         .to_string();
     assert!(e.contains("five levels"), "{e}");
 }
+
+/// Answers `reference()` of a public IP with its declaration only, as the import does.
+struct DeclaredOnly;
+
+impl ReferenceResolver for DeclaredOnly {
+    fn resolve(&self, r: &ReferenceRequest<'_>) -> Option<Value> {
+        r.resource_id?
+            .contains("/publicIPAddresses/")
+            .then(|| json!({"dnsSettings": {"domainNameLabel": "web"}}))
+    }
+}
+
+/// [ARMRES] A property a deployed resource has but its declaration does not (a public IP's
+/// `dnsSettings.fqdn`) is runtime state: deferred in an output, not an error; a missing output
+/// of a nested deployment stays an error.
+#[test]
+fn armres_runtime_only_property_of_a_reference_is_deferred() {
+    let text = r#"{"resources": [
+        {"type": "Microsoft.Network/publicIPAddresses", "name": "pip",
+         "properties": {"dnsSettings": {"domainNameLabel": "web"}}},
+        {"type": "Microsoft.Resources/deployments", "name": "inner",
+         "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+           "template": {"resources": [], "outputs": {"a": {"type": "string", "value": "x"}}}}}],
+      "outputs": {
+        "fqdn": {"type": "string", "value": "[reference('pip').dnsSettings.fqdn]"},
+        "label": {"type": "string", "value": "[reference('pip').dnsSettings['domainNameLabel']]"}}}"#;
+    let t = evaluate(
+        &vnetsim_arm::json::parse(text).unwrap(),
+        &EvalOptions {
+            resolver: Some(&DeclaredOnly),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(t.outputs["label"], json!("web"));
+    assert_eq!(
+        t.outputs["fqdn"],
+        json!("[reference('pip').dnsSettings.fqdn]")
+    );
+    assert_eq!(t.deferred.len(), 1);
+    assert_eq!(t.deferred[0].json_path, "outputs.fqdn.value");
+    assert!(t.deferred[0].reason.contains("'fqdn'"), "{:?}", t.deferred);
+
+    let bad = text.replace(
+        "reference('pip').dnsSettings['domainNameLabel']",
+        "reference('inner').outputs.b.value",
+    );
+    let e = evaluate(
+        &vnetsim_arm::json::parse(&bad).unwrap(),
+        &EvalOptions {
+            resolver: Some(&DeclaredOnly),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("has no property 'b'"), "{e}");
+}
+
+/// [ARMNEST] A nested deployment's parameter known only at deployment time (a storage
+/// account's endpoint) is passed on as written and listed as deferred.
+#[test]
+fn armnest_parameter_known_only_at_deployment_is_passed_as_written() {
+    let t = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "vm",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"blob": {"value": "[reference('st').primaryEndpoints.blob]"},
+                              "vnetName": {"value": "v1"}},
+               "template": {"parameters": {"blob": {"type": "string"}, "vnetName": {"type": "string"}},
+                 "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "[parameters('vnetName')]",
+                   "tags": {"diag": "[parameters('blob')]"},
+                   "properties": {"addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}}}]}}}]}"#,
+    )
+    .unwrap();
+    let vnet = t.find("Microsoft.Network/virtualNetworks", "v1").unwrap();
+    assert_eq!(
+        vnet.tags["diag"],
+        json!("[reference('st').primaryEndpoints.blob]")
+    );
+    assert_eq!(t.deferred.len(), 1);
+    assert_eq!(
+        t.deferred[0].json_path,
+        "resources[0].properties.parameters.blob.value"
+    );
+}
+
+/// [ARMCHILD] A child declared inside its parent with a type two levels below it
+/// (`blobServices/containers` named `default/logs`) gets the parent's type and name before
+/// its own.
+#[test]
+fn armchild_relative_type_of_two_segments_inside_its_parent() {
+    let t = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Storage/storageAccounts", "name": "st1",
+             "resources": [{"type": "blobServices/containers", "name": "default/logs"},
+                           {"type": "Microsoft.Storage/storageAccounts/blobServices", "name": "default"}]}]}"#,
+    )
+    .unwrap();
+    let names: Vec<(&str, &str)> = t
+        .resources
+        .iter()
+        .map(|r| (r.type_.as_str(), r.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Microsoft.Storage/storageAccounts", "st1"),
+            (
+                "Microsoft.Storage/storageAccounts/blobServices/containers",
+                "st1/default/logs"
+            ),
+            (
+                "Microsoft.Storage/storageAccounts/blobServices",
+                "st1/default"
+            ),
+        ]
+    );
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Storage/storageAccounts", "name": "st1",
+             "resources": [{"type": "blobServices/containers", "name": "logs"}]}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("needs one segment per type segment"), "{e}");
+}
+
+/// [ARMSTR] `newGuid()` and `utcNow()` in parameter defaults: a new value at each deployment in
+/// Azure, fixed stand-ins here (distinct GUIDs, 2000-01-01 00:00:00 UTC), each with a warning.
+#[test]
+fn armstr_new_guid_and_utc_now_defaults_get_fixed_stand_ins() {
+    let t = eval_json(
+        r#"{"parameters": {"g1": {"type": "string", "defaultValue": "[newGuid()]"},
+                           "g2": {"type": "string", "defaultValue": "[newGuid()]"},
+                           "now": {"type": "string", "defaultValue": "[utcNow()]"},
+                           "day": {"type": "string", "defaultValue": "[utcNow('yyyy-MM-dd')]"},
+                           "u": {"type": "string", "defaultValue": "[utcNow('u')]"}},
+            "outputs": {"all": {"type": "array",
+              "value": "[createArray(parameters('g1'), parameters('g2'), parameters('now'), parameters('day'), parameters('u'))]"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        t.outputs["all"],
+        json!([
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+            "20000101T000000Z",
+            "2000-01-01",
+            "2000-01-01 00:00:00Z"
+        ])
+    );
+    assert_eq!(t.warnings.len(), 5, "{:?}", t.warnings);
+}
+
+/// [ARMRES] A resource named after a value known only at deployment time (directly, or through
+/// a nested deployment's parameter) is left out with a warning; indexing such a value is
+/// deferred, not an error.
+#[test]
+fn armres_a_name_known_only_at_deployment_leaves_the_resource_out() {
+    let t = eval_json(
+        r#"{"resources": [
+            {"type": "Microsoft.Network/privateDnsZones", "name": "[reference('ase').dnsSuffix]"},
+            {"type": "Microsoft.Resources/deployments", "name": "dns",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"zone": {"value": "[reference('ase').dnsSuffix]"}},
+               "template": {"parameters": {"zone": {"type": "string"}},
+                 "resources": [{"type": "Microsoft.Network/privateDnsZones", "name": "[parameters('zone')]"},
+                               {"type": "Microsoft.Network/privateDnsZones", "name": "fixed.example"}],
+                 "outputs": {"pools": {"type": "array", "value": "[reference('lb').backendAddressPools]"}}}}}],
+          "outputs": {"first": {"type": "object", "value": "[reference('dns').outputs.pools.value[0]]"}}}"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = t.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["fixed.example"]);
+    assert_eq!(
+        t.warnings
+            .iter()
+            .filter(|w| w.contains("known only at deployment time"))
+            .count(),
+        2,
+        "{:?}",
+        t.warnings
+    );
+    assert!(
+        t.deferred
+            .iter()
+            .any(|d| d.json_path == "outputs.first.value")
+    );
+}

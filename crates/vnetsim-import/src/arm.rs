@@ -1,15 +1,17 @@
 //! ARM templates imported: evaluated by `vnetsim-arm`, mapped by [`crate::map`].
 //!
 //! What it is for: [`import_template`] evaluates a template (with a parameters file and
-//! `--set` overrides) twice. The first pass gives the resources; mapping them allocates what
-//! Azure allocates at deployment (dynamic NIC addresses, the firewall's private IP as the first
-//! usable address of its subnet, public IP stand-ins). The second pass answers the template's
+//! `--set` overrides) three times. The first pass gives the declarations, which answer the
+//! second pass's `reference()` of the template's own resources; mapping the second pass's
+//! resources allocates what Azure allocates at deployment (dynamic NIC addresses, the
+//! firewall's private IP as the first usable address of its subnet, public IP stand-ins). The
+//! last pass answers the template's
 //! `reference()` of its own resources with those addresses (a route's next hop written as
 //! `reference(firewall).ipConfigurations[0].properties.privateIPAddress`, say), and its
 //! resources are mapped to the scenario. What it is not: the template language
 //! (`vnetsim-arm`) or the mapping (`map`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -42,18 +44,26 @@ pub fn import_template(
             ..EvalOptions::default()
         }
     }
-    let first =
+    // A pass without runtime state gives the declarations; a second answers `reference()` of
+    // them (a subnet declared again by a nested template with
+    // `reference(subnet).addressPrefix`), so that the allocation pass reads whole resources.
+    let declared =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
-    let mut first_resources = resources(&first);
+    let declared = Runtime::new(&declared, &BTreeMap::new());
+    let first =
+        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&declared)))
+            .map_err(arm)?;
+    let (mut first_resources, _) = resources(&first);
     allocate_public_ips(&mut first_resources);
     let allocated = to_scenario(&first_resources, name)?;
-    let runtime = Runtime::new(&first, &allocated);
+    let runtime = Runtime::new(&first, &allocated.addresses);
     let second =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
             .map_err(arm)?;
-    let mut second_resources = resources(&second);
+    let (mut second_resources, redeclared) = resources(&second);
     let public = allocate_public_ips(&mut second_resources);
     let mut import = to_scenario(&second_resources, name)?;
+    import.warnings.extend(redeclared);
     import.warnings.extend(public);
     import.warnings.extend(second.warnings.iter().cloned());
     for d in &second.deferred {
@@ -114,24 +124,100 @@ fn stand_in(i: usize) -> Option<String> {
     Some(format!("{base}.{host}"))
 }
 
-/// The evaluated resources as the mapper reads them.
-fn resources(t: &EvaluatedTemplate) -> Vec<Resource> {
-    t.resources
-        .iter()
-        .map(|r| Resource {
-            kind: r.type_.clone(),
-            name: r.name.clone(),
-            location: r.location.clone(),
-            body: json!({
-                "id": r.id,
-                "name": r.name,
-                "type": r.type_,
-                "sku": r.sku.clone().unwrap_or(Value::Null),
-                "properties": r.properties,
-            }),
-            origin: r.json_path.clone(),
-        })
-        .collect()
+/// The evaluated resources as the mapper reads them, one per resource id, with a warning for
+/// each declared again. A deployment that declares a resource twice (a VNet deployed, then
+/// deployed again by a nested template with the domain controllers' DNS servers) sends both
+/// requests; the later one is a PUT of the whole resource that replaces it, so the later
+/// declaration is the resource the deployment leaves
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/deployment-modes#incremental-mode).
+/// It keeps the first one's place in the order.
+fn resources(t: &EvaluatedTemplate) -> (Vec<Resource>, Vec<String>) {
+    let mut out: Vec<Resource> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut warnings = Vec::new();
+    for r in t.resources.iter().map(resource) {
+        let id = r.body["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match at.get(&id) {
+            Some(&i) => {
+                warnings.push(format!(
+                    "{} {} is declared at {} and again at {}: the later declaration is what the deployment leaves",
+                    r.kind, r.name, out[i].origin, r.origin
+                ));
+                out[i] = r;
+            }
+            None => {
+                at.insert(id, out.len());
+                out.push(r);
+            }
+        }
+    }
+    canonical_ids(&mut out);
+    (out, warnings)
+}
+
+/// Rewrites every reference (`{"id": ...}`) to a resource of the template, or to a child
+/// declared inside one (a subnet, a load balancer's frontend, pool or probe), with the id as
+/// declared. Azure resource names are case-insensitive
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules),
+/// so a template may declare `VNet01` and attach its NICs to `Vnet01/Subnet-1`; the scenario
+/// names things as they are declared.
+fn canonical_ids(resources: &mut [Resource]) {
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for r in resources.iter() {
+        let Some(id) = r.body["id"].as_str() else {
+            continue;
+        };
+        ids.insert(id.to_ascii_lowercase(), id.to_string());
+        for (key, v) in r.body["properties"].as_object().into_iter().flatten() {
+            for c in v.as_array().into_iter().flatten() {
+                if let Some(name) = c.get("name").and_then(Value::as_str) {
+                    let child = format!("{id}/{key}/{name}");
+                    ids.insert(child.to_ascii_lowercase(), child);
+                }
+            }
+        }
+    }
+    fn walk(v: &mut Value, ids: &HashMap<String, String>, top: bool) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    match x {
+                        Value::String(s) if !top && k.eq_ignore_ascii_case("id") => {
+                            if let Some(c) = ids.get(&s.to_ascii_lowercase()) {
+                                s.clone_from(c);
+                            }
+                        }
+                        _ => walk(x, ids, false),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, ids, false)),
+            _ => {}
+        }
+    }
+    for r in resources.iter_mut() {
+        walk(&mut r.body, &ids, true);
+    }
+}
+
+/// One evaluated resource as the mapper reads it.
+fn resource(r: &vnetsim_arm::Resource) -> Resource {
+    Resource {
+        kind: r.type_.clone(),
+        name: r.name.clone(),
+        location: r.location.clone(),
+        body: json!({
+            "id": r.id,
+            "name": r.name,
+            "type": r.type_,
+            "sku": r.sku.clone().unwrap_or(Value::Null),
+            "properties": r.properties,
+        }),
+        origin: r.json_path.clone(),
+    }
 }
 
 /// What `reference()` of a template's own resource returns: its declared properties with the
@@ -142,13 +228,13 @@ struct Runtime {
 }
 
 impl Runtime {
-    fn new(t: &EvaluatedTemplate, import: &Import) -> Self {
+    fn new(t: &EvaluatedTemplate, addresses: &BTreeMap<String, String>) -> Self {
         let mut by_id = HashMap::new();
         let mut by_name = HashMap::new();
         for r in &t.resources {
             let mut props = r.properties.clone();
             let kind = r.type_.to_ascii_lowercase();
-            let own = import.addresses.get(&address_key(&r.type_, &r.name));
+            let own = addresses.get(&address_key(&r.type_, &r.name));
             match kind.as_str() {
                 "microsoft.network/networkinterfaces" | "microsoft.network/azurefirewalls" => {
                     if let Some(ip) = own {
@@ -168,6 +254,7 @@ impl Runtime {
                     if let (Some(ip), Some(obj)) = (own, props.as_object_mut()) {
                         obj.insert("ipAddress".into(), json!(ip));
                     }
+                    add_fqdn(&mut props, r.location.as_deref());
                 }
                 "microsoft.network/loadbalancers" => {
                     if let Some(fes) = props
@@ -177,7 +264,7 @@ impl Runtime {
                         for fe in fes {
                             let fname = fe.get("name").and_then(Value::as_str).unwrap_or("");
                             let key = address_key(&r.type_, &format!("{}/{fname}", r.name));
-                            if let Some(ip) = import.addresses.get(&key) {
+                            if let Some(ip) = addresses.get(&key) {
                                 let ip = ip.clone();
                                 set_private_ip(fe, &ip);
                             }
@@ -186,6 +273,10 @@ impl Runtime {
                 }
                 _ => {}
             }
+            // What Azure returns of a resource gives every child declared inside it (a VNet's
+            // subnets, a load balancer's frontends and pools) its id, `<parent id>/<collection>/
+            // <name>`: `reference(vnet).subnets[0].id` reads it.
+            add_child_ids(&mut props, &r.id);
             // Children declared inside their parent (a VNet's `subnets`, an NSG's
             // `securityRules`, a route table's `routes`) are resources of their own to
             // `reference()`: `reference(resourceId('.../subnets', vnet, 'AzureBastionSubnet'))
@@ -214,6 +305,19 @@ impl Runtime {
             }
             let id = r.id.to_ascii_lowercase();
             by_name.insert(r.name.to_ascii_lowercase(), id.clone());
+            // Declared again (a subnet a nested template updates with
+            // `reference(subnet).addressPrefix`): what the later declaration leaves as written is
+            // still what the earlier one says.
+            if let Some(earlier) = by_id.get(&id).and_then(|e| e.get("properties"))
+                && let (Some(now), Some(before)) = (props.as_object_mut(), earlier.as_object())
+            {
+                for (k, v) in before {
+                    let kept = now.get(k).is_none_or(is_kept_expression);
+                    if kept {
+                        now.insert(k.clone(), v.clone());
+                    }
+                }
+            }
             by_id.insert(
                 id,
                 json!({
@@ -228,6 +332,12 @@ impl Runtime {
         }
         Runtime { by_id, by_name }
     }
+}
+
+/// Whether `v` is an expression the evaluation left as written (`"[reference(...).x]"`).
+fn is_kept_expression(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.starts_with('[') && !s.starts_with("[[") && s.ends_with(']'))
 }
 
 /// The child collections a network resource of type `kind` (lower case) declares inline, as
@@ -249,6 +359,54 @@ fn inline_children(kind: &str) -> &'static [(&'static str, &'static str)] {
 fn is_network_type(kind: &str) -> bool {
     kind.get(..18)
         .is_some_and(|p| p.eq_ignore_ascii_case("microsoft.network/"))
+}
+
+/// Gives a public IP with a DNS name label the name Azure creates for it,
+/// `<label>.<location>.cloudapp.azure.com`
+/// (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#dns-name-label),
+/// as `dnsSettings.fqdn`; the location as a region name (`East US` is `eastus`).
+fn add_fqdn(props: &mut Value, location: Option<&str>) {
+    let Some(dns) = props.get_mut("dnsSettings").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if dns.contains_key("fqdn") {
+        return;
+    }
+    let (Some(label), Some(location)) = (
+        dns.get("domainNameLabel").and_then(Value::as_str),
+        location.filter(|l| !l.is_empty()),
+    ) else {
+        return;
+    };
+    let region: String = location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let fqdn = format!("{}.{region}.cloudapp.azure.com", label.to_ascii_lowercase());
+    dns.insert("fqdn".into(), json!(fqdn));
+}
+
+/// Gives each named object of an array property of `props` (a child declared inside its
+/// parent) its resource id, `<parent>/<property>/<name>`, unless it has one.
+fn add_child_ids(props: &mut Value, parent: &str) {
+    let Some(obj) = props.as_object_mut() else {
+        return;
+    };
+    for (key, v) in obj.iter_mut() {
+        for c in v.as_array_mut().into_iter().flatten() {
+            let Some(c) = c.as_object_mut() else {
+                continue;
+            };
+            if c.contains_key("id") {
+                continue;
+            }
+            if let Some(name) = c.get("name").and_then(Value::as_str) {
+                let id = format!("{parent}/{key}/{name}");
+                c.insert("id".into(), json!(id));
+            }
+        }
+    }
 }
 
 /// Sets `properties.privateIPAddress` of an IP configuration.
@@ -317,6 +475,37 @@ mod tests {
         assert_eq!(rs[0].body["properties"]["ipAddress"], "203.0.113.1");
         assert_eq!(rs[1].body["properties"]["ipAddress"], "20.1.2.3");
         assert_eq!(rs[2].body["properties"]["ipAddress"], "203.0.113.2");
+    }
+
+    #[test]
+    fn a_public_ip_with_a_dns_label_gets_its_cloudapp_fqdn() {
+        let mut p = json!({ "dnsSettings": { "domainNameLabel": "MyVm" } });
+        add_fqdn(&mut p, Some("East US"));
+        assert_eq!(p["dnsSettings"]["fqdn"], "myvm.eastus.cloudapp.azure.com");
+        let mut given = json!({ "dnsSettings": { "domainNameLabel": "a", "fqdn": "x.example" } });
+        add_fqdn(&mut given, Some("westeurope"));
+        assert_eq!(given["dnsSettings"]["fqdn"], "x.example");
+        let mut none = json!({ "publicIPAllocationMethod": "Static" });
+        add_fqdn(&mut none, Some("westeurope"));
+        assert!(none.get("dnsSettings").is_none());
+    }
+
+    #[test]
+    fn children_declared_inside_their_parent_get_their_ids() {
+        let mut p = json!({
+            "subnets": [{"name": "web"}, {"name": "data", "id": "/given"}],
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        });
+        add_child_ids(
+            &mut p,
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v",
+        );
+        assert_eq!(
+            p["subnets"][0]["id"],
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/web"
+        );
+        assert_eq!(p["subnets"][1]["id"], "/given");
+        assert_eq!(p["addressSpace"]["addressPrefixes"][0], "10.0.0.0/16");
     }
 
     #[test]

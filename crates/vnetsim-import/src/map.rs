@@ -25,7 +25,7 @@ use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::ImportError;
-use crate::resource::{Resource, get, prop, prop_array, prop_bool, prop_str, reference};
+use crate::resource::{Resource, get, prop, prop_array, prop_bool, prop_int, prop_str, reference};
 use crate::yaml::Node;
 
 /// The result of an import.
@@ -166,6 +166,31 @@ fn security_groups(ip_config: &Value) -> Vec<Node> {
         .collect()
 }
 
+/// A warning when `subnet` (`vnet/subnet`) is in a VNet the import does not hold: a template
+/// that deploys into an existing network (or an export that leaves its VNet out) attaches
+/// `what` to a network it does not describe, so `what` is left out.
+fn outside(what: &str, subnet: &str, vnet_names: &HashSet<String>) -> Option<String> {
+    let vnet = subnet.split('/').next().unwrap_or(subnet);
+    (!vnet_names.contains(&vnet.to_ascii_lowercase())).then(|| {
+        format!(
+            "{what}: subnet {subnet} is in VNet {vnet}, which the import does not hold (an existing network), left out"
+        )
+    })
+}
+
+/// The name as `nodes` declare it: Azure's resource names are case-insensitive, so a
+/// reference may spell a load balancer's `LoadBalancerFrontend` as `loadBalancerFrontend`
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules).
+/// A name no node declares is kept as written, for the loader to report.
+fn declared(nodes: &[Node], name: &str) -> String {
+    nodes
+        .iter()
+        .filter_map(node_name)
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .unwrap_or(name)
+        .to_string()
+}
+
 fn last(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -174,7 +199,11 @@ fn last(name: &str) -> &str {
 /// forwarding and application security groups of the primary NIC configuration's primary IP
 /// configuration; the loader names the instances `<name>_<i>` and gives them the subnet's next
 /// free addresses, as Azure does.
-fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
+fn scale_sets(
+    list: &[&Resource],
+    vnet_names: &HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<Node> {
     let mut out = Vec::new();
     for s in list {
         let sku = get(&s.body, "sku");
@@ -227,6 +256,10 @@ fn scale_sets(list: &[&Resource], warnings: &mut Vec<String>) -> Vec<Node> {
             ));
             continue;
         };
+        if let Some(w) = outside(&format!("scale set {}", s.name), &subnet, vnet_names) {
+            warnings.push(w);
+            continue;
+        }
         let size = catalog_size(declared);
         if !size.eq_ignore_ascii_case(declared) {
             warnings.push(format!(
@@ -327,6 +360,7 @@ fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
     let list: Vec<Node> = prop_array(rule, many)
         .iter()
         .filter_map(Value::as_str)
+        .filter(|p| !is_ipv6(p))
         .map(Node::from)
         .collect();
     if !list.is_empty() {
@@ -336,7 +370,26 @@ fn one_or_many(rule: &Value, one: &str, many: &str) -> Option<Node> {
             Node::List(list)
         });
     }
-    prop_str(rule, one).map(Node::from)
+    prop_str(rule, one).filter(|p| !is_ipv6(p)).map(Node::from)
+}
+
+/// Whether an address or prefix is IPv6 (`ace:cab:deca::/48`), which vnetsim does not model: a
+/// dual-stack network is imported as its IPv4 half.
+fn is_ipv6(p: &str) -> bool {
+    p.split('/')
+        .next()
+        .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// Whether one side of an NSG rule names IPv6 prefixes only: the rule concerns IPv6 traffic
+/// alone.
+fn ipv6_only(rule: &Value, one: &str, many: &str) -> bool {
+    let list: Vec<&str> = prop_array(rule, many)
+        .iter()
+        .filter_map(Value::as_str)
+        .chain(prop_str(rule, one))
+        .collect();
+    !list.is_empty() && list.iter().all(|p| is_ipv6(p))
 }
 
 /// Maps `resources` (in deployment order) to a scenario named `name`.
@@ -385,22 +438,32 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         if let Some(loc) = &v.location {
             node.set("region", loc.as_str());
         }
-        let space: Vec<Node> = prop(&v.body, "addressSpace")
+        let (v6, v4): (Vec<&str>, Vec<&str>) = prop(&v.body, "addressSpace")
             .map(|a| prop_array(a, "addressPrefixes"))
             .unwrap_or(&[])
             .iter()
             .filter_map(Value::as_str)
-            .map(Node::from)
-            .collect();
+            .partition(|p| is_ipv6(p));
+        if !v6.is_empty() {
+            warnings.push(format!(
+                "VNet {}: IPv6 address space {} not modelled (IPv4), left out",
+                v.name,
+                v6.join(", ")
+            ));
+        }
+        let space: Vec<Node> = v4.into_iter().map(Node::from).collect();
         node.set("address_space", space);
         let mut subnets = Vec::new();
         for (sname, s) in children(prop_array(&v.body, "subnets"), &list(SUBNET), &v.name) {
+            // A dual-stack subnet lists its IPv4 prefix beside an IPv6 one.
             let prefix = prop_str(&s, "addressPrefix")
+                .filter(|p| !is_ipv6(p))
                 .map(str::to_string)
                 .or_else(|| {
                     prop_array(&s, "addressPrefixes")
-                        .first()
-                        .and_then(Value::as_str)
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|p| !is_ipv6(p))
                         .map(str::to_string)
                 });
             let Some(prefix) = prefix else {
@@ -532,6 +595,15 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                     continue;
                 }
             };
+            if ipv6_only(&r, "sourceAddressPrefix", "sourceAddressPrefixes")
+                || ipv6_only(&r, "destinationAddressPrefix", "destinationAddressPrefixes")
+            {
+                warnings.push(format!(
+                    "NSG {} rule {rname}: IPv6 prefixes only, not modelled (IPv4), rule left out",
+                    g.name
+                ));
+                continue;
+            }
             if let Some(tag) = unmodelled_tag(&r) {
                 warnings.push(format!(
                     "NSG {} rule {rname}: service tag {tag} is not modelled (VirtualNetwork, \
@@ -544,7 +616,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             }
             let mut rn = Node::map();
             rn.set("name", rname.as_str());
-            if let Some(p) = prop(&r, "priority").and_then(Value::as_i64) {
+            if let Some(p) = prop_int(&r, "priority") {
                 rn.set("priority", p);
             }
             rn.set(
@@ -687,6 +759,10 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             ));
             continue;
         };
+        if let Some(w) = outside(&format!("NIC {}", n.name), &subnet, &vnet_names) {
+            warnings.push(w);
+            continue;
+        }
         let stat = prop_str(config, "privateIPAllocationMethod")
             .is_none_or(|m| m.eq_ignore_ascii_case("static"));
         let ip = prop_str(config, "privateIPAddress")
@@ -740,6 +816,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         });
     }
     let mut taken: HashSet<Ipv4Addr> = nics.iter().filter_map(|n| n.ip).collect();
+    // Azure allocates a dynamic address from those no static one holds, a load balancer's
+    // static frontend included
+    // (https://learn.microsoft.com/azure/virtual-network/ip-services/private-ip-addresses#allocation-method).
+    taken.extend(list(LOAD_BALANCER).iter().flat_map(|lb| {
+        prop_array(&lb.body, "frontendIPConfigurations")
+            .iter()
+            .filter(|f| {
+                prop_str(f, "privateIPAllocationMethod")
+                    .is_none_or(|m| m.eq_ignore_ascii_case("static"))
+            })
+            .filter_map(|f| prop_str(f, "privateIPAddress")?.parse::<Ipv4Addr>().ok())
+    }));
     for n in &mut nics {
         let ip = match n.ip {
             Some(ip) => ip,
@@ -844,7 +932,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         vn.set("nics", vm_nics);
         vms.push(vn);
     }
-    let scale_sets = scale_sets(&list(SCALE_SET), &mut warnings);
+    let scale_sets = scale_sets(&list(SCALE_SET), &vnet_names, &mut warnings);
     let mut pool_members: HashMap<String, Vec<String>> = HashMap::new();
     for (pool, nic) in pool_candidates {
         if attached.contains(&nic.to_ascii_lowercase()) {
@@ -896,9 +984,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             for c in prop_array(&g, "ruleCollections") {
                 collections.extend(policy_collection(c, &p.name, &gname, &mut warnings));
             }
-            let priority = prop(&g, "priority")
-                .and_then(Value::as_i64)
-                .unwrap_or(65000);
+            let priority = prop_int(&g, "priority").unwrap_or(65000);
             let mut gn = Node::map();
             gn.set("name", gname.as_str())
                 .set("priority", priority)
@@ -984,15 +1070,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             continue;
         };
         gateway_vnet.insert(g.name.to_ascii_lowercase(), vnet.clone());
-        let mut gn = Node::map();
-        gn.set("name", g.name.as_str()).set(
-            "sku",
-            prop(&g.body, "sku")
-                .and_then(|s| prop_str(s, "name"))
-                .unwrap_or("VpnGw1"),
-        );
         let er = prop_str(&g.body, "gatewayType")
             .is_some_and(|t| t.eq_ignore_ascii_case("ExpressRoute"));
+        let declared = prop(&g.body, "sku").and_then(|s| prop_str(s, "name"));
+        let sku = gateway_sku(declared, er, &g.name, &mut warnings);
+        let mut gn = Node::map();
+        gn.set("name", g.name.as_str()).set("sku", sku);
         gn.set("type", if er { "expressroute" } else { "vpn" });
         if !er
             && prop_str(&g.body, "vpnType").is_some_and(|t| t.eq_ignore_ascii_case("PolicyBased"))
@@ -1065,6 +1148,18 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     // Load balancers (backend pools from the NICs' IP configurations).
     let mut load_balancers = Vec::new();
     for lb in list(LOAD_BALANCER) {
+        // A Gateway load balancer chains network virtual appliances in front of another load
+        // balancer's frontend; the scenario does not model it.
+        if get(&lb.body, "sku")
+            .and_then(|s| prop_str(s, "name"))
+            .is_some_and(|s| s.eq_ignore_ascii_case("Gateway"))
+        {
+            warnings.push(format!(
+                "load balancer {}: SKU Gateway (network virtual appliance chaining) is not modelled, left out",
+                lb.name
+            ));
+            continue;
+        }
         let mut ln = Node::map();
         ln.set("name", lb.name.as_str());
         if let Some(sku) = prop(&lb.body, "sku").and_then(|s| prop_str(s, "name")) {
@@ -1079,6 +1174,12 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         ) {
             let mut fnode = Node::map();
             fnode.set("name", fname.as_str());
+            if let Some(w) = ref_name(&f, "subnet")
+                .and_then(|s| outside(&format!("{owner}: frontend {fname}"), &s, &vnet_names))
+            {
+                warnings.push(w);
+                continue;
+            }
             if let Some(s) = ref_name(&f, "subnet") {
                 fnode.set("subnet", s);
                 if prop_str(&f, "privateIPAllocationMethod")
@@ -1127,11 +1228,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                             .unwrap_or("Tcp")
                             .to_ascii_lowercase(),
                     )
-                    .set(
-                        "port",
-                        prop(&p, "port").and_then(Value::as_i64).unwrap_or(80),
-                    );
-                if let Some(i) = prop(&p, "intervalInSeconds").and_then(Value::as_i64) {
+                    .set("port", prop_int(&p, "port").unwrap_or(80));
+                if let Some(i) = prop_int(&p, "intervalInSeconds") {
                     pn.set("interval", format!("{i}s"));
                 }
                 pn
@@ -1148,28 +1246,32 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
                 ));
                 continue;
             };
+            // A frontend left out (in a VNet the import does not hold) takes its rules along.
+            if !frontends
+                .iter()
+                .filter_map(node_name)
+                .any(|n| n.eq_ignore_ascii_case(last(&fe)))
+            {
+                warnings.push(format!(
+                    "{owner}: rule {rname} uses frontend {}, which is left out; rule left out",
+                    last(&fe)
+                ));
+                continue;
+            }
             let mut rn = Node::map();
             rn.set("name", rname.as_str())
-                .set("frontend", last(&fe))
-                .set("backend_pool", last(&pool))
+                .set("frontend", declared(&frontends, last(&fe)))
+                .set("backend_pool", declared(&pools, last(&pool)))
                 .set(
                     "protocol",
                     prop_str(&r, "protocol")
                         .unwrap_or("Tcp")
                         .to_ascii_lowercase(),
                 )
-                .set(
-                    "frontend_port",
-                    prop(&r, "frontendPort")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0),
-                )
-                .set(
-                    "backend_port",
-                    prop(&r, "backendPort").and_then(Value::as_i64).unwrap_or(0),
-                );
+                .set("frontend_port", prop_int(&r, "frontendPort").unwrap_or(0))
+                .set("backend_port", prop_int(&r, "backendPort").unwrap_or(0));
             if let Some(p) = ref_name(&r, "probe") {
-                rn.set("probe", last(&p));
+                rn.set("probe", declared(&probes, last(&p)));
             }
             if prop_bool(&r, "enableFloatingIP") == Some(true) {
                 rn.set("floating_ip", true);
@@ -1202,6 +1304,14 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             warnings.push(format!("private endpoint {}: no subnet, left out", p.name));
             continue;
         };
+        if let Some(w) = outside(
+            &format!("private endpoint {}", p.name),
+            &subnet,
+            &vnet_names,
+        ) {
+            warnings.push(w);
+            continue;
+        }
         let dns = prop_array(&p.body, "customDnsConfigs");
         let service = dns
             .iter()
@@ -1436,7 +1546,7 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
             .iter()
             .filter_map(|p| {
                 let t = prop_str(p, "protocolType")?;
-                Some(match prop(p, "port").and_then(Value::as_i64) {
+                Some(match prop_int(p, "port") {
                     Some(port) => Node::from(format!("{t}:{port}")),
                     None => Node::from(t),
                 })
@@ -1500,7 +1610,7 @@ fn policy_collection(
     let name = get(c, "name")
         .and_then(Value::as_str)
         .unwrap_or("collection");
-    let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+    let priority = prop_int(c, "priority").unwrap_or(65000);
     let action = prop(c, "action")
         .and_then(|a| prop_str(a, "type"))
         .unwrap_or("Allow")
@@ -1576,7 +1686,7 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
             let cname = get(c, "name")
                 .and_then(Value::as_str)
                 .unwrap_or("collection");
-            let priority = prop(c, "priority").and_then(Value::as_i64).unwrap_or(65000);
+            let priority = prop_int(c, "priority").unwrap_or(65000);
             let action = prop(c, "action")
                 .and_then(|a| prop_str(a, "type"))
                 .unwrap_or("Allow")
@@ -1615,10 +1725,38 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
     out
 }
 
+/// The SKU a gateway has now. A template written before SKUs were required names none: an
+/// ExpressRoute gateway is taken as `Standard`, a VPN gateway as `VpnGw1`. The legacy VPN SKUs
+/// `Standard` and `HighPerformance` were retired and migrated to `VpnGw1AZ` and `VpnGw2AZ` on
+/// 30 September 2025 (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-about-skus-legacy,
+/// "SKU deprecation"); in the SKU catalog those two names are the ExpressRoute gateways'.
+fn gateway_sku(declared: Option<&str>, er: bool, name: &str, warnings: &mut Vec<String>) -> String {
+    match declared {
+        None => {
+            let sku = if er { "Standard" } else { "VpnGw1" };
+            warnings.push(format!("gateway {name}: no SKU named, {sku} assumed"));
+            sku.to_string()
+        }
+        Some(s) if !er && s.eq_ignore_ascii_case("Standard") => {
+            warnings.push(format!(
+                "gateway {name}: the legacy VPN SKU Standard is now VpnGw1AZ (migrated 2025-09-30)"
+            ));
+            "VpnGw1AZ".to_string()
+        }
+        Some(s) if !er && s.eq_ignore_ascii_case("HighPerformance") => {
+            warnings.push(format!(
+                "gateway {name}: the legacy VPN SKU HighPerformance is now VpnGw2AZ (migrated 2025-09-30)"
+            ));
+            "VpnGw2AZ".to_string()
+        }
+        Some(s) => s.to_string(),
+    }
+}
+
 /// The BGP settings of a gateway or local network gateway (`bgpSettings`: ASN, peering address).
 fn bgp(body: &Value) -> Option<Node> {
     let b = prop(body, "bgpSettings")?;
-    let asn = prop(b, "asn").and_then(Value::as_i64)?;
+    let asn = prop_int(b, "asn")?;
     let mut n = Node::map();
     n.set("asn", asn);
     if let Some(ip) = prop_str(b, "bgpPeeringAddress").filter(|s| !s.is_empty()) {
@@ -1712,6 +1850,112 @@ mod tests {
         assert_eq!(unmodelled_tag(&r("10.0.0.0/16", "10.1.2.3")), None);
         let many = json!({"sourceAddressPrefixes": ["10.0.0.0/8", "AzureCloud"]});
         assert_eq!(unmodelled_tag(&many).as_deref(), Some("AzureCloud"));
+    }
+
+    #[test]
+    fn ipv6_prefixes_are_recognised_and_an_ipv6_only_rule_side_found() {
+        assert!(is_ipv6("ace:cab:deca::/48"));
+        assert!(is_ipv6("::1"));
+        assert!(!is_ipv6("10.0.0.0/16"));
+        assert!(!is_ipv6("VirtualNetwork"));
+        assert!(!is_ipv6("*"));
+        let rule = serde_json::json!({"properties": {
+            "sourceAddressPrefixes": ["ace:cab:deca:deed::/64"],
+            "destinationAddressPrefixes": ["10.0.1.0/24", "cab:cab::/64"]}});
+        assert!(ipv6_only(
+            &rule,
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes"
+        ));
+        assert!(!ipv6_only(
+            &rule,
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes"
+        ));
+        assert_eq!(
+            one_or_many(
+                &rule,
+                "destinationAddressPrefix",
+                "destinationAddressPrefixes"
+            ),
+            Some(Node::from("10.0.1.0/24"))
+        );
+    }
+
+    #[test]
+    fn a_gateway_load_balancer_and_rules_of_a_frontend_left_out_are_left_out() {
+        let r = |kind: &str, name: &str, body: serde_json::Value| Resource {
+            kind: kind.into(),
+            name: name.into(),
+            location: Some("westeurope".into()),
+            body,
+            origin: String::new(),
+        };
+        let sub = |vnet: &str| {
+            format!(
+                "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/a"
+            )
+        };
+        let fe = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb/frontendIPConfigurations/fe";
+        let pool = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb/backendAddressPools/p";
+        let rs = vec![
+            r(
+                VNET,
+                "v",
+                serde_json::json!({"properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}),
+            ),
+            r(
+                LOAD_BALANCER,
+                "gwlb",
+                serde_json::json!({"sku": {"name": "Gateway"}, "properties": {
+                "frontendIPConfigurations": [{"name": "f", "properties": {"subnet": {"id": sub("v")}}}]}}),
+            ),
+            r(
+                LOAD_BALANCER,
+                "ilb",
+                serde_json::json!({"sku": {"name": "Standard"}, "properties": {
+                "frontendIPConfigurations": [{"name": "fe", "properties": {"subnet": {"id": sub("existing")}}}],
+                "backendAddressPools": [{"name": "p"}],
+                "loadBalancingRules": [{"name": "r", "properties": {
+                    "frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool},
+                    "protocol": "Tcp", "frontendPort": 1433, "backendPort": 1433}}]}}),
+            ),
+        ];
+        let import = to_scenario(&rs, "t").unwrap();
+        let yaml = crate::yaml::write(&[], &import.scenario);
+        assert!(!yaml.contains("gwlb"), "{yaml}");
+        assert!(!yaml.contains("frontend: fe"), "{yaml}");
+        for needle in [
+            "load balancer gwlb: SKU Gateway",
+            "load balancer ilb: frontend fe: subnet existing/a",
+            "rule r uses frontend fe, which is left out",
+        ] {
+            assert!(
+                import.warnings.iter().any(|w| w.contains(needle)),
+                "{needle}: {:?}",
+                import.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn gateway_skus_follow_the_legacy_migration_and_the_gateway_type() {
+        let mut w = Vec::new();
+        assert_eq!(
+            gateway_sku(Some("Standard"), false, "g", &mut w),
+            "VpnGw1AZ"
+        );
+        assert_eq!(
+            gateway_sku(Some("HighPerformance"), false, "g", &mut w),
+            "VpnGw2AZ"
+        );
+        assert_eq!(gateway_sku(Some("Standard"), true, "g", &mut w), "Standard");
+        assert_eq!(gateway_sku(None, true, "g", &mut w), "Standard");
+        assert_eq!(gateway_sku(None, false, "g", &mut w), "VpnGw1");
+        assert_eq!(gateway_sku(Some("VpnGw2"), false, "g", &mut w), "VpnGw2");
+        assert_eq!(w.len(), 4);
     }
 
     #[test]

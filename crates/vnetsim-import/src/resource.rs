@@ -73,6 +73,16 @@ pub fn prop_bool(obj: &Value, key: &str) -> Option<bool> {
     }
 }
 
+/// An integer property: a number, or a string of one, which ARM converts to the integer the
+/// resource provider takes (`"frontendPort": "2222"` deploys as 2222).
+pub fn prop_int(obj: &Value, key: &str) -> Option<i64> {
+    match prop(obj, key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// An array property (empty when absent).
 pub fn prop_array<'a>(obj: &'a Value, key: &str) -> &'a [Value] {
     prop(obj, key)
@@ -116,6 +126,16 @@ pub fn parse_id(id: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_property_may_be_written_as_a_string() {
+        let v = serde_json::json!({"properties": {"a": 80, "b": "2222", "c": "x", "d": 1.5}});
+        assert_eq!(prop_int(&v, "a"), Some(80));
+        assert_eq!(prop_int(&v, "b"), Some(2222));
+        assert_eq!(prop_int(&v, "c"), None);
+        assert_eq!(prop_int(&v, "d"), None);
+        assert_eq!(prop_int(&v, "e"), None);
+    }
     use serde_json::json;
 
     #[test]

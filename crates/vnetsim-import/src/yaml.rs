@@ -82,8 +82,10 @@ pub fn write(header: &[String], doc: &Node) -> String {
         if line.is_empty() {
             out.push_str("#\n");
         } else {
+            // A line break inside a header line (a template expression kept as written) would
+            // end the comment: it is written as `\n`, keeping one line per entry.
             out.push_str("# ");
-            out.push_str(line);
+            out.push_str(&line.replace("\r\n", "\\n").replace(['\n', '\r'], "\\n"));
             out.push('\n');
         }
     }
@@ -203,6 +205,14 @@ fn scalar(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_line_with_line_breaks_stays_one_comment_line() {
+        let mut doc = Node::map();
+        doc.set("name", "x");
+        let y = write(&["kept `[split(m, '\n')]` and\r\nmore".into()], &doc);
+        assert_eq!(y, "# kept `[split(m, '\\n')]` and\\nmore\nname: x\n");
+    }
 
     #[test]
     fn blocks_inline_lists_and_quoting() {

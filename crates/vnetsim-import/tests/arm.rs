@@ -85,3 +85,57 @@ fn vmsspg_a_scale_set_imports_with_its_capacity_subnet_and_nsg() {
         ssh.detail()
     );
 }
+
+/// What real templates do that a first import got wrong, imported as a deployment leaves it:
+/// a VNet declared again by a nested template is the later declaration (its second subnet
+/// holds `db`); a load balancer rule naming its frontend, pool and probe in another case, with
+/// its ports as strings, keeps them; a NIC naming its subnet `App-VNet/Data` is in `app-vnet/data`
+/// at the first address the internal load balancer's static frontend (`.4`) leaves free;
+/// a subnet declared again by a nested template, its prefix read by `reference()`, keeps the
+/// prefix and gets the nested template's NSG; a NIC in a VNet the template does not deploy is
+/// left out
+/// with a warning; an output reading a public IP's runtime property is left as written, and
+/// the header keeps each warning on one comment line.
+#[test]
+fn a_redeclared_vnet_case_insensitive_lb_names_and_an_existing_vnet_nic_import() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arm-redeclared/azuredeploy.json");
+    let import = arm::import_template(&path, None, &[], "arm-redeclared").expect("imports");
+    let text = yaml::write(&import.header("test"), &import.scenario);
+    assert!(
+        text.lines()
+            .take_while(|l| !l.starts_with("name:"))
+            .all(|l| l.starts_with('#')),
+        "{text}"
+    );
+    let warned = |needle: &str| {
+        assert!(
+            import.warnings.iter().any(|w| w.contains(needle)),
+            "no warning with {needle}: {:?}",
+            import.warnings
+        );
+    };
+    warned("NIC legacy-nic: subnet corp-existing/default is in VNet corp-existing");
+    warned("app-vnet is declared at resources[0] and again at resources[9]");
+    warned("outputs.firstLine.value");
+    let sim = Sim::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let sc = sim.scenario();
+    assert_eq!(sc.vnets.len(), 1);
+    assert!(sc.nic_by_name("legacy-nic").is_none());
+    assert!(text.contains("subnet: app-vnet/data"), "{text}");
+    assert!(
+        text.contains("- name: web\n    prefix: 10.20.1.0/24\n    nsg: web-nsg\n"),
+        "{text}"
+    );
+    let db = &sc.vms[sc.vm_by_name("db").expect("db imported").index()];
+    assert_eq!(
+        sc.nics[db.nics[0].index()].ip,
+        std::net::Ipv4Addr::new(10, 20, 2, 5)
+    );
+    let rule = &sc.load_balancers[0].rules[0];
+    assert_eq!((rule.frontend_port, rule.backend_port), (80, 8080));
+    assert_eq!(rule.probe, Some(0));
+    assert_eq!(sc.load_balancers[0].probes[0].port, 80);
+    let sql = sim.probe("web", "db").tcp(1433).send();
+    assert!(sql.is_delivered(), "{}", sql.detail());
+}

@@ -447,3 +447,74 @@ fn mspnp_azure_hub_spoke_spokes_meet_only_through_the_firewall() {
         https_out.detail()
     );
 }
+
+/// vm-simple-windows (the template of "Quickstart: Create a Windows virtual machine using an
+/// ARM template"): a VM with a public IP in a subnet whose NSG allows inbound TCP 3389 only,
+/// "to connect to the VM using RDP"; the NSG's default rules deny the rest of the Internet's
+/// traffic (https://learn.microsoft.com/azure/virtual-machines/windows/quick-create-template,
+/// https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules).
+/// Its `hostname` output reads the public IP's `dnsSettings.fqdn`, which Azure gives at
+/// deployment as `<label>.<region>.cloudapp.azure.com`.
+#[test]
+fn vm_simple_windows_is_reached_by_rdp_from_the_internet_only() {
+    let imp = import(
+        "vm-simple-windows",
+        &["adminUsername=azureuser", "adminPassword=Not-a-Secret-1"],
+    );
+    let sim = load_with(&imp, "");
+    let vm = &sim.scenario().vms[0];
+    let nic = &sim.scenario().nics[vm.nics[0].index()];
+    let public = nic
+        .public_ip
+        .expect("the VM has a public IP")
+        .ip
+        .to_string();
+    let rdp = sim.probe("198.51.100.7", &public).tcp(3389).send();
+    rdp.assert_delivered();
+    for port in [22, 80, 445] {
+        let d = sim.probe("198.51.100.7", &public).tcp(port).send();
+        assert_eq!(
+            d.reason(),
+            Some(DropReason::NsgDenied),
+            "{port}: {}",
+            d.detail()
+        );
+    }
+}
+
+/// vm-windows-ssh ("Deploy a single Windows VM with Open SSH enabled so that you can connect
+/// through SSH"): its NSG denies TCP 3389 and allows TCP 22 from anywhere, so the VM is reached
+/// by SSH and not by RDP. The NIC names its subnet as
+/// `reference(virtualNetwork).subnets[0].id`, the id Azure gives the subnet declared inside its
+/// VNet.
+#[test]
+fn vm_windows_ssh_is_reached_by_ssh_and_not_rdp() {
+    let imp = import(
+        "vm-windows-ssh",
+        &[
+            "adminUser=azureuser",
+            "adminPassword=Not-a-Secret-1",
+            "publicSshKey=ssh-rsa AAAAB3NzaC1yc2E azureuser@example",
+        ],
+    );
+    let sim = load_with(&imp, "");
+    let vm = &sim.scenario().vms[0];
+    let nic = &sim.scenario().nics[vm.nics[0].index()];
+    assert_eq!(nic.ip, std::net::Ipv4Addr::new(10, 0, 0, 4));
+    let public = nic
+        .public_ip
+        .expect("the VM has a public IP")
+        .ip
+        .to_string();
+    sim.probe("198.51.100.7", &public)
+        .tcp(22)
+        .send()
+        .assert_delivered();
+    let rdp = sim.probe("198.51.100.7", &public).tcp(3389).send();
+    assert_eq!(
+        rdp.reason(),
+        Some(DropReason::NsgDenied),
+        "{}",
+        rdp.detail()
+    );
+}
