@@ -432,3 +432,40 @@ fn lbfaq26_a_backend_cannot_reach_its_own_internal_frontend() {
         "{out:?}"
     );
 }
+
+/// A NIC's IP configuration in two backend pools of one load balancer, each pool behind a rule
+/// of its own: Microsoft's quickstart `quickstarts/microsoft.network/load-balancer-standard-create`
+/// deploys each VM's NIC in an inbound and an outbound pool of the same Standard load balancer,
+/// so Azure accepts it. Each rule reaches its pool's backends.
+#[test]
+fn lbsku23_a_nic_may_be_in_two_pools_of_one_load_balancer() {
+    let two_pools = r#"  - name: ilb
+    frontends: [ { name: fe, subnet: hub/be, ip: 10.0.1.100 } ]
+    backend_pools: [ { name: both, nics: [b1-nic, b2-nic] }, { name: only-b1, nics: [b1-nic] } ]
+    rules:
+      - { name: a, frontend: fe, backend_pool: both, protocol: tcp, frontend_port: 80, backend_port: 80 }
+      - { name: b, frontend: fe, backend_pool: only-b1, protocol: tcp, frontend_port: 81, backend_port: 81 }"#;
+    let n = net(two_pools, "10.0.1.4", "", "westeurope");
+    let web = Ingress::Nic(n.vm_nic("web"));
+    let mut flows = FlowTable::new();
+    let mut via_a = HashSet::new();
+    for port in 40000..40032u16 {
+        let (out, steps, _) = send_at(
+            &n.dp,
+            web,
+            &spec("10.1.1.4", "10.0.1.100", Protocol::Tcp, port, 80),
+            &mut flows,
+        );
+        assert!(matches!(out, Outcome::Delivered(_)), "{out:?}");
+        via_a.insert(backend(&steps).expect("a load balancer hop").0);
+        let (out, steps, _) = send_at(
+            &n.dp,
+            web,
+            &spec("10.1.1.4", "10.0.1.100", Protocol::Tcp, port, 81),
+            &mut flows,
+        );
+        assert_eq!(out, Outcome::Delivered(Destination::Nic(n.vm_nic("b1"))));
+        assert_eq!(backend(&steps).map(|b| b.0), Some(n.vm_nic("b1")));
+    }
+    assert_eq!(via_a.len(), 2, "rule a spreads over both backends");
+}

@@ -335,7 +335,7 @@ rules! {
     LbProbe = "lb-probe":
         "A health probe is TCP, HTTP or HTTPS (HTTPS on Standard only), at an interval of at least 5 seconds.",
     LbBackend = "lb-backend":
-        "A load balancer's backends sit in one VNet (an internal frontend's VNet), each NIC in one backend pool of the load balancer.",
+        "A load balancer's backends sit in one VNet (an internal frontend's VNet), each NIC listed once in a backend pool (it may be in several pools).",
     LbRuleConflict = "lb-rule-conflict":
         "Rules of a load balancer do not share a frontend, protocol and port; a backend port is reused on one pool only with floating IP; a non-floating HA ports rule is its load balancer's only rule.",
 }

@@ -10,7 +10,7 @@
 //! deciding their health (the data plane), nor the `set_backend_health` event (the events room
 //! resolves it with [`Resolver::lb_by_name`] and [`Resolver::lb_backend_rules`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use serde_saphyr::Spanned;
@@ -326,7 +326,6 @@ impl<'r> Resolver<'r> {
         frontends: &[(usize, LbFrontend)],
     ) -> Vec<LbPool> {
         let mut names: HashMap<&str, u32> = HashMap::new();
-        let mut member: HashMap<NicId, String> = HashMap::new();
         // The VNet backends must sit in: an internal frontend's, else the first backend's.
         let mut home: Option<(VnetId, String)> = frontends.iter().find_map(|(_, f)| match f.kind {
             LbFrontendKind::Internal { vnet, .. } => {
@@ -345,22 +344,26 @@ impl<'r> Resolver<'r> {
                 "their load balancer",
             );
             let mut nics = Vec::new();
+            let mut in_pool: HashSet<NicId> = HashSet::new();
             for (j, n) in p.nics.iter().enumerate() {
                 let npath = format!("{ppath}.nics[{j}]");
                 let Some(id) = self.find(Kind::Nic, n, npath.clone()) else {
                     continue;
                 };
                 let nic = NicId(id);
-                if let Some(other) = member.get(&nic) {
+                // A NIC's IP configuration may be in several pools of one load balancer (an
+                // inbound and an outbound pool, as Microsoft's quickstart
+                // `load-balancer-standard-create` deploys it), once in each.
+                if !in_pool.insert(nic) {
                     self.err_help(
                         loc(n),
                         npath,
                         Rule::LbBackend,
                         format!(
-                            "NIC {} is already in backend pool {other} of this load balancer",
-                            n.value
+                            "NIC {} is listed twice in backend pool {}",
+                            n.value, p.name.value
                         ),
-                        "a NIC's IP configuration joins one backend pool per load balancer",
+                        "list each NIC once per backend pool",
                     );
                     continue;
                 }
@@ -385,7 +388,6 @@ impl<'r> Resolver<'r> {
                     Some(_) => {}
                     None => home = Some((vnet, format!("the VNet of backend {}", n.value))),
                 }
-                member.insert(nic, p.name.value.clone());
                 nics.push(nic);
             }
             pools.push(LbPool {
