@@ -345,3 +345,36 @@ fn four_million_flows_load() {
     assert_eq!(&*s.traffic[3_999_999].name, "f-3999999");
     eprintln!("4,000,000 flows loaded in {took:?}");
 }
+
+/// The draws are one sequence: a shorter entry's flows are the first flows of a longer one with
+/// the same seed. The counts cross the blocks a large entry is expanded in (131,072 flows) and
+/// the size from which its flows are built on all cores, so a block or a worker that started
+/// from the wrong draw, port count or index would show.
+#[test]
+fn a_shorter_entry_is_the_start_of_a_longer_one_across_expansion_blocks() {
+    let with = |count: u32| {
+        let mut text = network(3, 7);
+        text.push_str(&format!(
+            "traffic:\n  - name: mesh\n    pairs: {{ from: [vnet:spoke1, vnet:spoke2], \
+             to: [vnet:spoke2, vnet:spoke3], count: {count}, seed: 3, cross_vnet: true, \
+             spread: 1s }}\n    protocol: udp\n    dst_port: 53\n    rate: 1pps\n    \
+             packet_size: 100\n"
+        ));
+        load(&text).traffic
+    };
+    let short = with(70_001);
+    let long = with(2 * 131_072 + 9);
+    assert_eq!(long.len(), 2 * 131_072 + 9);
+    assert_eq!(short[..], long[..short.len()]);
+    for (i, f) in long.iter().enumerate() {
+        assert_eq!(&*f.name, format!("mesh-{i}"));
+    }
+    // Fourteen senders share the long entry's 262,153 flows: each counts its source ports
+    // past one block and on, wrapping after 64,512 of them.
+    let mut sent = std::collections::HashMap::new();
+    for f in &long {
+        let k = sent.entry(f.from).or_insert(0u32);
+        assert_eq!(f.src_port, Some(1024 + (*k % 64_512) as u16), "{}", f.name);
+        *k += 1;
+    }
+}

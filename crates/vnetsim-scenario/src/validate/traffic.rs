@@ -514,85 +514,92 @@ impl Resolver<'_> {
         };
         let (n, m) = (senders.len() as u64, receivers.len() as u64);
         let mut state = p.seed;
-        // The draws first, in order (each depends on the state the one before left); the
-        // flows then, each from its draw alone, on all cores for a large entry.
-        let mut draws: Vec<Draw> = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let k = (splitmix(&mut state) % n) as usize;
-            let from = senders[k];
-            let port = match sent.get_mut(slots[k] as usize) {
-                Some(c) => {
-                    *c += 1;
-                    1024 + ((*c - 1) % 64512) as u16
-                }
-                None => 1024,
-            };
-            let here = sender_places.get(k).copied().unwrap_or(0);
-            let unfit = |j: usize| {
-                if p.cross_vnet {
-                    places[j] == here
-                } else {
-                    receivers[j] == from && m > 1
-                }
-            };
-            let mut j = (splitmix(&mut state) % m) as usize;
-            for _ in 0..MAX_REDRAWS {
-                if !unfit(j) {
-                    break;
-                }
-                j = (splitmix(&mut state) % m) as usize;
-            }
-            if unfit(j) {
-                j = if p.cross_vnet {
-                    other[j].unwrap_or(j)
-                } else {
-                    (j + 1) % m as usize
-                };
-            }
-            let offset = if spread > 0 {
-                splitmix(&mut state) % spread
-            } else {
-                0
-            };
-            draws.push(Draw {
-                from,
-                to: receivers[j],
-                port,
-                offset,
-            });
-        }
         let entry = f.name.value.as_str();
         let line = loc(&f.name).line() as u32;
-        let workers = if draws.len() >= PARALLEL_PAIRS {
+        let workers = if count as usize >= PARALLEL_PAIRS {
             crate::worker_threads()
         } else {
             1
         };
-        crate::par::extend_in_parallel(
-            &mut self.sc.traffic,
-            draws.len(),
-            workers,
-            |name: &mut String, i| {
-                let d = &draws[i];
-                name.clear();
-                let _ = write!(name, "{entry}-{i}");
-                Flow {
-                    name: Arc::from(name.as_str()),
-                    from: d.from,
-                    to: d.to,
-                    protocol: t.protocol,
-                    src_port: (t.protocol != Protocol::Icmp).then_some(d.port),
-                    dst_port: t.dst_port,
-                    rate: t.rate,
-                    packet_size: t.packet_size,
-                    start: t.start.saturating_add(d.offset),
-                    duration: t.duration,
-                    pattern: t.pattern,
-                    reply: t.reply,
-                    line,
+        // Block by block: the draws first, in order (each depends on the state the one before
+        // left); the block's flows then, each from its draw alone, on all cores for a large
+        // entry. A block bounds the draws kept in memory.
+        let mut draws: Vec<Draw> = Vec::with_capacity((count as usize).min(PAIRS_BLOCK));
+        let mut done = 0usize;
+        while done < count as usize {
+            draws.clear();
+            let block = (count as usize - done).min(PAIRS_BLOCK);
+            for _ in 0..block {
+                let k = (splitmix(&mut state) % n) as usize;
+                let from = senders[k];
+                let port = match sent.get_mut(slots[k] as usize) {
+                    Some(c) => {
+                        *c += 1;
+                        1024 + ((*c - 1) % 64512) as u16
+                    }
+                    None => 1024,
+                };
+                let here = sender_places.get(k).copied().unwrap_or(0);
+                let unfit = |j: usize| {
+                    if p.cross_vnet {
+                        places[j] == here
+                    } else {
+                        receivers[j] == from && m > 1
+                    }
+                };
+                let mut j = (splitmix(&mut state) % m) as usize;
+                for _ in 0..MAX_REDRAWS {
+                    if !unfit(j) {
+                        break;
+                    }
+                    j = (splitmix(&mut state) % m) as usize;
                 }
-            },
-        );
+                if unfit(j) {
+                    j = if p.cross_vnet {
+                        other[j].unwrap_or(j)
+                    } else {
+                        (j + 1) % m as usize
+                    };
+                }
+                let offset = if spread > 0 {
+                    splitmix(&mut state) % spread
+                } else {
+                    0
+                };
+                draws.push(Draw {
+                    from,
+                    to: receivers[j],
+                    port,
+                    offset,
+                });
+            }
+            crate::par::extend_in_parallel(
+                &mut self.sc.traffic,
+                block,
+                workers,
+                |name: &mut String, k| {
+                    let (d, i) = (&draws[k], done + k);
+                    name.clear();
+                    let _ = write!(name, "{entry}-{i}");
+                    Flow {
+                        name: Arc::from(name.as_str()),
+                        from: d.from,
+                        to: d.to,
+                        protocol: t.protocol,
+                        src_port: (t.protocol != Protocol::Icmp).then_some(d.port),
+                        dst_port: t.dst_port,
+                        rate: t.rate,
+                        packet_size: t.packet_size,
+                        start: t.start.saturating_add(d.offset),
+                        duration: t.duration,
+                        pattern: t.pattern,
+                        reply: t.reply,
+                        line,
+                    }
+                },
+            );
+            done += block;
+        }
     }
 
     /// An endpoint's name as the file writes it.
@@ -867,6 +874,9 @@ struct Draw {
 
 /// Flows of one `pairs` entry at or above which they are made on all cores.
 const PARALLEL_PAIRS: usize = 1 << 16;
+
+/// Flows of a `pairs` entry drawn before they are made (a block's draws are kept in memory).
+const PAIRS_BLOCK: usize = 1 << 17;
 
 /// SplitMix64, the pairing's generator: small and stable, so a seed means the same flows in
 /// every version.
