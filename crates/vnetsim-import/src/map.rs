@@ -1490,20 +1490,59 @@ pub fn catalog_size(declared: &str) -> String {
     pick.map_or_else(|| "Standard_D2s_v3".to_string(), |s| s.name.to_string())
 }
 
-/// The FQDN tags of an application rule that names no target FQDN (`fqdnTags:
-/// [WindowsUpdate]`), comma-separated: such a rule matches the hosts Microsoft keeps behind
-/// the tag (learn.microsoft.com/azure/firewall/fqdn-tags), which no scenario field holds, so
-/// it is left out, said in a warning (from an allow collection the firewall then denies more,
-/// from a deny collection it allows more).
-fn fqdn_tags_only(r: &Value, kind: &str) -> Option<String> {
-    if kind != "application" || !prop_array(r, "targetFqdns").is_empty() {
-        return None;
+/// Why a rule is left out of the scenario, if it is: an application rule that names no target
+/// FQDN matches something no scenario field holds (the hosts Microsoft keeps behind FQDN tags,
+/// learn.microsoft.com/azure/firewall/fqdn-tags; Premium's web categories and target URLs,
+/// learn.microsoft.com/azure/firewall/premium-features), and a rule that names no source
+/// (Azure's classic API lets `sourceAddresses` be left out; its pages do not say what such a
+/// rule matches). Said in a warning: from an allow collection the firewall then denies more,
+/// from a deny collection it allows more.
+fn unmodelled_rule(r: &Value, kind: &str) -> Option<String> {
+    let listed = |field: &str| -> String {
+        prop_array(r, field)
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if kind == "application" && prop_array(r, "targetFqdns").is_empty() {
+        for (field, what) in [
+            ("fqdnTags", "FQDN tags"),
+            ("webCategories", "web categories"),
+            ("targetUrls", "target URLs"),
+        ] {
+            let v = listed(field);
+            if !v.is_empty() {
+                return Some(format!("matches {what} only ({v}), not modelled"));
+            }
+        }
+        return Some("names no target FQDN".to_string());
     }
-    let tags: Vec<&str> = prop_array(r, "fqdnTags")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    (!tags.is_empty()).then(|| tags.join(", "))
+    if kind != "dnat"
+        && prop_array(r, "sourceAddresses").is_empty()
+        && prop_array(r, "sourceIpGroups").is_empty()
+    {
+        return Some(
+            "names no source addresses or IP groups (Azure's pages do not say what such a rule \
+             matches)"
+                .to_string(),
+        );
+    }
+    None
+}
+
+/// Whether a rule's address is one the scenario holds: `*`, an IPv4 address, CIDR or range.
+/// Service tags (Azure Firewall takes published ones, such as `AzureMonitor`, as destinations:
+/// learn.microsoft.com/azure/firewall/service-tags) and IPv6 addresses are not.
+fn firewall_address(v: &str) -> bool {
+    let v = v.trim();
+    v == "*"
+        || v.parse::<std::net::Ipv4Addr>().is_ok()
+        || v.parse::<ipnet::Ipv4Net>().is_ok()
+        || v.split_once('-').is_some_and(|(a, b)| {
+            a.trim().parse::<std::net::Ipv4Addr>().is_ok()
+                && b.trim().parse::<std::net::Ipv4Addr>().is_ok()
+        })
 }
 
 /// A rule's FQDNs in the scenario's form. Azure also accepts a wildcard without its dot,
@@ -1534,9 +1573,13 @@ fn undotted_wildcard(v: &str) -> Option<&str> {
     (!rest.is_empty() && !rest.starts_with('.') && rest.contains('.')).then_some(rest)
 }
 
-/// One firewall rule (of a policy, or classic) in the scenario's shape.
-fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
+/// One firewall rule (of a policy, or classic) in the scenario's shape; `None` (said in a
+/// warning) when only addresses the scenario does not hold were on one of its sides.
+fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Option<Node> {
     let mut n = Node::map();
+    let rule = get(r, "name").and_then(Value::as_str).unwrap_or("rule");
+    let mut emptied = false;
+    let mut set: Vec<&str> = Vec::new();
     n.set(
         "name",
         get(r, "name").and_then(Value::as_str).unwrap_or("rule"),
@@ -1570,11 +1613,29 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
     ] {
         let v = if arm.ends_with("Fqdns") {
             fqdns(prop_array(r, arm), r, warnings)
+        } else if arm.ends_with("Addresses") {
+            let (held, left): (Vec<&Value>, Vec<&Value>) = prop_array(r, arm)
+                .iter()
+                .partition(|v| v.as_str().is_none_or(firewall_address));
+            let left: Vec<&str> = left.iter().filter_map(|v| v.as_str()).collect();
+            if !left.is_empty() {
+                warnings.push(format!(
+                    "firewall rule {rule}: {arm} {} not modelled (service tags and IPv6 \
+                     addresses), left out",
+                    left.join(", ")
+                ));
+            }
+            let held: Vec<Value> = held.into_iter().cloned().collect();
+            if held.is_empty() && !left.is_empty() {
+                emptied = true;
+            }
+            strings(&held)
         } else {
             strings(prop_array(r, arm))
         };
         if !v.is_empty() {
             n.set(key, v);
+            set.push(key);
         }
     }
     for (arm, key) in [
@@ -1584,7 +1645,30 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
         let v = id_names(prop_array(r, arm));
         if !v.is_empty() {
             n.set(key, v);
+            set.push(key);
         }
+    }
+    // A side that named only addresses the scenario does not hold would match nothing or
+    // everything once they are dropped: the rule is left out instead.
+    let side_empty = |addresses: &str, groups: &str, fqdn: Option<&str>| {
+        !set.contains(&addresses)
+            && !set.contains(&groups)
+            && fqdn.is_none_or(|f| !set.contains(&f))
+    };
+    if emptied
+        && (side_empty("source_addresses", "source_ip_groups", None)
+            || (kind != "application"
+                && side_empty(
+                    "destination_addresses",
+                    "destination_ip_groups",
+                    Some("destination_fqdns"),
+                )))
+    {
+        warnings.push(format!(
+            "firewall rule {rule}: nothing the scenario holds is left of its sources or \
+             destinations, left out"
+        ));
+        return None;
     }
     if let Some(a) = prop_str(r, "translatedAddress") {
         n.set("translated_address", a);
@@ -1596,7 +1680,7 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Node {
             .unwrap_or_else(|| p.to_string());
         n.set("translated_port", p);
     }
-    n
+    Some(n)
 }
 
 /// The scenario's collections for one rule collection of a policy: a filter collection that
@@ -1632,15 +1716,17 @@ fn policy_collection(
                 continue;
             }
         };
-        if let Some(tags) = fqdn_tags_only(r, kind) {
+        if let Some(why) = unmodelled_rule(r, kind) {
             warnings.push(format!(
-                "firewall policy {policy} group {group} collection {name}: application rule {} \
-                 matches FQDN tags only ({tags}), not modelled, left out",
+                "firewall policy {policy} group {group} collection {name}: {kind} rule {} \
+                 {why}, left out",
                 get(r, "name").and_then(Value::as_str).unwrap_or("rule")
             ));
             continue;
         }
-        let rule = firewall_rule(r, kind, warnings);
+        let Some(rule) = firewall_rule(r, kind, warnings) else {
+            continue;
+        };
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, v)) => v.push(rule),
             None => by_kind.push((kind, vec![rule])),
@@ -1693,15 +1779,14 @@ fn classic_collections(fw: &Value, firewall: &str, warnings: &mut Vec<String>) -
                 .to_ascii_lowercase();
             let mut rules: Vec<Node> = Vec::new();
             for r in prop_array(c, "rules") {
-                if let Some(tags) = fqdn_tags_only(r, kind) {
+                if let Some(why) = unmodelled_rule(r, kind) {
                     warnings.push(format!(
-                        "firewall {firewall} collection {cname}: application rule {} matches FQDN \
-                         tags only ({tags}), not modelled, left out",
+                        "firewall {firewall} collection {cname}: {kind} rule {} {why}, left out",
                         get(r, "name").and_then(Value::as_str).unwrap_or("rule")
                     ));
                     continue;
                 }
-                rules.push(firewall_rule(r, kind, warnings));
+                rules.extend(firewall_rule(r, kind, warnings));
             }
             if rules.is_empty() {
                 continue;
@@ -1966,15 +2051,91 @@ mod tests {
     }
 
     #[test]
-    fn an_application_rule_with_fqdn_tags_only_is_named() {
-        let tags = json!({"name": "wu", "fqdnTags": ["WindowsUpdate", "AzureBackup"]});
+    fn a_rule_matching_what_no_scenario_holds_is_named_with_why() {
+        let src = json!(["10.0.0.0/24"]);
+        let tags = json!({"name": "wu", "fqdnTags": ["WindowsUpdate", "AzureBackup"],
+            "sourceAddresses": src});
         assert_eq!(
-            fqdn_tags_only(&tags, "application").as_deref(),
-            Some("WindowsUpdate, AzureBackup")
+            unmodelled_rule(&tags, "application").as_deref(),
+            Some("matches FQDN tags only (WindowsUpdate, AzureBackup), not modelled")
         );
-        assert_eq!(fqdn_tags_only(&tags, "network"), None);
-        let both = json!({"fqdnTags": ["WindowsUpdate"], "targetFqdns": ["a.example"]});
-        assert_eq!(fqdn_tags_only(&both, "application"), None);
+        let both = json!({"fqdnTags": ["WindowsUpdate"], "targetFqdns": ["a.example"],
+            "sourceAddresses": src});
+        assert_eq!(unmodelled_rule(&both, "application"), None);
+        let web = json!({"webCategories": ["business"], "sourceAddresses": ["*"]});
+        assert_eq!(
+            unmodelled_rule(&web, "application").as_deref(),
+            Some("matches web categories only (business), not modelled")
+        );
+        let urls = json!({"targetUrls": ["a.example/x/*"], "sourceAddresses": ["*"]});
+        assert_eq!(
+            unmodelled_rule(&urls, "application").as_deref(),
+            Some("matches target URLs only (a.example/x/*), not modelled")
+        );
+        // The classic API takes an application rule with no source (Microsoft's
+        // azurefirewall-sandbox-linux quickstart has one).
+        let sourceless = json!({"targetFqdns": ["*microsoft.com"]});
+        assert!(
+            unmodelled_rule(&sourceless, "application")
+                .is_some_and(|w| w.starts_with("names no source"))
+        );
+        let by_group = json!({"targetFqdns": ["a.example"], "sourceIpGroups": ["g"]});
+        assert_eq!(unmodelled_rule(&by_group, "application"), None);
+        let network = json!({"destinationAddresses": ["*"], "sourceAddresses": src});
+        assert_eq!(unmodelled_rule(&network, "network"), None);
+        assert_eq!(unmodelled_rule(&json!({}), "dnat"), None);
+    }
+
+    #[test]
+    fn service_tags_and_ipv6_leave_a_rule_and_a_rule_left_with_no_side_is_left_out() {
+        let mut warnings = Vec::new();
+        let mixed = json!({"name": "r", "protocols": ["TCP"], "sourceAddresses": ["10.0.0.0/24"],
+            "destinationAddresses": ["AzureMonitor", "10.1.0.0/16", "2001:db8::/32"],
+            "destinationPorts": ["443"]});
+        let rule = firewall_rule(&mixed, "network", &mut warnings).expect("kept");
+        let text = crate::yaml::write(&[], &rule);
+        assert!(text.contains("10.1.0.0/16"), "{text}");
+        assert!(
+            !text.contains("AzureMonitor") && !text.contains("2001"),
+            "{text}"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("AzureMonitor, 2001:db8::/32"),
+            "{warnings:?}"
+        );
+
+        let only_tag = json!({"name": "m", "protocols": ["TCP"], "sourceAddresses": ["*"],
+            "destinationAddresses": ["AzureMonitor"], "destinationPorts": ["443"]});
+        warnings.clear();
+        assert!(firewall_rule(&only_tag, "network", &mut warnings).is_none());
+        assert!(
+            warnings.last().is_some_and(|w| w.ends_with("left out")),
+            "{warnings:?}"
+        );
+
+        let by_fqdn = json!({"name": "f", "protocols": ["TCP"], "sourceAddresses": ["*"],
+            "destinationAddresses": ["Storage"], "destinationFqdns": ["a.example"],
+            "destinationPorts": ["443"]});
+        assert!(firewall_rule(&by_fqdn, "network", &mut warnings).is_some());
+        for ok in [
+            "*",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "10.0.0.1-10.0.0.9",
+            " 10.0.0.1 ",
+        ] {
+            assert!(firewall_address(ok), "{ok}");
+        }
+        for not in [
+            "AzureMonitor",
+            "Storage.WestEurope",
+            "::1",
+            "10.0.0.1-x",
+            "",
+        ] {
+            assert!(!firewall_address(not), "{not}");
+        }
     }
 
     #[test]

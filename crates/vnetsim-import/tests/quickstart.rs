@@ -518,3 +518,85 @@ fn vm_windows_ssh_is_reached_by_ssh_and_not_rdp() {
         rdp.detail()
     );
 }
+
+/// azurefirewall-sandbox-linux: the servers' subnet routes 0.0.0.0/0 to the firewall, whose
+/// classic network rule allows TCP 8000-8999 from 10.0.2.0/24 to anywhere. Its application
+/// rule names no source at all (the classic API lets `sourceAddresses` be left out, and
+/// Azure's pages do not say what such a rule matches): the import leaves it out and says so,
+/// so the network rule alone decides and everything else meets the default deny
+/// (https://learn.microsoft.com/azure/firewall/rule-processing).
+#[test]
+fn azurefirewall_sandbox_linux_a_rule_with_no_source_is_left_out_and_said() {
+    let imported = import(
+        "azurefirewall-sandbox-linux",
+        &[
+            "adminUsername=azureuser",
+            "adminPasswordOrKey=Not-a-Secret-1",
+        ],
+    );
+    assert!(
+        imported
+            .warnings
+            .iter()
+            .any(|w| w.contains("appRule1 names no source addresses or IP groups")),
+        "{:#?}",
+        imported.warnings
+    );
+    let sim = load_with(&imported, "");
+    let v = sim.probe("Server", "198.51.100.7").tcp(8443).send();
+    v.assert_delivered();
+    assert_eq!(hop(&v, 1), "firewall1", "{}", v.detail());
+    for port in [80, 443, 9000] {
+        let d = sim.probe("Server", "198.51.100.7").tcp(port).send();
+        assert_eq!(
+            d.reason(),
+            Some(DropReason::FirewallDenied),
+            "{port}: {}",
+            d.detail()
+        );
+    }
+}
+
+/// azurefirewall-premium: a worker subnet routed to a Premium firewall whose policy allows
+/// HTTPS to `*azure.com` and `*microsoft.com` from anywhere. Its rules by web category and by
+/// target URL (Premium's URL filtering) match what no scenario holds, so the import leaves
+/// them out and names them; a host whose declared name matches `*microsoft.com` (the name or
+/// any name under it) is reached on 443 only, any other host is denied by default
+/// (https://learn.microsoft.com/azure/firewall/premium-features,
+/// https://learn.microsoft.com/azure/firewall/firewall-faq#how-do-wildcards-work-in-target-urls-and-target-fqdns-in-application-rules).
+#[test]
+fn azurefirewall_premium_fqdn_rules_decide_and_web_categories_and_urls_are_named() {
+    let imported = import(
+        "azurefirewall-premium",
+        &[
+            "remoteAccessUsername=azureuser",
+            "remoteAccessPassword=Not-a-Secret-1",
+        ],
+    );
+    for rule in [
+        "AllowNews matches web categories only",
+        "BlockAzureEvents matches target URLs only",
+    ] {
+        assert!(
+            imported.warnings.iter().any(|w| w.contains(rule)),
+            "{rule}: {:#?}",
+            imported.warnings
+        );
+    }
+    let sim = load_with(
+        &imported,
+        "names:\n  learn.microsoft.com: 198.51.100.20\n  news.example.com: 198.51.100.21\n",
+    );
+    let v = sim.probe("WorkerVM", "198.51.100.20").tcp(443).send();
+    v.assert_delivered();
+    assert_eq!(hop(&v, 1), "DemoFirewall", "{}", v.detail());
+    for (ip, port) in [("198.51.100.20", 80), ("198.51.100.21", 443)] {
+        let d = sim.probe("WorkerVM", ip).tcp(port).send();
+        assert_eq!(
+            d.reason(),
+            Some(DropReason::FirewallDenied),
+            "{ip}:{port}: {}",
+            d.detail()
+        );
+    }
+}
