@@ -262,7 +262,12 @@ fn reason_of(cause: &DropCause) -> DropReason {
         DropCause::NotCarried(NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast) => {
             DropReason::BroadcastBlocked
         }
-        DropCause::NotCarried(NotCarried::Gre | NotCarried::IpInIp | NotCarried::UnicastDhcp) => {
+        DropCause::NotCarried(
+            NotCarried::Gre
+            | NotCarried::IpInIp
+            | NotCarried::UnicastDhcp
+            | NotCarried::HostReservedPort,
+        ) => {
             DropReason::ProtocolBlocked
         }
         DropCause::NotCarried(NotCarried::ThisNetwork | NotCarried::Loopback) => {

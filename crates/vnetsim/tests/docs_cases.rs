@@ -1820,6 +1820,40 @@ fn vnet_faq_dhcp_via_unicast_is_not_carried() {
     }
 }
 
+/// Virtual Network FAQ, "What protocols can I use within VNets?": "Unicast is supported within
+/// VNets, with the exception of Dynamic Host Configuration Protocol (DHCP) via Unicast (source
+/// port UDP/68 / destination port UDP/67) and UDP source port 65330 which is reserved for the
+/// host." A VM's UDP packet from source port 65330 is not carried (`protocol-blocked`), to a
+/// VM or to the Internet; TCP from that port, and UDP to it, are.
+#[test]
+fn vnet_faq_udp_source_port_65330_is_reserved_for_the_host() {
+    for era in ERAS {
+        let s = sim(&nsg_case(era, "", ""));
+        for to in ["web1", "198.51.100.9"] {
+            s.probe("web2", to)
+                .udp(53)
+                .src_port(65330)
+                .send()
+                .assert_dropped(DropReason::ProtocolBlocked);
+        }
+        s.probe("web2", "web1")
+            .udp(53)
+            .src_port(65329)
+            .send()
+            .assert_delivered();
+        s.probe("web2", "web1")
+            .tcp(443)
+            .src_port(65330)
+            .send()
+            .assert_delivered();
+        s.probe("web2", "web1")
+            .udp(65330)
+            .src_port(40000)
+            .send()
+            .assert_delivered();
+    }
+}
+
 /// NSG overview: inbound traffic is evaluated "after ... translation of public IP addresses to
 /// private IP addresses": a rule whose destination is the VM's private address admits traffic
 /// the Internet sends to the VM's public IP.

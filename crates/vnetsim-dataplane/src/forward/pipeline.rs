@@ -306,6 +306,8 @@ pub enum NotCarried {
     /// DHCP over unicast: UDP from port 68 to port 67, to any address but the platform's
     /// 168.63.129.16 (which answers the VMs' own DHCP).
     UnicastDhcp,
+    /// UDP from source port 65330, which Azure reserves for the host.
+    HostReservedPort,
 }
 
 impl NotCarried {
@@ -316,7 +318,8 @@ impl NotCarried {
     /// the reserved addresses of every subnet [vnet-faq]; "You can't use Dynamic Host
     /// Configuration Protocol (DHCP) via Unicast (source port UDP/68 / destination port UDP/67)"
     /// (same answer), which vnetsim reads as: such packets are not carried, except to the
-    /// platform address 168.63.129.16, Azure's own DHCP service (derived).
+    /// platform address 168.63.129.16, Azure's own DHCP service (derived); and, in the same
+    /// sentence, "UDP source port 65330 which is reserved for the host": not carried either.
     pub fn of(key: &FlowKey, subnet_broadcast: bool) -> Option<NotCarried> {
         let first = (key.dst >> 24) as u8;
         Some(match () {
@@ -333,6 +336,9 @@ impl NotCarried {
             {
                 NotCarried::UnicastDhcp
             }
+            _ if key.protocol == PROTO_UDP && key.src_port == HOST_RESERVED_UDP_PORT => {
+                NotCarried::HostReservedPort
+            }
             _ if subnet_broadcast => NotCarried::SubnetBroadcast,
             _ => return None,
         })
@@ -345,9 +351,10 @@ impl NotCarried {
             NotCarried::LimitedBroadcast | NotCarried::SubnetBroadcast => {
                 DropReason::BroadcastBlocked
             }
-            NotCarried::Gre | NotCarried::IpInIp | NotCarried::UnicastDhcp => {
-                DropReason::ProtocolBlocked
-            }
+            NotCarried::Gre
+            | NotCarried::IpInIp
+            | NotCarried::UnicastDhcp
+            | NotCarried::HostReservedPort => DropReason::ProtocolBlocked,
             NotCarried::ThisNetwork | NotCarried::Loopback => DropReason::InvalidDestination,
         }
     }
@@ -373,12 +380,18 @@ impl NotCarried {
                 "DHCP via unicast (UDP port 68 to port 67) is not supported within Azure virtual \
                  networks"
             }
+            NotCarried::HostReservedPort => {
+                "UDP source port 65330 is reserved for the Azure host within virtual networks"
+            }
         }
     }
 }
 
 /// IP protocol number of GRE.
 const PROTO_GRE: u8 = 47;
+/// The UDP source port Azure reserves for the host (Virtual Network FAQ, "What protocols can I
+/// use within VNets?").
+const HOST_RESERVED_UDP_PORT: u16 = 65330;
 /// IP protocol number of IP-in-IP.
 const PROTO_IPIP: u8 = 4;
 
