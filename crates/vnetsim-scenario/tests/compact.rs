@@ -370,11 +370,30 @@ fn a_shorter_entry_is_the_start_of_a_longer_one_across_expansion_blocks() {
         assert_eq!(&*f.name, format!("mesh-{i}"));
     }
     // Fourteen senders share the long entry's 262,153 flows: each counts its source ports
-    // past one block and on, wrapping after 64,512 of them.
+    // past one block and on, wrapping after 64,306 of them (1024 to 65329: never 65330, the
+    // UDP source port Azure reserves for the host).
     let mut sent = std::collections::HashMap::new();
     for f in &long {
         let k = sent.entry(f.from).or_insert(0u32);
-        assert_eq!(f.src_port, Some(1024 + (*k % 64_512) as u16), "{}", f.name);
+        assert_eq!(f.src_port, Some(1024 + (*k % 64_306) as u16), "{}", f.name);
         *k += 1;
     }
+}
+
+/// One sender's source ports cycle through 1024 to 65329 and never reach 65330, the UDP source
+/// port the Virtual Network FAQ reserves for the host ("What protocols can I use within
+/// VNets?"), which Azure would not carry.
+#[test]
+fn a_senders_ports_cycle_below_the_port_azure_reserves_for_the_host() {
+    let mut text = network(2, 2);
+    text.push_str(
+        "traffic:\n  - name: one\n    pairs: { from: [s1_0], to: [vnet:spoke2], count: 64310 }\n    \
+         protocol: udp\n    dst_port: 53\n    rate: 1pps\n    packet_size: 100\n",
+    );
+    let s = load(&text);
+    let ports: Vec<u16> = s.traffic.iter().map(|f| f.src_port.unwrap()).collect();
+    assert_eq!(ports[0], 1024);
+    assert_eq!(ports[64_305], 65_329);
+    assert_eq!(&ports[64_306..], &[1024, 1025, 1026, 1027]);
+    assert!(!ports.contains(&65_330));
 }

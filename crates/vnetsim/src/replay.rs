@@ -20,7 +20,7 @@ use vnetsim_engine::report::{
     FlowReport, NicReport, check_flow, format_metric, format_ns, format_rate, metric_name,
     metric_value,
 };
-use vnetsim_engine::sim::FIRST_FLOW_PORT;
+use vnetsim_engine::sim::default_src_port;
 use vnetsim_scenario::{Comparison, FlowCheck, FlowMetric, Protocol};
 
 use crate::error::Error;
@@ -320,9 +320,7 @@ impl Replay {
         let index = sc.traffic.iter().position(|f| *f.name == *flow)?;
         let f = &sc.traffic[index];
         let report = self.report.flows.iter().find(|r| *r.name == *flow)?;
-        let src_port = f
-            .src_port
-            .unwrap_or(FIRST_FLOW_PORT.wrapping_add(index as u16));
+        let src_port = f.src_port.unwrap_or_else(|| default_src_port(index));
         let dst_port = f.dst_port.unwrap_or(match f.protocol {
             Protocol::Icmp => 0,
             _ => 80,

@@ -54,8 +54,20 @@ mod source;
 /// How long a flow without a duration of its own (and a scenario without one) sends.
 pub const DEFAULT_FLOW_DURATION: Nanos = 1_000_000_000;
 
-/// First source port given to flows that name none (flow i gets this + i).
+/// First source port given to flows that name none (see [`default_src_port`]).
 pub const FIRST_FLOW_PORT: u16 = 40000;
+
+/// The source port of flow `i` (in file order) when it names none: 40000 + i, cycling through
+/// 40000 to 65329. UDP source port 65330 is Azure's ("UDP source port 65330 which is reserved
+/// for the host", Virtual Network FAQ, "What protocols can I use within VNets?"), so the
+/// simulator never chooses it, nor a port below 40000.
+pub fn default_src_port(i: usize) -> u16 {
+    const PORTS: usize = (HOST_RESERVED_PORT - FIRST_FLOW_PORT) as usize;
+    FIRST_FLOW_PORT + (i % PORTS) as u16
+}
+
+/// The UDP source port Azure reserves for the host.
+const HOST_RESERVED_PORT: u16 = 65330;
 
 /// Knobs of one replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1075,5 +1087,18 @@ pub(crate) mod tests {
             assert!(one == many, "{workers} workers");
         }
         assert!(build_sources_on(&sc, &[], &endpoints, 3).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod default_port_tests {
+    use super::default_src_port;
+
+    #[test]
+    fn default_source_ports_cycle_from_40000_and_never_reach_the_hosts_65330() {
+        assert_eq!(default_src_port(0), 40_000);
+        assert_eq!(default_src_port(25_329), 65_329);
+        assert_eq!(default_src_port(25_330), 40_000);
+        assert!((0..200_000).all(|i| (40_000..65_330).contains(&default_src_port(i))));
     }
 }

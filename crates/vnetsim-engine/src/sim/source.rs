@@ -18,7 +18,7 @@ use vnetsim_dataplane::{Ingress, SegmentMemo};
 use vnetsim_scenario::{DropReason, Endpoint, Nanos, Pattern, Protocol, Rate, Scenario, VmId};
 
 use super::segments::{self, Received};
-use super::{Engine, FIRST_FLOW_PORT, What};
+use super::{Engine, What, default_src_port};
 use crate::journey::SegmentStart;
 use crate::latency::LatencyHistogram;
 use crate::prefetch;
@@ -124,7 +124,7 @@ impl Source {
         let dst = endpoints
             .ip(sc, f.to)
             .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
-        let src_port = f.src_port.unwrap_or(FIRST_FLOW_PORT.wrapping_add(i as u16));
+        let src_port = f.src_port.unwrap_or_else(|| default_src_port(i));
         let dst_port = f.dst_port.unwrap_or(match f.protocol {
             Protocol::Icmp => 0,
             _ => 80,

@@ -452,7 +452,7 @@ impl Resolver<'_> {
                 format!("{path}.src_port"),
                 Rule::FlowShape,
                 "`src_port` is given beside `pairs`",
-                "a `pairs` entry gives a sender's k-th flow the source port 1024 + k mod 64512; remove `src_port`",
+                "a `pairs` entry gives a sender's k-th flow the source port 1024 + k mod 64306; remove `src_port`",
             );
         }
         let senders = self.selection(&p.from, true, by_vnet, &format!("{path}.pairs.from"));
@@ -535,7 +535,7 @@ impl Resolver<'_> {
                 let port = match sent.get_mut(slots[k] as usize) {
                     Some(c) => {
                         *c += 1;
-                        1024 + ((*c - 1) % 64512) as u16
+                        1024 + ((*c - 1) % PAIRS_PORTS) as u16
                     }
                     None => 1024,
                 };
@@ -877,6 +877,11 @@ const PARALLEL_PAIRS: usize = 1 << 16;
 
 /// Flows of a `pairs` entry drawn before they are made (a block's draws are kept in memory).
 const PAIRS_BLOCK: usize = 1 << 17;
+
+/// How many source ports a `pairs` sender's flows cycle through: 1024 to 65329. UDP source
+/// port 65330 is Azure's ("UDP source port 65330 which is reserved for the host", Virtual
+/// Network FAQ, "What protocols can I use within VNets?").
+const PAIRS_PORTS: u32 = 65330 - 1024;
 
 /// SplitMix64, the pairing's generator: small and stable, so a seed means the same flows in
 /// every version.
