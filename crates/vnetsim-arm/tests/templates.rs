@@ -987,3 +987,53 @@ fn armres_a_name_known_only_at_deployment_leaves_the_resource_out() {
             .any(|d| d.json_path == "outputs.first.value")
     );
 }
+
+/// [ARMUDF] https://learn.microsoft.com/azure/azure-resource-manager/templates/user-defined-functions:
+/// functions of two namespaces name spokes in a copy loop; an inner-scope nested template
+/// declares its own function, and the parent's are not visible there.
+#[test]
+fn armudf_functions_name_spokes_and_an_inner_template_has_its_own() {
+    let t = evaluate_file(
+        &dir().join("functions/azuredeploy.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    let vnets: Vec<(&str, &Value)> = t
+        .of_type("Microsoft.Network/virtualNetworks")
+        .map(|r| {
+            (
+                r.name.as_str(),
+                &r.properties["addressSpace"]["addressPrefixes"][0],
+            )
+        })
+        .collect();
+    assert_eq!(
+        vnets,
+        [
+            ("contoso-spoke-00", &json!("10.1.0.0/16")),
+            ("contoso-spoke-01", &json!("10.2.0.0/16")),
+            ("contoso-hub-00", &json!("10.0.0.0/16")),
+        ]
+    );
+
+    // The parent's `naming.vnetName` is not the inner template's: an error with its place.
+    let text = std::fs::read_to_string(dir().join("functions/azuredeploy.json")).unwrap();
+    let bad = text.replace(
+        "[naming.hubName(parameters('name'))]",
+        "[naming.vnetName(parameters('name'), 1)]",
+    );
+    let base = std::env::temp_dir().join(format!("vnetsim-arm-udf-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("azuredeploy.json"), bad).unwrap();
+    let e = evaluate_file(&base.join("azuredeploy.json"), None, EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(
+        e.contains("no user-defined function 'naming.vnetName'"),
+        "{e}"
+    );
+    assert!(e.contains("[\"naming.hubName\"]"), "{e}");
+    assert!(e.contains("azuredeploy.json:72:23: "), "{e}");
+}
