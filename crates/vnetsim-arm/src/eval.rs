@@ -2229,6 +2229,11 @@ mod tests {
             .to_string();
         assert!(e.contains("can't use the list functions"), "{e}");
         assert_eq!(output(with("[parameters('X')]"), "o"), "a");
+        // Only the branch `if` takes is evaluated [ARMLOGIC], inside a function too.
+        assert_eq!(
+            output(with("[if(true(), parameters('x'), parameters('p'))]"), "o"),
+            "a"
+        );
 
         let mut t = with("[parameters('x')]");
         t["functions"][0]["members"]["f"]["parameters"][0]["defaultValue"] = json!("d");

@@ -216,6 +216,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 as_str(name, &args[1])?,
                 as_str(name, &args[2])?,
             );
+            // ARM's expression engine is .NET, whose `String.Replace` (ordinal, case-sensitive)
+            // rejects an empty old value ("String cannot be of zero length"); the replace page
+            // (template-functions-string#replace) is silent on it, so this follows .NET.
             if old.is_empty() {
                 return Err("replace(): the old string cannot be empty".into());
             }

@@ -253,6 +253,21 @@ fn armlogic_if_evaluates_only_the_chosen_branch() {
     assert_eq!(ev("if(false(), createArray(1)[5], 'fine')"), json!("fine"));
     assert!(err("if(true(), createArray(1)[5], 'fine')").contains("out of range"));
     assert!(err("if('yes', 1, 2)").contains("boolean"));
+    // An untaken branch that would fail: replace() with an empty old string.
+    assert_eq!(ev("if(true(), 'ok', replace('abc', '', 'y'))"), json!("ok"));
+    assert_eq!(
+        ev("if(false(), replace('abc', '', 'y'), 'ok')"),
+        json!("ok")
+    );
+    assert!(err("if(false(), 'ok', replace('abc', '', 'y'))").contains("cannot be empty"));
+}
+
+/// [ARMSTR] `replace` is case-sensitive and replaces every occurrence; an empty old string is
+/// an error, as .NET's `String.Replace` makes it (the page is silent on it).
+#[test]
+fn armstr_replace_is_case_sensitive_and_rejects_an_empty_old_string() {
+    assert_eq!(ev("replace('aAaA', 'a', 'b')"), json!("bAbA"));
+    assert!(err("replace('abc', '', 'y')").contains("cannot be empty"));
 }
 
 /// [ARMRES] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-resource#resourceid
