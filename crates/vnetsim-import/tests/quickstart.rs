@@ -600,3 +600,50 @@ fn azurefirewall_premium_fqdn_rules_decide_and_web_categories_and_urls_are_named
         );
     }
 }
+
+/// vm-to-vm-bandwidth-meter ("run a VM-to-VM bandwidth test using PsPing"): the probe VM
+/// measures the target VM through the target's public IP on TCP 80, and the target's NSG
+/// allows TCP 80 only from the probe VM's public IP, written as
+/// `reference(probe public IP).ipAddress`. Azure allocates that address at deployment
+/// (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#ip-address-assignment);
+/// the import's stand-in for it answers the `reference()`, so the rule admits the probe VM
+/// (its traffic to a public address leaves from its own public IP) and no other Internet host.
+#[test]
+fn vm_to_vm_bandwidth_meter_the_nsg_admits_the_probe_vms_public_ip_by_reference() {
+    let imp = import(
+        "vm-to-vm-bandwidth-meter",
+        &[
+            "adminUsername=azureuser",
+            "adminPassword=Not-a-Secret-1",
+            "probeVmLocation=westus",
+            "targetVmLocation=eastus2",
+        ],
+    );
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("sourceAddressPrefix")),
+        "{:?}",
+        imp.warnings
+    );
+    let sim = load_with(&imp, "");
+    let public = |vm: &str| {
+        let sc = sim.scenario();
+        let vm = sc.vms.iter().find(|v| &*v.name == vm).expect("the VM");
+        let nic = &sc.nics[vm.nics[0].index()];
+        nic.public_ip.expect("a public IP").ip.to_string()
+    };
+    let (probe, target) = (public("probeVM"), public("targetVM"));
+    let rule = &sim.scenario().nsgs[0].rules[0];
+    assert_eq!(&*rule.name, "web-rule");
+    let d = sim.probe("probeVM", &target).tcp(80).send();
+    d.assert_delivered();
+    let other = sim.probe("198.51.100.7", &target).tcp(80).send();
+    assert_eq!(
+        other.reason(),
+        Some(DropReason::NsgDenied),
+        "{}",
+        other.detail()
+    );
+    assert_ne!(probe, "198.51.100.7");
+}
