@@ -73,9 +73,15 @@ impl P<'_> {
     fn err(&self, m: &str) -> String {
         format!("{m} at character {} of '[{}]'", self.pos + 1, self.text)
     }
+    /// Skips white space: ASCII, and any other Unicode white space (a no-break space
+    /// between arguments, as in Microsoft's event-grid-subscription-and-storage quickstart,
+    /// which ARM deploys; .NET's `char.IsWhiteSpace` counts it).
     fn ws(&mut self) {
-        while matches!(self.s.get(self.pos), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            self.pos += 1;
+        while let Some(c) = self.text.get(self.pos..).and_then(|r| r.chars().next()) {
+            if !c.is_whitespace() {
+                break;
+            }
+            self.pos += c.len_utf8();
         }
     }
     fn expr(&mut self) -> Result<Expr, String> {
@@ -265,6 +271,15 @@ mod tests {
                 .contains("after the namespace")
         );
         assert!(parse("contoso.f").unwrap_err().contains("expected '('"));
+    }
+
+    #[test]
+    fn unicode_white_space_separates_arguments() {
+        assert_eq!(
+            parse("concat('a',\u{a0}'b')").unwrap(),
+            call("concat", vec![Expr::Str("a".into()), Expr::Str("b".into())])
+        );
+        assert!(parse("concat('a',\u{a0}x)").is_err());
     }
 
     #[test]

@@ -588,3 +588,14 @@ fn armdeploy_environment_suffixes_include_front_door() {
         json!("core.windows.net")
     );
 }
+
+/// [ARMLOGIC] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-numeric#float:
+/// `float(arg1)`, arg1 a string or an integer, returns a floating point number.
+#[test]
+fn armlogic_float_converts_strings_and_integers() {
+    assert_eq!(ev("float('3.0')"), json!(3.0));
+    assert_eq!(ev("float(4)"), json!(4.0));
+    assert_eq!(ev("float('1.5')"), json!(1.5));
+    assert!(err("float('abc')").contains("cannot convert"));
+    assert!(err("float(createArray())").contains("cannot convert"));
+}
