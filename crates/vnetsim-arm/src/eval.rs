@@ -165,6 +165,9 @@ struct Scope<'e, 'r> {
     in_progress: RefCell<HashSet<String>>,
     /// Lower-case nested deployment name to its outputs, once evaluated.
     deployments: RefCell<HashMap<String, Value>>,
+    /// (Lower-case deployment name, lower-case output name) of the nested deployments' outputs
+    /// known only at deployment time (kept as written).
+    deferred_outputs: RefCell<HashSet<(String, String)>>,
     /// Lower-case names of the nested deployments this template declares.
     declared_deployments: HashSet<String>,
     dir: Option<PathBuf>,
@@ -177,6 +180,9 @@ struct Scope<'e, 'r> {
     language_v2: bool,
     /// The user-defined function calls being evaluated, innermost last.
     frames: RefCell<Vec<Frame>>,
+    /// Lower-case names of the parameters a nested deployment passed a value known only at
+    /// deployment time (kept as written).
+    deferred_params: HashSet<String>,
 }
 
 /// A user-defined function of the template's `functions` section [ARMUDF].
@@ -405,6 +411,7 @@ impl<'e, 'r> Scope<'e, 'r> {
             var_cache: RefCell::default(),
             in_progress: RefCell::default(),
             deployments: RefCell::default(),
+            deferred_outputs: RefCell::default(),
             declared_deployments,
             dir,
             template_uri,
@@ -412,6 +419,7 @@ impl<'e, 'r> Scope<'e, 'r> {
             functions,
             language_v2,
             frames: RefCell::default(),
+            deferred_params: HashSet::new(),
         })
     }
 
@@ -680,6 +688,16 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn expression(&self, text: &str, loops: &[Loop]) -> R<Value> {
         let e = expr::parse(text)?;
+        // A parameter passed a value known only at deployment time is passed on as written
+        // when it is the whole expression; anything computed from it is deferred too.
+        if let Expr::Call(f, args) = &e
+            && f.eq_ignore_ascii_case("parameters")
+            && self.frames.borrow().is_empty()
+            && let [Expr::Str(n)] = args.as_slice()
+            && self.deferred_params.contains(&n.to_lowercase())
+        {
+            return self.param(&n.to_lowercase());
+        }
         self.eval(&e, loops)
     }
 
@@ -711,7 +729,10 @@ impl<'e, 'r> Scope<'e, 'r> {
         };
         self.in_progress.borrow_mut().remove(&key);
         let v = v?;
-        check_param(lower, decl, &v)?;
+        // A value kept as written is a placeholder, not the value the type is checked on.
+        if !self.deferred_params.contains(lower) {
+            check_param(lower, decl, &v)?;
+        }
         self.param_cache
             .borrow_mut()
             .insert(lower.to_string(), v.clone());
@@ -752,6 +773,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             Expr::Str(s) => Ok(Value::String(s.clone())),
             Expr::Int(i) => Ok(Value::from(*i)),
             Expr::Prop(b, name) => {
+                if let Some(m) = self.deferred_output(b, name, loops) {
+                    return Err(Fail::Deferred(m));
+                }
                 let v = self.eval(b, loops)?;
                 match &v {
                     Value::Object(o) => lookup(o, name)
@@ -827,6 +851,38 @@ impl<'e, 'r> Scope<'e, 'r> {
                 names(o)
             )),
         }
+    }
+
+    /// `reference(d).outputs.x.value` of a nested deployment's output kept as written: why it
+    /// is known only at deployment time.
+    fn deferred_output(&self, base: &Expr, name: &str, loops: &[Loop]) -> Option<String> {
+        if !name.eq_ignore_ascii_case("value") || self.deferred_outputs.borrow().is_empty() {
+            return None;
+        }
+        let Expr::Prop(outputs, out) = base else {
+            return None;
+        };
+        let Expr::Prop(call, key) = outputs.as_ref() else {
+            return None;
+        };
+        let Expr::Call(f, args) = call.as_ref() else {
+            return None;
+        };
+        if !key.eq_ignore_ascii_case("outputs") || !f.eq_ignore_ascii_case("reference") {
+            return None;
+        }
+        let Ok(Value::String(target)) = self.eval(args.first()?, loops) else {
+            return None;
+        };
+        let dep = target.rsplit('/').next().unwrap_or(&target).to_lowercase();
+        self.deferred_outputs
+            .borrow()
+            .contains(&(dep.clone(), out.to_lowercase()))
+            .then(|| {
+                format!(
+                    "output '{out}' of nested deployment '{dep}' is known only at deployment time"
+                )
+            })
     }
 
     /// A property read or index that does not fit its value: deferred when the value comes
@@ -911,6 +967,11 @@ impl<'e, 'r> Scope<'e, 'r> {
                             f.name, f.declared
                         ))
                     });
+                }
+                if self.deferred_params.contains(&n.to_lowercase()) {
+                    return Err(Fail::Deferred(format!(
+                        "parameter '{n}' was passed a value known only at deployment time"
+                    )));
                 }
                 self.param(&n.to_lowercase())
             }
@@ -1719,10 +1780,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             )));
         };
         let linked = get(props, "templateLink").is_some();
+        let deferred_mark = self.engine.out.borrow().deferred.len();
         let mut chain = self.chain.clone();
         chain.push(name.to_string());
         let outputs = if inner || linked {
             let mut supplied = BTreeMap::new();
+            let mut deferred_params = HashSet::new();
             if let Some(link) = get(props, "parametersLink") {
                 let lpath = format!("{path}.properties.parametersLink");
                 let link = self.value(link, &lpath, loops)?;
@@ -1735,7 +1798,15 @@ impl<'e, 'r> Scope<'e, 'r> {
                 // A value known only at deployment time (a storage account's endpoint, a SQL
                 // server's name as Azure completes it) is passed on as written and listed in
                 // `deferred`, as it is in a resource's properties.
-                let p = self.value_in(p, &format!("{path}.properties.parameters"), loops, true)?;
+                let ppath = format!("{path}.properties.parameters");
+                let mark = self.engine.out.borrow().deferred.len();
+                let p = self.value_in(p, &ppath, loops, true)?;
+                for d in &self.engine.out.borrow().deferred[mark..] {
+                    if let Some(rest) = d.json_path.strip_prefix(&format!("{ppath}.")) {
+                        let name = rest.split(['.', '[']).next().unwrap_or(rest);
+                        deferred_params.insert(name.to_lowercase());
+                    }
+                }
                 for (k, v) in p.as_object().into_iter().flatten() {
                     let v = get(v, "value").cloned().ok_or_else(|| {
                         Fail::Error(format!(
@@ -1761,6 +1832,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 }
                 e => Fail::Arm(Box::new(e)),
             })?;
+            sub_scope.deferred_params = deferred_params;
             if get(&template, "$schema").is_none() || kind != ScopeKind::ResourceGroup {
                 sub_scope.kind = kind;
                 sub_scope.target_kind = kind;
@@ -1797,6 +1869,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 .declared_deployments
                 .extend(declared_deployment_names(&template));
             outer.deployments = RefCell::new(self.deployments.borrow().clone());
+            outer.deferred_outputs = RefCell::new(self.deferred_outputs.borrow().clone());
             outer
                 .run_resources(&template, &tpath)
                 .map_err(|e| Fail::Arm(Box::new(e)))?;
@@ -1811,6 +1884,16 @@ impl<'e, 'r> Scope<'e, 'r> {
         self.deployments
             .borrow_mut()
             .insert(name.to_lowercase(), Value::Object(outputs));
+        // Outputs kept as written stay known only at deployment time for whoever reads them.
+        let outputs_path = format!("{tpath}outputs.");
+        for d in &self.engine.out.borrow().deferred[deferred_mark..] {
+            if let Some(rest) = d.json_path.strip_prefix(&outputs_path) {
+                let out = rest.split(['.', '[']).next().unwrap_or(rest);
+                self.deferred_outputs
+                    .borrow_mut()
+                    .insert((name.to_lowercase(), out.to_lowercase()));
+            }
+        }
         Ok(())
     }
 

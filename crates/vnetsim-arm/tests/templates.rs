@@ -1037,3 +1037,71 @@ fn armudf_functions_name_spokes_and_an_inner_template_has_its_own() {
     assert!(e.contains("[\"naming.hubName\"]"), "{e}");
     assert!(e.contains("azuredeploy.json:72:23: "), "{e}");
 }
+
+/// [ARMNEST] A nested deployment's parameter passed a value known only at deployment time (an
+/// array of a resource's runtime state) is passed on as written; what the nested template
+/// computes from it (`concat`, `length`) is deferred too, not a type error, so the template
+/// still evaluates without runtime state (as 301-subnet-driven-deployment passes a VNet's
+/// `reference(...).subnets` on).
+#[test]
+fn armnest_a_deferred_array_parameter_defers_what_is_computed_from_it() {
+    let t = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "next",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"subnets": {"value": "[reference('v0').subnets]"}},
+               "template": {"parameters": {"subnets": {"type": "array"}},
+                 "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v1",
+                   "tags": {"n": "[string(length(parameters('subnets')))]", "all": "[parameters('subnets')]"},
+                   "properties": {"subnets": "[concat(parameters('subnets'), createArray('x'))]"}}]}}}]}"#,
+    )
+    .unwrap();
+    let vnet = t.find("Microsoft.Network/virtualNetworks", "v1").unwrap();
+    assert_eq!(vnet.tags["all"], json!("[reference('v0').subnets]"));
+    assert_eq!(
+        vnet.tags["n"],
+        json!("[string(length(parameters('subnets')))]")
+    );
+    assert_eq!(
+        vnet.properties["subnets"],
+        json!("[concat(parameters('subnets'), createArray('x'))]")
+    );
+    assert_eq!(t.deferred.len(), 3, "{:?}", t.deferred);
+}
+
+/// [ARMNEST] An output of a nested deployment known only at deployment time stays so for the
+/// deployment reading it (`reference('sbn0').outputs.subnets.value` passed on to the next, as
+/// 301-subnet-driven-deployment chains its subnet deployments).
+#[test]
+fn armnest_a_deferred_output_read_by_another_deployment_stays_deferred() {
+    let inner = |name: &str, subnets: &str| {
+        format!(
+            r#"{{"type": "Microsoft.Resources/deployments", "name": "{name}",
+             "properties": {{"expressionEvaluationOptions": {{"scope": "inner"}}, "mode": "Incremental",
+               "parameters": {{"subnets": {{"value": "{subnets}"}}}},
+               "template": {{"parameters": {{"subnets": {{"type": "array"}}}},
+                 "resources": [{{"type": "Microsoft.Network/virtualNetworks", "name": "{name}",
+                   "properties": {{"subnets": "[concat(parameters('subnets'), createArray('x'))]"}}}}],
+                 "outputs": {{"subnets": {{"type": "array", "value": "[reference('{name}').subnets]"}}}}}}}}}}"#
+        )
+    };
+    let text = format!(
+        r#"{{"resources": [{}, {}]}}"#,
+        inner("sbn0", "[createArray()]"),
+        inner("sbn1", "[reference('sbn0').outputs.subnets.value]")
+    );
+    let t = eval_json(&text).unwrap();
+    let v0 = t.find("Microsoft.Network/virtualNetworks", "sbn0").unwrap();
+    assert_eq!(v0.properties["subnets"], json!(["x"]));
+    let v1 = t.find("Microsoft.Network/virtualNetworks", "sbn1").unwrap();
+    assert_eq!(
+        v1.properties["subnets"],
+        json!("[concat(parameters('subnets'), createArray('x'))]")
+    );
+    assert!(
+        t.deferred.iter().any(|d| d
+            .reason
+            .contains("output 'subnets' of nested deployment 'sbn0'")),
+        "{:?}",
+        t.deferred
+    );
+}
