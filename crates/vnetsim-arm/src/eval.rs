@@ -1808,9 +1808,16 @@ impl<'e, 'r> Scope<'e, 'r> {
                     }
                 }
                 for (k, v) in p.as_object().into_iter().flatten() {
-                    let v = get(v, "value").cloned().ok_or_else(|| {
+                    // A Key Vault secret (`reference: {keyVault: {id}, secretName}`, with an id
+                    // built at deployment: https://learn.microsoft.com/azure/azure-resource-manager/templates/key-vault-parameter#reference-secrets-with-dynamic-id)
+                    // gets the same placeholder as in a parameters file.
+                    let secret = get(v, "reference").map(|r| {
+                        let name = get(r, "secretName").and_then(Value::as_str).unwrap_or(k);
+                        Value::String(format!("<Key Vault secret {name}>"))
+                    });
+                    let v = get(v, "value").cloned().or(secret).ok_or_else(|| {
                         Fail::Error(format!(
-                            "{path}.properties.parameters.{k}: expected {{\"value\": ...}}"
+                            "{path}.properties.parameters.{k}: expected {{\"value\": ...}} or a Key Vault \"reference\""
                         ))
                     })?;
                     supplied.insert(k.clone(), v);

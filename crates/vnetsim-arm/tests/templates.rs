@@ -1105,3 +1105,34 @@ fn armnest_a_deferred_output_read_by_another_deployment_stays_deferred() {
         t.deferred
     );
 }
+
+/// [ARMNEST] A nested deployment's parameter may be a Key Vault secret whose vault id is built
+/// at deployment ("Reference secrets with dynamic ID",
+/// https://learn.microsoft.com/azure/azure-resource-manager/templates/key-vault-parameter#reference-secrets-with-dynamic-id):
+/// it gets the placeholder a parameters file's reference gets.
+#[test]
+fn armnest_a_key_vault_reference_with_a_dynamic_id_is_a_placeholder() {
+    let t = eval_json(
+        r#"{"parameters": {"secretName": {"type": "string", "defaultValue": "sqlAdmin"}},
+            "resources": [{"type": "Microsoft.Resources/deployments", "name": "sql",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"adminPassword": {"reference": {
+                   "keyVault": {"id": "[resourceId('Microsoft.KeyVault/vaults', 'kv')]"},
+                   "secretName": "[parameters('secretName')]"}}},
+               "template": {"parameters": {"adminPassword": {"type": "securestring"}},
+                 "outputs": {"p": {"type": "string", "value": "[parameters('adminPassword')]"}},
+                 "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v",
+                   "tags": {"p": "[parameters('adminPassword')]"}}]}}}]}"#,
+    )
+    .unwrap();
+    let v = t.find("Microsoft.Network/virtualNetworks", "v").unwrap();
+    assert_eq!(v.tags["p"], json!("<Key Vault secret sqlAdmin>"));
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "sql",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"x": {"nothing": 1}}, "template": {"parameters": {"x": {"type": "string"}}}}}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resources[0].properties.parameters.x"), "{e}");
+}
