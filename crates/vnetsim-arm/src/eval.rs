@@ -1934,6 +1934,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             for i in 0..segs.len() {
                 candidates.push(dir.join(segs[i..].join("/")));
             }
+        } else if let Some(id) = get(link, "id").and_then(Value::as_str) {
+            // A template spec (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-specs)
+            // is a template stored in Azure.
+            return Err(Fail::Error(format!(
+                "{path}: the linked template is the template spec '{id}', stored in Azure, which cannot be read here; deploy its template file with a relativePath or a uri instead"
+            )));
         } else {
             return Err(Fail::Error(format!(
                 "{path}: a templateLink needs a relativePath or a uri"

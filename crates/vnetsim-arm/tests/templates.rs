@@ -419,6 +419,17 @@ fn armnest_linked_template_not_found_says_where_it_looked() {
         e.contains("linked template not found") && e.contains("missing.json"),
         "{e}"
     );
+    // A template spec (templateLink.id, as 101-templatespec-create links one) is stored in
+    // Azure: the error says so.
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+            "properties": {"templateLink": {"id": "[resourceId('Microsoft.Resources/templateSpecs/versions', 'spec', '1.0')]"}}}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resources[0].properties.templateLink"), "{e}");
+    assert!(e.contains("template spec"), "{e}");
+    assert!(e.contains("templateSpecs/spec/versions/1.0"), "{e}");
 }
 
 #[test]
