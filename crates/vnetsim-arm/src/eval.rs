@@ -9,8 +9,10 @@
 //! (<https://learn.microsoft.com/azure/azure-resource-manager/templates/copy-resources>,
 //! `copy-properties`, `copy-variables`, `copy-outputs`), child resources
 //! (<https://learn.microsoft.com/azure/azure-resource-manager/templates/child-resource-name-type>)
-//! and nested templates
-//! (<https://learn.microsoft.com/azure/azure-resource-manager/templates/linked-templates>).
+//! nested templates
+//! (<https://learn.microsoft.com/azure/azure-resource-manager/templates/linked-templates>)
+//! and user-defined functions
+//! (<https://learn.microsoft.com/azure/azure-resource-manager/templates/user-defined-functions>).
 //! What it is not: a deployment engine. `dependsOn` is ignored (file order is kept), and a
 //! `reference()` to a resource of the template is asked of the caller's
 //! [`ReferenceResolver`], or left as a [`Deferred`] value the mapping resolves later.
@@ -163,12 +165,51 @@ struct Scope<'e, 'r> {
     in_progress: RefCell<HashSet<String>>,
     /// Lower-case nested deployment name to its outputs, once evaluated.
     deployments: RefCell<HashMap<String, Value>>,
+    /// (Lower-case deployment name, lower-case output name) of the nested deployments' outputs
+    /// known only at deployment time (kept as written).
+    deferred_outputs: RefCell<HashSet<(String, String)>>,
     /// Lower-case names of the nested deployments this template declares.
     declared_deployments: HashSet<String>,
     dir: Option<PathBuf>,
     template_uri: Option<String>,
     chain: Vec<String>,
+    /// The template's user-defined functions, by lower-case `namespace.member` [ARMUDF].
+    functions: HashMap<String, UserFunction>,
+    /// `languageVersion` 2.0 or later: a user-defined function may read the template's
+    /// variables and call other user-defined functions, as Bicep compiles its `func`s.
+    language_v2: bool,
+    /// The user-defined function calls being evaluated, innermost last.
+    frames: RefCell<Vec<Frame>>,
+    /// Lower-case names of the parameters a nested deployment passed a value known only at
+    /// deployment time (kept as written).
+    deferred_params: HashSet<String>,
 }
+
+/// A user-defined function of the template's `functions` section [ARMUDF].
+#[derive(Clone, Debug)]
+struct UserFunction {
+    /// `namespace.member` as declared.
+    name: String,
+    /// Where it is declared (`functions[0].members.uniqueName`).
+    path: String,
+    /// Its parameters in order: name as declared and declaration.
+    params: Vec<(String, Value)>,
+    /// `output` (`type` and `value`).
+    output: Value,
+}
+
+/// One call of a user-defined function: what `parameters()` reads inside it.
+struct Frame {
+    name: String,
+    /// Lower-case parameter name to its argument.
+    args: HashMap<String, Value>,
+    /// The parameter names as declared, for messages.
+    declared: Vec<String>,
+}
+
+/// How deeply user-defined function calls may nest (a languageVersion 2.0 function that
+/// calls itself would otherwise never end).
+const MAX_CALL_DEPTH: usize = 32;
 
 const MAX_NESTING: usize = 16;
 const MAX_COPY: i64 = 800;
@@ -352,6 +393,11 @@ impl<'e, 'r> Scope<'e, 'r> {
             }
         }
         let declared_deployments = declared_deployment_names(template);
+        let functions = user_functions(template).map_err(|(path, m)| err(&path, m))?;
+        let language_v2 = get(template, "languageVersion")
+            .and_then(Value::as_str)
+            .and_then(|v| v.split(['.', '-']).next()?.trim().parse::<u32>().ok())
+            .is_some_and(|major| major >= 2);
         Ok(Self {
             engine,
             file,
@@ -365,10 +411,15 @@ impl<'e, 'r> Scope<'e, 'r> {
             var_cache: RefCell::default(),
             in_progress: RefCell::default(),
             deployments: RefCell::default(),
+            deferred_outputs: RefCell::default(),
             declared_deployments,
             dir,
             template_uri,
             chain,
+            functions,
+            language_v2,
+            frames: RefCell::default(),
+            deferred_params: HashSet::new(),
         })
     }
 
@@ -637,6 +688,16 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn expression(&self, text: &str, loops: &[Loop]) -> R<Value> {
         let e = expr::parse(text)?;
+        // A parameter passed a value known only at deployment time is passed on as written
+        // when it is the whole expression; anything computed from it is deferred too.
+        if let Expr::Call(f, args) = &e
+            && f.eq_ignore_ascii_case("parameters")
+            && self.frames.borrow().is_empty()
+            && let [Expr::Str(n)] = args.as_slice()
+            && self.deferred_params.contains(&n.to_lowercase())
+        {
+            return self.param(&n.to_lowercase());
+        }
         self.eval(&e, loops)
     }
 
@@ -668,7 +729,10 @@ impl<'e, 'r> Scope<'e, 'r> {
         };
         self.in_progress.borrow_mut().remove(&key);
         let v = v?;
-        check_param(lower, decl, &v)?;
+        // A value kept as written is a placeholder, not the value the type is checked on.
+        if !self.deferred_params.contains(lower) {
+            check_param(lower, decl, &v)?;
+        }
         self.param_cache
             .borrow_mut()
             .insert(lower.to_string(), v.clone());
@@ -709,6 +773,9 @@ impl<'e, 'r> Scope<'e, 'r> {
             Expr::Str(s) => Ok(Value::String(s.clone())),
             Expr::Int(i) => Ok(Value::from(*i)),
             Expr::Prop(b, name) => {
+                if let Some(m) = self.deferred_output(b, name, loops) {
+                    return Err(Fail::Deferred(m));
+                }
                 let v = self.eval(b, loops)?;
                 match &v {
                     Value::Object(o) => lookup(o, name)
@@ -786,6 +853,38 @@ impl<'e, 'r> Scope<'e, 'r> {
         }
     }
 
+    /// `reference(d).outputs.x.value` of a nested deployment's output kept as written: why it
+    /// is known only at deployment time.
+    fn deferred_output(&self, base: &Expr, name: &str, loops: &[Loop]) -> Option<String> {
+        if !name.eq_ignore_ascii_case("value") || self.deferred_outputs.borrow().is_empty() {
+            return None;
+        }
+        let Expr::Prop(outputs, out) = base else {
+            return None;
+        };
+        let Expr::Prop(call, key) = outputs.as_ref() else {
+            return None;
+        };
+        let Expr::Call(f, args) = call.as_ref() else {
+            return None;
+        };
+        if !key.eq_ignore_ascii_case("outputs") || !f.eq_ignore_ascii_case("reference") {
+            return None;
+        }
+        let Ok(Value::String(target)) = self.eval(args.first()?, loops) else {
+            return None;
+        };
+        let dep = target.rsplit('/').next().unwrap_or(&target).to_lowercase();
+        self.deferred_outputs
+            .borrow()
+            .contains(&(dep.clone(), out.to_lowercase()))
+            .then(|| {
+                format!(
+                    "output '{out}' of nested deployment '{dep}' is known only at deployment time"
+                )
+            })
+    }
+
     /// A property read or index that does not fit its value: deferred when the value comes
     /// from a `reference()` (a nested deployment's output kept as written because it is known
     /// only at deployment time, say), an error otherwise.
@@ -814,6 +913,25 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     fn call(&self, name: &str, args: &[Expr], loops: &[Loop]) -> R<Value> {
         let lower = name.to_ascii_lowercase();
+        if lower.contains('.') {
+            return self.user_call(name, args, loops);
+        }
+        if let Some(f) = self.frames.borrow().last() {
+            // [ARMUDF] Limitations: no reference() or list*(), no variables (Bicep's
+            // languageVersion 2.0 functions may read them).
+            let banned = match lower.as_str() {
+                "reference" => Some("use the reference function"),
+                n if n.starts_with("list") => Some("use the list functions"),
+                "variables" if !self.language_v2 => Some("access variables"),
+                _ => None,
+            };
+            if let Some(what) = banned {
+                return Err(Fail::Error(format!(
+                    "{name}(): the user-defined function '{}' calls it, and a user-defined function can't {what}",
+                    f.name
+                )));
+            }
+        }
         // Lazy: only the chosen branch is evaluated [ARMLOGIC].
         if lower == "if" {
             if args.len() != 3 {
@@ -841,11 +959,29 @@ impl<'e, 'r> Scope<'e, 'r> {
         match lower.as_str() {
             "parameters" => {
                 let n = single_str(&lower, &vals)?;
+                // Inside a user-defined function, its own parameters only [ARMUDF].
+                if let Some(f) = self.frames.borrow().last() {
+                    return f.args.get(&n.to_lowercase()).cloned().ok_or_else(|| {
+                        Fail::Error(format!(
+                            "parameters('{n}'): the user-defined function '{}' has no parameter '{n}' (its parameters: {:?}); inside a function parameters() reads the function's own parameters only",
+                            f.name, f.declared
+                        ))
+                    });
+                }
+                if self.deferred_params.contains(&n.to_lowercase()) {
+                    return Err(Fail::Deferred(format!(
+                        "parameter '{n}' was passed a value known only at deployment time"
+                    )));
+                }
                 self.param(&n.to_lowercase())
             }
             "variables" => {
                 let n = single_str(&lower, &vals)?;
-                self.variable(&n.to_lowercase())
+                // A variable is the template's, evaluated outside any function call.
+                let frames = std::mem::take(&mut *self.frames.borrow_mut());
+                let v = self.variable(&n.to_lowercase());
+                *self.frames.borrow_mut() = frames;
+                v
             }
             "copyindex" => {
                 let (loop_name, offset) = match vals.as_slice() {
@@ -992,6 +1128,79 @@ impl<'e, 'r> Scope<'e, 'r> {
                 ))),
             },
         }
+    }
+
+    /// A call of a user-defined function `namespace.member(...)` [ARMUDF]: the arguments are
+    /// evaluated where the call is, checked against the function's parameter declarations,
+    /// and the output value evaluated with `parameters()` reading them.
+    fn user_call(&self, name: &str, args: &[Expr], loops: &[Loop]) -> R<Value> {
+        if let Some(caller) = self.frames.borrow().last()
+            && !self.language_v2
+        {
+            return Err(Fail::Error(format!(
+                "{name}(): the user-defined function '{}' calls it, and a user-defined function can't call other user-defined functions (only templates of languageVersion 2.0, as Bicep writes them, may)",
+                caller.name
+            )));
+        }
+        let f = self.functions.get(&name.to_ascii_lowercase()).ok_or_else(|| {
+            let mut known: Vec<&str> = self.functions.values().map(|f| f.name.as_str()).collect();
+            known.sort_unstable();
+            Fail::Error(format!(
+                "{name}(): the template declares no user-defined function '{name}' (declared: {known:?})"
+            ))
+        })?;
+        if args.len() != f.params.len() {
+            return Err(Fail::Error(format!(
+                "{}() expects {} argument(s) ({}), got {}",
+                f.name,
+                f.params.len(),
+                f.params
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                args.len()
+            )));
+        }
+        let mut bound = HashMap::new();
+        for ((pname, decl), a) in f.params.iter().zip(args) {
+            let v = self.eval(a, loops)?;
+            check_param(pname, decl, &v).map_err(|e| match e {
+                Fail::Error(m) => Fail::Error(format!("{}(): {m}", f.name)),
+                other => other,
+            })?;
+            bound.insert(pname.to_lowercase(), v);
+        }
+        if self.frames.borrow().len() >= MAX_CALL_DEPTH {
+            return Err(Fail::Error(format!(
+                "{}(): user-defined function calls nest deeper than {MAX_CALL_DEPTH} (does it call itself?)",
+                f.name
+            )));
+        }
+        self.frames.borrow_mut().push(Frame {
+            name: f.name.clone(),
+            args: bound,
+            declared: f.params.iter().map(|(n, _)| n.clone()).collect(),
+        });
+        let body = get(&f.output, "value").unwrap_or(&Value::Null);
+        // The body sees no copy loop or lambda variable of the caller.
+        let v = self.value(body, "", &[]);
+        self.frames.borrow_mut().pop();
+        let v = v.map_err(|e| match e {
+            Fail::Error(m) => Fail::Error(format!("{}() ({}.output.value): {m}", f.name, f.path)),
+            other => other,
+        })?;
+        if let Some(ty) = get(&f.output, "type").and_then(Value::as_str)
+            && !v.is_null()
+            && !is_of_type(ty, &v)
+        {
+            return Err(Fail::Error(format!(
+                "{}() is declared to return {ty} but its value is {}",
+                f.name,
+                kind(&v)
+            )));
+        }
+        Ok(v)
     }
 
     /// The lambda functions (`filter`, `map`, `reduce`, `sort`, `toObject`) and
@@ -1571,10 +1780,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             )));
         };
         let linked = get(props, "templateLink").is_some();
+        let deferred_mark = self.engine.out.borrow().deferred.len();
         let mut chain = self.chain.clone();
         chain.push(name.to_string());
         let outputs = if inner || linked {
             let mut supplied = BTreeMap::new();
+            let mut deferred_params = HashSet::new();
             if let Some(link) = get(props, "parametersLink") {
                 let lpath = format!("{path}.properties.parametersLink");
                 let link = self.value(link, &lpath, loops)?;
@@ -1587,11 +1798,26 @@ impl<'e, 'r> Scope<'e, 'r> {
                 // A value known only at deployment time (a storage account's endpoint, a SQL
                 // server's name as Azure completes it) is passed on as written and listed in
                 // `deferred`, as it is in a resource's properties.
-                let p = self.value_in(p, &format!("{path}.properties.parameters"), loops, true)?;
+                let ppath = format!("{path}.properties.parameters");
+                let mark = self.engine.out.borrow().deferred.len();
+                let p = self.value_in(p, &ppath, loops, true)?;
+                for d in &self.engine.out.borrow().deferred[mark..] {
+                    if let Some(rest) = d.json_path.strip_prefix(&format!("{ppath}.")) {
+                        let name = rest.split(['.', '[']).next().unwrap_or(rest);
+                        deferred_params.insert(name.to_lowercase());
+                    }
+                }
                 for (k, v) in p.as_object().into_iter().flatten() {
-                    let v = get(v, "value").cloned().ok_or_else(|| {
+                    // A Key Vault secret (`reference: {keyVault: {id}, secretName}`, with an id
+                    // built at deployment: https://learn.microsoft.com/azure/azure-resource-manager/templates/key-vault-parameter#reference-secrets-with-dynamic-id)
+                    // gets the same placeholder as in a parameters file.
+                    let secret = get(v, "reference").map(|r| {
+                        let name = get(r, "secretName").and_then(Value::as_str).unwrap_or(k);
+                        Value::String(format!("<Key Vault secret {name}>"))
+                    });
+                    let v = get(v, "value").cloned().or(secret).ok_or_else(|| {
                         Fail::Error(format!(
-                            "{path}.properties.parameters.{k}: expected {{\"value\": ...}}"
+                            "{path}.properties.parameters.{k}: expected {{\"value\": ...}} or a Key Vault \"reference\""
                         ))
                     })?;
                     supplied.insert(k.clone(), v);
@@ -1613,6 +1839,7 @@ impl<'e, 'r> Scope<'e, 'r> {
                 }
                 e => Fail::Arm(Box::new(e)),
             })?;
+            sub_scope.deferred_params = deferred_params;
             if get(&template, "$schema").is_none() || kind != ScopeKind::ResourceGroup {
                 sub_scope.kind = kind;
                 sub_scope.target_kind = kind;
@@ -1643,10 +1870,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             outer.param_cache = RefCell::new(self.param_cache.borrow().clone());
             outer.var_cache = RefCell::new(self.var_cache.borrow().clone());
             outer.declared_deployments = self.declared_deployments.clone();
+            outer.functions = self.functions.clone();
+            outer.language_v2 = self.language_v2;
             outer
                 .declared_deployments
                 .extend(declared_deployment_names(&template));
             outer.deployments = RefCell::new(self.deployments.borrow().clone());
+            outer.deferred_outputs = RefCell::new(self.deferred_outputs.borrow().clone());
             outer
                 .run_resources(&template, &tpath)
                 .map_err(|e| Fail::Arm(Box::new(e)))?;
@@ -1661,6 +1891,16 @@ impl<'e, 'r> Scope<'e, 'r> {
         self.deployments
             .borrow_mut()
             .insert(name.to_lowercase(), Value::Object(outputs));
+        // Outputs kept as written stay known only at deployment time for whoever reads them.
+        let outputs_path = format!("{tpath}outputs.");
+        for d in &self.engine.out.borrow().deferred[deferred_mark..] {
+            if let Some(rest) = d.json_path.strip_prefix(&outputs_path) {
+                let out = rest.split(['.', '[']).next().unwrap_or(rest);
+                self.deferred_outputs
+                    .borrow_mut()
+                    .insert((name.to_lowercase(), out.to_lowercase()));
+            }
+        }
         Ok(())
     }
 
@@ -1694,6 +1934,12 @@ impl<'e, 'r> Scope<'e, 'r> {
             for i in 0..segs.len() {
                 candidates.push(dir.join(segs[i..].join("/")));
             }
+        } else if let Some(id) = get(link, "id").and_then(Value::as_str) {
+            // A template spec (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-specs)
+            // is a template stored in Azure.
+            return Err(Fail::Error(format!(
+                "{path}: the linked template is the template spec '{id}', stored in Azure, which cannot be read here; deploy its template file with a relativePath or a uri instead"
+            )));
         } else {
             return Err(Fail::Error(format!(
                 "{path}: a templateLink needs a relativePath or a uri"
@@ -1777,15 +2023,7 @@ fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_ascii_lowercase();
-    let type_ok = match ty.as_str() {
-        "string" | "securestring" => v.is_string(),
-        "int" => v.is_i64(),
-        "bool" => v.is_boolean(),
-        "array" => v.is_array(),
-        "object" | "secureobject" => v.is_object(),
-        _ => true,
-    };
-    if !type_ok && !v.is_null() {
+    if !is_of_type(&ty, v) && !v.is_null() {
         return Err(Fail::Error(format!(
             "parameter '{name}' is declared {ty} but its value is {}",
             kind(v)
@@ -1812,6 +2050,124 @@ fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `v` is of the declared parameter or output type (any type when unknown).
+fn is_of_type(ty: &str, v: &Value) -> bool {
+    match ty.to_ascii_lowercase().as_str() {
+        "string" | "securestring" => v.is_string(),
+        "int" => v.is_i64(),
+        "bool" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" | "secureobject" => v.is_object(),
+        _ => true,
+    }
+}
+
+/// Reads a template's `functions` section [ARMUDF]: namespaces of members, each with
+/// parameters (a name each, no default value) and an output value. The error names the
+/// JSON path of the declaration at fault.
+fn user_functions(template: &Value) -> Result<HashMap<String, UserFunction>, (String, String)> {
+    let mut out: HashMap<String, UserFunction> = HashMap::new();
+    let Some(list) = get(template, "functions") else {
+        return Ok(out);
+    };
+    let list = list.as_array().ok_or_else(|| {
+        (
+            "functions".to_string(),
+            "must be an array of {\"namespace\", \"members\"}".to_string(),
+        )
+    })?;
+    for (i, ns) in list.iter().enumerate() {
+        let at = format!("functions[{i}]");
+        let namespace = get(ns, "namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                (
+                    format!("{at}.namespace"),
+                    "a function namespace needs a name".to_string(),
+                )
+            })?;
+        let members = get(ns, "members")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                (
+                    format!("{at}.members"),
+                    "must be an object of functions by name".to_string(),
+                )
+            })?;
+        for (member, decl) in members {
+            let fpath = format!("{at}.members.{member}");
+            let name = format!("{namespace}.{member}");
+            let mut params = Vec::new();
+            if let Some(ps) = get(decl, "parameters") {
+                let ps = ps.as_array().ok_or_else(|| {
+                    (
+                        format!("{fpath}.parameters"),
+                        "must be an array of {\"name\", \"type\"}".to_string(),
+                    )
+                })?;
+                for (j, p) in ps.iter().enumerate() {
+                    let ppath = format!("{fpath}.parameters[{j}]");
+                    let pname = get(p, "name")
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                        .ok_or_else(|| {
+                            (format!("{ppath}.name"), "a parameter needs a name".into())
+                        })?;
+                    if get(p, "defaultValue").is_some() {
+                        return Err((
+                            format!("{ppath}.defaultValue"),
+                            format!(
+                                "parameter '{pname}' of user-defined function '{name}': a parameter of a user-defined function can't have a default value"
+                            ),
+                        ));
+                    }
+                    if params
+                        .iter()
+                        .any(|(n, _): &(String, Value)| n.eq_ignore_ascii_case(pname))
+                    {
+                        return Err((
+                            format!("{ppath}.name"),
+                            format!(
+                                "user-defined function '{name}' declares parameter '{pname}' twice"
+                            ),
+                        ));
+                    }
+                    params.push((pname.to_string(), p.clone()));
+                }
+            }
+            let output = get(decl, "output")
+                .filter(|o| get(o, "value").is_some())
+                .ok_or_else(|| {
+                    (
+                        format!("{fpath}.output"),
+                        format!("user-defined function '{name}' needs an output with a value"),
+                    )
+                })?;
+            let key = name.to_ascii_lowercase();
+            if let Some(first) = out.get(&key) {
+                return Err((
+                    fpath,
+                    format!(
+                        "user-defined function '{name}' is declared twice (first at {})",
+                        first.path
+                    ),
+                ));
+            }
+            out.insert(
+                key,
+                UserFunction {
+                    name,
+                    path: fpath,
+                    params,
+                    output: output.clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The lower-case names of the nested deployments a template declares (children included).
@@ -1875,4 +2231,227 @@ pub fn evaluate_expression(text: &str, identity: &Identity) -> Result<Value, Str
         Fail::Error(m) | Fail::Deferred(m) | Fail::Pending(m) => m,
         Fail::Arm(e) => e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(t: Value) -> Result<EvaluatedTemplate, ArmError> {
+        evaluate(&t, &EvalOptions::default())
+    }
+
+    fn output(t: Value, name: &str) -> Value {
+        let out = run(t).unwrap_or_else(|e| panic!("{e}"));
+        out.outputs[name].clone()
+    }
+
+    fn contoso(value: &str) -> Value {
+        json!([{"namespace": "contoso", "members": {"f": {
+            "parameters": [{"name": "x", "type": "string"}],
+            "output": {"type": "string", "value": value}}}}])
+    }
+
+    /// [ARMUDF] The page's example: `contoso.uniqueName(prefix)`, namespace and member
+    /// matched case-insensitively, `parameters()` reading the function's own parameter.
+    #[test]
+    fn armudf_the_documented_unique_name_function() {
+        let t = json!({
+            "parameters": {"storageNamePrefix": {"type": "string", "defaultValue": "StoreX"}},
+            "functions": [{"namespace": "contoso", "members": {"uniqueName": {
+                "parameters": [{"name": "namePrefix", "type": "string"}],
+                "output": {"type": "string",
+                    "value": "[concat(toLower(parameters('namePrefix')), uniqueString(resourceGroup().id))]"}}}}],
+            "outputs": {
+                "a": {"type": "string", "value": "[contoso.uniqueName(parameters('storageNamePrefix'))]"},
+                "b": {"type": "string", "value": "[CONTOSO.UNIQUENAME('StoreX')]"},
+                "c": {"type": "string", "value": "[concat('storex', uniqueString(resourceGroup().id))]"}
+            }
+        });
+        let out = run(t).unwrap();
+        assert!(out.outputs["a"].as_str().unwrap().starts_with("storex"));
+        assert_eq!(out.outputs["a"], out.outputs["b"]);
+        assert_eq!(out.outputs["a"], out.outputs["c"]);
+    }
+
+    /// [ARMUDF] An output value may be an object or array holding expressions; arguments are
+    /// evaluated where the call is (a copy loop's index), the body sees none of the caller's
+    /// loops.
+    #[test]
+    fn armudf_object_outputs_and_arguments_from_a_copy_loop() {
+        let t = json!({
+            "functions": [{"namespace": "net", "members": {"subnet": {
+                "parameters": [{"name": "i", "type": "int"}],
+                "output": {"type": "object", "value": {
+                    "name": "[format('s{0}', parameters('i'))]",
+                    "properties": {"addressPrefix": "[format('10.0.{0}.0/24', parameters('i'))]"}}}}}}],
+            "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v",
+                "properties": {"copy": [{"name": "subnets", "count": 2,
+                    "input": "[net.subnet(copyIndex('subnets'))]"}]}}]
+        });
+        let out = run(t).unwrap();
+        let subnets = &out.resources[0].properties["subnets"];
+        assert_eq!(subnets[1]["name"], "s1");
+        assert_eq!(subnets[1]["properties"]["addressPrefix"], "10.0.1.0/24");
+    }
+
+    /// [ARMUDF] Limitations: only the function's own parameters, no variables, no other
+    /// user-defined function, no reference() or list*(), no parameter default values.
+    #[test]
+    fn armudf_limitations_are_clear_errors() {
+        let with = |value: &str| {
+            json!({
+                "parameters": {"p": {"type": "string", "defaultValue": "v"}},
+                "variables": {"v": "x"},
+                "functions": [{"namespace": "contoso", "members": {
+                    "f": {"parameters": [{"name": "x", "type": "string"}],
+                          "output": {"type": "string", "value": value}},
+                    "g": {"parameters": [], "output": {"type": "string", "value": "g"}}}}],
+                "outputs": {"o": {"type": "string", "value": "[contoso.f('a')]"}}
+            })
+        };
+        let e = run(with("[parameters('p')]")).unwrap_err().to_string();
+        assert!(e.contains("has no parameter 'p'"), "{e}");
+        assert!(e.contains("contoso.f()"), "{e}");
+        assert!(e.contains("outputs.o"), "{e}");
+        let e = run(with("[variables('v')]")).unwrap_err().to_string();
+        assert!(e.contains("can't access variables"), "{e}");
+        let e = run(with("[contoso.g()]")).unwrap_err().to_string();
+        assert!(e.contains("can't call other user-defined functions"), "{e}");
+        let e = run(with("[reference('x').a]")).unwrap_err().to_string();
+        assert!(e.contains("can't use the reference function"), "{e}");
+        let e = run(with("[listKeys('x', '2020-01-01').a]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("can't use the list functions"), "{e}");
+        assert_eq!(output(with("[parameters('X')]"), "o"), "a");
+        // Only the branch `if` takes is evaluated [ARMLOGIC], inside a function too.
+        assert_eq!(
+            output(with("[if(true(), parameters('x'), parameters('p'))]"), "o"),
+            "a"
+        );
+
+        let mut t = with("[parameters('x')]");
+        t["functions"][0]["members"]["f"]["parameters"][0]["defaultValue"] = json!("d");
+        let e = run(t).unwrap_err().to_string();
+        assert!(
+            e.contains("functions[0].members.f.parameters[0].defaultValue"),
+            "{e}"
+        );
+        assert!(e.contains("can't have a default value"), "{e}");
+    }
+
+    /// [ARMUDF] Calls are checked against the declaration: number and types of arguments, the
+    /// output's type; an unknown function names those declared.
+    #[test]
+    fn armudf_arguments_and_output_are_checked() {
+        let t = |call: &str, value: &str| json!({"functions": contoso(value), "outputs": {"o": {"type": "string", "value": call}}});
+        let e = run(t("[contoso.f()]", "[parameters('x')]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expects 1 argument(s) (x), got 0"), "{e}");
+        let e = run(t("[contoso.f(1)]", "[parameters('x')]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("declared string but its value is an integer"),
+            "{e}"
+        );
+        let e = run(t("[contoso.f('a')]", "[length(parameters('x'))]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("declared to return string but its value is an integer"),
+            "{e}"
+        );
+        let e = run(t("[fabrikam.f('a')]", "[parameters('x')]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no user-defined function 'fabrikam.f'"), "{e}");
+        assert!(e.contains("contoso.f"), "{e}");
+    }
+
+    /// [ARMUDF] A malformed `functions` section is an error naming its JSON path.
+    #[test]
+    fn armudf_malformed_declarations_name_their_path() {
+        let cases = [
+            (json!({"namespace": "a"}), "functions[0].members"),
+            (json!({"members": {}}), "functions[0].namespace"),
+            (
+                json!({"namespace": "a", "members": {"f": {"parameters": [{"type": "string"}], "output": {"value": 1}}}}),
+                "functions[0].members.f.parameters[0].name",
+            ),
+            (
+                json!({"namespace": "a", "members": {"f": {"output": {"type": "string"}}}}),
+                "functions[0].members.f.output",
+            ),
+        ];
+        for (decl, path) in cases {
+            let e = run(json!({"functions": [decl]})).unwrap_err().to_string();
+            assert!(e.contains(path), "{path}: {e}");
+        }
+        let e = run(json!({"functions": [
+            {"namespace": "a", "members": {"f": {"output": {"value": 1}}}},
+            {"namespace": "A", "members": {"F": {"output": {"value": 2}}}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("declared twice"), "{e}");
+        assert!(run(json!({"functions": {}})).is_err());
+        // Real quickstart templates carry an empty section.
+        assert!(run(json!({"functions": []})).is_ok());
+    }
+
+    /// Bicep writes its `func`s to the namespace `__bicep` of a languageVersion 2.0 template,
+    /// where a function may call another and read the template's variables (Azure/bicep's
+    /// baselines, `__bicep.barTest()` inside `fooTest`).
+    #[test]
+    fn armudf_bicep_language_version_2_functions_call_each_other_and_read_variables() {
+        let t = json!({
+            "languageVersion": "2.0",
+            "variables": {"greeting": "[format('Hello {0}', parameters('who'))]"},
+            "parameters": {"who": {"type": "string", "defaultValue": "world"}},
+            "functions": [{"namespace": "__bicep", "members": {
+                "barTest": {"parameters": [], "output": {"type": "array", "value": ["abc", "def"]}},
+                "fooTest": {"parameters": [], "output": {"type": "array",
+                    "value": "[map(__bicep.barTest(), lambda('a', format('Hello {0}!', lambdaVariables('a'))))]"}},
+                "greet": {"parameters": [{"name": "who", "type": "string"}],
+                    "output": {"type": "string", "value": "[format('{0}, {1}', variables('greeting'), parameters('who'))]"}},
+                "loop": {"parameters": [], "output": {"value": "[__bicep.loop()]"}}
+            }}],
+            "resources": {},
+            "outputs": {
+                "foo": {"type": "array", "value": "[__bicep.fooTest()]"},
+                "hi": {"type": "string", "value": "[__bicep.greet('you')]"}
+            }
+        });
+        let out = run(t.clone()).unwrap();
+        assert_eq!(out.outputs["foo"], json!(["Hello abc!", "Hello def!"]));
+        assert_eq!(out.outputs["hi"], json!("Hello world, you"));
+        let mut t = t;
+        t["outputs"]["loop"] = json!({"value": "[__bicep.loop()]"});
+        let e = run(t).unwrap_err().to_string();
+        assert!(e.contains("nest deeper than"), "{e}");
+    }
+
+    /// [ARMUDF] [ARMNEST] A nested template in inner scope has its own functions; in outer
+    /// scope it uses its parent's.
+    #[test]
+    fn armudf_nested_templates_inner_own_functions_outer_the_parents() {
+        let t = json!({
+            "functions": contoso("[concat('parent-', parameters('x'))]"),
+            "resources": [
+                {"type": "Microsoft.Resources/deployments", "name": "inner",
+                 "properties": {"expressionEvaluationOptions": {"scope": "inner"},
+                    "template": {
+                        "functions": contoso("[concat('inner-', parameters('x'))]"),
+                        "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "[contoso.f('a')]"}]}}},
+                {"type": "Microsoft.Resources/deployments", "name": "outer",
+                 "properties": {"template": {
+                        "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "[contoso.f('b')]"}]}}}
+            ]
+        });
+        let out = run(t).unwrap();
+        let names: Vec<&str> = out.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["inner-a", "parent-b"]);
+    }
 }

@@ -14,7 +14,8 @@ pub enum Expr {
     Str(String),
     /// An integer literal.
     Int(i64),
-    /// `name(args...)`; `name` as written (ARM matches it case-insensitively).
+    /// `name(args...)`; `name` as written (ARM matches it case-insensitively), a user-defined
+    /// function's as `namespace.member`.
     Call(String, Vec<Expr>),
     /// `base.name`.
     Prop(Box<Expr>, String),
@@ -72,9 +73,15 @@ impl P<'_> {
     fn err(&self, m: &str) -> String {
         format!("{m} at character {} of '[{}]'", self.pos + 1, self.text)
     }
+    /// Skips white space: ASCII, and any other Unicode white space (a no-break space
+    /// between arguments, as in Microsoft's event-grid-subscription-and-storage quickstart,
+    /// which ARM deploys; .NET's `char.IsWhiteSpace` counts it).
     fn ws(&mut self) {
-        while matches!(self.s.get(self.pos), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            self.pos += 1;
+        while let Some(c) = self.text.get(self.pos..).and_then(|r| r.chars().next()) {
+            if !c.is_whitespace() {
+                break;
+            }
+            self.pos += c.len_utf8();
         }
     }
     fn expr(&mut self) -> Result<Expr, String> {
@@ -162,9 +169,20 @@ impl P<'_> {
             }
             Some(_) => {
                 let start = self.pos;
-                let Some(name) = self.ident() else {
+                let Some(mut name) = self.ident() else {
                     return Err(self.err("expected a function name, string or number"));
                 };
+                // A user-defined function is called as `namespace.member(...)`
+                // (https://learn.microsoft.com/azure/azure-resource-manager/templates/user-defined-functions).
+                if self.s.get(self.pos) == Some(&b'.') {
+                    self.pos += 1;
+                    let Some(member) = self.ident() else {
+                        return Err(self.err(&format!(
+                            "expected a function name after the namespace '{name}.'"
+                        )));
+                    };
+                    name = format!("{name}.{member}");
+                }
                 self.ws();
                 if self.s.get(self.pos) != Some(&b'(') {
                     self.pos = start;
@@ -230,6 +248,38 @@ mod tests {
             e,
             call("concat", vec![Expr::Str("it's".into()), p, Expr::Int(-3)])
         );
+    }
+
+    #[test]
+    fn a_user_defined_function_is_called_with_its_namespace() {
+        assert_eq!(
+            parse("contoso.uniqueName('x')").unwrap(),
+            call("contoso.uniqueName", vec![Expr::Str("x".into())])
+        );
+        assert_eq!(
+            parse("__bicep.f(_1.g())").unwrap(),
+            call("__bicep.f", vec![call("_1.g", vec![])])
+        );
+        // Property access after a call is still property access.
+        assert_eq!(
+            parse("a.b().c").unwrap(),
+            Expr::Prop(Box::new(call("a.b", vec![])), "c".into())
+        );
+        assert!(
+            parse("contoso.(1)")
+                .unwrap_err()
+                .contains("after the namespace")
+        );
+        assert!(parse("contoso.f").unwrap_err().contains("expected '('"));
+    }
+
+    #[test]
+    fn unicode_white_space_separates_arguments() {
+        assert_eq!(
+            parse("concat('a',\u{a0}'b')").unwrap(),
+            call("concat", vec![Expr::Str("a".into()), Expr::Str("b".into())])
+        );
+        assert!(parse("concat('a',\u{a0}x)").is_err());
     }
 
     #[test]

@@ -87,6 +87,24 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 }
             }
         }
+        // https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-numeric#float:
+        // a string or an integer converted to a floating point number.
+        "float" => {
+            arity(name, &args, 1, 1)?;
+            let f = match &args[0] {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            }
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| {
+                format!(
+                    "float(): cannot convert {} to a floating point number",
+                    to_display(&args[0])
+                )
+            })?;
+            serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+        }
         "bool" => {
             arity(name, &args, 1, 1)?;
             match &args[0] {
@@ -216,6 +234,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 as_str(name, &args[1])?,
                 as_str(name, &args[2])?,
             );
+            // ARM's expression engine is .NET, whose `String.Replace` (ordinal, case-sensitive)
+            // rejects an empty old value ("String cannot be of zero length"); the replace page
+            // (template-functions-string#replace) is silent on it, so this follows .NET.
             if old.is_empty() {
                 return Err("replace(): the old string cannot be empty".into());
             }

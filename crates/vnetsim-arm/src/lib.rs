@@ -5,7 +5,8 @@
 //! the resources a deployment would create, with full types and names (`vnet/subnet`),
 //! resource ids and every expression evaluated, plus outputs and warnings. It implements the
 //! expression language and the template functions a network template uses, copy loops,
-//! conditions, child resources and nested or linked deployments (see [`eval`]).
+//! conditions, child resources, user-defined functions and nested or linked deployments (see
+//! [`eval`]).
 //!
 //! What it is not: a deployment engine or a scenario importer. It knows nothing of vnetsim's
 //! scenario model (mapping resources to a scenario is a later slice, in another crate), does

@@ -253,6 +253,21 @@ fn armlogic_if_evaluates_only_the_chosen_branch() {
     assert_eq!(ev("if(false(), createArray(1)[5], 'fine')"), json!("fine"));
     assert!(err("if(true(), createArray(1)[5], 'fine')").contains("out of range"));
     assert!(err("if('yes', 1, 2)").contains("boolean"));
+    // An untaken branch that would fail: replace() with an empty old string.
+    assert_eq!(ev("if(true(), 'ok', replace('abc', '', 'y'))"), json!("ok"));
+    assert_eq!(
+        ev("if(false(), replace('abc', '', 'y'), 'ok')"),
+        json!("ok")
+    );
+    assert!(err("if(false(), 'ok', replace('abc', '', 'y'))").contains("cannot be empty"));
+}
+
+/// [ARMSTR] `replace` is case-sensitive and replaces every occurrence; an empty old string is
+/// an error, as .NET's `String.Replace` makes it (the page is silent on it).
+#[test]
+fn armstr_replace_is_case_sensitive_and_rejects_an_empty_old_string() {
+    assert_eq!(ev("replace('aAaA', 'a', 'b')"), json!("bAbA"));
+    assert!(err("replace('abc', '', 'y')").contains("cannot be empty"));
 }
 
 /// [ARMRES] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-resource#resourceid
@@ -572,4 +587,15 @@ fn armdeploy_environment_suffixes_include_front_door() {
         ev("environment().suffixes.storage"),
         json!("core.windows.net")
     );
+}
+
+/// [ARMLOGIC] https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-numeric#float:
+/// `float(arg1)`, arg1 a string or an integer, returns a floating point number.
+#[test]
+fn armlogic_float_converts_strings_and_integers() {
+    assert_eq!(ev("float('3.0')"), json!(3.0));
+    assert_eq!(ev("float(4)"), json!(4.0));
+    assert_eq!(ev("float('1.5')"), json!(1.5));
+    assert!(err("float('abc')").contains("cannot convert"));
+    assert!(err("float(createArray())").contains("cannot convert"));
 }

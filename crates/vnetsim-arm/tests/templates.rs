@@ -419,6 +419,17 @@ fn armnest_linked_template_not_found_says_where_it_looked() {
         e.contains("linked template not found") && e.contains("missing.json"),
         "{e}"
     );
+    // A template spec (templateLink.id, as 101-templatespec-create links one) is stored in
+    // Azure: the error says so.
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+            "properties": {"templateLink": {"id": "[resourceId('Microsoft.Resources/templateSpecs/versions', 'spec', '1.0')]"}}}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resources[0].properties.templateLink"), "{e}");
+    assert!(e.contains("template spec"), "{e}");
+    assert!(e.contains("templateSpecs/spec/versions/1.0"), "{e}");
 }
 
 #[test]
@@ -986,4 +997,153 @@ fn armres_a_name_known_only_at_deployment_leaves_the_resource_out() {
             .iter()
             .any(|d| d.json_path == "outputs.first.value")
     );
+}
+
+/// [ARMUDF] https://learn.microsoft.com/azure/azure-resource-manager/templates/user-defined-functions:
+/// functions of two namespaces name spokes in a copy loop; an inner-scope nested template
+/// declares its own function, and the parent's are not visible there.
+#[test]
+fn armudf_functions_name_spokes_and_an_inner_template_has_its_own() {
+    let t = evaluate_file(
+        &dir().join("functions/azuredeploy.json"),
+        None,
+        EvalOptions::default(),
+    )
+    .unwrap();
+    let vnets: Vec<(&str, &Value)> = t
+        .of_type("Microsoft.Network/virtualNetworks")
+        .map(|r| {
+            (
+                r.name.as_str(),
+                &r.properties["addressSpace"]["addressPrefixes"][0],
+            )
+        })
+        .collect();
+    assert_eq!(
+        vnets,
+        [
+            ("contoso-spoke-00", &json!("10.1.0.0/16")),
+            ("contoso-spoke-01", &json!("10.2.0.0/16")),
+            ("contoso-hub-00", &json!("10.0.0.0/16")),
+        ]
+    );
+
+    // The parent's `naming.vnetName` is not the inner template's: an error with its place.
+    let text = std::fs::read_to_string(dir().join("functions/azuredeploy.json")).unwrap();
+    let bad = text.replace(
+        "[naming.hubName(parameters('name'))]",
+        "[naming.vnetName(parameters('name'), 1)]",
+    );
+    let base = std::env::temp_dir().join(format!("vnetsim-arm-udf-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("azuredeploy.json"), bad).unwrap();
+    let e = evaluate_file(&base.join("azuredeploy.json"), None, EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(
+        e.contains("no user-defined function 'naming.vnetName'"),
+        "{e}"
+    );
+    assert!(e.contains("[\"naming.hubName\"]"), "{e}");
+    assert!(e.contains("azuredeploy.json:72:23: "), "{e}");
+}
+
+/// [ARMNEST] A nested deployment's parameter passed a value known only at deployment time (an
+/// array of a resource's runtime state) is passed on as written; what the nested template
+/// computes from it (`concat`, `length`) is deferred too, not a type error, so the template
+/// still evaluates without runtime state (as 301-subnet-driven-deployment passes a VNet's
+/// `reference(...).subnets` on).
+#[test]
+fn armnest_a_deferred_array_parameter_defers_what_is_computed_from_it() {
+    let t = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "next",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"subnets": {"value": "[reference('v0').subnets]"}},
+               "template": {"parameters": {"subnets": {"type": "array"}},
+                 "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v1",
+                   "tags": {"n": "[string(length(parameters('subnets')))]", "all": "[parameters('subnets')]"},
+                   "properties": {"subnets": "[concat(parameters('subnets'), createArray('x'))]"}}]}}}]}"#,
+    )
+    .unwrap();
+    let vnet = t.find("Microsoft.Network/virtualNetworks", "v1").unwrap();
+    assert_eq!(vnet.tags["all"], json!("[reference('v0').subnets]"));
+    assert_eq!(
+        vnet.tags["n"],
+        json!("[string(length(parameters('subnets')))]")
+    );
+    assert_eq!(
+        vnet.properties["subnets"],
+        json!("[concat(parameters('subnets'), createArray('x'))]")
+    );
+    assert_eq!(t.deferred.len(), 3, "{:?}", t.deferred);
+}
+
+/// [ARMNEST] An output of a nested deployment known only at deployment time stays so for the
+/// deployment reading it (`reference('sbn0').outputs.subnets.value` passed on to the next, as
+/// 301-subnet-driven-deployment chains its subnet deployments).
+#[test]
+fn armnest_a_deferred_output_read_by_another_deployment_stays_deferred() {
+    let inner = |name: &str, subnets: &str| {
+        format!(
+            r#"{{"type": "Microsoft.Resources/deployments", "name": "{name}",
+             "properties": {{"expressionEvaluationOptions": {{"scope": "inner"}}, "mode": "Incremental",
+               "parameters": {{"subnets": {{"value": "{subnets}"}}}},
+               "template": {{"parameters": {{"subnets": {{"type": "array"}}}},
+                 "resources": [{{"type": "Microsoft.Network/virtualNetworks", "name": "{name}",
+                   "properties": {{"subnets": "[concat(parameters('subnets'), createArray('x'))]"}}}}],
+                 "outputs": {{"subnets": {{"type": "array", "value": "[reference('{name}').subnets]"}}}}}}}}}}"#
+        )
+    };
+    let text = format!(
+        r#"{{"resources": [{}, {}]}}"#,
+        inner("sbn0", "[createArray()]"),
+        inner("sbn1", "[reference('sbn0').outputs.subnets.value]")
+    );
+    let t = eval_json(&text).unwrap();
+    let v0 = t.find("Microsoft.Network/virtualNetworks", "sbn0").unwrap();
+    assert_eq!(v0.properties["subnets"], json!(["x"]));
+    let v1 = t.find("Microsoft.Network/virtualNetworks", "sbn1").unwrap();
+    assert_eq!(
+        v1.properties["subnets"],
+        json!("[concat(parameters('subnets'), createArray('x'))]")
+    );
+    assert!(
+        t.deferred.iter().any(|d| d
+            .reason
+            .contains("output 'subnets' of nested deployment 'sbn0'")),
+        "{:?}",
+        t.deferred
+    );
+}
+
+/// [ARMNEST] A nested deployment's parameter may be a Key Vault secret whose vault id is built
+/// at deployment ("Reference secrets with dynamic ID",
+/// https://learn.microsoft.com/azure/azure-resource-manager/templates/key-vault-parameter#reference-secrets-with-dynamic-id):
+/// it gets the placeholder a parameters file's reference gets.
+#[test]
+fn armnest_a_key_vault_reference_with_a_dynamic_id_is_a_placeholder() {
+    let t = eval_json(
+        r#"{"parameters": {"secretName": {"type": "string", "defaultValue": "sqlAdmin"}},
+            "resources": [{"type": "Microsoft.Resources/deployments", "name": "sql",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"adminPassword": {"reference": {
+                   "keyVault": {"id": "[resourceId('Microsoft.KeyVault/vaults', 'kv')]"},
+                   "secretName": "[parameters('secretName')]"}}},
+               "template": {"parameters": {"adminPassword": {"type": "securestring"}},
+                 "outputs": {"p": {"type": "string", "value": "[parameters('adminPassword')]"}},
+                 "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "v",
+                   "tags": {"p": "[parameters('adminPassword')]"}}]}}}]}"#,
+    )
+    .unwrap();
+    let v = t.find("Microsoft.Network/virtualNetworks", "v").unwrap();
+    assert_eq!(v.tags["p"], json!("<Key Vault secret sqlAdmin>"));
+    let e = eval_json(
+        r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "sql",
+             "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+               "parameters": {"x": {"nothing": 1}}, "template": {"parameters": {"x": {"type": "string"}}}}}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resources[0].properties.parameters.x"), "{e}");
 }

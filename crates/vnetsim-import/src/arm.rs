@@ -56,7 +56,13 @@ pub fn import_template(
     let (mut first_resources, _) = resources(&first);
     allocate_public_ips(&mut first_resources);
     let allocated = to_scenario(&first_resources, name)?;
-    let runtime = Runtime::new(&first, &allocated.addresses);
+    let mut addresses = allocated.addresses;
+    // A public IP's stand-in answers `reference(pip).ipAddress` (an NSG rule naming a VM's
+    // public address, say) whatever the IP is attached to.
+    for (key, ip) in public_ip_addresses(&first_resources) {
+        addresses.entry(key).or_insert(ip);
+    }
+    let runtime = Runtime::new(&first, &addresses);
     let second =
         vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
             .map_err(arm)?;
@@ -114,6 +120,22 @@ fn allocate_public_ips(resources: &mut [Resource]) -> Vec<String> {
         ));
     }
     warnings
+}
+
+/// The address of every public IP that has one (declared or a stand-in), by
+/// [`address_key`].
+fn public_ip_addresses(resources: &[Resource]) -> Vec<(String, String)> {
+    resources
+        .iter()
+        .filter(|r| {
+            r.kind
+                .eq_ignore_ascii_case("microsoft.network/publicipaddresses")
+        })
+        .filter_map(|r| {
+            let ip = r.body["properties"].get("ipAddress")?.as_str()?;
+            Some((address_key(&r.kind, &r.name), ip.to_string()))
+        })
+        .collect()
 }
 
 /// The `i`-th stand-in public address: 203.0.113.1-254, then 198.51.100.1-254, then
@@ -475,6 +497,23 @@ mod tests {
         assert_eq!(rs[0].body["properties"]["ipAddress"], "203.0.113.1");
         assert_eq!(rs[1].body["properties"]["ipAddress"], "20.1.2.3");
         assert_eq!(rs[2].body["properties"]["ipAddress"], "203.0.113.2");
+        assert_eq!(
+            public_ip_addresses(&rs),
+            [
+                (
+                    "microsoft.network/publicipaddresses/a".into(),
+                    "203.0.113.1".into()
+                ),
+                (
+                    "microsoft.network/publicipaddresses/b".into(),
+                    "20.1.2.3".into()
+                ),
+                (
+                    "microsoft.network/publicipaddresses/c".into(),
+                    "203.0.113.2".into()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -1059,6 +1059,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
 
     // Virtual network gateways, local network gateways and connections.
     let mut gateway_vnet: HashMap<String, String> = HashMap::new();
+    // Lower-case names of the gateways and local network gateways with BGP settings.
+    let mut bgp_ends: HashSet<String> = HashSet::new();
     for g in list(GATEWAY) {
         let Some((vnet, vnode)) = vnet_of(
             prop_array(&g.body, "ipConfigurations"),
@@ -1086,6 +1088,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             && let Some(b) = bgp(&g.body)
         {
             gn.set("bgp", b);
+            bgp_ends.insert(g.name.to_ascii_lowercase());
         }
         add_gateway(vnode, gn);
     }
@@ -1102,6 +1105,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         );
         if let Some(b) = bgp(&l.body) {
             sn.set("bgp", b);
+            bgp_ends.insert(l.name.to_ascii_lowercase());
         }
         sites.push(sn);
     }
@@ -1137,10 +1141,27 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         let mut cn = Node::map();
         cn.set("name", c.name.as_str())
             .set("type", kind)
-            .set("from", from)
-            .set("to", to);
+            .set("from", from.as_str())
+            .set("to", to.as_str());
         if prop_bool(&c.body, "enableBgp") == Some(true) {
-            cn.set("bgp", true);
+            // A BGP session needs BGP settings (an ASN and a peer address) at both ends, which
+            // Microsoft's how-to gives the gateway and the local network gateway
+            // (https://learn.microsoft.com/azure/vpn-gateway/bgp-howto); its pages do not say
+            // what a connection enabling BGP towards an end without them does. It is imported
+            // without BGP, so the site is reached through its declared address space, and said.
+            let missing: Vec<&str> = [from.as_str(), to.as_str()]
+                .into_iter()
+                .filter(|n| !bgp_ends.contains(&n.to_ascii_lowercase()))
+                .collect();
+            if kind == "expressroute" || missing.is_empty() {
+                cn.set("bgp", true);
+            } else {
+                warnings.push(format!(
+                    "connection {}: enables BGP, but {} has no BGP settings (an ASN and a BGP peer address); imported without BGP, the remote address space routed statically",
+                    c.name,
+                    missing.join(" and ")
+                ));
+            }
         }
         connections.push(cn);
     }

@@ -600,3 +600,107 @@ fn azurefirewall_premium_fqdn_rules_decide_and_web_categories_and_urls_are_named
         );
     }
 }
+
+/// vm-to-vm-bandwidth-meter ("run a VM-to-VM bandwidth test using PsPing"): the probe VM
+/// measures the target VM through the target's public IP on TCP 80, and the target's NSG
+/// allows TCP 80 only from the probe VM's public IP, written as
+/// `reference(probe public IP).ipAddress`. Azure allocates that address at deployment
+/// (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#ip-address-assignment);
+/// the import's stand-in for it answers the `reference()`, so the rule admits the probe VM
+/// (its traffic to a public address leaves from its own public IP) and no other Internet host.
+#[test]
+fn vm_to_vm_bandwidth_meter_the_nsg_admits_the_probe_vms_public_ip_by_reference() {
+    let imp = import(
+        "vm-to-vm-bandwidth-meter",
+        &[
+            "adminUsername=azureuser",
+            "adminPassword=Not-a-Secret-1",
+            "probeVmLocation=westus",
+            "targetVmLocation=eastus2",
+        ],
+    );
+    assert!(
+        !imp.warnings
+            .iter()
+            .any(|w| w.contains("sourceAddressPrefix")),
+        "{:?}",
+        imp.warnings
+    );
+    let sim = load_with(&imp, "");
+    let public = |vm: &str| {
+        let sc = sim.scenario();
+        let vm = sc.vms.iter().find(|v| &*v.name == vm).expect("the VM");
+        let nic = &sc.nics[vm.nics[0].index()];
+        nic.public_ip.expect("a public IP").ip.to_string()
+    };
+    let (probe, target) = (public("probeVM"), public("targetVM"));
+    let rule = &sim.scenario().nsgs[0].rules[0];
+    assert_eq!(&*rule.name, "web-rule");
+    let d = sim.probe("probeVM", &target).tcp(80).send();
+    d.assert_delivered();
+    let other = sim.probe("198.51.100.7", &target).tcp(80).send();
+    assert_eq!(
+        other.reason(),
+        Some(DropReason::NsgDenied),
+        "{}",
+        other.detail()
+    );
+    assert_ne!(probe, "198.51.100.7");
+}
+
+/// site-to-site-vpn-create with BGP turned on at the gateway (SKU Standard, `bgpSettings` ASN
+/// 65010) and on
+/// the connection, but not at the local network gateway, which keeps no `bgpSettings`. A BGP
+/// session needs an ASN and a peer address at both ends, which Microsoft's how-to gives both
+/// (https://learn.microsoft.com/azure/vpn-gateway/bgp-howto); its pages do not say what such a
+/// connection does, so the import keeps it without BGP, says so, and the site is reached
+/// through its declared address space instead of failing.
+#[test]
+fn site_to_site_bgp_towards_a_local_gateway_without_bgp_settings_imports_with_a_warning() {
+    let text = std::fs::read_to_string(template("site-to-site-vpn-create")).unwrap();
+    let text = text
+        .replacen(
+            "\"enableBgp\": \"false\"",
+            "\"enableBgp\": \"true\", \"bgpSettings\": { \"asn\": 65010 }",
+            1,
+        )
+        .replacen(
+            "\"connectionType\": \"IPsec\",",
+            "\"connectionType\": \"IPsec\", \"enableBgp\": true,",
+            1,
+        );
+    assert_eq!(text.matches("65010").count(), 1);
+    let dir = std::env::temp_dir().join(format!("vnetsim-s2s-bgp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("azuredeploy.json");
+    std::fs::write(&path, text).unwrap();
+    // Basic has no BGP; the legacy Standard is migrated to VpnGw1AZ, as Azure does.
+    let set = vec![
+        "sharedKey=not-a-secret".to_string(),
+        "gatewaySku=Standard".to_string(),
+    ];
+    let imp = arm::import_template(&path, None, &set, "s2s-bgp");
+    let _ = std::fs::remove_dir_all(&dir);
+    let imp = imp.unwrap_or_else(|e| panic!("imports: {e}"));
+    assert!(
+        imp.warnings
+            .iter()
+            .any(|w| w.contains("enables BGP, but localGateway has no BGP settings")),
+        "{:?}",
+        imp.warnings
+    );
+    let yaml = yaml::write(&imp.header("test"), &imp.scenario);
+    let marker = "- name: localGateway\n";
+    let yaml = yaml.replacen(
+        marker,
+        "- name: localGateway\n  hosts: [ { name: onprem1, ip: 192.168.1.10 } ]\n",
+        1,
+    ) + "\nvms:\n"
+        + &vm("vm1", "azureVnet/Subnet1", "10.3.1.4");
+    let sim = Sim::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    sim.probe("vm1", "onprem1")
+        .tcp(443)
+        .send()
+        .assert_delivered()
+        .assert_path(&["vm1", "azureGateway", "onprem1"]);
+}
