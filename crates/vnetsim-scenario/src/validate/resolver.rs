@@ -379,20 +379,7 @@ impl<'r> Resolver<'r> {
         text: &Spanned<String>,
         path: impl Into<String>,
     ) -> Option<Protocol> {
-        match text.value.trim().to_ascii_lowercase().as_str() {
-            "tcp" => Some(Protocol::Tcp),
-            "udp" => Some(Protocol::Udp),
-            "icmp" => Some(Protocol::Icmp),
-            _ => {
-                self.err(
-                    loc(text),
-                    path,
-                    Rule::InvalidProtocol,
-                    format!("`{}` is not a protocol; use tcp, udp or icmp", text.value),
-                );
-                None
-            }
-        }
+        self.protocol_or(text, path, "a protocol; use tcp, udp or icmp")
     }
 
     /// An NSG rule's single protocol: `tcp`, `udp` or `icmp`, any case (`*`, `esp` and `ah` are
@@ -401,6 +388,20 @@ impl<'r> Resolver<'r> {
         &mut self,
         text: &Spanned<String>,
         path: impl Into<String>,
+    ) -> Option<Protocol> {
+        self.protocol_or(
+            text,
+            path,
+            "an NSG rule protocol; use tcp, udp, icmp, esp, ah or \"*\"",
+        )
+    }
+
+    /// `tcp`, `udp` or `icmp`, any case; otherwise an error saying the text is not `expected`.
+    fn protocol_or(
+        &mut self,
+        text: &Spanned<String>,
+        path: impl Into<String>,
+        expected: &str,
     ) -> Option<Protocol> {
         match text.value.trim().to_ascii_lowercase().as_str() {
             "tcp" => Some(Protocol::Tcp),
@@ -411,10 +412,7 @@ impl<'r> Resolver<'r> {
                     loc(text),
                     path,
                     Rule::InvalidProtocol,
-                    format!(
-                        "`{}` is not an NSG rule protocol; use tcp, udp, icmp, esp, ah or \"*\"",
-                        text.value
-                    ),
+                    format!("`{}` is not {expected}", text.value),
                 );
                 None
             }
