@@ -1061,6 +1061,8 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
     let mut gateway_vnet: HashMap<String, String> = HashMap::new();
     // Lower-case names of the gateways and local network gateways with BGP settings.
     let mut bgp_ends: HashSet<String> = HashSet::new();
+    // Lower-case names of the VNets whose VPN gateway is of the Basic SKU.
+    let mut basic_vnets: HashSet<String> = HashSet::new();
     for g in list(GATEWAY) {
         let Some((vnet, vnode)) = vnet_of(
             prop_array(&g.body, "ipConfigurations"),
@@ -1076,6 +1078,9 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
             .is_some_and(|t| t.eq_ignore_ascii_case("ExpressRoute"));
         let declared = prop(&g.body, "sku").and_then(|s| prop_str(s, "name"));
         let sku = gateway_sku(declared, er, &g.name, &mut warnings);
+        if !er && sku.eq_ignore_ascii_case("Basic") {
+            basic_vnets.insert(vnet.to_ascii_lowercase());
+        }
         let mut gn = Node::map();
         gn.set("name", g.name.as_str()).set("sku", sku);
         gn.set("type", if er { "expressroute" } else { "vpn" });
@@ -1092,6 +1097,7 @@ pub fn to_scenario(resources: &[Resource], name: &str) -> Result<Import, ImportE
         }
         add_gateway(vnode, gn);
     }
+    basic_gateway_without_transit(&mut peerings, &basic_vnets, &mut warnings);
     let mut sites = Vec::new();
     for l in list(LOCAL_GATEWAY) {
         let mut sn = Node::map();
@@ -1704,6 +1710,50 @@ fn firewall_rule(r: &Value, kind: &str, warnings: &mut Vec<String>) -> Option<No
     Some(n)
 }
 
+/// Peerings that would give or use the transit of a Basic VPN gateway are written without it,
+/// each said in a warning: "Gateway transit is supported for all VPN Gateway SKUs except the
+/// Basic SKU" (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit),
+/// and the import writes `era: current`, under which a scenario asking for it is refused
+/// (`gateway-transit-basic`). Microsoft's hub-and-spoke-sandbox quickstart pairs its default
+/// Basic gateway with transit.
+fn basic_gateway_without_transit(
+    peerings: &mut [Node],
+    basic_vnets: &HashSet<String>,
+    warnings: &mut Vec<String>,
+) {
+    for p in peerings {
+        let Node::Map(fields) = p else { continue };
+        let text = |key: &str| {
+            fields.iter().find_map(|(k, v)| match v {
+                Node::Str(s) if k == key => Some(s.clone()),
+                _ => None,
+            })
+        };
+        let (name, from, to) = (
+            text("name").unwrap_or_default(),
+            text("from").unwrap_or_default(),
+            text("to").unwrap_or_default(),
+        );
+        for (key, vnet) in [
+            ("allow_gateway_transit", &from),
+            ("use_remote_gateways", &to),
+        ] {
+            if !basic_vnets.contains(&vnet.to_ascii_lowercase()) {
+                continue;
+            }
+            for (k, v) in fields.iter_mut() {
+                if k == key && matches!(v, Node::Bool(true)) {
+                    *v = Node::Bool(false);
+                    warnings.push(format!(
+                        "peering {name}: {key} written as false: the VPN gateway of {vnet} is of \
+                         the Basic SKU, which gateway transit does not support"
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// The scenario's collections for one rule collection of a policy: a filter collection that
 /// holds network and application rules becomes two collections of one priority.
 fn policy_collection(
@@ -2105,6 +2155,43 @@ mod tests {
         let network = json!({"destinationAddresses": ["*"], "sourceAddresses": src});
         assert_eq!(unmodelled_rule(&network, "network"), None);
         assert_eq!(unmodelled_rule(&json!({}), "dnat"), None);
+    }
+
+    #[test]
+    fn peerings_of_a_basic_gateway_lose_their_transit_and_say_so() {
+        let peering = |name: &str, from: &str, to: &str, allow: bool, use_remote: bool| {
+            let mut n = Node::map();
+            n.set("name", name)
+                .set("from", from)
+                .set("to", to)
+                .set("allow_gateway_transit", allow)
+                .set("use_remote_gateways", use_remote);
+            n
+        };
+        let mut peerings = vec![
+            peering("hub-to-spoke", "hub", "spoke", true, false),
+            peering("spoke-to-hub", "spoke", "Hub", false, true),
+            peering("other-to-vpn", "other", "vpn", false, true),
+        ];
+        let basic: HashSet<String> = ["hub".to_string()].into();
+        let mut warnings = Vec::new();
+        basic_gateway_without_transit(&mut peerings, &basic, &mut warnings);
+        let mut doc = Node::map();
+        doc.set("peerings", peerings);
+        let text = crate::yaml::write(&[], &doc);
+        assert_eq!(
+            text.matches("allow_gateway_transit: true").count(),
+            0,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("use_remote_gateways: true").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("peering hub-to-spoke: allow_gateway_transit"));
+        assert!(warnings[1].starts_with("peering spoke-to-hub: use_remote_gateways"));
     }
 
     #[test]

@@ -704,3 +704,52 @@ fn site_to_site_bgp_towards_a_local_gateway_without_bgp_settings_imports_with_a_
         .assert_delivered()
         .assert_path(&["vm1", "azureGateway", "onprem1"]);
 }
+
+/// hub-and-spoke-sandbox: a hub and two spokes peered with it, and (with `deployVpnGateway`)
+/// a VPN gateway in the hub whose peerings ask for gateway transit. The gateway is of the
+/// template's default Basic SKU, and "Gateway transit is supported for all VPN Gateway SKUs
+/// except the Basic SKU" (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit):
+/// the import writes those peerings without transit and names each, so the scenario loads.
+/// Each spoke reaches the hub by its peering, and the spokes do not reach each other: peering
+/// is not transitive (https://learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview).
+#[test]
+fn hub_and_spoke_sandbox_basic_gateway_peerings_are_imported_without_transit() {
+    let imported = import(
+        "hub-and-spoke-sandbox",
+        &[
+            "winVmUser=azureuser",
+            "winVmPassword=Not-a-Secret-1",
+            "winVmDnsPrefix=jump",
+            "deployVpnGateway=Yes",
+        ],
+    );
+    let no_transit: Vec<&String> = imported
+        .warnings
+        .iter()
+        .filter(|w| w.contains("which gateway transit does not support"))
+        .collect();
+    assert_eq!(no_transit.len(), 4, "{:#?}", imported.warnings);
+    assert!(
+        no_transit
+            .iter()
+            .any(|w| w.contains("use_remote_gateways written as false")),
+        "{no_transit:#?}"
+    );
+    let sim = load_with(
+        &imported,
+        &format!(
+            "vms:\n{}{}{}",
+            vm("dev1", "spokeDevVnet/WorkloadSubnet", "10.10.0.10"),
+            vm("prod1", "spokeProdVnet/WorkloadSubnet", "10.100.0.10"),
+            vm("shared1", "hubVnet/SharedSubnet", "192.168.4.10")
+        ),
+    );
+    for spoke in ["dev1", "prod1"] {
+        sim.probe(spoke, "shared1")
+            .tcp(443)
+            .send()
+            .assert_delivered();
+    }
+    let across = sim.probe("dev1", "prod1").tcp(443).send();
+    assert!(across.reason().is_some(), "{}", across.detail());
+}
