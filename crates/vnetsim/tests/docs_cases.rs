@@ -14,6 +14,18 @@ fn sim(yaml: &str) -> Sim {
     }
 }
 
+/// A TCP packet from `from` to `port` at `to` is delivered.
+#[track_caller]
+fn tcp_delivered(s: &Sim, from: &str, to: &str, port: u16) {
+    s.probe(from, to).tcp(port).send().assert_delivered();
+}
+
+/// A TCP packet from `from` to `port` at `to` is dropped for `reason`.
+#[track_caller]
+fn tcp_dropped(s: &Sim, from: &str, to: &str, port: u16, reason: DropReason) {
+    s.probe(from, to).tcp(port).send().assert_dropped(reason);
+}
+
 fn rejected(yaml: &str, rule: &str) {
     match Sim::from_yaml(yaml) {
         Ok(_) => panic!("expected the scenario to be rejected with `{rule}`"),
@@ -82,10 +94,7 @@ fn udr_overview_on_an_equal_prefix_a_user_route_beats_the_system_route() {
     for era in ERAS {
         let tables = "route_tables:\n  - { name: rt, routes: [ { name: drop-vnet, prefix: 10.0.0.0/16, next_hop: None } ] }";
         let s = sim(&one_vnet(era, ", route_table: rt", tables));
-        s.probe("vm-a", "vm-b")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&s, "vm-a", "vm-b", 443, DropReason::NoRoute);
     }
 }
 
@@ -107,10 +116,7 @@ fn udr_overview_on_an_equal_prefix_a_user_route_beats_the_gateway_route() {
 fn udr_overview_reserved_private_prefixes_route_to_none() {
     let s = sim(&one_vnet("2016", "", ""));
     for dst in ["10.99.0.4", "172.16.5.4", "100.64.0.9"] {
-        s.probe("vm-a", dst)
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&s, "vm-a", dst, 443, DropReason::NoRoute);
     }
 }
 
@@ -121,21 +127,12 @@ fn udr_overview_reserved_private_prefixes_route_to_none() {
 fn udr_overview_disabling_gateway_route_propagation_removes_on_premises_routes() {
     for era in ERAS {
         let on = sim(&one_vnet(era, "", ""));
-        on.probe("vm-a", "branch-pc")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&on, "vm-a", "branch-pc", 443);
         let tables = "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }";
         let off = sim(&one_vnet(era, ", route_table: rt", tables));
-        off.probe("vm-a", "branch-pc")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&off, "vm-a", "branch-pc", 443, DropReason::NoRoute);
         // The other subnet keeps them.
-        off.probe("vm-b", "branch-pc")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&off, "vm-b", "branch-pc", 443);
     }
 }
 
@@ -151,10 +148,7 @@ fn udr_overview_an_appliance_without_ip_forwarding_drops() {
     )
     .replace("ip: 10.0.2.10, ip_forwarding: true", "ip: 10.0.2.10");
     let s = sim(&yaml);
-    s.probe("vm-a", "vm-b")
-        .tcp(443)
-        .send()
-        .assert_dropped(DropReason::ForwardingDisabled);
+    tcp_dropped(&s, "vm-a", "vm-b", 443, DropReason::ForwardingDisabled);
 }
 
 /// "Internet: Routes traffic specified by the address prefix to the Internet. The system default
@@ -219,10 +213,7 @@ fn manage_peering_peering_is_not_transitive() {
             .replace(", route_table: s1", "")
             .replace(", route_table: s2", "");
         let s = sim(&yaml);
-        s.probe("web1", "db2")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&s, "web1", "db2", 443, DropReason::NoRoute);
         s.probe("web1", "nva").tcp(443).send().assert_delivered();
     }
 }
@@ -316,21 +307,12 @@ fn gw_transit_without_use_remote_gateways_the_spoke_has_no_on_premises_route() {
         // The spoke's NSG meets the packet before its routes ("outbound: the NIC NSG, then the
         // subnet NSG, then the UDRs", Virtual Network FAQ): outside the VirtualNetwork tag, the
         // on-premises range is refused by DenyAllOutBound; without the NSG, no route leads there.
-        s.probe("app-vm", "branch-pc")
-            .tcp(3389)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "app-vm", "branch-pc", 3389, DropReason::NsgDenied);
         let s =
             sim(&transit(era, ", allow_gateway_transit: true", "", false)
                 .replace(", nsg: app-nsg", ""));
-        s.probe("app-vm", "branch-pc")
-            .tcp(3389)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
-        s.probe("branch-pc", "app-vm")
-            .tcp(22)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&s, "app-vm", "branch-pc", 3389, DropReason::NoRoute);
+        tcp_dropped(&s, "branch-pc", "app-vm", 22, DropReason::NoRoute);
     }
 }
 
@@ -406,15 +388,9 @@ internet:
 fn nsg_overview_allow_vnet_inbound_admits_the_vnet_peers_and_on_premises() {
     for era in ERAS {
         let s = sim(&nsg_case(era, "", ""));
-        s.probe("other1", "web1")
-            .tcp(8080)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "other1", "web1", 8080);
         s.probe("peer1", "web1").tcp(8080).send().assert_delivered();
-        s.probe("branch-pc", "web1")
-            .tcp(8080)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "branch-pc", "web1", 8080);
     }
 }
 
@@ -440,10 +416,7 @@ fn nsg_overview_a_custom_rule_overrides_the_default_rules() {
     for era in ERAS {
         let rule = "{ name: no-vnet, priority: 100, direction: inbound, access: deny, protocol: '*', source: VirtualNetwork, destination: '*' }";
         let s = sim(&nsg_case(era, "", rule));
-        s.probe("peer1", "web1")
-            .tcp(8080)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "peer1", "web1", 8080, DropReason::NsgDenied);
     }
 }
 
@@ -466,10 +439,7 @@ fn nsg_how_inbound_needs_both_the_subnet_and_the_nic_nsg() {
         assert!(v.detail().contains("subnet-nsg"), "{v}");
         // Both allow.
         let s = sim(&nsg_case(era, allow, allow));
-        s.probe("client", "203.0.113.4")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "client", "203.0.113.4", 443);
     }
 }
 
@@ -498,10 +468,7 @@ fn nsg_how_a_subnet_nsg_filters_traffic_inside_the_subnet() {
     for era in ERAS {
         let deny = "{ name: no-intra, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.0.1.0/24, destination: 10.0.1.0/24 }";
         let s = sim(&nsg_case(era, deny, ""));
-        s.probe("web1", "web2")
-            .tcp(22)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "web1", "web2", 22, DropReason::NsgDenied);
     }
 }
 
@@ -541,15 +508,9 @@ fn service_tags_internet_tag_denies_the_internet_only() {
     for era in ERAS {
         let deny = "{ name: no-internet, priority: 100, direction: outbound, access: deny, protocol: '*', source: '*', destination: Internet }";
         let s = sim(&nsg_case(era, "", deny));
-        s.probe("web1", "client")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "web1", "client", 443, DropReason::NsgDenied);
         s.probe("web1", "peer1").tcp(443).send().assert_delivered();
-        s.probe("web1", "branch-pc")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "web1", "branch-pc", 443);
         let s = sim(&nsg_case(era, "", ""));
         s.probe("web1", "client").tcp(443).send().assert_delivered();
     }
@@ -585,10 +546,7 @@ fn manage_peering_access_off_removes_the_peer_from_the_virtual_network_tag() {
                 "{ name: app-to-peer, from: app, to: peer, allow_virtual_network_access: false }",
             );
         let s = sim(&yaml);
-        s.probe("peer1", "web1")
-            .tcp(8080)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "peer1", "web1", 8080, DropReason::NsgDenied);
     }
 }
 
@@ -620,10 +578,7 @@ vms:
         );
         let s = sim(&yaml);
         s.probe("jump", "web1").tcp(443).send().assert_delivered();
-        s.probe("jump", "db1")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "jump", "db1", 443, DropReason::NsgDenied);
     }
 }
 
@@ -664,10 +619,7 @@ internet:
         .send()
         .assert_delivered();
     let old = sim(&yaml("2016"));
-    old.probe("plain", "site")
-        .tcp(443)
-        .send()
-        .assert_delivered();
+    tcp_delivered(&old, "plain", "site", 443);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,14 +667,8 @@ fn fwrule_traffic_no_rule_allows_is_denied() {
     for era in ERAS {
         let c = "          - { name: app, priority: 100, kind: application, action: allow, rules: [ { name: contoso, protocols: ['Https:443'], source_addresses: ['*'], target_fqdns: [www.contoso.com] } ] }";
         let s = sim(&firewall(era, c));
-        s.probe("web1", "contoso")
-            .tcp(443)
-            .send()
-            .assert_delivered();
-        s.probe("web1", "other")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::FirewallDenied);
+        tcp_delivered(&s, "web1", "contoso", 443);
+        tcp_dropped(&s, "web1", "other", 443, DropReason::FirewallDenied);
     }
 }
 
@@ -735,10 +681,7 @@ fn fwrule_network_rules_are_processed_before_application_rules() {
         let c = "          - { name: app, priority: 100, kind: application, action: allow, rules: [ { name: contoso, protocols: ['Https:443'], source_addresses: ['*'], target_fqdns: [www.contoso.com] } ] }
           - { name: net, priority: 300, kind: network, action: deny, rules: [ { name: no-443, protocols: [TCP], source_addresses: ['*'], destination_addresses: ['*'], destination_ports: ['443'] } ] }";
         let s = sim(&firewall(era, c));
-        s.probe("web1", "contoso")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::FirewallDenied);
+        tcp_dropped(&s, "web1", "contoso", 443, DropReason::FirewallDenied);
     }
 }
 
@@ -790,16 +733,10 @@ load_balancers:
 fn lbprobe_the_probe_passes_allow_azure_load_balancer_inbound_unless_a_rule_denies_it() {
     for era in ERAS {
         let s = sim(&lb(era, ""));
-        s.probe("cli", "10.0.1.100")
-            .tcp(80)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "cli", "10.0.1.100", 80);
         let deny_all = "{ name: deny-all, priority: 4096, direction: inbound, access: deny, protocol: '*', source: '*', destination: '*' }, { name: http, priority: 100, direction: inbound, access: allow, protocol: tcp, source: 10.0.2.0/24, destination: '*', destination_ports: '80' }";
         let s = sim(&lb(era, deny_all));
-        s.probe("cli", "10.0.1.100")
-            .tcp(80)
-            .send()
-            .assert_dropped(DropReason::LbNoHealthyBackend);
+        tcp_dropped(&s, "cli", "10.0.1.100", 80, DropReason::LbNoHealthyBackend);
     }
 }
 
@@ -992,10 +929,7 @@ load_balancers:
 fn lbfaq_a_backend_cannot_reach_its_own_internal_frontend() {
     for era in ERAS {
         let s = sim(&lb(era, ""));
-        s.probe("web1", "10.0.1.100")
-            .tcp(80)
-            .send()
-            .assert_dropped(DropReason::LbOwnFrontend);
+        tcp_dropped(&s, "web1", "10.0.1.100", 80, DropReason::LbOwnFrontend);
     }
 }
 
@@ -1100,10 +1034,7 @@ fn penp_the_subnet_nsg_applies_to_the_endpoint_only_with_network_policies() {
             era,
             ", private_endpoint_network_policies: network_security_group_enabled",
         ));
-        s.probe("web1", "sql-pe")
-            .tcp(1433)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "web1", "sql-pe", 1433, DropReason::NsgDenied);
     }
 }
 
@@ -1220,10 +1151,7 @@ connections:
             .send()
             .assert_delivered()
             .assert_path(&["vm-a", "vm-b"]);
-        s.probe("vm-a", "branch-pc")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "vm-a", "branch-pc", 443);
     }
 }
 
@@ -1247,10 +1175,7 @@ fn nsg_overview_the_appliances_nsg_filters_forwarded_traffic() {
                 "nsgs:\n  - { name: nva-nsg, rules: [ { name: no-spoke1, priority: 100, direction: inbound, access: deny, protocol: '*', source: 10.1.0.0/16, destination: '*' } ] }\nroute_tables:",
             );
         let s = sim(&yaml);
-        s.probe("web1", "db2")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "web1", "db2", 443, DropReason::NsgDenied);
         s.probe("db2", "web1").tcp(443).send().assert_delivered();
     }
 }
@@ -1348,10 +1273,7 @@ on_premises:
 "
         );
         let s = sim(&yaml);
-        s.probe("branch-pc", "sql-pe")
-            .tcp(1433)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "branch-pc", "sql-pe", 1433);
     }
 }
 
@@ -1528,10 +1450,7 @@ fn gw_transit_a_spoke_table_without_propagation_loses_the_gateway_routes() {
             "route_tables:\n  - { name: rt, disable_gateway_route_propagation: true }\nnsgs:\n",
         );
         let s = sim(&yaml);
-        s.probe("app-vm", "branch-pc")
-            .tcp(3389)
-            .send()
-            .assert_dropped(DropReason::NoRoute);
+        tcp_dropped(&s, "app-vm", "branch-pc", 3389, DropReason::NoRoute);
     }
 }
 
@@ -1551,15 +1470,15 @@ vms:
   - { name: legacy, size: Standard_D2s_v3, nics: [ { name: legacy-nic, subnet: other/web, ip: 10.1.1.6 } ] }
 ";
     let s = sim(yaml);
-    s.probe("plain", "203.0.113.5")
-        .tcp(443)
-        .send()
-        .assert_dropped(DropReason::NoOutboundAccess);
+    tcp_dropped(
+        &s,
+        "plain",
+        "203.0.113.5",
+        443,
+        DropReason::NoOutboundAccess,
+    );
     // A subnet that keeps default outbound access reaches it.
-    s.probe("legacy", "203.0.113.5")
-        .tcp(443)
-        .send()
-        .assert_delivered();
+    tcp_delivered(&s, "legacy", "203.0.113.5", 443);
 }
 
 /// Azure Firewall is stateful: "allowing A to B does not allow connections started by B"
@@ -1610,10 +1529,7 @@ firewall_policies:
             .send()
             .assert_delivered();
         // A connection db2 opens is denied.
-        s.probe("db2", "web1")
-            .tcp(1433)
-            .send()
-            .assert_dropped(DropReason::FirewallDenied);
+        tcp_dropped(&s, "db2", "web1", 1433, DropReason::FirewallDenied);
     }
 }
 
@@ -1862,15 +1778,9 @@ fn nsg_overview_inbound_rules_see_the_private_address_after_translation() {
     for era in ERAS {
         let allow = "{ name: to-private, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: 10.0.1.4, destination_ports: '443' }";
         let s = sim(&nsg_case(era, allow, allow));
-        s.probe("client", "203.0.113.4")
-            .tcp(443)
-            .send()
-            .assert_delivered();
+        tcp_delivered(&s, "client", "203.0.113.4", 443);
         let public = "{ name: to-public, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: 203.0.113.4, destination_ports: '443' }";
         let s = sim(&nsg_case(era, public, public));
-        s.probe("client", "203.0.113.4")
-            .tcp(443)
-            .send()
-            .assert_dropped(DropReason::NsgDenied);
+        tcp_dropped(&s, "client", "203.0.113.4", 443, DropReason::NsgDenied);
     }
 }
