@@ -173,6 +173,40 @@ impl LatencyHistogram {
         self.max
     }
 
+    /// [`value_at_quantile`](Self::value_at_quantile) of each of `qs`, which must be in
+    /// increasing order, in one pass over the buckets (a report row asks for five).
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [u64; N] {
+        let mut out = [0; N];
+        if self.is_empty() {
+            return out;
+        }
+        // One bucket (a flow of constant latency): every quantile is its top.
+        if self.more.is_empty() {
+            return [bucket_top(self.first.0).min(self.max); N];
+        }
+        let count = self.len();
+        let mut buckets = self.in_use();
+        let mut seen = 0u64;
+        let mut top = self.max;
+        for (k, q) in qs.into_iter().enumerate() {
+            let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).max(1);
+            while seen < rank {
+                match buckets.next() {
+                    Some((b, n)) => {
+                        seen += n;
+                        top = bucket_top(b).min(self.max);
+                    }
+                    None => {
+                        top = self.max;
+                        break;
+                    }
+                }
+            }
+            out[k] = top;
+        }
+        out
+    }
+
     /// (bucket value, count) pairs in increasing order, for CDF plots.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.in_use().map(|(b, n)| (bucket_top(b).min(self.max), n))
@@ -229,6 +263,22 @@ mod tests {
             prop_assert!((a - b).abs() <= b * 0.002 + 1.0, "q {q}: ours {a}, hdr {b}");
             prop_assert_eq!(ours.max(), *values.iter().max().unwrap());
             prop_assert_eq!(ours.min(), *values.iter().min().unwrap());
+        }
+
+        /// Quantiles asked together are those asked one by one.
+        #[test]
+        fn quantiles_together_equal_one_by_one(
+            values in prop::collection::vec(0u64..10_000_000, 0..200),
+            mut qs in prop::array::uniform5(0.0f64..=1.0),
+        ) {
+            qs.sort_by(f64::total_cmp);
+            let mut h = LatencyHistogram::new();
+            for &v in &values {
+                h.record(v);
+            }
+            prop_assert_eq!(h.quantiles(qs), qs.map(|q| h.value_at_quantile(q)));
+            let fixed = [0.5, 0.9, 0.99, 0.999];
+            prop_assert_eq!(h.quantiles(fixed), fixed.map(|q| h.value_at_quantile(q)));
         }
 
         /// The buckets in use are exactly those of a plain sorted map, in any recording order.

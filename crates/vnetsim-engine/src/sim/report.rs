@@ -308,14 +308,17 @@ fn flow_row(
         bytes_delivered: d.delivered * size,
         delivered_ratio: delivered_ratio(d),
         throughput_bps: throughput_bps(d, size, active),
-        latency_ns: (d.delivered > 0).then(|| Latency {
-            min: d.latency.min(),
-            p50: d.latency.value_at_quantile(0.5),
-            p90: d.latency.value_at_quantile(0.9),
-            p99: d.latency.value_at_quantile(0.99),
-            p999: d.latency.value_at_quantile(0.999),
-            max: d.latency.max(),
-            mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+        latency_ns: (d.delivered > 0).then(|| {
+            let [p50, p90, p99, p999] = d.latency.quantiles([0.5, 0.9, 0.99, 0.999]);
+            Latency {
+                min: d.latency.min(),
+                p50,
+                p90,
+                p99,
+                p999,
+                max: d.latency.max(),
+                mean: (d.latency.mean() * 1000.0).round() / 1000.0,
+            }
         }),
     };
     let cdf = if latency_cdf {
