@@ -2008,10 +2008,11 @@ fn type_and_names(fname: &str, vals: &[Value]) -> Result<String, String> {
 
 fn check_param(name: &str, decl: &Value, v: &Value) -> R<()> {
     if let Some(allowed) = get(decl, "allowedValues").and_then(Value::as_array) {
-        let ok = match v {
-            Value::Array(items) => items.iter().all(|i| allowed.contains(i)),
-            v => allowed.contains(v),
-        };
+        // An array may be any subset of the allowed values, or be one of them whole: the
+        // quickstart oms-azure-storage-analytics-solution lists arrays (`["free", "free"]`) as
+        // the allowed values of an array parameter, and deploys.
+        let ok = allowed.contains(v)
+            || matches!(v, Value::Array(items) if items.iter().all(|i| allowed.contains(i)));
         if !ok {
             return Err(Fail::Error(format!(
                 "parameter '{name}': {v} is not one of the allowedValues {}",

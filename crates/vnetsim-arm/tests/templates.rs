@@ -374,6 +374,27 @@ fn errors_name_the_json_path_and_the_expression() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("allowedValues"), "{e}");
+    // An array parameter: any subset of the allowed values, or one of them whole.
+    let arrays = r#"{"parameters": {"sku": {"type": "array", "defaultValue": DEFAULT,
+        "allowedValues": [["pernode", "OMS"], ["free", "free"], "Basic", "Standard"]}},
+        "outputs": {"x": {"type": "array", "value": "[parameters('sku')]"}}}"#;
+    for ok in [r#"["free", "free"]"#, r#"["Standard", "Basic"]"#, "[]"] {
+        let t = eval_json(&arrays.replace("DEFAULT", ok)).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert_eq!(
+            t.outputs["x"],
+            serde_json::from_str::<serde_json::Value>(ok).unwrap()
+        );
+    }
+    for bad in [
+        r#"["free"]"#,
+        r#"["Basic", "Gold"]"#,
+        r#"[["free", "free"], "Gold"]"#,
+    ] {
+        let e = eval_json(&arrays.replace("DEFAULT", bad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowedValues"), "{bad}: {e}");
+    }
 
     let e = eval_json(r#"{"variables": {"a": "[variables('b')]", "b": "[variables('a')]"}, "outputs": {"x": {"type": "string", "value": "[variables('a')]"}}}"#)
         .unwrap_err()
