@@ -375,8 +375,13 @@ enum Kind {
 
 /// The kind of a plain scalar; `None` when it is outside the subset (a null, a YAML 1.1
 /// boolean, a number in another notation, or text starting with an indicator).
+///
+/// Every plain scalar of a file passes here, so it allocates nothing and scans the text once
+/// for the two-byte markers; the tests hold it to the plain reading
+/// (`scalar_kind_is_the_reference`).
 fn scalar_kind(s: &str) -> Option<Kind> {
-    let first = *s.as_bytes().first()?;
+    let b = s.as_bytes();
+    let first = *b.first()?;
     if matches!(
         first,
         b'?' | b':'
@@ -398,8 +403,7 @@ fn scalar_kind(s: &str) -> Option<Kind> {
             | b'`'
     ) || s == "-"
         || s.starts_with("- ")
-        || s.contains(": ")
-        || s.contains(" #")
+        || b.windows(2).any(|w| w == b": " || w == b" #")
     {
         return None;
     }
@@ -407,14 +411,19 @@ fn scalar_kind(s: &str) -> Option<Kind> {
         "true" | "false" => return Some(Kind::Bool),
         _ => {}
     }
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) || lower.starts_with(".inf")
-        || lower.starts_with("-.inf")
-        || lower.starts_with("+.inf")
-        || lower == ".nan"
+    // YAML's nulls, its 1.1 booleans and its infinities and not-a-number, in any case.
+    const WORDS: [&str; 10] = [
+        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n",
+    ];
+    let starts_with_any_case = |prefix: &[u8]| {
+        b.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    if (b.len() <= 5 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)))
+        || starts_with_any_case(b".inf")
+        || starts_with_any_case(b"-.inf")
+        || starts_with_any_case(b"+.inf")
+        || s.eq_ignore_ascii_case(".nan")
     {
         return None;
     }
@@ -448,8 +457,10 @@ fn is_short_decimal(s: &str) -> bool {
 /// prefix): such scalars are left to the YAML path.
 fn looks_numeric(s: &str) -> bool {
     let body = s.trim_start_matches(['-', '+']);
-    let lower = body.to_ascii_lowercase();
-    if lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with("0b") {
+    // `0x`, `0o`, `0b` in either case.
+    if let [b'0', p, ..] = body.as_bytes()
+        && matches!(p | 0x20, b'x' | b'o' | b'b')
+    {
         return true;
     }
     if !body.bytes().any(|b| b.is_ascii_digit()) {
@@ -478,6 +489,12 @@ fn plain(s: &str, out: &mut Out) -> Option<()> {
 /// A JSON string.
 fn string(s: &str, out: &mut Out) {
     out.json.push('"');
+    // Most names need no escape: copied whole.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.json.push_str(s);
+        out.json.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.json.push_str("\\\""),
@@ -585,5 +602,110 @@ mod tests {
         let v = json("a: 'x\"y\\z'\nb: c\\d\n");
         assert_eq!(v["a"], "x\"y\\z");
         assert_eq!(v["b"], "c\\d");
+    }
+
+    proptest::proptest! {
+        /// The allocation-free scalar classification is the plain one on any text made of the
+        /// characters that decide it, YAML's special words in any case among them.
+        #[test]
+        fn scalar_kind_is_the_reference(
+            s in "[-+.0-9a-fA-FxXoObBnNuUlLyYsStTrReEiI_: #~,?]{0,9}|(?i)(null|true|false|yes|no|on|off|y|n|~|\\.inf|-\\.inf|\\+\\.inf|\\.nan|0x1f|0o17|0b101)[a-z0-9.]{0,2}",
+        ) {
+            proptest::prop_assert_eq!(scalar_kind(&s), scalar_kind_reference(&s), "{:?}", s);
+        }
+    }
+
+    /// [`super::scalar_kind`] as it was first written (allocating, several scans): the reference.
+    /// The kind of a plain scalar; `None` when it is outside the subset (a null, a YAML 1.1
+    /// boolean, a number in another notation, or text starting with an indicator).
+    fn scalar_kind_reference(s: &str) -> Option<Kind> {
+        let first = *s.as_bytes().first()?;
+        if matches!(
+            first,
+            b'?' | b':'
+                | b','
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'#'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+        ) || s == "-"
+            || s.starts_with("- ")
+            || s.contains(": ")
+            || s.contains(" #")
+        {
+            return None;
+        }
+        match s {
+            "true" | "false" => return Some(Kind::Bool),
+            _ => {}
+        }
+        let lower = s.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        ) || lower.starts_with(".inf")
+            || lower.starts_with("-.inf")
+            || lower.starts_with("+.inf")
+            || lower == ".nan"
+        {
+            return None;
+        }
+        if is_short_decimal_reference(s) {
+            return Some(Kind::Number);
+        }
+        if looks_numeric_reference(s) {
+            return None;
+        }
+        Some(Kind::Str)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most [`MAX_NUMBER_DIGITS`] digits, not `-0`.
+    fn is_short_decimal_reference(s: &str) -> bool {
+        let body = s.strip_prefix('-').unwrap_or(s);
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (body, None),
+        };
+        let digits = int.len() + frac.map_or(0, str::len);
+        !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && (int == "0" || !int.starts_with('0'))
+            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+            && digits <= MAX_NUMBER_DIGITS
+            && s != "-0"
+            && !(s.starts_with('-') && body.bytes().all(|b| b == b'0' || b == b'.'))
+    }
+
+    /// Whether a YAML parser might read `s` as a number (or a YAML 1.1 sexagesimal or base
+    /// prefix): such scalars are left to the YAML path.
+    fn looks_numeric_reference(s: &str) -> bool {
+        let body = s.trim_start_matches(['-', '+']);
+        let lower = body.to_ascii_lowercase();
+        if lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with("0b") {
+            return true;
+        }
+        if !body.bytes().any(|b| b.is_ascii_digit()) {
+            return body.starts_with('.') && body.len() > 1;
+        }
+        let numeric_chars = body.bytes().all(|b| {
+            b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'e' | b'E' | b'+' | b'-' | b':')
+        });
+        // A sign inside a number only follows its exponent (`1000-2000` is text).
+        let signs_in_exponent = body
+            .as_bytes()
+            .windows(2)
+            .all(|w| !matches!(w[1], b'+' | b'-') || matches!(w[0], b'e' | b'E'));
+        numeric_chars && signs_in_exponent && body.matches('.').count() <= 1
     }
 }
