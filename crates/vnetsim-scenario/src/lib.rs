@@ -7,6 +7,7 @@
 //! Entry points: [`load_str`] and [`load_file`]; on failure a [`LoadError`] lists every
 //! [`Diagnostic`] with its rule code (see [`Rule`]).
 
+mod append;
 pub mod diag;
 pub mod generate;
 mod json_lines;
