@@ -8,17 +8,32 @@
 
 use std::net::Ipv4Addr;
 
+/// The two-digit decimal texts `00` to `99`, one after the other.
+const TWO_DIGITS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// Appends `n` in decimal, as `n.to_string()` writes it.
 pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    // Two digits a step, from the right.
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&TWO_DIGITS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&TWO_DIGITS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     push_ascii(out, &digits[at..]);
 }
@@ -90,6 +105,16 @@ mod tests {
         assert_eq!(u64_text(0), "0");
         assert_eq!(u64_text(1_000_000), "1000000");
         assert_eq!(u64_text(u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn the_two_digit_table_holds_00_to_99() {
+        for n in 0..100 {
+            assert_eq!(&TWO_DIGITS[2 * n..2 * n + 2], format!("{n:02}").as_bytes());
+        }
+        for n in 0..1000 {
+            assert_eq!(u64_text(n), n.to_string());
+        }
     }
 
     #[test]
