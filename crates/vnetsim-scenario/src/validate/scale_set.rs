@@ -212,6 +212,7 @@ fn instance(s: &RawScaleSet, k: usize, i: usize, ip: Ipv4Addr) -> RawVm {
                 public_ip: None,
                 public_ip_sku: None,
                 application_security_groups: s.application_security_groups.clone(),
+                address: Some(ip),
             }],
             s.name.referenced,
             s.name.defined,
@@ -248,6 +249,9 @@ mod tests {
             assert_eq!(vm.name.value, format!("web_{i}"));
             assert_eq!(vm.nics.value[0].name.value, format!("web_{i}-nic"));
             assert_eq!(vm.nics.value[0].ip.value, ip.to_string());
+            // The address kept beside the text is the one the text reads as.
+            assert_eq!(vm.nics.value[0].ip.value.parse(), Ok(ip));
+            assert_eq!(vm.nics.value[0].address, Some(ip));
             assert_eq!(vm.scale_set, Some(2));
             assert_eq!(vm.name.referenced, s.name.referenced);
             assert_eq!(vm.nics.value[0].ip.referenced, s.subnet.referenced);
