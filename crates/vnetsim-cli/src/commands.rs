@@ -28,8 +28,10 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../default-scenario.yaml");
 /// Its name in messages.
 pub const DEFAULT_SCENARIO_NAME: &str = "scenarios/hub-and-spoke.yaml (bundled)";
 
+/// The scenario of a subcommand, which loads one file and ends (the file as read is not freed),
+/// or the exit code after printing its diagnostics.
 pub fn load(file: &Path) -> Result<Scenario, u8> {
-    vnetsim_scenario::load_file(file).map_err(|e| {
+    vnetsim_scenario::load_file_once(file).map_err(|e| {
         eprint!("{}", e.render(std::io::stderr().is_terminal()));
         INVALID
     })
@@ -87,7 +89,7 @@ impl From<&Diagnostic> for DiagnosticOut {
 /// `vnetsim validate FILE [--format json]`: exit 0 valid, 2 invalid, in either format.
 pub fn validate(file: &Path, format: Format) -> u8 {
     if format == Format::Json {
-        let (valid, diagnostics) = match vnetsim_scenario::load_file(file) {
+        let (valid, diagnostics) = match vnetsim_scenario::load_file_once(file) {
             // The process ends next: freeing a million flows one by one is time for nothing.
             Ok(s) => {
                 std::mem::forget(s);
