@@ -151,11 +151,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     load_path(path, RawAfter::Freed)
 }
 
-/// [`load_file`] for a process that loads one file and ends soon after (the command line's
-/// subcommands): after a load that succeeded, the file as read (its raw serde types, many small
-/// allocations) is not freed, its memory going back when the process ends. The answer is
-/// [`load_file`]'s. A program that loads more than once (tests, a sweep, the Python package)
-/// calls [`load_file`], which frees it.
+/// [`load_file`] for a process that loads one file and ends right after (`vnetsim validate`):
+/// after a load that succeeded, the file as read (its raw serde types, many small allocations)
+/// is not freed, its memory going back when the process ends. The answer is [`load_file`]'s.
+/// A program that loads more than once (tests, a sweep, the Python package), or goes on to run
+/// the scenario (which would reuse that memory), calls [`load_file`], which frees it.
 pub fn load_file_once(path: &Path) -> Result<Scenario, LoadError> {
     load_path(path, RawAfter::Kept)
 }
