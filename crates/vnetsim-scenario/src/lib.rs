@@ -4,9 +4,11 @@
 //! What it is for: turning a scenario file (or a model built in code) into a [`model::Scenario`]
 //! the data plane can compile. What it is not: it decides nothing about packets.
 //!
-//! Entry points: [`load_str`] and [`load_file`]; on failure a [`LoadError`] lists every
-//! [`Diagnostic`] with its rule code (see [`Rule`]).
+//! Entry points: [`load_str`] and [`load_file`] ([`load_file_once`] for a process that loads
+//! one file and ends); on failure a [`LoadError`] lists every [`Diagnostic`] with its rule code
+//! (see [`Rule`]).
 
+mod append;
 pub mod diag;
 pub mod generate;
 mod json_lines;
@@ -22,7 +24,7 @@ mod validate;
 mod yaml_json;
 
 pub use diag::{Diagnostic, LoadError};
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_file_once, load_str};
 pub use model::*;
 pub use rules::{RULES, Rule};
 

@@ -2,8 +2,9 @@
 //! diagnostic out.
 //!
 //! What it is for: running serde-saphyr, turning its errors into [`Diagnostic`]s (with a
-//! "did you mean" for unknown fields), then handing the raw file to the validator. What it is
-//! not: the Azure rules, which live in the `validate` module.
+//! "did you mean" for unknown fields), then handing the raw file to the validator; for a process
+//! that loads one file and ends ([`load_file_once`]), leaving the raw file unfreed after a load
+//! that succeeded. What it is not: the Azure rules, which live in the `validate` module.
 
 use std::path::Path;
 
@@ -26,18 +27,43 @@ pub const MAX_NODES: usize = 40_000_000;
 /// The deepest nesting of mappings and sequences a file may use (a scenario needs under 10).
 pub const MAX_DEPTH: usize = 64;
 
+/// What becomes of the raw file (the serde types as read) once a load has succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RawAfter {
+    /// Freed, as any value: every caller that loads more than once.
+    Freed,
+    /// Left unfreed until the process ends: [`load_file_once`] only.
+    Kept,
+}
+
+impl RawAfter {
+    /// Disposes of the raw file of a load that succeeded.
+    fn dispose(self, raw: RawScenario) {
+        match self {
+            RawAfter::Freed => drop(raw),
+            // Freeing its many small parts one by one is time for nothing when the process
+            // ends next; the memory goes back then.
+            RawAfter::Kept => std::mem::forget(raw),
+        }
+    }
+}
+
 /// Parses and checks a scenario given as text. `file_name` is only used in diagnostics.
 ///
 /// Every problem is collected: the error lists all broken rules, not just the first one
 /// (a YAML syntax or type error stops at that error, as the file cannot be read further).
 pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
-    if let Some(scenario) = load_json_fast(source, file_name) {
+    load_text(source, file_name, RawAfter::Freed)
+}
+
+fn load_text(source: &str, file_name: &str, after: RawAfter) -> Result<Scenario, LoadError> {
+    if let Some(scenario) = load_json_fast(source, file_name, after) {
         return Ok(scenario);
     }
-    if let Some(scenario) = load_yaml_fast(source, file_name) {
+    if let Some(scenario) = load_yaml_fast(source, file_name, after) {
         return Ok(scenario);
     }
-    load_yaml(source, file_name)
+    load_yaml(source, file_name, after)
 }
 
 /// The fast path of a YAML scenario written in the plain subset most files use (block
@@ -45,7 +71,7 @@ pub fn load_str(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
 /// rewritten as JSON line for line, it takes the JSON fast path, with every item on its YAML
 /// line. A file outside the subset, or with any problem, gives `None`: the caller takes the
 /// YAML path, which reads every file and positions every diagnostic.
-fn load_yaml_fast(source: &str, file_name: &str) -> Option<Scenario> {
+fn load_yaml_fast(source: &str, file_name: &str, after: RawAfter) -> Option<Scenario> {
     if source.trim_start().starts_with('{') {
         return None;
     }
@@ -56,11 +82,11 @@ fn load_yaml_fast(source: &str, file_name: &str) -> Option<Scenario> {
         subset = json.is_some(),
         "yaml: rewritten as json"
     );
-    from_json(&json?, file_name)
+    from_json(&json?, file_name, after)
 }
 
 /// The YAML path (JSON is YAML too): positions for every diagnostic.
-fn load_yaml(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
+fn load_yaml(source: &str, file_name: &str, after: RawAfter) -> Result<Scenario, LoadError> {
     let mut sink = Sink::new(source, file_name);
     // Generated scenarios (100,000 flows, 10,000 VMs) exceed the parser's default budget of
     // 250,000 nodes; the limits still stop resource-amplifying input (aliases stay bounded).
@@ -82,6 +108,7 @@ fn load_yaml(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
     validate::expand_scale_sets(&mut raw, &mut sink);
     let scenario = validate::resolve(&raw, &mut sink);
     if sink.diagnostics.is_empty() {
+        after.dispose(raw);
         Ok(scenario)
     } else {
         Err(LoadError::from_sink(sink))
@@ -94,15 +121,15 @@ fn load_yaml(source: &str, file_name: &str) -> Result<Scenario, LoadError> {
 /// not found, a broken rule) gives `None`, and the caller takes the YAML path, which reads JSON
 /// too and positions every diagnostic: the fast path changes no answer, only the time to a
 /// valid one.
-fn load_json_fast(source: &str, file_name: &str) -> Option<Scenario> {
+fn load_json_fast(source: &str, file_name: &str, after: RawAfter) -> Option<Scenario> {
     if !source.trim_start().starts_with('{') {
         return None;
     }
-    from_json(source, file_name)
+    from_json(source, file_name, after)
 }
 
 /// A JSON text read by `serde_json`, its lines found, and validated; `None` on any problem.
-fn from_json(source: &str, file_name: &str) -> Option<Scenario> {
+fn from_json(source: &str, file_name: &str, after: RawAfter) -> Option<Scenario> {
     let started = std::time::Instant::now();
     let mut raw: RawScenario = serde_json::from_str(source).ok()?;
     tracing::debug!(ms = started.elapsed().as_millis(), "json: parsed");
@@ -112,11 +139,28 @@ fn from_json(source: &str, file_name: &str) -> Option<Scenario> {
     validate::expand_scale_sets(&mut raw, &mut sink);
     let scenario = validate::resolve(&raw, &mut sink);
     tracing::debug!(ms = started.elapsed().as_millis(), "json: resolved");
-    sink.diagnostics.is_empty().then_some(scenario)
+    if !sink.diagnostics.is_empty() {
+        return None;
+    }
+    after.dispose(raw);
+    Some(scenario)
 }
 
 /// Reads a scenario file and checks it; diagnostics name the path as given.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    load_path(path, RawAfter::Freed)
+}
+
+/// [`load_file`] for a process that loads one file and ends right after (`vnetsim validate`):
+/// after a load that succeeded, the file as read (its raw serde types, many small allocations)
+/// is not freed, its memory going back when the process ends. The answer is [`load_file`]'s.
+/// A program that loads more than once (tests, a sweep, the Python package), or goes on to run
+/// the scenario (which would reuse that memory), calls [`load_file`], which frees it.
+pub fn load_file_once(path: &Path) -> Result<Scenario, LoadError> {
+    load_path(path, RawAfter::Kept)
+}
+
+fn load_path(path: &Path, after: RawAfter) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
     let refuse = |message: String| {
         let mut sink = Sink::new("", &name);
@@ -124,7 +168,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
         Err(LoadError::from_sink(sink))
     };
     match read_limited(path, MAX_FILE_BYTES) {
-        Ok(Some(text)) => load_str(&text, &name),
+        Ok(Some(text)) => load_text(&text, &name, after),
         Ok(None) => refuse(format!(
             "`{name}` is larger than the loader's limit of {} MiB",
             MAX_FILE_BYTES >> 20
@@ -319,9 +363,9 @@ mod tests {
                 serde_json::to_string(&value).expect("json"),
             ] {
                 let name = path.display().to_string();
-                let fast = load_json_fast(&json, &name)
+                let fast = load_json_fast(&json, &name, RawAfter::Freed)
                     .unwrap_or_else(|| panic!("{name}: the fast path refused it"));
-                let slow = load_yaml(&json, &name).expect("valid");
+                let slow = load_yaml(&json, &name, RawAfter::Freed).expect("valid");
                 assert!(fast == slow, "{name}: the two paths differ");
                 count += 1;
             }
@@ -329,7 +373,7 @@ mod tests {
         assert!(count >= 40, "{count}");
         // A broken rule: the fast path steps aside and the diagnostics are the YAML path's.
         let broken = r#"{"name": "x", "vnets": [{"name": "a", "address_space": ["10.0.0.0/33"], "subnets": []}]}"#;
-        assert!(load_json_fast(broken, "b.json").is_none());
+        assert!(load_json_fast(broken, "b.json", RawAfter::Freed).is_none());
         let err = load_str(broken, "b.json").expect_err("invalid");
         assert_eq!(err.diagnostics[0].line, 1, "{:?}", err.diagnostics);
     }
@@ -364,8 +408,8 @@ mod tests {
         files.push(("written-out.yaml".into(), written_out()));
         let mut refused = Vec::new();
         for (k, (name, yaml)) in files.iter().enumerate() {
-            let slow = load_yaml(yaml, name).expect("valid");
-            if let Some(fast) = load_yaml_fast(yaml, name) {
+            let slow = load_yaml(yaml, name, RawAfter::Freed).expect("valid");
+            if let Some(fast) = load_yaml_fast(yaml, name, RawAfter::Freed) {
                 assert!(fast == slow, "{name}: the two paths differ");
             } else {
                 // Only outside the subset: a valid file in it is never refused.
@@ -380,9 +424,9 @@ mod tests {
         // A broken rule: the fast path steps aside and the diagnostics are the YAML path's.
         let broken =
             "name: x\nvnets:\n  - name: a\n    address_space: [10.0.0.0/33]\n    subnets: []\n";
-        assert!(load_yaml_fast(broken, "b.yaml").is_none());
+        assert!(load_yaml_fast(broken, "b.yaml", RawAfter::Freed).is_none());
         let err = load_str(broken, "b.yaml").expect_err("invalid");
-        let slow = load_yaml(broken, "b.yaml").expect_err("invalid");
+        let slow = load_yaml(broken, "b.yaml", RawAfter::Freed).expect_err("invalid");
         assert_eq!(err.render(false), slow.render(false));
         assert_eq!(err.diagnostics[0].line, 4, "{:?}", err.diagnostics);
     }
@@ -423,6 +467,62 @@ mod tests {
         }
         y.push_str("events:\n  - at: 50ms\n    remove_peering: p01\nexpect:\n  - flow: f1\n    delivered_ratio: \">= 0.5\"\n    drops: { no-route: \"== 0\" }\n");
         y
+    }
+
+    /// A file loaded once gives what it gives loaded any number of times: the scenario for a
+    /// valid file (YAML in the subset and outside it, JSON), every diagnostic for a broken one.
+    #[test]
+    fn a_file_loaded_once_gives_the_same_answer() {
+        let dir = std::env::temp_dir().join(format!("vnetsim-once-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/hub-and-spoke.yaml");
+        let yaml = std::fs::read_to_string(&example).expect("example");
+        let value: serde_json::Value = serde_saphyr::from_str(&yaml).expect("yaml");
+        let hub = crate::generate::HubSpoke {
+            spokes: 3,
+            vms_per_spoke: 5,
+            flows: 40,
+            ..crate::generate::HubSpoke::default()
+        };
+        // The name as a block scalar: outside the fast path's subset.
+        let outside = yaml.replacen(
+            "\nname: hub-and-spoke\n",
+            "\nname: >-\n  hub-and-spoke\n",
+            1,
+        );
+        assert!(outside != yaml && crate::yaml_json::to_json(&outside).is_none());
+        assert!(crate::yaml_json::to_json(&yaml).is_some());
+        let files = [
+            ("subset.yaml", yaml.clone()),
+            ("outside.yaml", outside),
+            (
+                "pretty.json",
+                serde_json::to_string_pretty(&value).expect("json"),
+            ),
+            ("generated.yaml", hub.to_yaml().expect("generate")),
+        ];
+        for (name, text) in &files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            let once = load_file_once(&path).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            assert!(once == load_file(&path).expect("valid"), "{name}");
+            assert!(
+                once == load_str(text, &path.display().to_string()).expect("valid"),
+                "{name}"
+            );
+        }
+        let broken = dir.join("broken.yaml");
+        std::fs::write(
+            &broken,
+            "name: x\nvnets:\n  - name: a\n    address_space: [10.0.0.0/33]\n    subnets: []\n",
+        )
+        .unwrap();
+        let once = load_file_once(&broken).expect_err("invalid");
+        let many = load_file(&broken).expect_err("invalid");
+        assert_eq!(once.render(false), many.render(false));
+        assert_eq!(once.diagnostics.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

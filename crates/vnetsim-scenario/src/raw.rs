@@ -4,7 +4,8 @@
 //! format. Fields that validation points at are wrapped in [`Spanned`] so diagnostics can name
 //! the line and column. Values with units (durations, rates, prefixes, addresses, ports) stay
 //! text here and are parsed by the validator, so that every bad value is reported with its
-//! position instead of stopping the parse at the first one.
+//! position instead of stopping the parse at the first one (a scale-set instance's NIC, made by
+//! the loader, also keeps the address its text was written from).
 //!
 //! What it is not: checked. Names are not resolved, prefixes not parsed, Azure rules not
 //! applied; see [`crate::load_str`] for the checked [`crate::model::Scenario`].
@@ -401,6 +402,11 @@ pub struct RawNic {
     /// them with members in the NIC's VNet only.
     #[schemars(with = "Option<Vec<String>>")]
     pub application_security_groups: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The address `ip` holds, when the loader wrote `ip` from it (a scale-set instance's NIC),
+    /// so that it is not read back from the text; never written in a file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub address: Option<std::net::Ipv4Addr>,
 }
 
 /// A network security group.

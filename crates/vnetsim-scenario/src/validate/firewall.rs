@@ -837,7 +837,8 @@ impl<'r> Resolver<'r> {
             for (j, n) in vm.nics.value.iter().enumerate() {
                 let id = k;
                 k += 1;
-                let path = format!("vms[{i}].nics[{j}]");
+                // Written out only for a diagnostic or a public IP, not for every NIC.
+                let path = || format!("vms[{i}].nics[{j}]");
                 let sku = match &n.public_ip_sku {
                     None => PublicIpSku::Standard,
                     Some(s) => match s.value.trim().to_ascii_lowercase().as_str() {
@@ -846,7 +847,7 @@ impl<'r> Resolver<'r> {
                         other => {
                             self.err_help(
                                 loc(s),
-                                format!("{path}.public_ip_sku"),
+                                format!("{}.public_ip_sku", path()),
                                 Rule::UnknownVariant,
                                 format!("`{other}` is not a public IP SKU"),
                                 "use `Standard` or `Basic`",
@@ -857,7 +858,8 @@ impl<'r> Resolver<'r> {
                 };
                 let Some(p) = &n.public_ip else { continue };
                 let owner = format!("NIC `{}`", n.name.value);
-                if let Some(ip) = self.public_ip(p, &format!("{path}.public_ip"), &owner, public)
+                if let Some(ip) =
+                    self.public_ip(p, &format!("{}.public_ip", path()), &owner, public)
                     && let Some(nic) = self.sc.nics.get_mut(id)
                 {
                     nic.public_ip = Some(PublicIp { ip, sku });
@@ -1008,6 +1010,28 @@ pub(super) fn not_public(ip: Ipv4Addr) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A NIC's public IP problems name the NIC by its VM's and its own index.
+    #[test]
+    fn a_nic_public_ip_problem_names_the_nic() {
+        let text = "name: t\nvnets:\n  - { name: v, address_space: [10.0.0.0/16], subnets: [ { name: a, prefix: 10.0.1.0/24 } ] }\n\
+            vms:\n  - { name: a, size: Standard_D2s_v3, nics: [ { name: a0, vnet: v, subnet: a, ip: 10.0.1.4 } ] }\n\
+            \x20 - { name: b, size: Standard_D2s_v3, nics: [ { name: b0, vnet: v, subnet: a, ip: 10.0.1.5 }, \
+            { name: b1, vnet: v, subnet: a, ip: 10.0.1.6, public_ip: 20.1.2.300, public_ip_sku: Premium } ] }\n";
+        let err = crate::load_str(text, "t.yaml").unwrap_err();
+        let paths: Vec<(&str, &str)> = err
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, d.path.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("invalid-ip", "vms[1].nics[1].public_ip"),
+                ("unknown-variant", "vms[1].nics[1].public_ip_sku")
+            ]
+        );
+    }
 
     #[test]
     fn address_ranges_parse_ip_cidr_and_range() {

@@ -418,7 +418,11 @@ impl<'r> Resolver<'r> {
             );
             self.err(subnet_loc, format!("{npath}.subnet"), Rule::VmNicsVnet, msg);
         }
-        let ip = self.ip(&n.ip, npath.field("ip"));
+        // A scale-set instance's address is known; its text, written from it, reads as it.
+        let ip = match n.address {
+            Some(ip) => Some(ip),
+            None => self.ip(&n.ip, npath.field("ip")),
+        };
         if let (Some(ip), Some(sid)) = (ip, subnet) {
             self.nic_ip_in_subnet(n, ip, sid, npath);
         }

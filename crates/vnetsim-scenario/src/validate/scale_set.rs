@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde_saphyr::Spanned;
 
+use crate::append::{push_ipv4, push_u64};
 use crate::diag::{Sink, nearest};
 use crate::raw::{RawNic, RawScaleSet, RawScenario, RawVm};
 use crate::rules::Rule;
@@ -189,19 +190,29 @@ fn placement(
 /// Instance `i` of scale set `k`: a VM whose fields point at the scale set's.
 fn instance(s: &RawScaleSet, k: usize, i: usize, ip: Ipv4Addr) -> RawVm {
     let at = |text: String, of: &Spanned<String>| Spanned::new(text, of.referenced, of.defined);
-    let name = format!("{}_{i}", s.name.value);
+    // `<name>_<i>` and `<name>_<i>-nic`, each allocated once at its final length.
+    let mut name = String::with_capacity(s.name.value.len() + 12);
+    name.push_str(&s.name.value);
+    name.push('_');
+    push_u64(&mut name, i as u64);
+    let mut nic = String::with_capacity(name.len() + 4);
+    nic.push_str(&name);
+    nic.push_str("-nic");
+    let mut address = String::with_capacity(15);
+    push_ipv4(&mut address, ip);
     RawVm {
         nics: Spanned::new(
             vec![RawNic {
-                name: at(format!("{name}-nic"), &s.name),
+                name: at(nic, &s.name),
                 vnet: s.vnet.clone(),
                 subnet: s.subnet.clone(),
-                ip: at(ip.to_string(), &s.subnet),
+                ip: at(address, &s.subnet),
                 ip_forwarding: s.ip_forwarding,
                 nsg: s.nsg.clone(),
                 public_ip: None,
                 public_ip_sku: None,
                 application_security_groups: s.application_security_groups.clone(),
+                address: Some(ip),
             }],
             s.name.referenced,
             s.name.defined,
@@ -212,5 +223,38 @@ fn instance(s: &RawScaleSet, k: usize, i: usize, ip: Ipv4Addr) -> RawVm {
         forwarding: s.forwarding,
         flow_limit: None,
         scale_set: Some(k as u32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An instance's VM name, NIC name and address are the text `format!` and `to_string()`
+    /// give, at the scale set's positions.
+    #[test]
+    fn an_instance_is_named_and_addressed_as_written_out() {
+        let s: RawScaleSet = serde_saphyr::from_str(
+            "{ name: web, size: Standard_D2s_v3, instances: 1000, subnet: v/app, \
+             single_placement_group: false }",
+        )
+        .expect("scale set");
+        for (i, ip) in [
+            (0, Ipv4Addr::new(10, 0, 1, 4)),
+            (9, Ipv4Addr::new(10, 0, 1, 13)),
+            (10, Ipv4Addr::new(172, 16, 0, 99)),
+            (999, Ipv4Addr::new(192, 168, 255, 254)),
+        ] {
+            let vm = instance(&s, 2, i, ip);
+            assert_eq!(vm.name.value, format!("web_{i}"));
+            assert_eq!(vm.nics.value[0].name.value, format!("web_{i}-nic"));
+            assert_eq!(vm.nics.value[0].ip.value, ip.to_string());
+            // The address kept beside the text is the one the text reads as.
+            assert_eq!(vm.nics.value[0].ip.value.parse(), Ok(ip));
+            assert_eq!(vm.nics.value[0].address, Some(ip));
+            assert_eq!(vm.scale_set, Some(2));
+            assert_eq!(vm.name.referenced, s.name.referenced);
+            assert_eq!(vm.nics.value[0].ip.referenced, s.subnet.referenced);
+        }
     }
 }

@@ -7,7 +7,6 @@
 //! (the data plane) or what a replay must show (the expectations room).
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -580,7 +579,9 @@ impl Resolver<'_> {
                 |name: &mut String, k| {
                     let (d, i) = (&draws[k], done + k);
                     name.clear();
-                    let _ = write!(name, "{entry}-{i}");
+                    name.push_str(entry);
+                    name.push('-');
+                    crate::append::push_u64(name, i as u64);
                     Flow {
                         name: Arc::from(name.as_str()),
                         from: d.from,
