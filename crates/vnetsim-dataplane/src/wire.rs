@@ -398,21 +398,32 @@ impl Transport {
     }
 }
 
-/// Writes a whole packet: the IPv4 header, the transport header and a zero payload, with
-/// every length and checksum filled in; returns its length.
-///
-/// The bytes are those etherparse's `PacketBuilder` writes (the tests hold it to that), written
-/// directly: the payload is zeros, so it adds nothing to a checksum and is only filled, not
-/// summed (a flow's template of 1,500 bytes costs a few dozen instructions, not a thousand).
-fn write_packet(
-    buf: &mut [u8],
+/// What [`write_packet`] writes: the IPv4 header's fields and the transport header.
+#[derive(Clone, Copy)]
+struct Headers {
     src: u32,
     dst: u32,
     ttl: u8,
     total_len: u16,
     identification: u16,
     transport: Transport,
-) -> Result<usize, BuildError> {
+}
+
+/// Writes a whole packet: the IPv4 header, the transport header and a zero payload, with
+/// every length and checksum filled in; returns its length.
+///
+/// The bytes are those etherparse's `PacketBuilder` writes (the tests hold it to that), written
+/// directly: the payload is zeros, so it adds nothing to a checksum and is only filled, not
+/// summed (a flow's template of 1,500 bytes costs a few dozen instructions, not a thousand).
+fn write_packet(buf: &mut [u8], packet: &Headers) -> Result<usize, BuildError> {
+    let Headers {
+        src,
+        dst,
+        ttl,
+        total_len,
+        identification,
+        transport,
+    } = *packet;
     let th = transport.header_len();
     let min = IPV4_HEADER_LEN + th;
     if usize::from(total_len) < min {
@@ -523,12 +534,14 @@ pub fn build_probe(buf: &mut [u8], spec: &PacketSpec) -> Result<usize, BuildErro
     };
     write_packet(
         buf,
-        u32::from(spec.src),
-        u32::from(spec.dst),
-        spec.ttl,
-        spec.total_len,
-        spec.identification,
-        transport,
+        &Headers {
+            src: u32::from(spec.src),
+            dst: u32::from(spec.dst),
+            ttl: spec.ttl,
+            total_len: spec.total_len,
+            identification: spec.identification,
+            transport,
+        },
     )
 }
 
@@ -564,12 +577,14 @@ pub fn build_reply(
     };
     write_packet(
         buf,
-        k.src,
-        k.dst,
-        REPLY_TTL,
-        total_len,
-        identification,
-        transport,
+        &Headers {
+            src: k.src,
+            dst: k.dst,
+            ttl: REPLY_TTL,
+            total_len,
+            identification,
+            transport,
+        },
     )
 }
 
@@ -827,8 +842,9 @@ mod tests {
             let len = if short { usize::from(total_len / 2) } else { 1600 };
             let mut ours = vec![garbage; len];
             let mut theirs = vec![garbage; len];
-            let a = write_packet(&mut ours, src, dst, ttl, total_len, identification, transport);
-            let b = write_packet_etherparse(&mut theirs, src, dst, ttl, total_len, identification, transport);
+            let headers = Headers { src, dst, ttl, total_len, identification, transport };
+            let a = write_packet(&mut ours, &headers);
+            let b = write_packet_etherparse(&mut theirs, &headers);
             prop_assert_eq!(a, b);
             if let Ok(n) = a {
                 prop_assert_eq!(&ours[..n], &theirs[..n]);
@@ -1276,14 +1292,10 @@ mod tests {
     /// writes (headers, lengths and all checksums computed by etherparse).
     pub(super) fn write_packet_etherparse(
         buf: &mut [u8],
-        src: u32,
-        dst: u32,
-        ttl: u8,
-        total_len: u16,
-        identification: u16,
-        transport: Transport,
+        packet: &Headers,
     ) -> Result<usize, BuildError> {
         use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder};
+        let (total_len, transport) = (packet.total_len, packet.transport);
         let min = IPV4_HEADER_LEN + transport.header_len();
         if usize::from(total_len) < min {
             return Err(BuildError::TotalLenTooSmall { min: min as u16 });
@@ -1295,13 +1307,13 @@ mod tests {
         let payload = &ZEROS[..total - min];
         let mut ip = Ipv4Header::new(
             (total - IPV4_HEADER_LEN) as u16,
-            ttl,
+            packet.ttl,
             IpNumber(transport.protocol()),
-            src.to_be_bytes(),
-            dst.to_be_bytes(),
+            packet.src.to_be_bytes(),
+            packet.dst.to_be_bytes(),
         )
         .map_err(|_| BuildError::BufferTooSmall { needed: total_len })?;
-        ip.identification = identification;
+        ip.identification = packet.identification;
         let builder = PacketBuilder::ip(IpHeaders::Ipv4(ip, Default::default()));
         let written = match transport {
             Transport::Tcp {

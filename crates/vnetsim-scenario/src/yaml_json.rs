@@ -382,26 +382,8 @@ enum Kind {
 fn scalar_kind(s: &str) -> Option<Kind> {
     let b = s.as_bytes();
     let first = *b.first()?;
-    if matches!(
-        first,
-        b'?' | b':'
-            | b','
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'#'
-            | b'&'
-            | b'*'
-            | b'!'
-            | b'|'
-            | b'>'
-            | b'\''
-            | b'"'
-            | b'%'
-            | b'@'
-            | b'`'
-    ) || s == "-"
+    if is_indicator(first)
+        || s == "-"
         || s.starts_with("- ")
         || b.windows(2).any(|w| w == b": " || w == b" #")
     {
@@ -434,6 +416,30 @@ fn scalar_kind(s: &str) -> Option<Kind> {
         return None;
     }
     Some(Kind::Str)
+}
+
+/// Whether a plain scalar starting with `b` would start with a YAML indicator instead.
+fn is_indicator(b: u8) -> bool {
+    matches!(
+        b,
+        b'?' | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    )
 }
 
 /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most [`MAX_NUMBER_DIGITS`] digits, not `-0`.
@@ -620,26 +626,8 @@ mod tests {
     /// boolean, a number in another notation, or text starting with an indicator).
     fn scalar_kind_reference(s: &str) -> Option<Kind> {
         let first = *s.as_bytes().first()?;
-        if matches!(
-            first,
-            b'?' | b':'
-                | b','
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-        ) || s == "-"
+        if is_indicator(first)
+            || s == "-"
             || s.starts_with("- ")
             || s.contains(": ")
             || s.contains(" #")
@@ -661,30 +649,13 @@ mod tests {
         {
             return None;
         }
-        if is_short_decimal_reference(s) {
+        if is_short_decimal(s) {
             return Some(Kind::Number);
         }
         if looks_numeric_reference(s) {
             return None;
         }
         Some(Kind::Str)
-    }
-
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most [`MAX_NUMBER_DIGITS`] digits, not `-0`.
-    fn is_short_decimal_reference(s: &str) -> bool {
-        let body = s.strip_prefix('-').unwrap_or(s);
-        let (int, frac) = match body.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (body, None),
-        };
-        let digits = int.len() + frac.map_or(0, str::len);
-        !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && (int == "0" || !int.starts_with('0'))
-            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
-            && digits <= MAX_NUMBER_DIGITS
-            && s != "-0"
-            && !(s.starts_with('-') && body.bytes().all(|b| b == b'0' || b == b'.'))
     }
 
     /// Whether a YAML parser might read `s` as a number (or a YAML 1.1 sexagesimal or base
