@@ -32,7 +32,6 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::UdpSocket;
 use vnetsim_scenario::{NicId, Scenario};
 
 use crate::drive::{ClockThread, Endpoints, drive, write_or_wait};
@@ -189,10 +188,8 @@ fn kernel_drops_in(table: &str, ports: &[u16]) -> Vec<u64> {
 #[derive(Debug)]
 pub struct UdpFabric {
     fabric: Fabric,
-    /// Read under tokio.
-    sockets: Vec<UdpSocket>,
-    /// The same sockets, written from the clock thread.
-    senders: Vec<std::net::UdpSocket>,
+    /// Non-blocking, read and written by the clock thread.
+    sockets: Vec<std::net::UdpSocket>,
     clock: ClockThread,
     map: PortMap,
 }
@@ -210,7 +207,6 @@ impl UdpFabric {
             ));
         }
         let mut sockets = Vec::with_capacity(count);
-        let mut senders = Vec::with_capacity(count);
         let mut nics = Vec::with_capacity(count);
         for (i, nic) in scenario.nics.iter().enumerate() {
             let port = if base_port == 0 {
@@ -222,8 +218,6 @@ impl UdpFabric {
             let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).map_err(context)?;
             enlarge_receive_buffer(&socket);
             socket.set_nonblocking(true).map_err(context)?;
-            let sender = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
-            let socket = UdpSocket::from_std(socket).map_err(context)?;
             let port = socket.local_addr()?.port();
             nics.push(PortEntry {
                 nic: nic.name.clone(),
@@ -232,14 +226,17 @@ impl UdpFabric {
                 port,
             });
             sockets.push(socket);
-            senders.push(sender);
         }
-        let clock = ClockThread::spawn()
+        let mut clock = ClockThread::spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot start the clock thread: {e}")))?;
+        let fds: Vec<_> = sockets.iter().map(|s| s.as_fd()).collect();
+        clock
+            .watch(&fds)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot watch the NICs' ports: {e}")))?;
+        drop(fds);
         Ok(UdpFabric {
             fabric: Fabric::new(scenario),
             sockets,
-            senders,
             clock,
             map: PortMap {
                 format: PORT_MAP_FORMAT,
@@ -266,37 +263,19 @@ impl UdpFabric {
         let UdpFabric {
             fabric,
             sockets,
-            senders,
             clock,
             map,
         } = self;
+        // The clock thread reads the sockets itself: no reader task sends to this inbox.
         let (inbox, intake) = clock.inbox::<(u32, Vec<u8>, SocketAddr)>();
-        let mut receivers = Vec::with_capacity(sockets.len());
-        for (i, socket) in sockets.into_iter().enumerate() {
-            let inbox = inbox.clone();
-            receivers.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; MAX_DATAGRAM];
-                loop {
-                    match socket.recv_from(&mut buf).await {
-                        Ok((n, from)) => {
-                            if !inbox.send((i as u32, buf[..n].to_vec(), from)).await {
-                                break;
-                            }
-                        }
-                        // An ICMP port unreachable from an earlier send shows up here on
-                        // Linux; the socket is still fine.
-                        Err(e) => tracing::debug!(nic = i, error = %e, "receive error"),
-                    }
-                }
-            }));
-        }
         drop(inbox);
-        let count = senders.len();
+        let count = sockets.len();
         let endpoints = UdpEndpoints {
             peers: vec![None; count],
             foreign: vec![0; count],
             allow_rebind: options.allow_rebind,
-            sockets: senders,
+            sockets,
+            buf: vec![0u8; MAX_DATAGRAM],
         };
         let (fabric, endpoints, now) = drive(
             clock,
@@ -307,9 +286,6 @@ impl UdpFabric {
             shutdown,
         )
         .await;
-        for r in receivers {
-            r.abort();
-        }
         let mut report = fabric.report(now, "udp");
         let ports: Vec<u16> = map.nics.iter().map(|e| e.port).collect();
         let drops = kernel_drops(&ports);
@@ -326,6 +302,8 @@ impl UdpFabric {
 /// own, open for the whole run (so `/proc/net/udp` still lists them for the report).
 struct UdpEndpoints {
     sockets: Vec<std::net::UdpSocket>,
+    /// Room for one datagram being read.
+    buf: Vec<u8>,
     peers: Vec<Option<SocketAddr>>,
     /// Datagrams refused per NIC because another program holds it.
     foreign: Vec<u64>,
@@ -347,6 +325,23 @@ impl Endpoints for UdpEndpoints {
         }
         // An empty datagram only registers the sender as the NIC's program.
         (!bytes.is_empty()).then_some((NicId(nic), bytes))
+    }
+
+    fn read_input(&mut self, i: usize) -> Option<Self::Msg> {
+        let socket = self.sockets.get(i)?;
+        loop {
+            match socket.recv_from(&mut self.buf) {
+                Ok((n, from)) => return Some((i as u32, self.buf[..n].to_vec(), from)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP port unreachable from an earlier send shows up here on Linux; the
+                // socket is still fine, and what it holds is read next round.
+                Err(e) => {
+                    tracing::debug!(nic = i, error = %e, "receive error");
+                    return None;
+                }
+            }
+        }
     }
 
     fn deliver(&mut self, d: &Delivery) -> bool {
