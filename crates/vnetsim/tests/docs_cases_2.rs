@@ -1135,3 +1135,71 @@ fn vnet_faq_vms_answer_ping_within_the_vnet_and_over_peering() {
         s.probe("peer1", "web1").icmp().send().assert_delivered();
     }
 }
+
+/// The destination address of a packet as it left the data plane.
+fn destination_of(packet: &[u8]) -> [u8; 4] {
+    [packet[16], packet[17], packet[18], packet[19]]
+}
+
+/// Azure Load Balancer Floating IP configuration
+/// (https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip): without
+/// Floating IP the VM receives traffic "addressed to its own IP"; "If you enable Floating IP
+/// ... the frontend IP address ... is what the backend VM receives"; in both cases the source
+/// is the client's ("The source port and address are from the originating computer, not the
+/// load balancer", NSG overview).
+#[test]
+fn lbfip_the_backend_receives_its_own_or_the_frontend_address_and_the_clients_source() {
+    for era in ERAS {
+        for (floating, dst, port) in [
+            ("", [10, 0, 1, 4], 8080u16),
+            (", floating_ip: true", [10, 0, 1, 100], 80),
+        ] {
+            let rule = PORT_MAP.replace("probe: p", &format!("probe: p{floating}"));
+            let s = sim(&ilb(era, "", "", &rule));
+            let v = s
+                .send_bytes("cli", &tcp_syn([10, 0, 2, 4], [10, 0, 1, 100], 50000, 80))
+                .unwrap();
+            v.assert_delivered();
+            assert_eq!(v.delivered_to(), Some("web1"), "{v}");
+            let p = v.packet().unwrap();
+            assert_eq!(destination_of(p), dst, "{v}");
+            assert_eq!(u16::from_be_bytes([p[22], p[23]]), port, "{v}");
+            assert_eq!(source_of(p), [10, 0, 2, 4], "{v}");
+        }
+    }
+}
+
+/// Azure Virtual Network FAQ (https://learn.microsoft.com/azure/virtual-network/virtual-networks-faq),
+/// peering states: a peering carries traffic once both links are "Connected"; deleting one
+/// link leaves the other "Disconnected" until both are created again. After a
+/// `remove_peering` of one link, neither side reaches the other.
+#[test]
+fn vnet_faq_deleting_one_peering_link_stops_traffic_both_ways() {
+    for era in ERAS {
+        let mut yaml = peered(era, "", "", "");
+        yaml.push_str("events:\n  - { at: 10ms, remove_peering: b-to-a }\n");
+        let s = sim(&yaml);
+        tcp_delivered(&s, "peer1", "web1", 443);
+        let later = std::time::Duration::from_millis(20);
+        for (from, to) in [("peer1", "web1"), ("web1", "peer1")] {
+            let v = s.probe(from, to).tcp(443).src_port(50100).at(later).send();
+            assert!(!v.is_delivered(), "{v}");
+        }
+    }
+}
+
+/// Service tags overview: VirtualNetwork is usable as a destination of outbound rules too ("The
+/// virtual network address space ... peered virtual networks"): an outbound deny of
+/// VirtualNetwork stops traffic to a peered VM and leaves the Internet open.
+#[test]
+fn service_tags_virtual_network_as_an_outbound_destination() {
+    for era in ERAS {
+        let yaml = public_vm(era, ", nsg: web-nsg", "Standard").replace(
+            "{ name: https-from-internet, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination: '*', destination_ports: '443' }",
+            "{ name: no-vnet-out, priority: 100, direction: outbound, access: deny, protocol: '*', source: '*', destination: VirtualNetwork }",
+        );
+        let s = sim(&yaml);
+        tcp_dropped(&s, "web1", "peer1", 443, DropReason::NsgDenied);
+        tcp_delivered(&s, "web1", "client", 443);
+    }
+}
