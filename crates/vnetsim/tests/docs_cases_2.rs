@@ -1203,3 +1203,28 @@ fn service_tags_virtual_network_as_an_outbound_destination() {
         tcp_delivered(&s, "web1", "client", 443);
     }
 }
+
+/// Azure Firewall known issues (https://learn.microsoft.com/azure/firewall/firewall-known-issues):
+/// "Network filtering rules for non-TCP/UDP protocols (for example ICMP) don't work for Internet
+/// bound traffic ... Network filtering rules for non-TCP/UDP protocols don't work with SNAT to
+/// your public IP address. Non-TCP/UDP protocols are supported between spoke subnets and
+/// VNets." A network rule for Any lets a ping reach the other spoke and TCP reach the Internet;
+/// a ping to the Internet goes no further than the firewall.
+#[test]
+fn fw_known_issues_non_tcp_udp_rules_do_not_work_for_internet_bound_traffic() {
+    for era in ERAS {
+        let policy = "  - name: pol
+    rule_collection_groups:
+      - name: g
+        priority: 100
+        rule_collections:
+          - { name: all, priority: 100, kind: network, action: allow, rules: [ { name: any, protocols: [Any], source_addresses: ['*'], destination_addresses: ['*'], destination_ports: ['*'] } ] }";
+        let s = sim(&hub_fw(era, policy));
+        s.probe("web1", "db2").icmp().send().assert_delivered();
+        tcp_delivered(&s, "web1", "contoso", 443);
+        s.probe("web1", "contoso").udp(53).send().assert_delivered();
+        let v = s.probe("web1", "contoso").icmp().send();
+        v.assert_dropped(DropReason::ProtocolBlocked);
+        assert!(v.detail().contains("Azure Firewall"), "{v}");
+    }
+}

@@ -41,7 +41,7 @@ use vnetsim_scenario::{
 };
 
 use crate::forward::Dataplane;
-use crate::forward::pipeline::{DropCause, FlowTable, Reliance, Step, Trace};
+use crate::forward::pipeline::{DropCause, FlowTable, NotCarried, Reliance, Step, Trace};
 use crate::forward::sessions::{Session, SessionTable};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::wire::{self, FlowKey};
@@ -175,6 +175,21 @@ impl Dataplane {
                         ..*key
                     },
                 };
+                // "Network filtering rules for non-TCP/UDP protocols don't work with SNAT to
+                // your public IP address" [FWKI23]: such a packet toward the Internet goes no
+                // further; between spokes and VNets it passes.
+                if toward_internet
+                    && to.src != key.src
+                    && to.src != c.ip
+                    && key.protocol != PROTO_TCP
+                    && key.protocol != wire::PROTO_UDP
+                {
+                    rec.stateful();
+                    return Err((
+                        DropReason::ProtocolBlocked,
+                        DropCause::NotCarried(NotCarried::FirewallNonTcpUdpSnat),
+                    ));
+                }
                 let slot = open(&mut flows.firewall, fw, *key, to, now);
                 (to, FirewallDecision::Rule(m.rule), slot)
             }
