@@ -266,7 +266,8 @@ fn reason_of(cause: &DropCause) -> DropReason {
             NotCarried::Gre
             | NotCarried::IpInIp
             | NotCarried::UnicastDhcp
-            | NotCarried::HostReservedPort,
+            | NotCarried::HostReservedPort
+            | NotCarried::FirewallNonTcpUdpSnat,
         ) => {
             DropReason::ProtocolBlocked
         }

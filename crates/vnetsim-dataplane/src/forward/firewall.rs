@@ -14,10 +14,13 @@
 //!   [FWLB20], the asymmetric-routing trap of a return path that bypasses the firewall.
 //! - **Rules**: DNAT, then network, then application rules, each by rule collection group
 //!   priority then collection priority; default deny (see [`crate::tables::firewall`]).
-//! - **SNAT** [FWSNAT23]: network rules translate the source to the firewall's (first) public
-//!   IP unless the destination is in the policy's private ranges (IANA RFC 1918 and RFC 6598
-//!   by default); application rules always translate (to the public IP toward the Internet, to
-//!   the firewall's private IP toward private ranges: a transparent proxy). DNAT translates
+//! - **SNAT** [FWSNAT23]: network rules translate the source unless the destination is in the
+//!   policy's private ranges (IANA RFC 1918 and RFC 6598 by default); application rules always
+//!   translate (a transparent proxy): to the firewall's (first) public IP toward the Internet
+//!   (the firewall subnet's route for the destination has next hop Internet), to its private
+//!   IP toward anything else (private ranges, registered ranges used for private networks in
+//!   a VNet or behind a gateway: "Azure Firewall SNATs the traffic to one of the firewall's
+//!   private IP addresses in AzureFirewallSubnet"). DNAT translates
 //!   the destination to the rule's address and port and the source to the firewall's private
 //!   IP ("Inbound DNAT traffic is also SNATed to a firewall private IP" [FWKI23]); translated
 //!   traffic "isn't subject to any further processing by other network rules" [FWRULE23].
@@ -34,11 +37,11 @@
 //! or scale-out (the SKU's throughput is a fixed shaper in the drivers).
 
 use vnetsim_scenario::{
-    DropReason, FirewallAction, FirewallId, Nanos, NicId, PublicIpSku, RuleKind,
+    DropReason, FirewallAction, FirewallId, Nanos, NextHopType, NicId, PublicIpSku, RuleKind,
 };
 
 use crate::forward::Dataplane;
-use crate::forward::pipeline::{DropCause, FlowTable, Reliance, Step, Trace};
+use crate::forward::pipeline::{DropCause, FlowTable, NotCarried, Reliance, Step, Trace};
 use crate::forward::sessions::{Session, SessionTable};
 use crate::tables::firewall::FirewallRuleRef;
 use crate::wire::{self, FlowKey};
@@ -141,7 +144,21 @@ impl Dataplane {
                     ));
                 }
                 let c = &plane.compiled;
-                let public = c.public_ips.first().copied().unwrap_or(c.ip);
+                // SNAT leaves from the public IP only toward the Internet: "If your
+                // organization uses registered IP address ranges outside of IANA RFC 1918 or
+                // IANA RFC 6598 for private networks, Azure Firewall SNATs the traffic to one of
+                // the firewall's private IP addresses in AzureFirewallSubnet" [FWSNAT23]
+                // (https://learn.microsoft.com/azure/firewall/snat-private-range): a
+                // destination the firewall's subnet does not route to the Internet (a VNet, a
+                // site) gets the private IP, so "always SNAT" toward a spoke does too.
+                let toward_internet = self
+                    .route_for(c.subnet, std::net::Ipv4Addr::from(key.dst))
+                    .is_some_and(|r| r.next_hop == NextHopType::Internet);
+                let snat_to = if toward_internet {
+                    c.public_ips.first().copied().unwrap_or(c.ip)
+                } else {
+                    c.ip
+                };
                 let to = match (m.rule.kind, m.translated) {
                     (RuleKind::Dnat, Some((addr, port))) => FlowKey {
                         src: c.ip,
@@ -154,10 +171,25 @@ impl Dataplane {
                         FlowKey { src: c.ip, ..*key }
                     }
                     _ => FlowKey {
-                        src: public,
+                        src: snat_to,
                         ..*key
                     },
                 };
+                // "Network filtering rules for non-TCP/UDP protocols don't work with SNAT to
+                // your public IP address" [FWKI23]: such a packet toward the Internet goes no
+                // further; between spokes and VNets it passes.
+                if toward_internet
+                    && to.src != key.src
+                    && to.src != c.ip
+                    && key.protocol != PROTO_TCP
+                    && key.protocol != wire::PROTO_UDP
+                {
+                    rec.stateful();
+                    return Err((
+                        DropReason::ProtocolBlocked,
+                        DropCause::NotCarried(NotCarried::FirewallNonTcpUdpSnat),
+                    ));
+                }
                 let slot = open(&mut flows.firewall, fw, *key, to, now);
                 (to, FirewallDecision::Rule(m.rule), slot)
             }

@@ -308,6 +308,13 @@ pub enum NotCarried {
     UnicastDhcp,
     /// UDP from source port 65330, which Azure reserves for the host.
     HostReservedPort,
+    /// A protocol other than TCP and UDP that an Azure Firewall would SNAT to its public IP
+    /// toward the Internet: "Network filtering rules for non-TCP/UDP protocols (for example
+    /// ICMP) don't work for Internet bound traffic ... Network filtering rules for non-TCP/UDP
+    /// protocols don't work with SNAT to your public IP address. Non-TCP/UDP protocols are
+    /// supported between spoke subnets and VNets." (Azure Firewall known issues,
+    /// https://learn.microsoft.com/azure/firewall/firewall-known-issues).
+    FirewallNonTcpUdpSnat,
 }
 
 impl NotCarried {
@@ -354,7 +361,8 @@ impl NotCarried {
             NotCarried::Gre
             | NotCarried::IpInIp
             | NotCarried::UnicastDhcp
-            | NotCarried::HostReservedPort => DropReason::ProtocolBlocked,
+            | NotCarried::HostReservedPort
+            | NotCarried::FirewallNonTcpUdpSnat => DropReason::ProtocolBlocked,
             NotCarried::ThisNetwork | NotCarried::Loopback => DropReason::InvalidDestination,
         }
     }
@@ -382,6 +390,11 @@ impl NotCarried {
             }
             NotCarried::HostReservedPort => {
                 "UDP source port 65330 is reserved for the Azure host within virtual networks"
+            }
+            NotCarried::FirewallNonTcpUdpSnat => {
+                "Azure Firewall does not SNAT protocols other than TCP and UDP to its public IP: \
+                 network rules for them do not work for Internet-bound traffic (Azure Firewall \
+                 known issues)"
             }
         }
     }

@@ -712,8 +712,22 @@ pub fn explain(
     result: &ProbeResult,
 ) -> Explanation {
     let mut hops = Vec::new();
-    for step in &result.steps {
-        hops.push(hop_view(scenario, dataplane, step));
+    for (i, step) in result.steps.iter().enumerate() {
+        let mut hop = hop_view(scenario, dataplane, step);
+        // Which of two coexisting gateways handled it is read from the steps around it.
+        if let Step::Gateway { vnet } = *step
+            && let Some(name) = crate::probe::gateway_step_name(scenario, &result.steps, i, vnet)
+        {
+            hop.at = name;
+        }
+        if let Step::FromSite { .. } = *step
+            && let Some(&Step::Gateway { vnet }) = result.steps.get(i + 1)
+            && let Some(name) =
+                crate::probe::gateway_step_name(scenario, &result.steps, i + 1, vnet)
+        {
+            hop.detail = format!("sent from site {} to gateway {name}", hop.at);
+        }
+        hops.push(hop);
     }
     let has_ports = matches!(probe.protocol, Protocol::Tcp | Protocol::Udp);
     let (verdict, reason, delivered_to) = match result.outcome {

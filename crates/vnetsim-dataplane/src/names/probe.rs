@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use foldhash::fast::FixedState;
-use vnetsim_scenario::{Endpoint, NicId, PrivateEndpointId, Probe, Protocol, Scenario, SiteId};
+use vnetsim_scenario::{
+    ConnectionKind, ConnectionPeer, Endpoint, NicId, PrivateEndpointId, Probe, Protocol, Scenario,
+    SiteId, VnetId,
+};
 
 use crate::forward::Dataplane;
 use crate::forward::pipeline::{Destination, FlowTable, Ingress, Outcome, Step};
@@ -222,7 +225,7 @@ pub fn run_probe_observed(
 /// appliance VM and gateway on the way, and the receiver when delivered.
 pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> Vec<String> {
     let mut path = vec![scenario.endpoint_name(probe.from).to_string()];
-    for step in &result.steps {
+    for (i, step) in result.steps.iter().enumerate() {
         match *step {
             Step::Forward { nic, .. } => {
                 let vm = scenario.nics[nic.index()].vm;
@@ -231,10 +234,10 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
             Step::Gateway { vnet } => {
                 // A gateway that routes a packet it received (from a site or another gateway)
                 // back to itself by its GatewaySubnet's routes is one hop.
-                if let Some(gw) = &scenario.vnets[vnet.index()].gateway
-                    && path.last() != Some(&gw.name)
+                if let Some(name) = gateway_step_name(scenario, &result.steps, i, vnet)
+                    && path.last() != Some(&name)
                 {
-                    path.push(gw.name.clone());
+                    path.push(name);
                 }
             }
             Step::Firewall { fw, .. } => path.push(scenario.firewalls[fw.index()].name.clone()),
@@ -255,6 +258,56 @@ pub fn path_names(scenario: &Scenario, probe: &Probe, result: &ProbeResult) -> V
         }
     }
     path
+}
+
+/// The name of the gateway that [`Step::Gateway`] `steps[i]` of `vnet` stands for (`None`: the
+/// VNet holds no gateway). With a VPN and an ExpressRoute gateway side by side, traffic to and
+/// from an ExpressRoute site goes through the ExpressRoute gateway ("While ExpressRoute
+/// circuit is preferred over Site-to-Site VPN when both routes are the same" [ERCOEX18],
+/// https://learn.microsoft.com/azure/expressroute/expressroute-howto-coexist-resource-manager):
+/// the ExpressRoute gateway when the packet came from, or is delivered to, a site that an
+/// ExpressRoute connection joins to `vnet`; the VPN gateway otherwise.
+pub fn gateway_step_name(
+    scenario: &Scenario,
+    steps: &[Step],
+    i: usize,
+    vnet: VnetId,
+) -> Option<String> {
+    let v = &scenario.vnets[vnet.index()];
+    let (Some(vpn), Some(er)) = (&v.gateway, &v.expressroute) else {
+        return v
+            .gateway
+            .as_ref()
+            .or(v.expressroute.as_ref())
+            .map(|g| g.name.clone());
+    };
+    let expressroute_site = |site: SiteId| {
+        scenario.connections.iter().any(|c| {
+            c.kind == ConnectionKind::ExpressRoute
+                && c.from == vnet
+                && c.to == ConnectionPeer::Site(site)
+        })
+    };
+    // The site the packet came from, when no other gateway came between.
+    let from = steps[..i].iter().rev().find_map(|s| match *s {
+        Step::FromSite { site } => Some(Some(site)),
+        Step::Gateway { .. } => Some(None),
+        _ => None,
+    });
+    // The site of the host it is delivered to, when no other gateway comes between.
+    let to = steps[i + 1..].iter().find_map(|s| match *s {
+        Step::Deliver {
+            to: Destination::Host(h),
+        } => Some(Some(scenario.hosts[h.index()].site)),
+        Step::Gateway { .. } => Some(None),
+        _ => None,
+    });
+    let site = from.flatten().or(to.flatten());
+    Some(if site.is_some_and(expressroute_site) {
+        er.name.clone()
+    } else {
+        vpn.name.clone()
+    })
 }
 
 /// The display name of a destination: the VM of a NIC, a host, a private endpoint, or
