@@ -1913,14 +1913,20 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     /// Finds a linked template's file: `relativePath` against this template's directory, or
     /// a `uri`'s path, trying its last segments under the directory (so a raw GitHub URL of
-    /// a sample finds the sample's copy beside the main template).
+    /// a sample finds the sample's copy beside the main template). A template evaluated
+    /// without a directory (given as text) reads no file: its links are an error.
     fn load_linked(&self, link: &Value, path: &str) -> R<(String, PathBuf)> {
-        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let no_dir = || {
+            Fail::Error(format!(
+                "{path}: a linked template is read beside the template file, and this template was given without a directory"
+            ))
+        };
         let mut candidates = Vec::new();
         if let Some(rel) = get(link, "relativePath").and_then(Value::as_str) {
-            candidates.push(dir.join(rel));
+            candidates.push(self.dir.as_ref().ok_or_else(no_dir)?.join(rel));
         } else if let Some(uri) = get(link, "uri").and_then(Value::as_str) {
             let clean = uri.split(['?', '#']).next().unwrap_or(uri);
+            let dir = self.dir.as_ref().ok_or_else(no_dir)?;
             if let Some(local) = clean.strip_prefix("file://") {
                 candidates.push(PathBuf::from(local));
             }
@@ -1946,8 +1952,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             )));
         }
         for c in &candidates {
-            if let Ok(text) = std::fs::read_to_string(c) {
-                return Ok((text, c.clone()));
+            match crate::read_file(c) {
+                Ok(text) => return Ok((text, c.clone())),
+                // Found but too big (or not text): said, not passed over for another candidate.
+                Err(e) if c.exists() && !c.is_dir() => {
+                    return Err(Fail::Error(format!("{path}: {e}")));
+                }
+                Err(_) => {}
             }
         }
         Err(Fail::Error(format!(
