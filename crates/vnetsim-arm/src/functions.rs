@@ -19,8 +19,53 @@ pub const MAX_STRING: usize = 1 << 20;
 /// The most elements an array a function produces may have.
 pub const MAX_ARRAY: usize = 100_000;
 
-/// Checks a function's result against [`MAX_STRING`] and [`MAX_ARRAY`].
-pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
+/// The largest value a function may produce, as JSON text: the 4 MB Azure allows a whole
+/// template once expanded, variables and parameters resolved
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/error-job-size-exceeded),
+/// so nesting cannot double a value past it.
+pub const MAX_VALUE: usize = 4 << 20;
+
+/// The size of `v` as compact JSON text (strings counted unescaped), counted no further than
+/// just past `limit`: a result above `limit` is above it, whatever its exact size.
+pub fn value_size(v: &Value, limit: usize) -> usize {
+    fn walk(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null | Value::Bool(_) => *acc += 5,
+            Value::Number(_) => *acc += 8,
+            Value::String(s) => *acc += s.len() + 2,
+            Value::Array(a) => {
+                *acc += 2;
+                for x in a {
+                    *acc += 1;
+                    walk(x, acc, limit);
+                    if *acc > limit {
+                        return;
+                    }
+                }
+            }
+            Value::Object(o) => {
+                *acc += 2;
+                for (k, x) in o {
+                    *acc += k.len() + 4;
+                    walk(x, acc, limit);
+                    if *acc > limit {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    walk(v, &mut acc, limit);
+    acc
+}
+
+/// Checks a function's result against [`MAX_STRING`], [`MAX_ARRAY`] and [`MAX_VALUE`]; gives
+/// its size (see [`value_size`]).
+pub fn check_size(name: &str, v: &Value) -> Result<usize, String> {
     match v {
         Value::String(s) if s.len() > MAX_STRING => Err(format!(
             "{name}() produced a string of {} bytes, above the limit of {MAX_STRING}",
@@ -30,7 +75,12 @@ pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
             "{name}() produced an array of {} elements, above the limit of {MAX_ARRAY}",
             a.len()
         )),
-        _ => Ok(()),
+        _ => match value_size(v, MAX_VALUE) {
+            n if n > MAX_VALUE => Err(format!(
+                "{name}() produced a value of more than {MAX_VALUE} bytes as JSON, above the 4 MB Azure allows an expanded template"
+            )),
+            n => Ok(n),
+        },
     }
 }
 
