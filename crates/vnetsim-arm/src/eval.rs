@@ -1056,7 +1056,13 @@ impl<'e, 'r> Scope<'e, 'r> {
                         None => "copyIndex() is not inside a copy loop".into(),
                     })
                 })?;
-                Ok(Value::from(l.index + offset))
+                let index = l.index.checked_add(offset).ok_or_else(|| {
+                    Fail::Error(format!(
+                        "copyIndex(): index {} plus offset {offset} overflows a 64-bit integer",
+                        l.index
+                    ))
+                })?;
+                Ok(Value::from(index))
             }
             "subscription" => Ok(json!({
                 "id": format!("/subscriptions/{}", self.identity.subscription_id),
@@ -2373,6 +2379,32 @@ mod tests {
                 "type": "Microsoft.Network/routeTables", "name": "[concat('rt', copyIndex())]",
                 "copy": {"name": "c", "count": 800}, "properties": {}}]}}}]});
         assert_eq!(run(small).unwrap().resources.len(), 3 * 800);
+    }
+
+    /// An offset that takes the index past 64 bits is an error naming copyIndex(); it once
+    /// wrapped on addition.
+    #[test]
+    fn copy_index_offsets_that_overflow_are_errors() {
+        for x in [
+            "[copyIndex(9223372036854775807)]",
+            "[copyIndex('c', 9223372036854775807)]",
+        ] {
+            let e = run(
+                json!({"resources": [{"type": "Microsoft.Network/routeTables",
+                "name": "[concat('r', copyIndex())]", "copy": {"name": "c", "count": 2},
+                "properties": {"x": x}}]}),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("copyIndex(): index 1 plus offset 9223372036854775807 overflows"),
+                "{e}"
+            );
+        }
+        let ok = run(json!({"resources": [{"type": "Microsoft.Network/routeTables",
+            "name": "[concat('r', copyIndex(-9223372036854775807))]", "copy": {"name": "c", "count": 1}}]}))
+        .unwrap();
+        assert_eq!(ok.resources[0].name, "r-9223372036854775807");
     }
 
     fn contoso(value: &str) -> Value {
