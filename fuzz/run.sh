@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a while, then merges what it found into the kept corpus:
 #
-#   fuzz/run.sh TARGET SECONDS      # TARGET: wire_parse, scenario_load or live_intake
+#   fuzz/run.sh TARGET SECONDS      # TARGET: wire_parse, scenario_load, live_intake or arm_import
 #
 # New inputs go to fuzz/work/TARGET (not kept); at the end libFuzzer's merge keeps in
 # fuzz/corpus/TARGET only the inputs that add coverage. A crash stops the run and leaves the
@@ -15,7 +15,7 @@ target=${1:?usage: fuzz/run.sh TARGET SECONDS}
 seconds=${2:?usage: fuzz/run.sh TARGET SECONDS}
 mkdir -p "fuzz/work/$target" "fuzz/corpus/$target"
 max_len=4096
-[ "$target" = scenario_load ] && max_len=65536
+case $target in scenario_load | arm_import) max_len=65536 ;; esac
 cargo fuzz run -s none --features libfuzzer "$target" "fuzz/work/$target" "fuzz/corpus/$target" -- \
   -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
 cargo fuzz run -s none --features libfuzzer "$target" -- -merge=1 \

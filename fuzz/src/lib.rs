@@ -1,7 +1,8 @@
 //! The checks behind vnetsim's fuzz targets, one function per target.
 //!
 //! What it is for: each function takes arbitrary bytes, feeds them to one of vnetsim's entry
-//! points for untrusted input (the packet parser, the scenario loader, the live intake) and
+//! points for untrusted input (the packet parser, the scenario loader, the live intake, the
+//! importer of ARM templates and Azure CLI exports) and
 //! asserts what must hold whatever the input: no panic, lengths within the bytes, conservation.
 //! The fuzz targets in `fuzz_targets/` call them under libFuzzer (`cargo fuzz run TARGET`, with
 //! the `libfuzzer` feature); the tests in `tests/` replay the kept corpus and every crasher ever
@@ -56,6 +57,37 @@ pub fn scenario_load(data: &[u8]) {
         return;
     };
     let _ = vnetsim_dataplane::Dataplane::compile(&scenario);
+}
+
+/// The importer on any text, as `vnetsim import` runs it: as an ARM template (evaluated and
+/// mapped, given as text so that no linked template is read from disk) and as an Azure CLI
+/// export (read and mapped); whatever scenario comes out is written as YAML, loaded back and its
+/// data plane compiled. One target feeds both readers the same text: an export is JSON, as a
+/// template is, so one corpus (templates and exports) serves both. Errors are answers; only a
+/// panic, a hang or unbounded memory fails.
+pub fn arm_import(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(import) =
+        vnetsim_import::arm::import_template_text(text, "fuzz.json", None, &[], "fuzz")
+    {
+        load_imported(&import, "the ARM template fuzz.json");
+    }
+    if let Ok(resources) = vnetsim_import::az::resources_from_json(text, "fuzz.json")
+        && let Ok(import) = vnetsim_import::to_scenario(&resources, "fuzz")
+    {
+        load_imported(&import, "az exports: fuzz.json");
+    }
+}
+
+/// What `vnetsim import` does with an import: writes it as YAML, loads it back (a refusal by
+/// Azure's rules is an answer), then compiles the data plane of what loaded.
+fn load_imported(import: &vnetsim_import::Import, source: &str) {
+    let yaml = vnetsim_import::yaml::write(&import.header(source), &import.scenario);
+    if let Ok(scenario) = vnetsim_scenario::load_str(&yaml, "fuzz.yaml") {
+        let _ = vnetsim_dataplane::Dataplane::compile(&scenario);
+    }
 }
 
 /// The scenario the live intake is fuzzed against: the bundled hub and spoke (appliance, NSGs,

@@ -48,3 +48,8 @@ fn scenario_load_corpus() {
 fn live_intake_corpus() {
     replay("live_intake", vnetsim_fuzz::live_intake);
 }
+
+#[test]
+fn arm_import_corpus() {
+    replay("arm_import", vnetsim_fuzz::arm_import);
+}

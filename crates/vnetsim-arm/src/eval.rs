@@ -17,7 +17,7 @@
 //! `reference()` to a resource of the template is asked of the caller's
 //! [`ReferenceResolver`], or left as a [`Deferred`] value the mapping resolves later.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -144,6 +144,25 @@ struct Engine<'r> {
     depth: RefCell<usize>,
     /// How many `newGuid()` values this evaluation has given.
     new_guids: RefCell<u64>,
+    /// Bytes of values this evaluation has produced so far (see [`MAX_EVALUATED`]).
+    evaluated: Cell<usize>,
+}
+
+impl Engine<'_> {
+    /// Counts `bytes` more of produced values (`what` produced them) against
+    /// [`MAX_EVALUATED`].
+    fn spend(&self, bytes: usize, what: impl FnOnce() -> String) -> R<()> {
+        let total = self.evaluated.get().saturating_add(bytes);
+        self.evaluated.set(total);
+        if total > MAX_EVALUATED {
+            return Err(Fail::Error(format!(
+                "{}: the evaluation has produced more than {MAX_EVALUATED} bytes of values, {} times the 4 MB Azure allows an expanded template; a loop or a variable multiplies the template past what Azure deploys",
+                what(),
+                MAX_EVALUATED / functions::MAX_VALUE
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One template's evaluation context.
@@ -212,7 +231,23 @@ struct Frame {
 const MAX_CALL_DEPTH: usize = 32;
 
 const MAX_NESTING: usize = 16;
+/// Azure's limit on a copy loop's count
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/copy-resources#copy-limits).
 const MAX_COPY: i64 = 800;
+
+/// Most bytes (as JSON text, see [`functions::value_size`]) of values one evaluation may produce:
+/// every function result, copy loop item and resource counted as made, so a template whose
+/// loops or variables multiply it (800 copies of 800 property copies of an array, variables
+/// each twice the last) ends in an error, not in exhausted memory or time. Azure allows an
+/// expanded template 4 MB and each resource 1 MB
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/error-job-size-exceeded);
+/// this allows the 4 MB once per nested deployment level ([`MAX_NESTING`]), so no template Azure
+/// deploys reaches it.
+const MAX_EVALUATED: usize = MAX_NESTING * functions::MAX_VALUE;
+
+/// The largest resource declaration, once evaluated: Azure's 1 MB
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/error-job-size-exceeded).
+const MAX_RESOURCE: usize = 1 << 20;
 
 /// Evaluates `template` (a parsed template file) into resources and outputs.
 pub fn evaluate(template: &Value, opts: &EvalOptions<'_>) -> Result<EvaluatedTemplate, ArmError> {
@@ -222,6 +257,7 @@ pub fn evaluate(template: &Value, opts: &EvalOptions<'_>) -> Result<EvaluatedTem
         by_name: RefCell::new(HashMap::new()),
         depth: RefCell::new(0),
         new_guids: RefCell::new(0),
+        evaluated: Cell::new(0),
     };
     let file = opts
         .template_uri
@@ -681,7 +717,12 @@ impl<'e, 'r> Scope<'e, 'r> {
                 resource: false,
                 value: None,
             });
-            items.push(self.value_in(input, &format!("{path}.input"), &l, lenient)?);
+            let item = self.value_in(input, &format!("{path}.input"), &l, lenient)?;
+            self.engine
+                .spend(functions::value_size(&item, MAX_EVALUATED), || {
+                    format!("{path}.input")
+                })?;
+            items.push(item);
         }
         Ok((name.to_string(), items))
     }
@@ -815,7 +856,8 @@ impl<'e, 'r> Scope<'e, 'r> {
             }
             Expr::Call(name, args) => {
                 let v = self.call(name, args, loops)?;
-                functions::check_size(name, &v)?;
+                let size = functions::check_size(name, &v)?;
+                self.engine.spend(size, || format!("{name}()"))?;
                 Ok(v)
             }
         }
@@ -1014,7 +1056,13 @@ impl<'e, 'r> Scope<'e, 'r> {
                         None => "copyIndex() is not inside a copy loop".into(),
                     })
                 })?;
-                Ok(Value::from(l.index + offset))
+                let index = l.index.checked_add(offset).ok_or_else(|| {
+                    Fail::Error(format!(
+                        "copyIndex(): index {} plus offset {offset} overflows a 64-bit integer",
+                        l.index
+                    ))
+                })?;
+                Ok(Value::from(index))
             }
             "subscription" => Ok(json!({
                 "id": format!("/subscriptions/{}", self.identity.subscription_id),
@@ -1660,6 +1708,15 @@ impl<'e, 'r> Scope<'e, 'r> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
+        let size = decl.iter().fold(2usize, |acc, (k, v)| {
+            acc.saturating_add(k.len() + 4 + functions::value_size(v, MAX_RESOURCE))
+        });
+        if size > MAX_RESOURCE {
+            return Err(Fail::Error(format!(
+                "{path}: the resource {full_name} is more than {MAX_RESOURCE} bytes once evaluated, above the 1 MB Azure allows a resource definition"
+            )));
+        }
+        self.engine.spend(size, || path.to_string())?;
         let res = Resource {
             type_: full_type.clone(),
             name: full_name.clone(),
@@ -1913,14 +1970,20 @@ impl<'e, 'r> Scope<'e, 'r> {
 
     /// Finds a linked template's file: `relativePath` against this template's directory, or
     /// a `uri`'s path, trying its last segments under the directory (so a raw GitHub URL of
-    /// a sample finds the sample's copy beside the main template).
+    /// a sample finds the sample's copy beside the main template). A template evaluated
+    /// without a directory (given as text) reads no file: its links are an error.
     fn load_linked(&self, link: &Value, path: &str) -> R<(String, PathBuf)> {
-        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let no_dir = || {
+            Fail::Error(format!(
+                "{path}: a linked template is read beside the template file, and this template was given without a directory"
+            ))
+        };
         let mut candidates = Vec::new();
         if let Some(rel) = get(link, "relativePath").and_then(Value::as_str) {
-            candidates.push(dir.join(rel));
+            candidates.push(self.dir.as_ref().ok_or_else(no_dir)?.join(rel));
         } else if let Some(uri) = get(link, "uri").and_then(Value::as_str) {
             let clean = uri.split(['?', '#']).next().unwrap_or(uri);
+            let dir = self.dir.as_ref().ok_or_else(no_dir)?;
             if let Some(local) = clean.strip_prefix("file://") {
                 candidates.push(PathBuf::from(local));
             }
@@ -1946,8 +2009,13 @@ impl<'e, 'r> Scope<'e, 'r> {
             )));
         }
         for c in &candidates {
-            if let Ok(text) = std::fs::read_to_string(c) {
-                return Ok((text, c.clone()));
+            match crate::read_file(c) {
+                Ok(text) => return Ok((text, c.clone())),
+                // Found but too big (or not text): said, not passed over for another candidate.
+                Err(e) if c.exists() && !c.is_dir() => {
+                    return Err(Fail::Error(format!("{path}: {e}")));
+                }
+                Err(_) => {}
             }
         }
         Err(Fail::Error(format!(
@@ -2211,6 +2279,7 @@ pub fn evaluate_expression(text: &str, identity: &Identity) -> Result<Value, Str
         by_name: RefCell::default(),
         depth: RefCell::new(0),
         new_guids: RefCell::new(0),
+        evaluated: Cell::new(0),
     };
     let scope = Scope::new(
         &engine,
@@ -2245,6 +2314,97 @@ mod tests {
     fn output(t: Value, name: &str) -> Value {
         let out = run(t).unwrap_or_else(|e| panic!("{e}"));
         out.outputs[name].clone()
+    }
+
+    /// Variables each twice the last (by a function or by a literal array) end at the 4 MB a
+    /// value may have, not in exhausted memory.
+    #[test]
+    fn doubling_variables_end_at_the_value_limit() {
+        for step in [
+            json!("[createArray(variables('v{}'), variables('v{}'))]"),
+            json!(["[variables('v{}')]", "[variables('v{}')]"]),
+        ] {
+            let mut vars = serde_json::Map::new();
+            vars.insert("v0".into(), json!(["x"]));
+            for i in 1..=40 {
+                let text = step.to_string().replace("{}", &(i - 1).to_string());
+                vars.insert(format!("v{i}"), serde_json::from_str(&text).unwrap());
+            }
+            let e = run(json!({"variables": vars,
+                "outputs": {"o": {"type": "array", "value": "[variables('v40')]"}}}))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("produced a value of more than 4194304 bytes"),
+                "{e}"
+            );
+        }
+    }
+
+    /// 800 copies of a resource with 800 property copies of an 800-element array (512 million
+    /// numbers): each resource is above Azure's 1 MB, and the error says so at the first.
+    #[test]
+    fn a_resource_over_1_mb_once_evaluated_is_refused() {
+        let e = run(json!({"resources": [{
+            "type": "Microsoft.Network/virtualNetworks", "name": "[concat('v', copyIndex())]",
+            "copy": {"name": "c", "count": 800},
+            "properties": {"copy": [{"name": "subnets", "count": 800,
+                "input": {"name": "[concat('s', copyIndex('subnets'))]", "x": "[range(0, 800)]"}}]}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("<copy 0>") && e.contains("the resource v0 is more than 1048576 bytes"),
+            "{e}"
+        );
+    }
+
+    /// 800 nested deployments of 800 resources each, every resource within 1 MB: the whole
+    /// evaluation stops at its budget.
+    #[test]
+    fn nested_loops_stop_at_the_evaluation_budget() {
+        let pad = "y".repeat(1000);
+        let inner = json!({"resources": [{
+            "type": "Microsoft.Network/routeTables", "name": "[concat('rt', copyIndex())]",
+            "copy": {"name": "c", "count": 800}, "properties": {"pad": pad}}]});
+        let e = run(json!({"resources": [{
+            "type": "Microsoft.Resources/deployments", "name": "[concat('d', copyIndex())]",
+            "copy": {"name": "d", "count": 800}, "properties": {"template": inner}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("more than 67108864 bytes of values"), "{e}");
+        // Within the budget, the same shape evaluates.
+        let small = json!({"resources": [{
+            "type": "Microsoft.Resources/deployments", "name": "[concat('d', copyIndex())]",
+            "copy": {"name": "d", "count": 3}, "properties": {"template": {"resources": [{
+                "type": "Microsoft.Network/routeTables", "name": "[concat('rt', copyIndex())]",
+                "copy": {"name": "c", "count": 800}, "properties": {}}]}}}]});
+        assert_eq!(run(small).unwrap().resources.len(), 3 * 800);
+    }
+
+    /// An offset that takes the index past 64 bits is an error naming copyIndex(); it once
+    /// wrapped on addition.
+    #[test]
+    fn copy_index_offsets_that_overflow_are_errors() {
+        for x in [
+            "[copyIndex(9223372036854775807)]",
+            "[copyIndex('c', 9223372036854775807)]",
+        ] {
+            let e = run(
+                json!({"resources": [{"type": "Microsoft.Network/routeTables",
+                "name": "[concat('r', copyIndex())]", "copy": {"name": "c", "count": 2},
+                "properties": {"x": x}}]}),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("copyIndex(): index 1 plus offset 9223372036854775807 overflows"),
+                "{e}"
+            );
+        }
+        let ok = run(json!({"resources": [{"type": "Microsoft.Network/routeTables",
+            "name": "[concat('r', copyIndex(-9223372036854775807))]", "copy": {"name": "c", "count": 1}}]}))
+        .unwrap();
+        assert_eq!(ok.resources[0].name, "r-9223372036854775807");
     }
 
     fn contoso(value: &str) -> Value {

@@ -19,8 +19,53 @@ pub const MAX_STRING: usize = 1 << 20;
 /// The most elements an array a function produces may have.
 pub const MAX_ARRAY: usize = 100_000;
 
-/// Checks a function's result against [`MAX_STRING`] and [`MAX_ARRAY`].
-pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
+/// The largest value a function may produce, as JSON text: the 4 MB Azure allows a whole
+/// template once expanded, variables and parameters resolved
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/error-job-size-exceeded),
+/// so nesting cannot double a value past it.
+pub const MAX_VALUE: usize = 4 << 20;
+
+/// The size of `v` as compact JSON text (strings counted unescaped), counted no further than
+/// just past `limit`: a result above `limit` is above it, whatever its exact size.
+pub fn value_size(v: &Value, limit: usize) -> usize {
+    fn walk(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null | Value::Bool(_) => *acc += 5,
+            Value::Number(_) => *acc += 8,
+            Value::String(s) => *acc += s.len() + 2,
+            Value::Array(a) => {
+                *acc += 2;
+                for x in a {
+                    *acc += 1;
+                    walk(x, acc, limit);
+                    if *acc > limit {
+                        return;
+                    }
+                }
+            }
+            Value::Object(o) => {
+                *acc += 2;
+                for (k, x) in o {
+                    *acc += k.len() + 4;
+                    walk(x, acc, limit);
+                    if *acc > limit {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    walk(v, &mut acc, limit);
+    acc
+}
+
+/// Checks a function's result against [`MAX_STRING`], [`MAX_ARRAY`] and [`MAX_VALUE`]; gives
+/// its size (see [`value_size`]).
+pub fn check_size(name: &str, v: &Value) -> Result<usize, String> {
     match v {
         Value::String(s) if s.len() > MAX_STRING => Err(format!(
             "{name}() produced a string of {} bytes, above the limit of {MAX_STRING}",
@@ -30,7 +75,12 @@ pub fn check_size(name: &str, v: &Value) -> Result<(), String> {
             "{name}() produced an array of {} elements, above the limit of {MAX_ARRAY}",
             a.len()
         )),
-        _ => Ok(()),
+        _ => match value_size(v, MAX_VALUE) {
+            n if n > MAX_VALUE => Err(format!(
+                "{name}() produced a value of more than {MAX_VALUE} bytes as JSON, above the 4 MB Azure allows an expanded template"
+            )),
+            n => Ok(n),
+        },
     }
 }
 
@@ -200,7 +250,8 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 }
             };
             let len = utf16(&s).len() as i64;
-            let mut out: String = std::iter::repeat_n(pad, (total - len).max(0) as usize).collect();
+            let width = usize::try_from(total.saturating_sub(len)).unwrap_or(0);
+            let mut out: String = std::iter::repeat_n(pad, width).collect();
             out.push_str(&s);
             Value::String(out)
         }
@@ -347,9 +398,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
                 format!("dateTimeAdd(): '{base}' is not an ISO 8601 date and time")
             })?;
             let duration = as_str(name, &args[1])?;
-            let t = t.add_duration(duration).ok_or_else(|| {
-                format!("dateTimeAdd(): '{duration}' is not an ISO 8601 duration")
-            })?;
+            let t = t
+                .add_duration(duration)
+                .map_err(|e| format!("dateTimeAdd(): '{duration}' {e}"))?;
             let format = match args.get(2) {
                 Some(f) => as_str(name, f)?,
                 None => "M/d/yyyy h:mm:ss tt",
@@ -358,7 +409,14 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
         }
         "datetimefromepoch" => {
             let n = as_int(name, one(name, &args)?)?;
-            Value::String(DateTime { seconds: n }.format("yyyy-MM-dd'T'HH:mm:ss'Z'"))
+            let t = DateTime::from_seconds(n).ok_or_else(|| {
+                format!(
+                    "dateTimeFromEpoch(): {n} is outside {} to {}, years 1 to 9999",
+                    DateTime::MIN.seconds,
+                    DateTime::MAX.seconds
+                )
+            })?;
+            Value::String(t.format("yyyy-MM-dd'T'HH:mm:ss'Z'"))
         }
         "datetimetoepoch" => {
             let text = as_str(name, one(name, &args)?)?;
@@ -720,6 +778,27 @@ impl DateTime {
         seconds: 946_684_800,
     };
 
+    /// 0001-01-01 00:00:00 UTC, the earliest instant: ARM's date functions are .NET's, whose
+    /// dates run from year 1 to 9999
+    /// (https://learn.microsoft.com/dotnet/api/system.datetime.minvalue).
+    pub const MIN: DateTime = DateTime {
+        seconds: -62_135_596_800,
+    };
+
+    /// 9999-12-31 23:59:59 UTC, the latest instant
+    /// (https://learn.microsoft.com/dotnet/api/system.datetime.maxvalue).
+    pub const MAX: DateTime = DateTime {
+        seconds: 253_402_300_799,
+    };
+
+    /// The instant `seconds` after 1970-01-01 00:00:00 UTC, if within [`Self::MIN`] to
+    /// [`Self::MAX`].
+    pub fn from_seconds(seconds: i64) -> Option<DateTime> {
+        (Self::MIN.seconds..=Self::MAX.seconds)
+            .contains(&seconds)
+            .then_some(DateTime { seconds })
+    }
+
     /// (year, month, day, hour, minute, second).
     pub fn parts(self) -> (i64, i64, i64, i64, i64, i64) {
         let days = self.seconds.div_euclid(86_400);
@@ -750,7 +829,12 @@ impl DateTime {
         };
         let mut dp = date.split('-');
         let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
-        if dp.next().is_some() || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        if dp.next().is_some()
+            || !(1..=9999).contains(&y)
+            || !(1..=12).contains(&m)
+            || d < 1
+            || d > days_in_month(y, m)
+        {
             return None;
         }
         let (mut h, mut mi, mut s, mut offset) = (0, 0, 0, 0);
@@ -770,24 +854,28 @@ impl DateTime {
             if let Some(z) = zone.strip_prefix(['+', '-']) {
                 let (zh, zm) = z.split_once(':').unwrap_or((z, "0"));
                 let sign = if zone.starts_with('-') { -1 } else { 1 };
-                offset = sign * (num(zh)? * 3600 + num(zm)? * 60);
+                let (zh, zm) = (num(zh)?, num(zm)?);
+                if zh > 14 || zm > 59 {
+                    return None;
+                }
+                offset = sign * (zh * 3600 + zm * 60);
             } else if !zone.is_empty() && !zone.eq_ignore_ascii_case("z") {
                 return None;
             }
         }
-        let mut t = DateTime::from_parts(y, m, d, h, mi, s);
-        t.seconds -= offset;
-        Some(t)
+        DateTime::from_seconds(DateTime::from_parts(y, m, d, h, mi, s).seconds - offset)
     }
 
     /// Adds an ISO 8601 duration (`P3Y`, `-P9D`, `PT1H30M`, `P1W`): years and months move the
-    /// calendar date (the day kept, or the month's last day), the rest adds time.
-    pub fn add_duration(self, duration: &str) -> Option<DateTime> {
+    /// calendar date (the day kept, or the month's last day), the rest adds time. The error
+    /// says why (not a duration, or a result outside years 1 to 9999, as .NET refuses one).
+    pub fn add_duration(self, duration: &str) -> Result<DateTime, String> {
+        const NOT: &str = "is not an ISO 8601 duration";
         let (sign, d) = match duration.trim().strip_prefix('-') {
             Some(rest) => (-1, rest),
             None => (1, duration.trim()),
         };
-        let d = d.strip_prefix(['P', 'p'])?;
+        let d = d.strip_prefix(['P', 'p']).ok_or(NOT)?;
         let (date, time) = match d.find(['T', 't']) {
             Some(i) => (&d[..i], Some(&d[i + 1..])),
             None => (d, None),
@@ -809,39 +897,52 @@ impl DateTime {
             }
             n.is_empty().then_some(out)
         };
-        let date = fields(date, "YMWD")?;
+        let date = fields(date, "YMWD").ok_or(NOT)?;
         let time = match time {
-            Some("") => return None,
-            Some(t) => fields(t, "HMS")?,
+            Some("") => return Err(NOT.into()),
+            Some(t) => fields(t, "HMS").ok_or(NOT)?,
             None => Vec::new(),
         };
         if date.is_empty() && time.is_empty() {
-            return None;
+            return Err(NOT.into());
         }
+        const OUT: &str = "takes the date outside years 1 to 9999";
+        // Every step checked: a duration of 10^18 years overflows 64 bits, not only the
+        // calendar.
+        let step = |acc: i64, n: i64, unit: i64| {
+            n.checked_mul(unit)
+                .and_then(|x| x.checked_mul(sign))
+                .and_then(|x| acc.checked_add(x))
+                .ok_or(OUT)
+        };
         let (y, m, dd, h, mi, s) = self.parts();
         let mut months = y * 12 + (m - 1);
-        let mut secs = 0;
+        let mut secs = 0i64;
         for (u, n) in date {
             match u {
-                'Y' => months += sign * n * 12,
-                'M' => months += sign * n,
-                'W' => secs += sign * n * 7 * 86_400,
-                _ => secs += sign * n * 86_400,
+                'Y' => months = step(months, n, 12)?,
+                'M' => months = step(months, n, 1)?,
+                'W' => secs = step(secs, n, 7 * 86_400)?,
+                _ => secs = step(secs, n, 86_400)?,
             }
         }
         for (u, n) in time {
-            secs += sign
-                * n
-                * match u {
-                    'H' => 3600,
-                    'M' => 60,
-                    _ => 1,
-                };
+            let unit = match u {
+                'H' => 3600,
+                'M' => 60,
+                _ => 1,
+            };
+            secs = step(secs, n, unit)?;
         }
         let (ny, nm) = (months.div_euclid(12), months.rem_euclid(12) + 1);
-        let mut t = DateTime::from_parts(ny, nm, dd.min(days_in_month(ny, nm)), h, mi, s);
-        t.seconds += secs;
-        Some(t)
+        if !(1..=9999).contains(&ny) {
+            return Err(OUT.into());
+        }
+        let t = DateTime::from_parts(ny, nm, dd.min(days_in_month(ny, nm)), h, mi, s);
+        t.seconds
+            .checked_add(secs)
+            .and_then(DateTime::from_seconds)
+            .ok_or_else(|| OUT.into())
     }
 
     /// The instant in a .NET date format, invariant culture: the standard formats `d`, `D`,
@@ -1397,4 +1498,72 @@ pub fn as_int(name: &str, v: &Value) -> Result<i64, String> {
 pub fn as_bool(name: &str, v: &Value) -> Result<bool, String> {
     v.as_bool()
         .ok_or_else(|| format!("{name}() expects a boolean, got {}", kind(v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(name: &str, args: Value) -> Result<Value, String> {
+        let Value::Array(args) = args else {
+            panic!("arguments are an array")
+        };
+        call(name, args).map(|v| v.expect("a known function"))
+    }
+
+    /// A total length below the string's (the most negative integer too) pads nothing; it
+    /// once wrapped on subtraction.
+    #[test]
+    fn pad_left_with_a_negative_total_pads_nothing() {
+        assert_eq!(run("padleft", json!(["a", i64::MIN])).unwrap(), json!("a"));
+        assert_eq!(
+            run("padleft", json!(["abc", -1, "0"])).unwrap(),
+            json!("abc")
+        );
+        assert_eq!(run("padleft", json!(["7", 3, "0"])).unwrap(), json!("007"));
+    }
+
+    /// Durations that leave years 1 to 9999 (or 64 bits) are errors that say so; the limits
+    /// themselves are reached.
+    #[test]
+    fn date_time_add_stays_within_years_1_to_9999() {
+        for d in [
+            "P999999999999Y",
+            "-P9223372036854775807D",
+            "PT9223372036854775807H",
+            "P8000Y",
+        ] {
+            let e = run("datetimeadd", json!(["2020-01-01T00:00:00Z", d])).unwrap_err();
+            assert!(e.contains("outside years 1 to 9999"), "{d}: {e}");
+        }
+        let e = run("datetimeadd", json!(["2020-01-01T00:00:00Z", "P1X"])).unwrap_err();
+        assert!(e.contains("not an ISO 8601 duration"), "{e}");
+        assert_eq!(
+            run("datetimeadd", json!(["9999-12-31T23:59:58Z", "PT1S", "u"])).unwrap(),
+            json!("9999-12-31 23:59:59Z")
+        );
+        assert!(run("datetimeadd", json!(["9999-12-31T23:59:59Z", "PT1S"])).is_err());
+        assert_eq!(
+            run("datetimeadd", json!(["0001-01-01T00:00:01Z", "-PT1S", "u"])).unwrap(),
+            json!("0001-01-01 00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn epochs_and_dates_outside_years_1_to_9999_are_errors() {
+        assert!(run("datetimefromepoch", json!([i64::MAX])).is_err());
+        assert!(run("datetimefromepoch", json!([i64::MIN])).is_err());
+        assert_eq!(
+            run("datetimefromepoch", json!([DateTime::MAX.seconds])).unwrap(),
+            json!("9999-12-31T23:59:59Z")
+        );
+        assert!(run("datetimetoepoch", json!(["99999-01-01T00:00:00Z"])).is_err());
+        assert!(run("datetimetoepoch", json!(["0000-12-31T00:00:00Z"])).is_err());
+        assert!(run("datetimetoepoch", json!(["2020-01-01T00:00:00+99:00"])).is_err());
+        assert_eq!(
+            run("datetimetoepoch", json!(["0001-01-01T00:00:00Z"])).unwrap(),
+            json!(DateTime::MIN.seconds)
+        );
+    }
 }

@@ -13,7 +13,7 @@
 //! not order resources by `dependsOn`, and leaves `reference()` to runtime state as a
 //! [`Deferred`] value unless a [`ReferenceResolver`] supplies it.
 //!
-//! Entry points: [`evaluate_file`], [`evaluate`], [`parse_parameters_file`],
+//! Entry points: [`evaluate_file`], [`evaluate_text`], [`evaluate`], [`parse_parameters_file`],
 //! [`json::parse`], [`eval::evaluate_expression`].
 
 pub mod eval;
@@ -220,6 +220,36 @@ pub fn parse_set<S: AsRef<str>>(items: &[S]) -> Result<BTreeMap<String, String>,
     Ok(out)
 }
 
+/// The largest template or parameters file read, in bytes: Azure refuses a template or a
+/// parameters file over 4 MB
+/// (https://learn.microsoft.com/azure/azure-resource-manager/templates/error-job-size-exceeded),
+/// so a bigger one (or a device that never ends) is an error, not read whole.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a template or parameters file of at most [`MAX_FILE_BYTES`].
+pub fn read_file(p: &Path) -> Result<String, ArmError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ArmError::Io {
+        file: p.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut text = String::new();
+    std::fs::File::open(p)
+        .map_err(io)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(ArmError::Io {
+            file: p.display().to_string(),
+            message: format!(
+                "larger than {MAX_FILE_BYTES} bytes, the 4 MB Azure allows a template or parameters file"
+            ),
+        });
+    }
+    Ok(text)
+}
+
 /// Reads and evaluates a template file, with an optional parameters file; linked templates
 /// are resolved against the template's directory. `opts.parameters` (and overrides) take
 /// precedence over the parameters file.
@@ -228,36 +258,66 @@ pub fn evaluate_file(
     parameters: Option<&Path>,
     opts: EvalOptions<'_>,
 ) -> Result<EvaluatedTemplate, ArmError> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ArmError::Io {
-            file: p.display().to_string(),
-            message: e.to_string(),
-        })
+    let text = read_file(template)?;
+    let params = match parameters {
+        Some(p) => Some((read_file(p)?, p.display().to_string())),
+        None => None,
     };
-    let text = read(template)?;
-    let file = template.display().to_string();
-    let t = json::parse(&text).map_err(|source| ArmError::Json {
-        file: file.clone(),
-        source,
-    })?;
     let mut opts = opts;
-    if let Some(p) = parameters {
-        let mut from_file = parse_parameters_file(&read(p)?, &p.display().to_string())?;
-        from_file.append(&mut opts.parameters);
-        opts.parameters = from_file;
-    }
     if opts.template_dir.is_none() {
         opts.template_dir = template.parent().map(Path::to_path_buf);
     }
-    if opts.template_uri.is_none() {
-        opts.template_uri = Some(file);
-    }
-    evaluate(&t, &opts).map_err(with_position)
+    evaluate_text(
+        &text,
+        &template.display().to_string(),
+        params.as_ref().map(|(t, f)| (t.as_str(), f.as_str())),
+        opts,
+    )
 }
 
-/// Adds the line and column of a template error's JSON path, reading its file back (the
-/// main template or a linked one).
-fn with_position(e: ArmError) -> ArmError {
+/// Evaluates a template given as text (`file` names it in messages and in
+/// `deployment().properties.templateLink.uri`), with an optional parameters file as (text,
+/// name). Linked templates are read only under `opts.template_dir`; without one, a
+/// `templateLink` is an error, so text from anywhere never makes the evaluation read a file.
+pub fn evaluate_text(
+    text: &str,
+    file: &str,
+    parameters: Option<(&str, &str)>,
+    opts: EvalOptions<'_>,
+) -> Result<EvaluatedTemplate, ArmError> {
+    let too_big = |what: &str, name: &str, len: usize| {
+        (len as u64 > MAX_FILE_BYTES).then(|| ArmError::Io {
+            file: name.to_string(),
+            message: format!(
+                "the {what} is larger than {MAX_FILE_BYTES} bytes, the 4 MB Azure allows"
+            ),
+        })
+    };
+    if let Some(e) = too_big("template", file, text.len()) {
+        return Err(e);
+    }
+    let t = json::parse(text).map_err(|source| ArmError::Json {
+        file: file.to_string(),
+        source,
+    })?;
+    let mut opts = opts;
+    if let Some((ptext, pfile)) = parameters {
+        if let Some(e) = too_big("parameters file", pfile, ptext.len()) {
+            return Err(e);
+        }
+        let mut from_file = parse_parameters_file(ptext, pfile)?;
+        from_file.append(&mut opts.parameters);
+        opts.parameters = from_file;
+    }
+    if opts.template_uri.is_none() {
+        opts.template_uri = Some(file.to_string());
+    }
+    evaluate(&t, &opts).map_err(|e| with_position(e, file, text))
+}
+
+/// Adds the line and column of a template error's JSON path: in `text` when the error is in
+/// the main template `main`, else reading the linked template's file back.
+fn with_position(e: ArmError, main: &str, text: &str) -> ArmError {
     let ArmError::Template {
         file,
         position: None,
@@ -278,9 +338,13 @@ fn with_position(e: ArmError) -> ArmError {
         }
         search = &rest[end + 1..];
     }
-    let position = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|text| json::locate(&text, inner));
+    let position = if file == main {
+        json::locate(text, inner)
+    } else {
+        read_file(Path::new(&file))
+            .ok()
+            .and_then(|text| json::locate(&text, inner))
+    };
     ArmError::Template {
         file,
         position,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use vnetsim_arm::{
     ArmError, EvalOptions, ReferenceRequest, ReferenceResolver, evaluate, evaluate_file,
+    evaluate_text,
 };
 
 fn dir() -> PathBuf {
@@ -418,6 +419,73 @@ fn json_errors_carry_file_line_and_column() {
     };
     assert_eq!((source.line, source.column), (3, 14), "{e}");
     assert!(e.to_string().contains(":3:14:"), "{e}");
+}
+
+/// A template given as text reads no file: its linked templates are an error, even one that
+/// exists beside the test templates.
+#[test]
+fn armnest_a_template_given_as_text_reads_no_linked_template() {
+    let text = r#"{"resources": [{"type": "Microsoft.Resources/deployments", "name": "d",
+        "properties": {"templateLink": {"relativePath": "nested/modules/peering.json"}}}]}"#;
+    let e = evaluate_text(text, "given.json", None, EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("given.json") && e.contains("given without a directory"),
+        "{e}"
+    );
+    // The same link under the directory is read (and fails on its own missing parameters).
+    let e = evaluate_text(
+        text,
+        "given.json",
+        None,
+        EvalOptions {
+            template_dir: Some(dir()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!e.contains("given without a directory"), "{e}");
+}
+
+/// Azure refuses a template or parameters file over 4 MB; so does the reader, without reading
+/// more than that of a file (or of a device that never ends).
+#[test]
+fn templates_and_parameters_over_4_mb_are_refused() {
+    let max = vnetsim_arm::MAX_FILE_BYTES as usize;
+    let big = format!("{{\"variables\": {{\"x\": \"{}\"}}}}", "a".repeat(max));
+    let e = evaluate_text(&big, "big.json", None, EvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("big.json") && e.contains("4 MB"), "{e}");
+    let params = format!(
+        "{{\"parameters\": {{\"p\": {{\"value\": \"{}\"}}}}}}",
+        "a".repeat(max)
+    );
+    let e = evaluate_text(
+        "{}",
+        "t.json",
+        Some((&params, "p.json")),
+        EvalOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("p.json") && e.contains("4 MB"), "{e}");
+    let tmp = std::env::temp_dir().join(format!("vnetsim-arm-big-{}.json", std::process::id()));
+    std::fs::write(&tmp, &big).unwrap();
+    let e = evaluate_file(&tmp, None, EvalOptions::default()).unwrap_err();
+    let _ = std::fs::remove_file(&tmp);
+    assert!(
+        matches!(e, ArmError::Io { .. }) && e.to_string().contains("4 MB"),
+        "{e}"
+    );
+    // Just under the limit is read.
+    let ok = format!(
+        "{{\"variables\": {{\"x\": \"{}\"}}}}",
+        "a".repeat(max - 100)
+    );
+    assert!(evaluate_text(&ok, "ok.json", None, EvalOptions::default()).is_ok());
 }
 
 #[test]

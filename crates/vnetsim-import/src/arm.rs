@@ -1,12 +1,12 @@
 //! ARM templates imported: evaluated by `vnetsim-arm`, mapped by [`crate::map`].
 //!
-//! What it is for: [`import_template`] evaluates a template (with a parameters file and
-//! `--set` overrides) three times. The first pass gives the declarations, which answer the
-//! second pass's `reference()` of the template's own resources; mapping the second pass's
-//! resources allocates what Azure allocates at deployment (dynamic NIC addresses, the
-//! firewall's private IP as the first usable address of its subnet, public IP stand-ins). The
-//! last pass answers the template's
-//! `reference()` of its own resources with those addresses (a route's next hop written as
+//! What it is for: [`import_template`] (a file) and [`import_template_text`] (text) evaluate
+//! a template (with a parameters file and `--set` overrides) three times. The first pass gives
+//! the declarations, which answer the second pass's `reference()` of the template's own
+//! resources; mapping the second pass's resources allocates what Azure allocates at deployment
+//! (dynamic NIC addresses, the firewall's private IP as the first usable address of its subnet,
+//! public IP stand-ins). The last pass answers the template's `reference()` of its own
+//! resources with those addresses (a route's next hop written as
 //! `reference(firewall).ipConfigurations[0].properties.privateIPAddress`, say), and its
 //! resources are mapped to the scenario. What it is not: the template language
 //! (`vnetsim-arm`) or the mapping (`map`).
@@ -22,37 +22,84 @@ use crate::map::{Import, address_key, to_scenario};
 use crate::resource::Resource;
 
 /// Imports `template` (with `parameters` and `set` overrides `name=value`) as a scenario
-/// named `name`.
+/// named `name`. Linked templates are read beside it.
 pub fn import_template(
     template: &Path,
     parameters: Option<&Path>,
     set: &[String],
     name: &str,
 ) -> Result<Import, ImportError> {
+    let file = template.display().to_string();
     let arm = |e: vnetsim_arm::ArmError| ImportError::Input {
-        file: template.display().to_string(),
+        file: file.clone(),
+        message: e.to_string(),
+    };
+    let text = vnetsim_arm::read_file(template).map_err(arm)?;
+    let params = match parameters {
+        Some(p) => Some((
+            vnetsim_arm::read_file(p).map_err(arm)?,
+            p.display().to_string(),
+        )),
+        None => None,
+    };
+    let source = Source {
+        text: &text,
+        file: &file,
+        parameters: params.as_ref().map(|(t, f)| (t.as_str(), f.as_str())),
+        dir: template.parent(),
+    };
+    import(&source, set, name)
+}
+
+/// Imports a template given as text (`file` names it in messages), with an optional
+/// parameters file as (text, name), as [`import_template`] does a file; it reads no file, so a
+/// `templateLink` is an error.
+pub fn import_template_text(
+    template: &str,
+    file: &str,
+    parameters: Option<(&str, &str)>,
+    set: &[String],
+    name: &str,
+) -> Result<Import, ImportError> {
+    let source = Source {
+        text: template,
+        file,
+        parameters,
+        dir: None,
+    };
+    import(&source, set, name)
+}
+
+/// A template to import: its text, its name, its parameters file (text, name) and the
+/// directory its linked templates are read from (none: links are an error).
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+    parameters: Option<(&'a str, &'a str)>,
+    dir: Option<&'a Path>,
+}
+
+fn import(source: &Source<'_>, set: &[String], name: &str) -> Result<Import, ImportError> {
+    let arm = |e: vnetsim_arm::ArmError| ImportError::Input {
+        file: source.file.to_string(),
         message: e.to_string(),
     };
     let overrides = vnetsim_arm::parse_set(set).map_err(arm)?;
-    fn options<'r>(
-        overrides: &std::collections::BTreeMap<String, String>,
-        resolver: Option<&'r dyn ReferenceResolver>,
-    ) -> EvalOptions<'r> {
-        EvalOptions {
+    let evaluate = |resolver: Option<&dyn ReferenceResolver>| {
+        let opts = EvalOptions {
             overrides: overrides.clone(),
             resolver,
+            template_dir: source.dir.map(Path::to_path_buf),
             ..EvalOptions::default()
-        }
-    }
+        };
+        vnetsim_arm::evaluate_text(source.text, source.file, source.parameters, opts).map_err(arm)
+    };
     // A pass without runtime state gives the declarations; a second answers `reference()` of
     // them (a subnet declared again by a nested template with
     // `reference(subnet).addressPrefix`), so that the allocation pass reads whole resources.
-    let declared =
-        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, None)).map_err(arm)?;
+    let declared = evaluate(None)?;
     let declared = Runtime::new(&declared, &BTreeMap::new());
-    let first =
-        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&declared)))
-            .map_err(arm)?;
+    let first = evaluate(Some(&declared))?;
     let (mut first_resources, _) = resources(&first);
     allocate_public_ips(&mut first_resources);
     let allocated = to_scenario(&first_resources, name)?;
@@ -63,9 +110,7 @@ pub fn import_template(
         addresses.entry(key).or_insert(ip);
     }
     let runtime = Runtime::new(&first, &addresses);
-    let second =
-        vnetsim_arm::evaluate_file(template, parameters, options(&overrides, Some(&runtime)))
-            .map_err(arm)?;
+    let second = evaluate(Some(&runtime))?;
     let (mut second_resources, redeclared) = resources(&second);
     let public = allocate_public_ips(&mut second_resources);
     let mut import = to_scenario(&second_resources, name)?;

@@ -139,3 +139,30 @@ fn a_redeclared_vnet_case_insensitive_lb_names_and_an_existing_vnet_nic_import()
     let sql = sim.probe("web", "db").tcp(1433).send();
     assert!(sql.is_delivered(), "{}", sql.detail());
 }
+
+/// A template given as text imports as the same file does (the scenario a fuzzer or a caller
+/// without the file gets is the CLI's), and a parameters text is applied.
+#[test]
+fn a_template_given_as_text_imports_as_its_file() {
+    let text = std::fs::read_to_string(template()).unwrap();
+    let from_file = arm::import_template(&template(), None, &[], "arm-hub").expect("imports");
+    let from_text = arm::import_template_text(&text, "azuredeploy.json", None, &[], "arm-hub")
+        .expect("imports");
+    assert_eq!(
+        yaml::write(&[], &from_text.scenario),
+        yaml::write(&[], &from_file.scenario)
+    );
+    let three = arm::import_template_text(
+        &text,
+        "azuredeploy.json",
+        Some((r#"{"parameters": {"spokeCount": {"value": 3}}}"#, "p.json")),
+        &[],
+        "arm-hub",
+    )
+    .expect("imports");
+    let vnets = |i: &vnetsim_import::Import| {
+        let yaml = yaml::write(&[], &i.scenario);
+        Sim::from_yaml(&yaml).unwrap().scenario().vnets.len()
+    };
+    assert_eq!((vnets(&from_file), vnets(&three)), (3, 4));
+}
