@@ -16,8 +16,12 @@ seconds=${2:?usage: fuzz/run.sh TARGET SECONDS}
 mkdir -p "fuzz/work/$target" "fuzz/corpus/$target"
 max_len=4096
 case $target in scenario_load | arm_import) max_len=65536 ;; esac
+# A crash, or Ctrl-C (libFuzzer stops cleanly on it), still merges what was found so far.
+status=0
 cargo fuzz run -s none --features libfuzzer "$target" "fuzz/work/$target" "fuzz/corpus/$target" -- \
-  -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
+  -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ||
+  status=$?
 cargo fuzz run -s none --features libfuzzer "$target" -- -merge=1 \
   "fuzz/corpus/$target" "fuzz/work/$target" >/dev/null 2>&1
 echo "corpus of $target: $(find "fuzz/corpus/$target" -type f | wc -l) inputs"
+exit "$status"
